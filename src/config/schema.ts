@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/**
+ * The llmops.yaml schema. Every object is strict, so a misspelt key is an error that names it.
+ * Each capability owns its section; this file only composes them.
+ */
+
+export const providerSchema = z.enum(['cpu', 'cuda', 'tensorrt']);
+export type Provider = z.infer<typeof providerSchema>;
+
+const modelObjectSchema = z
+  .object({
+    /** Hub id (`org/name`) of the checkpoint. */
+    id: z.string().min(1).optional(),
+    /** Local model directory or llmops artifact. */
+    path: z.string().min(1).optional(),
+    /** Hub revision (branch, tag or commit sha). */
+    revision: z.string().min(1).optional(),
+    /** ONNX dtype variant in transformers.js layout (`onnx/model_<dtype>.onnx`). */
+    dtype: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const modelSchema = z.union([z.string().min(1), modelObjectSchema]);
+
+export const engineSchema = z
+  .object({
+    provider: providerSchema.default('cpu'),
+    /** Intra-op threads for ONNX Runtime (default: ONNX Runtime's choice). */
+    threads: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const generateSchema = z
+  .object({
+    maxTokens: z.number().int().positive().default(64),
+    temperature: z.number().min(0).default(0),
+    topP: z.number().gt(0).max(1).default(1),
+    topK: z.number().int().min(0).default(0),
+    seed: z.number().int().optional(),
+    stop: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+export const hubSchema = z
+  .object({
+    /** Hub endpoint (HF_ENDPOINT), for mirrors and private hubs. */
+    endpoint: z.string().url().default('https://huggingface.co'),
+    /** Access token (HF_TOKEN); only ever read from the environment in practice, and always redacted. */
+    token: z.string().min(1).optional(),
+    /** Hugging Face cache directory (HF_HUB_CACHE, or HF_HOME/hub). */
+    cache: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Service name: a DNS-1123 label, used for artifacts, projects and Kubernetes objects. */
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 label (lowercase letters, digits and -)')
+      .default('llmops-model'),
+    model: modelSchema.optional(),
+    engine: engineSchema.default({ provider: 'cpu' }),
+    generate: generateSchema.default({ maxTokens: 64, temperature: 0, topP: 1, topK: 0, stop: [] }),
+    hub: hubSchema.default({ endpoint: 'https://huggingface.co' }),
+  })
+  .strict();
+
+export type LlmopsConfig = z.infer<typeof configSchema>;
+
+/** Environment variables that set config keys (flags > environment > file > defaults). */
+export const ENV_BINDINGS: ReadonlyArray<{ env: string; path: readonly string[]; parse?: (value: string) => unknown }> = [
+  { env: 'LLMOPS_MODEL', path: ['model'] },
+  { env: 'LLMOPS_PROVIDER', path: ['engine', 'provider'] },
+  { env: 'LLMOPS_THREADS', path: ['engine', 'threads'], parse: Number },
+  { env: 'HF_ENDPOINT', path: ['hub', 'endpoint'] },
+  { env: 'HF_TOKEN', path: ['hub', 'token'] },
+  { env: 'HF_HUB_CACHE', path: ['hub', 'cache'] },
+];
+
+/** Keys whose values are secrets: redacted in `llmops config` and never written anywhere. */
+export const SECRET_KEY = /(token|secret|password|apikey|api_key|apiKeys)$/i;
