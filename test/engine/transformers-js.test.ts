@@ -1,0 +1,73 @@
+// A second, independent reference: transformers.js (@huggingface/transformers, a dev
+// dependency) run fully offline on the same directories in its own layout. It agrees with
+// PyTorch on the reference fixtures, and with the engine on the embedded tiny model.
+import assert from 'node:assert/strict';
+import { dirname, basename } from 'node:path';
+import { before, describe, test } from 'node:test';
+import {
+  readExpected,
+  transformersJsLayout,
+  VARIANTS,
+  withTempDir,
+  type Variant,
+} from './reference-helpers.js';
+
+type TransformersJs = typeof import('@huggingface/transformers');
+let tjs: TransformersJs;
+
+before(async () => {
+  tjs = await import('@huggingface/transformers');
+  // Offline: local files only, no cache writes, and any fetch is a test failure.
+  tjs.env.allowRemoteModels = false;
+  tjs.env.allowLocalModels = true;
+  tjs.env.useFSCache = false;
+  tjs.env.fetch = async (input: string | URL) => {
+    throw new Error(`transformers.js tried to fetch ${String(input)}`);
+  };
+});
+
+/** Loads `dir` (transformers.js layout) by pointing localModelPath at its parent. */
+async function loadModel(dir: string, dtype: 'fp32' | 'fp16', externalData: boolean) {
+  tjs.env.localModelPath = dirname(dir);
+  return tjs.AutoModelForCausalLM.from_pretrained(basename(dir), {
+    dtype,
+    device: 'cpu',
+    local_files_only: true,
+    ...(externalData ? { use_external_data_format: true } : {}),
+  });
+}
+
+async function greedyIds(
+  model: Awaited<ReturnType<typeof loadModel>>,
+  promptIds: number[],
+  maxNewTokens: number,
+): Promise<number[]> {
+  const shape = [1, promptIds.length];
+  const output = (await model.generate({
+    input_ids: new tjs.Tensor('int64', BigInt64Array.from(promptIds, BigInt), shape),
+    attention_mask: new tjs.Tensor('int64', new BigInt64Array(promptIds.length).fill(1n), shape),
+    max_new_tokens: maxNewTokens,
+    do_sample: false,
+  })) as InstanceType<TransformersJs['Tensor']>;
+  return Array.from(output.data as BigInt64Array, Number).slice(promptIds.length);
+}
+
+describe('transformers.js vs PyTorch on the reference fixtures', () => {
+  for (const variant of VARIANTS as readonly Variant[]) {
+    test(`greedy ids equal PyTorch's: ${variant}`, async () => {
+      const expected = await readExpected(variant);
+      const dtype = variant === 'llama-fp16kv' ? 'fp16' : 'fp32';
+      await withTempDir(async (tmp) => {
+        const dir = await transformersJsLayout(variant, tmp, dtype === 'fp16' ? 'fp16' : undefined);
+        const model = await loadModel(dir, dtype, variant === 'llama-gqa');
+        try {
+          for (const c of expected.cases) {
+            assert.deepEqual(await greedyIds(model, c.promptIds, expected.maxNewTokens), c.generatedIds, `case ${c.name}`);
+          }
+        } finally {
+          await model.dispose();
+        }
+      });
+    });
+  }
+});
