@@ -431,6 +431,15 @@ def gpt2_nopos():
     return dict(name="gpt2-nopos", tok=tok, cfg=cfg, model=lambda: GPT2NoPosLM(cfg), external_data=False)
 
 
+def gpt2_merged():
+    """gpt2-nopos (same weights, same expected ids) as an older merged decoder with an
+    ``If`` on ``use_cache_branch``: prefill must select the no-past branch or the cache
+    branch, and every decode step the cache branch (the no-past branch ignores the cache)."""
+    spec = gpt2_nopos()
+    spec.update(name="gpt2-merged", merged=True)
+    return spec
+
+
 def llama_fp16kv():
     tok = ByteLevelBPE(126, LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>")
     cfg = {
@@ -462,7 +471,7 @@ def llama_fp16kv():
     )
 
 
-VARIANTS = [llama_gqa, gpt2_nopos, llama_fp16kv]
+VARIANTS = [llama_gqa, gpt2_nopos, gpt2_merged, llama_fp16kv]
 
 PROMPTS = [
     # The first four have different lengths and form the batch.
@@ -592,27 +601,52 @@ def io_names(model):
     return inputs, outputs
 
 
-def export_onnx(model, path, external_data):
+class NoPastDecoder(nn.Module):
+    """The same decoder without past inputs: the prefill graph of a merged export."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.cfg = inner.cfg
+        self.has_position_ids = inner.has_position_ids
+        self.kv_dtype = inner.kv_dtype
+
+    def forward(self, input_ids, attention_mask, *position_ids):
+        nkv, hd = kv_shape(self.cfg)
+        past = [
+            torch.zeros(input_ids.shape[0], nkv, 0, hd, dtype=self.kv_dtype) for _ in range(2 * layer_count(self.cfg))
+        ]
+        return self.inner(input_ids, attention_mask, *position_ids, *past)
+
+
+def trace_to_onnx(model, with_past):
+    """torch.onnx.export of the decoder (with or without past inputs) -> onnx.ModelProto."""
     inputs, outputs = io_names(model)
+    n_past = 2 * layer_count(model.cfg)
+    if not with_past:
+        inputs = inputs[: len(inputs) - n_past]
+        model = NoPastDecoder(model)
     # Traced with a non-empty past so no branch specializes on length 0; the dynamic axes
     # keep every length symbolic, and prefill then runs with past_sequence_length = 0.
-    b, s, p = 2, 3, 2
+    b, s, p = 2, 3, (2 if with_past else 0)
     nkv, hd = kv_shape(model.cfg)
     args = [torch.zeros(b, s, dtype=torch.long), torch.ones(b, p + s, dtype=torch.long)]
     if model.has_position_ids:
         args.append(torch.arange(p, p + s)[None].expand(b, s).contiguous())
-    args += [torch.zeros(b, nkv, p, hd, dtype=model.kv_dtype) for _ in range(2 * layer_count(model.cfg))]
+    total = "past_sequence_length + sequence_length" if with_past else "sequence_length"
     axes = {
         "input_ids": {0: "batch_size", 1: "sequence_length"},
-        "attention_mask": {0: "batch_size", 1: "past_sequence_length + sequence_length"},
+        "attention_mask": {0: "batch_size", 1: total},
         "logits": {0: "batch_size", 1: "sequence_length"},
     }
     if model.has_position_ids:
         axes["position_ids"] = {0: "batch_size", 1: "sequence_length"}
-    for name in inputs[len(inputs) - 2 * layer_count(model.cfg) :]:
-        axes[name] = {0: "batch_size", 2: "past_sequence_length"}
+    if with_past:
+        args += [torch.zeros(b, nkv, p, hd, dtype=model.kv_dtype) for _ in range(n_past)]
+        for name in inputs[len(inputs) - n_past :]:
+            axes[name] = {0: "batch_size", 2: "past_sequence_length"}
     for name in outputs[1:]:
-        axes[name] = {0: "batch_size", 2: "past_sequence_length + sequence_length"}
+        axes[name] = {0: "batch_size", 2: total}
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "model.onnx")
         torch.onnx.export(
@@ -627,6 +661,67 @@ def export_onnx(model, path, external_data):
         )
         m = onnx.load(raw)
     onnx.checker.check_model(m)
+    return m
+
+
+def merge_decoders(no_past, with_past):
+    """An older-Optimum-style merged decoder: one graph whose If on the ``use_cache_branch``
+    input runs the with-past decoder (true) or the no-past one (false, past inputs ignored).
+    Identical weights of the two exports are stored once, in the outer graph."""
+    shared, outer_inits = {}, []
+
+    def branch(model, name):
+        rename = {}
+        for init in model.graph.initializer:
+            key_proto = onnx.TensorProto()
+            key_proto.CopyFrom(init)
+            key_proto.name = ""
+            key = key_proto.SerializeToString()
+            if key not in shared:
+                shared[key] = f"shared_{len(shared)}"
+                hoisted = onnx.TensorProto()
+                hoisted.CopyFrom(init)
+                hoisted.name = shared[key]
+                outer_inits.append(hoisted)
+            rename[init.name] = shared[key]
+        nodes = []
+        for node in model.graph.node:
+            copy = onnx.NodeProto()
+            copy.CopyFrom(node)
+            for i, inp in enumerate(copy.input):
+                if inp in rename:
+                    copy.input[i] = rename[inp]
+            nodes.append(copy)
+        return onnx.helper.make_graph(nodes, name, inputs=[], outputs=list(model.graph.output), value_info=list(model.graph.value_info))
+
+    then_branch = branch(with_past, "with_past")
+    else_branch = branch(no_past, "no_past")
+    use_cache = onnx.helper.make_tensor_value_info("use_cache_branch", onnx.TensorProto.BOOL, [1])
+    if_node = onnx.helper.make_node(
+        "If",
+        inputs=["use_cache_branch"],
+        outputs=[o.name for o in with_past.graph.output],
+        name="merged_if",
+        then_branch=then_branch,
+        else_branch=else_branch,
+    )
+    graph = onnx.helper.make_graph(
+        [if_node],
+        "merged_decoder",
+        inputs=list(with_past.graph.input) + [use_cache],
+        outputs=list(with_past.graph.output),
+        initializer=outer_inits,
+    )
+    merged = onnx.helper.make_model(graph, opset_imports=list(with_past.opset_import))
+    merged.ir_version = with_past.ir_version
+    onnx.checker.check_model(merged)
+    return merged
+
+
+def export_onnx(model, path, external_data, merged):
+    m = trace_to_onnx(model, with_past=True)
+    if merged:
+        m = merge_decoders(trace_to_onnx(model, with_past=False), m)
     m.producer_name = "pytorch"
     m.doc_string = "llmops reference model: scripts/reference/export_reference_models.py"
     if external_data:
@@ -640,7 +735,7 @@ def export_onnx(model, path, external_data):
         )
     else:
         onnx.save_model(m, path)
-    return inputs, outputs
+    return [i.name for i in m.graph.input], [o.name for o in m.graph.output]
 
 
 def write_json(path, obj):
@@ -706,7 +801,7 @@ def build_variant(spec, out_root, seed):
     out = os.path.join(out_root, name)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    inputs, outputs = export_onnx(model, os.path.join(out, "model.onnx"), spec["external_data"])
+    inputs, outputs = export_onnx(model, os.path.join(out, "model.onnx"), spec["external_data"], spec.get("merged", False))
     write_json(os.path.join(out, "config.json"), cfg)
     gen_cfg = {"bos_token_id": cfg["bos_token_id"], "eos_token_id": eos, "do_sample": False}
     write_json(os.path.join(out, "generation_config.json"), gen_cfg)

@@ -46,8 +46,17 @@ function zeros(type: 'float32' | 'float16', dims: number[]): ort.Tensor {
     : new ort.Tensor('float32', new Float32Array(size), dims);
 }
 
-/** Batch 1, no padding: the simplest loop that can be right. */
-async function bareGreedy(session: ort.InferenceSession, expected: Expected, kv: KvShape, promptIds: number[]) {
+/**
+ * Batch 1, no padding: the simplest loop that can be right. `neverUseCacheBranch` is a
+ * deliberately wrong loop for merged decoders, to show the fixture can tell.
+ */
+async function bareGreedy(
+  session: ort.InferenceSession,
+  expected: Expected,
+  kv: KvShape,
+  promptIds: number[],
+  neverUseCacheBranch = false,
+) {
   const out: number[] = [];
   let ids = promptIds;
   let total = 0;
@@ -67,6 +76,9 @@ async function bareGreedy(session: ort.InferenceSession, expected: Expected, kv:
         BigInt64Array.from(ids, (_, j) => BigInt(total + j)),
         [1, ids.length],
       );
+    }
+    if (expected.inputs.includes('use_cache_branch')) {
+      feeds.use_cache_branch = new ort.Tensor('bool', [step > 0 && !neverUseCacheBranch], [1]);
     }
     for (const [name, tensor] of past) feeds[name] = tensor;
     const result = await session.run(feeds);
@@ -110,6 +122,20 @@ for (const variant of VARIANTS) {
         await session.release();
       }
     });
+
+    if (variant === 'gpt2-merged') {
+      test('a loop that never selects use_cache_branch gets different ids (the fixture can tell)', async () => {
+        const expected = await readExpected(variant);
+        const kv = kvShapeFromConfig(await readJson<Record<string, number>>(variant, 'config.json'));
+        const session = await ort.InferenceSession.create(join(fixtureDir(variant), 'model.onnx'));
+        try {
+          const c = expected.cases[0]!;
+          assert.notDeepEqual(await bareGreedy(session, expected, kv, c.promptIds, true), c.generatedIds);
+        } finally {
+          await session.release();
+        }
+      });
+    }
 
     test('@huggingface/tokenizers encodes each prompt to the ids PyTorch was given', async () => {
       const expected = await readExpected(variant);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 /** Compiled to dist/test/engine/, so the sources' fixtures are three levels up. */
 export const REFERENCE_ROOT = fileURLToPath(new URL('../../../test/fixtures/reference/', import.meta.url));
 
-export const VARIANTS = ['llama-gqa', 'gpt2-nopos', 'llama-fp16kv'] as const;
+export const VARIANTS = ['llama-gqa', 'gpt2-nopos', 'gpt2-merged', 'llama-fp16kv'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface ReferenceCase {
