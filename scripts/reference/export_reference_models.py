@@ -15,6 +15,10 @@ Variants (each exercises something the embedded GPT-2 does not):
                 (n_layer/n_head/n_embd), NO ``position_ids`` input: positions are
                 computed inside the graph from ``attention_mask`` (cumsum - 1), which is
                 what makes left-padded batches agree with single runs.
+  gpt2-merged   gpt2-nopos's weights with a ``position_ids`` input, as an older merged
+                decoder (``If`` on a ``use_cache_branch`` input; the no-past branch ignores
+                the cache). Absolute positions make position_ids that count the padding of
+                a batch visible (RoPE, being relative, hides a constant shift).
   llama-fp16kv  Llama blocks with one KV head (multi-query) and ``head_dim`` (16) that is
                 not hidden_size / num_attention_heads (48 / 4 = 12); past/present KV and
                 logits are float16 at the graph boundary (compute stays float32).
@@ -346,26 +350,33 @@ class GPT2Block(nn.Module):
         return x + self.mlp_proj(y), k, v
 
 
-class GPT2NoPosLM(nn.Module):
-    has_position_ids = False
+class GPT2LM(nn.Module):
+    """GPT-2 with learned absolute positions, taken from a ``position_ids`` input or, without
+    one, computed from ``attention_mask`` inside the graph."""
+
     kv_dtype = torch.float32
     logits_dtype = torch.float32
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, position_ids_input):
         super().__init__()
         self.cfg = cfg
+        self.has_position_ids = position_ids_input
         self.wte = nn.Embedding(cfg["vocab_size"], cfg["n_embd"])
         self.wpe = nn.Embedding(cfg["n_positions"], cfg["n_embd"])
         self.h = nn.ModuleList([GPT2Block(cfg) for _ in range(cfg["n_layer"])])
         self.ln_f = nn.LayerNorm(cfg["n_embd"], eps=cfg["layer_norm_epsilon"])
         self.lm_head = nn.Linear(cfg["n_embd"], cfg["vocab_size"], bias=False)
 
-    def forward(self, input_ids, attention_mask, *past):
-        # Position of each token = number of real tokens before it, so a left-padded row
-        # sees the same positions as the same prompt alone.
-        pos = attention_mask.long().cumsum(-1) - 1
-        pos = pos.masked_fill(attention_mask == 0, 1)
-        pos = pos[:, past[0].shape[2] :]
+    def forward(self, input_ids, attention_mask, *rest):
+        if self.has_position_ids:
+            pos, past = rest[0], rest[1:]
+        else:
+            past = rest
+            # Position of each token = number of real tokens before it, so a left-padded row
+            # sees the same positions as the same prompt alone.
+            pos = attention_mask.long().cumsum(-1) - 1
+            pos = pos.masked_fill(attention_mask == 0, 1)
+            pos = pos[:, past[0].shape[2] :]
         x = self.wte(input_ids) + self.wpe(pos)
         mask_fn = lambda q_len, k_len: attention_bias_mask(attention_mask, q_len, k_len)
         presents = []
@@ -428,15 +439,19 @@ def gpt2_nopos():
         "torch_dtype": "float32",
         "use_cache": True,
     }
-    return dict(name="gpt2-nopos", tok=tok, cfg=cfg, model=lambda: GPT2NoPosLM(cfg), external_data=False)
+    return dict(name="gpt2-nopos", tok=tok, cfg=cfg, model=lambda: GPT2LM(cfg, position_ids_input=False), external_data=False)
 
 
 def gpt2_merged():
-    """gpt2-nopos (same weights, same expected ids) as an older merged decoder with an
-    ``If`` on ``use_cache_branch``: prefill must select the no-past branch or the cache
-    branch, and every decode step the cache branch (the no-past branch ignores the cache)."""
+    """gpt2-nopos's weights (so the same expected ids) with a ``position_ids`` input, as a
+    merged decoder with an ``If`` on ``use_cache_branch``: every decode step must select
+    the cache branch (the no-past branch ignores the cache). Learned absolute positions
+    also make wrong ``position_ids`` in a padded batch visible, which RoPE hides."""
     spec = gpt2_nopos()
-    spec.update(name="gpt2-merged", merged=True)
+    cfg = spec["cfg"]
+    spec.update(
+        name="gpt2-merged", merged=True, absolute_positions=True, model=lambda: GPT2LM(cfg, position_ids_input=True)
+    )
     return spec
 
 
@@ -571,13 +586,16 @@ def greedy_no_cache(model, prompt_ids, n):
     return seq[len(prompt_ids) :]
 
 
-def greedy_batch_left_padded(model, prompts, n, pad_id, ignore_mask=False):
+def greedy_batch_left_padded(model, prompts, n, pad_id, ignore_mask=False, padded_positions=False):
     """The batch the engine is expected to build: left padding, positions from the mask.
-    ignore_mask: a deliberately wrong batch that lets real tokens attend to the padding."""
+    ignore_mask: a deliberately wrong batch that lets real tokens attend to the padding.
+    padded_positions: deliberately wrong position_ids that count the padding."""
     width = max(len(p) for p in prompts)
     ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts])
     mask = torch.tensor([[0 if not ignore_mask else 1] * (width - len(p)) + [1] * len(p) for p in prompts])
     pos = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
+    if padded_positions:
+        pos = torch.arange(width)[None].expand(len(prompts), width)
     past = empty_past(model, len(prompts))
     outs = [[] for _ in prompts]
     for _ in range(n):
@@ -793,6 +811,13 @@ def build_variant(spec, out_root, seed):
             for p in BATCH:
                 if greedy_with_cache(model, prompt_ids[p], MAX_NEW_TOKENS, stuck_positions=True)[0] == by_name[p]["generatedIds"]:
                     return None, f"{p}: output insensitive to position_ids"
+            # With absolute positions, position_ids that count the padding must show too.
+            if spec.get("absolute_positions"):
+                wrong = greedy_batch_left_padded(
+                    model, [prompt_ids[p] for p in BATCH], MAX_NEW_TOKENS, eos, padded_positions=True
+                )
+                if wrong[0] == by_name[BATCH[0]]["generatedIds"]:
+                    return None, "output insensitive to position_ids that count the padding"
         # ...and a padded batch whose mask is ignored (pads attended) must differ.
         unmasked = greedy_batch_left_padded(model, [prompt_ids[p] for p in BATCH], MAX_NEW_TOKENS, eos, ignore_mask=True)
         if unmasked[0] == by_name[BATCH[0]]["generatedIds"]:
