@@ -124,13 +124,15 @@ for (const variant of VARIANTS) {
     });
 
     if (variant === 'gpt2-merged') {
-      test('a loop that never selects use_cache_branch gets different ids (the fixture can tell)', async () => {
+      test('a loop that never selects use_cache_branch fails or gets different ids (the fixture can tell)', async () => {
         const expected = await readExpected(variant);
         const kv = kvShapeFromConfig(await readJson<Record<string, number>>(variant, 'config.json'));
         const session = await ort.InferenceSession.create(join(fixtureDir(variant), 'model.onnx'));
         try {
           const c = expected.cases[0]!;
-          assert.notDeepEqual(await bareGreedy(session, expected, kv, c.promptIds, true), c.generatedIds);
+          // The no-past branch sees a mask longer than its keys: onnxruntime may reject that outright.
+          const wrong = await bareGreedy(session, expected, kv, c.promptIds, true).catch((error: Error) => error);
+          if (!(wrong instanceof Error)) assert.notDeepEqual(wrong, c.generatedIds);
         } finally {
           await session.release();
         }
