@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
-import { fixtureDir, halfToNumber, readExpected, readJson, VARIANTS, type Expected } from './reference-helpers.js';
+import { fixtureDir, halfToNumber, readExpected, readJson, VARIANTS, type Expected } from '../helpers/reference.js';
 
 interface KvShape {
   layers: number;

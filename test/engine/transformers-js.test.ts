@@ -10,7 +10,7 @@ import {
   VARIANTS,
   withTempDir,
   type Variant,
-} from './reference-helpers.js';
+} from '../helpers/reference.js';
 
 type TransformersJs = typeof import('@huggingface/transformers');
 let tjs: TransformersJs;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Compiled to dist/test/engine/, so the sources' fixtures are three levels up. */
+/** Compiled to dist/test/helpers/, so the sources' fixtures are three levels up. */
 export const REFERENCE_ROOT = fileURLToPath(new URL('../../../test/fixtures/reference/', import.meta.url));
 
 export const VARIANTS = ['llama-gqa', 'gpt2-nopos', 'gpt2-merged', 'llama-fp16kv'] as const;

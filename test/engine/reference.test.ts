@@ -1,0 +1,121 @@
+// The engine's greedy decoding equals PyTorch's on models the engine did not build
+// (test/fixtures/reference, made by scripts/reference/export_reference_models.py), in
+// Optimum's layout and in transformers.js's, and a left-padded batch of four prompts of
+// different lengths gives each prompt the tokens it gets alone.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { CausalLM } from '../../src/engine/index.js';
+import {
+  batchCases,
+  optimumLayout,
+  readExpected,
+  readJson,
+  transformersJsLayout,
+  VARIANTS,
+  withTempDir,
+  type Expected,
+  type Variant,
+} from '../helpers/reference.js';
+
+interface Layout {
+  name: string;
+  make: (variant: Variant, into: string) => Promise<string>;
+  dtype?: string;
+}
+
+const LAYOUTS: Layout[] = [
+  { name: 'Optimum layout (model.onnx at the root)', make: optimumLayout },
+  { name: 'transformers.js layout (onnx/model.onnx)', make: (v, into) => transformersJsLayout(v, into) },
+];
+
+function layoutsFor(variant: Variant): Layout[] {
+  if (variant !== 'llama-fp16kv') return LAYOUTS;
+  // transformers.js names a float16 export onnx/model_fp16.onnx, chosen with dtype fp16.
+  return [
+    ...LAYOUTS,
+    {
+      name: 'transformers.js layout, dtype fp16 (onnx/model_fp16.onnx)',
+      make: (v, into) => transformersJsLayout(v, into, 'fp16'),
+      dtype: 'fp16',
+    },
+  ];
+}
+
+async function withModel<T>(variant: Variant, layout: Layout, fn: (lm: CausalLM, expected: Expected) => Promise<T>) {
+  const expected = await readExpected(variant);
+  return withTempDir(async (tmp) => {
+    const dir = await layout.make(variant, tmp);
+    const lm = await CausalLM.load({ dir, provider: 'cpu', ...(layout.dtype ? { dtype: layout.dtype } : {}) });
+    try {
+      return await fn(lm, expected);
+    } finally {
+      lm.dispose();
+    }
+  });
+}
+
+const greedy = (expected: Expected) => ({ maxTokens: expected.maxNewTokens, temperature: 0 });
+
+for (const variant of VARIANTS) {
+  describe(`engine vs PyTorch reference: ${variant}`, () => {
+    for (const layout of layoutsFor(variant)) {
+      test(`greedy token ids from prompt ids equal PyTorch's, ${layout.name}`, async () => {
+        await withModel(variant, layout, async (lm, expected) => {
+          for (const c of expected.cases) {
+            const gen = await lm.generate(c.promptIds, greedy(expected));
+            assert.deepEqual(gen.tokenIds, c.generatedIds, `case ${c.name} (${c.promptIds.length} prompt tokens)`);
+            assert.equal(gen.finishReason, 'length', `case ${c.name}`);
+          }
+        });
+      });
+
+      test(`four prompts of different lengths batched give each the tokens it gets alone, ${layout.name}`, async () => {
+        await withModel(variant, layout, async (lm, expected) => {
+          const cases = batchCases(expected);
+          assert.equal(new Set(cases.map((c) => c.promptIds.length)).size, cases.length, 'fixture prompts differ in length');
+          const alone: number[][] = [];
+          for (const c of cases) alone.push((await lm.generate(c.promptIds, greedy(expected))).tokenIds);
+          const batched = await lm.generateBatch(
+            cases.map((c) => c.promptIds),
+            greedy(expected),
+          );
+          assert.equal(batched.length, cases.length);
+          cases.forEach((c, i) => {
+            assert.deepEqual(batched[i]!.tokenIds, alone[i], `case ${c.name}: batched vs alone`);
+            assert.deepEqual(batched[i]!.tokenIds, c.generatedIds, `case ${c.name}: batched vs PyTorch`);
+          });
+        });
+      });
+    }
+
+    test('prompt text goes through the model tokenizer (incl. its BOS) to the same greedy ids', async () => {
+      await withModel(variant, LAYOUTS[0]!, async (lm, expected) => {
+        for (const c of expected.cases) {
+          const gen = await lm.generate(c.prompt, greedy(expected));
+          assert.equal(gen.promptTokens, c.promptIds.length, `case ${c.name}: prompt token count`);
+          assert.deepEqual(gen.tokenIds, c.generatedIds, `case ${c.name}`);
+        }
+        const cases = batchCases(expected);
+        const batched = await lm.generateBatch(
+          cases.map((c) => c.prompt),
+          greedy(expected),
+        );
+        cases.forEach((c, i) => assert.deepEqual(batched[i]!.tokenIds, c.generatedIds, `case ${c.name}: batched text`));
+      });
+    });
+
+    test('generated text is the tokenizer decoding of the generated ids', async () => {
+      const tokenizer = new Tokenizer(
+        await readJson(variant, 'tokenizer.json'),
+        await readJson(variant, 'tokenizer_config.json'),
+      );
+      await withModel(variant, LAYOUTS[0]!, async (lm, expected) => {
+        for (const c of expected.cases) {
+          const gen = await lm.generate(c.promptIds, greedy(expected));
+          assert.equal(gen.text, tokenizer.decode(c.generatedIds, { skip_special_tokens: true }), `case ${c.name}`);
+        }
+      });
+    });
+  });
+}
