@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { CausalLM } from '../../src/engine/index.js';
+import { CausalLM, DecoderBatch, type Sequence } from '../../src/engine/index.js';
 import {
   batchCases,
   optimumLayout,
@@ -88,6 +88,32 @@ for (const variant of VARIANTS) {
         });
       });
     }
+
+    test('continuous batching: rows joining, queueing and leaving at different steps keep PyTorch ids', async () => {
+      await withModel(variant, LAYOUTS[0]!, async (lm, expected) => {
+        // Greedy is prefix-consistent, so a row capped at k tokens must get PyTorch's first k.
+        const caps = [16, 3, 11, 16, 7, 13];
+        assert.equal(expected.cases.length, caps.length);
+        const batch = new DecoderBatch(lm, { maxBatchSize: 3 });
+        const add = (i: number) =>
+          batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: caps[i]!, temperature: 0 });
+        const sequences: Sequence[] = [add(0), add(1)];
+        await batch.step();
+        await batch.step();
+        // Joins a running batch with a longer past; the rest wait in the queue for free slots.
+        sequences.push(add(3), add(2), add(4), add(5));
+        for (let steps = 0; sequences.some((s) => !s.finished); steps++) {
+          assert.ok(steps < 200, 'the batch never drained');
+          await batch.step();
+        }
+        const order = [0, 1, 3, 2, 4, 5];
+        for (const [k, sequence] of sequences.entries()) {
+          const c = expected.cases[order[k]!]!;
+          const gen = await sequence.done;
+          assert.deepEqual(gen.tokenIds, c.generatedIds.slice(0, caps[order[k]!]), `case ${c.name}`);
+        }
+      });
+    });
 
     test('prompt text goes through the model tokenizer (incl. its BOS) to the same greedy ids', async () => {
       await withModel(variant, LAYOUTS[0]!, async (lm, expected) => {
