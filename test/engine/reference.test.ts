@@ -131,15 +131,18 @@ for (const variant of VARIANTS) {
       });
     });
 
-    test('generated text is the tokenizer decoding of the generated ids', async () => {
+    test('generated text, whole and streamed, is the tokenizer decoding of the generated ids', async () => {
       const tokenizer = new Tokenizer(
         await readJson(variant, 'tokenizer.json'),
         await readJson(variant, 'tokenizer_config.json'),
       );
       await withModel(variant, LAYOUTS[0]!, async (lm, expected) => {
         for (const c of expected.cases) {
-          const gen = await lm.generate(c.promptIds, greedy(expected));
-          assert.equal(gen.text, tokenizer.decode(c.generatedIds, { skip_special_tokens: true }), `case ${c.name}`);
+          const deltas: string[] = [];
+          const gen = await lm.generate(c.promptIds, greedy(expected), (delta) => deltas.push(delta));
+          const decoded = tokenizer.decode(c.generatedIds, { skip_special_tokens: true });
+          assert.equal(gen.text, decoded, `case ${c.name}`);
+          assert.equal(deltas.join(''), decoded, `case ${c.name}: streamed deltas`);
         }
       });
     });
