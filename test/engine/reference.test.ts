@@ -25,11 +25,22 @@ interface Layout {
 }
 
 const LAYOUTS: Layout[] = [
-  { name: 'Optimum layout (model.onnx at the root)', make: optimumLayout },
+  { name: 'Optimum layout (model.onnx at the root)', make: (v, into) => optimumLayout(v, into) },
   { name: 'transformers.js layout (onnx/model.onnx)', make: (v, into) => transformersJsLayout(v, into) },
 ];
 
 function layoutsFor(variant: Variant): Layout[] {
+  if (variant === 'gpt2-merged') {
+    // Older Optimum exports name the merged decoder decoder_model_merged.onnx.
+    return [
+      ...LAYOUTS,
+      { name: 'Optimum layout (decoder_model_merged.onnx)', make: (v, into) => optimumLayout(v, into, 'decoder_model_merged.onnx') },
+      {
+        name: 'transformers.js layout (onnx/decoder_model_merged.onnx)',
+        make: (v, into) => transformersJsLayout(v, into, undefined, 'decoder_model_merged.onnx'),
+      },
+    ];
+  }
   if (variant !== 'llama-fp16kv') return LAYOUTS;
   // transformers.js names a float16 export onnx/model_fp16.onnx, chosen with dtype fp16.
   return [

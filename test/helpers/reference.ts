@@ -54,12 +54,12 @@ export function batchCases(expected: Expected): ReferenceCase[] {
  * A copy of the fixture in Optimum's layout (model.onnx [+ model.onnx_data] at the root).
  * Copied rather than used in place so nothing an engine writes can touch the committed files.
  */
-export async function optimumLayout(variant: Variant, into: string): Promise<string> {
-  const dir = join(into, `${variant}-optimum`);
+export async function optimumLayout(variant: Variant, into: string, graphName = 'model.onnx'): Promise<string> {
+  const dir = join(into, `${variant}-optimum-${graphName}`);
   await mkdir(dir, { recursive: true });
   for (const file of await readdir(fixtureDir(variant))) {
     if (file === 'expected.json') continue;
-    await cp(join(fixtureDir(variant), file), join(dir, file));
+    await cp(join(fixtureDir(variant), file), join(dir, file === 'model.onnx' ? graphName : file));
   }
   return dir;
 }
@@ -68,14 +68,19 @@ export async function optimumLayout(variant: Variant, into: string): Promise<str
  * The same model in transformers.js's layout: onnx/model.onnx (or onnx/model_<dtype>.onnx),
  * configs and tokenizer at the root. External data keeps its recorded name beside the graph.
  */
-export async function transformersJsLayout(variant: Variant, into: string, dtype?: string): Promise<string> {
-  const dir = join(into, `${variant}-tjs${dtype ? `-${dtype}` : ''}`);
+export async function transformersJsLayout(
+  variant: Variant,
+  into: string,
+  dtype?: string,
+  graphName = dtype ? `model_${dtype}.onnx` : 'model.onnx',
+): Promise<string> {
+  const dir = join(into, `${variant}-tjs-${graphName}`);
   await mkdir(join(dir, 'onnx'), { recursive: true });
   for (const file of await readdir(fixtureDir(variant))) {
     if (file === 'expected.json') continue;
     const target =
       file === 'model.onnx'
-        ? join('onnx', dtype ? `model_${dtype}.onnx` : 'model.onnx')
+        ? join('onnx', graphName)
         : file === 'model.onnx_data'
           ? join('onnx', file)
           : file;
