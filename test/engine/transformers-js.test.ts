@@ -2,15 +2,11 @@
 // dependency) run fully offline on the same directories in its own layout. It agrees with
 // PyTorch on the reference fixtures, and with the engine on the embedded tiny model.
 import assert from 'node:assert/strict';
-import { dirname, basename } from 'node:path';
+import { dirname, basename, join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import {
-  readExpected,
-  transformersJsLayout,
-  VARIANTS,
-  withTempDir,
-  type Variant,
-} from '../helpers/reference.js';
+import { CausalLM } from '../../src/engine/index.js';
+import { buildTinyModel, ensureTinyModel } from '../../src/model/index.js';
+import { readExpected, transformersJsLayout, VARIANTS, withTempDir, type Variant } from '../helpers/reference.js';
 
 type TransformersJs = typeof import('@huggingface/transformers');
 let tjs: TransformersJs;
@@ -70,4 +66,48 @@ describe('transformers.js vs PyTorch on the reference fixtures', () => {
       });
     });
   }
+});
+
+describe('transformers.js vs the engine on the embedded tiny model', () => {
+  const PROMPTS = [
+    'Hello',
+    'The quick brown fox jumps over the lazy dog.',
+    'Once upon a time, in a land far away,',
+    'llmops compiles, benchmarks and deploys language models on Kubernetes clusters that scale with traffic',
+  ];
+  const MAX_NEW_TOKENS = 24;
+
+  test('greedy ids are identical, the engine run in the Optimum and the transformers.js layout', async () => {
+    await withTempDir(async (tmp) => {
+      // The default model exactly as commands get it, and the same build in transformers.js's layout.
+      const optimumDir = await ensureTinyModel({ cacheDir: join(tmp, 'cache') });
+      const tjsDir = join(tmp, 'models', 'tiny-tjs');
+      await buildTinyModel({ dir: tjsDir, layout: 'transformers.js' });
+      const engines = [
+        ['Optimum', await CausalLM.load({ dir: optimumDir, provider: 'cpu' })],
+        ['transformers.js', await CausalLM.load({ dir: tjsDir, provider: 'cpu' })],
+      ] as const;
+      const model = await loadModel(tjsDir, 'fp32', false);
+      try {
+        const distinct = new Set<number>();
+        for (const prompt of PROMPTS) {
+          const promptIds = engines[0][1].tokenizer.encode(prompt);
+          const reference = await greedyIds(model, promptIds, MAX_NEW_TOKENS);
+          // transformers.js keeps the EOS it stops on; the engine reports ids without it.
+          const eos = reference.findIndex((id) => engines[0][1].eosTokenIds.has(id));
+          const expectedIds = eos === -1 ? reference : reference.slice(0, eos);
+          expectedIds.forEach((id) => distinct.add(id));
+          for (const [layout, lm] of engines) {
+            const gen = await lm.generate(promptIds, { maxTokens: MAX_NEW_TOKENS, temperature: 0 });
+            assert.deepEqual(gen.tokenIds, expectedIds, `${layout} layout, prompt ${JSON.stringify(prompt)}`);
+          }
+        }
+        // Guard against a vacuous pass: the comparison must cover more than one repeated token.
+        assert.ok(distinct.size > 3, `only ${distinct.size} distinct generated ids`);
+      } finally {
+        await model.dispose();
+        for (const [, lm] of engines) lm.dispose();
+      }
+    });
+  });
 });
