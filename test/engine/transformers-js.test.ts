@@ -77,7 +77,7 @@ describe('transformers.js vs the engine on the embedded tiny model', () => {
   ];
   const MAX_NEW_TOKENS = 24;
 
-  test('greedy ids are identical, the engine run in the Optimum and the transformers.js layout', async () => {
+  test('greedy ids are identical, alone and batched, the engine run in the Optimum and the transformers.js layout', async () => {
     await withTempDir(async (tmp) => {
       // The default model exactly as commands get it, and the same build in transformers.js's layout.
       const optimumDir = await ensureTinyModel({ cacheDir: join(tmp, 'cache') });
@@ -90,6 +90,8 @@ describe('transformers.js vs the engine on the embedded tiny model', () => {
       const model = await loadModel(tjsDir, 'fp32', false);
       try {
         const distinct = new Set<number>();
+        const allExpected: number[][] = [];
+        const allPromptIds: number[][] = [];
         for (const prompt of PROMPTS) {
           const promptIds = engines[0][1].tokenizer.encode(prompt);
           const reference = await greedyIds(model, promptIds, MAX_NEW_TOKENS);
@@ -97,10 +99,17 @@ describe('transformers.js vs the engine on the embedded tiny model', () => {
           const eos = reference.findIndex((id) => engines[0][1].eosTokenIds.has(id));
           const expectedIds = eos === -1 ? reference : reference.slice(0, eos);
           expectedIds.forEach((id) => distinct.add(id));
+          allExpected.push(expectedIds);
+          allPromptIds.push(promptIds);
           for (const [layout, lm] of engines) {
             const gen = await lm.generate(promptIds, { maxTokens: MAX_NEW_TOKENS, temperature: 0 });
             assert.deepEqual(gen.tokenIds, expectedIds, `${layout} layout, prompt ${JSON.stringify(prompt)}`);
           }
+        }
+        // The four prompts differ in length: left-padded together, each keeps transformers.js's ids.
+        for (const [layout, lm] of engines) {
+          const batched = await lm.generateBatch(allPromptIds, { maxTokens: MAX_NEW_TOKENS, temperature: 0 });
+          batched.forEach((gen, i) => assert.deepEqual(gen.tokenIds, allExpected[i], `${layout} layout, batched prompt ${i}`));
         }
         // Guard against a vacuous pass: the comparison must cover more than one repeated token.
         assert.ok(distinct.size > 3, `only ${distinct.size} distinct generated ids`);
