@@ -1,7 +1,8 @@
 // The engine's greedy decoding equals PyTorch's on models the engine did not build
 // (test/fixtures/reference, made by scripts/reference/export_reference_models.py), in
-// Optimum's layout and in transformers.js's, and a left-padded batch of four prompts of
-// different lengths gives each prompt the tokens it gets alone.
+// Optimum's layout and in transformers.js's; a left-padded batch of four prompts of
+// different lengths gives each prompt the tokens it gets alone, and so does continuous
+// batching with rows joining and leaving.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Tokenizer } from '@huggingface/tokenizers';
