@@ -31,6 +31,8 @@ export interface CompileOptions {
   force?: boolean;
   /** Plan only: return the exact commands without running anything. */
   dryRun?: boolean;
+  /** TensorRT major version the trtexec flags are chosen for (TensorRT 11 removed --fp16/--int8/--best). @default 10 */
+  tensorrtMajor?: number;
   /** Name recorded in the manifest. */
   name?: string;
   /** The command line, recorded in the manifest. */

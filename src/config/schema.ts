@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileSchema } from '../compile/config.js';
 
 /**
  * The llmops.yaml schema. Every object is strict, so a misspelt key is an error that names it.
@@ -64,6 +65,7 @@ export const configSchema = z
     engine: engineSchema.default({ provider: 'cpu' }),
     generate: generateSchema.default({ maxTokens: 64, temperature: 0, topP: 1, topK: 0, stop: [] }),
     hub: hubSchema.default({ endpoint: 'https://huggingface.co' }),
+    compile: compileSchema.default({}),
   })
   .strict();
 
