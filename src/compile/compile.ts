@@ -32,17 +32,20 @@ export async function compile(options: CompileOptions): Promise<CompileResult> {
 
   const source = await resolveSource(options);
   const config = await readConfig(source.dir);
-  const reason = backend.unsupported(config, resolved);
+  // A dry run of a Hub model has not downloaded config.json: the architecture is checked when it really runs.
+  const reason = source.notDownloaded ? null : backend.unsupported(config, resolved);
   if (reason) throw usageError(`the ${options.backend} backend cannot build ${source.label}: ${reason}`, 'UNSUPPORTED_MODEL');
 
-  const workDir = options.dryRun ? path.join(path.dirname(out), `.${path.basename(out)}.tmp`) : await makeWorkDir(out);
-  const context: BackendContext = { options: resolved, sourceDir: source.dir, config, workDir, outDir: out };
-  const steps = await backend.plan(context);
   if (options.dryRun) {
+    const context: BackendContext = { options: resolved, sourceDir: source.dir, config, workDir: path.join(path.dirname(out), `.${path.basename(out)}.tmp`), outDir: out };
+    const steps = await backend.plan(context);
     return { out, backend: backend.name, dryRun: true, steps: steps.map(describeStep), manifest: null, warnings: source.warnings };
   }
 
+  const workDir = await makeWorkDir(out);
+  const context: BackendContext = { options: resolved, sourceDir: source.dir, config, workDir, outDir: out };
   try {
+    const steps = await backend.plan(context);
     const result = await backend.run(context);
     if (options.signal?.aborted) throw new InterruptedError();
     const files = await describeFiles(workDir);
@@ -83,6 +86,8 @@ interface ResolvedSource {
   revision: string | null;
   commit: string | null;
   warnings: string[];
+  /** A dry run of a Hub model: nothing is downloaded, so config.json is unknown. */
+  notDownloaded?: boolean;
 }
 
 async function resolveSource(options: CompileOptions): Promise<ResolvedSource> {
@@ -101,7 +106,7 @@ async function resolveSource(options: CompileOptions): Promise<ResolvedSource> {
     // A dry run never touches the network: the plan shows where the snapshot will be.
     const { hubCacheDir, repoFolderName } = await import('../hub/index.js');
     const dir = path.join(hubCacheDir(options.hub?.cache), repoFolderName(options.model), 'snapshots', `<${options.revision ?? 'main'}>`);
-    return { dir, label: options.model, revision: options.revision ?? 'main', commit: null, warnings: ['dry run: the Hub snapshot is not downloaded'] };
+    return { dir, label: options.model, revision: options.revision ?? 'main', commit: null, warnings: ['dry run: the Hub snapshot is not downloaded'], notDownloaded: true };
   }
   const { downloadModel } = await import('../hub/index.js');
   options.onProgress?.(`downloading ${options.model}@${options.revision ?? 'main'}`);
@@ -111,6 +116,7 @@ async function resolveSource(options: CompileOptions): Promise<ResolvedSource> {
     ...(options.hub?.endpoint ? { endpoint: options.hub.endpoint } : {}),
     ...(options.hub?.token ? { token: options.hub.token } : {}),
     ...(options.hub?.cache ? { cacheDir: options.hub.cache } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   return { dir: downloaded.dir, label: options.model, revision: downloaded.revision, commit: downloaded.commit, warnings: [] };
 }

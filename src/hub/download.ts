@@ -17,6 +17,7 @@ export interface DownloadModelOptions {
   cacheDir?: string;
   /** For tests and proxies. */
   fetch?: typeof fetch;
+  onProgress?: (message: string) => void;
 }
 
 export interface DownloadedModel {
@@ -66,10 +67,15 @@ export async function downloadModel(options: DownloadModelOptions): Promise<Down
   }
 
   let dir: string;
+  // @huggingface/hub reports each file with console.debug, i.e. on stdout, which would corrupt --json output.
+  const debug = console.debug;
+  console.debug = (...args: unknown[]) => options.onProgress?.(args.map(String).join(' '));
   try {
     dir = await hub.snapshotDownload({ ...common, repo: { type: 'model', name: options.repo }, revision: commit, cacheDir });
   } catch (error) {
     throw failure(error);
+  } finally {
+    console.debug = debug;
   }
   // Python's cache maps the named revision to its commit in refs/; snapshotDownload only does so for names it was given.
   if (revision !== commit) {
@@ -115,9 +121,9 @@ function hubError(error: unknown, context: { repo: string; revision: string; end
       hint: 'check the model id and --revision',
     });
   }
-  const cause = (error as { cause?: { code?: string } }).cause;
-  if (cause?.code && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET/.test(cause.code)) {
-    return new LlmopsError(`cannot reach the Hub at ${context.endpoint} (${cause.code})`, 'HUB_UNREACHABLE', {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if ((error as Error).message === 'fetch failed' || (cause?.code && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET/.test(cause.code))) {
+    return new LlmopsError(`cannot reach the Hub at ${context.endpoint} (${cause?.code ?? cause?.message ?? 'network error'})`, 'HUB_UNREACHABLE', {
       hint: 'check the network, or set HF_ENDPOINT to a reachable mirror',
     });
   }
