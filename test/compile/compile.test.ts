@@ -184,9 +184,9 @@ describe('compile --dry-run', () => {
   });
 
   it('the docker run argv is accepted by the real docker client (it gets as far as connecting to the daemon)', async (t) => {
-    const docker = '/usr/bin/docker';
-    const { access } = await import('node:fs/promises');
-    if (!(await access(docker).then(() => true, () => false))) return t.skip('docker client not installed');
+    const { which } = await import('../../src/proc/exec.js');
+    const docker = await which('docker');
+    if (!docker) return t.skip('docker client not installed (apt-get install docker.io, or the docker CLI)');
     const { steps } = await plan(['--backend', 'tensorrt']);
     const socketDir = await tempDir('llmops-nodocker-');
     for (const step of steps) {
