@@ -23,4 +23,7 @@ function step(title, args) {
 console.log(`llmops demo — working directory ${work}`);
 step('Generate with the embedded tiny GPT-2 (built once into the cache, greedy)', ['generate', '--prompt', 'The model server', '--max-tokens', '24']);
 step('The same, sampled and as JSON', ['generate', '--prompt', 'The model server', '--max-tokens', '16', '--temperature', '0.8', '--seed', '42', '--json']);
+step('Compile it with ONNX Runtime (in-process, validated against the source) into an artifact', ['compile', '--backend', 'ort', '--out', 'artifacts/tiny-ort']);
+step('What a GPU build would run (dry run: TensorRT in NVIDIA\'s container)', ['compile', '--backend', 'tensorrt', '--dry-run']);
+step('Generate with the compiled artifact', ['generate', 'artifacts/tiny-ort', '--prompt', 'The model server', '--max-tokens', '24']);
 console.log(`\nDone. Outputs are in ${work}`);

@@ -18,8 +18,9 @@ export function decoderProfile(context: BackendContext): Record<string, Array<nu
   const given = context.options.shapes ? parseShapes(context.options.shapes) : {};
   const maxContext = Math.min(dims.maxPositions, 4096);
   const batch = given.batch ?? { min: 1, opt: 4, max: 16 };
-  const seq = given.seq ?? { min: 1, opt: 128, max: Math.min(512, maxContext) };
-  const past = given.past ?? { min: 0, opt: 128, max: maxContext - 1 };
+  const seq = given.seq ?? { min: 1, opt: Math.min(128, maxContext / 4), max: Math.min(512, maxContext / 2) };
+  // Prompt plus past never exceeds the model's context.
+  const past = given.past ?? { min: 0, opt: Math.min(128, maxContext / 4), max: maxContext - seq.max };
   const total = { min: past.min + seq.min, opt: past.opt + seq.opt, max: past.max + seq.max };
   const profile: Record<string, Array<number | DimRange>> = {
     input_ids: [batch, seq],
