@@ -1,0 +1,74 @@
+/** A small Prometheus registry: counters, gauges and histograms rendered in the text exposition format. */
+
+type Labels = Record<string, string>;
+const key = (labels: Labels) => Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
+const braces = (text: string) => (text ? `{${text}}` : '');
+
+class Counter {
+  private readonly values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const k = key(labels);
+    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [labels, value] of [...this.values].sort()) lines.push(`${this.name}${braces(labels)} ${value}`);
+    return lines.join('\n');
+  }
+}
+
+class Gauge {
+  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
+  }
+}
+
+class Histogram {
+  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, readonly help: string, private readonly buckets: number[]) {}
+  observe(value: number, labels: Labels = {}): void {
+    const k = key(labels);
+    const s = this.series.get(k) ?? { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+    this.buckets.forEach((bound, i) => {
+      if (value <= bound) s.counts[i]! += 1;
+    });
+    s.sum += value;
+    s.count += 1;
+    this.series.set(k, s);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [labels, s] of [...this.series].sort(([a], [b]) => a.localeCompare(b))) {
+      const prefix = labels ? `${labels},` : '';
+      this.buckets.forEach((bound, i) => lines.push(`${this.name}_bucket{${prefix}le="${bound}"} ${s.counts[i]}`));
+      lines.push(`${this.name}_bucket{${prefix}le="+Inf"} ${s.count}`, `${this.name}_sum${braces(labels)} ${s.sum}`, `${this.name}_count${braces(labels)} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class Metrics {
+  readonly requests = new Counter('llmops_requests_total', 'HTTP requests by route and status code.');
+  readonly latency = new Histogram('llmops_request_duration_seconds', 'Request latency (received to last byte) by route.', LATENCY_BUCKETS);
+  readonly ttft = new Histogram('llmops_time_to_first_token_seconds', 'Time from request received to the first generated token.', LATENCY_BUCKETS);
+  readonly promptTokens = new Counter('llmops_prompt_tokens_total', 'Prompt tokens processed.');
+  readonly generatedTokens = new Counter('llmops_generation_tokens_total', 'Tokens generated.');
+  private readonly gauges: Gauge[];
+
+  constructor(state: { batchSize: () => number; queueDepth: () => number; waiting: () => number }) {
+    this.gauges = [
+      new Gauge('llmops_batch_size', 'Sequences in the running batch.', state.batchSize),
+      new Gauge('llmops_queue_waiting', 'Requests waiting for a batch slot.', state.waiting),
+      // The autoscaling signal (llmops deploy, KEDA): requests admitted and not yet finished, waiting or running.
+      new Gauge('llmops_queue_depth', 'Requests inside the server: waiting plus running.', state.queueDepth),
+    ];
+  }
+
+  render(): string {
+    return `${[this.requests, this.latency, this.ttft, this.promptTokens, this.generatedTokens, ...this.gauges].map((m) => m.render()).join('\n')}\n`;
+  }
+}

@@ -1,0 +1,66 @@
+/** Server settings from the environment, validated at start-up: a bad value stops the server with one line. */
+export interface Settings {
+  port: number;
+  host: string;
+  modelDir: string;
+  /** The id clients send as `model` (and /v1/models lists). */
+  modelName: string;
+  apiKeys: string[];
+  /** Requests per window per key, with a burst capacity; null when rate limiting is off. */
+  rateLimit: { requests: number; windowMs: number; burst: number } | null;
+  maxBatchSize: number;
+  /** How long an idle batch waits for more requests before prefilling (adaptive batching). */
+  maxQueueWaitMs: number;
+  /** Requests waiting for a batch slot beyond which the server answers 503. */
+  maxQueue: number;
+  shutdownTimeoutMs: number;
+  maxBodyBytes: number;
+  promptCacheSize: number;
+  provider: 'cpu' | 'cuda' | 'tensorrt';
+  threads: number | undefined;
+}
+
+const WINDOWS: Record<string, number> = { second: 1000, minute: 60_000, hour: 3_600_000 };
+
+export function loadSettings(env: NodeJS.ProcessEnv, readFile: (path: string) => string): Settings {
+  const int = (name: string, fallback: number, min = 0): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+    return value;
+  };
+  const keys = [
+    ...(env.API_KEYS ?? '').split(','),
+    ...(env.API_KEYS_FILE ? readFile(env.API_KEYS_FILE).split(/\r?\n/) : []),
+  ]
+    .map((key) => key.trim())
+    .filter((key) => key && !key.startsWith('#'));
+
+  let rateLimit: Settings['rateLimit'] = null;
+  if (env.RATE_LIMIT && env.RATE_LIMIT !== 'off') {
+    const match = /^(\d+)\/(second|minute|hour)$/.exec(env.RATE_LIMIT.trim());
+    if (!match) throw new Error(`RATE_LIMIT must look like 60/minute, got "${env.RATE_LIMIT}"`);
+    const requests = Number(match[1]);
+    rateLimit = { requests, windowMs: WINDOWS[match[2]!]!, burst: int('RATE_LIMIT_BURST', requests, 1) };
+  }
+  const provider = env.PROVIDER ?? 'cpu';
+  if (provider !== 'cpu' && provider !== 'cuda' && provider !== 'tensorrt') throw new Error(`PROVIDER must be cpu, cuda or tensorrt, got "${provider}"`);
+  const modelDir = env.MODEL_DIR ?? 'model';
+  return {
+    port: int('PORT', 8000),
+    host: env.HOST ?? '0.0.0.0',
+    modelDir,
+    modelName: env.MODEL_NAME ?? '{{ name }}',
+    apiKeys: keys,
+    rateLimit,
+    maxBatchSize: int('MAX_BATCH_SIZE', 16, 1),
+    maxQueueWaitMs: int('MAX_QUEUE_WAIT_MS', 5),
+    maxQueue: int('MAX_QUEUE', 1024, 1),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT', 30, 0) * 1000,
+    maxBodyBytes: int('MAX_BODY_BYTES', 1_048_576, 1024),
+    promptCacheSize: int('PROMPT_CACHE_SIZE', 0),
+    provider,
+    threads: env.ORT_THREADS ? int('ORT_THREADS', 0, 1) : undefined,
+  };
+}
