@@ -150,6 +150,20 @@ export function compareToBaseline(current: unknown, baseline: unknown, options: 
  * least one configuration with it, or the comparison would silently pass.
  */
 export async function loadBaseline(file: string, current: { kind: string; results: unknown[] }): Promise<unknown> {
+  const baseline = await readBaseline(file);
+  const kind = (baseline as { kind: string }).kind;
+  if (kind !== current.kind) throw usageError(`baseline ${file} holds ${kind} results but this run is ${current.kind}`, 'BASELINE_MISMATCH');
+  const keys = new Set(gateRows(baseline).map((row) => row.key));
+  if (!gateRows(current).some((row) => keys.has(row.key))) {
+    throw usageError(`baseline ${file} has no configuration in common with this run`, 'BASELINE_MISMATCH', {
+      hint: `baseline has: ${[...keys].join('; ') || 'none'}`,
+    });
+  }
+  return baseline;
+}
+
+/** Reads and shape-checks a baseline file; run it before a long benchmark so a bad path fails at once. */
+export async function readBaseline(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -165,13 +179,6 @@ export async function loadBaseline(file: string, current: { kind: string; result
   const kind = (baseline as { kind?: unknown })?.kind;
   if (!Array.isArray((baseline as { results?: unknown })?.results) || typeof kind !== 'string') {
     throw usageError(`baseline ${file} is not an llmops bench results file (no kind and results)`, 'BASELINE_INVALID', { hint: 'write one with `llmops bench … --out FILE`' });
-  }
-  if (kind !== current.kind) throw usageError(`baseline ${file} holds ${kind} results but this run is ${current.kind}`, 'BASELINE_MISMATCH');
-  const keys = new Set(gateRows(baseline).map((row) => row.key));
-  if (!gateRows(current).some((row) => keys.has(row.key))) {
-    throw usageError(`baseline ${file} has no configuration in common with this run`, 'BASELINE_MISMATCH', {
-      hint: `baseline has: ${[...keys].join('; ') || 'none'}`,
-    });
   }
   return baseline;
 }

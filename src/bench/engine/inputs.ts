@@ -14,7 +14,7 @@ export function parseShapes(values: readonly string[]): Record<string, number | 
     }
     const dims = match[2]!.split('x').map(Number);
     if (dims.some((dim) => !Number.isSafeInteger(dim) || dim <= 0)) {
-      throw usageError(`malformed --shape \`${value}\`: dimensions must be positive integers`, 'INVALID_SHAPE');
+      throw usageError(`malformed --shape \`${value}\`: dimensions must be positive integers, as in NAME=DIM (batch=8)`, 'INVALID_SHAPE');
     }
     shapes[match[1]!] = dims.length === 1 && !match[2]!.includes('x') ? dims[0]! : dims;
   }

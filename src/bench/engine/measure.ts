@@ -1,4 +1,4 @@
-import { InterruptedError } from '../../errors.js';
+import { InterruptedError, isLlmopsError } from '../../errors.js';
 import { NOISY_SPREAD, percentiles, relativeSpread, type Recorder } from '../stats.js';
 import type { LatencySummary, SampleStats } from './types.js';
 
@@ -46,7 +46,7 @@ export async function runIterations(
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new InterruptedError();
+  if (signal?.aborted) throw isLlmopsError(signal.reason) ? signal.reason : new InterruptedError();
 }
 
 /**

@@ -1,6 +1,7 @@
 import { isLlmopsError, usageError } from '../../errors.js';
 import type { CausalLM } from '../../engine/index.js';
 import { benchGenericSession } from './generic.js';
+import { resolveInputSpecs } from './inputs.js';
 import { describeHardware } from './hardware.js';
 import { benchLlm, promptIds } from './llm.js';
 import { resolveTarget, type BenchTarget } from './target.js';
@@ -22,7 +23,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   let target: BenchTarget;
   if (options.target === undefined) {
     options.onProgress?.({ phase: 'load', message: 'preparing the embedded model' });
-    const { ensureTinyModel } = await import('../../model/tiny.js');
+    const { ensureTinyModel } = (await import('../../model/tiny.js' as string)) as { ensureTinyModel: () => Promise<string> };
     target = { kind: 'llm', dir: await ensureTinyModel(), shown: 'embedded:tiny' };
   } else {
     target = await resolveTarget(options.target);
@@ -54,7 +55,6 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   const engine = await import('../../engine/index.js');
   engine.assertProviderInstalled(provider);
   if (target.kind === 'llm') {
-    options.onProgress?.({ phase: 'load', message: `loading ${target.shown} (${provider})` });
     let lm: CausalLM | undefined;
     try {
       lm = await engine.CausalLM.load({ dir: target.dir, provider, ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.threads ? { threads: options.threads } : {}) });
@@ -65,6 +65,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
       return benchOnnxFile(files.onnxPath, target.shown, options, base);
     }
     try {
+      options.onProgress?.({ phase: 'load', message: `loaded ${target.shown} (${provider}) in ${Math.round(lm.loadMs)} ms` });
       const { results, inputs } = await benchCausalLM(lm, options);
       const result: LlmBenchResult = {
         ...base,
@@ -97,7 +98,8 @@ export async function benchCausalLM(lm: CausalLM, options: EngineBenchOptions = 
     });
   }
   const inputs = options.inputs ?? 'text';
-  const vocabSize = lm.config.vocab_size ?? lm.session.outputMetadata.length;
+  // Without vocab_size in config.json, synthetic ids stay within the first 256 ids every tokenizer has.
+  const vocabSize = lm.config.vocab_size ?? 356;
   const cache = new Map<number, number[]>();
   const gpuMemory = lm.provider === 'cpu' ? undefined : (await import('../../proc/nvidia-smi.js')).gpuMemorySampler;
   const results = await benchLlm(
@@ -128,12 +130,14 @@ async function benchOnnxFile(
 ): Promise<GenericBenchResult> {
   const engine = await import('../../engine/index.js');
   const provider = options.provider ?? 'cpu';
-  options.onProgress?.({ phase: 'load', message: `loading ${shown} (${provider})` });
   const ort = await engine.loadOrt();
   const started = performance.now();
   const session = await engine.createSession(file, { provider, ...(options.threads ? { threads: options.threads } : {}) });
   const loadMs = round(performance.now() - started);
   try {
+    // Shapes are checked for every configuration before anything is measured or reported.
+    for (const batch of options.batch?.length ? options.batch : [undefined]) resolveInputSpecs(session.inputMetadata, options.shapes ?? {}, batch, shown);
+    options.onProgress?.({ phase: 'load', message: `loaded ${shown} (${provider}) in ${Math.round(loadMs)} ms` });
     const gpuMemory = provider === 'cpu' ? undefined : (await import('../../proc/nvidia-smi.js')).gpuMemorySampler();
     gpuMemory?.start();
     const results = await benchGenericSession(

@@ -53,6 +53,8 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
     ...(flags.tensorrtImage ? { tensorrtImage: flags.tensorrtImage } : {}),
     signal: ctx.signal,
   };
+  const gateModule = flags.baseline ? await import('../../bench/gate.js') : undefined;
+  if (flags.baseline) await gateModule!.readBaseline(flags.baseline);
   await assertWritable(flags.out, { force: flags.force, flag: '--out' });
   await assertWritable(flags.csv, { force: flags.force, flag: '--csv' });
 
@@ -71,15 +73,15 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
     throw error;
   }
 
-  let gate: GateResult | undefined;
-  if (flags.baseline) {
-    const { compareToBaseline, loadBaseline } = await import('../../bench/gate.js');
-    const baseline = await loadBaseline(flags.baseline, result);
-    gate = compareToBaseline(result, baseline, { maxRegression: flags.maxRegression ?? config.bench.maxRegression });
-  }
-  const document = gate ? { ...result, gate } : result;
+  // Results are saved before the gate runs, so a CI job keeps them whatever the verdict.
   if (flags.out) await writeResultsFile(flags.out, `${JSON.stringify(result, null, 2)}\n`, { force: flags.force, flag: '--out' });
   if (flags.csv) await writeResultsFile(flags.csv, print.engineResultCsv(result), { force: flags.force, flag: '--csv' });
+  let gate: GateResult | undefined;
+  if (flags.baseline && gateModule) {
+    const baseline = await gateModule.loadBaseline(flags.baseline, result);
+    gate = gateModule.compareToBaseline(result, baseline, { maxRegression: flags.maxRegression ?? config.bench.maxRegression });
+  }
+  const document = gate ? { ...result, gate } : result;
 
   ctx.output.result(document, () => [print.renderEngineResult(result, { color: ctx.output.options.color }), gate ? print.renderGate(gate, { color: ctx.output.options.color }) : ''].filter(Boolean).join('\n\n'));
   if (gate && !gate.passed) {
