@@ -85,6 +85,7 @@ describe('prompt ids', () => {
     assert.equal(ids.length, 50);
     assert.ok(ids.every((id) => id >= 100 && id < 1000));
     assert.ok(new Set(ids).size > 40);
+    assert.ok(promptIds(20, { vocabSize: 64 }).every((id) => id >= 16 && id < 64));
   });
 
   it('argmax picks the first largest logit', () => {

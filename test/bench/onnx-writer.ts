@@ -17,12 +17,14 @@ export interface OnnxNode {
   inputs: string[];
   outputs: string[];
   name?: string;
+  /** Integer attributes (e.g. Concat's `axis`). */
+  attributes?: Record<string, number>;
 }
 
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  data: Float32Array;
+  data: Float32Array | BigInt64Array;
 }
 
 export interface OnnxGraph {
@@ -36,11 +38,21 @@ export interface OnnxGraph {
 export function encodeModel(graph: OnnxGraph): Buffer {
   const graphBytes = concat([
     ...graph.nodes.map((node, index) =>
-      field(1, concat([...node.inputs.map((input) => stringField(1, input)), ...node.outputs.map((output) => stringField(2, output)), stringField(3, node.name ?? `node${index}`), stringField(4, node.opType)])),
+      field(
+        1,
+        concat([
+          ...node.inputs.map((input) => stringField(1, input)),
+          ...node.outputs.map((output) => stringField(2, output)),
+          stringField(3, node.name ?? `node${index}`),
+          stringField(4, node.opType),
+          // AttributeProto: name (1), i (3), type (20) = INT (2).
+          ...Object.entries(node.attributes ?? {}).map(([name, value]) => field(5, concat([stringField(1, name), varintField(3, value), varintField(20, 2)]))),
+        ]),
+      ),
     ),
     stringField(2, 'fixture'),
     ...graph.initializers.map((init) =>
-      field(5, concat([...init.dims.map((dim) => varintField(1, dim)), varintField(2, 1), stringField(8, init.name), field(9, Buffer.from(init.data.buffer, init.data.byteOffset, init.data.byteLength))])),
+      field(5, concat([...init.dims.map((dim) => varintField(1, dim)), varintField(2, init.data instanceof BigInt64Array ? 7 : 1), stringField(8, init.name), field(9, Buffer.from(init.data.buffer, init.data.byteOffset, init.data.byteLength))])),
     ),
     ...graph.inputs.map((value) => field(11, valueInfo(value))),
     ...graph.outputs.map((value) => field(12, valueInfo(value))),

@@ -139,6 +139,7 @@ export function promptIds(length: number, source: { encode?: (text: string) => n
     if (base.length > 0) return Array.from({ length }, (_, index) => base[index % base.length]!);
   }
   // Synthetic ids: a fixed stride through the vocabulary, skipping the low ids where special tokens usually live.
-  const span = Math.max(1, source.vocabSize - 100);
-  return Array.from({ length }, (_, index) => 100 + ((index * 7919) % span));
+  const low = Math.min(100, Math.floor(source.vocabSize / 4));
+  const span = Math.max(1, source.vocabSize - low);
+  return Array.from({ length }, (_, index) => low + ((index * 7919) % span));
 }

@@ -1,0 +1,120 @@
+/**
+ * Benchmark: how close `llmops bench` gets to ONNX Runtime itself. In one process, over ONE session, it alternates a
+ * bare onnxruntime-node greedy loop (feeds built by hand, presents fed back as pasts) with the engine benchmark
+ * (`benchCausalLM`, what `llmops bench` runs) and compares decode tokens/s at batch 1 and TTFT with the bare prefill.
+ * Targets: decode tokens/s ≥ 95% of bare, TTFT ≤ 1.15 × bare prefill.
+ *
+ * Usage: node dist/scripts/bench/engine-overhead.js [--size 80m|tiny] [--dir MODEL_DIR] [--prompt 128] [--gen 64]
+ *        [--rounds 5] [--iterations 3] [--threads N]
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import type * as Ort from 'onnxruntime-node';
+import { benchCausalLM } from '../../src/bench/engine/run.js';
+import { argmax, promptIds } from '../../src/bench/engine/llm.js';
+import { CausalLM, loadOrt, type DecoderSignature } from '../../src/engine/index.js';
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '80m' },
+    dir: { type: 'string' },
+    prompt: { type: 'string', default: '128' },
+    gen: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '5' },
+    iterations: { type: 'string', default: '3' },
+    threads: { type: 'string' },
+  },
+});
+const promptLength = Number(values.prompt);
+const genTokens = Number(values.gen);
+const rounds = Number(values.rounds);
+const iterations = Number(values.iterations);
+const threads = values.threads ? Number(values.threads) : undefined;
+
+const dir =
+  values.dir ??
+  (await ((await import('../../src/model/tiny.js' as string)) as { ensureTinyModel: (o: { size: string }) => Promise<string> }).ensureTinyModel({ size: values.size! }));
+const lm = await CausalLM.load({ dir, provider: 'cpu', ...(threads ? { threads } : {}) });
+const ort = await loadOrt();
+const prompt = promptIds(promptLength, { vocabSize: lm.config.vocab_size ?? 356, encode: (text) => lm.tokenizer.encode(text, { addSpecialTokens: false }) });
+
+/** One greedy generation straight on the session: what any hand-written ONNX Runtime decoder loop does. */
+async function bareGeneration(session: Ort.InferenceSession, sig: DecoderSignature): Promise<{ prefillMs: number; stepMs: number[] }> {
+  const feeds: Record<string, Ort.Tensor> = {};
+  const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+  feeds[sig.inputIds] = int64(prompt, [1, prompt.length]);
+  if (sig.attentionMask) feeds[sig.attentionMask] = int64(Array(prompt.length).fill(1), [1, prompt.length]);
+  if (sig.positionIds) feeds[sig.positionIds] = int64(prompt.map((_, i) => i), [1, prompt.length]);
+  if (sig.useCacheBranch) feeds[sig.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
+  for (const layer of sig.layers) {
+    for (const name of [layer.pastKey, layer.pastValue]) {
+      feeds[name] = new ort.Tensor(sig.kvType, sig.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, sig.kvHeads, 0, sig.headDim]);
+    }
+  }
+  const lastRow = (outputs: Ort.InferenceSession.OnnxValueMapType) => {
+    const logits = outputs[sig.logits] as Ort.Tensor;
+    const vocab = logits.dims[logits.dims.length - 1]!;
+    const data = logits.data as Float32Array;
+    return data.subarray(data.length - vocab);
+  };
+  const start = performance.now();
+  let outputs = await session.run(feeds);
+  let next = argmax(lastRow(outputs));
+  const prefillMs = performance.now() - start;
+  const stepMs: number[] = [];
+  let past = prompt.length;
+  for (let step = 1; step < genTokens; step += 1) {
+    const t0 = performance.now();
+    feeds[sig.inputIds] = int64([next], [1, 1]);
+    if (sig.attentionMask) feeds[sig.attentionMask] = int64(Array(past + 1).fill(1), [1, past + 1]);
+    if (sig.positionIds) feeds[sig.positionIds] = int64([past], [1, 1]);
+    if (sig.useCacheBranch) feeds[sig.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([1]), [1]);
+    for (const layer of sig.layers) {
+      feeds[layer.pastKey] = outputs[layer.presentKey] as Ort.Tensor;
+      feeds[layer.pastValue] = outputs[layer.presentValue] as Ort.Tensor;
+    }
+    outputs = await session.run(feeds);
+    next = argmax(lastRow(outputs));
+    past += 1;
+    stepMs.push(performance.now() - t0);
+  }
+  return { prefillMs, stepMs };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+console.log(`model ${dir}`);
+console.log(`${os.cpus()[0]?.model.trim()} · ${os.cpus().length} cores · load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} · threads ${threads ?? 'ORT default'}`);
+console.log(`batch 1 · prompt ${promptLength} tokens · ${genTokens} generated · ${rounds} rounds × ${iterations} generations each side, alternating\n`);
+
+// One warm-up generation each so that neither side pays first-run costs (allocations, page faults) in a measured round.
+await bareGeneration(lm.session, lm.signature);
+await benchCausalLM(lm, { batch: [1], promptTokens: [promptLength], genTokens, iterations: 1, warmup: 0 });
+
+const rows: Array<{ bareTps: number; llmopsTps: number; barePrefill: number; llmopsTtft: number }> = [];
+for (let round = 0; round < rounds; round += 1) {
+  const prefill: number[] = [];
+  const steps: number[] = [];
+  for (let i = 0; i < iterations; i += 1) {
+    const run = await bareGeneration(lm.session, lm.signature);
+    prefill.push(run.prefillMs);
+    steps.push(...run.stepMs);
+  }
+  const { results } = await benchCausalLM(lm, { batch: [1], promptTokens: [promptLength], genTokens, iterations, warmup: 0 });
+  const measured = results[0]!;
+  const row = { bareTps: 1000 / mean(steps), llmopsTps: measured.decodeTokensPerSecond, barePrefill: median(prefill), llmopsTtft: measured.ttftMs.p50 };
+  rows.push(row);
+  console.log(
+    `round ${round + 1}: decode bare ${row.bareTps.toFixed(1)} tok/s, llmops ${row.llmopsTps.toFixed(1)} tok/s (${((row.llmopsTps / row.bareTps) * 100).toFixed(1)}%) · ` +
+      `prefill bare ${row.barePrefill.toFixed(2)} ms, llmops TTFT ${row.llmopsTtft.toFixed(2)} ms (${(row.llmopsTtft / row.barePrefill).toFixed(3)}×)`,
+  );
+}
+await lm.dispose();
+
+const decodeRatio = median(rows.map((r) => r.llmopsTps / r.bareTps));
+const ttftRatio = median(rows.map((r) => r.llmopsTtft / r.barePrefill));
+console.log(`\nmedian over rounds: decode tokens/s llmops/bare = ${(decodeRatio * 100).toFixed(1)}% (target ≥ 95%), TTFT/bare prefill = ${ttftRatio.toFixed(3)}× (target ≤ 1.15×)`);
+const ok = decodeRatio >= 0.95 && ttftRatio <= 1.15;
+console.log(ok ? 'OK: within targets' : 'OVER TARGET');
+process.exitCode = ok ? 0 : 1;
