@@ -23,4 +23,6 @@ function step(title, args) {
 console.log(`llmops demo — working directory ${work}`);
 step('Generate with the embedded tiny GPT-2 (built once into the cache, greedy)', ['generate', '--prompt', 'The model server', '--max-tokens', '24']);
 step('The same, sampled and as JSON', ['generate', '--prompt', 'The model server', '--max-tokens', '16', '--temperature', '0.8', '--seed', '42', '--json']);
+step('Benchmark the engine: TTFT, TPOT, tokens/s, memory and $ per million tokens per batch size', ['bench', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--gpu-price', '2.49', '--out', 'bench.json']);
+step('Gate a second run against the first (exit 3 on a regression beyond noise)', ['bench', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--baseline', 'bench.json', '--max-regression', '25%']);
 console.log(`\nDone. Outputs are in ${work}`);

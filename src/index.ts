@@ -3,3 +3,5 @@ export { LlmopsError, ExitCode, usageError, checkFailed, InterruptedError, isLlm
 export { loadConfig, parseConfig, redactSecrets, configSchema, type LlmopsConfig, type LoadedConfig } from './config/index.js';
 export { CausalLM, DecoderBatch, type GenerateOptions, type Generation, type LoadModelOptions } from './engine/index.js';
 export { resolveModel, type ResolvedModel } from './model/resolve.js';
+export { benchEngine, benchCausalLM, type EngineBenchOptions, type EngineBenchResult } from './bench/engine/run.js';
+export { compareToBaseline, gateRows, type GateResult } from './bench/gate.js';

@@ -36,6 +36,14 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
     import('../../bench/results-file.js'),
   ]);
   const { config } = await ctx.config();
+  // No target: `model` from llmops.yaml (or LLMOPS_MODEL), else benchEngine's embedded model.
+  let dtype = flags.dtype;
+  if (target === undefined && config.model !== undefined) {
+    const { resolveModel } = await import('../../model/resolve.js');
+    const resolved = await resolveModel(undefined, config);
+    target = resolved.dir;
+    dtype ??= resolved.dtype;
+  }
   const options: EngineBenchOptions = {
     ...(target !== undefined ? { target } : {}),
     provider: flags.provider ?? config.engine.provider,
@@ -48,7 +56,7 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
     ...(flags.warmup !== undefined ? { warmup: flags.warmup } : {}),
     ...(flags.shape?.length ? { shapes: parseShapes(flags.shape) } : {}),
     ...(flags.inputs ? { inputs: flags.inputs } : {}),
-    ...(flags.dtype ? { dtype: flags.dtype } : {}),
+    ...(dtype ? { dtype } : {}),
     ...((flags.gpuPrice ?? config.bench.gpuPricePerHour) !== undefined ? { gpuPricePerHour: flags.gpuPrice ?? config.bench.gpuPricePerHour } : {}),
     ...(flags.tensorrtImage ? { tensorrtImage: flags.tensorrtImage } : {}),
     signal: ctx.signal,
