@@ -55,7 +55,8 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
           let next = state.lastLogits.map(argmax);
           const firstToken = performance.now();
           rss.sample();
-          let previous = firstToken;
+          // The RSS read stays out of the first decode step's time.
+          let previous = performance.now();
           for (let step = 1; step < plan.genTokens; step += 1) {
             await lm.decode(state, next);
             next = state.lastLogits.map(argmax);
