@@ -1,11 +1,11 @@
 /**
  * Benchmark: how close `llmops bench` gets to ONNX Runtime itself. In one process, over ONE session, it alternates a
  * bare onnxruntime-node greedy loop (feeds built by hand, presents fed back as pasts) with the engine benchmark
- * (`benchCausalLM`, what `llmops bench` runs) and compares decode tokens/s at batch 1 and TTFT with the bare prefill.
+ * (`benchCausalLM`, what `llmops bench` runs) generation by generation and compares decode tokens/s at batch 1 and TTFT with the bare prefill.
  * Targets: decode tokens/s ≥ 95% of bare, TTFT ≤ 1.15 × bare prefill.
  *
  * Usage: node dist/scripts/bench/engine-overhead.js [--size 80m|tiny] [--dir MODEL_DIR] [--prompt 128] [--gen 64]
- *        [--rounds 5] [--iterations 3] [--threads N]
+ *        [--rounds 5] [--iterations 4] [--threads N]
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     prompt: { type: 'string', default: '128' },
     gen: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '5' },
-    iterations: { type: 'string', default: '3' },
+    iterations: { type: 'string', default: '4' },
     threads: { type: 'string' },
   },
 });
@@ -86,35 +86,42 @@ const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 console.log(`model ${dir}`);
 console.log(`${os.cpus()[0]?.model.trim()} · ${os.cpus().length} cores · load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} · threads ${threads ?? 'ORT default'}`);
-console.log(`batch 1 · prompt ${promptLength} tokens · ${genTokens} generated · ${rounds} rounds × ${iterations} generations each side, alternating\n`);
+console.log(`batch 1 · prompt ${promptLength} tokens · ${genTokens} generated · ${rounds} rounds × ${iterations} paired generations (ABBA order)\n`);
 
 // One warm-up generation each so that neither side pays first-run costs (allocations, page faults) in a measured round.
 await bareGeneration(lm.session, lm.signature);
 await benchCausalLM(lm, { batch: [1], promptTokens: [promptLength], genTokens, iterations: 1, warmup: 0 });
 
-const rows: Array<{ bareTps: number; llmopsTps: number; barePrefill: number; llmopsTtft: number }> = [];
+// Generation-level pairs in ABBA order (bare, llmops, llmops, bare, …): on a shared machine the load changes from one
+// second to the next, so each llmops generation is compared with the bare one run right beside it.
+const pairs: Array<{ decode: number; ttft: number; bareTps: number; llmopsTps: number; barePrefill: number; llmopsTtft: number }> = [];
 for (let round = 0; round < rounds; round += 1) {
-  const prefill: number[] = [];
-  const steps: number[] = [];
+  const roundPairs: typeof pairs = [];
   for (let i = 0; i < iterations; i += 1) {
-    const run = await bareGeneration(lm.session, lm.signature);
-    prefill.push(run.prefillMs);
-    steps.push(...run.stepMs);
+    const llmopsFirst = (round * iterations + i) % 2 === 1;
+    const runLlmops = async () => (await benchCausalLM(lm, { batch: [1], promptTokens: [promptLength], genTokens, iterations: 1, warmup: 0 })).results[0]!;
+    const first = llmopsFirst ? await runLlmops() : await bareGeneration(lm.session, lm.signature);
+    const second = llmopsFirst ? await bareGeneration(lm.session, lm.signature) : await runLlmops();
+    const bare = (llmopsFirst ? second : first) as Awaited<ReturnType<typeof bareGeneration>>;
+    const measured = (llmopsFirst ? first : second) as Awaited<ReturnType<typeof runLlmops>>;
+    const bareTps = 1000 / mean(bare.stepMs);
+    const pair = { bareTps, llmopsTps: measured.decodeTokensPerSecond, barePrefill: bare.prefillMs, llmopsTtft: measured.ttftMs.mean, decode: 0, ttft: 0 };
+    pair.decode = pair.llmopsTps / pair.bareTps;
+    pair.ttft = pair.llmopsTtft / pair.barePrefill;
+    roundPairs.push(pair);
   }
-  const { results } = await benchCausalLM(lm, { batch: [1], promptTokens: [promptLength], genTokens, iterations, warmup: 0 });
-  const measured = results[0]!;
-  const row = { bareTps: 1000 / mean(steps), llmopsTps: measured.decodeTokensPerSecond, barePrefill: median(prefill), llmopsTtft: measured.ttftMs.p50 };
-  rows.push(row);
+  pairs.push(...roundPairs);
   console.log(
-    `round ${round + 1}: decode bare ${row.bareTps.toFixed(1)} tok/s, llmops ${row.llmopsTps.toFixed(1)} tok/s (${((row.llmopsTps / row.bareTps) * 100).toFixed(1)}%) · ` +
-      `prefill bare ${row.barePrefill.toFixed(2)} ms, llmops TTFT ${row.llmopsTtft.toFixed(2)} ms (${(row.llmopsTtft / row.barePrefill).toFixed(3)}×)`,
+    `round ${round + 1}: decode bare ${median(roundPairs.map((p) => p.bareTps)).toFixed(1)} tok/s, llmops ${median(roundPairs.map((p) => p.llmopsTps)).toFixed(1)} tok/s ` +
+      `(paired median ${(median(roundPairs.map((p) => p.decode)) * 100).toFixed(1)}%) · prefill bare ${median(roundPairs.map((p) => p.barePrefill)).toFixed(2)} ms, ` +
+      `llmops TTFT ${median(roundPairs.map((p) => p.llmopsTtft)).toFixed(2)} ms (paired median ${median(roundPairs.map((p) => p.ttft)).toFixed(3)}×)`,
   );
 }
 await lm.dispose();
 
-const decodeRatio = median(rows.map((r) => r.llmopsTps / r.bareTps));
-const ttftRatio = median(rows.map((r) => r.llmopsTtft / r.barePrefill));
-console.log(`\nmedian over rounds: decode tokens/s llmops/bare = ${(decodeRatio * 100).toFixed(1)}% (target ≥ 95%), TTFT/bare prefill = ${ttftRatio.toFixed(3)}× (target ≤ 1.15×)`);
+const decodeRatio = median(pairs.map((p) => p.decode));
+const ttftRatio = median(pairs.map((p) => p.ttft));
+console.log(`\nmedian over ${pairs.length} pairs: decode tokens/s llmops/bare = ${(decodeRatio * 100).toFixed(1)}% (target ≥ 95%), TTFT/bare prefill = ${ttftRatio.toFixed(3)}× (target ≤ 1.15×)`);
 const ok = decodeRatio >= 0.95 && ttftRatio <= 1.15;
 console.log(ok ? 'OK: within targets' : 'OVER TARGET');
 process.exitCode = ok ? 0 : 1;
