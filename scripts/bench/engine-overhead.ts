@@ -13,6 +13,7 @@ import type * as Ort from 'onnxruntime-node';
 import { benchCausalLM } from '../../src/bench/engine/run.js';
 import { argmax, promptIds } from '../../src/bench/engine/llm.js';
 import { CausalLM, loadOrt, type DecoderSignature } from '../../src/engine/index.js';
+import { ensureTinyModel } from '../../src/model/tiny.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,9 +32,8 @@ const rounds = Number(values.rounds);
 const iterations = Number(values.iterations);
 const threads = values.threads ? Number(values.threads) : undefined;
 
-const dir =
-  values.dir ??
-  (await ((await import('../../src/model/tiny.js' as string)) as { ensureTinyModel: (o: { size: string }) => Promise<string> }).ensureTinyModel({ size: values.size! }));
+if (values.size !== 'tiny' && values.size !== '80m') throw new Error(`--size must be tiny or 80m, got ${values.size}`);
+const dir = values.dir ?? (await ensureTinyModel({ size: values.size }));
 const lm = await CausalLM.load({ dir, provider: 'cpu', ...(threads ? { threads } : {}) });
 const ort = await loadOrt();
 const prompt = promptIds(promptLength, { vocabSize: lm.config.vocab_size ?? 356, encode: (text) => lm.tokenizer.encode(text, { addSpecialTokens: false }) });

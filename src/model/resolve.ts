@@ -23,7 +23,7 @@ export async function resolveModel(argument: string | undefined, config: LlmopsC
     const dtype = typeof configured === 'string' ? undefined : configured.dtype;
     if (ref) return { dir: await localDir(ref, 'config key `model`'), source: 'config', ...(dtype ? { dtype } : {}) };
   }
-  const { ensureTinyModel } = await import('./tiny.js' as string) as { ensureTinyModel: () => Promise<string> };
+  const { ensureTinyModel } = await import('./tiny.js');
   return { dir: await ensureTinyModel(), source: 'embedded' };
 }
 

@@ -23,7 +23,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   let target: BenchTarget;
   if (options.target === undefined) {
     options.onProgress?.({ phase: 'load', message: 'preparing the embedded model' });
-    const { ensureTinyModel } = (await import('../../model/tiny.js' as string)) as { ensureTinyModel: () => Promise<string> };
+    const { ensureTinyModel } = await import('../../model/tiny.js');
     target = { kind: 'llm', dir: await ensureTinyModel(), shown: 'embedded:tiny' };
   } else {
     target = await resolveTarget(options.target);

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm, writeFile, readFile, truncate, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CausalLM, IncrementalDecoder } from '../../src/engine/index.js';
+import { LlmopsError } from '../../src/errors.js';
+import { ensureTinyModel } from '../../src/model/tiny.js';
+
+describe('engine on the embedded tiny model', () => {
+  let dir: string;
+  let lm: CausalLM;
+  before(async () => {
+    dir = await ensureTinyModel();
+    lm = await CausalLM.load({ dir });
+  });
+  after(async () => lm?.dispose());
+
+  it('reads the decoder signature from the session', () => {
+    const sig = lm.signature;
+    assert.equal(sig.inputIds, 'input_ids');
+    assert.equal(sig.attentionMask, 'attention_mask');
+    assert.equal(sig.positionIds, 'position_ids');
+    assert.equal(sig.layers.length, lm.config.n_layer);
+    assert.equal(sig.kvHeads, lm.config.n_head);
+    assert.equal(sig.headDim, (lm.config.n_embd as number) / (lm.config.n_head as number));
+  });
+
+  it('greedy decoding with the KV cache equals re-running the whole sequence without it', async () => {
+    const prompt = lm.tokenizer.encode('The quick brown fox');
+    const generation = await lm.generate(prompt, { maxTokens: 12, temperature: 0 });
+    // Reference: no cache at all — every step prefills prompt + generated so far and takes the argmax.
+    const ids = [...prompt];
+    const expected: number[] = [];
+    for (let i = 0; i < generation.tokenIds.length; i += 1) {
+      const state = await lm.prefill([ids]);
+      const logits = state.lastLogits[0]!;
+      let best = 0;
+      for (let v = 1; v < logits.length; v += 1) if (logits[v]! > logits[best]!) best = v;
+      expected.push(best);
+      ids.push(best);
+    }
+    assert.deepEqual(generation.tokenIds, expected);
+    assert.equal(generation.promptTokens, prompt.length);
+  });
+
+  it('four prompts of different lengths batched give the same tokens as each alone', async () => {
+    const prompts = ['Hi', 'The model server answers', 'Kubernetes scales pods on GPU metrics when', 'A'];
+    const alone = [];
+    for (const prompt of prompts) alone.push((await lm.generate(prompt, { maxTokens: 16 })).tokenIds);
+    const batched = await lm.generateBatch(prompts, { maxTokens: 16 });
+    assert.deepEqual(
+      batched.map((generation) => generation.tokenIds),
+      alone,
+    );
+  });
+
+  it('sequences joining a running batch mid-way get the tokens they would get alone', async () => {
+    const prompts = ['one two three', 'The quick brown fox jumps', 'x'];
+    const alone = [];
+    for (const prompt of prompts) alone.push((await lm.generate(prompt, { maxTokens: 10 + prompts.indexOf(prompt) * 3 })).tokenIds);
+    const batch = lm.createBatch({ maxBatchSize: 8 });
+    const first = batch.add({ promptIds: lm.tokenizer.encode(prompts[0]!), maxTokens: 10 });
+    await batch.step();
+    await batch.step();
+    const second = batch.add({ promptIds: lm.tokenizer.encode(prompts[1]!), maxTokens: 13 });
+    await batch.step();
+    const third = batch.add({ promptIds: lm.tokenizer.encode(prompts[2]!), maxTokens: 16 });
+    while (batch.activeCount + batch.pendingCount > 0) await batch.step();
+    assert.deepEqual([(await first.done).tokenIds, (await second.done).tokenIds, (await third.done).tokenIds], alone);
+  });
+
+  it('a full batch queues newcomers until a slot frees', async () => {
+    const batch = lm.createBatch({ maxBatchSize: 1 });
+    const a = batch.add({ promptIds: lm.tokenizer.encode('a'), maxTokens: 3 });
+    const b = batch.add({ promptIds: lm.tokenizer.encode('b'), maxTokens: 3 });
+    await batch.step();
+    assert.equal(batch.activeCount, 1);
+    assert.equal(batch.pendingCount, 1);
+    while (batch.activeCount + batch.pendingCount > 0) await batch.step();
+    assert.equal((await a.done).tokenIds.length, 3);
+    assert.equal((await b.done).finishReason, 'length');
+  });
+
+  it('a cancelled sequence finishes with reason cancelled and frees its slot', async () => {
+    const batch = lm.createBatch();
+    const keep = batch.add({ promptIds: lm.tokenizer.encode('keep'), maxTokens: 6 });
+    const drop = batch.add({ promptIds: lm.tokenizer.encode('drop me'), maxTokens: 50 });
+    await batch.step();
+    drop.cancel();
+    while (batch.activeCount + batch.pendingCount > 0) await batch.step();
+    assert.equal((await drop.done).finishReason, 'cancelled');
+    assert.equal((await keep.done).tokenIds.length, 6);
+  });
+
+  it('streams exactly the final text, and seeded sampling is reproducible', async () => {
+    let streamed = '';
+    const generation = await lm.generate('Once upon a time', { maxTokens: 20, temperature: 0.9, topP: 0.95, seed: 42 }, (delta) => (streamed += delta));
+    assert.equal(streamed, generation.text);
+    const again = await lm.generate('Once upon a time', { maxTokens: 20, temperature: 0.9, topP: 0.95, seed: 42 });
+    assert.deepEqual(again.tokenIds, generation.tokenIds);
+    assert.ok(generation.ttftMs > 0);
+  });
+
+  it('streams multi-byte characters split across byte tokens without ever emitting U+FFFD', () => {
+    const text = 'naïve 日本語 😀🚀 done';
+    const ids = lm.tokenizer.encode(text);
+    assert.ok(ids.length > [...text].length / 2);
+    const decoder = new IncrementalDecoder(lm.tokenizer);
+    const deltas = ids.map((id) => decoder.push(id));
+    deltas.push(decoder.flush());
+    assert.ok(deltas.every((delta) => !delta.includes('\uFFFD')), JSON.stringify(deltas));
+    assert.ok(deltas.filter((delta) => delta === '').length > 0, 'some tokens held back half a character');
+    assert.equal(deltas.join(''), text);
+  });
+
+  it('stop strings end generation and are not returned', async () => {
+    const free = await lm.generate('Hello', { maxTokens: 24 });
+    const target = free.text.slice(3, 5);
+    assert.ok(target.length > 0, `need generated text to pick a stop string from: ${JSON.stringify(free.text)}`);
+    const stopped = await lm.generate('Hello', { maxTokens: 24, stop: [target] });
+    assert.equal(stopped.finishReason, 'stop');
+    assert.equal(stopped.text, free.text.slice(0, free.text.indexOf(target)));
+  });
+
+  it('max tokens gives finish reason length', async () => {
+    const generation = await lm.generate('Hello', { maxTokens: 5 });
+    assert.equal(generation.finishReason, 'length');
+    assert.equal(generation.tokenIds.length, 5);
+  });
+
+  it('refuses a prompt longer than the context with a usage error', async () => {
+    const ids = Array.from({ length: lm.contextLength! + 1 }, () => 1);
+    await assert.rejects(lm.generate(ids, { maxTokens: 1 }), (error: unknown) => error instanceof LlmopsError && error.exitCode === 2);
+  });
+
+  it('loads the transformers.js layout and picks dtype variants', async () => {
+    const tjs = await mkdtemp(path.join(os.tmpdir(), 'llmops-tjs-'));
+    try {
+      for (const name of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) await cp(path.join(dir, name), path.join(tjs, name));
+      await cp(path.join(dir, 'model.onnx'), path.join(tjs, 'onnx', 'model.onnx'), { recursive: true });
+      await cp(path.join(dir, 'model.onnx'), path.join(tjs, 'onnx', 'model_q8.onnx'));
+      const other = await CausalLM.load({ dir: tjs });
+      assert.equal(other.files.layout, 'transformers.js');
+      const reference = await lm.generate('layout', { maxTokens: 8 });
+      assert.deepEqual((await other.generate('layout', { maxTokens: 8 })).tokenIds, reference.tokenIds);
+      await other.dispose();
+      const variant = await CausalLM.load({ dir: tjs, dtype: 'q8' });
+      assert.match(variant.files.onnxPath, /model_q8\.onnx$/);
+      await variant.dispose();
+      await assert.rejects(
+        CausalLM.load({ dir: tjs, dtype: 'fp16' }),
+        (error: unknown) => error instanceof LlmopsError && /no fp16 variant/.test(error.message) && error.hint === 'available --dtype values: fp32, q8',
+      );
+    } finally {
+      await rm(tjs, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('engine: bad model directories are usage errors', () => {
+  async function copyOfTinyModel(): Promise<string> {
+    const source = await ensureTinyModel();
+    const copy = await mkdtemp(path.join(os.tmpdir(), 'llmops-bad-'));
+    await cp(source, copy, { recursive: true });
+    return copy;
+  }
+  const isUsage = (pattern: RegExp) => (error: unknown) => error instanceof LlmopsError && error.exitCode === 2 && pattern.test(error.message);
+
+  it('missing directory', async () => {
+    await assert.rejects(CausalLM.load({ dir: '/nonexistent/model' }), isUsage(/model directory \/nonexistent\/model does not exist/));
+  });
+
+  it('directory without a model', async () => {
+    const empty = await mkdtemp(path.join(os.tmpdir(), 'llmops-empty-'));
+    await assert.rejects(CausalLM.load({ dir: empty }), isUsage(/has no model\.onnx or onnx\/model\.onnx/));
+  });
+
+  it('truncated model.onnx', async () => {
+    const copy = await copyOfTinyModel();
+    const file = path.join(copy, 'model.onnx');
+    await truncate(file, Math.floor((await stat(file)).size / 3));
+    await assert.rejects(CausalLM.load({ dir: copy }), isUsage(/cannot load .*model\.onnx/));
+  });
+
+  it('corrupt model.onnx', async () => {
+    const copy = await copyOfTinyModel();
+    await writeFile(path.join(copy, 'model.onnx'), 'this is not protobuf at all');
+    await assert.rejects(CausalLM.load({ dir: copy }), isUsage(/cannot load/));
+  });
+
+  it('missing tokenizer', async () => {
+    const copy = await copyOfTinyModel();
+    await rm(path.join(copy, 'tokenizer.json'));
+    await assert.rejects(CausalLM.load({ dir: copy }), isUsage(/has no tokenizer\.json/));
+  });
+
+  it('corrupt config.json', async () => {
+    const copy = await copyOfTinyModel();
+    await writeFile(path.join(copy, 'config.json'), (await readFile(path.join(copy, 'config.json'), 'utf8')).slice(0, 10));
+    await assert.rejects(CausalLM.load({ dir: copy }), isUsage(/config\.json is not valid JSON/));
+  });
+
+  it('a GPU provider that is not installed says how to install it', async () => {
+    const source = await ensureTinyModel();
+    await assert.rejects(CausalLM.load({ dir: source, provider: 'cuda' }), isUsage(/cuda execution provider is not installed/));
+  });
+});
