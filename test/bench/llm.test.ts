@@ -39,8 +39,8 @@ describe('LLM phase measurements', () => {
     assert.equal(result.warmup.iterations, 1);
     assert.equal(result.stats.ttftMs.count, 3);
     assert.equal(result.stats.tpotMs.count, 12);
-    assert.ok(result.ttftMs.p50 >= 12 && result.ttftMs.p50 < 12 * 1.5, `TTFT ${result.ttftMs.p50}`);
-    assert.ok(result.tpotMs.p50 >= 3 && result.tpotMs.p50 < 3 * 1.5, `TPOT ${result.tpotMs.p50}`);
+    assert.ok(result.ttftMs.p50 >= 12 && result.ttftMs.p50 < 12 * 2, `TTFT ${result.ttftMs.p50}`);
+    assert.ok(result.tpotMs.p50 >= 3 && result.tpotMs.p50 < 3 * 2, `TPOT ${result.tpotMs.p50}`);
     assert.ok(Math.abs(result.e2eMs.mean - (result.ttftMs.mean + 4 * result.tpotMs.mean)) < 0.5);
     assert.equal(result.decodeTokensPerSecond, Math.round((1000 / result.tpotMs.mean) * 100) / 100);
     // 2 rows × 5 tokens per generation.
