@@ -11,10 +11,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'llmops.js');
 const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-demo-'));
 
-function step(title, args) {
+function step(title, args, { allow = [0] } = {}) {
   process.stdout.write(`\n\u001b[1m▶ ${title}\u001b[0m\n$ llmops ${args.join(' ')}\n`);
   const result = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd: work });
-  if (result.status !== 0) {
+  if (result.status !== 0 && allow.includes(result.status)) process.stdout.write(`(exit ${result.status}: in CI this fails the job)\n`);
+  else if (result.status !== 0) {
     process.stderr.write(`demo step failed (exit ${result.status}): llmops ${args.join(' ')}\n`);
     process.exit(result.status ?? 1);
   }
@@ -24,5 +25,6 @@ console.log(`llmops demo — working directory ${work}`);
 step('Generate with the embedded tiny GPT-2 (built once into the cache, greedy)', ['generate', '--prompt', 'The model server', '--max-tokens', '24']);
 step('The same, sampled and as JSON', ['generate', '--prompt', 'The model server', '--max-tokens', '16', '--temperature', '0.8', '--seed', '42', '--json']);
 step('Benchmark the engine: TTFT, TPOT, tokens/s, memory and $ per million tokens per batch size', ['bench', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--gpu-price', '2.49', '--out', 'bench.json']);
-step('Gate a second run against the first (exit 3 on a regression beyond noise)', ['bench', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--baseline', 'bench.json', '--max-regression', '25%']);
+// Sub-millisecond steps on a shared machine may really differ by 25% between two runs: the gate may rightly say so.
+step('Gate a second run against the first (exit 3 on a regression beyond noise)', ['bench', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--baseline', 'bench.json', '--max-regression', '25%'], { allow: [0, 3] });
 console.log(`\nDone. Outputs are in ${work}`);

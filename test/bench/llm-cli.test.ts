@@ -87,6 +87,16 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.match(run.stdout, /TTFT p50 ms/);
   });
 
+  it('benches the embedded tiny model when no target is given', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-cache-'));
+    const run = await llmops(['bench', '--prompt-tokens', '16', '--gen-tokens', '4', '--iterations', '2', '--json'], { cwd: root, env: { LLMOPS_CACHE_DIR: cache } });
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as LlmBenchResult;
+    assert.equal(result.model, 'embedded:tiny');
+    assert.equal(result.mode, 'llm');
+    assert.equal(result.results[0]!.stats.tpotMs.count, 2 * 3);
+  });
+
   it('takes the model from a compile artifact directory', async () => {
     const artifact = path.join(root, 'artifact');
     await writeDecoderFixture(artifact);
