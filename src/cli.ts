@@ -5,6 +5,7 @@ import { interruption } from './commands/context.js';
 import { configCommand } from './commands/config/command.js';
 import { benchCommand } from './commands/bench/command.js';
 import { generateCommand } from './commands/generate/command.js';
+import { compileCommand } from './commands/compile/command.js';
 
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
         '\nExamples:\n  $ llmops generate --prompt "Once upon a time"\n  $ llmops config --json\n',
     );
 
-  for (const command of [generateCommand(), benchCommand(), configCommand()]) program.addCommand(command);
+  for (const command of [generateCommand(), compileCommand(), benchCommand(), configCommand()]) program.addCommand(command);
   return program;
 }
 

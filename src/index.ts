@@ -5,3 +5,4 @@ export { CausalLM, DecoderBatch, type GenerateOptions, type Generation, type Loa
 export { resolveModel, ensureTinyModel, buildTinyModel, TINY_MODEL_SPECS, type ResolvedModel, type TinyModelSize } from './model/index.js';
 export { benchEngine, benchCausalLM, type EngineBenchOptions, type EngineBenchResult } from './bench/engine/run.js';
 export { compareToBaseline, gateRows, type GateResult } from './bench/gate.js';
+export { compile, readArtifact, type ArtifactManifest, type CompileOptions, type CompileResult } from './compile/index.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { benchSchema } from '../bench/config.js';
+import { compileSchema } from '../compile/config.js';
 
 /**
  * The llmops.yaml schema. Every object is strict, so a misspelt key is an error that names it.
@@ -66,6 +67,7 @@ export const configSchema = z
     generate: generateSchema.default({ maxTokens: 64, temperature: 0, topP: 1, topK: 0, stop: [] }),
     hub: hubSchema.default({ endpoint: 'https://huggingface.co' }),
     bench: benchSchema.default({ maxRegression: 0.05 }),
+    compile: compileSchema.default({}),
   })
   .strict();
 

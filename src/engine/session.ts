@@ -15,6 +15,8 @@ export interface CreateSessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
   /** Where ONNX Runtime writes the optimized graph (used by `llmops compile --backend ort`). */
   optimizedModelFilePath?: string;
+  /** With optimizedModelFilePath: keep weights in this external data file beside it (needed above 2 GB). */
+  externalInitializersFile?: string;
 }
 
 let ortModule: typeof Ort | undefined;
@@ -35,6 +37,16 @@ export async function createSession(modelPath: string, options: CreateSessionOpt
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+    ...(options.externalInitializersFile
+      ? {
+          extra: {
+            session: {
+              optimized_model_external_initializers_file_name: options.externalInitializersFile,
+              optimized_model_external_initializers_min_size_in_bytes: '1024',
+            },
+          },
+        }
+      : {}),
   };
   try {
     return await ort.InferenceSession.create(modelPath, sessionOptions);

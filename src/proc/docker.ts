@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { LlmopsError } from '../errors.js';
 import { runPlan, ToolFailedError, type CommandPlan, type RunPlanOptions, type RunPlanResult } from './exec.js';
 
@@ -53,9 +54,12 @@ export function dockerRunPlan(spec: DockerRunSpec): CommandPlan {
   return { name: spec.name, file: 'docker', argv };
 }
 
-/** A unique, recognisable container name. */
-export function containerName(step: string): string {
-  return `llmops-${step}-${process.pid}-${Date.now().toString(36)}`;
+/**
+ * A recognisable container name, stable for the same step and key (e.g. the output directory) so dry runs print the
+ * same plan every time, yet distinct between builds of different outputs.
+ */
+export function containerName(step: string, key = ''): string {
+  return `llmops-${step}-${createHash('sha256').update(key).digest('hex').slice(0, 10)}`;
 }
 
 /**

@@ -1,13 +1,60 @@
-import { runPlan, type CommandPlan } from './exec.js';
+import { runPlan, which, type CommandPlan } from './exec.js';
+
+export interface GpuInfo {
+  name: string;
+  computeCapability?: string;
+  driver?: string;
+  memoryMiB?: number;
+}
+
+export const GPU_QUERY_FIELDS = ['name', 'compute_cap', 'driver_version', 'memory.total'];
+
+export function gpuQueryPlan(): CommandPlan {
+  return { name: 'nvidia-smi', file: 'nvidia-smi', argv: [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'] };
+}
+
+/** Parses `nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader,nounits`. */
+export function parseGpuQuery(output: string): GpuInfo[] {
+  return output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [name, computeCapability, driver, memory] = line.split(',').map((field) => field.trim());
+      const memoryMiB = Number(memory);
+      return {
+        name: name ?? 'unknown',
+        ...(computeCapability && computeCapability !== '[N/A]' ? { computeCapability } : {}),
+        ...(driver ? { driver } : {}),
+        ...(Number.isFinite(memoryMiB) && memoryMiB > 0 ? { memoryMiB } : {}),
+      };
+    });
+}
+
+/** The GPUs of this machine, or [] when nvidia-smi is absent or fails (no GPU is not an error here). */
+export async function queryGpus(): Promise<GpuInfo[]> {
+  if (!(await which('nvidia-smi'))) return [];
+  try {
+    return parseGpuQuery((await runPlan(gpuQueryPlan(), { timeoutMs: 15_000 })).stdout);
+  } catch {
+    return [];
+  }
+}
+
+/** Memory used on each GPU in MiB (for bench's peak GPU memory). */
+export async function queryGpuMemoryUsedMiB(): Promise<number[]> {
+  if (!(await which('nvidia-smi'))) return [];
+  try {
+    const { stdout } = await runPlan({ name: 'nvidia-smi', file: 'nvidia-smi', argv: ['--query-gpu=memory.used', '--format=csv,noheader,nounits'] }, { timeoutMs: 15_000 });
+    return stdout.split('\n').map(Number).filter(Number.isFinite);
+  } catch {
+    return [];
+  }
+}
 
 /** GPU memory used by each compute process, in MiB. */
 export function computeAppsPlan(): CommandPlan {
   return { name: 'nvidia-smi', file: 'nvidia-smi', argv: ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'] };
-}
-
-/** Name, total memory and driver of each GPU. */
-export function gpuInfoPlan(): CommandPlan {
-  return { name: 'nvidia-smi', file: 'nvidia-smi', argv: ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader,nounits'] };
 }
 
 /** Parses `pid, used_memory` CSV lines into MiB per pid; `[N/A]` values are skipped. */
@@ -23,22 +70,6 @@ export function parseComputeApps(csv: string): Map<number, number> {
   return usage;
 }
 
-export interface GpuInfo {
-  name: string;
-  memoryMb: number;
-  driver: string;
-}
-
-export function parseGpuInfo(csv: string): GpuInfo[] {
-  return csv
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => {
-      const [name = '', memory = '', driver = ''] = line.split(',').map((cell) => cell.trim());
-      return { name, memoryMb: Number(memory) || 0, driver };
-    });
-}
-
 /** GPU memory in MiB that `pid` holds now, or null when nvidia-smi is missing or does not list it. */
 export async function gpuMemoryOf(pid: number, signal?: AbortSignal): Promise<number | null> {
   try {
@@ -46,15 +77,6 @@ export async function gpuMemoryOf(pid: number, signal?: AbortSignal): Promise<nu
     return parseComputeApps(stdout).get(pid) ?? null;
   } catch {
     return null;
-  }
-}
-
-export async function gpuInfo(): Promise<GpuInfo[]> {
-  try {
-    const { stdout } = await runPlan(gpuInfoPlan(), { timeoutMs: 10_000 });
-    return parseGpuInfo(stdout);
-  } catch {
-    return [];
   }
 }
 

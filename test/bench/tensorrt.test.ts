@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { dockerRunPlan } from '../../src/proc/docker.js';
-import { parseExportTimes, parseTrtexecVersion, parseVersionMismatch, parseDeserializeMs, trtexecBenchSpec } from '../../src/proc/trtexec.js';
+import { parseExportTimes, parseTensorrtVersion, parseVersionMismatch, parseDeserializeMs, trtexecBenchSpec } from '../../src/proc/trtexec.js';
 import { planShapeSets } from '../../src/bench/engine/tensorrt.js';
 import type { GenericBenchResult } from '../../src/bench/engine/types.js';
 import { llmops } from './cli.js';
@@ -12,11 +12,11 @@ import { installFakeDocker } from './fake-docker.js';
 
 describe('trtexec output parsing', () => {
   it('reads the TensorRT version from the banner in both encodings', () => {
-    assert.equal(parseTrtexecVersion('&&&& RUNNING TensorRT.trtexec [TensorRT v100300] [b26] # trtexec --help'), '10.3.0');
-    assert.equal(parseTrtexecVersion('&&&& RUNNING TensorRT.trtexec [TensorRT v8601] # trtexec'), '8.6.1');
-    assert.equal(parseTrtexecVersion('&&&& RUNNING TensorRT.trtexec [TensorRT v101303] [b9]'), '10.13.3');
-    assert.equal(parseTrtexecVersion('[I] TensorRT version: 10.0.1'), '10.0.1');
-    assert.equal(parseTrtexecVersion('no banner'), null);
+    assert.equal(parseTensorrtVersion('&&&& RUNNING TensorRT.trtexec [TensorRT v100300] [b26] # trtexec --help'), '10.3.0');
+    assert.equal(parseTensorrtVersion('&&&& RUNNING TensorRT.trtexec [TensorRT v8601] # trtexec'), '8.6.1');
+    assert.equal(parseTensorrtVersion('&&&& RUNNING TensorRT.trtexec [TensorRT v101303] [b9]'), '10.13.3');
+    assert.equal(parseTensorrtVersion('[I] TensorRT version: 10.0.1'), '10.0.1');
+    assert.equal(parseTensorrtVersion('no banner'), null);
   });
 
   it('parses the --exportTimes trace of TensorRT 8.2+ and of earlier versions', () => {
@@ -92,6 +92,17 @@ describe('bench of a .plan with a fake docker playing trtexec', () => {
     const calls = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as string[]);
     assert.equal(calls.length, 1);
     assert.ok(calls[0]!.includes('--help'));
+  });
+
+  it('runs an artifact's engine in the image its manifest says it was built in', async () => {
+    const artifact = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-artifact-'));
+    await writeFile(path.join(artifact, 'model.plan'), Buffer.from('ftrt'));
+    await writeFile(path.join(artifact, 'llmops.json'), JSON.stringify({ backend: 'tensorrt', tools: { tensorrt: '10.3.0', image: 'registry.local/trt:custom' } }));
+    await writeFile(log, '');
+    const run = await llmops(['bench', artifact, '--iterations', '5'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const calls = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as string[]);
+    assert.deepEqual(calls.map((argv) => argv[argv.indexOf('trtexec') - 1]), ['registry.local/trt:custom', 'registry.local/trt:custom']);
   });
 
   it('refuses an engine that TensorRT rejects for its version', async () => {

@@ -15,9 +15,13 @@ export async function describeHardware(options: { gpu: boolean; tensorrt?: strin
   const ortVersion = onnxruntimeVersion();
   if (ortVersion) info.onnxruntime = ortVersion;
   if (options.gpu) {
-    const { gpuInfo } = await import('../../proc/nvidia-smi.js');
-    const gpus = await gpuInfo();
-    if (gpus.length > 0) info.gpu = gpus.map((gpu) => `${gpu.name} (${gpu.memoryMb} MiB, driver ${gpu.driver})`).join('; ');
+    const { queryGpus } = await import('../../proc/nvidia-smi.js');
+    const gpus = await queryGpus();
+    if (gpus.length > 0) {
+      info.gpu = gpus
+        .map((gpu) => [gpu.name, gpu.memoryMiB ? `${gpu.memoryMiB} MiB` : '', gpu.computeCapability ? `sm ${gpu.computeCapability}` : '', gpu.driver ? `driver ${gpu.driver}` : ''].filter(Boolean).join(', '))
+        .join('; ');
+    }
   }
   if (options.tensorrt) info.tensorrt = options.tensorrt;
   return info;

@@ -6,7 +6,7 @@ import { usageError } from '../../errors.js';
 export type BenchTarget =
   | { kind: 'llm'; dir: string; shown: string }
   | { kind: 'onnx'; file: string; shown: string }
-  | { kind: 'plan'; file: string; shown: string; tensorrtVersion: string | null };
+  | { kind: 'plan'; file: string; shown: string; tensorrtVersion: string | null; image: string | null };
 
 const PLAN_EXTENSIONS = new Set(['.plan', '.engine', '.trt']);
 
@@ -24,7 +24,7 @@ export async function resolveTarget(target: string): Promise<BenchTarget> {
     const extension = path.extname(absolute).toLowerCase();
     if (PLAN_EXTENSIONS.has(extension)) {
       const manifest = await readManifest(path.dirname(absolute));
-      return { kind: 'plan', file: absolute, shown: target, tensorrtVersion: manifest ? manifestTensorrtVersion(manifest) : null };
+      return { kind: 'plan', file: absolute, shown: target, tensorrtVersion: manifest ? manifestTensorrtVersion(manifest) : null, image: manifest ? manifestImage(manifest) : null };
     }
     if (extension === '.onnx') {
       await assertOnnxFile(absolute, target);
@@ -41,7 +41,7 @@ export async function resolveTarget(target: string): Promise<BenchTarget> {
   const plans = names.filter((name) => PLAN_EXTENSIONS.has(path.extname(name).toLowerCase())).sort();
   if (plans.length > 0 && (manifest === null || /tensorrt/i.test(String(manifest.backend ?? '')) || !(await hasOnnx(absolute)))) {
     if (plans.length > 1) throw usageError(`${target} holds several TensorRT engines (${plans.join(', ')})`, 'AMBIGUOUS_TARGET', { hint: `pass one of them: ${path.join(target, plans[0]!)}` });
-    return { kind: 'plan', file: path.join(absolute, plans[0]!), shown: target, tensorrtVersion: manifest ? manifestTensorrtVersion(manifest) : null };
+    return { kind: 'plan', file: path.join(absolute, plans[0]!), shown: target, tensorrtVersion: manifest ? manifestTensorrtVersion(manifest) : null, image: manifest ? manifestImage(manifest) : null };
   }
   if (await isLlmDir(absolute)) return { kind: 'llm', dir: absolute, shown: target };
   for (const candidate of ['model.onnx', path.join('onnx', 'model.onnx')]) {
@@ -124,4 +124,11 @@ export function manifestTensorrtVersion(manifest: Record<string, unknown>): stri
   }
   for (const candidate of candidates) if (typeof candidate === 'string' && /^\d+\.\d+/.test(candidate)) return candidate;
   return null;
+}
+
+/** The container image the compile step ran trtexec in (`tools.image`), where the engine is sure to load. */
+export function manifestImage(manifest: Record<string, unknown>): string | null {
+  const tools = manifest.tools;
+  const image = tools && typeof tools === 'object' ? (tools as Record<string, unknown>).image : undefined;
+  return typeof image === 'string' && image.length > 0 ? image : null;
 }

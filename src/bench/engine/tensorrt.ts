@@ -5,11 +5,10 @@ import { LlmopsError, usageError } from '../../errors.js';
 import { runContainer } from '../../proc/docker.js';
 import { ToolFailedError } from '../../proc/exec.js';
 import {
-  DEFAULT_TENSORRT_IMAGE,
   parseDeserializeMs,
   parseExportTimes,
   parseTensorrtGpuMemoryMb,
-  parseTrtexecVersion,
+  parseTensorrtVersion,
   parseVersionMismatch,
   TIMES_FILE,
   trtexecBenchSpec,
@@ -32,10 +31,11 @@ export interface PlanBenchOutcome {
  * (`--warmUp=0`) and the first `warmup` inferences of the trace are dropped, so warm-up means the same as elsewhere.
  */
 export async function benchPlan(
-  target: { file: string; shown: string; tensorrtVersion: string | null },
+  target: { file: string; shown: string; tensorrtVersion: string | null; image: string | null },
   options: Pick<EngineBenchOptions, 'shapes' | 'batch' | 'iterations' | 'durationMs' | 'warmup' | 'tensorrtImage' | 'signal' | 'onProgress'>,
 ): Promise<PlanBenchOutcome> {
-  const image = options.tensorrtImage ?? DEFAULT_TENSORRT_IMAGE;
+  // The image the engine was built in (from the artifact manifest) is the one it loads in; compile's default otherwise.
+  const image = options.tensorrtImage ?? target.image ?? (await import('../../compile/backends/tensorrt.js')).TENSORRT_DEFAULT_IMAGE;
   const shapeSets = planShapeSets(options.shapes ?? {}, options.batch);
   const warmup = options.warmup ?? 10;
 
@@ -46,7 +46,7 @@ export async function benchPlan(
       if (error instanceof ToolFailedError) return { stdout: error.stderr, stderr: '', exitCode: 1 };
       throw error;
     });
-    const containerVersion = parseTrtexecVersion(`${probe.stdout}\n${probe.stderr}`);
+    const containerVersion = parseTensorrtVersion(`${probe.stdout}\n${probe.stderr}`);
     if (containerVersion && !sameRelease(containerVersion, target.tensorrtVersion)) throw mismatch(target.shown, target.tensorrtVersion, containerVersion, image);
   }
 
@@ -74,10 +74,10 @@ export async function benchPlan(
       } catch (error) {
         const text = error instanceof ToolFailedError ? error.stderr : error instanceof LlmopsError && error.cause instanceof ToolFailedError ? error.cause.stderr : '';
         const versions = parseVersionMismatch(text);
-        if (versions) throw mismatch(target.shown, versions.engine ?? target.tensorrtVersion ?? 'another version', versions.runtime ?? parseTrtexecVersion(text) ?? 'this one', image);
+        if (versions) throw mismatch(target.shown, versions.engine ?? target.tensorrtVersion ?? 'another version', versions.runtime ?? parseTensorrtVersion(text) ?? 'this one', image);
         throw error;
       }
-      tensorrtVersion ??= parseTrtexecVersion(log);
+      tensorrtVersion ??= parseTensorrtVersion(log);
       loadMs ??= parseDeserializeMs(log);
 
       let timesText: string;

@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { InterruptedError, usageError } from '../errors.js';
+import type { ModelConfig } from '../engine/model-files.js';
+import { BACKENDS } from './backends/index.js';
+import { describeFiles, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, type ArtifactManifest } from './manifest.js';
+import type { BackendContext, BackendName, CompileOptions, CompileResult, CompileStep, Precision } from './types.js';
+import { readValueInfos } from '../engine/signature.js';
+
+const DEFAULT_TASK = 'text-generation-with-past';
+
+/**
+ * Compiles a model with one backend into an artifact directory with an llmops.json manifest. The output appears
+ * whole or not at all: everything is written in a temp dir beside it and renamed into place.
+ */
+export async function compile(options: CompileOptions): Promise<CompileResult> {
+  const backend = BACKENDS[options.backend as BackendName];
+  if (!backend) throw usageError(`unknown backend \`${options.backend}\`; use one of ${Object.keys(BACKENDS).join(', ')}`, 'UNKNOWN_BACKEND');
+  const gpuBackend = options.backend === 'tensorrt' || options.backend === 'tensorrt-llm';
+  const device = options.device ?? (gpuBackend ? 'cuda' : 'cpu');
+  const precision: Precision = options.precision ?? (gpuBackend || device === 'cuda' ? 'fp16' : 'fp32');
+  const task = options.task ?? DEFAULT_TASK;
+  const name = options.name ?? 'llmops-model';
+  const out = path.resolve(options.out ?? path.join('artifacts', `${name}-${options.backend}`));
+  const resolved = { ...options, device, precision, task };
+
+  const existing = await stat(out).catch(() => null);
+  if (existing && !options.force && !options.dryRun) {
+    throw usageError(`output ${out} already exists`, 'OUTPUT_EXISTS', { hint: 'pass --force to replace it, or choose another --out' });
+  }
+
+  const source = await resolveSource(options);
+  const config = await readConfig(source.dir);
+  const reason = backend.unsupported(config, resolved);
+  if (reason) throw usageError(`the ${options.backend} backend cannot build ${source.label}: ${reason}`, 'UNSUPPORTED_MODEL');
+
+  const workDir = options.dryRun ? path.join(path.dirname(out), `.${path.basename(out)}.tmp`) : await makeWorkDir(out);
+  const context: BackendContext = { options: resolved, sourceDir: source.dir, config, workDir, outDir: out };
+  const steps = await backend.plan(context);
+  if (options.dryRun) {
+    return { out, backend: backend.name, dryRun: true, steps: steps.map(describeStep), manifest: null, warnings: source.warnings };
+  }
+
+  try {
+    const result = await backend.run(context);
+    if (options.signal?.aborted) throw new InterruptedError();
+    const files = await describeFiles(workDir);
+    const manifest: ArtifactManifest = {
+      schemaVersion: MANIFEST_SCHEMA_VERSION,
+      name,
+      source: { model: source.label, revision: source.revision, commit: source.commit },
+      backend: backend.name,
+      task,
+      precision,
+      options: result.options,
+      files,
+      io: await readIo(workDir),
+      tools: { llmops: await llmopsVersion(), ...result.tools },
+      hardware: result.hardware,
+      validation: result.validation,
+      command: options.command ?? [],
+      createdAt: new Date().toISOString(),
+    };
+    await writeFile(path.join(workDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (existing) await rm(out, { recursive: true, force: true });
+    await rename(workDir, out);
+    return { out, backend: backend.name, dryRun: false, steps: steps.map(describeStep), manifest, warnings: [...source.warnings, ...result.warnings] };
+  } catch (error) {
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function describeStep(step: CompileStep): { name: string; argv: string[] } {
+  if (step.kind === 'internal') return { name: step.name, argv: [] };
+  return { name: step.name, argv: [step.plan.file, ...step.plan.argv] };
+}
+
+interface ResolvedSource {
+  dir: string;
+  label: string;
+  revision: string | null;
+  commit: string | null;
+  warnings: string[];
+}
+
+async function resolveSource(options: CompileOptions): Promise<ResolvedSource> {
+  if (!options.model) {
+    const { ensureTinyModel } = await import('../model/tiny.js');
+    return { dir: await ensureTinyModel(), label: 'llmops/tiny-gpt2 (embedded)', revision: null, commit: null, warnings: [] };
+  }
+  const local = await stat(options.model).catch(() => null);
+  if (local?.isDirectory()) {
+    const warnings = options.revision ? [`--revision ${options.revision} ignored: ${options.model} is a local directory`] : [];
+    return { dir: path.resolve(options.model), label: path.resolve(options.model), revision: null, commit: null, warnings };
+  }
+  if (local) throw usageError(`model ${options.model} is a file; pass its directory`, 'MODEL_NOT_FOUND');
+  if (!/^[\w.-]+\/[\w.-]+$/.test(options.model)) throw usageError(`model ${options.model} is neither a local directory nor a Hub id (org/name)`, 'MODEL_NOT_FOUND');
+  if (options.dryRun) {
+    // A dry run never touches the network: the plan shows where the snapshot will be.
+    const { hubCacheDir, repoFolderName } = await import('../hub/index.js');
+    const dir = path.join(hubCacheDir(options.hub?.cache), repoFolderName(options.model), 'snapshots', `<${options.revision ?? 'main'}>`);
+    return { dir, label: options.model, revision: options.revision ?? 'main', commit: null, warnings: ['dry run: the Hub snapshot is not downloaded'] };
+  }
+  const { downloadModel } = await import('../hub/index.js');
+  options.onProgress?.(`downloading ${options.model}@${options.revision ?? 'main'}`);
+  const downloaded = await downloadModel({
+    repo: options.model,
+    ...(options.revision ? { revision: options.revision } : {}),
+    ...(options.hub?.endpoint ? { endpoint: options.hub.endpoint } : {}),
+    ...(options.hub?.token ? { token: options.hub.token } : {}),
+    ...(options.hub?.cache ? { cacheDir: options.hub.cache } : {}),
+  });
+  return { dir: downloaded.dir, label: options.model, revision: downloaded.revision, commit: downloaded.commit, warnings: [] };
+}
+
+async function readConfig(dir: string): Promise<ModelConfig | null> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as ModelConfig;
+  } catch {
+    return null;
+  }
+}
+
+async function makeWorkDir(out: string): Promise<string> {
+  await mkdir(path.dirname(out), { recursive: true });
+  const dir = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${randomBytes(4).toString('hex')}`);
+  await mkdir(dir);
+  return dir;
+}
+
+/** Inputs and outputs of the compiled ONNX graph (engines record theirs in options). */
+async function readIo(dir: string): Promise<ArtifactManifest['io']> {
+  if (!(await readdir(dir)).includes('model.onnx')) return { inputs: [], outputs: [] };
+  const { createSession } = await import('../engine/session.js');
+  const session = await createSession(path.join(dir, 'model.onnx'), { graphOptimizationLevel: 'disabled' });
+  try {
+    return { inputs: readValueInfos(session.inputMetadata), outputs: readValueInfos(session.outputMetadata) };
+  } finally {
+    await session.release();
+  }
+}
+
+async function llmopsVersion(): Promise<string> {
+  const { createRequire } = await import('node:module');
+  return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+}

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** The `compile:` section of llmops.yaml; flags override each key. */
+export const compileSchema = z
+  .object({
+    backend: z.enum(['ort', 'optimum', 'tensorrt', 'tensorrt-llm']).optional(),
+    task: z.string().min(1).optional(),
+    precision: z.enum(['fp32', 'fp16', 'bf16', 'int8']).optional(),
+    optimize: z.string().min(1).optional(),
+    shapes: z.string().min(1).optional(),
+    image: z.string().min(1).optional(),
+    device: z.enum(['cpu', 'cuda']).optional(),
+    opset: z.number().int().min(7).optional(),
+    out: z.string().min(1).optional(),
+    /** TensorRT major version of the image, which decides trtexec's flags. */
+    tensorrtMajor: z.number().int().min(8).optional(),
+  })
+  .strict();

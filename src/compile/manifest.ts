@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { usageError } from '../errors.js';
+
+export const MANIFEST_FILE = 'llmops.json';
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+export interface ArtifactFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ValueSignature {
+  name: string;
+  type: string;
+  dims: Array<number | string>;
+}
+
+/** What `llmops compile` built, from what, with which tools, for which hardware: read by bench, scaffold and deploy. */
+export interface ArtifactManifest {
+  schemaVersion: number;
+  name: string;
+  source: { model: string; revision: string | null; commit: string | null };
+  backend: string;
+  task: string;
+  precision: string;
+  /** e.g. the ORT optimization level and whether it is portable, or TensorRT shapes. */
+  options: Record<string, unknown>;
+  files: ArtifactFile[];
+  io: { inputs: ValueSignature[]; outputs: ValueSignature[] };
+  tools: Record<string, string>;
+  hardware: { portable: boolean; device: 'cpu' | 'cuda'; gpu?: { name: string; computeCapability?: string; driver?: string; memoryMiB?: number } | null };
+  validation: { passed: boolean; method: string; [key: string]: unknown } | null;
+  command: string[];
+  createdAt: string;
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Every file under `dir` except the manifest, with size and sha256, sorted by path. */
+export async function describeFiles(dir: string): Promise<ArtifactFile[]> {
+  const files: ArtifactFile[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const parent = (entry as unknown as { parentPath?: string; path: string }).parentPath ?? (entry as unknown as { path: string }).path;
+    const absolute = path.join(parent, entry.name);
+    const relative = path.relative(dir, absolute).split(path.sep).join('/');
+    if (relative === MANIFEST_FILE) continue;
+    files.push({ path: relative, bytes: (await stat(absolute)).size, sha256: await sha256File(absolute) });
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+export interface ReadArtifactOptions {
+  /** Recompute every file's sha256 and compare with the manifest. @default false */
+  verify?: boolean;
+}
+
+/** Reads an artifact's manifest (and optionally verifies its files); null when `dir` is a plain model directory. */
+export async function readArtifact(dir: string, options: ReadArtifactOptions = {}): Promise<ArtifactManifest | null> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+  } catch {
+    return null;
+  }
+  let manifest: ArtifactManifest;
+  try {
+    manifest = JSON.parse(text) as ArtifactManifest;
+  } catch (error) {
+    throw usageError(`${path.join(dir, MANIFEST_FILE)} is not valid JSON: ${(error as Error).message}`, 'ARTIFACT_INVALID');
+  }
+  if (manifest.schemaVersion !== MANIFEST_SCHEMA_VERSION || !Array.isArray(manifest.files)) {
+    throw usageError(`${path.join(dir, MANIFEST_FILE)} has schemaVersion ${String(manifest.schemaVersion)}; this llmops reads ${MANIFEST_SCHEMA_VERSION}`, 'ARTIFACT_INVALID');
+  }
+  if (options.verify) {
+    for (const file of manifest.files) {
+      const absolute = path.join(dir, file.path);
+      const actual = await sha256File(absolute).catch(() => null);
+      if (actual === null) throw usageError(`artifact ${dir} is missing ${file.path}`, 'ARTIFACT_CORRUPT');
+      if (actual !== file.sha256) throw usageError(`artifact ${dir}: ${file.path} does not match its sha256 in ${MANIFEST_FILE}`, 'ARTIFACT_CORRUPT', { hint: 'the file changed after compile; rebuild the artifact' });
+    }
+  }
+  return manifest;
+}

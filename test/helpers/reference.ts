@@ -1,0 +1,109 @@
+// Shared by the reference tests: the PyTorch-made fixtures under test/fixtures/reference
+// (scripts/reference/export_reference_models.py) and layout helpers.
+import { cp, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Compiled to dist/test/helpers/, so the sources' fixtures are three levels up. */
+export const REFERENCE_ROOT = fileURLToPath(new URL('../../../test/fixtures/reference/', import.meta.url));
+
+export const VARIANTS = ['llama-gqa', 'gpt2-nopos', 'gpt2-merged', 'llama-fp16kv'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface ReferenceCase {
+  name: string;
+  prompt: string;
+  promptIds: number[];
+  generatedIds: number[];
+}
+
+export interface Expected {
+  variant: Variant;
+  maxNewTokens: number;
+  eosTokenId: number;
+  inputs: string[];
+  outputs: string[];
+  kvDtype: 'float32' | 'float16';
+  logitsDtype: 'float32' | 'float16';
+  batch: string[];
+  cases: ReferenceCase[];
+}
+
+export function fixtureDir(variant: Variant): string {
+  return join(REFERENCE_ROOT, variant);
+}
+
+export async function readExpected(variant: Variant): Promise<Expected> {
+  return JSON.parse(await readFile(join(fixtureDir(variant), 'expected.json'), 'utf8')) as Expected;
+}
+
+export async function readJson<T = Record<string, unknown>>(variant: Variant, file: string): Promise<T> {
+  return JSON.parse(await readFile(join(fixtureDir(variant), file), 'utf8')) as T;
+}
+
+export function batchCases(expected: Expected): ReferenceCase[] {
+  return expected.batch.map((name) => {
+    const found = expected.cases.find((c) => c.name === name);
+    if (!found) throw new Error(`expected.json of ${expected.variant} lists unknown batch case ${name}`);
+    return found;
+  });
+}
+
+/**
+ * A copy of the fixture in Optimum's layout (model.onnx [+ model.onnx_data] at the root).
+ * Copied rather than used in place so nothing an engine writes can touch the committed files.
+ */
+export async function optimumLayout(variant: Variant, into: string, graphName = 'model.onnx'): Promise<string> {
+  const dir = join(into, `${variant}-optimum-${graphName}`);
+  await mkdir(dir, { recursive: true });
+  for (const file of await readdir(fixtureDir(variant))) {
+    if (file === 'expected.json') continue;
+    await cp(join(fixtureDir(variant), file), join(dir, file === 'model.onnx' ? graphName : file));
+  }
+  return dir;
+}
+
+/**
+ * The same model in transformers.js's layout: onnx/model.onnx (or onnx/model_<dtype>.onnx),
+ * configs and tokenizer at the root. External data keeps its recorded name beside the graph.
+ */
+export async function transformersJsLayout(
+  variant: Variant,
+  into: string,
+  dtype?: string,
+  graphName = dtype ? `model_${dtype}.onnx` : 'model.onnx',
+): Promise<string> {
+  const dir = join(into, `${variant}-tjs-${graphName}`);
+  await mkdir(join(dir, 'onnx'), { recursive: true });
+  for (const file of await readdir(fixtureDir(variant))) {
+    if (file === 'expected.json') continue;
+    const target =
+      file === 'model.onnx'
+        ? join('onnx', graphName)
+        : file === 'model.onnx_data'
+          ? join('onnx', file)
+          : file;
+    await cp(join(fixtureDir(variant), file), join(dir, target));
+  }
+  return dir;
+}
+
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'llmops-reference-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** IEEE 754 half (as stored in a Uint16Array) to a JS number. */
+export function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? Number.NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
