@@ -94,7 +94,7 @@ describe('bench of a .plan with a fake docker playing trtexec', () => {
     assert.ok(calls[0]!.includes('--help'));
   });
 
-  it('runs an artifact's engine in the image its manifest says it was built in', async () => {
+  it('runs an artifact engine in the image its manifest says it was built in', async () => {
     const artifact = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-artifact-'));
     await writeFile(path.join(artifact, 'model.plan'), Buffer.from('ftrt'));
     await writeFile(path.join(artifact, 'llmops.json'), JSON.stringify({ backend: 'tensorrt', tools: { tensorrt: '10.3.0', image: 'registry.local/trt:custom' } }));
