@@ -11,10 +11,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'llmops.js');
 const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-demo-'));
 
-function step(title, args) {
+function step(title, args, { allow = [0] } = {}) {
   process.stdout.write(`\n\u001b[1m▶ ${title}\u001b[0m\n$ llmops ${args.join(' ')}\n`);
   const result = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd: work });
-  if (result.status !== 0) {
+  if (result.status !== 0 && allow.includes(result.status)) process.stdout.write(`(exit ${result.status}: in CI this fails the job)\n`);
+  else if (result.status !== 0) {
     process.stderr.write(`demo step failed (exit ${result.status}): llmops ${args.join(' ')}\n`);
     process.exit(result.status ?? 1);
   }
@@ -26,4 +27,7 @@ step('The same, sampled and as JSON', ['generate', '--prompt', 'The model server
 step('Compile it with ONNX Runtime (in-process, validated against the source) into an artifact', ['compile', '--backend', 'ort', '--out', 'artifacts/tiny-ort']);
 step('What a GPU build would run (dry run: TensorRT in NVIDIA\'s container)', ['compile', '--backend', 'tensorrt', '--dry-run']);
 step('Generate with the compiled artifact', ['generate', 'artifacts/tiny-ort', '--prompt', 'The model server', '--max-tokens', '24']);
+step('Benchmark the engine: TTFT, TPOT, tokens/s, memory and $ per million tokens per batch size', ['bench', 'artifacts/tiny-ort', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--gpu-price', '2.49', '--out', 'bench.json']);
+// Sub-millisecond steps on a shared machine may really differ by 25% between two runs: the gate may rightly say so.
+step('Gate a second run against the first (exit 3 on a regression beyond noise)', ['bench', 'artifacts/tiny-ort', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--baseline', 'bench.json', '--max-regression', '25%'], { allow: [0, 3] });
 console.log(`\nDone. Outputs are in ${work}`);

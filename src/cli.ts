@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { ExitCode, InterruptedError, isLlmopsError } from './errors.js';
 import { interruption } from './commands/context.js';
 import { configCommand } from './commands/config/command.js';
+import { benchCommand } from './commands/bench/command.js';
 import { generateCommand } from './commands/generate/command.js';
 import { compileCommand } from './commands/compile/command.js';
 
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
         '\nExamples:\n  $ llmops generate --prompt "Once upon a time"\n  $ llmops config --json\n',
     );
 
-  for (const command of [generateCommand(), compileCommand(), configCommand()]) program.addCommand(command);
+  for (const command of [generateCommand(), compileCommand(), benchCommand(), configCommand()]) program.addCommand(command);
   return program;
 }
 

@@ -3,4 +3,6 @@ export { LlmopsError, ExitCode, usageError, checkFailed, InterruptedError, isLlm
 export { loadConfig, parseConfig, redactSecrets, configSchema, type LlmopsConfig, type LoadedConfig } from './config/index.js';
 export { CausalLM, DecoderBatch, type GenerateOptions, type Generation, type LoadModelOptions } from './engine/index.js';
 export { resolveModel, ensureTinyModel, buildTinyModel, TINY_MODEL_SPECS, type ResolvedModel, type TinyModelSize } from './model/index.js';
+export { benchEngine, benchCausalLM, type EngineBenchOptions, type EngineBenchResult } from './bench/engine/run.js';
+export { compareToBaseline, gateRows, type GateResult } from './bench/gate.js';
 export { compile, readArtifact, type ArtifactManifest, type CompileOptions, type CompileResult } from './compile/index.js';

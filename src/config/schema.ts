@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { benchSchema } from '../bench/config.js';
 import { compileSchema } from '../compile/config.js';
 
 /**
@@ -65,6 +66,7 @@ export const configSchema = z
     engine: engineSchema.default({ provider: 'cpu' }),
     generate: generateSchema.default({ maxTokens: 64, temperature: 0, topP: 1, topK: 0, stop: [] }),
     hub: hubSchema.default({ endpoint: 'https://huggingface.co' }),
+    bench: benchSchema.default({ maxRegression: 0.05 }),
     compile: compileSchema.default({}),
   })
   .strict();
@@ -76,6 +78,7 @@ export const ENV_BINDINGS: ReadonlyArray<{ env: string; path: readonly string[];
   { env: 'LLMOPS_MODEL', path: ['model'] },
   { env: 'LLMOPS_PROVIDER', path: ['engine', 'provider'] },
   { env: 'LLMOPS_THREADS', path: ['engine', 'threads'], parse: Number },
+  { env: 'LLMOPS_GPU_PRICE', path: ['bench', 'gpuPricePerHour'], parse: Number },
   { env: 'HF_ENDPOINT', path: ['hub', 'endpoint'] },
   { env: 'HF_TOKEN', path: ['hub', 'token'] },
   { env: 'HF_HUB_CACHE', path: ['hub', 'cache'] },

@@ -1,0 +1,193 @@
+import { isLlmopsError, usageError } from '../../errors.js';
+import type { CausalLM } from '../../engine/index.js';
+import { benchGenericSession } from './generic.js';
+import { resolveInputSpecs } from './inputs.js';
+import { describeHardware } from './hardware.js';
+import { benchLlm, promptIds } from './llm.js';
+import { resolveTarget, type BenchTarget } from './target.js';
+import type { EngineBenchOptions, EngineBenchResult, GenericBenchResult, LlmBenchResult, LlmConfigResult } from './types.js';
+
+export type * from './types.js';
+
+const DEFAULTS = { llm: { iterations: 10, warmup: 1 }, generic: { iterations: 100, warmup: 10 } } as const;
+
+/**
+ * Benchmarks a model on this machine. Decoders with a KV cache (detected from their I/O signature) get LLM
+ * measurements per batch × prompt length; any other ONNX model gets latency and throughput on synthesized inputs;
+ * TensorRT engines run under trtexec in the TensorRT container. Never prints; progress goes to `onProgress`.
+ */
+export async function benchEngine(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
+  validateOptions(options);
+  const startedAt = new Date().toISOString();
+  const provider = options.provider ?? 'cpu';
+  let target: BenchTarget;
+  if (options.target === undefined) {
+    options.onProgress?.({ phase: 'load', message: 'preparing the embedded model' });
+    const { ensureTinyModel } = await import('../../model/tiny.js');
+    target = { kind: 'llm', dir: await ensureTinyModel(), shown: 'embedded:tiny' };
+  } else {
+    target = await resolveTarget(options.target);
+  }
+
+  const base = {
+    schemaVersion: 1 as const,
+    kind: 'engine' as const,
+    model: target.shown,
+    threads: options.threads ?? null,
+    gpuPricePerHour: options.gpuPricePerHour ?? null,
+    startedAt,
+  };
+
+  if (target.kind === 'plan') {
+    const { benchPlan } = await import('./tensorrt.js');
+    const outcome = await benchPlan(target, options);
+    const result: GenericBenchResult = {
+      ...base,
+      provider: 'tensorrt',
+      mode: 'tensorrt',
+      loadMs: outcome.loadMs,
+      hardware: await describeHardware({ gpu: true, tensorrt: outcome.tensorrtVersion }),
+      results: outcome.results,
+    };
+    return result;
+  }
+
+  const engine = await import('../../engine/index.js');
+  engine.assertProviderInstalled(provider);
+  if (target.kind === 'llm') {
+    let lm: CausalLM | undefined;
+    try {
+      lm = await engine.CausalLM.load({ dir: target.dir, provider, ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.threads ? { threads: options.threads } : {}) });
+    } catch (error) {
+      // A directory with config.json and tokenizer.json may still hold an encoder or classifier: bench it generically.
+      if (!(isLlmopsError(error) && (error.code === 'NOT_A_DECODER' || error.code === 'NO_KV_CACHE'))) throw error;
+      const files = await engine.locateModelFiles(target.dir, options.dtype ? { dtype: options.dtype } : {});
+      return benchOnnxFile(files.onnxPath, target.shown, options, base);
+    }
+    try {
+      options.onProgress?.({ phase: 'load', message: `loaded ${target.shown} (${provider}) in ${Math.round(lm.loadMs)} ms` });
+      const { results, inputs } = await benchCausalLM(lm, options);
+      const result: LlmBenchResult = {
+        ...base,
+        provider,
+        mode: 'llm',
+        loadMs: round(lm.loadMs),
+        inputs,
+        hardware: await describeHardware({ gpu: provider !== 'cpu' }),
+        results,
+      };
+      return result;
+    } finally {
+      await lm.dispose();
+    }
+  }
+  return benchOnnxFile(target.file, target.shown, options, base);
+}
+
+/**
+ * The LLM measurements on an already loaded model: what `benchEngine` runs, exposed so that a benchmark script can
+ * compare it with a bare ONNX Runtime loop over the very same session.
+ */
+export async function benchCausalLM(lm: CausalLM, options: EngineBenchOptions = {}): Promise<{ results: LlmConfigResult[]; inputs: 'text' | 'synthetic' }> {
+  const promptLengths = options.promptTokens ?? [128];
+  const genTokens = options.genTokens ?? 128;
+  const longest = Math.max(...promptLengths) + genTokens;
+  if (lm.contextLength !== undefined && longest > lm.contextLength) {
+    throw usageError(`prompt + generated tokens (${longest}) exceed the model's context of ${lm.contextLength} positions`, 'CONTEXT_TOO_LONG', {
+      hint: `lower --prompt-tokens or --gen-tokens so that their sum is at most ${lm.contextLength}`,
+    });
+  }
+  const inputs = options.inputs ?? 'text';
+  // Without vocab_size in config.json, synthetic ids stay within the first 256 ids every tokenizer has.
+  const vocabSize = lm.config.vocab_size ?? 356;
+  const cache = new Map<number, number[]>();
+  const gpuMemory = lm.provider === 'cpu' ? undefined : (await import('../../proc/nvidia-smi.js')).gpuMemorySampler;
+  const results = await benchLlm(
+    lm,
+    {
+      batches: options.batch ?? [1],
+      promptTokens: promptLengths,
+      genTokens,
+      warmup: options.warmup ?? DEFAULTS.llm.warmup,
+      ...loopLength(options, DEFAULTS.llm.iterations),
+      gpuPricePerHour: options.gpuPricePerHour ?? null,
+      promptIds: (length) => {
+        if (!cache.has(length)) cache.set(length, promptIds(length, { vocabSize, ...(inputs === 'text' ? { encode: (text: string) => lm.tokenizer.encode(text, { addSpecialTokens: false }) } : {}) }));
+        return cache.get(length)!;
+      },
+      ...(gpuMemory ? { gpuMemory: () => gpuMemory() } : {}),
+    },
+    options,
+  );
+  return { results, inputs };
+}
+
+async function benchOnnxFile(
+  file: string,
+  shown: string,
+  options: EngineBenchOptions,
+  base: Omit<GenericBenchResult, 'provider' | 'mode' | 'loadMs' | 'hardware' | 'results'>,
+): Promise<GenericBenchResult> {
+  const engine = await import('../../engine/index.js');
+  const provider = options.provider ?? 'cpu';
+  const ort = await engine.loadOrt();
+  const started = performance.now();
+  const session = await engine.createSession(file, { provider, ...(options.threads ? { threads: options.threads } : {}) });
+  const loadMs = round(performance.now() - started);
+  try {
+    // Shapes are checked for every configuration before anything is measured or reported.
+    for (const batch of options.batch?.length ? options.batch : [undefined]) resolveInputSpecs(session.inputMetadata, options.shapes ?? {}, batch, shown);
+    options.onProgress?.({ phase: 'load', message: `loaded ${shown} (${provider}) in ${Math.round(loadMs)} ms` });
+    const gpuMemory = provider === 'cpu' ? undefined : (await import('../../proc/nvidia-smi.js')).gpuMemorySampler();
+    gpuMemory?.start();
+    const results = await benchGenericSession(
+      ort,
+      session,
+      {
+        batches: options.batch?.length ? options.batch : [undefined],
+        shapes: options.shapes ?? {},
+        warmup: options.warmup ?? DEFAULTS.generic.warmup,
+        ...loopLength(options, DEFAULTS.generic.iterations),
+      },
+      shown,
+      options,
+    );
+    const gpuPeak = gpuMemory ? await gpuMemory.stop() : null;
+    if (gpuPeak !== null) for (const result of results) result.peakGpuMemoryMb = gpuPeak;
+    return { ...base, provider, mode: 'generic', loadMs, hardware: await describeHardware({ gpu: provider !== 'cpu' }), results };
+  } finally {
+    await session.release();
+  }
+}
+
+function loopLength(options: EngineBenchOptions, defaultIterations: number): { iterations?: number; durationMs?: number } {
+  if (options.durationMs !== undefined) return { durationMs: options.durationMs };
+  return { iterations: options.iterations ?? defaultIterations };
+}
+
+/** Library callers get the same checks as the CLI's argument parsers. */
+function validateOptions(options: EngineBenchOptions): void {
+  const positiveInts: Array<[string, number[] | number | undefined]> = [
+    ['--batch', options.batch],
+    ['--prompt-tokens', options.promptTokens],
+    ['--gen-tokens', options.genTokens],
+    ['--iterations', options.iterations],
+    ['--threads', options.threads],
+  ];
+  for (const [flag, value] of positiveInts) {
+    const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    if (Array.isArray(value) && value.length === 0) throw usageError(`${flag} needs at least one value`, 'INVALID_INPUT');
+    for (const item of values) if (!Number.isSafeInteger(item) || item <= 0) throw usageError(`Expected \`${flag}\` to be a positive integer, got \`${item}\``, 'INVALID_INPUT');
+  }
+  if (options.warmup !== undefined && (!Number.isSafeInteger(options.warmup) || options.warmup < 0)) throw usageError(`Expected \`--warmup\` to be a non-negative integer, got \`${options.warmup}\``, 'INVALID_INPUT');
+  if (options.durationMs !== undefined && !(options.durationMs > 0)) throw usageError(`Expected \`--duration\` to be positive, got \`${options.durationMs}\``, 'INVALID_INPUT');
+  if (options.iterations !== undefined && options.durationMs !== undefined) throw usageError('--iterations and --duration are alternatives: pass one of them', 'INVALID_INPUT');
+  if (options.provider !== undefined && !['cpu', 'cuda', 'tensorrt'].includes(options.provider)) {
+    throw usageError(`unknown provider \`${options.provider}\``, 'INVALID_PROVIDER', { hint: 'use one of: cpu, cuda, tensorrt' });
+  }
+  if (options.gpuPricePerHour !== undefined && !(options.gpuPricePerHour >= 0)) throw usageError(`Expected \`--gpu-price\` to be a non-negative number, got \`${options.gpuPricePerHour}\``, 'INVALID_INPUT');
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { benchEngine } from '../../src/bench/engine/run.js';
+import type { LlmBenchResult } from '../../src/bench/engine/types.js';
+import { llmops } from './cli.js';
+import { writeDecoderFixture } from './decoder-fixture.js';
+import { mlpModel } from './onnx-writer.js';
+
+let root: string;
+let decoder: string;
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-llm-'));
+  decoder = await writeDecoderFixture(path.join(root, 'decoder'), { contextLength: 64 });
+});
+
+describe('LLM bench of a decoder with KV cache', () => {
+  it('measures each batch × prompt length and prints the versioned JSON schema', async () => {
+    const run = await llmops(['bench', decoder, '--batch', '1,2', '--prompt-tokens', '8,16', '--gen-tokens', '4', '--iterations', '2', '--gpu-price', '2.5', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as LlmBenchResult;
+    assert.equal(result.schemaVersion, 1);
+    assert.equal(result.kind, 'engine');
+    assert.equal(result.mode, 'llm');
+    assert.equal(result.model, decoder);
+    assert.equal(result.provider, 'cpu');
+    assert.equal(result.inputs, 'text');
+    assert.ok(result.loadMs! > 0);
+    assert.ok(result.hardware.cores > 0 && result.hardware.cpu.length > 0);
+    assert.deepEqual(result.results.map((row) => [row.batch, row.promptTokens, row.genTokens]), [
+      [1, 8, 4],
+      [2, 8, 4],
+      [1, 16, 4],
+      [2, 16, 4],
+    ]);
+    for (const row of result.results) {
+      for (const key of ['batch', 'promptTokens', 'genTokens', 'ttftMs', 'tpotMs', 'decodeTokensPerSecond', 'throughputTokensPerSecond', 'peakRssMb', 'costPerMillionTokens']) {
+        assert.ok(key in row, `result lacks ${key}`);
+      }
+      assert.deepEqual(Object.keys(row.ttftMs), ['p50', 'p90', 'p95', 'p99', 'mean', 'max']);
+      assert.deepEqual(Object.keys(row.tpotMs), ['p50', 'p90', 'p95', 'p99', 'mean', 'max']);
+      assert.equal(row.stats.ttftMs.count, 2);
+      assert.equal(row.stats.tpotMs.count, 2 * 3);
+      assert.equal(row.warmup.iterations, 1);
+      assert.ok(row.decodeTokensPerSecond > 0 && row.throughputTokensPerSecond > 0);
+      assert.equal(row.costPerMillionTokens, Number(((2.5 / (row.throughputTokensPerSecond * 3600)) * 1e6).toPrecision(4)));
+    }
+  });
+
+  it('uses synthetic ids when asked, and the same code path through the library', async () => {
+    const result = (await benchEngine({ target: decoder, promptTokens: [4], genTokens: 2, iterations: 1, warmup: 0, inputs: 'synthetic' })) as LlmBenchResult;
+    assert.equal(result.inputs, 'synthetic');
+    assert.equal(result.results[0]!.iterations, 1);
+    assert.equal(result.results[0]!.warmup.iterations, 0);
+  });
+
+  it('detects the decoder from a .onnx file inside a model directory', async () => {
+    const result = await benchEngine({ target: path.join(decoder, 'model.onnx'), promptTokens: [4], genTokens: 2, iterations: 1 });
+    assert.equal(result.mode, 'llm');
+  });
+
+  it('benches a non-decoder with config.json and tokenizer.json generically', async () => {
+    const dir = path.join(root, 'encoder');
+    await writeDecoderFixture(dir);
+    await writeFile(path.join(dir, 'model.onnx'), mlpModel());
+    const result = await benchEngine({ target: dir, shapes: { batch: 2 }, iterations: 3, warmup: 0 });
+    assert.equal(result.mode, 'generic');
+  });
+
+  it('refuses prompt + generated tokens beyond the context length (exit 2)', async () => {
+    const run = await llmops(['bench', decoder, '--prompt-tokens', '60', '--gen-tokens', '8']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /prompt \+ generated tokens \(68\) exceed the model's context of 64 positions/);
+  });
+
+  it('writes CSV with one row per configuration', async () => {
+    const csv = path.join(root, 'llm.csv');
+    const run = await llmops(['bench', decoder, '--batch', '1,3', '--prompt-tokens', '8', '--gen-tokens', '3', '--iterations', '1', '--csv', csv]);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = (await readFile(csv, 'utf8')).trim().split('\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[0]!, /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations$/);
+    assert.match(lines[2]!, /,llm,cpu,,[\d.]+,3,8,3,1,/);
+    assert.match(run.stdout, /TTFT p50 ms/);
+  });
+
+  it('benches the embedded tiny model when no target is given', async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-cache-'));
+    const run = await llmops(['bench', '--prompt-tokens', '16', '--gen-tokens', '4', '--iterations', '2', '--json'], { cwd: root, env: { LLMOPS_CACHE_DIR: cache } });
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as LlmBenchResult;
+    assert.equal(result.model, 'embedded:tiny');
+    assert.equal(result.mode, 'llm');
+    assert.equal(result.results[0]!.stats.tpotMs.count, 2 * 3);
+  });
+
+  it('takes the model from a compile artifact directory', async () => {
+    const artifact = path.join(root, 'artifact');
+    await writeDecoderFixture(artifact);
+    await writeFile(path.join(artifact, 'llmops.json'), JSON.stringify({ backend: 'ort' }));
+    await copyFile(path.join(decoder, 'model.onnx'), path.join(artifact, 'model.onnx'));
+    const result = await benchEngine({ target: artifact, promptTokens: [4], genTokens: 2, iterations: 1 });
+    assert.equal(result.mode, 'llm');
+  });
+});

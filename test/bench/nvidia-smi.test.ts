@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { gpuMemoryOf, gpuMemorySampler, parseComputeApps } from '../../src/proc/nvidia-smi.js';
+
+describe('nvidia-smi', () => {
+  it('sums used GPU memory per pid and skips unreadable rows', () => {
+    const usage = parseComputeApps('1234, 512\n1234, 256\n99, [N/A]\n\n4321, 1024\n');
+    assert.deepEqual([...usage.entries()], [
+      [1234, 768],
+      [4321, 1024],
+    ]);
+  });
+
+  it('reads this process from a fake nvidia-smi on PATH, and is null when none is installed', async () => {
+    const bin = await mkdtemp(path.join(os.tmpdir(), 'llmops-smi-'));
+    await writeFile(path.join(bin, 'nvidia-smi'), `#!/bin/sh\necho "${process.pid}, 2048"\necho "1, 10"\n`);
+    await chmod(path.join(bin, 'nvidia-smi'), 0o755);
+    const saved = process.env.PATH;
+    try {
+      process.env.PATH = `${bin}${path.delimiter}${saved}`;
+      assert.equal(await gpuMemoryOf(process.pid), 2048);
+      const sampler = gpuMemorySampler(process.pid, 10);
+      sampler.start();
+      assert.equal(await sampler.stop(), 2048);
+      process.env.PATH = path.join(bin, 'empty');
+      assert.equal(await gpuMemoryOf(process.pid), null);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+});
