@@ -6,6 +6,7 @@ import { configCommand } from './commands/config/command.js';
 import { benchCommand } from './commands/bench/command.js';
 import { generateCommand } from './commands/generate/command.js';
 import { compileCommand } from './commands/compile/command.js';
+import { scaffoldCommand } from './commands/scaffold/command.js';
 
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -28,7 +29,7 @@ export function buildProgram(): Command {
         '\nExamples:\n  $ llmops generate --prompt "Once upon a time"\n  $ llmops config --json\n',
     );
 
-  for (const command of [generateCommand(), compileCommand(), benchCommand(), configCommand()]) program.addCommand(command);
+  for (const command of [generateCommand(), compileCommand(), benchCommand(), scaffoldCommand(), configCommand()]) program.addCommand(command);
   return program;
 }
 

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { usageError } from '../errors.js';
+import { readArtifact } from '../compile/manifest.js';
+import { renderPlaceholders, targetName, validateName } from './render.js';
+import { TEMPLATES, TEMPLATE_NAMES, type TemplateName } from './templates.js';
+import { templateFiles, type GeneratedFile, type ScaffoldContext } from './generators.js';
+
+export interface ScaffoldOptions {
+  /** Directory of the new project. */
+  dir: string;
+  template: string;
+  /** Model directory, llmops artifact or Hub id. @default the embedded tiny model */
+  model?: string;
+  /** Hub revision when `model` is a Hub id. */
+  revision?: string;
+  /** Service name (DNS-1123 label). @default the directory's name */
+  name?: string;
+  /** Write into a non-empty directory (existing files are replaced, others and .git kept). */
+  force?: boolean;
+}
+
+export interface ScaffoldResult {
+  dir: string;
+  template: TemplateName;
+  name: string;
+  model: { kind: 'embedded' | 'local' | 'artifact' | 'hub'; source: string; copied: boolean };
+  files: string[];
+  notes: string[];
+}
+
+/** The package root (templates/ and src/engine are shipped with llmops). */
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** Creates a serving project from a template. Nothing is written until everything is rendered. */
+export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult> {
+  if (!(TEMPLATE_NAMES as readonly string[]).includes(options.template)) {
+    throw usageError(`unknown template \`${options.template}\`; use one of ${TEMPLATE_NAMES.join(', ')}`, 'UNKNOWN_TEMPLATE', { hint: 'llmops scaffold --list shows them' });
+  }
+  const template = TEMPLATES[options.template as TemplateName];
+  const dir = path.resolve(options.dir);
+  const name = validateName(options.name ?? path.basename(dir));
+
+  const existing = await readdir(dir).catch(() => null);
+  const nonEmpty = existing !== null && existing.length > 0;
+  if (nonEmpty && !options.force) {
+    throw usageError(`${options.dir} is not empty`, 'TARGET_NOT_EMPTY', { hint: 'pass --force to write into it (existing files with the same names are replaced; .git is kept)' });
+  }
+  if ((await stat(dir).catch(() => null))?.isFile()) throw usageError(`${options.dir} is a file`, 'TARGET_NOT_EMPTY');
+
+  const model = await resolveModelSource(options);
+  const context: ScaffoldContext = {
+    name,
+    template: template.name,
+    port: template.name === 'triton' ? 8000 : 8000,
+    image: `ghcr.io/your-org/${name}:0.1.0`,
+    model,
+    packageRoot: PACKAGE_ROOT,
+  };
+  const files: GeneratedFile[] = [];
+  const values = placeholderValues(context);
+  for (const relative of await listFiles(path.join(PACKAGE_ROOT, 'templates', template.name))) {
+    files.push({ path: targetName(relative), content: renderPlaceholders(await readFile(path.join(PACKAGE_ROOT, 'templates', template.name, relative), 'utf8'), values, `templates/${template.name}/${relative}`) });
+  }
+  for (const relative of template.shared) {
+    files.push({ path: targetName(relative), content: renderPlaceholders(await readFile(path.join(PACKAGE_ROOT, 'templates', '_shared', relative), 'utf8'), values, `templates/_shared/${relative}`) });
+  }
+  if (template.vendorEngine) {
+    // The node server runs llmops's own engine, copied in so the project has no dependency on llmops.
+    for (const file of (await readdir(path.join(PACKAGE_ROOT, 'src', 'engine'))).filter((f) => f.endsWith('.ts')).sort()) {
+      files.push({ path: `src/engine/${file}`, content: await readFile(path.join(PACKAGE_ROOT, 'src', 'engine', file), 'utf8') });
+    }
+    files.push({ path: 'src/errors.ts', content: await readFile(path.join(PACKAGE_ROOT, 'src', 'errors.ts'), 'utf8') });
+  }
+  files.push(...(await templateFiles(context)));
+  files.push({ path: 'llmops.yaml', content: llmopsYaml(context) });
+
+  // Build everything in a temp dir beside the target, then move it into place: an error leaves no half project.
+  const parent = path.dirname(dir);
+  await mkdir(parent, { recursive: true });
+  const temp = path.join(parent, `.${path.basename(dir)}.scaffold-${randomBytes(4).toString('hex')}`);
+  try {
+    for (const file of files) {
+      await mkdir(path.dirname(path.join(temp, file.path)), { recursive: true });
+      await writeFile(path.join(temp, file.path), file.content);
+    }
+    if (model.copied) await copyModel(model.dir!, path.join(temp, 'model'));
+    if (existing === null) await rename(temp, dir);
+    else {
+      await mkdir(dir, { recursive: true });
+      for (const entry of await readdir(temp)) {
+        await rm(path.join(dir, entry), { recursive: true, force: true });
+        await rename(path.join(temp, entry), path.join(dir, entry));
+      }
+      await rm(temp, { recursive: true, force: true });
+    }
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+  const written = [...files.map((f) => f.path), ...(model.copied ? ['model/'] : [])].sort();
+  return {
+    dir,
+    template: template.name,
+    name,
+    model: { kind: model.kind, source: model.source, copied: model.copied },
+    files: written,
+    notes: template.note ? [template.note] : [],
+  };
+}
+
+export type ModelSource = ScaffoldContext['model'];
+
+async function resolveModelSource(options: ScaffoldOptions): Promise<ModelSource> {
+  const template = TEMPLATES[options.template as TemplateName];
+  if (!options.model) {
+    const { ensureTinyModel } = await import('../model/tiny.js');
+    const dir = await ensureTinyModel();
+    return { kind: 'embedded', source: 'llmops/tiny-gpt2 (embedded)', dir, copied: template.copyModel, artifact: null, config: await readJson(path.join(dir, 'config.json')) };
+  }
+  const info = await stat(options.model).catch(() => null);
+  if (info?.isDirectory()) {
+    const dir = path.resolve(options.model);
+    const artifact = await readArtifact(dir);
+    return { kind: artifact ? 'artifact' : 'local', source: dir, dir, copied: template.copyModel, artifact, config: await readJson(path.join(dir, 'config.json')) };
+  }
+  if (/^[\w.-]+\/[\w.-]+$/.test(options.model)) {
+    if (template.copyModel) {
+      throw usageError(`the ${template.name} template serves a local model: ${options.model} is a Hub id`, 'MODEL_NOT_LOCAL', {
+        hint: `compile it first (llmops compile --model ${options.model} --backend optimum --out models/x) and pass --model models/x`,
+      });
+    }
+    return { kind: 'hub', source: options.model, dir: null, copied: false, artifact: null, config: null, ...(options.revision ? { revision: options.revision } : {}) };
+  }
+  throw usageError(`model ${options.model} is neither a directory nor a Hub id (org/name)`, 'MODEL_NOT_FOUND');
+}
+
+async function copyModel(source: string, target: string): Promise<void> {
+  await cp(source, target, { recursive: true, filter: (file) => !path.basename(file).startsWith('.') });
+}
+
+async function listFiles(root: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of (await readdir(path.join(root, prefix), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...(await listFiles(root, relative)));
+    else out.push(relative);
+  }
+  return out;
+}
+
+async function readJson(file: string): Promise<Record<string, unknown> | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+function placeholderValues(context: ScaffoldContext): Record<string, string> {
+  return {
+    name: context.name,
+    modelName: context.name,
+    port: String(context.port),
+    image: context.image,
+    template: context.template,
+    modelId: context.model.kind === 'hub' ? context.model.source : './model',
+    revision: context.model.revision ?? 'main',
+  };
+}
+
+/** The project's llmops.yaml, serialized from an object (never text-templated) and valid for llmops's schema. */
+function llmopsYaml(context: ScaffoldContext): string {
+  const model = context.model.kind === 'hub' ? { id: context.model.source, ...(context.model.revision ? { revision: context.model.revision } : {}) } : context.model.copied ? './model' : context.model.source;
+  const config = {
+    name: context.name,
+    model,
+    serve: { image: context.image, port: context.port, template: context.template },
+  };
+  return `# llmops configuration for ${context.name} — see \`llmops config\` for the effective values.\n${stringify(config, { lineWidth: 0 })}`;
+}

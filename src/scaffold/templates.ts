@@ -1,0 +1,46 @@
+/** The scaffold templates: real files under templates/<name>/, plus what each project is wired with. */
+export interface TemplateInfo {
+  name: TemplateName;
+  description: string;
+  /** Copies llmops's engine into src/engine (the node server runs it without depending on llmops). */
+  vendorEngine: boolean;
+  /** Copies the model into the project (servers that load ONNX directly); others reference it in llmops.yaml. */
+  copyModel: boolean;
+  /** The files of templates/_shared this template uses. */
+  shared: string[];
+  /** Upstream status worth telling users. */
+  note?: string;
+}
+
+export const TEMPLATE_NAMES = ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton'] as const;
+export type TemplateName = (typeof TEMPLATE_NAMES)[number];
+
+const ALL_SHARED = ['locustfile.py', '_github/workflows/llmops.yml'];
+
+export const TEMPLATES: Record<TemplateName, TemplateInfo> = {
+  node: {
+    name: 'node',
+    description: 'TypeScript ONNX server (runs out of the box): OpenAI API, SSE streaming, continuous batching, keys, rate limits, metrics',
+    vendorEngine: true,
+    copyModel: true,
+    shared: ALL_SHARED,
+  },
+  fastapi: {
+    name: 'fastapi',
+    description: 'FastAPI + Optimum ONNX Runtime: the book\'s service done right (streaming, hashed keys, slowapi, metrics)',
+    vendorEngine: false,
+    copyModel: true,
+    shared: ALL_SHARED,
+  },
+  vllm: { name: 'vllm', description: 'vLLM OpenAI-compatible server: container and engine arguments from llmops.yaml', vendorEngine: false, copyModel: false, shared: ALL_SHARED },
+  tgi: {
+    name: 'tgi',
+    description: 'Hugging Face Text Generation Inference (upstream in maintenance mode; prefer vllm)',
+    vendorEngine: false,
+    copyModel: false,
+    shared: ALL_SHARED,
+    note: 'TGI is in maintenance mode upstream; prefer --template vllm for new services',
+  },
+  trtllm: { name: 'trtllm', description: 'TensorRT-LLM trtllm-serve (compiles at serve time), OpenAI-compatible', vendorEngine: false, copyModel: false, shared: ALL_SHARED },
+  triton: { name: 'triton', description: 'Triton Inference Server model repository (ONNX Runtime or TensorRT plan) with dynamic batching', vendorEngine: false, copyModel: true, shared: ['_github/workflows/llmops.yml'] },
+};

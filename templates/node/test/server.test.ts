@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startServer, type RunningServer } from '../src/server.js';
+import { loadSettings } from '../src/settings.js';
+
+const KEY = 'test-key-1';
+
+async function post(server: RunningServer, path: string, body: unknown, key: string | null = KEY): Promise<Response> {
+  return fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+describe('the model server', () => {
+  let server: RunningServer;
+  const env = { PORT: '0', HOST: '127.0.0.1', MODEL_DIR: process.env.MODEL_DIR ?? 'model', API_KEYS: KEY, RATE_LIMIT: '600/minute', SHUTDOWN_TIMEOUT: '5' };
+  before(async () => {
+    server = await startServer(loadSettings(env, () => ''), () => undefined);
+  });
+  after(async () => server.drain());
+
+  it('answers a completion with usage and a finish reason', async () => {
+    const response = await post(server, '/v1/completions', { prompt: 'Hello', max_tokens: 5, temperature: 0 });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { choices: Array<{ text: string; finish_reason: string }>; usage: { completion_tokens: number } };
+    assert.equal(body.choices[0]!.finish_reason, 'length');
+    assert.equal(body.usage.completion_tokens, 5);
+  });
+
+  it('streams SSE chunks that join to the non-streamed text, ending with [DONE] and usage when asked', async () => {
+    const plain = (await (await post(server, '/v1/completions', { prompt: 'The model', max_tokens: 8, temperature: 0 })).json()) as { choices: Array<{ text: string }> };
+    const response = await post(server, '/v1/completions', { prompt: 'The model', max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    const events = (await response.text()).split('\n\n').filter(Boolean).map((event) => event.replace(/^data: /, ''));
+    assert.equal(events.pop(), '[DONE]');
+    const chunks = events.map((event) => JSON.parse(event) as { choices: Array<{ text: string }>; usage?: { completion_tokens: number } });
+    assert.equal(chunks.pop()!.usage!.completion_tokens, 8);
+    assert.equal(chunks.map((chunk) => chunk.choices[0]?.text ?? '').join(''), plain.choices[0]!.text);
+  });
+
+  it('serves chat completions through the chat template', async () => {
+    const response = await post(server, '/v1/chat/completions', { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0 });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { object: string; choices: Array<{ message: { role: string } }> };
+    assert.equal(body.object, 'chat.completion');
+    assert.equal(body.choices[0]!.message.role, 'assistant');
+  });
+
+  it('refuses a missing or wrong key with 401 and bad input with 400', async () => {
+    assert.equal((await post(server, '/v1/completions', { prompt: 'x' }, null)).status, 401);
+    assert.equal((await post(server, '/v1/completions', { prompt: 'x' }, 'wrong')).status, 401);
+    for (const body of ['{not json', { prompt: 3 }, { prompt: 'x', max_tokens: -5 }, { prompt: 'x', max_tokens: 100000 }, { prompt: 'x', model: 'other' }, { prompt: 'x', temperature: 'hot' }]) {
+      const response = await post(server, '/v1/completions', body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.equal(typeof ((await response.json()) as { error: { message: string } }).error.message, 'string');
+    }
+  });
+
+  it('exposes health, readiness and Prometheus metrics', async () => {
+    assert.equal((await fetch(`${server.url}/health`)).status, 200);
+    assert.equal((await fetch(`${server.url}/ready`)).status, 200);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^llmops_requests_total\{route="\/v1\/completions",status="200"\} \d+$/m);
+    assert.match(metrics, /^llmops_queue_depth \d+$/m);
+    assert.match(metrics, /^llmops_time_to_first_token_seconds_count \d+$/m);
+  });
+});
