@@ -27,7 +27,8 @@ export interface ScaffoldResult {
   dir: string;
   template: TemplateName;
   name: string;
-  model: { kind: 'embedded' | 'local' | 'artifact' | 'hub'; source: string; copied: boolean };
+  /** Where the model came from and, when copied, where it is in the project. */
+  model: { kind: 'embedded' | 'local' | 'artifact' | 'hub'; source: string; copied: boolean; target: string | null };
   files: string[];
   notes: string[];
 }
@@ -55,7 +56,7 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
   const context: ScaffoldContext = {
     name,
     template: template.name,
-    port: template.name === 'triton' ? 8000 : 8000,
+    port: 8000,
     image: `ghcr.io/your-org/${name}:0.1.0`,
     model,
     packageRoot: PACKAGE_ROOT,
@@ -87,7 +88,8 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
       await mkdir(path.dirname(path.join(temp, file.path)), { recursive: true });
       await writeFile(path.join(temp, file.path), file.content);
     }
-    if (model.copied) await copyModel(model.dir!, path.join(temp, 'model'));
+    const modelTarget = template.modelTarget?.(name) ?? { dir: 'model', files: /./ };
+    if (model.copied) await copyModel(model.dir!, path.join(temp, modelTarget.dir), modelTarget.files);
     if (existing === null) await rename(temp, dir);
     else {
       await mkdir(dir, { recursive: true });
@@ -101,12 +103,12 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
     await rm(temp, { recursive: true, force: true });
     throw error;
   }
-  const written = [...files.map((f) => f.path), ...(model.copied ? ['model/'] : [])].sort();
+  const written = [...files.map((f) => f.path), ...(model.copied ? [`${(template.modelTarget?.(name) ?? { dir: 'model' }).dir}/`] : [])].sort();
   return {
     dir,
     template: template.name,
     name,
-    model: { kind: model.kind, source: model.source, copied: model.copied },
+    model: { kind: model.kind, source: model.source, copied: model.copied, target: model.copied ? (template.modelTarget?.(name) ?? { dir: 'model' }).dir : null },
     files: written,
     notes: template.note ? [template.note] : [],
   };
@@ -138,8 +140,13 @@ async function resolveModelSource(options: ScaffoldOptions): Promise<ModelSource
   throw usageError(`model ${options.model} is neither a directory nor a Hub id (org/name)`, 'MODEL_NOT_FOUND');
 }
 
-async function copyModel(source: string, target: string): Promise<void> {
-  await cp(source, target, { recursive: true, filter: (file) => !path.basename(file).startsWith('.') });
+async function copyModel(source: string, target: string, files: RegExp): Promise<void> {
+  await mkdir(target, { recursive: true });
+  for (const entry of await readdir(source, { withFileTypes: true })) {
+    if (entry.name.startsWith('.') || (entry.isFile() && !files.test(entry.name))) continue;
+    if (entry.isDirectory() && files.source !== '.') continue;
+    await cp(path.join(source, entry.name), path.join(target, entry.name), { recursive: true });
+  }
 }
 
 async function listFiles(root: string, prefix = ''): Promise<string[]> {

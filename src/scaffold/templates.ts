@@ -6,6 +6,8 @@ export interface TemplateInfo {
   vendorEngine: boolean;
   /** Copies the model into the project (servers that load ONNX directly); others reference it in llmops.yaml. */
   copyModel: boolean;
+  /** Where in the project the model goes, and which of its files (default: all, into model/). */
+  modelTarget?: (name: string) => { dir: string; files: RegExp };
   /** The files of templates/_shared this template uses. */
   shared: string[];
   /** Upstream status worth telling users. */
@@ -42,5 +44,13 @@ export const TEMPLATES: Record<TemplateName, TemplateInfo> = {
     note: 'TGI is in maintenance mode upstream; prefer --template vllm for new services',
   },
   trtllm: { name: 'trtllm', description: 'TensorRT-LLM trtllm-serve (compiles at serve time), OpenAI-compatible', vendorEngine: false, copyModel: false, shared: ALL_SHARED },
-  triton: { name: 'triton', description: 'Triton Inference Server model repository (ONNX Runtime or TensorRT plan) with dynamic batching', vendorEngine: false, copyModel: true, shared: ['_github/workflows/llmops.yml'] },
+  triton: {
+    name: 'triton',
+    description: 'Triton Inference Server model repository (ONNX Runtime or TensorRT plan) with dynamic batching',
+    vendorEngine: false,
+    copyModel: true,
+    // Triton's layout: <repository>/<model>/<version>/model.onnx|model.plan (external data beside it).
+    modelTarget: (name) => ({ dir: `model_repository/${name}/1`, files: /^model\.(onnx|onnx_data|plan)$/ }),
+    shared: ['_github/workflows/llmops.yml'],
+  },
 };

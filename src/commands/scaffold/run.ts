@@ -32,7 +32,7 @@ export async function runScaffold(ctx: CommandContext, options: ScaffoldCommandO
   };
   ctx.output.result({ ...result, next: next[result.template] }, () =>
     [
-      `created ${result.template} project ${result.name} in ${relative} (${result.files.length} files; model: ${result.model.source}${result.model.copied ? ', copied to model/' : ''})`,
+      `created ${result.template} project ${result.name} in ${relative} (${result.files.length} files; model: ${result.model.source}${result.model.target ? `, copied to ${result.model.target}/` : ''})`,
       '',
       'next:',
       ...next[result.template]!.map((line) => `  ${line}`),

@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { parseConfig } from '../../src/config/index.js';
+import { isOneLineError, repoRoot, runCli } from '../helpers/cli.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+const temps: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-scaffold-'));
+  temps.push(dir);
+  return dir;
+}
+after(async () => Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+const REFERENCE = path.join(repoRoot, 'test', 'fixtures', 'reference', 'llama-gqa');
+const KEY = 'sk-test-123';
+
+/** Generates a node project for a model and builds it offline, with llmops's own node_modules. */
+async function generateNodeProject(model?: string): Promise<string> {
+  const root = await tempDir();
+  const dir = path.join(root, 'svc');
+  const result = await runCli(['scaffold', dir, '--template', 'node', ...(model ? ['--model', model] : []), '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  await symlink(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'pipe' });
+  return dir;
+}
+
+describe('scaffold --template node on a model llmops did not build (PyTorch export)', () => {
+  let dir: string;
+  let server: ServerProcess;
+  before(async () => {
+    dir = await generateNodeProject(REFERENCE);
+    server = await startServerProcess('dist/src/main.js', { cwd: dir, env: { API_KEYS: KEY, RATE_LIMIT: '600/minute' } });
+  });
+  after(async () => {
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+  });
+
+  async function generateText(prompt: string, maxTokens: number): Promise<string> {
+    const result = await runCli(['generate', REFERENCE, '--prompt', prompt, '--max-tokens', String(maxTokens), '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    return (JSON.parse(result.stdout) as { text: string }).text;
+  }
+
+  it('answers the official openai client — plain, streamed and chat — with the greedy text of llmops generate', async () => {
+    const { default: OpenAI } = await import('openai');
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY });
+    const expected = await generateText('Hello, world', 12);
+
+    const plain = await client.completions.create({ model: 'svc', prompt: 'Hello, world', max_tokens: 12, temperature: 0 });
+    assert.equal(plain.choices[0]!.text, expected);
+    assert.equal(plain.usage?.completion_tokens, 12);
+
+    let streamed = '';
+    let usage: { completion_tokens: number } | undefined;
+    const stream = await client.completions.create({ model: 'svc', prompt: 'Hello, world', max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    for await (const chunk of stream) {
+      streamed += chunk.choices[0]?.text ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assert.equal(streamed, expected);
+    assert.equal(usage?.completion_tokens, 12);
+
+    const chatExpected = await generateText('user: Hi there\nassistant:', 10);
+    const chat = await client.chat.completions.create({ model: 'svc', messages: [{ role: 'user', content: 'Hi there' }], max_tokens: 10, temperature: 0 });
+    assert.equal(chat.choices[0]!.message.content, chatExpected);
+    let chatStreamed = '';
+    for await (const chunk of await client.chat.completions.create({ model: 'svc', messages: [{ role: 'user', content: 'Hi there' }], max_tokens: 10, temperature: 0, stream: true })) {
+      chatStreamed += chunk.choices[0]?.delta?.content ?? '';
+    }
+    assert.equal(chatStreamed, chatExpected);
+    const models = await client.models.list();
+    assert.deepEqual(models.data.map((m) => m.id), ['svc']);
+  });
+
+  it('a wrong key is 401 and max_tokens -5 is 400 through the client', async () => {
+    const { default: OpenAI, AuthenticationError, BadRequestError } = await import('openai');
+    const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'sk-wrong', maxRetries: 0 });
+    await assert.rejects(wrong.completions.create({ model: 'svc', prompt: 'x', max_tokens: 2 }), (error: unknown) => error instanceof AuthenticationError && error.status === 401);
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    await assert.rejects(client.completions.create({ model: 'svc', prompt: 'x', max_tokens: -5 }), (error: unknown) => error instanceof BadRequestError && /max_tokens/.test(error.message));
+  });
+
+  it('/metrics passes promtool check metrics', async (t) => {
+    const promtool = spawnSync('promtool', ['--version']);
+    if (promtool.error) return t.skip('promtool not installed (apt-get install prometheus)');
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+  });
+});
+
+describe('node server limits and shutdown', () => {
+  let dir: string;
+  before(async () => {
+    dir = await generateNodeProject();
+  });
+
+  it('over the rate limit answers 429 with Retry-After', async () => {
+    const server = await startServerProcess('dist/src/main.js', { cwd: dir, env: { API_KEYS: KEY, RATE_LIMIT: '3/minute', RATE_LIMIT_BURST: '3' } });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 5; i += 1) {
+        const response = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x', max_tokens: 1 }) });
+        statuses.push(response.status);
+        if (response.status === 429) retryAfter = response.headers.get('retry-after');
+        await response.arrayBuffer();
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+      assert.ok(Number(retryAfter) >= 1, `Retry-After: ${retryAfter}`);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('SIGTERM with 12 streams in flight: all 12 finish with [DONE], new requests are refused, exit 0', async () => {
+    const server = await startServerProcess('dist/src/main.js', { cwd: dir, env: { SHUTDOWN_TIMEOUT: '60', MAX_BATCH_SIZE: '4' } });
+    const streams = Array.from({ length: 12 }, (_, i) =>
+      fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: `stream ${i}`, max_tokens: 240, temperature: 0, stream: true }) }).then(async (response) => ({
+        status: response.status,
+        body: await response.text(),
+      })),
+    );
+    // Wait until all 12 are inside the server (running or queued), then ask it to stop.
+    let depth = 0;
+    for (let i = 0; i < 500 && depth < 12; i += 1) {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      depth = Number(/^llmops_queue_depth (\d+)$/m.exec(metrics)?.[1] ?? 0);
+      if (depth < 12) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(depth, 12, 'all 12 streams are in flight before SIGTERM');
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const refused = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'late', max_tokens: 2 }) }).then(
+      (response) => response.status,
+      () => 'connection refused',
+    );
+    const results = await Promise.all(streams);
+    assert.equal(await server.exited, 0, server.stderr());
+    assert.ok(refused === 503 || refused === 'connection refused', `late request: ${refused}`);
+    for (const result of results) {
+      assert.equal(result.status, 200);
+      assert.ok(result.body.endsWith('data: [DONE]\n\n'), result.body.slice(-80));
+    }
+    assert.match(server.stderr(), /SIGTERM: draining/);
+  });
+});
+
+describe('llmops scaffold', () => {
+  it('refuses a non-empty directory without --force (exit 2, nothing changed), and writes into it with --force keeping .git', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'keep.txt'), 'mine');
+    await writeFile(path.join(dir, 'README.md'), 'old');
+    const refused = await runCli(['scaffold', dir, '--name', 'svc']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /is not empty.*--force/);
+    assert.ok(isOneLineError(refused.stderr));
+    assert.deepEqual((await readdir(dir)).sort(), ['README.md', 'keep.txt']);
+    const forced = await runCli(['scaffold', dir, '--name', 'svc', '--force', '--template', 'vllm', '--model', 'acme/tiny']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(await readFile(path.join(dir, 'keep.txt'), 'utf8'), 'mine');
+    assert.notEqual(await readFile(path.join(dir, 'README.md'), 'utf8'), 'old');
+    assert.ok((await readdir(path.dirname(dir))).every((entry) => !entry.includes('.scaffold-')), 'no temp dir left');
+  });
+
+  it('validates the name and suggests a fix', async () => {
+    const root = await tempDir();
+    const result = await runCli(['scaffold', path.join(root, 'My_Server')]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /invalid name `My_Server`.*DNS-1123.*try --name my-server/);
+    assert.deepEqual(await readdir(root), []);
+  });
+
+  it('lists the templates, and an unknown template is a usage error', async () => {
+    const list = await runCli(['scaffold', '--list', '--json']);
+    assert.deepEqual((JSON.parse(list.stdout) as { templates: Array<{ name: string }> }).templates.map((t) => t.name), ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton']);
+    const unknown = await runCli(['scaffold', 'x', '--template', 'django']);
+    assert.equal(unknown.code, 2);
+  });
+
+  it('writes an llmops.yaml that llmops itself accepts, renames dotfiles and vendors the engine', async () => {
+    const root = await tempDir();
+    const dir = path.join(root, 'svc');
+    const result = await runCli(['scaffold', dir, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const files = (JSON.parse(result.stdout) as { files: string[] }).files;
+    for (const file of ['.gitignore', '.npmrc', '.dockerignore', '.github/workflows/llmops.yml', 'Dockerfile', 'locustfile.py', 'README.md', 'src/engine/causal-lm.ts', 'src/errors.ts', 'model/']) {
+      assert.ok(files.includes(file), `${file} in ${files.join(', ')}`);
+    }
+    const yamlText = await readFile(path.join(dir, 'llmops.yaml'), 'utf8');
+    const { config } = parseConfig(yamlText, { file: 'llmops.yaml' });
+    assert.equal(config.name, 'svc');
+    assert.equal((parse(yamlText) as { model: string }).model, './model');
+    assert.deepEqual(JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')).dependencies['onnxruntime-node'], '^1.30.0');
+    assert.doesNotMatch(await readFile(path.join(dir, 'src', 'settings.ts'), 'utf8'), /\{\{/);
+    assert.match(await readFile(path.join(dir, '.github', 'workflows', 'llmops.yml'), 'utf8'), /\$\{\{ secrets\.HF_TOKEN \}\}/);
+  });
+});
