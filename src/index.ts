@@ -1,3 +1,4 @@
 /** The llmops library: the CLI is one client of these exports. */
 export { LlmopsError, ExitCode, usageError, checkFailed, InterruptedError, isLlmopsError } from './errors.js';
 export { loadConfig, parseConfig, redactSecrets, configSchema, type LlmopsConfig, type LoadedConfig } from './config/index.js';
+export { deploy, lintObjects, readManifests, type DeployOptions, type DeployResult, type LintFinding } from './deploy/index.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkDeployConfig, deploySchema, DEPLOY_DEFAULTS, serveSchema, SERVE_DEFAULTS } from '../deploy/config.js';
 
 /**
  * The llmops.yaml schema. Every object is strict, so a misspelt key is an error that names it.
@@ -64,8 +65,11 @@ export const configSchema = z
     engine: engineSchema.default({ provider: 'cpu' }),
     generate: generateSchema.default({ maxTokens: 64, temperature: 0, topP: 1, topK: 0, stop: [] }),
     hub: hubSchema.default({ endpoint: 'https://huggingface.co' }),
+    serve: serveSchema.default(SERVE_DEFAULTS),
+    deploy: deploySchema.default(DEPLOY_DEFAULTS),
   })
-  .strict();
+  .strict()
+  .superRefine(checkDeployConfig);
 
 export type LlmopsConfig = z.infer<typeof configSchema>;
 
