@@ -275,17 +275,17 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
   if (stabilization !== undefined && stabilization > 3600) {
     issue(['deploy', 'autoscaling', 'scaleDownStabilizationSeconds'], `must be at most 3600 (the HPA limit), got ${stabilization}`);
   }
+  for (const [name, value] of Object.entries(serve.env)) {
+    if (SECRET_ENV.test(name) && value !== '') {
+      issue(['serve', 'env', name], 'looks like a secret: never put its value in llmops.yaml; reference a Secret in deploy.secrets instead');
+    }
+  }
   const secretNames = new Set<string>();
   deploy.secrets.forEach((secret, index) => {
     if (secretNames.has(secret.env)) issue(['deploy', 'secrets', index, 'env'], `${secret.env} is listed twice`);
     secretNames.add(secret.env);
     if (serve.env[secret.env] !== undefined) issue(['serve', 'env', secret.env], 'is also in deploy.secrets: keep it only there');
   });
-  for (const [name, value] of Object.entries(serve.env)) {
-    if (SECRET_ENV.test(name) && value !== '') {
-      issue(['serve', 'env', name], 'looks like a secret: never put its value in llmops.yaml; reference a Secret in deploy.secrets instead');
-    }
-  }
   if (deploy.graph) {
     const seen = new Set<string>();
     const walk = (node: GraphNodeConfig, path: (string | number)[]) => {

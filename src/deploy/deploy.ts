@@ -97,7 +97,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const built = buildManifests(resolved, options.emit ?? []);
 
   options.onProgress?.(`validating ${built.objects.length} objects against the Kubernetes 1.30 and CRD schemas`);
-  const validator = await StrictValidator.create(options.schemas ?? (await loadBundledSchemas()));
+  const validator = await validatorFor(options.schemas);
   const invalid = built.objects.flatMap((object) => validator.validate(object));
   if (invalid.length > 0) {
     const first = invalid[0]!;
@@ -204,6 +204,16 @@ async function checkArtifact(config: LlmopsConfig): Promise<void> {
       { hint: `set deploy.gpu.type: ${builtFor}, or compile on the target GPU (--emit compile-job)` },
     );
   }
+}
+
+/** Compiling the schemas costs ~100 ms: one validator per schema set, and one for the bundled set, per process. */
+const validators = new WeakMap<SchemaSet, Promise<StrictValidator>>();
+let bundled: Promise<StrictValidator> | undefined;
+function validatorFor(schemas: SchemaSet | undefined): Promise<StrictValidator> {
+  if (!schemas) return (bundled ??= loadBundledSchemas().then((set) => StrictValidator.create(set)));
+  let validator = validators.get(schemas);
+  if (!validator) validators.set(schemas, (validator = StrictValidator.create(schemas)));
+  return validator;
 }
 
 async function exists(p: string): Promise<boolean> {
