@@ -63,8 +63,8 @@ export function scaledObject(r: Resolved): ScaledObject {
 }
 
 /**
- * autoscaling/v2 HPA on an external metric served by prometheus-adapter; the rule that exposes it is in the
- * `llmops.dev/prometheus-query` annotation (see the README for the adapter config).
+ * autoscaling/v2 HPA on an external metric served by prometheus-adapter; `prometheusAdapterRules` is the rule that
+ * exposes it (written as prometheus-adapter-rules.yaml), and the query is in the `llmops.dev/prometheus-query` annotation.
  */
 export function horizontalPodAutoscaler(r: Resolved): HorizontalPodAutoscaler {
   const a = r.autoscaling;
@@ -81,12 +81,32 @@ export function horizontalPodAutoscaler(r: Resolved): HorizontalPodAutoscaler {
         {
           type: 'External',
           external: {
-            metric: { name: a.externalMetricName, selector: { matchLabels: { service: r.name } } },
+            metric: { name: a.externalMetricName },
             target: a.metricType === 'AverageValue' ? { type: 'AverageValue', averageValue: value } : { type: 'Value', value },
           },
         },
       ],
       behavior: scalingBehavior(r),
     },
+  };
+}
+
+/** prometheus-adapter config (`externalRules`; Helm chart value `rules.external`) exposing the HPA's external metric. */
+export interface PrometheusAdapterRules {
+  externalRules: { seriesQuery: string; resources: { namespaced: boolean }; name: { as: string }; metricsQuery: string }[];
+}
+
+export function prometheusAdapterRules(r: Resolved): PrometheusAdapterRules {
+  const a = r.autoscaling;
+  return {
+    externalRules: [
+      {
+        seriesQuery: a.seriesName,
+        // The query already selects this service's series: the rule is not tied to the HPA's namespace label.
+        resources: { namespaced: false },
+        name: { as: a.externalMetricName },
+        metricsQuery: a.query,
+      },
+    ],
   };
 }

@@ -1,4 +1,4 @@
-import { horizontalPodAutoscaler, scaledObject } from './autoscaling.js';
+import { horizontalPodAutoscaler, prometheusAdapterRules, scaledObject, type PrometheusAdapterRules } from './autoscaling.js';
 import { compileJob, napConfig, type NapConfig } from './extras.js';
 import { seldonDeployment, SELDON_LICENSE_NOTE } from './graph.js';
 import type { KubeObject } from './k8s.js';
@@ -14,6 +14,8 @@ export interface BuiltManifests {
   objects: KubeObject[];
   /** GKE node auto-provisioning config (`--emit nap`): not a Kubernetes object, written beside them. */
   nap: NapConfig | null;
+  /** prometheus-adapter rules the HPA's external metric needs (engine hpa). */
+  adapterRules: PrometheusAdapterRules | null;
   notes: string[];
 }
 
@@ -47,5 +49,7 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
   }
   if (emit.includes('compile-job')) objects.push(compileJob(r));
   objects.sort((a, b) => APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
-  return { objects, nap: emit.includes('nap') ? napConfig(r) : null, notes };
+  const adapterRules = !r.deploy.graph && r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
+  if (adapterRules) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add prometheus-adapter-rules.yaml to prometheus-adapter's config`);
+  return { objects, nap: emit.includes('nap') ? napConfig(r) : null, adapterRules, notes };
 }

@@ -118,7 +118,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     });
   }
 
-  const extra: OutputFile[] = built.nap ? [{ path: 'nap.yaml', content: toYaml(built.nap) }] : [];
+  const extra: OutputFile[] = [];
+  if (built.nap) extra.push({ path: 'nap.yaml', content: toYaml(built.nap) });
+  if (built.adapterRules) extra.push({ path: 'prometheus-adapter-rules.yaml', content: toYaml(built.adapterRules) });
   const files = layoutFiles(built.objects, { kustomize: Boolean(options.kustomize), environments: config.deploy.environments, extra });
   const yaml = toYamlStream(built.objects);
   const json = toJsonList(built.objects);

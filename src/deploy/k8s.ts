@@ -60,6 +60,7 @@ export interface SecurityContext {
 
 export interface PodSecurityContext {
   fsGroup?: number;
+  fsGroupChangePolicy?: 'OnRootMismatch' | 'Always';
   runAsNonRoot?: boolean;
   runAsUser?: number;
   runAsGroup?: number;

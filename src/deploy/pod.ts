@@ -19,7 +19,8 @@ export function hardenedContainerSecurity(): SecurityContext {
 }
 
 export function hardenedPodSecurity(): PodSecurityContext {
-  return { fsGroup: RUN_AS_USER, runAsGroup: RUN_AS_USER, runAsNonRoot: true, runAsUser: RUN_AS_USER, seccompProfile: { type: 'RuntimeDefault' } };
+  // OnRootMismatch: no recursive chown of a many-gigabyte model volume on every pod start.
+  return { fsGroup: RUN_AS_USER, fsGroupChangePolicy: 'OnRootMismatch', runAsGroup: RUN_AS_USER, runAsNonRoot: true, runAsUser: RUN_AS_USER, seccompProfile: { type: 'RuntimeDefault' } };
 }
 
 /** Secret references only: the value stays in the cluster, never in a manifest. */

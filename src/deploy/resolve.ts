@@ -56,7 +56,10 @@ export interface Resolved {
     query: string;
     /** AverageValue divides the query by the replica count (sums); Value compares it as is (averages). */
     metricType: 'AverageValue' | 'Value';
+    /** Per service, so two services' prometheus-adapter rules never collide. */
     externalMetricName: string;
+    /** A series the query reads: prometheus-adapter discovers the rule through it. */
+    seriesName: string;
   };
   capacityPlan: CapacityPlan | null;
   notes: string[];
@@ -130,7 +133,7 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     throw usageError('--peak-qps needs an endpoint bench result to divide by: add --from-bench RESULTS.json', 'DEPLOY_NO_CAPACITY');
   }
 
-  const { query, metricType, externalMetricName } = autoscalingQuery(deploy, serve, name, facts);
+  const { query, metricType, externalMetricName, seriesName } = autoscalingQuery(deploy, serve, name, facts);
   // Scarce GPUs: with two or more replicas, replace one at a time without an extra GPU; a single replica surges
   // by one instead, so the service never drops to zero during a rollout.
   const rollout = {
@@ -164,7 +167,7 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     },
     replicas,
     rollout,
-    autoscaling: { engine: deploy.autoscaling.engine, metric, target, query, metricType, externalMetricName },
+    autoscaling: { engine: deploy.autoscaling.engine, metric, target, query, metricType, externalMetricName, seriesName },
     capacityPlan,
     notes,
   };
@@ -190,36 +193,29 @@ function autoscalingQuery(
   serve: ServeConfig,
   name: string,
   facts: (typeof SERVER_FACTS)[keyof typeof SERVER_FACTS],
-): { query: string; metricType: 'AverageValue' | 'Value'; externalMetricName: string } {
+): { query: string; metricType: 'AverageValue' | 'Value'; externalMetricName: string; seriesName: string } {
   const { metric, query } = deploy.autoscaling;
+  const prefix = `llmops_${name.replace(/-/g, '_')}`;
+  const firstSeries = (q: string) => /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{/.exec(q)?.[1] ?? q;
   const ns = deploy.namespace;
   const selector = `namespace="${ns}",service="${name}"`;
   if (metric === 'queue-depth') {
     // sum(): one series for the whole service; the autoscaler divides it by the replica count (AverageValue).
     const metrics = facts.queueMetrics;
     if (!query && !metrics) throw noMetric('queue-depth', serve.template);
-    return {
-      query: query ?? `sum(${metrics!.map((m) => `${m}{${selector}}`).join(' + ')})`,
-      metricType: 'AverageValue',
-      externalMetricName: 'llmops_queue_depth',
-    };
+    const q = query ?? `sum(${metrics!.map((m) => `${m}{${selector}}`).join(' + ')})`;
+    return { query: q, metricType: 'AverageValue', externalMetricName: `${prefix}_queue_depth`, seriesName: firstSeries(q) };
   }
   if (metric === 'gpu-utilization') {
     // DCGM exporter labels its series with the GPU's pod; scraped through a ServiceMonitor those labels clash with the
     // target's own and become exported_namespace / exported_pod (honorLabels: true on the exporter keeps pod / namespace).
-    return {
-      query: query ?? `avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{exported_namespace="${ns}",exported_pod=~"${name}-.*"}[5m]))`,
-      metricType: 'Value',
-      externalMetricName: 'llmops_gpu_utilization',
-    };
+    const q = query ?? `avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{exported_namespace="${ns}",exported_pod=~"${name}-.*"}[5m]))`;
+    return { query: q, metricType: 'Value', externalMetricName: `${prefix}_gpu_utilization`, seriesName: firstSeries(q) };
   }
   const kv = facts.kvCache;
   if (!query && !kv) throw noMetric('kv-cache', serve.template);
-  return {
-    query: query ?? `avg(${kv!.metric}{${selector}}) * ${kv!.toPercent}`,
-    metricType: 'Value',
-    externalMetricName: 'llmops_kv_cache_usage',
-  };
+  const q = query ?? `avg(${kv!.metric}{${selector}}) * ${kv!.toPercent}`;
+  return { query: q, metricType: 'Value', externalMetricName: `${prefix}_kv_cache_usage`, seriesName: firstSeries(q) };
 }
 
 function noMetric(metric: string, template: string) {

@@ -74,3 +74,22 @@ test('existing --out needs --force; two CLI runs write byte-identical trees; -o 
   assert.equal(list.kind, 'List');
   assert.ok(list.items.some((i) => i.kind === 'PersistentVolumeClaim'));
 });
+
+test('engine hpa writes the prometheus-adapter rule that serves its external metric', async () => {
+  const dir = await tempDir();
+  await writeConfig(dir, exampleConfig({ strategy: 'baked', engine: 'hpa' }));
+  const out = path.join(dir, 'k8s');
+  const run = runCli(['deploy', '--out', out, '--kustomize'], { cwd: dir });
+  assert.equal(run.status, 0, run.stderr);
+  const rules = parse(await readFile(path.join(out, 'prometheus-adapter-rules.yaml'), 'utf8')) as { externalRules: Record<string, unknown>[] };
+  assert.deepEqual(rules.externalRules, [
+    {
+      metricsQuery: 'sum(llmops_queue_depth{namespace="llm",service="tiny-gpt"})',
+      name: { as: 'llmops_tiny_gpt_queue_depth' },
+      resources: { namespaced: false },
+      seriesQuery: 'llmops_queue_depth',
+    },
+  ]);
+  const hpa = parse(await readFile(path.join(out, 'base/horizontalpodautoscaler-tiny-gpt.yaml'), 'utf8')) as { spec: { metrics: { external: unknown }[] } };
+  assert.deepEqual(hpa.spec.metrics[0]!.external, { metric: { name: 'llmops_tiny_gpt_queue_depth' }, target: { averageValue: '4', type: 'AverageValue' } });
+});
