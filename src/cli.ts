@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { ExitCode, InterruptedError, isLlmopsError } from './errors.js';
 import { interruption } from './commands/context.js';
 import { configCommand } from './commands/config/command.js';
+import { generateCommand } from './commands/generate/command.js';
 import { deployCommand } from './commands/deploy/command.js';
 
 
@@ -26,7 +27,7 @@ export function buildProgram(): Command {
         '\nExamples:\n  $ llmops generate --prompt "Once upon a time"\n  $ llmops config --json\n',
     );
 
-  for (const command of [configCommand(), deployCommand()]) program.addCommand(command);
+  for (const command of [generateCommand(), configCommand(), deployCommand()]) program.addCommand(command);
   return program;
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, type LoadedConfig } from '../config/index.js';
+import type { LoadedConfig } from '../config/index.js';
 import { Output } from '../ui/output.js';
 
 /** What every command action receives: the output channel, the config (loaded on demand) and a cancel signal. */
@@ -34,7 +34,9 @@ export function createContext(command: Command): CommandContext {
   return {
     output,
     signal: interruption.signal,
-    config: () => (loaded ??= loadConfig(globals.config === undefined ? {} : { configPath: globals.config })),
+    // The config stack (yaml, zod) loads only when a command asks for it, keeping --help and --version fast.
+    config: () =>
+      (loaded ??= import('../config/index.js').then(({ loadConfig }) => loadConfig(globals.config === undefined ? {} : { configPath: globals.config }))),
   };
 }
 

@@ -51,7 +51,7 @@ export function parseConfig(text: string, options: { file?: string | null; env?:
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const line = first.linePos?.[0]?.line;
+    const line = lineCounter.linePos(first.pos[0]).line;
     throw usageError(`${where}${line ? `:${line}` : ''}: invalid YAML: ${first.message.split('\n')[0]}`, 'CONFIG_INVALID');
   }
   const raw: unknown = doc.toJS() ?? {};

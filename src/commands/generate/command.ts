@@ -1,0 +1,42 @@
+import { Command, Option } from 'commander';
+import { action } from '../context.js';
+import { collect, integer, nonNegativeInt, nonNegativeNumber, positiveInt, probability } from '../options.js';
+
+export interface GenerateCommandOptions {
+  prompt: string;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  stop?: string[];
+  provider?: 'cpu' | 'cuda' | 'tensorrt';
+  dtype?: string;
+  threads?: number;
+}
+
+export function generateCommand(): Command {
+  return new Command('generate')
+    .description('generate text with a causal LM (ONNX, Optimum or transformers.js layout), streaming to stdout')
+    .argument('[model]', 'model directory or llmops artifact (default: the embedded tiny model)')
+    .requiredOption('-p, --prompt <text>', 'the prompt')
+    .option('-n, --max-tokens <n>', 'maximum new tokens (default 64)', positiveInt)
+    .option('-t, --temperature <t>', 'sampling temperature; 0 is greedy (default 0)', nonNegativeNumber)
+    .option('--top-p <p>', 'nucleus sampling probability mass (default 1)', probability)
+    .option('--top-k <k>', 'sample from the k most likely tokens; 0 is off (default 0)', nonNegativeInt)
+    .option('--seed <s>', 'random seed for sampling', integer)
+    .option('--stop <str>', 'stop when this string is generated (repeatable)', collect)
+    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider (default cpu)').choices(['cpu', 'cuda', 'tensorrt']))
+    .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8 (onnx/model_<dtype>.onnx)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ llmops generate --prompt "Once upon a time" --max-tokens 32\n  $ llmops generate ./models/gpt2-onnx -p "Hello" --temperature 0.8 --seed 7 --json\n',
+    )
+    .action(
+      action<GenerateCommandOptions, [string | undefined]>(async (ctx, options, model) => {
+        const { runGenerate } = await import('./run.js');
+        await runGenerate(ctx, options, model);
+      }),
+    );
+}

@@ -1,0 +1,185 @@
+import { performance } from 'node:perf_hooks';
+import { usageError } from '../errors.js';
+import type { CausalLM } from './causal-lm.js';
+import type { DecodeState } from './decode-state.js';
+import { createRandom, sampleToken, type SamplingOptions } from './sampling.js';
+import { StopStringMatcher } from './stop.js';
+import { IncrementalDecoder } from './tokenizer.js';
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Maximum new tokens. @default 64 */
+  maxTokens?: number;
+  /** Stop when any of these strings is generated; the string itself is not returned. */
+  stop?: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface SequenceRequest extends GenerateOptions {
+  promptIds: readonly number[];
+  /** Text as it becomes final (never half a character, never part of a stop string). */
+  onText?: (delta: string, tokenId: number) => void;
+}
+
+export type FinishReason = 'stop' | 'length' | 'cancelled';
+
+export interface Generation {
+  text: string;
+  /** Generated token ids only (no prompt, no EOS). */
+  tokenIds: number[];
+  promptTokens: number;
+  finishReason: FinishReason;
+  /** Request accepted → first token chosen (includes time queued for a batch slot). */
+  ttftMs: number;
+  /** Output tokens after the first ÷ (last token − first token); 0 with fewer than two tokens. */
+  tokensPerSecond: number;
+}
+
+/** One sequence in a DecoderBatch. */
+export class Sequence {
+  readonly done: Promise<Generation>;
+  readonly tokenIds: number[] = [];
+  finishReason: FinishReason | null = null;
+  /** The token to feed at the next decode step. */
+  nextInput = -1;
+  private cancelled = false;
+  private readonly decoder: IncrementalDecoder;
+  private readonly stops: StopStringMatcher;
+  private readonly random: () => number;
+  private readonly acceptedAt = performance.now();
+  private firstTokenAt = 0;
+  private lastTokenAt = 0;
+  private resolve!: (generation: Generation) => void;
+
+  constructor(
+    readonly request: SequenceRequest,
+    private readonly lm: CausalLM,
+  ) {
+    this.decoder = new IncrementalDecoder(lm.tokenizer);
+    this.stops = new StopStringMatcher(request.stop ?? []);
+    this.random = createRandom(request.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.done = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  get finished(): boolean {
+    return this.finishReason !== null;
+  }
+
+  /** Stops the sequence at the next step (e.g. the client went away); `done` resolves with finishReason `cancelled`. */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  /** Chooses the next token from the latest logits, streams its text, and decides whether the sequence is done. */
+  accept(logits: Float32Array, totalLength: number): void {
+    const token = sampleToken(logits, this.request, this.random);
+    const now = performance.now();
+    if (this.tokenIds.length === 0) this.firstTokenAt = now;
+    this.lastTokenAt = now;
+    if (this.lm.eosTokenIds.has(token)) return this.finish('stop');
+
+    this.tokenIds.push(token);
+    this.nextInput = token;
+    const { emit, stopped } = this.stops.push(this.decoder.push(token));
+    if (emit) this.request.onText?.(emit, token);
+    if (stopped) return this.finish('stop');
+    const maxTokens = this.request.maxTokens ?? 64;
+    const contextFull = this.lm.contextLength !== undefined && totalLength + 1 > this.lm.contextLength;
+    if (this.tokenIds.length >= maxTokens || contextFull) this.finish('length');
+  }
+
+  finish(reason: FinishReason): void {
+    if (this.finishReason) return;
+    this.finishReason = reason;
+    if (reason !== 'stop' || this.stops.final.length === 0) {
+      const rest = this.stops.push(this.decoder.flush());
+      const tail = rest.stopped ? rest.emit : rest.emit + this.stops.flush();
+      if (tail) this.request.onText?.(tail, this.tokenIds[this.tokenIds.length - 1] ?? -1);
+    }
+    const decodeSeconds = (this.lastTokenAt - this.firstTokenAt) / 1000;
+    this.resolve({
+      text: this.stops.final,
+      tokenIds: [...this.tokenIds],
+      promptTokens: this.request.promptIds.length,
+      finishReason: reason,
+      ttftMs: this.firstTokenAt ? this.firstTokenAt - this.acceptedAt : 0,
+      tokensPerSecond: this.tokenIds.length > 1 && decodeSeconds > 0 ? (this.tokenIds.length - 1) / decodeSeconds : 0,
+    });
+  }
+}
+
+/**
+ * Continuous batching: sequences join the running batch between decode steps and leave when they finish, so a
+ * long generation never blocks a short one. Each step prefills the newcomers together, then runs one decode step
+ * for the sequences already running.
+ */
+export class DecoderBatch {
+  private readonly maxBatchSize: number;
+  private readonly pending: Sequence[] = [];
+  private active: Sequence[] = [];
+  private state: DecodeState | null = null;
+
+  constructor(
+    private readonly lm: CausalLM,
+    options: { maxBatchSize?: number } = {},
+  ) {
+    this.maxBatchSize = options.maxBatchSize ?? 16;
+  }
+
+  get activeCount(): number {
+    return this.active.length;
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** Queues a sequence; it joins at the next step with a free slot. Throws a usage error for prompts the model can't take. */
+  add(request: SequenceRequest): Sequence {
+    if (request.promptIds.length === 0) throw usageError('the prompt is empty', 'EMPTY_PROMPT');
+    const context = this.lm.contextLength;
+    if (context !== undefined && request.promptIds.length >= context) {
+      throw usageError(`the prompt has ${request.promptIds.length} tokens; the model's context is ${context}`, 'PROMPT_TOO_LONG');
+    }
+    const sequence = new Sequence(request, this.lm);
+    this.pending.push(sequence);
+    return sequence;
+  }
+
+  /** One scheduling step: drop cancelled sequences, admit and prefill newcomers, decode one token for the others. */
+  async step(): Promise<void> {
+    for (const sequence of this.pending.filter((s) => s.isCancelled)) sequence.finish('cancelled');
+    this.pending.splice(0, this.pending.length, ...this.pending.filter((s) => !s.isCancelled));
+    for (const sequence of this.active) if (sequence.isCancelled) sequence.finish('cancelled');
+    this.dropFinished();
+
+    // Decode the running sequences first, so admitting newcomers never delays their next token by a prefill.
+    if (this.state && this.active.length > 0) {
+      await this.lm.decode(
+        this.state,
+        this.active.map((sequence) => sequence.nextInput),
+      );
+      this.active.forEach((sequence, row) => sequence.accept(this.state!.lastLogits[row]!, this.state!.positions[row]!));
+      this.dropFinished();
+    }
+
+    const admitted = this.pending.splice(0, Math.max(0, this.maxBatchSize - this.active.length));
+    if (admitted.length > 0) {
+      const fresh = await this.lm.prefill(admitted.map((sequence) => sequence.request.promptIds));
+      admitted.forEach((sequence, row) => sequence.accept(fresh.lastLogits[row]!, fresh.positions[row]!));
+      this.state = this.state && this.active.length > 0 ? this.lm.concatStates(this.state, fresh) : fresh;
+      this.active.push(...admitted);
+      this.dropFinished();
+    }
+  }
+
+  private dropFinished(): void {
+    if (!this.active.some((sequence) => sequence.finished)) return;
+    const keep = this.active.flatMap((sequence, row) => (sequence.finished ? [] : [row]));
+    this.active = keep.map((row) => this.active[row]!);
+    this.state = keep.length > 0 && this.state ? this.lm.selectRows(this.state, keep) : null;
+  }
+}

@@ -1,0 +1,251 @@
+import { performance } from 'node:perf_hooks';
+import type * as Ort from 'onnxruntime-node';
+import { usageError } from '../errors.js';
+import { concatStates, halfToFloat, pastNames, selectRows, type DecodeState } from './decode-state.js';
+import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
+import { createSession, loadOrt, type ExecutionProvider } from './session.js';
+import { readDecoderSignature, type DecoderSignature } from './signature.js';
+import { TextTokenizer } from './tokenizer.js';
+import { DecoderBatch, type GenerateOptions, type Generation, type SequenceRequest } from './batch.js';
+
+export interface LoadModelOptions {
+  /** Model directory in Optimum or transformers.js layout. */
+  dir: string;
+  /** @default 'cpu' */
+  provider?: ExecutionProvider;
+  /** Variant in transformers.js layout (`onnx/model_<dtype>.onnx`), e.g. `fp16`, `q8`. @default fp32 */
+  dtype?: string;
+  /** Intra-op threads. @default ONNX Runtime's choice */
+  threads?: number;
+}
+
+/**
+ * A causal language model on ONNX Runtime: its session, signature, tokenizer, and the prefill/decode steps with a
+ * KV cache. Higher-level generation (batching, sampling, stop conditions, streaming) is in DecoderBatch.
+ */
+export class CausalLM {
+  readonly files: ModelFiles;
+  readonly session: Ort.InferenceSession;
+  readonly signature: DecoderSignature;
+  readonly tokenizer: TextTokenizer;
+  readonly provider: ExecutionProvider;
+  /** Cold session creation time (what a serving pod pays before it can answer). */
+  readonly loadMs: number;
+  /** Token ids that end a sequence. */
+  readonly eosTokenIds: ReadonlySet<number>;
+  readonly padTokenId: number;
+  /** Maximum positions (prompt + generated) the model supports, when config.json says. */
+  readonly contextLength: number | undefined;
+  private readonly ort: typeof Ort;
+
+  private constructor(init: {
+    ort: typeof Ort;
+    files: ModelFiles;
+    session: Ort.InferenceSession;
+    signature: DecoderSignature;
+    tokenizer: TextTokenizer;
+    provider: ExecutionProvider;
+    loadMs: number;
+  }) {
+    this.ort = init.ort;
+    this.files = init.files;
+    this.session = init.session;
+    this.signature = init.signature;
+    this.tokenizer = init.tokenizer;
+    this.provider = init.provider;
+    this.loadMs = init.loadMs;
+    const config = init.files.config;
+    const eos = [
+      ...ids(init.files.generationConfig.eos_token_id),
+      ...ids(config.eos_token_id),
+      ...ids(init.tokenizer.specialToken('eos_token') === undefined ? undefined : init.tokenizer.tokenId(init.tokenizer.specialToken('eos_token')!)),
+    ];
+    this.eosTokenIds = new Set(eos);
+    this.padTokenId = init.files.generationConfig.pad_token_id ?? config.pad_token_id ?? eos[0] ?? 0;
+    const maxLength = config.max_position_embeddings ?? config.n_positions ?? (config.n_ctx as number | undefined);
+    this.contextLength = typeof maxLength === 'number' && maxLength > 0 ? maxLength : undefined;
+  }
+
+  static async load(options: LoadModelOptions): Promise<CausalLM> {
+    const files = await locateModelFiles(options.dir, options.dtype === undefined ? {} : { dtype: options.dtype });
+    const tokenizer = await TextTokenizer.load(files.tokenizerPath, files.tokenizerConfig);
+    const ort = await loadOrt();
+    const provider = options.provider ?? 'cpu';
+    const started = performance.now();
+    const session = await createSession(files.onnxPath, { provider, ...(options.threads ? { threads: options.threads } : {}) });
+    const loadMs = performance.now() - started;
+    const signature = readDecoderSignature(session, files.config, files.onnxPath);
+    return new CausalLM({ ort, files, session, signature, tokenizer, provider, loadMs });
+  }
+
+  get config(): ModelConfig {
+    return this.files.config;
+  }
+
+  /** A name for the model in results: the directory's base name. */
+  get modelId(): string {
+    return this.files.dir.split(/[\\/]/).filter(Boolean).pop() ?? this.files.dir;
+  }
+
+  /**
+   * Runs the prompt of every row through the model at once (left-padded), starting each row's KV cache.
+   * `state.lastLogits[i]` are the logits of row i's last prompt token.
+   */
+  async prefill(rows: readonly (readonly number[])[]): Promise<DecodeState> {
+    if (rows.length === 0 || rows.some((row) => row.length === 0)) throw usageError('every prompt needs at least one token', 'EMPTY_PROMPT');
+    const batch = rows.length;
+    const length = Math.max(...rows.map((row) => row.length));
+    const inputIds = new BigInt64Array(batch * length).fill(BigInt(this.padTokenId));
+    const mask = new BigInt64Array(batch * length);
+    const positionIds = new BigInt64Array(batch * length).fill(1n);
+    rows.forEach((row, r) => {
+      const pad = length - row.length;
+      row.forEach((id, i) => {
+        inputIds[r * length + pad + i] = BigInt(id);
+        mask[r * length + pad + i] = 1n;
+        positionIds[r * length + pad + i] = BigInt(i);
+      });
+    });
+    const empty = this.emptyPast(batch);
+    const outputs = await this.run(batch, length, inputIds, mask, positionIds, empty, false);
+    return {
+      rows: batch,
+      pastLength: length,
+      mask,
+      positions: rows.map((row) => row.length),
+      past: this.presentsAsPast(outputs),
+      lastLogits: this.lastLogits(outputs, batch),
+    };
+  }
+
+  /** One decode step: feeds one token per row, extends every row's cache by one, updates `lastLogits`. In place. */
+  async decode(state: DecodeState, tokens: readonly number[]): Promise<void> {
+    const batch = state.rows;
+    const pastLength = state.pastLength;
+    const inputIds = new BigInt64Array(batch);
+    const positionIds = new BigInt64Array(batch);
+    const mask = new BigInt64Array(batch * (pastLength + 1));
+    for (let r = 0; r < batch; r += 1) {
+      inputIds[r] = BigInt(tokens[r]!);
+      positionIds[r] = BigInt(state.positions[r]!);
+      mask.set(state.mask.subarray(r * pastLength, (r + 1) * pastLength), r * (pastLength + 1));
+      mask[r * (pastLength + 1) + pastLength] = 1n;
+    }
+    const outputs = await this.run(batch, 1, inputIds, mask, positionIds, state.past, true);
+    state.pastLength = pastLength + 1;
+    state.mask = mask;
+    for (let r = 0; r < batch; r += 1) state.positions[r] = state.positions[r]! + 1;
+    state.past = this.presentsAsPast(outputs);
+    state.lastLogits = this.lastLogits(outputs, batch);
+  }
+
+  /** Keeps the given rows of a state (dropping finished sequences). */
+  selectRows(state: DecodeState, keep: number[]): DecodeState {
+    return selectRows(this.ort, this.signature, state, keep);
+  }
+
+  /** Joins two batches' states (new sequences entering a running batch). */
+  concatStates(a: DecodeState, b: DecodeState): DecodeState {
+    return concatStates(this.ort, this.signature, a, b);
+  }
+
+  /** A continuous-batching scheduler over this model. */
+  createBatch(options: { maxBatchSize?: number } = {}): DecoderBatch {
+    return new DecoderBatch(this, options);
+  }
+
+  /** Generates a completion for one prompt (text or token ids). `onText` receives text as it becomes final. */
+  async generate(prompt: string | readonly number[], options: GenerateOptions = {}, onText?: (delta: string, tokenId: number) => void): Promise<Generation> {
+    const [generation] = await this.generateBatch([prompt], options, onText ? (_index, delta, tokenId) => onText(delta, tokenId) : undefined);
+    return generation!;
+  }
+
+  /** Generates completions for several prompts in one left-padded batch; each gets the tokens it would get alone. */
+  async generateBatch(
+    prompts: ReadonlyArray<string | readonly number[]>,
+    options: GenerateOptions = {},
+    onText?: (index: number, delta: string, tokenId: number) => void,
+  ): Promise<Generation[]> {
+    const batch = this.createBatch({ maxBatchSize: prompts.length });
+    const sequences = prompts.map((prompt, index) => {
+      const request: SequenceRequest = {
+        ...options,
+        promptIds: typeof prompt === 'string' ? this.tokenizer.encode(prompt) : [...prompt],
+        ...(onText ? { onText: (delta: string, tokenId: number) => onText(index, delta, tokenId) } : {}),
+      };
+      return batch.add(request);
+    });
+    while (batch.activeCount + batch.pendingCount > 0) {
+      if (options.signal?.aborted) {
+        for (const sequence of sequences) sequence.cancel();
+      }
+      await batch.step();
+    }
+    return Promise.all(sequences.map((sequence) => sequence.done));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  private emptyPast(batch: number): Map<string, Ort.Tensor> {
+    const { kvHeads, headDim, kvType } = this.signature;
+    const past = new Map<string, Ort.Tensor>();
+    for (const name of pastNames(this.signature)) {
+      const data = kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+      past.set(name, new this.ort.Tensor(kvType, data, [batch, kvHeads, 0, headDim]));
+    }
+    return past;
+  }
+
+  private async run(
+    batch: number,
+    length: number,
+    inputIds: BigInt64Array,
+    mask: BigInt64Array,
+    positionIds: BigInt64Array,
+    past: Map<string, Ort.Tensor>,
+    useCache: boolean,
+  ): Promise<Ort.InferenceSession.OnnxValueMapType> {
+    const { Tensor } = this.ort;
+    const sig = this.signature;
+    const feeds: Record<string, Ort.Tensor> = { [sig.inputIds]: new Tensor('int64', inputIds, [batch, length]) };
+    if (sig.attentionMask) feeds[sig.attentionMask] = new Tensor('int64', mask, [batch, mask.length / batch]);
+    if (sig.positionIds) feeds[sig.positionIds] = new Tensor('int64', positionIds, [batch, length]);
+    if (sig.useCacheBranch) feeds[sig.useCacheBranch] = new Tensor('bool', new Uint8Array([useCache ? 1 : 0]), [1]);
+    for (const [name, tensor] of past) feeds[name] = tensor;
+    return this.session.run(feeds);
+  }
+
+  private presentsAsPast(outputs: Ort.InferenceSession.OnnxValueMapType): Map<string, Ort.Tensor> {
+    const past = new Map<string, Ort.Tensor>();
+    for (const layer of this.signature.layers) {
+      past.set(layer.pastKey, outputs[layer.presentKey] as Ort.Tensor);
+      past.set(layer.pastValue, outputs[layer.presentValue] as Ort.Tensor);
+    }
+    return past;
+  }
+
+  private lastLogits(outputs: Ort.InferenceSession.OnnxValueMapType, batch: number): Float32Array[] {
+    const logits = outputs[this.signature.logits] as Ort.Tensor;
+    const vocab = logits.dims[logits.dims.length - 1]!;
+    // Some exports return only the last position's logits; handle [batch, 1, vocab] whatever the input length.
+    const positions = logits.dims.length === 3 ? logits.dims[1]! : 1;
+    const rows: Float32Array[] = [];
+    for (let r = 0; r < batch; r += 1) {
+      const start = (r * positions + positions - 1) * vocab;
+      if (logits.type === 'float16') {
+        const half = logits.data as Uint16Array;
+        const row = new Float32Array(vocab);
+        for (let i = 0; i < vocab; i += 1) row[i] = halfToFloat(half[start + i]!);
+        rows.push(row);
+      } else rows.push((logits.data as Float32Array).subarray(start, start + vocab));
+    }
+    return rows;
+  }
+}
+
+function ids(value: number | number[] | null | undefined): number[] {
+  if (value === null || value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}

@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import { LlmopsError, usageError } from '../errors.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
+
+export interface CreateSessionOptions {
+  /** @default 'cpu' */
+  provider?: ExecutionProvider;
+  /** Intra-op threads. @default ONNX Runtime's choice (one per physical core) */
+  threads?: number;
+  /** @default 'all' */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
+  /** Where ONNX Runtime writes the optimized graph (used by `llmops compile --backend ort`). */
+  optimizedModelFilePath?: string;
+}
+
+let ortModule: typeof Ort | undefined;
+
+/** onnxruntime-node, imported on first use so commands that don't run a model never load the native binding. */
+export async function loadOrt(): Promise<typeof Ort> {
+  ortModule ??= (await import('onnxruntime-node')) as typeof Ort;
+  return ortModule;
+}
+
+/** Creates an InferenceSession with the requested execution provider; corrupt models and missing providers are one-line errors. */
+export async function createSession(modelPath: string, options: CreateSessionOptions = {}): Promise<Ort.InferenceSession> {
+  const ort = await loadOrt();
+  const provider = options.provider ?? 'cpu';
+  assertProviderInstalled(provider);
+  const sessionOptions: Ort.InferenceSession.SessionOptions = {
+    executionProviders: provider === 'cpu' ? ['cpu'] : provider === 'cuda' ? ['cuda', 'cpu'] : ['tensorrt', 'cuda', 'cpu'],
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+  };
+  try {
+    return await ort.InferenceSession.create(modelPath, sessionOptions);
+  } catch (error) {
+    const message = firstLine((error as Error).message);
+    if (/provider|cuda|tensorrt|libcudnn|libnvinfer/i.test(message) && provider !== 'cpu') {
+      throw new LlmopsError(`ONNX Runtime could not start the ${provider} execution provider: ${message}`, 'PROVIDER_FAILED', {
+        hint: provider === 'cuda' ? 'check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries' : 'check TensorRT libraries are on LD_LIBRARY_PATH',
+        cause: error,
+      });
+    }
+    throw usageError(`cannot load ${modelPath}: ${message}`, 'MODEL_CORRUPT', {
+      hint: 'the file is truncated, corrupt or not an ONNX model; re-export or re-download it',
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The npm package ships only the CPU provider unless it was installed with `--onnxruntime-node-install=cuda12`;
+ * without this check ONNX Runtime fails with a dlopen message that doesn't say how to fix it.
+ */
+export function assertProviderInstalled(provider: ExecutionProvider): void {
+  if (provider === 'cpu') return;
+  const require = createRequire(import.meta.url);
+  const packageDir = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  const binDir = path.join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
+  const library = `libonnxruntime_providers_${provider === 'cuda' ? 'cuda' : 'tensorrt'}.so`;
+  if (!existsSync(path.join(binDir, library))) {
+    throw usageError(`the ${provider} execution provider is not installed (${library} not found in onnxruntime-node)`, 'PROVIDER_NOT_INSTALLED', {
+      hint: 'reinstall with GPU support: npm install onnxruntime-node --onnxruntime-node-install=cuda12 (needs an NVIDIA driver, CUDA 12 and cuDNN 9)',
+    });
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((line) => line.trim())?.trim() ?? text;
+}

@@ -1,0 +1,117 @@
+import type * as Ort from 'onnxruntime-node';
+import { usageError } from '../errors.js';
+import type { ModelConfig } from './model-files.js';
+
+export interface ValueInfo {
+  name: string;
+  type: string;
+  /** Numbers for fixed dimensions, names for symbolic ones. */
+  dims: Array<number | string>;
+}
+
+export interface KvLayer {
+  pastKey: string;
+  pastValue: string;
+  presentKey: string;
+  presentValue: string;
+}
+
+/** A decoder's I/O contract, read from the session metadata and config.json — never assumed from positions. */
+export interface DecoderSignature {
+  inputIds: string;
+  attentionMask: string | null;
+  positionIds: string | null;
+  /** Older merged decoders switch between the prefill and decode subgraphs with this boolean input. */
+  useCacheBranch: string | null;
+  logits: string;
+  logitsType: 'float32' | 'float16';
+  layers: KvLayer[];
+  kvType: 'float32' | 'float16';
+  kvHeads: number;
+  headDim: number;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+}
+
+const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
+const PRESENT = /^present(?:_key_values)?\.(\d+)\.(key|value)$/;
+
+export function readValueInfos(metadata: readonly Ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
+  return metadata.map((value) =>
+    value.isTensor ? { name: value.name, type: value.type, dims: [...value.shape] } : { name: value.name, type: 'non-tensor', dims: [] },
+  );
+}
+
+/** Reads the decoder-with-past signature; throws a usage error naming what is missing when the model isn't one. */
+export function readDecoderSignature(session: Ort.InferenceSession, config: ModelConfig, shownPath: string): DecoderSignature {
+  const inputs = readValueInfos(session.inputMetadata);
+  const outputs = readValueInfos(session.outputMetadata);
+  const inputByName = new Map(inputs.map((value) => [value.name, value]));
+  const outputByName = new Map(outputs.map((value) => [value.name, value]));
+
+  if (!inputByName.has('input_ids') || !outputByName.has('logits')) {
+    throw usageError(`${shownPath} is not a causal language model (no input_ids input or logits output)`, 'NOT_A_DECODER', {
+      hint: 'generate needs a text-generation export; use `llmops bench` for other ONNX models',
+    });
+  }
+
+  const pastByLayer = new Map<number, Partial<KvLayer>>();
+  for (const input of inputs) {
+    const match = PAST.exec(input.name);
+    if (!match) continue;
+    const layer = pastByLayer.get(Number(match[1])) ?? {};
+    if (match[2] === 'key') layer.pastKey = input.name;
+    else layer.pastValue = input.name;
+    pastByLayer.set(Number(match[1]), layer);
+  }
+  for (const output of outputs) {
+    const match = PRESENT.exec(output.name);
+    if (!match) continue;
+    const layer = pastByLayer.get(Number(match[1]));
+    if (!layer) continue;
+    if (match[2] === 'key') layer.presentKey = output.name;
+    else layer.presentValue = output.name;
+  }
+  if (pastByLayer.size === 0) {
+    throw usageError(`${shownPath} has no past_key_values inputs: the engine needs a decoder with KV cache`, 'NO_KV_CACHE', {
+      hint: 'export with --task text-generation-with-past',
+    });
+  }
+  const layers: KvLayer[] = [];
+  for (let index = 0; index < pastByLayer.size; index += 1) {
+    const layer = pastByLayer.get(index);
+    if (!layer?.pastKey || !layer.pastValue || !layer.presentKey || !layer.presentValue) {
+      throw usageError(`${shownPath}: layer ${index} lacks a past_key_values/present key or value`, 'BAD_KV_SIGNATURE');
+    }
+    layers.push(layer as KvLayer);
+  }
+
+  const firstPast = inputByName.get(layers[0]!.pastKey)!;
+  const heads = config.num_attention_heads ?? config.n_head;
+  const hidden = config.hidden_size ?? config.n_embd;
+  const kvHeads = numeric(firstPast.dims[1]) ?? config.num_key_value_heads ?? heads;
+  const headDim = numeric(firstPast.dims[3]) ?? config.head_dim ?? (hidden && heads ? hidden / heads : undefined);
+  if (!kvHeads || !headDim) {
+    throw usageError(`${shownPath}: cannot tell the KV cache shape (config.json lacks num_attention_heads / hidden_size)`, 'BAD_KV_SIGNATURE');
+  }
+
+  const logits = outputByName.get('logits')!;
+  return {
+    inputIds: 'input_ids',
+    attentionMask: inputByName.has('attention_mask') ? 'attention_mask' : null,
+    positionIds: inputByName.has('position_ids') ? 'position_ids' : null,
+    useCacheBranch: inputByName.has('use_cache_branch') ? 'use_cache_branch' : null,
+    logits: 'logits',
+    logitsType: logits.type === 'float16' ? 'float16' : 'float32',
+    layers,
+    kvType: firstPast.type === 'float16' ? 'float16' : 'float32',
+    kvHeads,
+    headDim,
+    inputs,
+    outputs,
+  };
+}
+
+function numeric(dim: number | string | undefined): number | undefined {
+  return typeof dim === 'number' && dim > 0 ? dim : undefined;
+}
