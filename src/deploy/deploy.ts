@@ -171,10 +171,10 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
  */
 export function assertNoSecrets(text: string, config: LlmopsConfig, env: NodeJS.ProcessEnv): void {
   const candidates: [string, string][] = [];
-  if (config.hub.token) candidates.push(['hub.token', config.hub.token]);
   for (const [name, value] of Object.entries(env)) {
     if (value && SECRET_ENV.test(name)) candidates.push([`$${name}`, value]);
   }
+  if (config.hub.token) candidates.push(['hub.token', config.hub.token]);
   for (const [source, value] of candidates) {
     // Short values (e.g. "1", "true") would match by accident and are no secrets worth the name.
     if (value.length >= 8 && text.includes(value)) {

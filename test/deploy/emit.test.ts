@@ -93,3 +93,31 @@ test('engine hpa writes the prometheus-adapter rule that serves its external met
   const hpa = parse(await readFile(path.join(out, 'base/horizontalpodautoscaler-tiny-gpt.yaml'), 'utf8')) as { spec: { metrics: { external: unknown }[] } };
   assert.deepEqual(hpa.spec.metrics[0]!.external, { metric: { name: 'llmops_tiny_gpt_queue_depth' }, target: { averageValue: '4', type: 'AverageValue' } });
 });
+
+test('CLI with secrets in the environment: no secret value in any file, stdout or stderr', async () => {
+  const dir = await tempDir();
+  await writeConfig(dir, exampleConfig({ strategy: 'init', engine: 'hpa' }));
+  const env = { HF_TOKEN: 'hf_cliSECRET0123456789abcdef', API_KEYS: 'sk-cli-secret-0123456789', LLMOPS_API_KEY: 'sk-llmops-secret-987654' };
+  const out = path.join(dir, 'k8s');
+  const run = runCli(['--verbose', 'deploy', '--out', out, '--kustomize', '--emit', 'nap'], { cwd: dir, env });
+  assert.equal(run.status, 0, run.stderr);
+  const json = runCli(['--json', 'deploy', '-o', 'yaml'], { cwd: dir, env });
+  const { readdir } = await import('node:fs/promises');
+  const files = await readdir(out, { recursive: true, withFileTypes: true });
+  const texts = await Promise.all(files.filter((f) => f.isFile()).map((f) => readFile(path.join(f.parentPath ?? (f as unknown as { path: string }).path, f.name), 'utf8')));
+  const everything = [...texts, run.stdout, run.stderr, json.stdout, json.stderr].join('\n');
+  for (const value of Object.values(env)) assert.ok(!everything.includes(value), `leaked ${value.slice(0, 6)}…`);
+});
+
+test('defence in depth: a secret value smuggled under an innocent name is refused before anything is written', async () => {
+  const dir = await tempDir();
+  const raw = exampleConfig({ strategy: 'baked' });
+  (raw.serve as Record<string, unknown>).env = { EXTRA_ARGS: '--auth hf_cliSECRET0123456789abcdef' };
+  await writeConfig(dir, raw);
+  const out = path.join(dir, 'k8s');
+  const run = runCli(['deploy', '--out', out], { cwd: dir, env: { HF_TOKEN: 'hf_cliSECRET0123456789abcdef' } });
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /contain the secret value of \$HF_TOKEN/);
+  assert.ok(!run.stderr.includes('hf_cliSECRET'), 'the error does not print the value');
+  await assert.rejects(readFile(path.join(out, 'deployment-tiny-gpt.yaml')), /ENOENT/);
+});

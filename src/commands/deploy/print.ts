@@ -34,6 +34,10 @@ function explain(result: DeployResult): string[] {
   ];
   if (result.capacityPlan) lines.push('capacity plan:', ...result.capacityPlan.lines.map((l) => `  ${l}`));
   for (const note of result.notes) lines.push(`note: ${note}`);
+  if (result.apply) {
+    lines.push(`kubectl (context ${result.apply.context})${result.apply.dryRun ? `, dry run ${result.apply.dryRun}` : ''}:`);
+    lines.push(...result.apply.changes.map((c) => `  ${c.object} ${c.action}`));
+  }
   return lines;
 }
 
@@ -52,10 +56,6 @@ export function printDeploy(output: Output, result: DeployResult, format: 'yaml'
     const rows = result.objects.map((o) => [o.kind, o.metadata.name, o.apiVersion]);
     const parts = [renderTable(['kind', 'name', 'apiVersion'], rows), ...explain(result)];
     if (result.out) parts.push(`written to ${result.out}`);
-    if (result.apply) {
-      parts.push(`kubectl (context ${result.apply.context})${result.apply.dryRun ? `, dry run ${result.apply.dryRun}` : ''}:`);
-      parts.push(...result.apply.changes.map((c) => `  ${c.object} ${c.action}`));
-    }
     return parts.join('\n');
   });
 }
