@@ -30,4 +30,7 @@ step('Generate with the compiled artifact', ['generate', 'artifacts/tiny-ort', '
 step('Benchmark the engine: TTFT, TPOT, tokens/s, memory and $ per million tokens per batch size', ['bench', 'artifacts/tiny-ort', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--gpu-price', '2.49', '--out', 'bench.json']);
 // Sub-millisecond steps on a shared machine may really differ by 25% between two runs: the gate may rightly say so.
 step('Gate a second run against the first (exit 3 on a regression beyond noise)', ['bench', 'artifacts/tiny-ort', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--baseline', 'bench.json', '--max-regression', '25%'], { allow: [0, 3] });
+step('Kubernetes manifests for a GPU service: validated, linted, kustomize layout (no cluster needed)', [
+  'deploy', '--image', 'ghcr.io/llmops/llmops-node-server:0.1.0', '--out', 'k8s', '--kustomize',
+]);
 console.log(`\nDone. Outputs are in ${work}`);

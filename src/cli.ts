@@ -7,6 +7,7 @@ import { benchCommand } from './commands/bench/command.js';
 import { generateCommand } from './commands/generate/command.js';
 import { compileCommand } from './commands/compile/command.js';
 import { scaffoldCommand } from './commands/scaffold/command.js';
+import { deployCommand } from './commands/deploy/command.js';
 
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -29,7 +30,7 @@ export function buildProgram(): Command {
         '\nExamples:\n  $ llmops generate --prompt "Once upon a time"\n  $ llmops config --json\n',
     );
 
-  for (const command of [generateCommand(), compileCommand(), benchCommand(), scaffoldCommand(), configCommand()]) program.addCommand(command);
+  for (const command of [generateCommand(), compileCommand(), benchCommand(), scaffoldCommand(), deployCommand(), configCommand()]) program.addCommand(command);
   return program;
 }
 

@@ -6,3 +6,4 @@ export { resolveModel, ensureTinyModel, buildTinyModel, TINY_MODEL_SPECS, type R
 export { benchEngine, benchCausalLM, type EngineBenchOptions, type EngineBenchResult } from './bench/engine/run.js';
 export { compareToBaseline, gateRows, type GateResult } from './bench/gate.js';
 export { compile, readArtifact, type ArtifactManifest, type CompileOptions, type CompileResult } from './compile/index.js';
+export { deploy, lintObjects, readManifests, type DeployOptions, type DeployResult, type LintFinding } from './deploy/index.js';

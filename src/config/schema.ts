@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { benchSchema } from '../bench/config.js';
 import { compileSchema } from '../compile/config.js';
+import { checkDeployConfig, deploySchema, DEPLOY_DEFAULTS, serveSchema, SERVE_DEFAULTS } from '../deploy/config.js';
 
 /**
  * The llmops.yaml schema. Every object is strict, so a misspelt key is an error that names it.
@@ -68,8 +69,11 @@ export const configSchema = z
     hub: hubSchema.default({ endpoint: 'https://huggingface.co' }),
     bench: benchSchema.default({ maxRegression: 0.05 }),
     compile: compileSchema.default({}),
+    serve: serveSchema.default(SERVE_DEFAULTS),
+    deploy: deploySchema.default(DEPLOY_DEFAULTS),
   })
-  .strict();
+  .strict()
+  .superRefine(checkDeployConfig);
 
 export type LlmopsConfig = z.infer<typeof configSchema>;
 

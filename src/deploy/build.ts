@@ -1,0 +1,55 @@
+import { horizontalPodAutoscaler, prometheusAdapterRules, scaledObject, type PrometheusAdapterRules } from './autoscaling.js';
+import { compileJob, napConfig, type NapConfig } from './extras.js';
+import { seldonDeployment, SELDON_LICENSE_NOTE } from './graph.js';
+import type { KubeObject } from './k8s.js';
+import { serviceMonitor } from './monitoring.js';
+import type { Resolved } from './resolve.js';
+import { modelStorage } from './storage.js';
+import { deployment, networkPolicy, podDisruptionBudget, service, serviceAccount } from './workload.js';
+
+export type Emit = 'nap' | 'compile-job';
+
+export interface BuiltManifests {
+  /** Kubernetes objects, in apply order. */
+  objects: KubeObject[];
+  /** GKE node auto-provisioning config (`--emit nap`): not a Kubernetes object, written beside them. */
+  nap: NapConfig | null;
+  /** prometheus-adapter rules the HPA's external metric needs (engine hpa). */
+  adapterRules: PrometheusAdapterRules | null;
+  notes: string[];
+}
+
+const APPLY_ORDER = [
+  'ServiceAccount',
+  'PersistentVolumeClaim',
+  'Service',
+  'Deployment',
+  'SeldonDeployment',
+  'PodDisruptionBudget',
+  'NetworkPolicy',
+  'ScaledObject',
+  'HorizontalPodAutoscaler',
+  'ServiceMonitor',
+  'Job',
+];
+
+/** Builds every object of the deployment from the resolved inputs. Pure: the same inputs give the same objects. */
+export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltManifests {
+  const notes = [...r.notes];
+  const storage = modelStorage(r);
+  const objects: KubeObject[] = [serviceAccount(r, storage), ...storage.claims];
+  if (r.deploy.graph) {
+    objects.push(seldonDeployment(r, r.deploy.graph));
+    notes.push(SELDON_LICENSE_NOTE);
+  } else {
+    objects.push(deployment(r, storage), service(r), podDisruptionBudget(r), networkPolicy(r, storage));
+    if (r.autoscaling.engine === 'keda') objects.push(scaledObject(r));
+    if (r.autoscaling.engine === 'hpa') objects.push(horizontalPodAutoscaler(r));
+    if (r.deploy.monitoring.serviceMonitor) objects.push(serviceMonitor(r));
+  }
+  if (emit.includes('compile-job')) objects.push(compileJob(r));
+  objects.sort((a, b) => APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
+  const adapterRules = !r.deploy.graph && r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
+  if (adapterRules) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add prometheus-adapter-rules.yaml to prometheus-adapter's config`);
+  return { objects, nap: emit.includes('nap') ? napConfig(r) : null, adapterRules, notes };
+}

@@ -1,0 +1,304 @@
+import { z } from 'zod';
+
+/**
+ * The `serve:` and `deploy:` sections of llmops.yaml. Objects are strict so a misspelt key is an error naming it;
+ * rules that span keys (a storage strategy and its fields, replica bounds, drain timing) are in `checkDeployConfig`,
+ * which reports with the offending key's path so the loader prints `file:line: \`deploy.storage.size\` …`.
+ */
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsLabel = z.string().regex(DNS_LABEL, 'must be a DNS-1123 label (lowercase letters, digits and -)');
+/** Kubernetes resource quantity (`4`, `500m`, `16Gi`). */
+export const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(\d+(\.\d*)?|\.\d+)))?$/;
+const quantity = z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as 4, 500m or 16Gi');
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const urlPath = z.string().regex(/^\/\S*$/, 'must be a URL path starting with /');
+
+export const serveTemplates = ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton'] as const;
+
+export const serveSchema = z
+  .object({
+    /** Server image, pinned by tag (not `latest`) or digest. Required by `llmops deploy` (or its `--image`). */
+    image: z.string().min(1).optional(),
+    /** Port the server listens on. @default 8000 */
+    port: z.number().int().min(1).max(65535).default(8000),
+    /** The scaffold template the image was built from: decides probe paths and metric names. @default node */
+    template: z.enum(serveTemplates).default('node'),
+    /** Probe and metrics paths, when they differ from the template's. */
+    paths: z.object({ health: urlPath.optional(), ready: urlPath.optional(), metrics: urlPath.optional() }).strict().default({}),
+    /** How long the server finishes in-flight streams after SIGTERM (its SHUTDOWN_TIMEOUT). @default 30 */
+    shutdownTimeoutSeconds: z.number().int().min(0).default(30),
+    /** Extra non-secret environment variables for the server container. Secrets go in `deploy.secrets`. */
+    env: z.record(z.string().regex(ENV_NAME, 'must be an environment variable name'), z.string()).default({}),
+  })
+  .strict();
+
+const secretRefSchema = z
+  .object({
+    /** Environment variable the container sees, e.g. HF_TOKEN or API_KEYS. */
+    env: z.string().regex(ENV_NAME, 'must be an environment variable name'),
+    /** Name of the Kubernetes Secret (created outside llmops). */
+    name: dnsSubdomain(),
+    /** Key inside the Secret. */
+    key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key (letters, digits, -, _ and .)'),
+  })
+  .strict();
+
+function dnsSubdomain() {
+  return z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a DNS-1123 subdomain (lowercase letters, digits, - and .)');
+}
+
+export const graphNodeTypes = ['MODEL', 'COMBINER', 'ROUTER', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'] as const;
+
+export interface GraphNodeConfig {
+  name: string;
+  type: (typeof graphNodeTypes)[number];
+  image: string;
+  gpu?: { count: number; type?: string | undefined } | undefined;
+  resources?: { cpu: string; memory: string } | undefined;
+  children: GraphNodeConfig[];
+}
+
+const graphNodeSchema: z.ZodType<GraphNodeConfig> = z.lazy(() =>
+  z
+    .object({
+      name: dnsLabel,
+      type: z.enum(graphNodeTypes),
+      image: z.string().min(1),
+      gpu: z
+        .object({ count: z.number().int().min(1).default(1), type: z.string().regex(/^[a-z0-9-]+$/).optional() })
+        .strict()
+        .optional(),
+      resources: z.object({ cpu: quantity.default('1'), memory: quantity.default('2Gi') }).strict().optional(),
+      children: z.array(graphNodeSchema).default([]),
+    })
+    .strict(),
+) as z.ZodType<GraphNodeConfig>;
+
+export const deploySchema = z
+  .object({
+    /** Namespace of every object. @default default */
+    namespace: dnsLabel.default('default'),
+    /** Cloud whose node labels select the GPU type. @default gke */
+    provider: z.enum(['gke', 'eks', 'aks', 'generic']).default('gke'),
+    replicas: z
+      .object({ min: z.number().int().min(0).default(1), max: z.number().int().min(1).default(4) })
+      .strict()
+      .default({ min: 1, max: 4 }),
+    gpu: z
+      .object({
+        /** Accelerator: nvidia-t4, nvidia-l4, nvidia-a10g, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb… */
+        type: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits and - (e.g. nvidia-l4)').default('nvidia-l4'),
+        count: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .default({ type: 'nvidia-l4', count: 1 }),
+    resources: z
+      .object({
+        cpu: quantity.default('4'),
+        memory: quantity.default('16Gi'),
+        /** Size of the memory-backed /dev/shm (NCCL and PyTorch dataloaders need more than the 64 MiB default). */
+        shm: quantity.default('1Gi'),
+        ephemeralStorage: quantity.default('4Gi'),
+      })
+      .strict()
+      .default({ cpu: '4', memory: '16Gi', shm: '1Gi', ephemeralStorage: '4Gi' }),
+    storage: z
+      .object({
+        strategy: z.enum(['baked', 'volume', 'init', 'gcsfuse']).default('baked'),
+        /** PVC size (volume, init). */
+        size: quantity.optional(),
+        storageClass: dnsSubdomain().optional(),
+        /** An existing PVC to mount instead of creating one (volume). */
+        claimName: dnsSubdomain().optional(),
+        /** GCS bucket (gcsfuse). */
+        bucket: z.string().regex(/^[a-z0-9][-_.a-z0-9]{1,221}[a-z0-9]$/, 'must be a GCS bucket name').optional(),
+        /** Google service account bound by Workload Identity (gcsfuse), e.g. models@project.iam.gserviceaccount.com. */
+        gcpServiceAccount: z.string().email().optional(),
+        /** Where the model is mounted (or, for baked, where the image holds it). @default /models */
+        path: z.string().regex(/^\/\S*$/, 'must be an absolute path').default('/models'),
+        /** Image of the init container that downloads the model (init). */
+        downloaderImage: z.string().min(1).default('python:3.12-slim'),
+      })
+      .strict()
+      .default({ strategy: 'baked', path: '/models', downloaderImage: 'python:3.12-slim' }),
+    autoscaling: z
+      .object({
+        engine: z.enum(['keda', 'hpa', 'none']).default('keda'),
+        metric: z.enum(['queue-depth', 'gpu-utilization', 'kv-cache']).default('queue-depth'),
+        /** Per-replica target: waiting requests (queue-depth) or percent (gpu-utilization, kv-cache). */
+        target: z.number().positive().optional(),
+        /** PromQL returning one series, replacing the query derived from the metric. */
+        query: z.string().min(1).optional(),
+        prometheusAddress: z.string().url().default('http://prometheus-operated.monitoring.svc:9090'),
+        pollingIntervalSeconds: z.number().int().min(1).default(15),
+        /** Scale-down stabilization; default max(600, pod start budget). */
+        scaleDownStabilizationSeconds: z.number().int().min(0).optional(),
+        /** Slow scale-down: at most this many pods… @default 1 */
+        scaleDownPods: z.number().int().min(1).default(1),
+        /** …per this many seconds. @default 300 */
+        scaleDownPeriodSeconds: z.number().int().min(1).max(1800).default(300),
+      })
+      .strict()
+      .default({
+        engine: 'keda',
+        metric: 'queue-depth',
+        prometheusAddress: 'http://prometheus-operated.monitoring.svc:9090',
+        pollingIntervalSeconds: 15,
+        scaleDownPods: 1,
+        scaleDownPeriodSeconds: 300,
+      }),
+    probes: z
+      .object({
+        /** Worst-case model load time; `--from-bench` with an engine result replaces it with the measured load. */
+        modelLoadSeconds: z.number().int().min(1).default(300),
+      })
+      .strict()
+      .default({ modelLoadSeconds: 300 }),
+    rollout: z
+      .object({ maxSurge: z.number().int().min(0).optional(), maxUnavailable: z.number().int().min(0).optional() })
+      .strict()
+      .default({}),
+    drain: z
+      .object({
+        /** Seconds a terminating pod keeps serving while endpoints drop it. @default 10 */
+        preStopSeconds: z.number().int().min(0).default(10),
+        /** Default: preStop + serve.shutdownTimeoutSeconds + 10. */
+        terminationGracePeriodSeconds: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .default({ preStopSeconds: 10 }),
+    /** Environment variables filled from existing Secrets (by reference: values never pass through llmops). */
+    secrets: z.array(secretRefSchema).default([]),
+    monitoring: z
+      .object({
+        serviceMonitor: z.boolean().default(true),
+        interval: z.string().regex(/^\d+(ms|s|m)$/, 'must be a Prometheus duration such as 30s').default('30s'),
+        /** Namespace of Prometheus, allowed to scrape through the NetworkPolicy. @default monitoring */
+        namespace: dnsLabel.default('monitoring'),
+      })
+      .strict()
+      .default({ serviceMonitor: true, interval: '30s', namespace: 'monitoring' }),
+    /** Namespaces (besides this one) whose pods may call the service. */
+    allowFrom: z.array(dnsLabel).default([]),
+    /** Kustomize overlays written with `--kustomize`. */
+    environments: z.array(dnsLabel).min(1).default(['staging', 'production']),
+    capacity: z
+      .object({
+        /** Spare capacity above the peak: 0.2 = 20 %. */
+        headroom: z.number().min(0).max(10).default(0.2),
+        /** Peak requests per second to plan for (or `--peak-qps`). */
+        peakQps: z.number().positive().optional(),
+      })
+      .strict()
+      .default({ headroom: 0.2 }),
+    compileJob: z
+      .object({
+        /** Image with llmops and the backend's tools (trtexec for tensorrt). */
+        image: z.string().min(1).optional(),
+        backend: z.enum(['ort', 'optimum', 'tensorrt', 'tensorrt-llm']).default('tensorrt'),
+      })
+      .strict()
+      .default({ backend: 'tensorrt' }),
+    lint: z.object({ ignore: z.array(z.string().min(1)).default([]) }).strict().default({ ignore: [] }),
+    /** An inference graph (Seldon Core v1) instead of a single model server. */
+    graph: graphNodeSchema.optional(),
+  })
+  .strict();
+
+export type ServeConfig = z.infer<typeof serveSchema>;
+export type DeployConfig = z.infer<typeof deploySchema>;
+
+export const SERVE_DEFAULTS: ServeConfig = serveSchema.parse({});
+export const DEPLOY_DEFAULTS: DeployConfig = deploySchema.parse({});
+
+interface ConfigShape {
+  model?: string | { id?: string | undefined; path?: string | undefined; revision?: string | undefined } | undefined;
+  serve: ServeConfig;
+  deploy: DeployConfig;
+}
+
+/** Issue sink compatible with zod's superRefine context. */
+interface IssueSink {
+  addIssue(issue: { code: 'custom'; message: string; path: (string | number)[] }): void;
+}
+
+/** Rules that span keys. Each issue carries the path of the key to fix. */
+export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
+  const { deploy, serve } = config;
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', message, path });
+  const storage = deploy.storage;
+
+  if (deploy.replicas.min > deploy.replicas.max) {
+    issue(['deploy', 'replicas', 'min'], `must not exceed deploy.replicas.max (${deploy.replicas.max}), got ${deploy.replicas.min}`);
+  }
+  if (deploy.replicas.min === 0 && deploy.autoscaling.engine !== 'keda') {
+    issue(['deploy', 'replicas', 'min'], 'can be 0 only with deploy.autoscaling.engine: keda (scale to zero); use 1 or more');
+  }
+  if (storage.strategy === 'volume' && !storage.size && !storage.claimName) {
+    issue(['deploy', 'storage', 'size'], 'is required for storage strategy volume (or give deploy.storage.claimName of an existing PVC)');
+  }
+  if (storage.strategy === 'init') {
+    if (!storage.size) issue(['deploy', 'storage', 'size'], 'is required for storage strategy init (the shared PVC the model is downloaded into)');
+    const model = config.model;
+    const id = typeof model === 'string' ? model : model?.id;
+    if (!id || (typeof model === 'string' && (model.startsWith('.') || model.startsWith('/')))) {
+      issue(['model'], 'must name a Hub model (model.id) for storage strategy init, which downloads it');
+    } else if (typeof model === 'string' || !model?.revision) {
+      issue(['model', 'revision'], 'is required for storage strategy init: pin the revision (a commit sha) so every pod serves the same weights');
+    }
+  }
+  if (storage.strategy === 'gcsfuse') {
+    if (!storage.bucket) issue(['deploy', 'storage', 'bucket'], 'is required for storage strategy gcsfuse');
+    if (deploy.provider !== 'gke') issue(['deploy', 'provider'], `must be gke for storage strategy gcsfuse (the GCS FUSE CSI driver is a GKE add-on), got ${deploy.provider}`);
+  }
+  if (storage.strategy !== 'gcsfuse' && storage.bucket) {
+    issue(['deploy', 'storage', 'bucket'], `is only used by storage strategy gcsfuse, not ${storage.strategy}`);
+  }
+  const { maxSurge, maxUnavailable } = deploy.rollout;
+  if (maxSurge === 0 && maxUnavailable === 0) {
+    issue(['deploy', 'rollout', 'maxUnavailable'], 'and deploy.rollout.maxSurge cannot both be 0 (the rollout could never progress)');
+  }
+  const grace = deploy.drain.terminationGracePeriodSeconds;
+  const needed = deploy.drain.preStopSeconds + serve.shutdownTimeoutSeconds;
+  if (grace !== undefined && grace < needed) {
+    issue(
+      ['deploy', 'drain', 'terminationGracePeriodSeconds'],
+      `must be at least deploy.drain.preStopSeconds + serve.shutdownTimeoutSeconds = ${needed}, got ${grace} (streams would be killed mid-drain)`,
+    );
+  }
+  const target = deploy.autoscaling.target;
+  if (target !== undefined && deploy.autoscaling.metric !== 'queue-depth' && target > 100) {
+    issue(['deploy', 'autoscaling', 'target'], `is a percentage for ${deploy.autoscaling.metric}: use a value in (0, 100], got ${target}`);
+  }
+  const stabilization = deploy.autoscaling.scaleDownStabilizationSeconds;
+  if (stabilization !== undefined && stabilization > 3600) {
+    issue(['deploy', 'autoscaling', 'scaleDownStabilizationSeconds'], `must be at most 3600 (the HPA limit), got ${stabilization}`);
+  }
+  for (const [name, value] of Object.entries(serve.env)) {
+    if (SECRET_ENV.test(name) && value !== '') {
+      issue(['serve', 'env', name], 'looks like a secret: never put its value in llmops.yaml; reference a Secret in deploy.secrets instead');
+    }
+  }
+  const secretNames = new Set<string>();
+  deploy.secrets.forEach((secret, index) => {
+    if (secretNames.has(secret.env)) issue(['deploy', 'secrets', index, 'env'], `${secret.env} is listed twice`);
+    secretNames.add(secret.env);
+    if (serve.env[secret.env] !== undefined) issue(['serve', 'env', secret.env], 'is also in deploy.secrets: keep it only there');
+  });
+  if (deploy.graph) {
+    const seen = new Set<string>();
+    const walk = (node: GraphNodeConfig, path: (string | number)[]) => {
+      if (seen.has(node.name)) issue([...path, 'name'], `${node.name} is used by two graph nodes; names must be unique`);
+      seen.add(node.name);
+      if ((node.type === 'COMBINER' || node.type === 'ROUTER') && node.children.length === 0) {
+        issue([...path, 'children'], `a ${node.type} needs children to ${node.type === 'ROUTER' ? 'route to' : 'combine'}`);
+      }
+      node.children.forEach((child, index) => walk(child, [...path, 'children', index]));
+    };
+    walk(deploy.graph, ['deploy', 'graph']);
+  }
+}
+
+/** Environment variable names that hold secrets. */
+export const SECRET_ENV = /(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEYS?|CREDENTIALS?|PRIVATE_KEY)$/i;

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { LlmopsConfig } from '../config/schema.js';
+import { checkFailed, LlmopsError, usageError } from '../errors.js';
+import { applyManifests, type ApplyResult } from './apply.js';
+import { buildManifests, type Emit } from './build.js';
+import { readBenchResult, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
+import { SECRET_ENV } from './config.js';
+import { gpuTypeFromName } from './facts.js';
+import type { KubeObject } from './k8s.js';
+import { lintObjects, type LintFinding } from './lint/index.js';
+import { resolveDeploy, type Resolved } from './resolve.js';
+import { fileNameOf, layoutFiles, toJsonList, toYaml, toYamlStream, type OutputFile } from './serialize.js';
+import { loadBundledSchemas, StrictValidator, type SchemaSet } from './validate/index.js';
+
+export interface DeployOptions {
+  /** The loaded llmops.yaml (serve, deploy, name and model are used). */
+  config: LlmopsConfig;
+  /** Server image, over serve.image. */
+  image?: string | undefined;
+  /** Bench results: an endpoint result gives capacity, an engine result the model load time. */
+  fromBench?: readonly string[] | undefined;
+  /** Peak requests/s for the capacity plan, over deploy.capacity.peakQps. */
+  peakQps?: number | undefined;
+  /** Extra outputs: a GKE node auto-provisioning config, a compile Job. */
+  emit?: readonly Emit[] | undefined;
+  /** Write one file per object into this directory (atomically). */
+  out?: string | undefined;
+  /** With `out`: a kustomize layout (base + overlays per environment). */
+  kustomize?: boolean | undefined;
+  /** Replace an existing `out`. */
+  force?: boolean | undefined;
+  /** Apply with kubectl after writing. */
+  apply?: boolean | undefined;
+  dryRun?: 'server' | 'client' | undefined;
+  context?: string | undefined;
+  /** Schemas for strict validation. @default the bundled subset shipped with llmops */
+  schemas?: SchemaSet | undefined;
+  /** Environment scanned for secret values that must not appear in the output. @default process.env */
+  env?: NodeJS.ProcessEnv | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((message: string) => void) | undefined;
+}
+
+export interface DeployResult {
+  name: string;
+  namespace: string;
+  objects: KubeObject[];
+  /** Files written under `out` (relative paths), or null when nothing was written. */
+  files: string[] | null;
+  out: string | null;
+  /** The stream `-o yaml` prints. */
+  yaml: string;
+  json: string;
+  capacityPlan: CapacityPlan | null;
+  timing: Resolved['timing'];
+  replicas: Resolved['replicas'];
+  autoscaling: Resolved['autoscaling'];
+  storage: string;
+  notes: string[];
+  lint: LintFinding[];
+  apply: ApplyResult | null;
+}
+
+/** Builds, validates, lints and writes (or applies) the Kubernetes manifests of a model service. */
+export async function deploy(options: DeployOptions): Promise<DeployResult> {
+  const { config } = options;
+  const out = options.out ? path.resolve(options.out) : null;
+  if (out && !options.force && (await exists(out))) {
+    throw usageError(`output directory ${out} already exists`, 'OUTPUT_EXISTS', { hint: 'pass --force to replace it' });
+  }
+  if (options.emit?.includes('nap') && !out) throw usageError('--emit nap writes nap.yaml beside the manifests: add --out DIR', 'DEPLOY_NAP_NEEDS_OUT');
+  if (options.kustomize && !out) throw usageError('--kustomize writes a directory layout: add --out DIR', 'DEPLOY_KUSTOMIZE_NEEDS_OUT');
+  if (options.dryRun && !options.apply) throw usageError('--dry-run applies nothing without --apply: add --apply', 'DEPLOY_DRY_RUN_NEEDS_APPLY');
+
+  let capacity: EndpointCapacity | undefined;
+  let load: EngineLoad | undefined;
+  for (const file of options.fromBench ?? []) {
+    const input = await readBenchResult(file);
+    if (input.kind === 'endpoint') capacity = input.capacity;
+    else load = input.load;
+  }
+  await checkArtifact(config);
+
+  const resolved = resolveDeploy({
+    name: config.name,
+    model: config.model,
+    serve: config.serve,
+    deploy: config.deploy,
+    image: options.image,
+    capacity,
+    load,
+    peakQps: options.peakQps,
+  });
+  const built = buildManifests(resolved, options.emit ?? []);
+
+  options.onProgress?.(`validating ${built.objects.length} objects against the Kubernetes 1.30 and CRD schemas`);
+  const validator = await validatorFor(options.schemas);
+  const invalid = built.objects.flatMap((object) => validator.validate(object));
+  if (invalid.length > 0) {
+    const first = invalid[0]!;
+    throw new LlmopsError(`generated ${first.object} fails schema validation at ${first.path || '/'}: ${first.message}`, 'DEPLOY_INVALID_MANIFEST', {
+      details: { errors: invalid },
+    });
+  }
+
+  const lint = lintObjects(
+    built.objects.map((object) => ({ object: object as unknown as Record<string, unknown> })),
+    { ignore: config.deploy.lint.ignore },
+  );
+  if (lint.length > 0) {
+    const first = lint[0]!;
+    throw checkFailed(`lint: ${lint.length} finding(s) in the generated manifests; first: ${first.object}: ${first.message} [${first.rule}]`, 'DEPLOY_LINT_FAILED', {
+      hint: 'fix the config, or list the rule in deploy.lint.ignore',
+      details: { findings: lint },
+    });
+  }
+
+  const extra: OutputFile[] = [];
+  if (built.nap) extra.push({ path: 'nap.yaml', content: toYaml(built.nap) });
+  if (built.adapterRules) extra.push({ path: 'prometheus-adapter-rules.yaml', content: toYaml(built.adapterRules) });
+  const files = layoutFiles(built.objects, { kustomize: Boolean(options.kustomize), environments: config.deploy.environments, extra });
+  const yaml = toYamlStream(built.objects);
+  const json = toJsonList(built.objects);
+  assertNoSecrets([yaml, ...extra.map((f) => f.content)].join('\n'), config, options.env ?? process.env);
+
+  if (out) {
+    await writeAtomically(out, files, Boolean(options.force));
+    options.onProgress?.(`wrote ${files.length} files to ${out}`);
+  }
+
+  let apply: ApplyResult | null = null;
+  if (options.apply) {
+    const scratch = out ? null : path.join(tmpdir(), `llmops-deploy-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      if (scratch) await writeAtomically(scratch, layoutFiles(built.objects, { kustomize: false, environments: [] }), false);
+      const dir = out ?? scratch!;
+      const source = options.kustomize
+        ? { kustomize: path.join(dir, 'base') }
+        : { files: built.objects.map((object) => path.join(dir, fileNameOf(object))) };
+      apply = await applyManifests({ source, context: options.context, dryRun: options.dryRun, signal: options.signal, onProgress: options.onProgress });
+    } finally {
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  return {
+    name: resolved.name,
+    namespace: resolved.namespace,
+    objects: built.objects,
+    files: out ? files.map((f) => f.path) : null,
+    out,
+    yaml,
+    json,
+    capacityPlan: resolved.capacityPlan,
+    timing: resolved.timing,
+    replicas: resolved.replicas,
+    autoscaling: resolved.autoscaling,
+    storage: config.deploy.storage.strategy,
+    notes: built.notes,
+    lint,
+    apply,
+  };
+}
+
+/**
+ * Defence in depth: the builders only ever reference Secrets, but if a secret value from the config or the
+ * environment shows up in the output anyway, nothing is written.
+ */
+export function assertNoSecrets(text: string, config: LlmopsConfig, env: NodeJS.ProcessEnv): void {
+  const candidates: [string, string][] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value && SECRET_ENV.test(name)) candidates.push([`$${name}`, value]);
+  }
+  if (config.hub.token) candidates.push(['hub.token', config.hub.token]);
+  for (const [source, value] of candidates) {
+    // Short values (e.g. "1", "true") would match by accident and are no secrets worth the name.
+    if (value.length >= 8 && text.includes(value)) {
+      throw new LlmopsError(`refusing to write manifests: they contain the secret value of ${source}`, 'DEPLOY_SECRET_LEAK', {
+        hint: 'reference the Secret in deploy.secrets instead of putting its value in llmops.yaml',
+      });
+    }
+  }
+}
+
+/** A compiled artifact's manifest, when the model is one: TensorRT engines only run on the GPU they were built for. */
+async function checkArtifact(config: LlmopsConfig): Promise<void> {
+  const model = config.model;
+  const dir = typeof model === 'string' ? (/^[./~]/.test(model) ? model : null) : (model?.path ?? null);
+  if (!dir) return;
+  type ArtifactManifest = { backend?: string; hardware?: { gpu?: { name?: string } | string | null } };
+  const manifest = await readFile(path.join(dir, 'llmops.json'), 'utf8')
+    .then((text) => JSON.parse(text) as ArtifactManifest)
+    .catch(() => null);
+  const backend = manifest?.backend ?? '';
+  const gpu = manifest?.hardware?.gpu;
+  const gpuName = typeof gpu === 'string' ? gpu : gpu?.name;
+  if (!/^tensorrt/.test(backend) || !gpuName) return;
+  const builtFor = gpuTypeFromName(gpuName);
+  if (builtFor && builtFor !== config.deploy.gpu.type) {
+    throw usageError(
+      `the ${backend} engine in ${dir} was built on ${gpuName} (${builtFor}) but deploy.gpu.type is ${config.deploy.gpu.type}: TensorRT engines only run on the GPU architecture they were built for`,
+      'DEPLOY_GPU_MISMATCH',
+      { hint: `set deploy.gpu.type: ${builtFor}, or compile on the target GPU (--emit compile-job)` },
+    );
+  }
+}
+
+/** Compiling the schemas costs ~100 ms: one validator per schema set, and one for the bundled set, per process. */
+const validators = new WeakMap<SchemaSet, Promise<StrictValidator>>();
+let bundled: Promise<StrictValidator> | undefined;
+function validatorFor(schemas: SchemaSet | undefined): Promise<StrictValidator> {
+  if (!schemas) return (bundled ??= loadBundledSchemas().then((set) => StrictValidator.create(set)));
+  let validator = validators.get(schemas);
+  if (!validator) validators.set(schemas, (validator = StrictValidator.create(schemas)));
+  return validator;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes into a temp dir beside the target, then renames it into place: an interrupted run leaves nothing half-written. */
+async function writeAtomically(out: string, files: readonly OutputFile[], force: boolean): Promise<void> {
+  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    for (const file of files) {
+      const target = path.join(tmp, file.path);
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(target, file.content);
+    }
+    if (force && (await exists(out))) {
+      const old = `${tmp}.old`;
+      await rename(out, old);
+      await rename(tmp, out);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, out);
+    }
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    throw error;
+  }
+}
+

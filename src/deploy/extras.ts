@@ -1,0 +1,105 @@
+import { usageError } from '../errors.js';
+import { gkeAcceleratorName } from './facts.js';
+import type { Job } from './k8s.js';
+import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, HF_HOME, scratchVolumes, secretEnv } from './pod.js';
+import { checkPinned, type Resolved } from './resolve.js';
+import { modelClaimName } from './storage.js';
+
+/** GKE node auto-provisioning config (`gcloud container clusters update C --enable-autoprovisioning --autoprovisioning-config-file nap.yaml`). */
+export interface NapConfig {
+  resourceLimits: { resourceType: string; minimum?: number; maximum: number }[];
+  management: { autoRepair: boolean; autoUpgrade: boolean };
+  shieldedInstanceConfig: { enableSecureBoot: boolean; enableIntegrityMonitoring: boolean };
+}
+
+/**
+ * Cluster-wide limits that let NAP create GPU nodes for replicas.max pods. A GPU node is larger than the pod on it
+ * (an L4 pod asking 4 CPUs lands on an 8-vCPU g2-standard-8), so CPU and memory limits allow twice the pod's request.
+ */
+export function napConfig(r: Resolved): NapConfig {
+  if (r.deploy.provider !== 'gke') {
+    throw usageError(`--emit nap writes a GKE node auto-provisioning config, but deploy.provider is ${r.deploy.provider}`, 'DEPLOY_NAP_NOT_GKE');
+  }
+  const max = r.replicas.max;
+  const cpu = Math.ceil(quantityToNumber(r.deploy.resources.cpu) * 2) * max;
+  const memoryGb = Math.ceil((quantityToNumber(r.deploy.resources.memory) / 1024 ** 3) * 2) * max;
+  return {
+    resourceLimits: [
+      { resourceType: 'cpu', maximum: cpu },
+      { resourceType: 'memory', maximum: memoryGb },
+      { resourceType: gkeAcceleratorName(r.deploy.gpu.type), maximum: r.deploy.gpu.count * max },
+    ],
+    management: { autoRepair: true, autoUpgrade: true },
+    shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
+  };
+}
+
+const SUFFIX: Record<string, number> = {
+  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** A Kubernetes quantity as a number (`500m` → 0.5, `16Gi` → 17179869184). */
+export function quantityToNumber(quantity: string): number {
+  const match = /^([+-]?\d*\.?\d+)([a-zA-Z]*)$/.exec(quantity);
+  if (!match || SUFFIX[match[2]!] === undefined) return Number(quantity);
+  return Number(match[1]) * SUFFIX[match[2]!]!;
+}
+
+/**
+ * A Job that runs `llmops compile` on the GPU node pool the service runs on (TensorRT engines only run on the GPU
+ * architecture they were built for) and writes the engine onto the shared model volume.
+ */
+export function compileJob(r: Resolved): Job {
+  const job = r.deploy.compileJob;
+  if (!job.image) throw usageError('--emit compile-job needs `deploy.compileJob.image`: an image with llmops and the backend tools', 'DEPLOY_NO_COMPILE_IMAGE');
+  checkPinned(job.image, 'deploy.compileJob.image');
+  if (r.deploy.storage.strategy !== 'init') {
+    throw usageError(
+      `--emit compile-job stores the engine on the shared model volume: set deploy.storage.strategy: init (got ${r.deploy.storage.strategy})`,
+      'DEPLOY_COMPILE_JOB_STORAGE',
+    );
+  }
+  const { id, revision } = r.model;
+  const out = `${r.deploy.storage.path}/${id}/${revision}/${job.backend}`;
+  const name = `${r.name}-compile`;
+  const labels = { ...r.labels, 'app.kubernetes.io/component': 'compile', 'app.kubernetes.io/instance': name };
+  const scratch = scratchVolumes(r.deploy.resources.shm);
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: r.namespace, labels },
+    spec: {
+      backoffLimit: 1,
+      activeDeadlineSeconds: 4 * 3600,
+      ttlSecondsAfterFinished: 7 * 24 * 3600,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          serviceAccountName: r.name,
+          automountServiceAccountToken: false,
+          securityContext: hardenedPodSecurity(),
+          nodeSelector: r.gpuSelector,
+          tolerations: GPU_TOLERATIONS,
+          containers: [
+            {
+              name: 'compile',
+              image: job.image,
+              imagePullPolicy: 'Always',
+              args: ['compile', '--model', id!, '--revision', revision!, '--backend', job.backend, '--out', out, '--force'],
+              env: [{ name: 'HF_HOME', value: HF_HOME }, ...secretEnv(r.deploy.secrets.filter((s) => s.env === 'HF_TOKEN'))],
+              resources: guaranteedResources(r.deploy.resources.cpu, r.deploy.resources.memory, {
+                'ephemeral-storage': r.deploy.resources.ephemeralStorage,
+                'nvidia.com/gpu': String(r.deploy.gpu.count),
+              }),
+              securityContext: hardenedContainerSecurity(),
+              volumeMounts: [...scratch.mounts, { name: 'model', mountPath: r.deploy.storage.path }],
+            },
+          ],
+          volumes: [...scratch.volumes, { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } }],
+        },
+      },
+    },
+  };
+}

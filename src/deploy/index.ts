@@ -1,0 +1,23 @@
+/** `llmops deploy`: Kubernetes manifests for GPU model serving. */
+export { deploy, type DeployOptions, type DeployResult } from './deploy.js';
+export { buildManifests, type Emit } from './build.js';
+export { resolveDeploy, type Resolved } from './resolve.js';
+export { readBenchResult, parseBenchResult, planCapacity, type CapacityPlan } from './capacity.js';
+export { lintObjects, readManifests, RULES, type LintFinding } from './lint/index.js';
+export { StrictValidator, loadSchemaDir, loadBundledSchemas, type SchemaSet } from './validate/index.js';
+export { toYaml, toYamlStream } from './serialize.js';
+export { deploySchema, serveSchema, type DeployConfig, type ServeConfig } from './config.js';
+/** Kinds llmops emits: the bundled schema subset covers exactly these. */
+export const EMITTED_KINDS = [
+  'apps/v1 Deployment',
+  'autoscaling/v2 HorizontalPodAutoscaler',
+  'batch/v1 Job',
+  'keda.sh/v1alpha1 ScaledObject',
+  'machinelearning.seldon.io/v1 SeldonDeployment',
+  'monitoring.coreos.com/v1 ServiceMonitor',
+  'networking.k8s.io/v1 NetworkPolicy',
+  'policy/v1 PodDisruptionBudget',
+  'v1 PersistentVolumeClaim',
+  'v1 Service',
+  'v1 ServiceAccount',
+] as const;

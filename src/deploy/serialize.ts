@@ -1,0 +1,69 @@
+import { stringify } from 'yaml';
+import type { KubeObject } from './k8s.js';
+
+const HEAD = ['apiVersion', 'kind', 'metadata'];
+
+/** A deep copy with map keys sorted (apiVersion, kind, metadata first at the top): byte-identical output for equal input. */
+export function sortKeys<T>(value: T, top = true): T {
+  if (Array.isArray(value)) return value.map((item) => sortKeys(item, false)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const keys = Object.keys(value).filter((key) => (value as Record<string, unknown>)[key] !== undefined);
+  keys.sort((a, b) => {
+    const ia = top ? HEAD.indexOf(a) : -1;
+    const ib = top ? HEAD.indexOf(b) : -1;
+    if (ia >= 0 || ib >= 0) return (ia < 0 ? HEAD.length : ia) - (ib < 0 ? HEAD.length : ib);
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
+  return Object.fromEntries(keys.map((key) => [key, sortKeys((value as Record<string, unknown>)[key], false)])) as T;
+}
+
+/** One YAML document, no line wrapping (long PromQL stays on one line). */
+export function toYaml(value: unknown): string {
+  return stringify(sortKeys(value), { lineWidth: 0, minContentWidth: 0 });
+}
+
+/** A multi-document stream, `---` between documents. */
+export function toYamlStream(objects: readonly unknown[]): string {
+  return objects.map((object) => `---\n${toYaml(object)}`).join('');
+}
+
+/** kubectl's List, for `-o json`. */
+export function toJsonList(objects: readonly KubeObject[]): string {
+  return `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects.map((o) => sortKeys(o)) }, null, 2)}\n`;
+}
+
+/** `deployment-tiny-gpt.yaml`: one file per object, stable and unique within a namespace. */
+export function fileNameOf(object: KubeObject): string {
+  return `${object.kind.toLowerCase()}-${object.metadata.name}.yaml`;
+}
+
+export interface OutputFile {
+  path: string;
+  content: string;
+}
+
+/**
+ * The files of `--out`: one per object; with kustomize, those go under `base/` with a kustomization, and each
+ * environment gets `overlays/<env>/kustomization.yaml` on top of the base (the place for its patches).
+ */
+export function layoutFiles(objects: readonly KubeObject[], options: { kustomize: boolean; environments: readonly string[]; extra?: OutputFile[] }): OutputFile[] {
+  const files = objects.map((object) => ({ path: fileNameOf(object), content: toYaml(object) }));
+  const extra = options.extra ?? [];
+  if (!options.kustomize) return [...files, ...extra].sort((a, b) => a.path.localeCompare(b.path));
+  const base = files.map((file) => ({ ...file, path: `base/${file.path}` }));
+  base.push({
+    path: 'base/kustomization.yaml',
+    content: toYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files.map((f) => f.path) }),
+  });
+  const overlays = options.environments.map((env) => ({
+    path: `overlays/${env}/kustomization.yaml`,
+    content: toYaml({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: ['../../base'],
+      // Not a selector label: selectors are immutable, and the same Deployment must stay adoptable across environments.
+      labels: [{ includeSelectors: false, includeTemplates: true, pairs: { 'llmops.dev/environment': env } }],
+    }),
+  }));
+  return [...base, ...overlays, ...extra].sort((a, b) => a.path.localeCompare(b.path));
+}
