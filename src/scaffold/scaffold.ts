@@ -182,10 +182,17 @@ function placeholderValues(context: ScaffoldContext): Record<string, string> {
 /** The project's llmops.yaml, serialized from an object (never text-templated) and valid for llmops's schema. */
 function llmopsYaml(context: ScaffoldContext): string {
   const model = context.model.kind === 'hub' ? { id: context.model.source, ...(context.model.revision ? { revision: context.model.revision } : {}) } : context.model.copied ? './model' : context.model.source;
+  // Secrets are references to Kubernetes Secrets (created outside llmops), never values.
+  const secrets = [
+    ...(context.template === 'node' || context.template === 'fastapi' ? [{ env: 'API_KEYS', name: `${context.name}-api-keys`, key: 'api-keys' }] : []),
+    ...(context.template === 'vllm' ? [{ env: 'VLLM_API_KEY', name: `${context.name}-api-keys`, key: 'api-key' }] : []),
+    ...(context.model.kind === 'hub' ? [{ env: 'HF_TOKEN', name: 'hf-token', key: 'token' }] : []),
+  ];
   const config = {
     name: context.name,
     model,
     serve: { image: context.image, port: context.port, template: context.template },
+    deploy: { secrets },
   };
   return `# llmops configuration for ${context.name} — see \`llmops config\` for the effective values.\n${stringify(config, { lineWidth: 0 })}`;
 }
