@@ -11,7 +11,8 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type * as Ort from 'onnxruntime-node';
 import { benchCausalLM } from '../../src/bench/engine/run.js';
-import { argmax, promptIds } from '../../src/bench/engine/llm.js';
+import { promptIds } from '../../src/bench/engine/llm.js';
+import { argmax } from '../../src/engine/sampling.js';
 import { CausalLM, loadOrt, type DecoderSignature } from '../../src/engine/index.js';
 import { ensureTinyModel } from '../../src/model/tiny.js';
 

@@ -1,4 +1,5 @@
 import { usageError } from '../../errors.js';
+import { argmax } from '../../engine/sampling.js';
 import { costPerMillionTokens } from '../cost.js';
 import { Recorder } from '../stats.js';
 import { mean } from './generic.js';
@@ -106,19 +107,6 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
   return results;
 }
 
-/** Greedy choice: the index of the largest logit. */
-export function argmax(logits: Float32Array): number {
-  let best = 0;
-  let bestValue = -Infinity;
-  for (let index = 0; index < logits.length; index += 1) {
-    const value = logits[index]!;
-    if (value > bestValue) {
-      bestValue = value;
-      best = index;
-    }
-  }
-  return best;
-}
 
 function rotate(ids: readonly number[], offset: number): number[] {
   if (ids.length === 0) return [];
