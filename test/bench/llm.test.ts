@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { argmax, benchLlm, promptIds, type BenchableLM } from '../../src/bench/engine/llm.js';
+import { benchLlm, promptIds, type BenchableLM } from '../../src/bench/engine/llm.js';
+import { argmax } from '../../src/engine/sampling.js';
 
 /** A stand-in decoder whose prefill and decode take known times, recording what it was asked to do. */
 function scriptedLM(prefillMs: number, decodeMs: number) {
