@@ -112,11 +112,11 @@ async function resolveSource(options: CompileOptions): Promise<ResolvedSource> {
   options.onProgress?.(`downloading ${options.model}@${options.revision ?? 'main'}`);
   const downloaded = await downloadModel({
     repo: options.model,
-    ...(options.revision ? { revision: options.revision } : {}),
-    ...(options.hub?.endpoint ? { endpoint: options.hub.endpoint } : {}),
-    ...(options.hub?.token ? { token: options.hub.token } : {}),
-    ...(options.hub?.cache ? { cacheDir: options.hub.cache } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    revision: options.revision,
+    endpoint: options.hub?.endpoint,
+    token: options.hub?.token,
+    cacheDir: options.hub?.cache,
+    onProgress: options.onProgress,
   });
   return { dir: downloaded.dir, label: options.model, revision: downloaded.revision, commit: downloaded.commit, warnings: [] };
 }

@@ -11,25 +11,23 @@ export async function runCompile(ctx: CommandContext, flags: CompileCommandOptio
   const spinner = flags.dryRun ? null : await ctx.output.spinner('compiling');
   try {
     const result = await compile({
-      ...definedOnly({
-        model: flags.model ?? configuredModel,
-        revision: flags.revision ?? configuredRevision,
-        task: flags.task ?? section.task,
-        precision: flags.precision ?? section.precision,
-        optimize: flags.optimize ?? section.optimize,
-        shapes: flags.shapes ?? section.shapes,
-        image: flags.image ?? section.image,
-        device: flags.device ?? section.device,
-        opset: flags.opset ?? section.opset,
-        out: flags.out ?? section.out,
-        tensorrtMajor: section.tensorrtMajor,
-      }),
+      model: flags.model ?? configuredModel,
+      revision: flags.revision ?? configuredRevision,
+      task: flags.task ?? section.task,
+      precision: flags.precision ?? section.precision,
+      optimize: flags.optimize ?? section.optimize,
+      shapes: flags.shapes ?? section.shapes,
+      image: flags.image ?? section.image,
+      device: flags.device ?? section.device,
+      opset: flags.opset ?? section.opset,
+      out: flags.out ?? section.out,
+      tensorrtMajor: section.tensorrtMajor,
       backend: flags.backend ?? section.backend ?? 'ort',
       name: config.name,
       force: Boolean(flags.force),
       dryRun: Boolean(flags.dryRun),
       command: ['llmops', ...process.argv.slice(2)],
-      hub: definedOnly({ endpoint: config.hub.endpoint, token: config.hub.token, cache: config.hub.cache }),
+      hub: config.hub,
       signal: ctx.signal,
       onProgress: (message) => {
         spinner?.update(message);
@@ -63,8 +61,4 @@ export async function runCompile(ctx: CommandContext, flags: CompileCommandOptio
     spinner?.stop();
     throw error;
   }
-}
-
-function definedOnly<T extends Record<string, unknown>>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }

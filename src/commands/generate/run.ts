@@ -13,8 +13,8 @@ export async function runGenerate(ctx: CommandContext, options: GenerateCommandO
     lm = await CausalLM.load({
       dir: model.dir,
       provider: options.provider ?? config.engine.provider,
-      ...(options.dtype ?? model.dtype ? { dtype: (options.dtype ?? model.dtype)! } : {}),
-      ...(options.threads ?? config.engine.threads ? { threads: (options.threads ?? config.engine.threads)! } : {}),
+      dtype: options.dtype ?? model.dtype,
+      threads: options.threads ?? config.engine.threads,
     });
   } finally {
     spinner.stop();
@@ -30,8 +30,8 @@ export async function runGenerate(ctx: CommandContext, options: GenerateCommandO
       topP: options.topP ?? settings.topP,
       topK: options.topK ?? settings.topK,
       stop: options.stop ?? settings.stop,
+      seed: options.seed ?? settings.seed,
       signal: ctx.signal,
-      ...(options.seed ?? settings.seed) !== undefined ? { seed: (options.seed ?? settings.seed)! } : {},
     },
     (delta) => ctx.output.write(delta),
   );
