@@ -17,6 +17,8 @@ export interface LoadModelOptions {
   dtype?: string;
   /** Intra-op threads. @default ONNX Runtime's choice */
   threads?: number;
+  /** ONNX Runtime graph optimization at load. @default 'all' */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
 /**
@@ -72,7 +74,11 @@ export class CausalLM {
     const ort = await loadOrt();
     const provider = options.provider ?? 'cpu';
     const started = performance.now();
-    const session = await createSession(files.onnxPath, { provider, ...(options.threads ? { threads: options.threads } : {}) });
+    const session = await createSession(files.onnxPath, {
+      provider,
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
+    });
     const loadMs = performance.now() - started;
     const signature = readDecoderSignature(session, files.config, files.onnxPath);
     return new CausalLM({ ort, files, session, signature, tokenizer, provider, loadMs });

@@ -283,3 +283,17 @@ describe('compile with a fake docker on PATH', () => {
     assert.deepEqual(await readdir(cwd), []);
   });
 });
+
+describe('compile validation', () => {
+  it('fails a compiled model whose logits differ from the source', async () => {
+    const { compareWithSource } = await import('../../src/compile/validate.js');
+    const { buildTinyModel } = await import('../../src/model/tiny.js');
+    const other = await tempDir();
+    await buildTinyModel({ dir: other, seed: 7 });
+    const same = await compareWithSource(tiny, tiny, { tolerance: 1e-3 });
+    assert.equal(same.passed, true);
+    const different = await compareWithSource(tiny, other, { tolerance: 1e-3 });
+    assert.equal(different.passed, false);
+    assert.ok(different.maxAbsDiff > 1e-3);
+  });
+});
