@@ -59,6 +59,13 @@ export class Recorder {
     };
   }
 
+  /** The value at a percentile (0–100) in ms, never above the recorded maximum (HDR reports bucket upper edges). */
+  percentile(p: number): number {
+    const h = this.histogram;
+    if (h.totalCount === 0) return 0;
+    return round(Math.min(h.getValueAtPercentile(p), h.maxValue) / MICROS_PER_MS);
+  }
+
   /** Compressed base64 (the HdrHistogram interchange format), for results files and `bench merge`. */
   encode(): string {
     return hdr.encodeIntoCompressedBase64(this.histogram);

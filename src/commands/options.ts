@@ -26,6 +26,21 @@ export function nonNegativeNumber(value: string): number {
   return n;
 }
 
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`Expected a positive number, got \`${value}\`.`);
+  return n;
+}
+
+/** Comma-separated positive numbers: `0.5,2,10`. */
+export function positiveNumberList(value: string): number[] {
+  const parts = value.split(',').map((part) => part.trim());
+  if (parts.length === 0 || parts.some((part) => part === '' || !Number.isFinite(Number(part)) || Number(part) <= 0)) {
+    throw new InvalidArgumentError(`Expected comma-separated positive numbers, got \`${value}\`.`);
+  }
+  return parts.map(Number);
+}
+
 export function probability(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError(`Expected a number in (0, 1], got \`${value}\`.`);

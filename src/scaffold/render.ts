@@ -20,7 +20,7 @@ export function targetName(relativePath: string): string {
     .join('/');
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Checks a project/service name is a DNS-1123 label (it names images and Kubernetes objects) and suggests a fix. */
 export function validateName(name: string): string {

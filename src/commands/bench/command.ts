@@ -1,21 +1,38 @@
 import { Command, Option } from 'commander';
+import { usageError } from '../../errors.js';
 import { action } from '../context.js';
-import { collect, duration, nonNegativeInt, nonNegativeNumber, percentage, positiveInt, positiveIntList } from '../options.js';
+import { collect, duration, nonNegativeInt, nonNegativeNumber, percentage, positiveInt, positiveIntList, positiveNumber, positiveNumberList, probability } from '../options.js';
 import type { EngineBenchFlags } from './engine-action.js';
+import type { EndpointBenchFlags } from './endpoint-action.js';
 
-// Engine side of `llmops bench`; the endpoint side (URL targets) dispatches from this same command.
+/** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
+const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage', 'baseline', 'maxRegression'] as const;
+const ENDPOINT_ONLY = [
+  'api', 'model', 'concurrency', 'rate', 'arrival', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'header',
+  'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
+] as const;
+
+/** Flags as commander hands them over: the shared ones whose meaning depends on the target are still strings. */
+type BenchFlags = Omit<EngineBenchFlags, 'warmup' | 'promptTokens'> &
+  Omit<EndpointBenchFlags, 'warmupMs' | 'promptTokens' | 'slo'> & { warmup?: string; promptTokens?: string; slo?: string };
+
+/** `llmops bench TARGET`: a model is benchmarked on this machine, a URL is load-tested; `bench merge` combines workers. */
 export function benchCommand(): Command {
-  return new Command('bench')
-    .description('benchmark a model on this machine (TTFT, TPOT, tokens/s, memory, load time, cost) and gate CI on regressions')
-    .argument('[target]', 'model directory, compile artifact, .onnx file or TensorRT .plan (default: the embedded tiny model)')
+  const command = new Command('bench')
+    .description('benchmark a model on this machine (TTFT, TPOT, tokens/s, memory, cost) or load-test a streaming endpoint (TTFT, ITL, QPS, saturation)')
+    .argument('[target]', 'model directory, compile artifact, .onnx file or TensorRT .plan (default: the embedded tiny model), or an http(s):// endpoint')
+    .option('--duration <time>', 'measure each configuration / load step this long, e.g. 30s (endpoint default 30s)', duration)
+    .option('--warmup <n|time>', 'model: warm-up iterations (default 1 LLM, 10 generic); endpoint: warm-up time per step (default 5s)')
+    .option('--prompt-tokens <list>', 'model: prompt lengths, e.g. 128,512 (default 128); endpoint: MEAN[,STDDEV] of synthetic prompts (default 128)')
+    .option('--out <file>', 'write the results JSON here')
+    .option('--csv <file>', 'model: one CSV row per configuration; endpoint: PREFIX for Locust-style PREFIX_stats.csv and PREFIX_requests.csv')
+    .option('--force', 'replace existing output files')
+    .optionsGroup('Model benchmark:')
     .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider (default: config engine.provider, cpu)').choices(['cpu', 'cuda', 'tensorrt']))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
     .option('--batch <list>', 'batch sizes, comma-separated (default 1)', positiveIntList)
-    .option('--prompt-tokens <list>', 'prompt lengths in tokens, comma-separated (default 128)', positiveIntList)
     .option('--gen-tokens <n>', 'tokens generated per sequence (default 128)', positiveInt)
     .addOption(new Option('--iterations <n>', 'measured iterations per configuration (default 10 LLM, 100 generic)').argParser(positiveInt).conflicts('duration'))
-    .addOption(new Option('--duration <time>', 'measure each configuration this long instead, e.g. 30s').argParser(duration))
-    .option('--warmup <n>', 'warm-up iterations excluded from statistics (default 1 LLM, 10 generic)', nonNegativeInt)
     .option('--shape <name=dim>', 'symbolic dimension (batch=8) or input shape (x=1x3x224x224); repeatable', collect)
     .addOption(new Option('--inputs <kind>', 'prompt token ids from the tokenizer on a fixed text, or synthetic').choices(['text', 'synthetic']))
     .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8')
@@ -23,19 +40,117 @@ export function benchCommand(): Command {
     .option('--tensorrt-image <image>', 'TensorRT container for .plan engines')
     .option('--baseline <file>', 'results file to compare with: exit 3 when a metric regressed beyond noise')
     .option('--max-regression <pct>', 'tolerated regression against --baseline (default 5%)', percentage)
-    .option('--out <file>', 'write the results JSON here')
-    .option('--csv <file>', 'write one CSV row per configuration here')
-    .option('--force', 'replace existing --out / --csv files')
+    .optionsGroup('Endpoint load test:')
+    .addOption(new Option('--api <api>', 'request and stream format (default: from the URL path, else openai-chat)').choices(['openai-chat', 'openai-completions', 'vllm', 'tgi']))
+    .option('--model <name>', "model name in OpenAI requests (default: the server's first model from GET /v1/models)")
+    .option('--concurrency <list>', 'closed loop: requests in flight per step, e.g. 1,8,32 (the default)', positiveIntList)
+    .option('--rate <list>', 'open loop: requests per second per step, e.g. 5,10,20', positiveNumberList)
+    .addOption(new Option('--arrival <kind>', 'open-loop arrivals (default poisson)').choices(['poisson', 'constant']))
+    .option('--users <n>', 'Locust-style ramp: this many closed-loop users…', positiveInt)
+    .option('--spawn-rate <r>', '…started at this many per second (default: all at once)', positiveNumber)
+    .addOption(new Option('--requests <n>', 'send this many requests per step instead of a --duration').argParser(positiveInt).conflicts('duration'))
+    .option('--max-tokens <n>', 'output tokens per request (default 128)', positiveInt)
+    .option('--dataset <file>', 'prompts from JSONL ({"prompt"}, {"messages"}, ShareGPT {"conversations"}) instead of synthetic ones')
+    .option('--tokenizer <path>', 'tokenizer.json or model directory: synthetic prompts get exact token counts (default: ~4 characters per token)')
+    .option('--slo <spec>', 'per-request SLOs, e.g. ttft=500ms,itl=100ms,tps=11,latency=30s: goodput, capacity, exit 3 when no step meets them')
+    .option('--slo-attainment <fraction>', 'share of a step\'s requests that must meet every SLO (default 0.9)', probability)
+    .option('--header <name:value>', 'request header, repeatable (LLMOPS_API_KEY sets Authorization: Bearer)', collect)
+    .option('--timeout <time>', 'a request not finished after this long counts as a timeout (default 120s)', duration)
+    .option('--temperature <t>', 'sampling temperature sent with each request (default: the server\'s)', nonNegativeNumber)
+    .option('--seed <n>', 'seed of synthetic prompts and Poisson arrivals (default 1)', nonNegativeInt)
+    .option('--max-connections <n>', 'most connections an open-loop step opens (default 10000)', positiveInt)
+    .option('--report <file.html>', 'write a self-contained HTML report with charts')
+    .option('--workers <n>', 'distributed run: this process is one of N workers and offers 1/N of each load level', positiveInt)
+    .option('--worker-index <i>', 'which worker this is (default: JOB_COMPLETION_INDEX, else 0)', nonNegativeInt)
+    .option('--emit-k8s-job', 'print a Kubernetes Indexed Job that runs --workers N workers of this bench, instead of running it')
+    .option('--image <image>', 'with --emit-k8s-job: a pinned image whose entrypoint is llmops')
+    .option('--namespace <ns>', 'with --emit-k8s-job: the Job\'s namespace')
+    .option('--name <name>', 'with --emit-k8s-job: the Job\'s name (default llmops-bench)')
+    .option('--api-key-secret <name:key>', 'with --emit-k8s-job: Secret key that holds the API key (as LLMOPS_API_KEY)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ llmops bench\n  $ llmops bench ./models/tiny --batch 1,4 --prompt-tokens 32,128 --gen-tokens 64 --gpu-price 2.5\n' +
         '  $ llmops bench ./mlp.onnx --shape batch=8 --iterations 200\n  $ llmops bench ./artifact/model.plan --shape input=8x3x224x224\n' +
-        '  $ llmops bench ./models/tiny --out current.json --baseline baseline.json --max-regression 5%\n',
+        '  $ llmops bench ./models/tiny --out current.json --baseline baseline.json --max-regression 5%\n' +
+        '  $ llmops bench http://localhost:8000 --concurrency 1,8,32 --duration 60s --slo ttft=500ms,tps=11 --out load.json --report load.html\n' +
+        '  $ llmops bench http://localhost:8000/v1/completions --rate 5,10,20 --arrival poisson --requests 500 --csv load\n' +
+        '  $ llmops bench merge worker-0.json worker-1.json --out load.json\n',
     )
     .action(
-      action<EngineBenchFlags, [string | undefined]>(async (ctx, options, target) => {
+      action<BenchFlags, [string | undefined]>(async (ctx, flags, target) => {
+        if (target !== undefined && /^https?:\/\//i.test(target)) {
+          rejectFlags(flags, ENGINE_ONLY, 'a model');
+          const { runEndpointBench } = await import('./endpoint-action.js');
+          const { parseSlo } = await import('../../bench/endpoint/slo.js');
+          const { warmup, promptTokens, slo, ...rest } = flags;
+          await runEndpointBench(
+            ctx,
+            {
+              ...rest,
+              warmupMs: warmup === undefined ? undefined : convert('--warmup <n|time>', duration, warmup),
+              promptTokens: promptTokens === undefined ? undefined : convert('--prompt-tokens <list>', meanStddev, promptTokens),
+              slo: slo === undefined ? undefined : convert('--slo <spec>', parseSlo, slo),
+            },
+            target,
+            process.argv.slice(2),
+          );
+          return;
+        }
+        rejectFlags(flags, ENDPOINT_ONLY, 'an endpoint URL');
         const { runEngineBench } = await import('./engine-action.js');
-        await runEngineBench(ctx, options, target);
+        const { warmup, promptTokens, ...rest } = flags;
+        await runEngineBench(
+          ctx,
+          {
+            ...rest,
+            warmup: warmup === undefined ? undefined : convert('--warmup <n|time>', nonNegativeInt, warmup),
+            promptTokens: promptTokens === undefined ? undefined : convert('--prompt-tokens <list>', positiveIntList, promptTokens),
+          },
+          target,
+        );
+      }),
+    );
+  command.addCommand(mergeCommand());
+  return command;
+}
+
+function mergeCommand(): Command {
+  return new Command('merge')
+    .description('merge the results of distributed bench workers exactly (percentiles of the union of their HDR histograms)')
+    .argument('<files...>', 'results of `llmops bench URL … --workers N` (files, or pod logs holding the JSON)')
+    .option('--out <file>', 'write the merged results JSON here')
+    .option('--report <file.html>', 'write the HTML report of the merged run')
+    .option('--force', 'replace existing output files')
+    .addHelpText('after', '\nExample:\n  $ llmops bench merge worker-0.json worker-1.json --out load.json --report load.html\n')
+    .action(
+      action<{ out?: string; report?: string; force?: boolean }, [string[]]>(async (ctx, options, files) => {
+        const { runMerge } = await import('./merge-action.js');
+        await runMerge(ctx, options, files);
       }),
     );
 }
+
+function rejectFlags(flags: object, names: readonly string[], kind: string): void {
+  const given = names.filter((name) => (flags as Record<string, unknown>)[name] !== undefined);
+  if (given.length > 0) {
+    const flag = `--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw usageError(`${flag} does not apply when the target is ${kind === 'a model' ? 'an endpoint URL' : 'a model'}`, 'INVALID_FLAG', { hint: `it is for ${kind}; see llmops bench --help` });
+  }
+}
+
+/** Parses a flag whose meaning depends on the target, with commander's wording for a bad value (exit 2). */
+function convert<T>(flag: string, parse: (value: string) => T, value: string): T {
+  try {
+    return parse(value);
+  } catch (error) {
+    throw usageError(`option '${flag}' argument '${value}' is invalid. ${(error as Error).message}`, 'INVALID_ARGUMENT');
+  }
+}
+
+/** `128` or `128,32`: mean and standard deviation of prompt lengths in tokens. */
+function meanStddev(value: string): { mean: number; stddev: number } {
+  const [mean, stddev, extra] = value.split(',').map((part) => part.trim());
+  if (extra !== undefined) throw new Error(`Expected MEAN[,STDDEV] such as 128 or 128,32, got \`${value}\`.`);
+  return { mean: positiveInt(mean ?? ''), stddev: stddev === undefined ? 0 : nonNegativeInt(stddev) };
+}
+

@@ -1,0 +1,160 @@
+import { Recorder } from '../stats.js';
+import { meetsSlo, requestRates } from './slo.js';
+import type { MetricSummary, RequestSample, Slo, TimelinePoint } from './types.js';
+
+/** A Recorder's summary with its histogram, as results carry it. */
+export function metricSummary(recorder: Recorder): MetricSummary {
+  const { count, mean, max } = recorder.summary();
+  const at = (p: number) => recorder.percentile(p);
+  return { count, p50: at(50), p90: at(90), p95: at(95), p99: at(99), mean, max, histogram: recorder.encode() };
+}
+
+export interface StepMetrics {
+  requests: number;
+  errors: number;
+  errorsByKind: Record<string, number>;
+  durationS: number;
+  requestsPerSecond: number;
+  outputTokensPerSecond: number;
+  ttftMs: MetricSummary;
+  itlMs: MetricSummary;
+  tpsPerRequest: MetricSummary;
+  latencyMs: MetricSummary;
+  goodput: number | null;
+  sloAttainment: number | null;
+  outputTokens: number;
+  promptTokens: number | null;
+  tokenSource: 'usage' | 'stream' | 'mixed';
+  timeline: TimelinePoint[];
+}
+
+interface Bucket {
+  completed: number;
+  errors: number;
+  outputTokens: number;
+  inFlight: number;
+  ttft: Recorder;
+  latency: Recorder;
+}
+
+/**
+ * Everything one step measures, in constant memory per request: HDR histograms and counters, never a list of samples.
+ * Two populations, on purpose: latency statistics cover the requests *sent* in the measured window (each followed to
+ * its end), while throughput counts the requests *completed* in it — so neither the warm-up's requests nor the drain
+ * after the window bends the other.
+ */
+export class StepAccumulator {
+  private readonly ttft = new Recorder();
+  private readonly itl = new Recorder();
+  private readonly tps = new Recorder();
+  private readonly latency = new Recorder();
+  private requests = 0;
+  private errors = 0;
+  private readonly errorsByKind: Record<string, number> = {};
+  private meetingSlo = 0;
+  private outputTokens = 0;
+  private promptTokens: number | null = null;
+  private readonly tokenSources = new Set<'usage' | 'stream'>();
+  private completedInWindow = 0;
+  private tokensInWindow = 0;
+  private goodInWindow = 0;
+  private readonly buckets: Bucket[] = [];
+
+  constructor(
+    /** performance.now() when the measured window starts. */
+    readonly windowStartMs: number,
+    private readonly slo: Slo | null,
+  ) {}
+
+  /** Takes a finished request; `windowEndMs` is null while the window is still open (every completion is inside it). */
+  add(sample: RequestSample, windowEndMs: number | null): void {
+    const good = this.slo !== null && meetsSlo(sample, this.slo);
+    if (sample.startMs >= this.windowStartMs && (windowEndMs === null || sample.startMs <= windowEndMs)) this.addStats(sample, good);
+    if (sample.endMs >= this.windowStartMs && (windowEndMs === null || sample.endMs <= windowEndMs)) {
+      this.completedInWindow += 1;
+      if (sample.ok) this.tokensInWindow += sample.outputTokens;
+      if (good) this.goodInWindow += 1;
+      const bucket = this.bucket(sample.endMs);
+      bucket.completed += 1;
+      if (sample.ok) {
+        bucket.outputTokens += sample.outputTokens;
+        bucket.latency.record(sample.endMs - sample.startMs);
+        if (sample.ttftMs !== null) bucket.ttft.record(sample.ttftMs);
+      } else bucket.errors += 1;
+    }
+  }
+
+  /** TTFT p50 so far, for live progress. */
+  liveTtftP50(): number | null {
+    return this.ttft.count > 0 ? this.ttft.summary().p50 : null;
+  }
+
+  /** Requests in flight at a moment of the window (sampled by the load driver). */
+  sampleInFlight(nowMs: number, inFlight: number): void {
+    if (nowMs < this.windowStartMs) return;
+    const bucket = this.bucket(nowMs);
+    bucket.inFlight = Math.max(bucket.inFlight, inFlight);
+  }
+
+  private addStats(sample: RequestSample, good: boolean): void {
+    this.requests += 1;
+    if (good) this.meetingSlo += 1;
+    if (!sample.ok) {
+      this.errors += 1;
+      const kind = sample.error ?? 'unknown';
+      this.errorsByKind[kind] = (this.errorsByKind[kind] ?? 0) + 1;
+      return;
+    }
+    if (sample.ttftMs !== null) this.ttft.record(sample.ttftMs);
+    for (const gap of sample.itlGapsMs) this.itl.record(gap);
+    const { tps } = requestRates(sample);
+    if (tps !== null) this.tps.record(tps);
+    this.latency.record(sample.endMs - sample.startMs);
+    this.outputTokens += sample.outputTokens;
+    if (sample.promptTokens !== null) this.promptTokens = (this.promptTokens ?? 0) + sample.promptTokens;
+    this.tokenSources.add(sample.tokenSource);
+  }
+
+  private bucket(atMs: number): Bucket {
+    const index = Math.max(0, Math.floor((atMs - this.windowStartMs) / 1000));
+    while (this.buckets.length <= index) this.buckets.push({ completed: 0, errors: 0, outputTokens: 0, inFlight: 0, ttft: new Recorder(), latency: new Recorder() });
+    return this.buckets[index]!;
+  }
+
+  /** The step's metrics over a window of `durationS` seconds. */
+  metrics(durationS: number): StepMetrics {
+    const perSecond = (n: number) => (durationS > 0 ? round(n / durationS) : 0);
+    const sources = [...this.tokenSources];
+    return {
+      requests: this.requests,
+      errors: this.errors,
+      errorsByKind: Object.fromEntries(Object.entries(this.errorsByKind).sort(([a], [b]) => a.localeCompare(b))),
+      durationS: round(durationS),
+      requestsPerSecond: perSecond(this.completedInWindow),
+      outputTokensPerSecond: perSecond(this.tokensInWindow),
+      ttftMs: metricSummary(this.ttft),
+      itlMs: metricSummary(this.itl),
+      tpsPerRequest: metricSummary(this.tps),
+      latencyMs: metricSummary(this.latency),
+      goodput: this.slo ? perSecond(this.goodInWindow) : null,
+      sloAttainment: this.slo ? (this.requests > 0 ? round(this.meetingSlo / this.requests) : 0) : null,
+      outputTokens: this.outputTokens,
+      promptTokens: this.promptTokens,
+      tokenSource: sources.length === 1 ? sources[0]! : sources.length === 0 ? 'stream' : 'mixed',
+      timeline: this.buckets.slice(0, Math.max(1, Math.ceil(durationS))).map((bucket, t) => ({
+        t,
+        completed: bucket.completed,
+        errors: bucket.errors,
+        outputTokens: bucket.outputTokens,
+        inFlight: bucket.inFlight,
+        ttftP50Ms: bucket.ttft.count > 0 ? bucket.ttft.summary().p50 : null,
+        latencyP50Ms: bucket.latency.count > 0 ? bucket.latency.summary().p50 : null,
+      })),
+    };
+  }
+}
+
+export function round(value: number, digits = 3): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}

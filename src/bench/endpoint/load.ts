@@ -1,0 +1,243 @@
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Recorder } from '../stats.js';
+import { metricSummary, round, StepAccumulator, type StepMetrics } from './accumulator.js';
+import { seededRandom } from './prompts.js';
+import type { MetricSummary, RequestSample, Slo } from './types.js';
+
+/** A send more than this far behind its schedule is counted as late: the client, not the server, fell behind. */
+export const LATE_SEND_MS = 10;
+const PROGRESS_INTERVAL_MS = 250;
+/** The event-loop delay monitor's timer period; its samples include it, so it is subtracted. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
+
+/** Sends the next prompt; resolves null when the request was cut short by an interrupt. */
+export type Send = (scheduledMs?: number) => Promise<RequestSample | null>;
+
+export interface StepProgress {
+  step: string;
+  elapsedS: number;
+  /** The measured window's length, when the step runs for a duration. */
+  windowS: number | null;
+  warmingUp: boolean;
+  completed: number;
+  errors: number;
+  requestsPerSecond: number;
+  /** TTFT p50 so far; a function because a percentile query walks the histogram, which only a live display needs. */
+  ttftP50Ms: () => number | null;
+}
+
+export interface StepPlan {
+  /** Label for progress lines, e.g. `c=8`. */
+  label: string;
+  warmupMs: number;
+  /** Either a measured window of this length… */
+  durationMs?: number;
+  /** …or this many requests sent after the warm-up. */
+  requests?: number;
+  slo: Slo | null;
+  signal: AbortSignal;
+  onProgress?: (progress: StepProgress) => void;
+  onSample?: (sample: RequestSample) => void;
+}
+
+export interface StepOutcome extends StepMetrics {
+  warmup: { durationS: number; requests: number };
+  client: { cpuMsPerRequest: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
+  schedule?: { sent: number; late: number; lagMs: MetricSummary };
+  interrupted: boolean;
+}
+
+/**
+ * The bookkeeping every load shape shares: the warm-up boundary, the measured window, progress, client cost.
+ * A shape only decides when to call `launch`.
+ */
+class Step {
+  readonly startMs = performance.now();
+  readonly windowStartMs: number;
+  windowEndMs: number | null;
+  readonly accumulator: StepAccumulator;
+  inFlight = 0;
+  /** Requests launched after the warm-up (the ones --requests counts). */
+  counted = 0;
+  private warmupRequests = 0;
+  private lastEndMs = 0;
+  private readonly pending = new Set<Promise<void>>();
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  private cpuAtWindow: NodeJS.CpuUsage | null = null;
+  private progressTimer: NodeJS.Timeout | undefined;
+  private recentCompleted: Array<[number, number]> = [];
+  completedTotal = 0;
+  errorsTotal = 0;
+
+  constructor(
+    private readonly plan: StepPlan,
+    private readonly send: Send,
+  ) {
+    this.windowStartMs = this.startMs + plan.warmupMs;
+    this.windowEndMs = plan.durationMs === undefined ? null : this.windowStartMs + plan.durationMs;
+    this.accumulator = new StepAccumulator(this.windowStartMs, plan.slo);
+    this.progressTimer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
+    this.progressTimer.unref?.();
+    if (plan.warmupMs === 0) this.beginWindow();
+    else setTimeout(() => this.beginWindow(), plan.warmupMs).unref?.();
+  }
+
+  get aborted(): boolean {
+    return this.plan.signal.aborted;
+  }
+
+  /** Whether a request launched now would fall in the measured window, and whether the step wants more. */
+  get accepting(): boolean {
+    if (this.aborted) return false;
+    const now = performance.now();
+    if (this.windowEndMs !== null && now >= this.windowEndMs) return false;
+    if (this.plan.requests !== undefined && now >= this.windowStartMs && this.counted >= this.plan.requests) return false;
+    return true;
+  }
+
+  /** Sends one request; the returned promise settles when it has been recorded. */
+  launch(scheduledMs?: number): Promise<void> {
+    const now = performance.now();
+    if (now >= this.windowStartMs) this.counted += 1;
+    else this.warmupRequests += 1;
+    this.inFlight += 1;
+    const done = this.send(scheduledMs).then((sample) => {
+      this.inFlight -= 1;
+      if (!sample) return;
+      this.completedTotal += 1;
+      if (!sample.ok) this.errorsTotal += 1;
+      this.recentCompleted.push([sample.endMs, 1]);
+      if (sample.startMs >= this.windowStartMs) this.lastEndMs = Math.max(this.lastEndMs, sample.endMs);
+      this.accumulator.add(sample, this.windowEndMs);
+      if (sample.startMs >= this.windowStartMs) this.plan.onSample?.(sample);
+    });
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+    return done;
+  }
+
+  /** Waits for every request in flight (they finish, time out, or are cut by an interrupt). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private beginWindow(): void {
+    this.loopDelay.enable();
+    this.cpuAtWindow = process.cpuUsage();
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    this.accumulator.sampleInFlight(now, this.inFlight);
+    if (!this.plan.onProgress) return;
+    // req/s over the last two seconds: what a person watching wants, not the average since the start.
+    this.recentCompleted = this.recentCompleted.filter(([at]) => at >= now - 2000);
+    const span = Math.min(2, (now - this.startMs) / 1000);
+    this.plan.onProgress({
+      step: this.plan.label,
+      elapsedS: round((now - this.startMs) / 1000, 1),
+      windowS: this.plan.durationMs === undefined ? null : this.plan.durationMs / 1000,
+      warmingUp: now < this.windowStartMs,
+      completed: this.completedTotal,
+      errors: this.errorsTotal,
+      requestsPerSecond: span > 0 ? round(this.recentCompleted.length / span, 1) : 0,
+      ttftP50Ms: () => this.accumulator.liveTtftP50(),
+    });
+  }
+
+  finish(extra: { schedule?: StepOutcome['schedule'] } = {}): StepOutcome {
+    clearInterval(this.progressTimer);
+    const cpu = process.cpuUsage(this.cpuAtWindow ?? undefined);
+    this.loopDelay.disable();
+    const windowEnd = this.windowEndMs ?? Math.max(this.lastEndMs, this.windowStartMs);
+    const metrics = this.accumulator.metrics(Math.max(0, Math.min(windowEnd, performance.now()) - this.windowStartMs) / 1000);
+    const nsToMs = (ns: number) => round(Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS));
+    const delay = this.loopDelay;
+    const measured = delay.count > 0;
+    return {
+      ...metrics,
+      warmup: { durationS: round(this.plan.warmupMs / 1000), requests: this.warmupRequests },
+      client: {
+        cpuMsPerRequest: this.cpuAtWindow && metrics.requests > 0 ? round((cpu.user + cpu.system) / 1000 / metrics.requests) : 0,
+        eventLoopDelayMs: {
+          p50: measured ? nsToMs(delay.percentile(50)) : 0,
+          p99: measured ? nsToMs(delay.percentile(99)) : 0,
+          max: measured ? nsToMs(delay.max) : 0,
+        },
+      },
+      ...extra,
+      interrupted: this.aborted,
+    };
+  }
+}
+
+/** Closed loop: `concurrency` workers, each sending its next request as soon as its previous one ends. */
+export async function runConcurrencyStep(plan: StepPlan, send: Send, concurrency: number): Promise<StepOutcome> {
+  const step = new Step(plan, send);
+  const worker = async () => {
+    while (step.accepting) await step.launch();
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  await step.drain();
+  return step.finish();
+}
+
+/**
+ * Locust-style ramp: a new closed-loop user every 1/spawnRate seconds until `users` run, all until the step ends.
+ * Each user's first request goes out when it spawns, as Locust's do.
+ */
+export async function runUsersStep(plan: StepPlan, send: Send, users: number, spawnRate: number): Promise<StepOutcome> {
+  const step = new Step(plan, send);
+  const running: Promise<void>[] = [];
+  for (let user = 0; user < users && step.accepting; user += 1) {
+    running.push((async () => {
+      while (step.accepting) await step.launch();
+    })());
+    const nextSpawnMs = step.startMs + ((user + 1) * 1000) / spawnRate;
+    const wait = nextSpawnMs - performance.now();
+    if (user + 1 < users && wait > 0) await sleep(wait, undefined, { signal: plan.signal }).catch(() => undefined);
+  }
+  await Promise.all(running);
+  await step.drain();
+  return step.finish();
+}
+
+/**
+ * Open loop: requests go out on a schedule fixed before the step starts (constant gaps, or exponential gaps for
+ * Poisson arrivals), however slow the server is — no coordinated omission. A stalled server makes requests pile up
+ * in flight, and their latency shows it; a send that leaves more than LATE_SEND_MS after its due time is counted late
+ * (the client fell behind), and the schedule lag is reported.
+ */
+export async function runRateStep(
+  plan: StepPlan,
+  send: Send,
+  rate: number,
+  options: { arrival: 'poisson' | 'constant'; seed: number; phase?: number },
+): Promise<StepOutcome> {
+  const step = new Step(plan, send);
+  const random = seededRandom(options.seed);
+  const gapMs = () => (options.arrival === 'constant' ? 1000 / rate : (-Math.log(1 - random()) * 1000) / rate);
+  const lag = new Recorder();
+  let late = 0;
+  let sent = 0;
+  // Workers of a distributed run share one constant schedule by starting at different phases of the gap.
+  let dueMs = step.startMs + (options.arrival === 'constant' ? ((options.phase ?? 0) * 1000) / rate : gapMs());
+  while (step.accepting) {
+    const wait = dueMs - performance.now();
+    // Timers may fire a millisecond or so late; the send records its due time, and LATE_SEND_MS absorbs that jitter.
+    if (wait > 0) await sleep(wait, undefined, { signal: plan.signal }).catch(() => undefined);
+    if (!step.accepting) break;
+    const now = performance.now();
+    const behindMs = now - dueMs;
+    if (now >= step.windowStartMs) {
+      sent += 1;
+      lag.record(behindMs);
+      if (behindMs > LATE_SEND_MS) late += 1;
+    }
+    void step.launch(dueMs);
+    dueMs += gapMs();
+  }
+  await step.drain();
+  return step.finish({ schedule: { sent, late, lagMs: metricSummary(lag) } });
+}

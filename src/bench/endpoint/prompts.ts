@@ -1,0 +1,146 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { usageError } from '../../errors.js';
+import { TOKENIZER_CORPUS } from '../../model/corpus.js';
+import type { Prompt } from './types.js';
+
+/** Characters per token of English text under GPT-style BPE: OpenAI's rule of thumb, used when no tokenizer is given. */
+export const CHARS_PER_TOKEN_ESTIMATE = 4;
+
+/** Counts and cuts tokens: the model's tokenizer, or the documented approximation. */
+export interface TokenCounter {
+  /** `tokenizer.json` it came from, or null for the approximation. */
+  source: string | null;
+  count(text: string): number;
+  /** The longest prefix of `text` with at most `tokens` tokens. */
+  truncate(text: string, tokens: number): string;
+}
+
+/** Loads `tokenizer.json` from a file, a model directory or an artifact (its tokenizer sits beside the model). */
+export async function loadTokenCounter(location: string): Promise<TokenCounter> {
+  const info = await stat(location).catch(() => null);
+  if (!info) throw usageError(`--tokenizer ${location} does not exist`, 'TOKENIZER_NOT_FOUND');
+  const file = info.isDirectory() ? path.join(location, 'tokenizer.json') : location;
+  const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
+  const config = JSON.parse(await readFile(configFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+  const { TextTokenizer } = await import('../../engine/tokenizer.js');
+  if (!(await stat(file).catch(() => null))) throw usageError(`${location} has no tokenizer.json`, 'TOKENIZER_NOT_FOUND', { hint: 'pass the model directory or its tokenizer.json' });
+  const tokenizer = await TextTokenizer.load(file, config);
+  return {
+    source: file,
+    count: (text) => tokenizer.encode(text, { addSpecialTokens: false }).length,
+    truncate: (text, tokens) => tokenizer.decode(tokenizer.encode(text, { addSpecialTokens: false }).slice(0, tokens)),
+  };
+}
+
+export const approximateTokenCounter: TokenCounter = {
+  source: null,
+  count: (text) => Math.max(1, Math.round(text.length / CHARS_PER_TOKEN_ESTIMATE)),
+  truncate: (text, tokens) => {
+    const cut = text.slice(0, tokens * CHARS_PER_TOKEN_ESTIMATE);
+    // End on a word boundary so the estimate is not skewed by a dangling half-word.
+    const space = cut.lastIndexOf(' ');
+    return space > cut.length / 2 ? cut.slice(0, space) : cut;
+  },
+};
+
+/** A small, seeded PRNG (mulberry32): the same seed gives the same prompts and arrivals on every machine. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A normal variate (Box–Muller) from a uniform source. */
+function normal(random: () => number, mean: number, stddev: number): number {
+  if (stddev === 0) return mean;
+  const u = 1 - random();
+  const v = random();
+  return mean + stddev * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+const WORDS = TOKENIZER_CORPUS.split(/\s+/).filter(Boolean);
+
+/**
+ * `count` distinct prompts whose lengths follow Normal(mean, stddev) tokens (at least 1). Each starts at a different
+ * place in the built-in corpus with a numbered preamble, so a server's prefix cache cannot turn the benchmark into a
+ * cache benchmark.
+ */
+export function syntheticPrompts(options: { count: number; mean: number; stddev: number; counter: TokenCounter; seed?: number }): Prompt[] {
+  const random = seededRandom(options.seed ?? 1);
+  const prompts: Prompt[] = [];
+  for (let i = 0; i < options.count; i += 1) {
+    const tokens = Math.max(1, Math.round(normal(random, options.mean, options.stddev)));
+    const offset = Math.floor(random() * WORDS.length);
+    let text = `Request ${i + 1}.`;
+    // Enough words for the target length under any sane tokenizer (a word is rarely under one token).
+    for (let w = 0; w < tokens + 8; w += 1) text += ` ${WORDS[(offset + w) % WORDS.length]}`;
+    prompts.push({ text: options.counter.truncate(text, tokens) });
+  }
+  return prompts;
+}
+
+/**
+ * Prompts from a dataset: JSONL (one object per line) or a JSON array (ShareGPT files are one). Each entry is
+ * `{"prompt"|"text": string}`, `{"messages": [{role, content}]}`, or ShareGPT's `{"conversations": [{from, value}]}`
+ * (the first human turn is the prompt, as vLLM's benchmark does); an optional `max_tokens` sets that prompt's output length.
+ */
+export async function datasetPrompts(file: string): Promise<Prompt[]> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw usageError(`cannot read --dataset ${file}: ${error.code ?? error.message}`, 'DATASET_INVALID');
+  });
+  const entries: Array<{ value: unknown; where: string }> = [];
+  if (text.trimStart().startsWith('[')) {
+    let array: unknown;
+    try {
+      array = JSON.parse(text);
+    } catch (error) {
+      throw usageError(`--dataset ${file} is not valid JSON: ${(error as Error).message}`, 'DATASET_INVALID');
+    }
+    (array as unknown[]).forEach((value, i) => entries.push({ value, where: `entry ${i + 1}` }));
+  } else {
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      try {
+        entries.push({ value: JSON.parse(line), where: `line ${i + 1}` });
+      } catch {
+        throw usageError(`--dataset ${file} line ${i + 1} is not JSON`, 'DATASET_INVALID', { hint: 'one JSON object per line: {"prompt": "…"}' });
+      }
+    });
+  }
+  const prompts = entries.map(({ value, where }) => datasetPrompt(value, `--dataset ${file} ${where}`)).filter((p): p is Prompt => p !== null);
+  if (prompts.length === 0) throw usageError(`--dataset ${file} has no prompts`, 'DATASET_INVALID', { hint: 'one JSON object per line: {"prompt": "…"}' });
+  return prompts;
+}
+
+function datasetPrompt(value: unknown, where: string): Prompt | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw usageError(`${where} is not a JSON object`, 'DATASET_INVALID');
+  const entry = value as Record<string, unknown>;
+  const maxTokens = entry.max_tokens ?? entry.output_len;
+  if (maxTokens !== undefined && (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens <= 0)) {
+    throw usageError(`${where}: \`max_tokens\` must be a positive integer, got ${JSON.stringify(maxTokens)}`, 'DATASET_INVALID');
+  }
+  const withMax = (prompt: Prompt): Prompt => (maxTokens === undefined ? prompt : { ...prompt, maxTokens: maxTokens as number });
+  const plain = entry.prompt ?? entry.text;
+  if (typeof plain === 'string') return withMax({ text: plain });
+  if (Array.isArray(entry.messages)) {
+    const messages = entry.messages.map((m: unknown) => {
+      const message = m as { role?: unknown; content?: unknown };
+      if (typeof message?.role !== 'string' || typeof message.content !== 'string') throw usageError(`${where}: each message needs string \`role\` and \`content\``, 'DATASET_INVALID');
+      return { role: message.role, content: message.content };
+    });
+    return withMax({ text: messages.map((m) => m.content).join('\n'), messages });
+  }
+  if (Array.isArray(entry.conversations)) {
+    const human = entry.conversations.find((turn: unknown) => ['human', 'user'].includes(String((turn as { from?: unknown })?.from)));
+    const content = (human as { value?: unknown } | undefined)?.value;
+    // ShareGPT has conversations that open with the model; vLLM's benchmark skips those too.
+    return typeof content === 'string' && content !== '' ? withMax({ text: content }) : null;
+  }
+  throw usageError(`${where} has no \`prompt\`, \`text\`, \`messages\` or \`conversations\``, 'DATASET_INVALID');
+}

@@ -1,0 +1,225 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { LlmopsError, usageError } from '../../errors.js';
+import { requestBody, resolveEndpoint, type Endpoint } from './api.js';
+import { sendStreamingRequest, type StreamingRequest } from './client.js';
+import { runConcurrencyStep, runRateStep, runUsersStep, type StepOutcome, type StepPlan, type StepProgress } from './load.js';
+import { approximateTokenCounter, datasetPrompts, loadTokenCounter, syntheticPrompts, type TokenCounter } from './prompts.js';
+import { findCapacity, findKnee } from './saturation.js';
+import type { EndpointApi, EndpointBenchResult, EndpointRun, LoadShape, Prompt, RequestSample, Slo } from './types.js';
+
+export interface EndpointBenchOptions {
+  /** The server (`http://host:8000`, given the API's standard path) or a full endpoint URL. */
+  url: string;
+  /** @default from the URL's path, else 'openai-chat' */
+  api?: EndpointApi;
+  /** Model name sent in OpenAI requests. @default the first model of the server's GET /v1/models */
+  model?: string;
+  /** @default { kind: 'concurrency', levels: [1, 8, 32] } */
+  load?: LoadShape;
+  /** Measured window of each step. @default 30 s (unless `requests` is given) */
+  durationMs?: number;
+  /** Requests per step instead of a duration. */
+  requests?: number;
+  /** Excluded from every step's statistics, and reported. @default 5 s */
+  warmupMs?: number;
+  /** Synthetic prompt length in tokens. @default { mean: 128, stddev: 0 } */
+  promptTokens?: { mean: number; stddev: number };
+  /** @default 128 */
+  maxTokens?: number;
+  /** JSONL (or JSON array) of prompts; replaces synthetic prompts. */
+  dataset?: string;
+  /** tokenizer.json, a model directory or an artifact: synthetic prompts are cut to exact token counts with it. */
+  tokenizer?: string;
+  slo?: Slo;
+  /** Fraction of a step's requests that must meet every SLO for the step to meet it. @default 0.9 */
+  sloAttainment?: number;
+  /** Extra request headers (Authorization among them). Never printed or saved. */
+  headers?: Record<string, string>;
+  /** A request not finished after this long is a timeout. @default 120 s */
+  timeoutMs?: number;
+  temperature?: number;
+  /** Seeds prompts and Poisson arrivals. @default 1 */
+  seed?: number;
+  /** This process is worker `index` of `count` (a distributed run): it offers its share of every load level. */
+  worker?: { index: number; count: number };
+  /** Most connections an open-loop step may open. @default 10000 */
+  maxConnections?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: StepProgress) => void;
+  /** Each measured request as it finishes (for --csv's per-request file). */
+  onSample?: (sample: RequestSample, step: string) => void;
+}
+
+const DEFAULT_LOAD: LoadShape = { kind: 'concurrency', levels: [1, 8, 32] };
+
+/** Load-tests a streaming LLM endpoint, one step per load level, and finds its knee and capacity at the SLO. */
+export async function benchEndpoint(options: EndpointBenchOptions): Promise<EndpointBenchResult> {
+  const endpoint = resolveEndpoint(options.url, options.api);
+  const load = options.load ?? DEFAULT_LOAD;
+  const maxTokens = options.maxTokens ?? 128;
+  const worker = options.worker ?? { index: 0, count: 1 };
+  validateOptions(options, load, worker);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+    ...(endpoint.basicAuth ? { authorization: endpoint.basicAuth } : {}),
+    ...lowerCaseKeys(options.headers ?? {}),
+  };
+  if (!headers.authorization && process.env.LLMOPS_API_KEY) headers.authorization = `Bearer ${process.env.LLMOPS_API_KEY}`;
+
+  const counter: TokenCounter = options.tokenizer ? await loadTokenCounter(options.tokenizer) : approximateTokenCounter;
+  const promptTokens = options.promptTokens ?? { mean: 128, stddev: 0 };
+  const maxLevel = load.kind === 'users' ? load.users : Math.max(...load.levels);
+  const prompts: Prompt[] = options.dataset
+    ? await datasetPrompts(options.dataset)
+    : syntheticPrompts({ count: Math.min(1024, Math.max(64, Math.ceil(maxLevel * 2))), ...promptTokens, counter, seed: (options.seed ?? 1) * 7919 + worker.index });
+
+  const connections = load.kind === 'rate' ? (options.maxConnections ?? 10_000) : share(maxLevel, worker);
+  const pool = new Pool(endpoint.origin, { connections: Math.max(1, connections), pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 10_000 } });
+  const startedAt = new Date().toISOString();
+  const signal = options.signal ?? new AbortController().signal;
+  // One listener for the whole run: destroying the pool ends every request in flight at once.
+  const stop = () => void pool.destroy().catch(() => undefined);
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    const model = await resolveModelName(pool, endpoint, options.model, headers);
+    const requests: StreamingRequest[] = prompts.map((prompt) => ({
+      path: endpoint.path,
+      headers,
+      body: requestBody(endpoint.api, prompt, { model, maxTokens, ...(options.temperature === undefined ? {} : { temperature: options.temperature }) }),
+    }));
+    let next = 0;
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const send = (scheduledMs?: number) => {
+      const request = requests[next]!;
+      next = (next + 1) % requests.length;
+      return sendStreamingRequest(pool, request, { api: endpoint.api, timeoutMs, signal, ...(scheduledMs === undefined ? {} : { scheduledMs }) });
+    };
+
+    const runs: EndpointRun[] = [];
+    const slo = options.slo && Object.keys(options.slo).length > 0 ? options.slo : null;
+    const attainment = options.sloAttainment ?? 0.9;
+    for (const step of steps(load, worker)) {
+      if (signal.aborted) break;
+      const plan: StepPlan = {
+        label: step.label,
+        warmupMs: options.warmupMs ?? 5000,
+        ...(options.requests === undefined ? { durationMs: options.durationMs ?? 30_000 } : { requests: share(options.requests, worker) }),
+        slo,
+        signal,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.onSample ? { onSample: (sample: RequestSample) => options.onSample!(sample, step.label) } : {}),
+      };
+      let outcome: StepOutcome;
+      if (step.share === 0) {
+        // This worker's share of a small level is nothing; it still waits out the step so workers stay in step.
+        await sleep(plan.warmupMs + (plan.durationMs ?? 0), undefined, { signal }).catch(() => undefined);
+        outcome = await runConcurrencyStep({ ...plan, warmupMs: 0, durationMs: 0 }, send, 0);
+      } else if (load.kind === 'concurrency') outcome = await runConcurrencyStep(plan, send, step.share);
+      else if (load.kind === 'users') outcome = await runUsersStep(plan, send, step.share, Math.max(step.share * 1e-9, load.spawnRate / worker.count));
+      else outcome = await runRateStep(plan, send, step.share, { arrival: load.arrival, seed: (options.seed ?? 1) * 104729 + worker.index * 31 + runs.length, phase: worker.index / worker.count });
+      const { interrupted, ...metrics } = outcome;
+      runs.push({
+        ...step.level,
+        ...(worker.count > 1 ? { workerShare: step.share } : {}),
+        ...metrics,
+        metSlo: metrics.sloAttainment === null ? null : metrics.sloAttainment >= attainment,
+        ...(interrupted ? { interrupted: true } : {}),
+      });
+    }
+
+    return {
+      schemaVersion: 1,
+      kind: 'endpoint',
+      target: endpoint.display,
+      api: endpoint.api,
+      model,
+      load,
+      prompts: options.dataset
+        ? { source: 'dataset', tokens: null, tokenizer: counter.source, dataset: options.dataset, count: prompts.length }
+        : { source: 'synthetic', tokens: promptTokens, tokenizer: counter.source, dataset: null, count: prompts.length },
+      maxTokens,
+      slo,
+      sloAttainment: attainment,
+      runs,
+      knee: findKnee(runs),
+      capacity: findCapacity(runs, slo),
+      workers: 1,
+      ...(worker.count > 1 ? { worker } : {}),
+      startedAt,
+      interrupted: signal.aborted,
+    };
+  } finally {
+    signal.removeEventListener('abort', stop);
+    await pool.destroy().catch(() => undefined);
+  }
+}
+
+/** One step per load level; `share` is this worker's part of it, `level` what the run records (the whole level). */
+function* steps(load: LoadShape, worker: { index: number; count: number }): Generator<{ label: string; share: number; level: Partial<EndpointRun> }> {
+  if (load.kind === 'users') {
+    yield { label: `users=${load.users}`, share: share(load.users, worker), level: { users: load.users, spawnRate: load.spawnRate } };
+    return;
+  }
+  for (const level of load.levels) {
+    if (load.kind === 'concurrency') yield { label: `c=${level}`, share: share(level, worker), level: { concurrency: level } };
+    else yield { label: `${level} req/s`, share: level / worker.count, level: { rate: level } };
+  }
+}
+
+/** Worker `index`'s part of an integer amount split as evenly as possible among `count` workers. */
+export function share(amount: number, worker: { index: number; count: number }): number {
+  return Math.floor(amount / worker.count) + (worker.index < amount % worker.count ? 1 : 0);
+}
+
+function validateOptions(options: EndpointBenchOptions, load: LoadShape, worker: { index: number; count: number }): void {
+  if (load.kind !== 'users' && load.levels.length === 0) throw usageError('Expected at least one load level', 'INVALID_LOAD');
+  if (options.durationMs !== undefined && options.requests !== undefined) throw usageError('Give --duration or --requests, not both', 'INVALID_LOAD');
+  if (!Number.isInteger(worker.count) || worker.count < 1 || !Number.isInteger(worker.index) || worker.index < 0 || worker.index >= worker.count) {
+    throw usageError(`worker index ${worker.index} is not in 0…${worker.count - 1}`, 'INVALID_WORKER', { hint: 'JOB_COMPLETION_INDEX (or --worker-index) must be below --workers' });
+  }
+  if (options.sloAttainment !== undefined && !(options.sloAttainment > 0 && options.sloAttainment <= 1)) {
+    throw usageError(`Expected --slo-attainment in (0, 1], got ${options.sloAttainment}`, 'INVALID_SLO');
+  }
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), value]));
+}
+
+/**
+ * The model name for OpenAI requests: the one given, else the server's first model (GET /v1/models, which also tells
+ * early and clearly that the server is unreachable or wants a key). TGI serves one model and takes no name.
+ */
+async function resolveModelName(pool: Pool, endpoint: Endpoint, given: string | undefined, headers: Record<string, string>): Promise<string | null> {
+  const probePath = given === undefined && endpoint.api !== 'tgi' ? '/v1/models' : '/';
+  let response;
+  try {
+    response = await pool.request({ method: 'GET', path: probePath, headers: { authorization: headers.authorization ?? '' }, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new LlmopsError(`cannot reach ${endpoint.origin}: ${code}`, 'ENDPOINT_UNREACHABLE', { hint: 'is the server running, and is the URL right?' });
+  }
+  const text = await response.body.text().catch(() => '');
+  if (probePath === '/' || given !== undefined) return given ?? null;
+  if (response.statusCode === 401 || response.statusCode === 403) {
+    throw usageError(`${endpoint.origin}/v1/models answered ${response.statusCode}: the server wants an API key`, 'ENDPOINT_UNAUTHORIZED', {
+      hint: 'set LLMOPS_API_KEY, or pass --header "Authorization: Bearer …"',
+    });
+  }
+  const id = response.statusCode === 200 ? firstModelId(text) : undefined;
+  if (!id) {
+    throw usageError(`cannot tell which model ${endpoint.origin} serves (GET /v1/models answered ${response.statusCode})`, 'ENDPOINT_MODEL_UNKNOWN', { hint: 'pass --model NAME' });
+  }
+  return id;
+}
+
+function firstModelId(text: string): string | undefined {
+  try {
+    const id = (JSON.parse(text) as { data?: Array<{ id?: unknown }> }).data?.[0]?.id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

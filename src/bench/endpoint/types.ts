@@ -1,0 +1,173 @@
+import type { LatencySummary } from '../engine/types.js';
+
+/** The request and stream formats llmops speaks. `vllm` is OpenAI completions plus `ignore_eos`, so every request generates exactly `maxTokens`. */
+export type EndpointApi = 'openai-chat' | 'openai-completions' | 'vllm' | 'tgi';
+
+/** How load is offered in each step of a run. */
+export type LoadShape =
+  /** Closed loop: this many requests always in flight, each sent when the previous one of its worker ends. */
+  | { kind: 'concurrency'; levels: number[] }
+  /** Open loop: requests per second on a fixed schedule, sent on time however slow the server is. */
+  | { kind: 'rate'; levels: number[]; arrival: 'poisson' | 'constant' }
+  /** Locust-style: `users` closed-loop users, `spawnRate` more each second until all run. One step. */
+  | { kind: 'users'; users: number; spawnRate: number };
+
+/** Service-level objectives a request must meet to count towards goodput. Each is optional. */
+export interface Slo {
+  ttftMs?: number;
+  /** Mean inter-token latency of the request. */
+  itlMs?: number;
+  /** Output tokens per second of the request (after its first token): at least this. */
+  tps?: number;
+  latencyMs?: number;
+}
+
+/** A prompt as sent: text for completion APIs, messages for chat. */
+export interface Prompt {
+  text: string;
+  messages?: Array<{ role: string; content: string }>;
+  /** Overrides the run's maxTokens for this prompt (a dataset line's `max_tokens`). */
+  maxTokens?: number;
+}
+
+export type ErrorKind =
+  /** HTTP status ≥ 400 (`http_429`, `http_503`, …). */
+  | `http_${number}`
+  /** No complete response within the request timeout. */
+  | 'timeout'
+  /** Refused, reset or closed before a response started. */
+  | 'connection'
+  /** The response started, then the connection closed before the stream's end. */
+  | 'stream_closed'
+  /** Bytes that are not the API's stream format (bad JSON, not SSE, a wrong content type). */
+  | 'malformed_stream'
+  /** A well-formed stream that reported an error event instead of finishing. */
+  | 'stream_error';
+
+/** One finished request, as the load generator measured it. Times are milliseconds from a monotonic clock. */
+export interface RequestSample {
+  /** When the request was dispatched (performance.now()). */
+  startMs: number;
+  /** When the request was due (open loop); equals startMs otherwise. */
+  scheduledMs: number;
+  endMs: number;
+  ok: boolean;
+  error?: ErrorKind;
+  /** HTTP status, 0 when none came. */
+  status: number;
+  ttftMs: number | null;
+  /** Gaps between consecutive content events after the first. */
+  itlGapsMs: number[];
+  outputTokens: number;
+  /** Where outputTokens came from: the server's `usage`, or counted from the stream's content events. */
+  tokenSource: 'usage' | 'stream';
+  promptTokens: number | null;
+}
+
+/** A percentile summary plus the histogram it came from (HdrHistogram compressed base64), so runs merge exactly. */
+export interface MetricSummary extends LatencySummary {
+  count: number;
+  histogram: string;
+}
+
+/** One step of a run: a concurrency, a rate, or the users ramp. */
+export interface EndpointRun {
+  /** Set in closed-loop steps. */
+  concurrency?: number;
+  /** Set in open-loop steps (requests per second offered). */
+  rate?: number;
+  /** Set for the users ramp. */
+  users?: number;
+  spawnRate?: number;
+  /** In a distributed run: this worker's part of the level (the level itself is the whole). */
+  workerShare?: number;
+  /** Completed requests (ok or not) in the measured window. */
+  requests: number;
+  errors: number;
+  errorsByKind: Record<string, number>;
+  /** Measured window, warm-up excluded. */
+  durationS: number;
+  /** Completed requests ÷ durationS (errors included; see `goodput` for requests that met the SLO). */
+  requestsPerSecond: number;
+  /** Output tokens of successful requests ÷ durationS. */
+  outputTokensPerSecond: number;
+  ttftMs: MetricSummary;
+  itlMs: MetricSummary;
+  /** Tokens per second per request (not ms, despite the shared summary type). */
+  tpsPerRequest: MetricSummary;
+  latencyMs: MetricSummary;
+  /** Requests that met every SLO ÷ durationS; null without --slo. */
+  goodput: number | null;
+  /** Fraction of requests (errors count as misses) that met every SLO; null without --slo. */
+  sloAttainment: number | null;
+  /** Whether this step met the SLO: sloAttainment ≥ the run's required attainment. Null without --slo. */
+  metSlo: boolean | null;
+  outputTokens: number;
+  promptTokens: number | null;
+  tokenSource: 'usage' | 'stream' | 'mixed';
+  /** Open loop only: sends more than LATE_SEND_MS behind schedule, and the schedule lag. */
+  schedule?: { sent: number; late: number; lagMs: MetricSummary };
+  warmup: { durationS: number; requests: number };
+  /** The load generator's own cost in this step: CPU per completed request and event-loop delay. */
+  client: { cpuMsPerRequest: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
+  /** Per-second buckets of the measured window, for the report's time series. */
+  timeline: TimelinePoint[];
+  interrupted?: boolean;
+}
+
+export interface TimelinePoint {
+  /** Seconds since the measured window began (bucket start). */
+  t: number;
+  completed: number;
+  errors: number;
+  outputTokens: number;
+  inFlight: number;
+  ttftP50Ms: number | null;
+  latencyP50Ms: number | null;
+}
+
+/** Where throughput stops rising while latency grows: the highest-throughput step before saturation. */
+export interface Knee {
+  /** Index into runs. */
+  index: number;
+  concurrency?: number;
+  rate?: number;
+  requestsPerSecond: number;
+  outputTokensPerSecond: number;
+  /** Why the next step is past the knee, or that no step in the sweep saturated. */
+  reason: string;
+  saturated: boolean;
+}
+
+/** Per-replica capacity at the SLO: the highest load whose step met every SLO. What deploy's capacity plan reads. */
+export interface Capacity {
+  index: number;
+  concurrency?: number;
+  rate?: number;
+  requestsPerSecond: number;
+  outputTokensPerSecond: number;
+  slo: Slo;
+}
+
+export interface EndpointBenchResult {
+  schemaVersion: 1;
+  kind: 'endpoint';
+  /** The URL requests went to (no credentials, no query string). */
+  target: string;
+  api: EndpointApi;
+  model: string | null;
+  load: LoadShape;
+  prompts: { source: 'synthetic' | 'dataset'; tokens: { mean: number; stddev: number } | null; tokenizer: string | null; dataset: string | null; count: number };
+  maxTokens: number;
+  slo: Slo | null;
+  sloAttainment: number;
+  runs: EndpointRun[];
+  knee: Knee | null;
+  capacity: Capacity | null;
+  /** How many workers' results this is (1 unless merged by `llmops bench merge`). */
+  workers: number;
+  /** Set on one worker's own result in a distributed run. */
+  worker?: { index: number; count: number };
+  startedAt: string;
+  interrupted: boolean;
+}

@@ -1,0 +1,207 @@
+import type { CommandContext } from '../context.js';
+import type { EndpointBenchOptions } from '../../bench/endpoint/run.js';
+import type { EndpointApi, EndpointBenchResult, LoadShape, Slo } from '../../bench/endpoint/types.js';
+import { usageError } from '../../errors.js';
+
+/** The endpoint-bench flags as commander parses them (command.ts converts the ones shared with the engine bench). */
+export interface EndpointBenchFlags {
+  api?: EndpointApi;
+  model?: string;
+  concurrency?: number[];
+  rate?: number[];
+  arrival?: 'poisson' | 'constant';
+  users?: number;
+  spawnRate?: number;
+  duration?: number;
+  requests?: number;
+  warmupMs?: number;
+  promptTokens?: { mean: number; stddev: number };
+  maxTokens?: number;
+  dataset?: string;
+  tokenizer?: string;
+  slo?: Slo;
+  sloAttainment?: number;
+  header?: string[];
+  timeout?: number;
+  temperature?: number;
+  seed?: number;
+  maxConnections?: number;
+  out?: string;
+  csv?: string;
+  report?: string;
+  force?: boolean;
+  workers?: number;
+  workerIndex?: number;
+  emitK8sJob?: boolean;
+  image?: string;
+  namespace?: string;
+  name?: string;
+  apiKeySecret?: string;
+}
+
+/**
+ * `llmops bench URL`: flags → benchEndpoint → table or JSON → --out / --csv / --report. Exit 3 when --slo was given
+ * and no step met it; 130 after saving the partial results of an interrupted run.
+ */
+export async function runEndpointBench(ctx: CommandContext, flags: EndpointBenchFlags, url: string, argv: string[]): Promise<void> {
+  if (flags.emitK8sJob) return emitWorkerJob(ctx, flags, argv);
+  const [{ benchEndpoint }, print, { assertWritable, writeResultsFile }, { RequestsCsvWriter, locustStatsCsv }] = await Promise.all([
+    import('../../bench/endpoint/run.js'),
+    import('./print-endpoint.js'),
+    import('../../bench/results-file.js'),
+    import('../../bench/endpoint/csv.js'),
+  ]);
+  const statsCsv = flags.csv ? `${flags.csv}_stats.csv` : undefined;
+  const requestsCsv = flags.csv ? `${flags.csv}_requests.csv` : undefined;
+  for (const [file, flag] of [[flags.out, '--out'], [statsCsv, '--csv'], [requestsCsv, '--csv'], [flags.report, '--report']] as const) {
+    await assertWritable(file, { force: flags.force, flag });
+  }
+  const options: EndpointBenchOptions = {
+    url,
+    api: flags.api,
+    model: flags.model,
+    load: loadShape(flags),
+    durationMs: flags.duration,
+    requests: flags.requests,
+    warmupMs: flags.warmupMs,
+    promptTokens: flags.promptTokens,
+    maxTokens: flags.maxTokens,
+    dataset: flags.dataset,
+    tokenizer: flags.tokenizer,
+    slo: flags.slo,
+    sloAttainment: flags.sloAttainment,
+    headers: parseHeaders(flags.header ?? []),
+    timeoutMs: flags.timeout,
+    temperature: flags.temperature,
+    seed: flags.seed,
+    maxConnections: flags.maxConnections,
+    worker: workerOf(flags),
+    signal: ctx.signal,
+  };
+  const { performance } = await import('node:perf_hooks');
+  const requestsWriter = requestsCsv ? new RequestsCsvWriter(requestsCsv, performance.now()) : undefined;
+  if (requestsWriter) options.onSample = (sample, step) => requestsWriter.add(sample, step);
+
+  // A TTY gets a live line; CI logs get one line per finished step, not a redraw every quarter second.
+  const spinner = ctx.output.interactive ? await ctx.output.spinner(`load-testing ${url}`) : undefined;
+  let lastStep = '';
+  options.onProgress = (p) => {
+    if (spinner) {
+      const window = p.warmingUp ? 'warming up' : p.windowS === null ? `${p.elapsedS}s` : `${p.elapsedS}s/${p.windowS + (options.warmupMs ?? 5000) / 1000}s`;
+      spinner.update(`${p.step} · ${window} · ${p.completed} requests · ${p.requestsPerSecond} req/s · ${p.errors} errors · TTFT p50 ${p.ttftP50Ms() ?? '—'} ms`);
+    } else if (p.step !== lastStep) {
+      ctx.output.info(`${p.step}: running`);
+    }
+    lastStep = p.step;
+  };
+  let result: EndpointBenchResult;
+  try {
+    result = await benchEndpoint(options);
+  } catch (error) {
+    await requestsWriter?.close(false);
+    throw error;
+  } finally {
+    spinner?.stop();
+  }
+  await requestsWriter?.close(true);
+
+  // Saved before any verdict, and on an interrupt too: a CI job keeps what was measured.
+  if (flags.out) await writeResultsFile(flags.out, `${JSON.stringify(result, null, 2)}\n`, { force: flags.force, flag: '--out' });
+  if (statsCsv) await writeResultsFile(statsCsv, locustStatsCsv(result), { force: flags.force, flag: '--csv' });
+  if (flags.report) {
+    const { renderHtmlReport } = await import('../../bench/endpoint/report.js');
+    await writeResultsFile(flags.report, renderHtmlReport(result), { force: flags.force, flag: '--report' });
+  }
+  ctx.output.result(result, () => print.renderEndpointResult(result, { color: ctx.output.options.color }));
+
+  const { ExitCode } = await import('../../errors.js');
+  if (result.interrupted) {
+    ctx.output.stderr.write(`llmops: interrupted: partial results${flags.out ? ` saved to ${flags.out}` : ''}\n`);
+    process.exitCode = ExitCode.Interrupted;
+  } else if (result.slo && !result.capacity) {
+    ctx.output.stderr.write('llmops: error: SLO check failed: no step met every SLO\n');
+    process.exitCode = ExitCode.CheckFailed;
+  }
+}
+
+function loadShape(flags: EndpointBenchFlags): LoadShape | undefined {
+  const given = [flags.concurrency && '--concurrency', flags.rate && '--rate', flags.users !== undefined && '--users'].filter(Boolean);
+  if (given.length > 1) throw usageError(`${given.join(' and ')} are different load shapes; give one`, 'INVALID_LOAD');
+  if (flags.spawnRate !== undefined && flags.users === undefined) throw usageError('--spawn-rate goes with --users', 'INVALID_LOAD');
+  if (flags.arrival !== undefined && !flags.rate) throw usageError('--arrival goes with --rate', 'INVALID_LOAD');
+  if (flags.rate) return { kind: 'rate', levels: flags.rate, arrival: flags.arrival ?? 'poisson' };
+  if (flags.users !== undefined) return { kind: 'users', users: flags.users, spawnRate: flags.spawnRate ?? flags.users };
+  if (flags.concurrency) return { kind: 'concurrency', levels: flags.concurrency };
+  return undefined;
+}
+
+/** `K:V` pairs → headers. Values are secrets as far as output goes: they are sent, never printed or saved. */
+export function parseHeaders(pairs: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of pairs) {
+    const colon = pair.indexOf(':');
+    const name = colon > 0 ? pair.slice(0, colon).trim() : '';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw usageError(`Expected \`--header\` as NAME:VALUE, got a header without a valid name`, 'INVALID_HEADER');
+    headers[name.toLowerCase()] = pair.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** This process's part of a distributed run: --worker-index, else the Indexed Job's JOB_COMPLETION_INDEX. */
+function workerOf(flags: EndpointBenchFlags): { index: number; count: number } | undefined {
+  if (flags.workers === undefined) {
+    if (flags.workerIndex !== undefined) throw usageError('--worker-index goes with --workers', 'INVALID_WORKER');
+    return undefined;
+  }
+  const fromEnv = process.env.JOB_COMPLETION_INDEX;
+  const index = flags.workerIndex ?? (fromEnv !== undefined && /^\d+$/.test(fromEnv) ? Number(fromEnv) : 0);
+  return { index, count: flags.workers };
+}
+
+/** `--emit-k8s-job`: the Indexed Job that runs this same bench on --workers pods, on stdout; how to collect, on stderr. */
+async function emitWorkerJob(ctx: CommandContext, flags: EndpointBenchFlags, argv: string[]): Promise<void> {
+  const [{ buildBenchWorkerJob }, { toYaml }] = await Promise.all([import('../../bench/endpoint/k8s-job.js'), import('../../deploy/serialize.js')]);
+  if (flags.workers === undefined) throw usageError('--emit-k8s-job needs --workers N', 'INVALID_WORKERS');
+  if (!flags.image) throw usageError('--emit-k8s-job needs --image: an image whose entrypoint is llmops, pinned by tag or digest', 'IMAGE_REQUIRED');
+  if (Object.keys(parseHeaders(flags.header ?? [])).includes('authorization')) {
+    throw usageError('an Authorization header would be written into the Job', 'SECRET_IN_JOB', { hint: 'keep the key in a Secret and pass --api-key-secret NAME:KEY' });
+  }
+  let apiKeySecret: { name: string; key: string } | undefined;
+  if (flags.apiKeySecret) {
+    const [name, key] = flags.apiKeySecret.split(':');
+    apiKeySecret = { name: name ?? '', key: key ?? 'api-key' };
+  }
+  const { job, collect } = buildBenchWorkerJob({
+    name: flags.name ?? 'llmops-bench',
+    namespace: flags.namespace,
+    image: flags.image,
+    workers: flags.workers,
+    benchArgs: workerArgs(argv),
+    apiKeySecret,
+  });
+  ctx.output.result(job, () => `---\n${toYaml(job)}`);
+  ctx.output.info(collect);
+}
+
+/** Flags that concern this process only (outputs, the Job itself, global output modes), with whether they take a value. */
+const LOCAL_FLAGS: Record<string, boolean> = {
+  '--emit-k8s-job': false, '--workers': true, '--worker-index': true, '--image': true, '--namespace': true, '--name': true, '--api-key-secret': true,
+  '--out': true, '--csv': true, '--report': true, '--force': false, '--json': false, '--quiet': false, '-q': false, '--verbose': false, '-v': false,
+  '--no-color': false, '--config': true, '-c': true,
+};
+
+/** The worker's argv: this command's, from `bench` on, without the flags that only concern this process. */
+export function workerArgs(argv: string[]): string[] {
+  const start = argv.indexOf('bench');
+  const args: string[] = [];
+  for (let i = start; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    const name = arg.startsWith('-') ? arg.split('=')[0]! : arg;
+    if (name in LOCAL_FLAGS) {
+      if (LOCAL_FLAGS[name] && !arg.includes('=')) i += 1;
+      continue;
+    }
+    args.push(arg);
+  }
+  return args;
+}

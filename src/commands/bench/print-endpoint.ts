@@ -1,0 +1,71 @@
+import { describeSlo } from '../../bench/endpoint/slo.js';
+import { describeLoad } from '../../bench/endpoint/saturation.js';
+import type { EndpointBenchResult, EndpointRun } from '../../bench/endpoint/types.js';
+import { fmt, renderTable } from '../../ui/table.js';
+
+/** Event-loop delay (p99) above which the client's own busyness may show in the latencies it reports. */
+const CLIENT_BUSY_MS = 5;
+
+/** The human view of an endpoint bench: context, one row per step, then knee, capacity and notes. */
+export function renderEndpointResult(result: EndpointBenchResult, options: { color?: boolean } = {}): string {
+  const prompts = result.prompts.source === 'dataset' ? `dataset ${result.prompts.dataset} (${result.prompts.count} prompts)` : `~${result.prompts.tokens?.mean} prompt tokens${result.prompts.tokens?.stddev ? ` ± ${result.prompts.tokens.stddev}` : ''}${result.prompts.tokenizer ? '' : ' (estimated: no --tokenizer)'}`;
+  const lines = [
+    `${result.target} · ${result.api}${result.model ? ` · model ${result.model}` : ''} · ${prompts} · max ${result.maxTokens} tokens${result.workers > 1 ? ` · ${result.workers} workers merged` : ''}`,
+  ];
+  if (result.slo) lines.push(`SLO: ${describeSlo(result.slo)} for ≥ ${Math.round(result.sloAttainment * 100)}% of requests`);
+  const withSlo = result.slo !== null;
+  const head = ['load', 'requests', 'errors', 'req/s', 'out tok/s', 'TTFT p50', 'TTFT p99', 'ITL p50', 'ITL p99', 'TPS p50', 'latency p50', 'latency p99'];
+  if (withSlo) head.push('goodput/s', 'SLO');
+  const rows = result.runs.map((run) => {
+    const cells: Array<string | number> = [
+      describeLoad(run) + (run.interrupted ? ' (cut)' : ''),
+      run.requests,
+      run.errors,
+      fmt(run.requestsPerSecond, 2),
+      fmt(run.outputTokensPerSecond, 1),
+      ms(run.ttftMs.p50, run),
+      ms(run.ttftMs.p99, run),
+      ms(run.itlMs.p50, run),
+      ms(run.itlMs.p99, run),
+      run.tpsPerRequest.count > 0 ? fmt(run.tpsPerRequest.p50, 1) : '—',
+      ms(run.latencyMs.p50, run),
+      ms(run.latencyMs.p99, run),
+    ];
+    if (withSlo) cells.push(fmt(run.goodput, 2), run.metSlo ? 'met' : 'missed');
+    return cells;
+  });
+  lines.push(renderTable(head, rows, options));
+  lines.push('times in ms; TPS = output tokens/s of one request after its first token');
+  if (result.knee) lines.push(`knee: ${describeLoad(result.knee)} at ${fmt(result.knee.requestsPerSecond, 2)} req/s, ${fmt(result.knee.outputTokensPerSecond, 1)} tok/s (${result.knee.reason})`);
+  if (result.slo) {
+    lines.push(
+      result.capacity
+        ? `capacity at SLO (per replica): ${fmt(result.capacity.requestsPerSecond, 2)} req/s, ${fmt(result.capacity.outputTokensPerSecond, 1)} tok/s at ${describeLoad(result.capacity)}`
+        : 'capacity at SLO: no step met the SLO',
+    );
+  }
+  lines.push(...notes(result));
+  return lines.join('\n');
+}
+
+function ms(value: number, run: EndpointRun): string {
+  return run.requests > run.errors ? fmt(value, 1) : '—';
+}
+
+function notes(result: EndpointBenchResult): string[] {
+  const out: string[] = [];
+  for (const run of result.runs) {
+    const load = describeLoad(run);
+    if (run.errors > 0) out.push(`${load}: ${run.errors} errors (${Object.entries(run.errorsByKind).map(([kind, n]) => `${kind} ${n}`).join(', ')})`);
+    if (run.schedule && run.schedule.late > 0) out.push(`${load}: ${run.schedule.late} of ${run.schedule.sent} sends left more than 10 ms late (lag p99 ${fmt(run.schedule.lagMs.p99, 1)} ms): the client fell behind its schedule`);
+    if (run.client.eventLoopDelayMs.p99 > CLIENT_BUSY_MS) {
+      out.push(`${load}: the load generator's event loop lagged ${fmt(run.client.eventLoopDelayMs.p99, 1)} ms (p99): latencies include client time; spread the load over --workers`);
+    }
+  }
+  const sources = new Set(result.runs.filter((run) => run.requests > run.errors).map((run) => run.tokenSource));
+  if (sources.size > 0) out.push(`output tokens: ${sources.has('usage') && sources.size === 1 ? "the server's usage counts" : sources.has('stream') && sources.size === 1 ? 'counted from stream events (the server sent no usage)' : 'usage where sent, else counted from the stream'}`);
+  const cpu = result.runs.filter((run) => run.requests > 0).map((run) => run.client.cpuMsPerRequest);
+  if (cpu.length > 0) out.push(`client overhead: ${fmt(Math.max(...cpu), 3)} ms CPU per request at most`);
+  if (result.interrupted) out.push('interrupted: partial results');
+  return out;
+}
