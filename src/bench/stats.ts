@@ -59,11 +59,17 @@ export class Recorder {
     };
   }
 
-  /** The value at a percentile (0–100) in ms, never above the recorded maximum (HDR reports bucket upper edges). */
+  /**
+   * The value at a percentile (0–100) in ms, as HDR reports it: the upper edge of its bucket (3 significant digits).
+   * Merged and decoded histograms know values only by bucket, so this is what stays equal under `bench merge`.
+   */
   percentile(p: number): number {
-    const h = this.histogram;
-    if (h.totalCount === 0) return 0;
-    return round(Math.min(h.getValueAtPercentile(p), h.maxValue) / MICROS_PER_MS);
+    return this.histogram.totalCount === 0 ? 0 : round(this.histogram.getValueAtPercentile(p) / MICROS_PER_MS);
+  }
+
+  /** The largest value, at bucket resolution like `percentile` (the exact maximum does not survive encoding). */
+  get bucketMax(): number {
+    return this.percentile(100);
   }
 
   /** Compressed base64 (the HdrHistogram interchange format), for results files and `bench merge`. */
@@ -72,7 +78,7 @@ export class Recorder {
   }
 
   static decode(encoded: string): Recorder {
-    return new Recorder(hdr.decodeFromCompressedBase64(encoded, 32, true));
+    return new Recorder(hdr.decodeFromCompressedBase64(encoded, 32, false));
   }
 }
 

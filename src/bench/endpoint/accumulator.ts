@@ -3,10 +3,11 @@ import { meetsSlo, requestRates } from './slo.js';
 import type { MetricSummary, RequestSample, Slo, TimelinePoint } from './types.js';
 
 /** A Recorder's summary with its histogram, as results carry it. */
+/** Percentiles and max are at bucket resolution (3 significant digits), so a merged result equals the whole run's. */
 export function metricSummary(recorder: Recorder): MetricSummary {
-  const { count, mean, max } = recorder.summary();
   const at = (p: number) => recorder.percentile(p);
-  return { count, p50: at(50), p90: at(90), p95: at(95), p99: at(99), mean, max, histogram: recorder.encode() };
+  const mean = recorder.count === 0 ? 0 : recorder.summary().mean;
+  return { count: recorder.count, p50: at(50), p90: at(90), p95: at(95), p99: at(99), mean, max: recorder.bucketMax, histogram: recorder.encode() };
 }
 
 export interface StepMetrics {

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { StepAccumulator } from '../../src/bench/endpoint/accumulator.js';
+import { mergeEndpointResults } from '../../src/bench/endpoint/merge.js';
+import { benchEndpoint } from '../../src/bench/endpoint/run.js';
+import type { EndpointBenchResult, EndpointRun, RequestSample } from '../../src/bench/endpoint/types.js';
+import { startStreamServer, type ServerStats } from '../helpers/stream-server.js';
+
+const serverEntry = fileURLToPath(new URL('../helpers/stream-server.js', import.meta.url));
+
+/** The stream server in its own process, so its timers never wait on the load generator's event loop. */
+async function serverProcess(args: string[]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [serverEntry, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let log = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const match = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`stream server exited (${code}): ${log}`)));
+  });
+  return { url, child, stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.on('exit', () => resolve()), child.kill('SIGTERM')))) };
+}
+
+async function serverStats(url: string): Promise<ServerStats> {
+  return (await (await fetch(`${url}/stats`)).json()) as ServerStats;
+}
+
+describe('endpoint load generator: measured against a server whose timing is known', () => {
+  it('TTFT within 10% of a first token held 50 ms, and ITL within 10% of a 20 ms token gap, at 400 concurrent streams', async () => {
+    const server = await serverProcess(['--ttft', '50', '--itl', '20', '--tokens', '6']);
+    try {
+      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [400] }, durationMs: 3000, warmupMs: 1000, maxTokens: 6 });
+      const [step] = result.runs as [EndpointRun];
+      assert.equal(step.errors, 0, JSON.stringify(step.errorsByKind));
+      assert.ok(step.requests > 1000, `${step.requests} requests`);
+      assert.ok(Math.abs(step.ttftMs.p50 - 50) <= 5, `TTFT p50 ${step.ttftMs.p50} ms`);
+      assert.ok(Math.abs(step.itlMs.p50 - 20) <= 2, `ITL p50 ${step.itlMs.p50} ms`);
+      assert.equal(step.tokenSource, 'usage');
+      assert.equal(step.outputTokens, step.requests * 6);
+      assert.ok(step.client.cpuMsPerRequest > 0, 'client CPU measured');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('counts output tokens from the stream, and says so, when the server sends no usage', async () => {
+    const server = await serverProcess(['--tokens', '5', '--tokens-per-chunk', '1', '--no-usage']);
+    try {
+      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [2] }, requests: 10, warmupMs: 0, maxTokens: 5 });
+      assert.deepEqual([result.runs[0]!.tokenSource, result.runs[0]!.outputTokens], ['stream', 50]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('counts every kind of error exactly, and never crashes on them', async () => {
+    const behaviours = ['ok', 'http_429', 'http_503', 'reset', 'midstream', 'malformed', 'hang', 'error_event'] as const;
+    const server = await startStreamServer({ tokens: 4, itlMs: 2, behaviours: [...behaviours] });
+    try {
+      // One request at a time walks the server's script in order: each behaviour exactly twice.
+      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [1] }, requests: 16, warmupMs: 0, maxTokens: 4, timeoutMs: 400 });
+      const [step] = result.runs as [EndpointRun];
+      assert.equal(step.requests, 16);
+      assert.deepEqual(step.errorsByKind, { connection: 2, http_429: 2, http_503: 2, malformed_stream: 2, stream_closed: 2, stream_error: 2, timeout: 2 });
+      assert.equal(step.errors, 14);
+      assert.equal(step.latencyMs.count, 2, 'latency only from the successful requests');
+      assert.equal(server.stats().requests, 16);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('open loop keeps its schedule while the server stalls (no coordinated omission); a closed loop does not', async () => {
+    // Every request arriving between 1.0 s and 2.0 s after the server starts is held until 2.0 s.
+    const openServer = await startStreamServer({ tokens: 2, stallFromMs: 1000, stallForMs: 1000 });
+    const closedServer = await startStreamServer({ tokens: 2, stallFromMs: 1000, stallForMs: 1000 });
+    try {
+      const [open, closed] = await Promise.all([
+        benchEndpoint({ url: openServer.url, load: { kind: 'rate', levels: [50], arrival: 'constant' }, durationMs: 3000, warmupMs: 0, maxTokens: 2 }),
+        benchEndpoint({ url: closedServer.url, load: { kind: 'concurrency', levels: [2] }, durationMs: 3000, warmupMs: 0, maxTokens: 2 }),
+      ]);
+      const inStall = (stats: ServerStats) => stats.arrivalsMs.filter((t) => t >= 1100 && t < 1900).length;
+      // 50 req/s × 0.8 s of stall: the open loop still sent its ~40, the closed loop's two workers were stuck.
+      const openArrivals = inStall(openServer.stats());
+      assert.ok(openArrivals >= 36 && openArrivals <= 44, `${openArrivals} open-loop arrivals during the stall`);
+      assert.ok(inStall(closedServer.stats()) <= 2, `${inStall(closedServer.stats())} closed-loop arrivals during the stall`);
+      const [step] = open.runs as [EndpointRun];
+      assert.equal(step.schedule!.late, 0, 'no send left late');
+      assert.ok(step.schedule!.sent >= 145 && step.schedule!.sent <= 151, `${step.schedule!.sent} sends in 3 s at 50/s`);
+      // Requests sent into the stall waited up to a second: the latency tail shows what users saw.
+      assert.ok(step.latencyMs.max >= 800, `latency max ${step.latencyMs.max} ms`);
+      assert.ok(step.latencyMs.p99 >= 700, `latency p99 ${step.latencyMs.p99} ms`);
+    } finally {
+      await Promise.all([openServer.close(), closedServer.close()]);
+    }
+  });
+
+  it('speaks TGI and OpenAI completions, and a users ramp spawns users at the spawn rate', async () => {
+    const server = await startStreamServer({ tokens: 3, itlMs: 1, ttftMs: 5 });
+    try {
+      const tgi = await benchEndpoint({ url: server.url, api: 'tgi', load: { kind: 'concurrency', levels: [2] }, requests: 6, warmupMs: 0, maxTokens: 3 });
+      assert.deepEqual([tgi.api, tgi.target, tgi.model, tgi.runs[0]!.errors, tgi.runs[0]!.outputTokens, tgi.runs[0]!.tokenSource], ['tgi', `${server.url}/generate_stream`, null, 0, 18, 'usage']);
+      const completions = await benchEndpoint({ url: `${server.url}/v1/completions`, load: { kind: 'concurrency', levels: [1] }, requests: 3, warmupMs: 0, maxTokens: 3 });
+      assert.deepEqual([completions.api, completions.model, completions.runs[0]!.outputTokens], ['openai-completions', 'stream-test', 9]);
+      const ramp = await benchEndpoint({ url: server.url, load: { kind: 'users', users: 4, spawnRate: 4 }, durationMs: 1500, warmupMs: 0, maxTokens: 3 });
+      const [step] = ramp.runs as [EndpointRun];
+      assert.deepEqual([step.users, step.spawnRate, step.errors], [4, 4, 0]);
+      // One user for the first quarter second, all four after 0.75 s.
+      assert.ok(step.timeline.length >= 1 && Math.max(...step.timeline.map((p) => p.inFlight)) === 4, JSON.stringify(step.timeline));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('bench merge', () => {
+  it('merging two halves of a run gives exactly the percentiles of the whole', async () => {
+    const server = await startStreamServer({ tokens: 5, itlMs: 1, ttftMs: 3 });
+    const samples: RequestSample[] = [];
+    try {
+      await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [4] }, requests: 200, warmupMs: 0, maxTokens: 5, onSample: (s) => samples.push(s) });
+    } finally {
+      await server.close();
+    }
+    assert.equal(samples.length, 200);
+    const resultOf = (part: RequestSample[]): EndpointBenchResult => {
+      const accumulator = new StepAccumulator(0, { ttftMs: 1000 });
+      for (const s of part) accumulator.add(s, null);
+      const metrics = accumulator.metrics(2);
+      const step: EndpointRun = {
+        concurrency: 4,
+        ...metrics,
+        metSlo: (metrics.sloAttainment ?? 0) >= 0.9,
+        warmup: { durationS: 0, requests: 0 },
+        client: { cpuMsPerRequest: 0.1, eventLoopDelayMs: { p50: 0, p99: 1, max: 2 } },
+      };
+      return {
+        schemaVersion: 1, kind: 'endpoint', target: 'http://x/v1/chat/completions', api: 'openai-chat', model: 'm', load: { kind: 'concurrency', levels: [4] },
+        prompts: { source: 'synthetic', tokens: { mean: 8, stddev: 0 }, tokenizer: null, dataset: null, count: 64 }, maxTokens: 5, slo: { ttftMs: 1000 }, sloAttainment: 0.9,
+        runs: [step], knee: null, capacity: null, workers: 1, startedAt: '2026-01-01T00:00:00.000Z', interrupted: false,
+      };
+    };
+    const whole = resultOf(samples).runs[0]!;
+    const merged = mergeEndpointResults([
+      { file: 'a.json', result: resultOf(samples.filter((_, i) => i % 2 === 0)) },
+      { file: 'b.json', result: resultOf(samples.filter((_, i) => i % 2 === 1)) },
+    ]);
+    const step = merged.runs[0]!;
+    for (const metric of ['ttftMs', 'itlMs', 'tpsPerRequest', 'latencyMs'] as const) {
+      const { histogram: _a, ...ours } = step[metric];
+      const { histogram: _b, ...theirs } = whole[metric];
+      assert.deepEqual(ours, theirs, metric);
+    }
+    assert.deepEqual([step.requests, step.errors, step.outputTokens, step.sloAttainment], [whole.requests, whole.errors, whole.outputTokens, whole.sloAttainment]);
+    assert.equal(merged.workers, 2);
+    assert.equal(merged.capacity?.concurrency, 4);
+  });
+
+  it('refuses to merge runs of different endpoints or load levels', () => {
+    const base = { schemaVersion: 1, kind: 'endpoint', target: 'http://a/v1/chat/completions', api: 'openai-chat', runs: [], slo: null } as unknown as EndpointBenchResult;
+    assert.throws(() => mergeEndpointResults([{ file: 'a', result: base }, { file: 'b', result: { ...base, target: 'http://b/v1/chat/completions' } }]), /b benchmarked/);
+    const withRun = { ...base, runs: [{ concurrency: 1 }] } as unknown as EndpointBenchResult;
+    assert.throws(() => mergeEndpointResults([{ file: 'a', result: base }, { file: 'b', result: withRun }]), /load levels/);
+  });
+});
