@@ -16,6 +16,8 @@ export type Send = (scheduledMs?: number) => Promise<RequestSample | null>;
 
 export interface StepProgress {
   step: string;
+  /** One `start` and one `done` per step, `running` every quarter second between. */
+  phase: 'start' | 'running' | 'done';
   elapsedS: number;
   /** The measured window's length, when the step runs for a duration. */
   windowS: number | null;
@@ -81,6 +83,7 @@ class Step {
     this.progressTimer.unref?.();
     if (plan.warmupMs === 0) this.beginWindow();
     else setTimeout(() => this.beginWindow(), plan.warmupMs).unref?.();
+    this.tick('start');
   }
 
   get aborted(): boolean {
@@ -127,7 +130,7 @@ class Step {
     this.cpuAtWindow = process.cpuUsage();
   }
 
-  private tick(): void {
+  private tick(phase: StepProgress['phase'] = 'running'): void {
     const now = performance.now();
     this.accumulator.sampleInFlight(now, this.inFlight);
     if (!this.plan.onProgress) return;
@@ -136,6 +139,7 @@ class Step {
     const span = Math.min(2, (now - this.startMs) / 1000);
     this.plan.onProgress({
       step: this.plan.label,
+      phase,
       elapsedS: round((now - this.startMs) / 1000, 1),
       windowS: this.plan.durationMs === undefined ? null : this.plan.durationMs / 1000,
       warmingUp: now < this.windowStartMs,
@@ -148,6 +152,7 @@ class Step {
 
   finish(extra: { schedule?: StepOutcome['schedule'] } = {}): StepOutcome {
     clearInterval(this.progressTimer);
+    this.tick('done');
     const cpu = process.cpuUsage(this.cpuAtWindow ?? undefined);
     this.loopDelay.disable();
     const windowEnd = this.windowEndMs ?? Math.max(this.lastEndMs, this.windowStartMs);

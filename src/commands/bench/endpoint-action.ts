@@ -84,15 +84,12 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
 
   // A TTY gets a live line; CI logs get one line per finished step, not a redraw every quarter second.
   const spinner = ctx.output.interactive ? await ctx.output.spinner(`load-testing ${url}`) : undefined;
-  let lastStep = '';
   options.onProgress = (p) => {
     if (spinner) {
       const window = p.warmingUp ? 'warming up' : p.windowS === null ? `${p.elapsedS}s` : `${p.elapsedS}s/${p.windowS + (options.warmupMs ?? 5000) / 1000}s`;
       spinner.update(`${p.step} · ${window} · ${p.completed} requests · ${p.requestsPerSecond} req/s · ${p.errors} errors · TTFT p50 ${p.ttftP50Ms() ?? '—'} ms`);
-    } else if (p.step !== lastStep) {
-      ctx.output.info(`${p.step}: running`);
-    }
-    lastStep = p.step;
+    } else if (p.phase === 'start') ctx.output.info(`${p.step}: running`);
+    else if (p.phase === 'done') ctx.output.info(`${p.step}: ${p.completed} requests, ${p.errors} errors in ${p.elapsedS}s`);
   };
   let result: EndpointBenchResult;
   try {
