@@ -11,9 +11,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'llmops.js');
 const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-demo-'));
 
-function step(title, args, { allow = [0], cwd = work } = {}) {
+function step(title, args, { allow = [0], cwd = work, env = {} } = {}) {
   process.stdout.write(`\n\u001b[1m▶ ${title}\u001b[0m\n$ ${cwd === work ? '' : `(cd ${path.relative(work, cwd)}) `}llmops ${args.join(' ')}\n`);
-  const result = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd });
+  const result = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd, env: { ...process.env, ...env } });
   if (result.status !== 0 && allow.includes(result.status)) process.stdout.write(`(exit ${result.status}: in CI this fails the job)\n`);
   else if (result.status !== 0) {
     process.stderr.write(`demo step failed (exit ${result.status}): llmops ${args.join(' ')}\n`);
@@ -32,7 +32,11 @@ step('Benchmark the engine: TTFT, TPOT, tokens/s, memory and $ per million token
 step('Gate a second run against the first (exit 3 on a regression beyond noise)', ['bench', 'artifacts/tiny-ort', '--batch', '1,4', '--prompt-tokens', '32', '--gen-tokens', '16', '--iterations', '3', '--baseline', 'bench.json', '--max-regression', '25%'], { allow: [0, 3] });
 step('Scaffold a serving project: a Node/TypeScript OpenAI-compatible server around the compiled model', ['scaffold', 'tiny-server', '--model', 'artifacts/tiny-ort']);
 await serveAndQuery(path.join(work, 'tiny-server'));
-step('Kubernetes manifests for the project (from its llmops.yaml): validated, linted, kustomize layout, no cluster needed', ['deploy', '--out', 'k8s', '--kustomize'], { cwd: path.join(work, 'tiny-server') });
+step(
+  'Kubernetes manifests for the project (from its llmops.yaml, sized by the load test): validated, linted, kustomize layout, no cluster needed',
+  ['deploy', '--out', 'k8s', '--kustomize', '--from-bench', '../endpoint.json', '--peak-qps', '50'],
+  { cwd: path.join(work, 'tiny-server') },
+);
 console.log(`\nDone. Outputs are in ${work}`);
 
 /**
@@ -64,6 +68,11 @@ async function serveAndQuery(project) {
     if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
     process.stdout.write(JSON.parse(event.slice(6)).choices[0]?.delta?.content ?? '');
   }
+  step(
+    'Load-test the server: streaming TTFT, inter-token latency, req/s and tokens/s per concurrency, knee and capacity at the SLO',
+    ['bench', url, '--concurrency', '1,4', '--duration', '3s', '--warmup', '1s', '--tokenizer', 'artifacts/tiny-ort', '--prompt-tokens', '48,8', '--max-tokens', '16', '--slo', 'ttft=5s', '--out', 'endpoint.json', '--report', 'endpoint.html'],
+    { env: { LLMOPS_API_KEY: 'demo-key' } },
+  );
   const metrics = await (await fetch(`${url}/metrics`)).text();
   console.log(`\n/metrics: ${metrics.split('\n').filter((line) => /^llmops_(requests_total|queue_depth)/.test(line)).join(' | ')}`);
   server.kill('SIGTERM');

@@ -7,3 +7,7 @@ export { benchEngine, benchCausalLM, type EngineBenchOptions, type EngineBenchRe
 export { compareToBaseline, gateRows, type GateResult } from './bench/gate.js';
 export { compile, readArtifact, type ArtifactManifest, type CompileOptions, type CompileResult } from './compile/index.js';
 export { deploy, lintObjects, readManifests, type DeployOptions, type DeployResult, type LintFinding } from './deploy/index.js';
+export { benchEndpoint, type EndpointBenchOptions } from './bench/endpoint/run.js';
+export { mergeEndpointResults } from './bench/endpoint/merge.js';
+export { renderHtmlReport } from './bench/endpoint/report.js';
+export type { EndpointBenchResult, EndpointRun, LoadShape, Slo } from './bench/endpoint/types.js';
