@@ -41,6 +41,14 @@ export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   const json = argv.includes('--json');
 
+  // `llmops … | head` closes stdout early: that is the reader's choice, not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.Ok);
+      throw error;
+    });
+  }
+
   let interrupts = 0;
   process.on('SIGINT', () => {
     interrupts += 1;

@@ -9,19 +9,11 @@ import { promisify } from 'node:util';
 import { renderHtmlReport } from '../../src/bench/endpoint/report.js';
 import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint } from '../../src/bench/endpoint/types.js';
 import { percentiles, Recorder } from '../../src/bench/stats.js';
+import { createRandom } from '../../src/engine/sampling.js';
 import { decodePng } from '../helpers/png.js';
 
-/** A seeded generator (mulberry32), so fixtures and the bytes of the report are the same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so fixtures and the bytes of the report are the same on every run. */
+const random = createRandom;
 
 function summarize(recorder: Recorder): MetricSummary {
   return { ...percentiles(recorder.summary()), count: recorder.count, histogram: recorder.encode() };

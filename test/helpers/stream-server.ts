@@ -3,13 +3,12 @@
  * with exactly controlled timing (first token held `ttftMs`, then a token every `itlMs`) and scripted misbehaviour,
  * so a load generator's measurements can be checked against known truth.
  *
- * Run standalone (the benchmark scripts do): `node dist/test/helpers/stream-server.js --ttft 50 --itl 10 --tokens 8`;
- * it prints `stream server on http://127.0.0.1:PORT` on stderr. GET /stats returns what it saw.
+ * `scripts/bench/stream-server.mjs` runs it as a process of its own (`--ttft 50 --itl 10 --tokens 8`); it prints
+ * `stream server on http://127.0.0.1:PORT` on stderr. GET /stats returns what it saw.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 
 /** What a request gets; `behaviours` cycle in order over the requests the server receives. */
 export type Behaviour =
@@ -39,6 +38,11 @@ export interface StreamServerOptions {
   stallForMs?: number;
   /** Several tokens in one SSE chunk (write), as servers that coalesce do. @default 1 */
   tokensPerChunk?: number;
+  /**
+   * Send the response headers with the first token instead of at once, so that a plain HTTP client's
+   * time-to-first-byte (hey's) is the time to first token. @default false
+   */
+  holdHeaders?: boolean;
 }
 
 export interface ServerStats {
@@ -106,7 +110,7 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
     const tokens = Math.max(1, Math.min(options.tokens ?? 8, requested ?? Infinity));
     const withUsage = (options.usage ?? true) && Boolean((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    res.flushHeaders();
+    if (!options.holdHeaders) res.flushHeaders();
     const event = (i: number) => {
       const text = `${WORDS[i % WORDS.length]} `;
       if (tgi) {
@@ -165,32 +169,4 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-// Standalone: node dist/test/helpers/stream-server.js --ttft 50 --itl 10 --tokens 8 [--behaviours ok,http_429] [--port N]
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const { values } = parseArgs({
-    options: {
-      ttft: { type: 'string', default: '0' },
-      itl: { type: 'string', default: '0' },
-      tokens: { type: 'string', default: '8' },
-      behaviours: { type: 'string', default: 'ok' },
-      port: { type: 'string', default: '0' },
-      'tokens-per-chunk': { type: 'string', default: '1' },
-      'no-usage': { type: 'boolean', default: false },
-    },
-  });
-  const server = await startStreamServer(
-    {
-      ttftMs: Number(values.ttft),
-      itlMs: Number(values.itl),
-      tokens: Number(values.tokens),
-      behaviours: values.behaviours.split(',') as Behaviour[],
-      tokensPerChunk: Number(values['tokens-per-chunk']),
-      usage: !values['no-usage'],
-    },
-    Number(values.port),
-  );
-  process.stderr.write(`stream server on ${server.url}\n`);
-  process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }

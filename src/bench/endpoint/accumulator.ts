@@ -1,6 +1,6 @@
 import { Recorder } from '../stats.js';
 import { meetsSlo, requestRates } from './slo.js';
-import type { MetricSummary, RequestSample, Slo, TimelinePoint } from './types.js';
+import type { EndpointRun, MetricSummary, RequestSample, Slo } from './types.js';
 
 /** A Recorder's summary with its histogram, as results carry it. */
 /** Percentiles and max are at bucket resolution (3 significant digits), so a merged result equals the whole run's. */
@@ -10,24 +10,12 @@ export function metricSummary(recorder: Recorder): MetricSummary {
   return { count: recorder.count, p50: at(50), p90: at(90), p95: at(95), p99: at(99), mean, max: recorder.bucketMax, histogram: recorder.encode() };
 }
 
-export interface StepMetrics {
-  requests: number;
-  errors: number;
-  errorsByKind: Record<string, number>;
-  durationS: number;
-  requestsPerSecond: number;
-  outputTokensPerSecond: number;
-  ttftMs: MetricSummary;
-  itlMs: MetricSummary;
-  tpsPerRequest: MetricSummary;
-  latencyMs: MetricSummary;
-  goodput: number | null;
-  sloAttainment: number | null;
-  outputTokens: number;
-  promptTokens: number | null;
-  tokenSource: 'usage' | 'stream' | 'mixed';
-  timeline: TimelinePoint[];
-}
+/** What a step's accumulator measures: the part of a run's record that comes from its requests. */
+export type StepMetrics = Pick<
+  EndpointRun,
+  | 'requests' | 'errors' | 'errorsByKind' | 'durationS' | 'requestsPerSecond' | 'outputTokensPerSecond' | 'ttftMs' | 'itlMs' | 'tpsPerRequest'
+  | 'latencyMs' | 'goodput' | 'sloAttainment' | 'outputTokens' | 'promptTokens' | 'tokenSource' | 'timeline'
+>;
 
 interface Bucket {
   completed: number;

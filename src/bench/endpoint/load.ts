@@ -2,7 +2,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Recorder } from '../stats.js';
 import { metricSummary, round, StepAccumulator, type StepMetrics } from './accumulator.js';
-import { seededRandom } from './prompts.js';
+import { createRandom } from '../../engine/sampling.js';
 import type { MetricSummary, RequestSample, Slo } from './types.js';
 
 /** A send more than this far behind its schedule is counted as late: the client, not the server, fell behind. */
@@ -221,7 +221,7 @@ export async function runRateStep(
   options: { arrival: 'poisson' | 'constant'; seed: number; phase?: number },
 ): Promise<StepOutcome> {
   const step = new Step(plan, send);
-  const random = seededRandom(options.seed);
+  const random = createRandom(options.seed);
   const gapMs = () => (options.arrival === 'constant' ? 1000 / rate : (-Math.log(1 - random()) * 1000) / rate);
   const lag = new Recorder();
   let late = 0;

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { usageError } from '../../errors.js';
+import { createRandom } from '../../engine/sampling.js';
 import { TOKENIZER_CORPUS } from '../../model/corpus.js';
 import type { Prompt } from './types.js';
 
@@ -44,18 +45,6 @@ export const approximateTokenCounter: TokenCounter = {
   },
 };
 
-/** A small, seeded PRNG (mulberry32): the same seed gives the same prompts and arrivals on every machine. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A normal variate (Box–Muller) from a uniform source. */
 function normal(random: () => number, mean: number, stddev: number): number {
   if (stddev === 0) return mean;
@@ -72,7 +61,7 @@ const WORDS = TOKENIZER_CORPUS.split(/\s+/).filter(Boolean);
  * cache benchmark.
  */
 export function syntheticPrompts(options: { count: number; mean: number; stddev: number; counter: TokenCounter; seed?: number }): Prompt[] {
-  const random = seededRandom(options.seed ?? 1);
+  const random = createRandom(options.seed ?? 1);
   const prompts: Prompt[] = [];
   for (let i = 0; i < options.count; i += 1) {
     const tokens = Math.max(1, Math.round(normal(random, options.mean, options.stddev)));

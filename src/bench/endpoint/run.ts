@@ -117,7 +117,7 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
         await sleep(plan.warmupMs + (plan.durationMs ?? 0), undefined, { signal }).catch(() => undefined);
         outcome = await runConcurrencyStep({ ...plan, warmupMs: 0, durationMs: 0 }, send, 0);
       } else if (load.kind === 'concurrency') outcome = await runConcurrencyStep(plan, send, step.share);
-      else if (load.kind === 'users') outcome = await runUsersStep(plan, send, step.share, Math.max(step.share * 1e-9, load.spawnRate / worker.count));
+      else if (load.kind === 'users') outcome = await runUsersStep(plan, send, step.share, load.spawnRate / worker.count);
       else outcome = await runRateStep(plan, send, step.share, { arrival: load.arrival, seed: (options.seed ?? 1) * 104729 + worker.index * 31 + runs.length, phase: worker.index / worker.count });
       const { interrupted, ...metrics } = outcome;
       runs.push({

@@ -32,16 +32,19 @@ export function findKnee(runs: readonly EndpointRun[]): Knee | null {
   return knee(best, 'throughput still rising at the heaviest step: no knee within the sweep', false);
 }
 
-function knee({ run, index }: { run: EndpointRun; index: number }, reason: string, saturated: boolean): Knee {
+/** Which step, at what load, with what throughput: what a knee and a capacity both quote. */
+function stepFacts(run: EndpointRun, index: number): Pick<Knee, 'index' | 'concurrency' | 'rate' | 'requestsPerSecond' | 'outputTokensPerSecond'> {
   return {
     index,
     ...(run.concurrency !== undefined ? { concurrency: run.concurrency } : {}),
     ...(run.rate !== undefined ? { rate: run.rate } : {}),
     requestsPerSecond: run.requestsPerSecond,
     outputTokensPerSecond: run.outputTokensPerSecond,
-    reason,
-    saturated,
   };
+}
+
+function knee({ run, index }: { run: EndpointRun; index: number }, reason: string, saturated: boolean): Knee {
+  return { ...stepFacts(run, index), reason, saturated };
 }
 
 /** Per-replica capacity at the SLO: the step with the highest throughput among those that met it. */
@@ -53,14 +56,7 @@ export function findCapacity(runs: readonly EndpointRun[], slo: Slo | null): Cap
   });
   if (!best) return null;
   const { run, index } = best as { run: EndpointRun; index: number };
-  return {
-    index,
-    ...(run.concurrency !== undefined ? { concurrency: run.concurrency } : {}),
-    ...(run.rate !== undefined ? { rate: run.rate } : {}),
-    requestsPerSecond: run.requestsPerSecond,
-    outputTokensPerSecond: run.outputTokensPerSecond,
-    slo,
-  };
+  return { ...stepFacts(run, index), slo };
 }
 
 export function describeLoad(run: Pick<EndpointRun, 'concurrency' | 'rate' | 'users'>): string {
