@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 // Benchmark of `llmops bench URL` (the undici streaming load generator) against hey and Locust, on the tests' own
-// streaming server (test/helpers/stream-server.ts: every first token held exactly --ttft ms, then one token every
-// --itl ms). The server is pinned to core 0 and each client in turn to core 1, all at the same concurrency, for the
-// same time, with the same request (a POST of an OpenAI chat completion, stream: true, max_tokens = --tokens, the
-// 128-token synthetic prompt llmops itself sends). It shows:
+// streaming server (scripts/bench/stream-server.mjs running test/helpers/stream-server.ts: every first token held
+// exactly --ttft ms, then one token every --itl ms). The server is pinned to core 0 and each client in turn to core 1,
+// all at the same concurrency, for the same time, with the same request (a POST of an OpenAI chat completion,
+// stream: true, max_tokens = --tokens, the 128-token synthetic prompt llmops itself sends). It shows:
 //  1. llmops's throughput against hey's (a Go client, about the cheapest per request there is): ≥ 0.9 × hey's req/s;
 //  2. llmops's client CPU per request against Locust's (the book's locustfile: HttpUser, stream=True, iter_lines(),
 //     TTFT fired as a custom "TTFT" request event): ≤ 1/3 of Locust's;
 //  3. llmops's accuracy: TTFT p50 and ITL p50 within 10% of the server's --ttft and --itl;
-//  4. that the server is not the bottleneck: hey's time to first byte p50 within 10% of --ttft. That needs the server
-//     to hold its headers until the first token (--hold-headers); a server without that flag sends its headers at
-//     once, and the check falls back to hey's whole-response time p50 ≤ 1.1 × (ttft + (tokens − 1) × itl).
+//  4. that the server is not the bottleneck: hey's time to first byte p50 within 10% of --ttft. hey's TTFB
+//     (Response-delay: request written → first response byte) is the first token only because the server runs with
+//     --hold-headers (headers go out with the first token; by default it flushes them at once). Given a --server
+//     without that flag, the check falls back to hey's whole-response time p50 ≤ 1.1 × (ttft + (tokens − 1) × itl).
+// Each client's run also records the server's CPU share and any CPU used by other processes on the machine (a warning
+// says when another process disturbed a run: rerun then).
 // Client CPU is user + sys of the whole client process (start-up included), from bash's `times`, divided by every
 // request the process completed: hey's CSV rows, Locust's completed POSTs (not its custom TTFT events, which are not
 // requests), llmops's measured + warm-up requests. Req/s and TTFT are over the same window for every client: from
@@ -37,7 +40,7 @@ const { values } = parseArgs({
     itl: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '2' },
     clients: { type: 'string', default: 'hey,locust,llmops' },
-    server: { type: 'string', default: path.join(root, 'dist/test/helpers/stream-server.js') },
+    server: { type: 'string', default: path.join(root, 'scripts/bench/stream-server.mjs') },
     keep: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -55,8 +58,9 @@ if (!(warmup >= 0 && warmup < seconds)) usage(`--warmup must be in [0, --seconds
 if (!(ttft >= 0) || !(itl >= 0)) usage('--ttft and --itl must be numbers of milliseconds ≥ 0');
 const wanted = values.clients.split(',').map((c) => c.trim()).filter(Boolean);
 for (const c of wanted) if (!['hey', 'locust', 'llmops'].includes(c)) usage(`unknown client ${c} in --clients (hey, locust, llmops)`);
-if (!existsSync(values.server) || !existsSync(path.join(root, 'dist/src/bench/endpoint/api.js'))) {
-  usage(`${path.relative(process.cwd(), values.server)} or dist/src is missing: run \`npm run build\` first`);
+if (!existsSync(values.server)) usage(`no server script ${values.server}`);
+for (const built of ['dist/src/bench/endpoint/api.js', 'dist/test/helpers/stream-server.js']) {
+  if (!existsSync(path.join(root, built))) usage(`${built} is missing: run \`npm run build\` first`);
 }
 
 // Progress and notes go to stderr, so --json leaves exactly one document on stdout.
@@ -69,7 +73,8 @@ const which = (cmd) => (process.env.PATH ?? '').split(path.delimiter).map((dir) 
     return false;
   }
 });
-const taskset = which('taskset');
+// Pinning needs a core for the server and one for the client; with one core both would share it anyway.
+const taskset = os.cpus().length >= 2 ? which('taskset') : undefined;
 const pin = (core, argv) => (taskset ? [taskset, '-c', String(core), ...argv] : argv);
 const CLK_TCK = (() => {
   try {
@@ -101,8 +106,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 async function main() {
-  if (!taskset) note('note: taskset not found: server and clients run unpinned and share the cores (figures are noisier)');
-  if (os.cpus().length < 2 && taskset) note('note: fewer than two cores: server and client cannot have a core each');
+  if (!taskset) note(`note: ${os.cpus().length < 2 ? 'one core' : 'taskset not found'}: server and clients run unpinned and share the CPU (figures are noisier)`);
   if (!holdHeaders) {
     note(`note: ${path.basename(values.server)} has no --hold-headers: it sends response headers at once, so hey's time to first byte`);
     note('      is header arrival (≈ 0 ms), not the first token; the server-saturation check uses hey\'s whole-response time instead');
@@ -310,7 +314,7 @@ async function runLlmops(endpoint) {
   const step = JSON.parse(run.stdout).runs[0];
   const completed = step.requests + step.warmup.requests;
   return {
-    requestsPerSecond: step.requestsPerSecond,
+    requestsPerSecond: round(step.requestsPerSecond, 1),
     ttftP50Ms: step.ttftMs.p50,
     ttftP99Ms: step.ttftMs.p99,
     itlP50Ms: step.itlMs.p50,

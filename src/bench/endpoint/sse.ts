@@ -1,10 +1,12 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /**
  * Incremental Server-Sent Events parser: bytes in as they arrive, each event's `data` out as soon as its blank line
- * does. Multi-byte characters split across chunks are decoded correctly (streaming TextDecoder); `\r\n` and `\n`
+ * does. Multi-byte characters split across chunks are decoded correctly (a StringDecoder keeps a split character's bytes for the next chunk); `\r\n` and `\n`
  * both end lines; comments (`:` lines) and fields other than `data` are ignored, as the SSE spec says.
  */
 export class SseParser {
-  private readonly decoder = new TextDecoder();
+  private readonly decoder = new StringDecoder('utf8');
   private pending = '';
   private data: string | null = null;
 
@@ -15,7 +17,7 @@ export class SseParser {
 
   /** Feeds a chunk; calls onEvent with the data of every event it completes. */
   push(chunk: Uint8Array, onEvent: (data: string) => void): void {
-    const text = this.pending + this.decoder.decode(chunk, { stream: true });
+    const text = this.pending + this.decoder.write(chunk as Buffer);
     let start = 0;
     for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
       const end = newline > start && text.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;

@@ -2,6 +2,7 @@ import type { CommandContext } from '../context.js';
 import type { EndpointBenchOptions } from '../../bench/endpoint/run.js';
 import type { EndpointApi, EndpointBenchResult, LoadShape, Slo } from '../../bench/endpoint/types.js';
 import { usageError } from '../../errors.js';
+import { fmt } from '../../ui/table.js';
 
 /** The endpoint-bench flags as commander parses them (command.ts converts the ones shared with the engine bench). */
 export interface EndpointBenchFlags {
@@ -87,7 +88,7 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
   options.onProgress = (p) => {
     if (spinner) {
       const window = p.warmingUp ? 'warming up' : p.windowS === null ? `${p.elapsedS}s` : `${p.elapsedS}s/${p.windowS + (options.warmupMs ?? 5000) / 1000}s`;
-      spinner.update(`${p.step} · ${window} · ${p.completed} requests · ${p.requestsPerSecond} req/s · ${p.errors} errors · TTFT p50 ${p.ttftP50Ms() ?? '—'} ms`);
+      spinner.update(`${p.step} · ${window} · ${p.completed} requests · ${p.requestsPerSecond} req/s · ${p.errors} errors · TTFT p50 ${fmt(p.ttftP50Ms(), 1)} ms`);
     } else if (p.phase === 'start') ctx.output.info(`${p.step}: running`);
     else if (p.phase === 'done') ctx.output.info(`${p.step}: ${p.completed} requests, ${p.errors} errors in ${p.elapsedS}s`);
   };
