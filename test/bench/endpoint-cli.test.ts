@@ -164,6 +164,9 @@ describe('llmops bench URL', () => {
     const leak = await llmops(['bench', server.url, '--header', `Authorization: Bearer ${secret}`, '--emit-k8s-job', '--workers', '2', '--image', 'ghcr.io/acme/llmops:0.1.0']);
     assert.equal(leak.code, 2);
     assert.ok(!leak.stderr.includes(secret) && !leak.stdout.includes(secret));
+    const apiKeyHeader = await llmops(['bench', server.url, '--header', `X-Api-Key: ${secret}`, '--emit-k8s-job', '--workers', '2', '--image', 'ghcr.io/acme/llmops:0.1.0']);
+    assert.equal(apiKeyHeader.code, 2);
+    assert.match(apiKeyHeader.stderr, /x-api-key header would be written into the Job/);
   });
 
   it('nothing is left behind when a run fails before it starts', async () => {

@@ -161,8 +161,9 @@ async function emitWorkerJob(ctx: CommandContext, flags: EndpointBenchFlags, arg
   const [{ buildBenchWorkerJob }, { toYaml }] = await Promise.all([import('../../bench/endpoint/k8s-job.js'), import('../../deploy/serialize.js')]);
   if (flags.workers === undefined) throw usageError('--emit-k8s-job needs --workers N', 'INVALID_WORKERS');
   if (!flags.image) throw usageError('--emit-k8s-job needs --image: an image whose entrypoint is llmops, pinned by tag or digest', 'IMAGE_REQUIRED');
-  if (Object.keys(parseHeaders(flags.header ?? [])).includes('authorization')) {
-    throw usageError('an Authorization header would be written into the Job', 'SECRET_IN_JOB', { hint: 'keep the key in a Secret and pass --api-key-secret NAME:KEY' });
+  const credential = Object.keys(parseHeaders(flags.header ?? [])).find((name) => CREDENTIAL_HEADER.test(name));
+  if (credential) {
+    throw usageError(`the ${credential} header would be written into the Job in clear text`, 'SECRET_IN_JOB', { hint: 'keep the key in a Secret and pass --api-key-secret NAME:KEY' });
   }
   let apiKeySecret: { name: string; key: string } | undefined;
   if (flags.apiKeySecret) {
@@ -180,6 +181,9 @@ async function emitWorkerJob(ctx: CommandContext, flags: EndpointBenchFlags, arg
   ctx.output.result(job, () => `---\n${toYaml(job)}`);
   ctx.output.info(collect);
 }
+
+/** Header names that carry credentials: never copied into a manifest. */
+const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|session|password/i;
 
 /** Flags that concern this process only (outputs, the Job itself, global output modes), with whether they take a value. */
 const LOCAL_FLAGS: Record<string, boolean> = {
