@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { usageError } from '../errors.js';
+import { Recorder } from './stats.js';
 
 /** One number the gate compares, with what it knows about the samples behind it. */
 export interface GateMetric {
@@ -61,9 +62,7 @@ const MEDIAN_SE_FACTOR = 1.2533;
  * its row's latencies (it is derived from them).
  */
 export function gateRows(document: unknown): GateRow[] {
-  const results = (document as { results?: unknown })?.results;
-  if (!Array.isArray(results)) return [];
-  return results.map((row: Record<string, unknown>) => {
+  return comparableRows(document).map((row) => {
     const metrics: GateMetric[] = [];
     const stats = (row.stats ?? {}) as Record<string, { stddev?: number; count?: number } | undefined>;
     let worstRelativeError = 0;
@@ -82,6 +81,30 @@ export function gateRows(document: unknown): GateRow[] {
     }
     return { key: configKey(row), metrics };
   });
+}
+
+/** The rows of an engine result (`results`), or of an endpoint result (`runs`) in the same shape. */
+function comparableRows(document: unknown): Array<Record<string, unknown>> {
+  const { kind, results, runs } = (document ?? {}) as { kind?: unknown; results?: unknown; runs?: unknown };
+  if (kind === 'endpoint' && Array.isArray(runs)) return runs.map(endpointRow);
+  return Array.isArray(results) ? (results as Array<Record<string, unknown>>) : [];
+}
+
+/**
+ * An endpoint step as the gate compares it: its load level, TTFT / ITL / latency medians with the spread of their
+ * histograms, and its throughputs. Errors and goodput are the SLO's business (`--slo`), not the regression gate's.
+ */
+function endpointRow(run: Record<string, unknown>): Record<string, unknown> {
+  const row: Record<string, unknown> = { concurrency: run.concurrency, rate: run.rate, users: run.users, stats: {} };
+  for (const name of ['ttftMs', 'itlMs', 'latencyMs']) {
+    const summary = run[name] as { p50?: number; mean?: number; histogram?: unknown } | undefined;
+    if (!summary || typeof summary.histogram !== 'string' || !(summary.p50! > 0)) continue;
+    const { stddev, count } = Recorder.decode(summary.histogram).summary();
+    row[name] = summary;
+    (row.stats as Record<string, unknown>)[name] = { stddev, count };
+  }
+  for (const name of ['requestsPerSecond', 'outputTokensPerSecond']) row[name] = run[name];
+  return row;
 }
 
 /** A stable, readable name for a configuration: `batch=1 promptTokens=128 genTokens=64`. */
@@ -149,7 +172,7 @@ export function compareToBaseline(current: unknown, baseline: unknown, options: 
  * Reads a baseline results file; it must be the same kind of result as the run (`engine` or `endpoint`) and share at
  * least one configuration with it, or the comparison would silently pass.
  */
-export async function loadBaseline(file: string, current: { kind: string; results: unknown[] }): Promise<unknown> {
+export async function loadBaseline(file: string, current: { kind: string }): Promise<unknown> {
   const baseline = await readBaseline(file);
   const kind = (baseline as { kind: string }).kind;
   if (kind !== current.kind) throw usageError(`baseline ${file} holds ${kind} results but this run is ${current.kind}`, 'BASELINE_MISMATCH');
@@ -176,9 +199,9 @@ export async function readBaseline(file: string): Promise<unknown> {
   } catch (error) {
     throw usageError(`baseline ${file} is not valid JSON: ${(error as Error).message}`, 'BASELINE_INVALID');
   }
-  const kind = (baseline as { kind?: unknown })?.kind;
-  if (!Array.isArray((baseline as { results?: unknown })?.results) || typeof kind !== 'string') {
-    throw usageError(`baseline ${file} is not an llmops bench results file (no kind and results)`, 'BASELINE_INVALID', { hint: 'write one with `llmops bench … --out FILE`' });
+  const { kind, results, runs } = (baseline ?? {}) as { kind?: unknown; results?: unknown; runs?: unknown };
+  if (typeof kind !== 'string' || !Array.isArray(kind === 'endpoint' ? runs : results)) {
+    throw usageError(`baseline ${file} is not an llmops bench results file (no kind and results or runs)`, 'BASELINE_INVALID', { hint: 'write one with `llmops bench … --out FILE`' });
   }
   return baseline;
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import type { EndpointBenchResult } from '../../src/bench/endpoint/types.js';
+import { gateRows, type GateResult } from '../../src/bench/gate.js';
 import { Recorder } from '../../src/bench/stats.js';
 import { cliPath } from '../helpers/cli.js';
 import { startStreamServer, type StreamServer } from '../helpers/stream-server.js';
@@ -70,9 +71,38 @@ describe('llmops bench URL', () => {
     assert.deepEqual([result.capacity?.concurrency, result.runs[0]!.sloAttainment], [2, 1]);
   });
 
+  it('--baseline gates on TTFT, ITL, latency and throughput per load level: a slower server exits 3, the same one 0', async () => {
+    const baseline = path.join(dir, 'baseline.json');
+    const args = ['--concurrency', '2', '--requests', '40', '--warmup', '0', '--max-tokens', '4'];
+    assert.equal((await llmops(['bench', server.url, ...args, '--out', baseline])).code, 0);
+    const rows = gateRows(JSON.parse(await readFile(baseline, 'utf8')));
+    assert.deepEqual(rows.map((row) => row.key), ['concurrency=2']);
+    assert.deepEqual(rows[0]!.metrics.map((m) => m.name), ['itlMs.p50', 'latencyMs.p50', 'ttftMs.p50', 'outputTokensPerSecond', 'requestsPerSecond']);
+    assert.ok(rows[0]!.metrics.every((m) => m.standardError > 0), 'noise from the histograms');
+
+    const slow = await startStreamServer({ tokens: 4, ttftMs: 60, itlMs: 1 });
+    try {
+      const regressed = await llmops(['bench', slow.url, ...args, '--baseline', baseline, '--max-regression', '10%', '--json']);
+      assert.equal(regressed.code, 3, regressed.stderr);
+      assert.match(regressed.stderr, /bench gate failed/);
+      const gate = (JSON.parse(regressed.stdout) as { gate: GateResult }).gate;
+      assert.ok(gate.regressions.some((r) => r.metric === 'ttftMs.p50' && r.config === 'concurrency=2'), JSON.stringify(gate.regressions));
+    } finally {
+      await slow.close();
+    }
+    // Generous threshold: two short runs on a shared machine may differ by a few percent, which is not what this pins.
+    const same = await llmops(['bench', server.url, ...args, '--baseline', baseline, '--max-regression', '100%']);
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /gate passed/);
+    const other = await llmops(['bench', server.url, '--concurrency', '3', '--requests', '3', '--warmup', '0', '--baseline', baseline]);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /no configuration in common/);
+  });
+
   it('bad input exits 2 with one line: flags of the model bench, bad values, conflicting load shapes', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['bench', server.url, '--batch', '4'], /--batch does not apply when the target is an endpoint URL/],
+      [['bench', server.url, '--baseline', path.join(os.tmpdir(), 'no-such-baseline.json')], /baseline .* cannot be read/],
       [['bench', './some-model', '--concurrency', '4'], /--concurrency does not apply when the target is a model/],
       [['bench', server.url, '--concurrency', '4', '--rate', '5'], /different load shapes/],
       [['bench', server.url, '--slo', 'ttft=fast'], /--slo <spec>.*Expected SLOs/],

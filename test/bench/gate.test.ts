@@ -110,7 +110,7 @@ describe('baseline files', () => {
   it('refuses a missing file, invalid JSON, another kind, or no common configuration', async () => {
     await assert.rejects(loadBaseline('/nonexistent/baseline.json', current), usage(/cannot be read/));
     await assert.rejects(loadBaseline(await file('{nope'), current), usage(/not valid JSON/));
-    await assert.rejects(loadBaseline(await file(JSON.stringify({ kind: 'endpoint', results: [] })), current), usage(/holds endpoint results/));
+    await assert.rejects(loadBaseline(await file(JSON.stringify({ kind: 'endpoint', runs: [] })), current), usage(/holds endpoint results/));
     await assert.rejects(loadBaseline(await file(JSON.stringify({ hello: 1 })), current), usage(/not an llmops bench results file/));
     await assert.rejects(loadBaseline(await file(JSON.stringify(llmRun(1, { batches: [32] }))), current), usage(/no configuration in common/));
   });

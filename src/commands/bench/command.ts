@@ -6,7 +6,7 @@ import type { EngineBenchFlags } from './engine-action.js';
 import type { EndpointBenchFlags } from './endpoint-action.js';
 
 /** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
-const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage', 'baseline', 'maxRegression'] as const;
+const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage'] as const;
 const ENDPOINT_ONLY = [
   'api', 'model', 'concurrency', 'rate', 'arrival', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'header',
   'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
@@ -27,6 +27,8 @@ export function benchCommand(): Command {
     .option('--out <file>', 'write the results JSON here')
     .option('--csv <file>', 'model: one CSV row per configuration; endpoint: PREFIX for Locust-style PREFIX_stats.csv and PREFIX_requests.csv')
     .option('--force', 'replace existing output files')
+    .option('--baseline <file>', 'results file to compare with: exit 3 when a metric regressed beyond noise')
+    .option('--max-regression <pct>', 'tolerated regression against --baseline (default 5%, config bench.maxRegression)', percentage)
     .optionsGroup('Model benchmark:')
     .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider (default: config engine.provider, cpu)').choices(['cpu', 'cuda', 'tensorrt']))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
@@ -38,8 +40,6 @@ export function benchCommand(): Command {
     .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8')
     .option('--gpu-price <usd>', 'GPU price in USD per hour, for $ per million tokens (config bench.gpuPricePerHour)', nonNegativeNumber)
     .option('--tensorrt-image <image>', 'TensorRT container for .plan engines')
-    .option('--baseline <file>', 'results file to compare with: exit 3 when a metric regressed beyond noise')
-    .option('--max-regression <pct>', 'tolerated regression against --baseline (default 5%)', percentage)
     .optionsGroup('Endpoint load test:')
     .addOption(new Option('--api <api>', 'request and stream format (default: from the URL path, else openai-chat)').choices(['openai-chat', 'openai-completions', 'vllm', 'tgi']))
     .option('--model <name>', "model name in OpenAI requests (default: the server's first model from GET /v1/models)")
@@ -74,6 +74,7 @@ export function benchCommand(): Command {
         '  $ llmops bench ./models/tiny --out current.json --baseline baseline.json --max-regression 5%\n' +
         '  $ llmops bench http://localhost:8000 --concurrency 1,8,32 --duration 60s --slo ttft=500ms,tps=11 --out load.json --report load.html\n' +
         '  $ llmops bench http://localhost:8000/v1/completions --rate 5,10,20 --arrival poisson --requests 500 --csv load\n' +
+        '  $ llmops bench http://localhost:8000 --concurrency 8 --duration 30s --baseline main-load.json --max-regression 10%\n' +
         '  $ llmops bench merge worker-0.json worker-1.json --out load.json\n',
     )
     .action(

@@ -1,6 +1,7 @@
 import type { CommandContext } from '../context.js';
 import type { EndpointBenchOptions } from '../../bench/endpoint/run.js';
 import type { EndpointApi, EndpointBenchResult, LoadShape, Slo } from '../../bench/endpoint/types.js';
+import type { GateResult } from '../../bench/gate.js';
 import { usageError } from '../../errors.js';
 import { fmt } from '../../ui/table.js';
 
@@ -27,6 +28,8 @@ export interface EndpointBenchFlags {
   temperature?: number;
   seed?: number;
   maxConnections?: number;
+  baseline?: string;
+  maxRegression?: number;
   out?: string;
   csv?: string;
   report?: string;
@@ -41,14 +44,16 @@ export interface EndpointBenchFlags {
 }
 
 /**
- * `llmops bench URL`: flags → benchEndpoint → table or JSON → --out / --csv / --report. Exit 3 when --slo was given
- * and no step met it; 130 after saving the partial results of an interrupted run.
+ * `llmops bench URL`: flags → benchEndpoint → table or JSON → --out / --csv / --report → gate. Exit 3 when --slo was
+ * given and no step met it, or a step regressed against --baseline; 130 after saving the partial results of an
+ * interrupted run.
  */
 export async function runEndpointBench(ctx: CommandContext, flags: EndpointBenchFlags, url: string, argv: string[]): Promise<void> {
   if (flags.emitK8sJob) return emitWorkerJob(ctx, flags, argv);
-  const [{ benchEndpoint }, print, { assertWritable, writeResultsFile }, { RequestsCsvWriter, locustStatsCsv }] = await Promise.all([
+  const [{ benchEndpoint }, print, { renderGate }, { assertWritable, writeResultsFile }, { RequestsCsvWriter, locustStatsCsv }] = await Promise.all([
     import('../../bench/endpoint/run.js'),
     import('./print-endpoint.js'),
+    import('./print-gate.js'),
     import('../../bench/results-file.js'),
     import('../../bench/endpoint/csv.js'),
   ]);
@@ -57,6 +62,9 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
   for (const [file, flag] of [[flags.out, '--out'], [statsCsv, '--csv'], [requestsCsv, '--csv'], [flags.report, '--report']] as const) {
     await assertWritable(file, { force: flags.force, flag });
   }
+  // A bad baseline fails now, not after a long load test.
+  const gateModule = flags.baseline ? await import('../../bench/gate.js') : undefined;
+  if (flags.baseline) await gateModule!.readBaseline(flags.baseline);
   const options: EndpointBenchOptions = {
     url,
     api: flags.api,
@@ -110,14 +118,29 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
     const { renderHtmlReport } = await import('../../bench/endpoint/report.js');
     await writeResultsFile(flags.report, renderHtmlReport(result), { force: flags.force, flag: '--report' });
   }
-  ctx.output.result(result, () => print.renderEndpointResult(result, { color: ctx.output.options.color }));
+  let gate: GateResult | undefined;
+  if (flags.baseline && gateModule && !result.interrupted) {
+    const baseline = await gateModule.loadBaseline(flags.baseline, result);
+    const maxRegression = flags.maxRegression ?? (await ctx.config()).config.bench.maxRegression;
+    gate = gateModule.compareToBaseline(result, baseline, { maxRegression });
+  }
+  const color = ctx.output.options.color;
+  ctx.output.result(gate ? { ...result, gate } : result, () =>
+    [print.renderEndpointResult(result, { color }), gate ? renderGate(gate, { color }) : ''].filter(Boolean).join('\n\n'),
+  );
 
   const { ExitCode } = await import('../../errors.js');
   if (result.interrupted) {
     ctx.output.stderr.write(`llmops: interrupted: partial results${flags.out ? ` saved to ${flags.out}` : ''}\n`);
     process.exitCode = ExitCode.Interrupted;
-  } else if (result.slo && !result.capacity) {
+    return;
+  }
+  if (result.slo && !result.capacity) {
     ctx.output.stderr.write('llmops: error: SLO check failed: no step met every SLO\n');
+    process.exitCode = ExitCode.CheckFailed;
+  }
+  if (gate && !gate.passed) {
+    ctx.output.stderr.write(`llmops: error: bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${flags.baseline}\n`);
     process.exitCode = ExitCode.CheckFailed;
   }
 }

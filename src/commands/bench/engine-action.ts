@@ -29,10 +29,11 @@ export interface EngineBenchFlags {
  * A failed gate prints its table and sets exit code 3 after the results, so --json still prints one document.
  */
 export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlags, target: string | undefined): Promise<void> {
-  const [{ benchEngine }, { parseShapes }, print, { assertWritable, writeResultsFile }] = await Promise.all([
+  const [{ benchEngine }, { parseShapes }, print, { renderGate }, { assertWritable, writeResultsFile }] = await Promise.all([
     import('../../bench/engine/run.js'),
     import('../../bench/engine/inputs.js'),
     import('./print-engine.js'),
+    import('./print-gate.js'),
     import('../../bench/results-file.js'),
   ]);
   const { config } = await ctx.config();
@@ -91,7 +92,7 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
   }
   const document = gate ? { ...result, gate } : result;
 
-  ctx.output.result(document, () => [print.renderEngineResult(result, { color: ctx.output.options.color }), gate ? print.renderGate(gate, { color: ctx.output.options.color }) : ''].filter(Boolean).join('\n\n'));
+  ctx.output.result(document, () => [print.renderEngineResult(result, { color: ctx.output.options.color }), gate ? renderGate(gate, { color: ctx.output.options.color }) : ''].filter(Boolean).join('\n\n'));
   if (gate && !gate.passed) {
     const { ExitCode } = await import('../../errors.js');
     ctx.output.stderr.write(`llmops: error: bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${flags.baseline}\n`);
