@@ -2,7 +2,7 @@
 // The tests' streaming LLM server (test/helpers/stream-server.ts) as a process of its own, for tests and benchmarks
 // that must not share an event loop with the load generator they measure. Needs `npm run build` (it runs from dist/).
 // Usage: node scripts/bench/stream-server.mjs [--ttft MS] [--itl MS] [--tokens N] [--tokens-per-chunk N]
-//        [--behaviours ok,http_429,…] [--no-usage] [--hold-headers] [--port N]
+//        [--behaviours ok,http_429,…] [--no-usage] [--hold-headers] [--stall-from MS --stall-for MS] [--port N]
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     'tokens-per-chunk': { type: 'string', default: '1' },
     'no-usage': { type: 'boolean', default: false },
     'hold-headers': { type: 'boolean', default: false },
+    'stall-from': { type: 'string' },
+    'stall-for': { type: 'string', default: '0' },
   },
 });
 const server = await startStreamServer(
@@ -30,6 +32,7 @@ const server = await startStreamServer(
     tokensPerChunk: Number(values['tokens-per-chunk']),
     usage: !values['no-usage'],
     holdHeaders: values['hold-headers'],
+    ...(values['stall-from'] === undefined ? {} : { stallFromMs: Number(values['stall-from']), stallForMs: Number(values['stall-for']) }),
   },
   Number(values.port),
 );

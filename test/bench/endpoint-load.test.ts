@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import { StepAccumulator } from '../../src/bench/endpoint/accumulator.js';
@@ -7,39 +6,35 @@ import { mergeEndpointResults } from '../../src/bench/endpoint/merge.js';
 import { benchEndpoint } from '../../src/bench/endpoint/run.js';
 import type { EndpointBenchResult, EndpointRun, RequestSample } from '../../src/bench/endpoint/types.js';
 import { repoRoot } from '../helpers/cli.js';
+import { startServerProcess } from '../helpers/server-process.js';
 import { startStreamServer, type ServerStats } from '../helpers/stream-server.js';
 
-const serverEntry = path.join(repoRoot, 'scripts/bench/stream-server.mjs');
 
 /** The stream server in its own process, so its timers never wait on the load generator's event loop. */
-async function serverProcess(args: string[]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [serverEntry, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let log = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`stream server exited (${code}): ${log}`)));
-  });
-  return { url, child, stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.on('exit', () => resolve()), child.kill('SIGTERM')))) };
+async function serverProcess(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const server = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), { cwd: repoRoot, env: {}, args });
+  return {
+    url: server.url,
+    stop: async () => {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    },
+  };
 }
 
-
 describe('endpoint load generator: measured against a server whose timing is known', () => {
-  it('TTFT within 10% of a first token held 50 ms, and ITL within 10% of a 40 ms token gap, at 400 concurrent streams', async () => {
-    // 50 + 3 × 40 ms a request: ~2,300 req/s at 400 streams, well within what the one-process server sustains.
-    const server = await serverProcess(['--ttft', '50', '--itl', '40', '--tokens', '4']);
+  it('TTFT within 10% of a first token held 50 ms, and ITL within 10% of a 100 ms token gap, at 400 concurrent streams', async () => {
+    // 50 + 2 × 100 ms a request: ~1,600 req/s at 400 streams, well within what the one-process server sustains.
+    const server = await serverProcess(['--ttft', '50', '--itl', '100', '--tokens', '3']);
     try {
-      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [400] }, durationMs: 3000, warmupMs: 1000, maxTokens: 4 });
+      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [400] }, durationMs: 3000, warmupMs: 1000, maxTokens: 3 });
       const [step] = result.runs as [EndpointRun];
       assert.equal(step.errors, 0, JSON.stringify(step.errorsByKind));
-      assert.ok(step.requests > 1000, `${step.requests} requests`);
+      assert.ok(step.requests > 3000, `${step.requests} requests`);
       assert.ok(Math.abs(step.ttftMs.p50 - 50) <= 5, `TTFT p50 ${step.ttftMs.p50} ms`);
-      assert.ok(Math.abs(step.itlMs.p50 - 40) <= 4, `ITL p50 ${step.itlMs.p50} ms`);
+      assert.ok(Math.abs(step.itlMs.p50 - 100) <= 10, `ITL p50 ${step.itlMs.p50} ms`);
       assert.equal(step.tokenSource, 'usage');
-      assert.equal(step.outputTokens, step.requests * 4);
+      assert.equal(step.outputTokens, step.requests * 3);
       assert.ok(step.client.cpuMsPerRequest > 0, 'client CPU measured');
     } finally {
       await server.stop();
@@ -74,27 +69,30 @@ describe('endpoint load generator: measured against a server whose timing is kno
   });
 
   it('open loop keeps its schedule while the server stalls (no coordinated omission); a closed loop does not', async () => {
-    // Every request arriving between 1.0 s and 2.0 s after the server starts is held until 2.0 s.
-    const openServer = await startStreamServer({ tokens: 2, stallFromMs: 1000, stallForMs: 1000 });
-    const closedServer = await startStreamServer({ tokens: 2, stallFromMs: 1000, stallForMs: 1000 });
+    // Every request arriving between 1.0 s and 2.0 s after the server starts is held until 2.0 s. The servers run in
+    // processes of their own, so releasing the held requests at once does not also stall the client's event loop.
+    const stall = ['--tokens', '2', '--stall-from', '1000', '--stall-for', '1000'];
+    const [openServer, closedServer] = await Promise.all([serverProcess(stall), serverProcess(stall)]);
     try {
-      const [open, closed] = await Promise.all([
+      const [open] = await Promise.all([
         benchEndpoint({ url: openServer.url, load: { kind: 'rate', levels: [50], arrival: 'constant' }, durationMs: 3000, warmupMs: 0, maxTokens: 2 }),
         benchEndpoint({ url: closedServer.url, load: { kind: 'concurrency', levels: [2] }, durationMs: 3000, warmupMs: 0, maxTokens: 2 }),
       ]);
-      const inStall = (stats: ServerStats) => stats.arrivalsMs.filter((t) => t >= 1100 && t < 1900).length;
+      const inStall = async (url: string) => ((await (await fetch(`${url}/stats`)).json()) as ServerStats).arrivalsMs.filter((t) => t >= 1100 && t < 1900).length;
       // 50 req/s × 0.8 s of stall: the open loop still sent its ~40, the closed loop's two workers were stuck.
-      const openArrivals = inStall(openServer.stats());
+      const openArrivals = await inStall(openServer.url);
+      const closedArrivals = await inStall(closedServer.url);
       assert.ok(openArrivals >= 36 && openArrivals <= 44, `${openArrivals} open-loop arrivals during the stall`);
-      assert.ok(inStall(closedServer.stats()) <= 2, `${inStall(closedServer.stats())} closed-loop arrivals during the stall`);
+      assert.ok(closedArrivals <= 2, `${closedArrivals} closed-loop arrivals during the stall`);
       const [step] = open.runs as [EndpointRun];
-      assert.equal(step.schedule!.late, 0, 'no send left late');
+      assert.ok(step.schedule!.late <= 2, `${step.schedule!.late} sends left late`);
+      assert.ok(step.schedule!.lagMs.p50 < 2, `schedule lag p50 ${step.schedule!.lagMs.p50} ms`);
       assert.ok(step.schedule!.sent >= 145 && step.schedule!.sent <= 151, `${step.schedule!.sent} sends in 3 s at 50/s`);
       // Requests sent into the stall waited up to a second: the latency tail shows what users saw.
       assert.ok(step.latencyMs.max >= 800, `latency max ${step.latencyMs.max} ms`);
       assert.ok(step.latencyMs.p99 >= 700, `latency p99 ${step.latencyMs.p99} ms`);
     } finally {
-      await Promise.all([openServer.close(), closedServer.close()]);
+      await Promise.all([openServer.stop(), closedServer.stop()]);
     }
   });
 

@@ -1,33 +1,22 @@
 import type { CommandContext } from '../context.js';
 import type { EndpointBenchOptions } from '../../bench/endpoint/run.js';
-import type { EndpointApi, EndpointBenchResult, LoadShape, Slo } from '../../bench/endpoint/types.js';
+import type { EndpointBenchResult, LoadShape } from '../../bench/endpoint/types.js';
 import type { GateResult } from '../../bench/gate.js';
 import { usageError } from '../../errors.js';
 import { fmt } from '../../ui/table.js';
 
 /** The endpoint-bench flags as commander parses them (command.ts converts the ones shared with the engine bench). */
-export interface EndpointBenchFlags {
-  api?: EndpointApi;
-  model?: string;
+export interface EndpointBenchFlags
+  extends Pick<EndpointBenchOptions, 'api' | 'model' | 'requests' | 'promptTokens' | 'maxTokens' | 'dataset' | 'tokenizer' | 'slo' | 'sloAttainment' | 'temperature' | 'seed' | 'maxConnections'> {
   concurrency?: number[];
   rate?: number[];
   arrival?: 'poisson' | 'constant';
   users?: number;
   spawnRate?: number;
   duration?: number;
-  requests?: number;
   warmupMs?: number;
-  promptTokens?: { mean: number; stddev: number };
-  maxTokens?: number;
-  dataset?: string;
-  tokenizer?: string;
-  slo?: Slo;
-  sloAttainment?: number;
   header?: string[];
   timeout?: number;
-  temperature?: number;
-  seed?: number;
-  maxConnections?: number;
   baseline?: string;
   maxRegression?: number;
   out?: string;
