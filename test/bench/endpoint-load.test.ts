@@ -96,6 +96,17 @@ describe('endpoint load generator: measured against a server whose timing is kno
     }
   });
 
+  it('a server that goes away mid-sweep: its errors are counted, and the steps after the one that found it gone are not run', async () => {
+    const server = await startStreamServer({ tokens: 2, itlMs: 1 });
+    setTimeout(() => void server.close(), 700);
+    const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [1, 2, 4] }, durationMs: 1000, warmupMs: 0, maxTokens: 2 });
+    assert.deepEqual(result.runs.map((run) => run.concurrency), [1, 2]);
+    const [first, second] = result.runs as [EndpointRun, EndpointRun];
+    assert.ok(first.requests > first.errors && first.errors > 0, `first step: ${first.requests} requests, ${JSON.stringify(first.errorsByKind)}`);
+    assert.equal(second.errorsByKind.connection, second.requests);
+    assert.match(result.stoppedEarly ?? '', /every request at c=2 failed to connect/);
+  });
+
   it('speaks TGI and OpenAI completions, and a users ramp spawns users at the spawn rate', async () => {
     const server = await startStreamServer({ tokens: 3, itlMs: 1, ttftMs: 5 });
     try {

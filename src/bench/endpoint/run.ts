@@ -98,6 +98,7 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
     };
 
     const runs: EndpointRun[] = [];
+    let stoppedEarly: string | undefined;
     const slo = options.slo && Object.keys(options.slo).length > 0 ? options.slo : null;
     const attainment = options.sloAttainment ?? 0.9;
     for (const step of steps(load, worker)) {
@@ -127,6 +128,11 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
         metSlo: metrics.sloAttainment === null ? null : metrics.sloAttainment >= attainment,
         ...(interrupted ? { interrupted: true } : {}),
       });
+      // A server that went away (crashed under the last load, say) cannot be measured at the next one.
+      if (metrics.requests > 0 && metrics.errorsByKind.connection === metrics.requests) {
+        stoppedEarly = `every request at ${step.label} failed to connect: the server is gone, so the heavier steps were not run`;
+        break;
+      }
     }
 
     return {
@@ -147,6 +153,7 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
       capacity: findCapacity(runs, slo),
       workers: 1,
       ...(worker.count > 1 ? { worker } : {}),
+      ...(stoppedEarly ? { stoppedEarly } : {}),
       startedAt,
       interrupted: signal.aborted,
     };

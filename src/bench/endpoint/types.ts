@@ -168,6 +168,8 @@ export interface EndpointBenchResult {
   workers: number;
   /** Set on one worker's own result in a distributed run. */
   worker?: { index: number; count: number };
+  /** Why the sweep ended before its last step (every request of a step failed to connect). */
+  stoppedEarly?: string;
   startedAt: string;
   interrupted: boolean;
 }

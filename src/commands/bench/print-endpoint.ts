@@ -70,6 +70,7 @@ function notes(result: EndpointBenchResult): string[] {
   if (sources.size > 0) out.push(`output tokens: ${sources.has('usage') && sources.size === 1 ? "the server's usage counts" : sources.has('stream') && sources.size === 1 ? 'counted from stream events (the server sent no usage)' : 'usage where sent, else counted from the stream'}`);
   const cpu = result.runs.filter((run) => run.requests > 0).map((run) => run.client.cpuMsPerRequest);
   if (cpu.length > 0) out.push(`client overhead: ${fmt(Math.max(...cpu), 3)} ms CPU per request at most`);
+  if (result.stoppedEarly) out.push(`stopped early: ${result.stoppedEarly}`);
   if (result.interrupted) out.push('interrupted: partial results');
   return out;
 }
