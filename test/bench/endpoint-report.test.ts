@@ -122,6 +122,17 @@ function assertFiniteGeometry(html: string): void {
 
 const svgCount = (html: string) => html.match(/<svg /g)?.length ?? 0;
 
+test('an SLO far above the data is named, not drawn to scale: the data keeps the chart', () => {
+  const result = { ...sweep(), slo: { ttftMs: 60_000, latencyMs: 5000 } };
+  const html = renderHtmlReport(result);
+  assert.ok(html.includes('SLO 60,000 ms (above the chart)'), 'the off-scale SLO is named');
+  // The TTFT chart's y axis ends near the data (p99 of ~2.5 s), not at 60 s.
+  const ttftChart = html.slice(html.indexOf('aria-label="Time to first token"'), html.indexOf('</svg>', html.indexOf('aria-label="Time to first token"')));
+  assert.doesNotMatch(ttftChart, />60,000</);
+  assert.ok(html.includes('SLO 5,000 ms') && !html.includes('SLO 5,000 ms (above the chart)'), 'an SLO within the data range is still drawn');
+  assertFiniteGeometry(html);
+});
+
 test('the report is one self-contained page: no scripts, no external URLs, an SVG per chart with finite coordinates', () => {
   const result = { ...sweep(), model: '<script>alert("x")</script>' };
   const html = renderHtmlReport(result);

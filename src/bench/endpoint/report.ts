@@ -51,6 +51,11 @@ export function renderHtmlReport(result: EndpointBenchResult): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Header
 
+/** `throughput still rising…` → `Throughput still rising…`, for reasons written to follow a colon. */
+function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function renderHeader(result: EndpointBenchResult): string {
   const facts: Array<[string, string]> = [
     ['API', result.api],
@@ -69,8 +74,8 @@ function renderHeader(result: EndpointBenchResult): string {
     const numbers = `${num(k.requestsPerSecond, 2)} req/s, ${num(k.outputTokensPerSecond, 0)} output tok/s`;
     verdicts.push(
       k.saturated
-        ? `<strong>Knee</strong> at ${esc(where)}: ${numbers}. ${esc(k.reason)}`
-        : `<strong>No saturation</strong> in this sweep; the highest throughput was at ${esc(where)}: ${numbers}. ${esc(k.reason)}`,
+        ? `<strong>Knee</strong> at ${esc(where)}: ${numbers}. ${esc(sentence(k.reason))}.`
+        : `<strong>No saturation</strong> in this sweep; the highest throughput was at ${esc(where)}: ${numbers}. ${esc(sentence(k.reason))}.`,
     );
   }
   if (result.capacity) {
@@ -339,6 +344,8 @@ interface LineChartOptions {
 }
 
 const CHART = { width: 560, height: 320, fontSize: 11, charWidth: 6.2 } as const;
+/** A reference line more than this many times the largest data value is named, not drawn to scale. */
+const OFF_SCALE_FACTOR = 2;
 
 /** An inline SVG line chart with a title, legend, y grid and ticks, an ordinal x axis, and every point marked. */
 function lineChart(options: LineChartOptions): string {
@@ -347,7 +354,12 @@ function lineChart(options: LineChartOptions): string {
 
   const legend = layoutLegend(series, 16, CHART.width - 16, 44);
   const finite = series.flatMap((s) => s.values.filter(isFiniteNumber));
-  const yMax = Math.max(0, ...finite, ...hLines.map((h) => h.value).filter(isFiniteNumber));
+  const dataMax = Math.max(0, ...finite);
+  // A reference far above the data (a 5 s SLO over 20 ms TTFTs) would flatten the data into the axis: it stays off
+  // the scale and is named in the corner instead.
+  const onScale = hLines.filter((h) => isFiniteNumber(h.value) && (dataMax === 0 || h.value <= OFF_SCALE_FACTOR * dataMax));
+  const offScale = hLines.filter((h) => isFiniteNumber(h.value) && !onScale.includes(h));
+  const yMax = Math.max(dataMax, ...onScale.map((h) => h.value));
   const ticks = niceTicks(yMax);
   const top = ticks[ticks.length - 1]!;
   const tickLabels = ticks.map((t) => formatTick(t, ticks[1]! - ticks[0]!));
@@ -390,8 +402,10 @@ function lineChart(options: LineChartOptions): string {
 
   // Reference labels go where no data line runs under them, trying the usual spot first.
   const obstacles = sampleLines(series, x, y);
-  for (const h of hLines) {
-    if (!isFiniteNumber(h.value)) continue;
+  offScale.forEach((h, i) => {
+    out.push(`<text class="ref-label" x="${c(plot.right - 4)}" y="${c(plot.top + 12 + i * 14)}" text-anchor="end">${esc(`${h.label} (above the chart)`)}</text>`);
+  });
+  for (const h of onScale) {
     const hy = y(h.value);
     out.push(`<line class="ref" x1="${c(plot.left)}" y1="${c(hy)}" x2="${c(plot.right)}" y2="${c(hy)}"/>`);
     const spot = placeLabel(h.label, obstacles, [
