@@ -12,7 +12,7 @@ export async function writeResultsFile(file: string, text: string, options: { fo
   if (existing?.isDirectory()) throw usageError(`${options.flag} ${file} is a directory`, 'OUTPUT_IS_DIRECTORY', { hint: 'pass a file name' });
   if (existing && !options.force) throw usageError(`${options.flag} ${file} already exists`, 'OUTPUT_EXISTS', { hint: 'pass --force to replace it, or choose another name' });
   await mkdir(path.dirname(target), { recursive: true });
-  const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
+  const temporary = temporaryBeside(target);
   try {
     await writeFile(temporary, text);
     await rename(temporary, target);
@@ -20,6 +20,11 @@ export async function writeResultsFile(file: string, text: string, options: { fo
     await rm(temporary, { force: true });
     throw error;
   }
+}
+
+/** Where a file is written before it is renamed to `target`: beside it (same file system), hidden, per process. */
+export function temporaryBeside(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
 }
 
 /** Checks up front that outputs can be written, so a long benchmark does not end in an OUTPUT_EXISTS error. */

@@ -199,6 +199,13 @@ describe('llmops bench URL', () => {
     assert.match(apiKeyHeader.stderr, /x-api-key header would be written into the Job/);
   });
 
+  it('--csv into a directory that does not exist yet creates it', async () => {
+    const prefix = path.join(dir, 'new', 'deeper', 'load');
+    const run = await llmops(['bench', server.url, ...quick, '--csv', prefix]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(await stat(`${prefix}_requests.csv`) && (await stat(`${prefix}_stats.csv`)));
+  });
+
   it('nothing is left behind when a run fails before it starts', async () => {
     const prefix = path.join(dir, 'never');
     const run = await llmops(['bench', 'http://127.0.0.1:9', ...quick, '--csv', prefix]);

@@ -1,7 +1,11 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { once } from 'node:events';
 import path from 'node:path';
+import { LlmopsError, usageError } from '../../errors.js';
+import { temporaryBeside } from '../results-file.js';
 import { Recorder } from '../stats.js';
+import { round } from './accumulator.js';
 import { requestRates } from './slo.js';
 import { describeLoad } from './saturation.js';
 import type { EndpointBenchResult, RequestSample } from './types.js';
@@ -58,10 +62,6 @@ function row(type: string, name: string, count: number, failures: number, record
   ]);
 }
 
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
-
 export const REQUESTS_CSV_HEADER = ['step', 'start_s', 'status', 'ok', 'error', 'ttft_ms', 'latency_ms', 'output_tokens', 'token_source', 'mean_itl_ms', 'tps', 'schedule_lag_ms'];
 
 /**
@@ -69,17 +69,33 @@ export const REQUESTS_CSV_HEADER = ['step', 'start_s', 'status', 'ok', 'error', 
  * with the run; written beside its final name and renamed into place by `close()`.
  */
 export class RequestsCsvWriter {
-  private readonly stream: WriteStream;
-  private readonly temporary: string;
+  /** A write error (disk full, say) is kept and reported by close(), not thrown from an event handler. */
+  private failure: Error | undefined;
 
-  constructor(
+  private constructor(
     private readonly file: string,
+    private readonly temporary: string,
+    private readonly stream: WriteStream,
     /** performance.now() that start_s counts from. */
     private readonly originMs: number,
   ) {
-    this.temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-    this.stream = createWriteStream(this.temporary);
-    this.stream.write(csvLine(REQUESTS_CSV_HEADER));
+    stream.on('error', (error) => (this.failure ??= error));
+    stream.write(csvLine(REQUESTS_CSV_HEADER));
+  }
+
+  /** Creates the file's directory and opens the temporary file; one clear error when that is not possible. */
+  static async open(file: string, originMs: number): Promise<RequestsCsvWriter> {
+    const target = path.resolve(file);
+    const temporary = temporaryBeside(target);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      const stream = createWriteStream(temporary);
+      await once(stream, 'open');
+      return new RequestsCsvWriter(target, temporary, stream, originMs);
+    } catch (error) {
+      // The path the user gave cannot hold a file (a parent is a file, no permission): bad input, exit 2.
+      throw usageError(`cannot write --csv ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'OUTPUT_UNWRITABLE');
+    }
   }
 
   add(sample: RequestSample, step: string): void {
@@ -94,8 +110,9 @@ export class RequestsCsvWriter {
   }
 
   async close(keep: boolean): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
-    if (keep) await rename(this.temporary, this.file);
-    else await rm(this.temporary, { force: true });
+    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    if (keep && !this.failure) return rename(this.temporary, this.file);
+    await rm(this.temporary, { force: true });
+    if (keep) throw new LlmopsError(`cannot write --csv ${this.file}: ${(this.failure as NodeJS.ErrnoException).code ?? this.failure!.message}`, 'OUTPUT_UNWRITABLE');
   }
 }

@@ -77,7 +77,7 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
     signal: ctx.signal,
   };
   const { performance } = await import('node:perf_hooks');
-  const requestsWriter = requestsCsv ? new RequestsCsvWriter(requestsCsv, performance.now()) : undefined;
+  const requestsWriter = requestsCsv ? await RequestsCsvWriter.open(requestsCsv, performance.now()) : undefined;
   if (requestsWriter) options.onSample = (sample, step) => requestsWriter.add(sample, step);
 
   // A TTY gets a live line; CI logs get one line per finished step, not a redraw every quarter second.
