@@ -1,4 +1,6 @@
-import type { EndpointBenchResult, EndpointRun, LoadShape, MetricSummary, Slo, TimelinePoint } from './types.js';
+import { describeLoad } from './saturation.js';
+import { describeSlo } from './slo.js';
+import type { EndpointBenchResult, EndpointRun, LoadShape, MetricSummary, TimelinePoint } from './types.js';
 
 /*
  * The HTML report of an endpoint load test: one self-contained page (inline CSS, charts as inline SVG,
@@ -60,7 +62,7 @@ function renderHeader(result: EndpointBenchResult): string {
   const facts: Array<[string, string]> = [
     ['API', result.api],
     ['Model', result.model ?? '(server default)'],
-    ['Load', describeLoad(result.load)],
+    ['Load', describeShape(result.load)],
     ['Prompts', describePrompts(result.prompts)],
     ['Max tokens', String(result.maxTokens)],
     ['SLO', result.slo ? describeSlo(result.slo, result.sloAttainment) : 'none'],
@@ -70,7 +72,7 @@ function renderHeader(result: EndpointBenchResult): string {
   const verdicts: string[] = [];
   if (result.knee) {
     const k = result.knee;
-    const where = describeLevel({ concurrency: k.concurrency, rate: k.rate, users: result.runs[k.index]?.users });
+    const where = describeLoad({ concurrency: k.concurrency, rate: k.rate, users: result.runs[k.index]?.users });
     const numbers = `${num(k.requestsPerSecond, 2)} req/s, ${num(k.outputTokensPerSecond, 0)} output tok/s`;
     verdicts.push(
       k.saturated
@@ -80,7 +82,7 @@ function renderHeader(result: EndpointBenchResult): string {
   }
   if (result.capacity) {
     const c = result.capacity;
-    const where = describeLevel({ concurrency: c.concurrency, rate: c.rate, users: result.runs[c.index]?.users });
+    const where = describeLoad({ concurrency: c.concurrency, rate: c.rate, users: result.runs[c.index]?.users });
     verdicts.push(
       `<strong>Capacity at the SLO</strong>: ${esc(where)}, ${num(c.requestsPerSecond, 2)} req/s and ${num(c.outputTokensPerSecond, 0)} output tok/s per replica.`,
     );
@@ -103,7 +105,7 @@ function renderHeader(result: EndpointBenchResult): string {
   ].join('\n');
 }
 
-function describeLoad(load: LoadShape): string {
+function describeShape(load: LoadShape): string {
   switch (load.kind) {
     case 'concurrency':
       return `closed loop, concurrency ${load.levels.join(', ')}`;
@@ -121,22 +123,8 @@ function describePrompts(prompts: EndpointBenchResult['prompts']): string {
   return parts.join(', ');
 }
 
-function describeSlo(slo: Slo, attainment: number): string {
-  const parts: string[] = [];
-  if (slo.ttftMs !== undefined) parts.push(`TTFT ≤ ${num(slo.ttftMs)} ms`);
-  if (slo.itlMs !== undefined) parts.push(`ITL ≤ ${num(slo.itlMs)} ms`);
-  if (slo.tps !== undefined) parts.push(`TPS ≥ ${num(slo.tps)} tok/s`);
-  if (slo.latencyMs !== undefined) parts.push(`latency ≤ ${num(slo.latencyMs)} ms`);
-  return `${parts.join(', ') || 'no limits'}; met when ≥ ${num(attainment * 100, 1)}% of requests meet it`;
-}
 
 /** A step's load in words: `concurrency 8`, `4 req/s`, `50 users`. */
-function describeLevel(run: Pick<EndpointRun, 'concurrency' | 'rate' | 'users'>): string {
-  if (run.concurrency !== undefined) return `concurrency ${run.concurrency}`;
-  if (run.rate !== undefined) return `${num(run.rate)} req/s`;
-  if (run.users !== undefined) return `${run.users} users`;
-  return 'this step';
-}
 
 function shortLevel(run: EndpointRun): string {
   if (run.concurrency !== undefined) return `c=${run.concurrency}`;
@@ -295,7 +283,7 @@ function renderTimeSeries(result: EndpointBenchResult): string {
   const note = `${num(heaviest.durationS, 1)} s measured, ${num(heaviest.warmup.durationS, 1)} s warm-up (${heaviest.warmup.requests} requests) excluded.`;
   return [
     '<section>',
-    `<h2>Over time at ${esc(describeLevel(heaviest))}</h2>`,
+    `<h2>Over time at ${esc(describeLoad(heaviest))}</h2>`,
     `<p class="muted">The heaviest step, second by second. ${esc(note)}${timeline.length === 0 ? ' No timeline was recorded for this step.' : ''}</p>`,
     `<div class="charts">\n${charts.map(figure).join('\n')}\n</div>`,
     '</section>',

@@ -40,12 +40,14 @@ export function meetsSlo(sample: RequestSample, slo: Slo): boolean {
   return true;
 }
 
-/** `ttft ≤ 500 ms, tps ≥ 11/s` for tables and messages. */
-export function describeSlo(slo: Slo): string {
+/** `TTFT ≤ 500 ms, TPS ≥ 11 tok/s`, and with the attainment `…; met when ≥ 90% of requests meet it`. */
+export function describeSlo(slo: Slo, attainment?: number): string {
+  const n = (value: number) => value.toLocaleString('en-US');
   const parts: string[] = [];
-  if (slo.ttftMs !== undefined) parts.push(`ttft ≤ ${slo.ttftMs} ms`);
-  if (slo.itlMs !== undefined) parts.push(`itl ≤ ${slo.itlMs} ms`);
-  if (slo.tps !== undefined) parts.push(`tps ≥ ${slo.tps}/s`);
-  if (slo.latencyMs !== undefined) parts.push(`latency ≤ ${slo.latencyMs} ms`);
-  return parts.join(', ');
+  if (slo.ttftMs !== undefined) parts.push(`TTFT ≤ ${n(slo.ttftMs)} ms`);
+  if (slo.itlMs !== undefined) parts.push(`ITL ≤ ${n(slo.itlMs)} ms`);
+  if (slo.tps !== undefined) parts.push(`TPS ≥ ${n(slo.tps)} tok/s`);
+  if (slo.latencyMs !== undefined) parts.push(`latency ≤ ${n(slo.latencyMs)} ms`);
+  const limits = parts.join(', ') || 'no limits';
+  return attainment === undefined ? limits : `${limits}; met when ≥ ${n(Math.round(attainment * 1000) / 10)}% of requests meet it`;
 }

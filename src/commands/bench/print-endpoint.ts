@@ -16,7 +16,7 @@ export function renderEndpointResult(result: EndpointBenchResult, options: { col
   const lines = [
     `${result.target} · ${result.api}${result.model ? ` · model ${result.model}` : ''} · ${prompts} · max ${result.maxTokens} tokens${result.workers > 1 ? ` · ${result.workers} workers merged` : ''}`,
   ];
-  if (result.slo) lines.push(`SLO: ${describeSlo(result.slo)} for ≥ ${Math.round(result.sloAttainment * 100)}% of requests`);
+  if (result.slo) lines.push(`SLO: ${describeSlo(result.slo, result.sloAttainment)}`);
   const withSlo = result.slo !== null;
   const head = ['load', 'requests', 'errors', 'req/s', 'out tok/s', 'TTFT p50', 'TTFT p99', 'ITL p50', 'ITL p99', 'TPS p50', 'latency p50', 'latency p99'];
   if (withSlo) head.push('goodput/s', 'SLO');
