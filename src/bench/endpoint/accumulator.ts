@@ -2,8 +2,10 @@ import { Recorder } from '../stats.js';
 import { meetsSlo, requestRates } from './slo.js';
 import type { EndpointRun, MetricSummary, RequestSample, Slo } from './types.js';
 
-/** A Recorder's summary with its histogram, as results carry it. */
-/** Percentiles and max are at bucket resolution (3 significant digits), so a merged result equals the whole run's. */
+/**
+ * A Recorder's summary with its histogram, as results carry it. Percentiles and max are at bucket resolution (3 significant digits), so a
+ * merged result equals the whole run's.
+ */
 export function metricSummary(recorder: Recorder): MetricSummary {
   const at = (p: number) => recorder.percentile(p);
   const mean = recorder.count === 0 ? 0 : recorder.summary().mean;

@@ -32,8 +32,8 @@ export function sendStreamingRequest(
     const reader = createStreamReader(options.api);
     const sse = new SseParser();
     const startMs = performance.now();
+    /** 0 until the response starts. */
     let status = 0;
-    let responded = false;
     let ttftMs: number | null = null;
     let lastTokenMs = 0;
     let contentEvents = 0;
@@ -41,10 +41,12 @@ export function sendStreamingRequest(
     let contentTypeWrong = false;
     let controller: Dispatcher.DispatchController | undefined;
     let settled = false;
+    /** When the chunk being parsed came off the socket: every event in it arrived then. */
+    let chunkArrivedMs = 0;
 
     const finish = (error: ErrorKind | undefined) => {
-      const endMs = performance.now();
       if (settled) return;
+      const endMs = performance.now();
       settled = true;
       clearTimeout(timer);
       // The run aborts by destroying its connection pool: whatever this request saw then says nothing about the server.
@@ -72,7 +74,6 @@ export function sendStreamingRequest(
       lastTokenMs = now;
       contentEvents += 1;
     };
-    let chunkArrivedMs = 0;
 
     const timer = setTimeout(() => controller?.abort(new RequestTimeout()), options.timeoutMs);
     timer.unref?.();
@@ -86,7 +87,6 @@ export function sendStreamingRequest(
         },
         onResponseStart(_c, statusCode, headers) {
           status = statusCode;
-          responded = true;
           const contentType = headers['content-type'];
           contentTypeWrong = statusCode < 300 && typeof contentType === 'string' && !contentType.includes('text/event-stream');
         },
@@ -109,7 +109,7 @@ export function sendStreamingRequest(
         onResponseError(_c, error) {
           if (error instanceof RequestTimeout || UNDICI_TIMEOUTS.has((error as { code?: string }).code ?? '')) return finish('timeout');
           if (status >= 300) return finish(`http_${status}`);
-          finish(responded ? 'stream_closed' : 'connection');
+          finish(status !== 0 ? 'stream_closed' : 'connection');
         },
       },
     );

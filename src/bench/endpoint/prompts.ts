@@ -22,10 +22,17 @@ export async function loadTokenCounter(location: string): Promise<TokenCounter> 
   const info = await stat(location).catch(() => null);
   if (!info) throw usageError(`--tokenizer ${location} does not exist`, 'TOKENIZER_NOT_FOUND');
   const file = info.isDirectory() ? path.join(location, 'tokenizer.json') : location;
-  const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
-  const config = JSON.parse(await readFile(configFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
-  const { TextTokenizer } = await import('../../engine/tokenizer.js');
   if (!(await stat(file).catch(() => null))) throw usageError(`${location} has no tokenizer.json`, 'TOKENIZER_NOT_FOUND', { hint: 'pass the model directory or its tokenizer.json' });
+  // tokenizer_config.json is optional beside it (special tokens); a broken one is named rather than ignored.
+  const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
+  const configText = await readFile(configFile, 'utf8').catch(() => '{}');
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(configText) as Record<string, unknown>;
+  } catch {
+    throw usageError(`${configFile} is not valid JSON`, 'TOKENIZER_INVALID');
+  }
+  const { TextTokenizer } = await import('../../engine/tokenizer.js');
   const tokenizer = await TextTokenizer.load(file, config);
   return {
     source: file,

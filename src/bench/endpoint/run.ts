@@ -203,7 +203,8 @@ async function resolveModelName(pool: Pool, endpoint: Endpoint, given: string | 
   const probePath = given === undefined && endpoint.api !== 'tgi' ? '/v1/models' : '/';
   let response;
   try {
-    response = await pool.request({ method: 'GET', path: probePath, headers: { authorization: headers.authorization ?? '' }, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const auth = headers.authorization === undefined ? {} : { authorization: headers.authorization };
+    response = await pool.request({ method: 'GET', path: probePath, headers: auth, headersTimeout: 10_000, bodyTimeout: 10_000 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new LlmopsError(`cannot reach ${endpoint.origin}: ${code}`, 'ENDPOINT_UNREACHABLE', { hint: 'is the server running, and is the URL right?' });

@@ -80,7 +80,7 @@ export function benchCommand(): Command {
     .action(
       action<BenchFlags, [string | undefined]>(async (ctx, flags, target) => {
         if (target !== undefined && /^https?:\/\//i.test(target)) {
-          rejectFlags(flags, ENGINE_ONLY, 'a model');
+          rejectFlags(flags, ENGINE_ONLY, { target: 'an endpoint URL', belongsTo: 'a model' });
           const { runEndpointBench } = await import('./endpoint-action.js');
           const { parseSlo } = await import('../../bench/endpoint/slo.js');
           const { warmup, promptTokens, slo, ...rest } = flags;
@@ -97,7 +97,7 @@ export function benchCommand(): Command {
           );
           return;
         }
-        rejectFlags(flags, ENDPOINT_ONLY, 'an endpoint URL');
+        rejectFlags(flags, ENDPOINT_ONLY, { target: 'a model', belongsTo: 'an endpoint URL' });
         const { runEngineBench } = await import('./engine-action.js');
         const { warmup, promptTokens, ...rest } = flags;
         await runEngineBench(
@@ -131,12 +131,12 @@ function mergeCommand(): Command {
     );
 }
 
-function rejectFlags(flags: object, names: readonly string[], kind: string): void {
-  const given = names.filter((name) => (flags as Record<string, unknown>)[name] !== undefined);
-  if (given.length > 0) {
-    const flag = `--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    throw usageError(`${flag} does not apply when the target is ${kind === 'a model' ? 'an endpoint URL' : 'a model'}`, 'INVALID_FLAG', { hint: `it is for ${kind}; see llmops bench --help` });
-  }
+/** Refuses the flags of the other side: `names` are the flags meant for `belongsTo`, the target is `target`. */
+function rejectFlags(flags: object, names: readonly string[], sides: { target: string; belongsTo: string }): void {
+  const given = names.find((name) => (flags as Record<string, unknown>)[name] !== undefined);
+  if (given === undefined) return;
+  const flag = `--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  throw usageError(`${flag} does not apply when the target is ${sides.target}`, 'INVALID_FLAG', { hint: `it is for ${sides.belongsTo}; see llmops bench --help` });
 }
 
 /** Parses a flag whose meaning depends on the target, with commander's wording for a bad value (exit 2). */
