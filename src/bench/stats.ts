@@ -78,7 +78,10 @@ export class Recorder {
   }
 
   static decode(encoded: string): Recorder {
-    return new Recorder(hdr.decodeFromCompressedBase64(encoded, 32, false));
+    const histogram = hdr.decodeFromCompressedBase64(encoded, 32, false);
+    // Decoded histograms are sized to their own values; merging a wider one into them must grow, not throw.
+    histogram.autoResize = true;
+    return new Recorder(histogram);
   }
 }
 

@@ -9,6 +9,7 @@ import { findCapacity, findKnee } from '../../src/bench/endpoint/saturation.js';
 import { meetsSlo, parseSlo, requestRates } from '../../src/bench/endpoint/slo.js';
 import { SseParser } from '../../src/bench/endpoint/sse.js';
 import type { EndpointRun, RequestSample } from '../../src/bench/endpoint/types.js';
+import { Recorder } from '../../src/bench/stats.js';
 import { LlmopsError } from '../../src/errors.js';
 import { ensureTinyModel } from '../../src/model/tiny.js';
 
@@ -152,6 +153,17 @@ function run(load: number, rps: number, ttftP50: number, latencyP50: number, met
     timeline: [],
   };
 }
+
+describe('histograms', () => {
+  it('a decoded histogram takes values beyond its own range when merged into', () => {
+    const small = new Recorder();
+    small.record(1);
+    const large = new Recorder();
+    large.record(60_000);
+    const merged = Recorder.decode(small.encode()).merge(Recorder.decode(large.encode()));
+    assert.deepEqual([merged.count, merged.percentile(100) >= 59_900], [2, true]);
+  });
+});
 
 describe('saturation', () => {
   it('the knee is the last step before throughput stalls while TTFT or latency grows sharply', () => {
