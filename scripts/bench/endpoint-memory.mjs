@@ -15,16 +15,9 @@ const streams = Number(values.streams);
 const seconds = Number(values.seconds);
 
 // Slow streams (a token every 100 ms) keep all of them open at once without saturating the one-core server.
-const server = spawn(process.execPath, [path.join(root, 'scripts/bench/stream-server.mjs'), '--ttft', '200', '--itl', '100', '--tokens', '16'], { stdio: ['ignore', 'ignore', 'pipe'] });
-const url = await new Promise((resolve, reject) => {
-  let log = '';
-  server.stderr.on('data', (chunk) => {
-    log += chunk;
-    const match = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-    if (match) resolve(match[1]);
-  });
-  server.on('exit', (code) => reject(new Error(`stream server exited (${code}): ${log}`)));
-});
+const { startServerProcess } = await import(path.join(root, 'dist/test/helpers/server-process.js'));
+const server = await startServerProcess(path.join(root, 'scripts/bench/stream-server.mjs'), { cwd: root, env: {}, args: ['--ttft', '200', '--itl', '100', '--tokens', '16'] });
+const url = server.url;
 
 const bench = spawn(process.execPath, [path.join(root, 'bin/llmops.js'), 'bench', url, '--concurrency', String(streams), '--duration', `${seconds}s`, '--warmup', '2s', '--max-tokens', '16', '--json'], {
   stdio: ['ignore', 'pipe', 'ignore'],
@@ -43,7 +36,7 @@ const sampler = setInterval(() => {
 }, 1000);
 const code = await new Promise((resolve) => bench.on('close', resolve));
 clearInterval(sampler);
-server.kill('SIGTERM');
+server.child.kill('SIGTERM');
 
 const result = JSON.parse(stdout);
 const step = result.runs[0];
