@@ -16,7 +16,12 @@ if (!out) {
   process.exit(2);
 }
 
-const git = (...args) => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+process.on('uncaughtException', (err) => {
+  console.error(`extract-crd: ${err.message.trim()}`);
+  process.exit(1);
+});
+
+const git = (...args) => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
 const text = git('show', `${tag}:${filePath}`);
 const commit = git('rev-parse', `${tag}^{commit}`).trim();
 const repo = repoName(gitDir);
