@@ -1,4 +1,4 @@
-import { horizontalPodAutoscaler, prometheusAdapterRules, scaledObject, type PrometheusAdapterRules } from './autoscaling.js';
+import { HTTP_ADD_ON, horizontalPodAutoscaler, httpScaledObject, prometheusAdapterRules, scaledObject, type PrometheusAdapterRules } from './autoscaling.js';
 import { compileJob, napConfig, type NapConfig } from './extras.js';
 import { seldonDeployment, SELDON_LICENSE_NOTE } from './graph.js';
 import type { KubeObject } from './k8s.js';
@@ -27,6 +27,7 @@ const APPLY_ORDER = [
   'SeldonDeployment',
   'PodDisruptionBudget',
   'NetworkPolicy',
+  'HTTPScaledObject',
   'ScaledObject',
   'HorizontalPodAutoscaler',
   'ServiceMonitor',
@@ -42,12 +43,19 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
     objects.push(seldonDeployment(r, r.deploy.graph));
     notes.push(SELDON_LICENSE_NOTE);
   } else {
-    objects.push(deployment(r, storage), service(r), podDisruptionBudget(r), networkPolicy(r, storage));
+    objects.push(deployment(r, storage), service(r), podDisruptionBudget(r), networkPolicy(r, storage), ...storage.jobs);
     if (r.autoscaling.engine === 'keda') objects.push(scaledObject(r));
     if (r.autoscaling.engine === 'hpa') objects.push(horizontalPodAutoscaler(r));
     if (r.deploy.monitoring.serviceMonitor) objects.push(serviceMonitor(r));
+    if (r.wake?.kind === 'http-add-on') {
+      objects.push(httpScaledObject(r));
+      notes.push(
+        `scale to zero through the KEDA HTTP add-on: route clients (Ingress, Gateway) to ${HTTP_ADD_ON.interceptor} with Host ${r.wake.hosts.join(' or ')}; the interceptor holds requests while the first pod starts`,
+      );
+    }
   }
-  if (emit.includes('compile-job')) objects.push(compileJob(r));
+  // The compile Job belongs to the config (deploy.compileJob.image): pods wait for its engine, so it is always emitted.
+  if (r.engine || emit.includes('compile-job')) objects.push(compileJob(r));
   objects.sort((a, b) => APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
   const adapterRules = !r.deploy.graph && r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
   if (adapterRules) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add prometheus-adapter-rules.yaml to prometheus-adapter's config`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SERVER_TEMPLATES, SERVERS } from '../servers/catalog.js';
 
 /**
  * The `serve:` and `deploy:` sections of llmops.yaml. Objects are strict so a misspelt key is an error naming it;
@@ -14,7 +15,6 @@ const quantity = z.string().regex(QUANTITY, 'must be a Kubernetes quantity such 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const urlPath = z.string().regex(/^\/\S*$/, 'must be a URL path starting with /');
 
-export const serveTemplates = ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton'] as const;
 
 export const serveSchema = z
   .object({
@@ -23,13 +23,19 @@ export const serveSchema = z
     /** Port the server listens on. @default 8000 */
     port: z.number().int().min(1).max(65535).default(8000),
     /** The scaffold template the image was built from: decides probe paths and metric names. @default node */
-    template: z.enum(serveTemplates).default('node'),
+    template: z.enum(SERVER_TEMPLATES).default('node'),
     /** Probe and metrics paths, when they differ from the template's. */
     paths: z.object({ health: urlPath.optional(), ready: urlPath.optional(), metrics: urlPath.optional() }).strict().default({}),
     /** How long the server finishes in-flight streams after SIGTERM (its SHUTDOWN_TIMEOUT). @default 30 */
     shutdownTimeoutSeconds: z.number().int().min(0).default(30),
     /** Extra non-secret environment variables for the server container. Secrets go in `deploy.secrets`. */
     env: z.record(z.string().regex(ENV_NAME, 'must be an environment variable name'), z.string()).default({}),
+    /** Replaces the image's entrypoint (the container's `command`); the server's flags are then not checked. */
+    command: z.array(z.string().min(1)).min(1).optional(),
+    /** Replaces the derived server arguments (model, revision, port, served name, tensor parallelism). */
+    args: z.array(z.string()).optional(),
+    /** Appended to the derived (or given) arguments, e.g. [--max-model-len, "8192"]. */
+    extraArgs: z.array(z.string()).default([]),
   })
   .strict();
 
@@ -47,6 +53,19 @@ const secretRefSchema = z
 function dnsSubdomain() {
   return z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a DNS-1123 subdomain (lowercase letters, digits, - and .)');
 }
+
+/** The llmops compile backends whose artifacts each server runs, in order of preference (the first is the default). */
+export const COMPILED_BACKENDS: Record<ServeConfig['template'], readonly ('ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm')[]> = {
+  node: ['ort', 'optimum'],
+  fastapi: ['optimum', 'ort'],
+  vllm: [],
+  tgi: [],
+  trtllm: ['tensorrt-llm'],
+  triton: [],
+};
+
+export const storageStrategies = ['baked', 'volume', 'init', 'gcsfuse', 'hub'] as const;
+export type StorageStrategy = (typeof storageStrategies)[number];
 
 export const graphNodeTypes = ['MODEL', 'COMBINER', 'ROUTER', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'] as const;
 
@@ -99,33 +118,52 @@ export const deploySchema = z
         memory: quantity.default('16Gi'),
         /** Size of the memory-backed /dev/shm (NCCL and PyTorch dataloaders need more than the 64 MiB default). */
         shm: quantity.default('1Gi'),
+        /** Node disk for the container's writable layer and logs, on top of the scratch volumes (added to it). */
         ephemeralStorage: quantity.default('4Gi'),
+        /**
+         * Writable cache volume (HOME, XDG_CACHE_HOME and the server's own cache roots: compiled kernels, torch.compile
+         * artifacts) under a read-only root filesystem.
+         */
+        cache: quantity.default('10Gi'),
       })
       .strict()
-      .default({ cpu: '4', memory: '16Gi', shm: '1Gi', ephemeralStorage: '4Gi' }),
+      .default({ cpu: '4', memory: '16Gi', shm: '1Gi', ephemeralStorage: '4Gi', cache: '10Gi' }),
     storage: z
       .object({
-        strategy: z.enum(['baked', 'volume', 'init', 'gcsfuse']).default('baked'),
-        /** PVC size (volume, init). */
+        /**
+         * How the model reaches the pod. Default: `hub` when the model is a Hub id and the server downloads it itself
+         * (vllm, tgi, trtllm), else `baked`.
+         */
+        strategy: z.enum(storageStrategies).optional(),
+        /** PVC size (volume, init), or the download cache's size (hub). */
         size: quantity.optional(),
         storageClass: dnsSubdomain().optional(),
-        /** An existing PVC to mount instead of creating one (volume). */
+        /** An existing PVC that holds the model, mounted read-only (volume). */
         claimName: dnsSubdomain().optional(),
+        /** A VolumeSnapshot or PVC the new PVC is cloned from, already holding the model (volume). */
+        dataSource: z
+          .object({ kind: z.enum(['VolumeSnapshot', 'PersistentVolumeClaim']), name: dnsSubdomain() })
+          .strict()
+          .optional(),
         /** GCS bucket (gcsfuse). */
         bucket: z.string().regex(/^[a-z0-9][-_.a-z0-9]{1,221}[a-z0-9]$/, 'must be a GCS bucket name').optional(),
         /** Google service account bound by Workload Identity (gcsfuse), e.g. models@project.iam.gserviceaccount.com. */
         gcpServiceAccount: z.string().email().optional(),
         /** Where the model is mounted (or, for baked, where the image holds it). @default /models */
         path: z.string().regex(/^\/\S*$/, 'must be an absolute path').default('/models'),
-        /** Image of the init container that downloads the model (init). */
-        downloaderImage: z.string().min(1).default('python:3.12-slim'),
+        /**
+         * Pinned image with python3 and huggingface_hub that downloads the model (init, volume populate Job).
+         * Default: the server image for vllm, tgi and trtllm, which ship both.
+         */
+        downloaderImage: z.string().min(1).optional(),
       })
       .strict()
-      .default({ strategy: 'baked', path: '/models', downloaderImage: 'python:3.12-slim' }),
+      .default({ path: '/models' }),
     autoscaling: z
       .object({
         engine: z.enum(['keda', 'hpa', 'none']).default('keda'),
-        metric: z.enum(['queue-depth', 'gpu-utilization', 'kv-cache']).default('queue-depth'),
+        /** Default: queue-depth where the server exports one, else gpu-utilization (DCGM). */
+        metric: z.enum(['queue-depth', 'gpu-utilization', 'kv-cache']).optional(),
         /** Per-replica target: waiting requests (queue-depth) or percent (gpu-utilization, kv-cache). */
         target: z.number().positive().optional(),
         /** PromQL returning one series, replacing the query derived from the metric. */
@@ -138,11 +176,34 @@ export const deploySchema = z
         scaleDownPods: z.number().int().min(1).default(1),
         /** …per this many seconds. @default 300 */
         scaleDownPeriodSeconds: z.number().int().min(1).max(1800).default(300),
+        /**
+         * What wakes a service scaled to zero (`replicas.min: 0`): a signal that exists while no pod runs. Either the
+         * KEDA HTTP add-on (requests go through its interceptor, which holds them while a pod starts) or a PromQL
+         * request rate measured in front of the pods (ingress controller, gateway, load balancer).
+         */
+        wake: z
+          .object({
+            httpAddOn: z
+              .object({
+                /** Host headers routed to this service through the interceptor. */
+                hosts: z.array(z.string().min(1)).min(1),
+                pathPrefixes: z.array(z.string().regex(/^\//, 'must start with /')).optional(),
+                /** Requests in flight per replica the add-on scales on. @default 100 */
+                concurrency: z.number().int().positive().default(100),
+              })
+              .strict()
+              .optional(),
+            /** PromQL of the request rate in front of the pods, e.g. from the ingress controller. */
+            query: z.string().min(1).optional(),
+            /** Requests/s per replica for `query` (default: the capacity from `--from-bench`). */
+            requestsPerReplica: z.number().positive().optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({
         engine: 'keda',
-        metric: 'queue-depth',
         prometheusAddress: 'http://prometheus-operated.monitoring.svc:9090',
         pollingIntervalSeconds: 15,
         scaleDownPods: 1,
@@ -194,12 +255,16 @@ export const deploySchema = z
       .default({ headroom: 0.2 }),
     compileJob: z
       .object({
-        /** Image with llmops and the backend's tools (trtexec for tensorrt). */
+        /**
+         * Pinned image with llmops and the backend's tools. When set, a Job compiles the downloaded model on the GPU
+         * node pool the service runs on, and the Deployment serves the engine it writes.
+         */
         image: z.string().min(1).optional(),
-        backend: z.enum(['ort', 'optimum', 'tensorrt', 'tensorrt-llm']).default('tensorrt'),
+        /** Default: the first backend the server runs (node, fastapi: ort; trtllm: tensorrt-llm). */
+        backend: z.enum(['ort', 'optimum', 'tensorrt', 'tensorrt-llm']).optional(),
       })
       .strict()
-      .default({ backend: 'tensorrt' }),
+      .default({}),
     lint: z.object({ ignore: z.array(z.string().min(1)).default([]) }).strict().default({ ignore: [] }),
     /** An inference graph (Seldon Core v1) instead of a single model server. */
     graph: graphNodeSchema.optional(),
@@ -212,10 +277,34 @@ export type DeployConfig = z.infer<typeof deploySchema>;
 export const SERVE_DEFAULTS: ServeConfig = serveSchema.parse({});
 export const DEPLOY_DEFAULTS: DeployConfig = deploySchema.parse({});
 
+/** The config model entry as llmops.yaml allows it. */
+export type ModelRef = string | { id?: string | undefined; path?: string | undefined; revision?: string | undefined; dtype?: string | undefined } | undefined;
+
 interface ConfigShape {
-  model?: string | { id?: string | undefined; path?: string | undefined; revision?: string | undefined } | undefined;
+  model?: ModelRef;
   serve: ServeConfig;
   deploy: DeployConfig;
+}
+
+function isLocalPath(model: string): boolean {
+  return model.startsWith('.') || model.startsWith('/') || model.startsWith('~');
+}
+
+/** The Hub id the config names (`org/name`), or null when the model is a local directory or artifact. */
+export function hubModelId(model: ModelRef): string | null {
+  if (typeof model === 'string') return isLocalPath(model) ? null : model;
+  return model?.path ? null : (model?.id ?? null);
+}
+
+export function pinnedRevision(model: ModelRef): string | null {
+  return typeof model === 'object' ? (model.revision ?? null) : null;
+}
+
+/** `deploy.storage.strategy`, or its default: the server downloads a Hub model itself where it can, else baked. */
+export function storageStrategyOf(config: ConfigShape): StorageStrategy {
+  const configured = config.deploy.storage.strategy;
+  if (configured) return configured;
+  return hubModelId(config.model) && SERVERS[config.serve.template].downloadsFromHub ? 'hub' : 'baked';
 }
 
 /** Issue sink compatible with zod's superRefine context. */
@@ -235,25 +324,72 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
   if (deploy.replicas.min === 0 && deploy.autoscaling.engine !== 'keda') {
     issue(['deploy', 'replicas', 'min'], 'can be 0 only with deploy.autoscaling.engine: keda (scale to zero); use 1 or more');
   }
-  if (storage.strategy === 'volume' && !storage.size && !storage.claimName) {
-    issue(['deploy', 'storage', 'size'], 'is required for storage strategy volume (or give deploy.storage.claimName of an existing PVC)');
+  const wake = deploy.autoscaling.wake;
+  if (deploy.replicas.min === 0 && deploy.autoscaling.engine === 'keda' && !wake) {
+    issue(
+      ['deploy', 'replicas', 'min'],
+      'can be 0 only with a signal that exists while no pod runs: the server\'s own metrics vanish at zero pods and the service would never wake; set deploy.autoscaling.wake (httpAddOn or a request-rate query in front of the pods), or use 1',
+    );
   }
-  if (storage.strategy === 'init') {
+  if (wake && !wake.httpAddOn === !wake.query) {
+    issue(['deploy', 'autoscaling', 'wake'], 'needs exactly one of httpAddOn or query');
+  }
+  if (wake?.httpAddOn && deploy.autoscaling.engine !== 'keda') {
+    issue(['deploy', 'autoscaling', 'wake', 'httpAddOn'], `is a KEDA add-on: set deploy.autoscaling.engine: keda, got ${deploy.autoscaling.engine}`);
+  }
+  const strategy = storageStrategyOf(config);
+  const hubId = hubModelId(config.model);
+  const needsPinnedHubModel = (why: string) => {
+    if (!hubId) issue(['model'], `must name a Hub model (model.id) for storage strategy ${strategy}, which ${why}`);
+    else if (!pinnedRevision(config.model)) {
+      issue(['model', 'revision'], `is required for storage strategy ${strategy}: pin the revision (a commit sha) so every pod serves the same weights`);
+    }
+  };
+  if (strategy === 'volume') {
+    const sources = [storage.claimName && 'claimName', storage.dataSource && 'dataSource'].filter(Boolean);
+    if (sources.length > 1) issue(['deploy', 'storage', 'dataSource'], 'and deploy.storage.claimName exclude each other: mount the existing claim, or clone a new one');
+    if (sources.length === 0) {
+      if (!storage.size) {
+        issue(
+          ['deploy', 'storage', 'size'],
+          'is required for storage strategy volume without a source: give deploy.storage.claimName (a PVC holding the model), deploy.storage.dataSource (a snapshot to clone), or a size for a new PVC that a Job fills',
+        );
+      } else needsPinnedHubModel('a Job downloads into the new volume');
+    }
+    if (storage.dataSource && !storage.size) issue(['deploy', 'storage', 'size'], 'is required with deploy.storage.dataSource (the size of the cloned PVC)');
+  } else if (storage.claimName || storage.dataSource) {
+    issue(['deploy', 'storage', storage.claimName ? 'claimName' : 'dataSource'], `is only used by storage strategy volume, not ${strategy}`);
+  }
+  if (strategy === 'init') {
     if (!storage.size) issue(['deploy', 'storage', 'size'], 'is required for storage strategy init (the shared PVC the model is downloaded into)');
-    const model = config.model;
-    const id = typeof model === 'string' ? model : model?.id;
-    if (!id || (typeof model === 'string' && (model.startsWith('.') || model.startsWith('/')))) {
-      issue(['model'], 'must name a Hub model (model.id) for storage strategy init, which downloads it');
-    } else if (typeof model === 'string' || !model?.revision) {
-      issue(['model', 'revision'], 'is required for storage strategy init: pin the revision (a commit sha) so every pod serves the same weights');
+    needsPinnedHubModel('downloads it');
+  }
+  if (strategy === 'hub') {
+    needsPinnedHubModel('the server downloads it at start');
+    if (!SERVERS[serve.template].downloadsFromHub) {
+      issue(['deploy', 'storage', 'strategy'], `hub needs a server that downloads from the Hub itself (vllm, tgi, trtllm), not ${serve.template}: use init, volume, gcsfuse or baked`);
     }
   }
-  if (storage.strategy === 'gcsfuse') {
+  if (deploy.compileJob.image) {
+    const backends = COMPILED_BACKENDS[serve.template];
+    if (backends.length === 0) {
+      issue(['deploy', 'compileJob', 'image'], `the ${serve.template} server loads the model itself and runs no llmops-compiled engine: remove deploy.compileJob`);
+    } else if (deploy.compileJob.backend && !backends.includes(deploy.compileJob.backend)) {
+      issue(['deploy', 'compileJob', 'backend'], `the ${serve.template} server runs ${backends.join(' or ')} artifacts, not ${deploy.compileJob.backend}`);
+    }
+    if (!(strategy === 'init' || (strategy === 'volume' && !storage.claimName && !storage.dataSource))) {
+      issue(
+        ['deploy', 'storage', 'strategy'],
+        `must give the compile Job a writable volume holding the downloaded model (init, or volume with a size) when deploy.compileJob is set, got ${strategy}`,
+      );
+    }
+  }
+  if (strategy === 'gcsfuse') {
     if (!storage.bucket) issue(['deploy', 'storage', 'bucket'], 'is required for storage strategy gcsfuse');
     if (deploy.provider !== 'gke') issue(['deploy', 'provider'], `must be gke for storage strategy gcsfuse (the GCS FUSE CSI driver is a GKE add-on), got ${deploy.provider}`);
   }
-  if (storage.strategy !== 'gcsfuse' && storage.bucket) {
-    issue(['deploy', 'storage', 'bucket'], `is only used by storage strategy gcsfuse, not ${storage.strategy}`);
+  if (strategy !== 'gcsfuse' && storage.bucket) {
+    issue(['deploy', 'storage', 'bucket'], `is only used by storage strategy gcsfuse, not ${strategy}`);
   }
   const { maxSurge, maxUnavailable } = deploy.rollout;
   if (maxSurge === 0 && maxUnavailable === 0) {
@@ -268,7 +404,7 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
     );
   }
   const target = deploy.autoscaling.target;
-  if (target !== undefined && deploy.autoscaling.metric !== 'queue-depth' && target > 100) {
+  if (target !== undefined && deploy.autoscaling.metric && deploy.autoscaling.metric !== 'queue-depth' && target > 100) {
     issue(['deploy', 'autoscaling', 'target'], `is a percentage for ${deploy.autoscaling.metric}: use a value in (0, 100], got ${target}`);
   }
   const stabilization = deploy.autoscaling.scaleDownStabilizationSeconds;

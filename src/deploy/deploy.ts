@@ -158,7 +158,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     timing: resolved.timing,
     replicas: resolved.replicas,
     autoscaling: resolved.autoscaling,
-    storage: config.deploy.storage.strategy,
+    storage: resolved.storage.strategy,
     notes: built.notes,
     lint,
     apply,

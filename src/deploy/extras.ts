@@ -1,9 +1,10 @@
 import { usageError } from '../errors.js';
 import { gkeAcceleratorName } from './facts.js';
 import type { Job } from './k8s.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, HF_HOME, scratchVolumes, secretEnv } from './pod.js';
+import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, scratchVolumes, secretEnv } from './pod.js';
 import { checkPinned, type Resolved } from './resolve.js';
-import { modelClaimName } from './storage.js';
+import { quantityToNumber, sumBytes } from './quantity.js';
+import { downloader, modelClaimName } from './storage.js';
 
 /** GKE node auto-provisioning config (`gcloud container clusters update C --enable-autoprovisioning --autoprovisioning-config-file nap.yaml`). */
 export interface NapConfig {
@@ -34,37 +35,20 @@ export function napConfig(r: Resolved): NapConfig {
   };
 }
 
-const SUFFIX: Record<string, number> = {
-  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-};
-
-/** A Kubernetes quantity as a number (`500m` → 0.5, `16Gi` → 17179869184). */
-export function quantityToNumber(quantity: string): number {
-  const match = /^([+-]?\d*\.?\d+)([a-zA-Z]*)$/.exec(quantity);
-  if (!match || SUFFIX[match[2]!] === undefined) return Number(quantity);
-  return Number(match[1]) * SUFFIX[match[2]!]!;
-}
-
 /**
  * A Job that runs `llmops compile` on the GPU node pool the service runs on (TensorRT engines only run on the GPU
- * architecture they were built for) and writes the engine onto the shared model volume.
+ * architecture they were built for). It reads the model from the shared volume (downloading it first, exactly as
+ * the pods do, if no pod has yet) and writes the engine into the engines tree beside the downloads, where the pods'
+ * wait-for-engine init container finds it.
  */
 export function compileJob(r: Resolved): Job {
   const job = r.deploy.compileJob;
-  if (!job.image) throw usageError('--emit compile-job needs `deploy.compileJob.image`: an image with llmops and the backend tools', 'DEPLOY_NO_COMPILE_IMAGE');
+  const engine = r.engine;
+  if (!job.image || !engine) throw usageError('--emit compile-job needs `deploy.compileJob.image`: an image with llmops and the backend tools', 'DEPLOY_NO_COMPILE_IMAGE');
   checkPinned(job.image, 'deploy.compileJob.image');
-  if (r.deploy.storage.strategy !== 'init') {
-    throw usageError(
-      `--emit compile-job stores the engine on the shared model volume: set deploy.storage.strategy: init (got ${r.deploy.storage.strategy})`,
-      'DEPLOY_COMPILE_JOB_STORAGE',
-    );
-  }
-  const { id, revision } = r.model;
-  const out = `${r.deploy.storage.path}/${id}/${revision}/${job.backend}`;
   const name = `${r.name}-compile`;
   const labels = { ...r.labels, 'app.kubernetes.io/component': 'compile', 'app.kubernetes.io/instance': name };
-  const scratch = scratchVolumes(r.deploy.resources.shm);
+  const scratch = scratchVolumes({ shm: r.deploy.resources.shm, cache: r.deploy.resources.cache });
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -82,22 +66,23 @@ export function compileJob(r: Resolved): Job {
           securityContext: hardenedPodSecurity(),
           nodeSelector: r.gpuSelector,
           tolerations: GPU_TOLERATIONS,
+          initContainers: [downloader(r)],
           containers: [
             {
               name: 'compile',
               image: job.image,
               imagePullPolicy: 'Always',
-              args: ['compile', '--model', id!, '--revision', revision!, '--backend', job.backend, '--out', out, '--force'],
-              env: [{ name: 'HF_HOME', value: HF_HOME }, ...secretEnv(r.deploy.secrets.filter((s) => s.env === 'HF_TOKEN'))],
+              args: ['compile', '--model', engine.modelDir, '--backend', engine.backend, '--out', engine.dir, '--force'],
+              env: [...scratch.env, ...secretEnv(r.deploy.secrets.filter((s) => s.env === 'HF_TOKEN'))],
               resources: guaranteedResources(r.deploy.resources.cpu, r.deploy.resources.memory, {
-                'ephemeral-storage': r.deploy.resources.ephemeralStorage,
+                'ephemeral-storage': sumBytes(r.deploy.resources.ephemeralStorage, scratch.diskBytes),
                 'nvidia.com/gpu': String(r.deploy.gpu.count),
               }),
               securityContext: hardenedContainerSecurity(),
               volumeMounts: [...scratch.mounts, { name: 'model', mountPath: r.deploy.storage.path }],
             },
           ],
-          volumes: [...scratch.volumes, { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } }],
+          volumes: [...scratch.volumes, { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } }].sort((a, b) => a.name.localeCompare(b.name)),
         },
       },
     },

@@ -17,10 +17,11 @@ export const SERVER_FACTS: Record<ServeConfig['template'], ServerFacts> = {
   // The scaffold's node and fastapi servers export llmops_queue_depth = requests admitted and not yet finished.
   node: { health: '/health', ready: '/ready', metrics: '/metrics', queueMetrics: ['llmops_queue_depth'], kvCache: null },
   fastapi: { health: '/health', ready: '/ready', metrics: '/metrics', queueMetrics: ['llmops_queue_depth'], kvCache: null },
-  // vLLM has one health endpoint; /v1/models answers only once the engine is up, which is readiness.
+  // vLLM's API-key middleware guards every /v1 route (/v1/models answers 401 once VLLM_API_KEY is set): probes use
+  // /health, which answers only while the engine is up (src/servers/contracts/vllm.json).
   vllm: {
     health: '/health',
-    ready: '/v1/models',
+    ready: '/health',
     metrics: '/metrics',
     queueMetrics: ['vllm:num_requests_waiting', 'vllm:num_requests_running'],
     kvCache: { metric: 'vllm:kv_cache_usage_perc', toPercent: 100 },

@@ -12,6 +12,7 @@ export const EMITTED_KINDS = [
   'apps/v1 Deployment',
   'autoscaling/v2 HorizontalPodAutoscaler',
   'batch/v1 Job',
+  'http.keda.sh/v1alpha1 HTTPScaledObject',
   'keda.sh/v1alpha1 ScaledObject',
   'machinelearning.seldon.io/v1 SeldonDeployment',
   'monitoring.coreos.com/v1 ServiceMonitor',

@@ -195,6 +195,7 @@ export interface PersistentVolumeClaim extends KubeObject {
   kind: 'PersistentVolumeClaim';
   spec: {
     accessModes: ('ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod')[];
+    dataSourceRef?: { apiGroup?: string; kind: string; name: string };
     resources: { requests: { storage: Quantity } };
     storageClassName?: string;
     volumeMode: 'Filesystem';
@@ -239,8 +240,24 @@ export interface ScaledObject extends KubeObject {
     maxReplicaCount: number;
     pollingInterval: number;
     cooldownPeriod?: number;
+    fallback?: { failureThreshold: number; replicas: number; behavior: 'static' | 'currentReplicas' | 'currentReplicasIfHigher' | 'currentReplicasIfLower' };
     advanced: { horizontalPodAutoscalerConfig: { behavior: ScalingBehavior } };
-    triggers: { type: 'prometheus'; metricType: 'AverageValue' | 'Value'; metadata: Record<string, string> }[];
+    triggers: { type: 'prometheus' | 'external-push'; name?: string; metricType?: 'AverageValue' | 'Value'; metadata: Record<string, string> }[];
+  };
+}
+
+/** KEDA HTTP add-on (http.keda.sh/v1alpha1, v0.15.0): requests through its interceptor wake a service at zero. */
+export interface HTTPScaledObject extends KubeObject {
+  apiVersion: 'http.keda.sh/v1alpha1';
+  kind: 'HTTPScaledObject';
+  spec: {
+    hosts: string[];
+    pathPrefixes?: string[];
+    scaleTargetRef: { apiVersion: string; kind: string; name: string; service: string; port: number };
+    replicas: { min: number; max: number };
+    scalingMetric: { concurrency: { targetValue: number } };
+    scaledownPeriod: number;
+    timeouts: { conditionWait: string; responseHeader: string };
   };
 }
 

@@ -1,9 +1,13 @@
 import type { DeployConfig } from './config.js';
 import type { Container, EnvVar, PodSecurityContext, PodSpec, SecurityContext, Toleration } from './k8s.js';
+import { sumBytes } from './quantity.js';
 
 /** Above 10000 so the ids clash with no host user (kube-score container-security-context-user-group-id). */
 export const RUN_AS_USER = 10001;
-export const HF_HOME = '/var/cache/huggingface';
+/** The writable cache volume: HOME, XDG_CACHE_HOME, the Hugging Face cache and each server's own cache roots. */
+export const CACHE_ROOT = '/cache';
+export const HF_HOME = `${CACHE_ROOT}/huggingface`;
+const TMP_SIZE = '1Gi';
 
 export function hardenedContainerSecurity(): SecurityContext {
   return {
@@ -39,18 +43,49 @@ export function guaranteedResources(cpu: string, memory: string, extra: Record<s
   return { limits: { ...values }, requests: { ...values } };
 }
 
-/** Scratch volumes for a read-only root filesystem: /tmp, the Hugging Face cache, and shared memory. */
-export function scratchVolumes(shm: string): { volumes: NonNullable<PodSpec['volumes']>; mounts: NonNullable<Container['volumeMounts']> } {
+export interface ScratchOptions {
+  shm: string;
+  /** Size of the cache volume (the server's caches, plus the model when the server downloads it). */
+  cache: string;
+  /** Cache roots of the server, relative to the cache volume (e.g. VLLM_CACHE_ROOT: vllm). */
+  cacheEnv?: Record<string, string> | undefined;
+}
+
+export interface Scratch {
+  volumes: NonNullable<PodSpec['volumes']>;
+  mounts: NonNullable<Container['volumeMounts']>;
+  /** Environment that points every cache at the cache volume. */
+  env: EnvVar[];
+  /** Node disk the disk-backed volumes may fill: the container's ephemeral-storage must cover it. */
+  diskBytes: string;
+}
+
+/**
+ * Writable scratch for a read-only root filesystem: /tmp, shared memory, and one cache volume that HOME,
+ * XDG_CACHE_HOME, HF_HOME and the server's own cache roots point into (servers write compiled kernels, torch.compile
+ * artifacts and configs there at start-up; with nowhere to write they crash).
+ */
+export function scratchVolumes(options: ScratchOptions): Scratch {
+  const cacheEnv: Record<string, string> = {
+    HF_HOME,
+    HOME: `${CACHE_ROOT}/home`,
+    XDG_CACHE_HOME: `${CACHE_ROOT}/xdg`,
+    ...Object.fromEntries(Object.entries(options.cacheEnv ?? {}).map(([name, dir]) => [name, `${CACHE_ROOT}/${dir}`])),
+  };
   return {
     volumes: [
-      { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: shm } },
-      { name: 'hf-cache', emptyDir: { sizeLimit: '2Gi' } },
-      { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
+      { name: 'cache', emptyDir: { sizeLimit: options.cache } },
+      { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: options.shm } },
+      { name: 'tmp', emptyDir: { sizeLimit: TMP_SIZE } },
     ],
     mounts: [
+      { name: 'cache', mountPath: CACHE_ROOT },
       { name: 'dshm', mountPath: '/dev/shm' },
-      { name: 'hf-cache', mountPath: HF_HOME },
       { name: 'tmp', mountPath: '/tmp' },
     ],
+    env: Object.entries(cacheEnv)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, value]) => ({ name, value })),
+    diskBytes: sumBytes(options.cache, TMP_SIZE),
   };
 }

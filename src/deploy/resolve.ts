@@ -1,11 +1,10 @@
 import { usageError } from '../errors.js';
-import type { DeployConfig, ServeConfig } from './config.js';
+import { checkServerArgv } from '../servers/argv.js';
+import { isUpstreamServer, SERVERS, serverArgv, type ModelSource } from '../servers/catalog.js';
+import { COMPILED_BACKENDS, hubModelId, pinnedRevision, storageStrategyOf, type DeployConfig, type ModelRef, type ServeConfig, type StorageStrategy } from './config.js';
 import { planCapacity, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
 import { gpuNodeSelector, SERVER_FACTS } from './facts.js';
 import type { Labels } from './k8s.js';
-
-/** The config model entry as llmops.yaml allows it. */
-export type ModelRef = string | { id?: string | undefined; path?: string | undefined; revision?: string | undefined; dtype?: string | undefined } | undefined;
 
 export interface ResolveInput {
   name: string;
@@ -33,11 +32,33 @@ export interface Resolved {
   selector: Labels;
   paths: { health: string; ready: string; metrics: string };
   metricsPort: number | null;
-  model: { id: string | null; revision: string | null; dir: string };
+  storage: {
+    strategy: StorageStrategy;
+    /** The shared volume's tree a Job or init container downloads into (init, volume without a source). */
+    downloads: boolean;
+    /** Pinned image with python3 and huggingface_hub for those downloads. */
+    downloaderImage: string | null;
+    /** Room for the model the server downloads into its cache volume (hub). */
+    hubDownloadSize: string;
+  };
+  model: {
+    id: string | null;
+    revision: string | null;
+    /** Where the model files are inside the pod; null when the server downloads from the Hub (strategy hub). */
+    dir: string | null;
+    /** What the server is pointed at: the compiled engine when there is one, else the model. */
+    source: ModelSource;
+  };
+  /** The engine the compile Job writes and the server runs, when deploy.compileJob is set. */
+  engine: { backend: 'ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm'; dir: string; modelDir: string } | null;
+  /** The server container's command (null: the image's entrypoint) and args (null: the image's default). */
+  container: { command: string[] | null; args: string[] | null };
   gpuSelector: Labels;
   timing: {
     modelLoadSeconds: number;
     modelLoadSource: string;
+    /** What set the start budget: the load (configured or measured) × 2, or the server's cold-start floor. */
+    startupBudgetSource: string;
     startupPeriodSeconds: number;
     startupFailureThreshold: number;
     /** periodSeconds × failureThreshold: how long a pod may take to become ready. */
@@ -61,15 +82,21 @@ export interface Resolved {
     /** A series the query reads: prometheus-adapter discovers the rule through it. */
     seriesName: string;
   };
+  /** What wakes the service at zero replicas (null: it never scales to zero). */
+  wake:
+    | { kind: 'http-add-on'; hosts: string[]; pathPrefixes?: string[] | undefined; concurrency: number }
+    | { kind: 'query'; query: string; requestsPerReplica: number }
+    | null;
   capacityPlan: CapacityPlan | null;
   notes: string[];
 }
 
 const DEFAULT_TARGETS = { 'queue-depth': 4, 'gpu-utilization': 70, 'kv-cache': 80 } as const;
-/** A pod may take twice the measured load (cold node cache, busy disk), and never less than a minute. */
+/** A pod may take twice the load (cold node cache, busy disk); a server's cold-start floor bounds it from below. */
 const STARTUP_SAFETY_FACTOR = 2;
-const MIN_STARTUP_BUDGET_SECONDS = 60;
 const STARTUP_PERIOD_SECONDS = 10;
+/** The server's download cache when deploy.storage.size does not say how large the model is (hub). */
+const DEFAULT_HUB_DOWNLOAD_SIZE = '50Gi';
 /** The chapter's floor for scale-down stabilization of GPU services. */
 const MIN_SCALE_DOWN_WINDOW_SECONDS = 600;
 
@@ -100,13 +127,21 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     ...(version ? { 'app.kubernetes.io/version': version } : {}),
   };
 
-  const model = resolveModel(input.model, deploy, name);
+  const strategy = storageStrategyOf({ model: input.model, serve, deploy });
+  const engine = resolveEngine(input.model, serve, deploy);
+  const model = resolveModel(input.model, strategy, deploy, engine);
+  const storage = {
+    strategy,
+    downloads: downloadsToVolume(strategy, deploy),
+    downloaderImage: downloadsToVolume(strategy, deploy) ? downloaderImage(deploy, serve, image) : null,
+    hubDownloadSize: deploy.storage.size ?? DEFAULT_HUB_DOWNLOAD_SIZE,
+  };
+  if (strategy === 'hub' && !deploy.storage.size) {
+    notes.push(`deploy.storage.size is unset: the server's download cache allows ${DEFAULT_HUB_DOWNLOAD_SIZE} for the model; set it to the model's size (a larger download evicts the pod)`);
+  }
 
-  const modelLoadSeconds = input.load ? Math.ceil(input.load.loadMs / 1000) : deploy.probes.modelLoadSeconds;
-  const modelLoadSource = input.load ? `measured load ${input.load.loadMs} ms (${input.load.file})` : 'deploy.probes.modelLoadSeconds';
-  const wanted = Math.max(MIN_STARTUP_BUDGET_SECONDS, STARTUP_SAFETY_FACTOR * modelLoadSeconds);
-  const startupFailureThreshold = Math.ceil(wanted / STARTUP_PERIOD_SECONDS);
-  const startupBudgetSeconds = startupFailureThreshold * STARTUP_PERIOD_SECONDS;
+  const timing = startupTiming(input, serve, deploy);
+  const { startupFailureThreshold, startupBudgetSeconds } = timing;
   const preStopSeconds = deploy.drain.preStopSeconds;
   const terminationGracePeriodSeconds = deploy.drain.terminationGracePeriodSeconds ?? preStopSeconds + serve.shutdownTimeoutSeconds + 10;
   const configuredWindow = deploy.autoscaling.scaleDownStabilizationSeconds;
@@ -117,8 +152,11 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     );
   }
 
-  const metric = deploy.autoscaling.metric;
+  const metric = deploy.autoscaling.metric ?? (facts.queueMetrics ? 'queue-depth' : 'gpu-utilization');
   let target = deploy.autoscaling.target ?? DEFAULT_TARGETS[metric];
+  if (metric !== 'queue-depth' && target > 100) {
+    throw usageError(`deploy.autoscaling.target is a percentage for ${metric}: use a value in (0, 100], got ${target}`, 'DEPLOY_BAD_TARGET');
+  }
   let replicas = { ...deploy.replicas };
   let capacityPlan: CapacityPlan | null = null;
   if (input.capacity) {
@@ -133,7 +171,8 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     throw usageError('--peak-qps needs an endpoint bench result to divide by: add --from-bench RESULTS.json', 'DEPLOY_NO_CAPACITY');
   }
 
-  const { query, metricType, externalMetricName, seriesName } = autoscalingQuery(deploy, serve, name, facts);
+  const { query, metricType, externalMetricName, seriesName } = autoscalingQuery(deploy, serve, name, facts, metric);
+  const wake = resolveWake(deploy, input.capacity);
   // Scarce GPUs: with two or more replicas, replace one at a time without an extra GPU; a single replica surges
   // by one instead, so the service never drops to zero during a rollout.
   const rollout = {
@@ -152,11 +191,15 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     selector,
     paths,
     metricsPort: facts.metricsPort ?? null,
+    storage,
     model,
+    engine,
+    container: serverContainerArgv(serve, deploy, name, model.source),
     gpuSelector: gpuNodeSelector(deploy.provider, deploy.gpu.type),
     timing: {
-      modelLoadSeconds,
-      modelLoadSource,
+      modelLoadSeconds: timing.modelLoadSeconds,
+      modelLoadSource: timing.modelLoadSource,
+      startupBudgetSource: timing.startupBudgetSource,
       startupPeriodSeconds: STARTUP_PERIOD_SECONDS,
       startupFailureThreshold,
       startupBudgetSeconds,
@@ -168,24 +211,116 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     replicas,
     rollout,
     autoscaling: { engine: deploy.autoscaling.engine, metric, target, query, metricType, externalMetricName, seriesName },
+    wake,
     capacityPlan,
     notes,
   };
 }
 
-function resolveModel(model: ModelRef, deploy: DeployConfig, name: string): Resolved['model'] {
-  const id = typeof model === 'string' ? (isLocal(model) ? null : model) : (model?.id ?? null);
-  const revision = typeof model === 'object' ? (model.revision ?? null) : null;
-  const root = deploy.storage.path;
-  if (deploy.storage.strategy === 'init' && id && revision) {
-    return { id, revision, dir: `${root}/${id}/${revision}` };
-  }
-  void name;
-  return { id, revision, dir: root };
+/**
+ * The start budget: twice the load (configured, or measured by `--from-bench` — a measurement never lowers it, since a
+ * cold start in a cluster pulls the image and reads the weights over the network), and at least the server's floor.
+ */
+function startupTiming(input: ResolveInput, serve: ServeConfig, deploy: DeployConfig) {
+  const configured = deploy.probes.modelLoadSeconds;
+  const measured = input.load ? Math.ceil(input.load.loadMs / 1000) : 0;
+  const modelLoadSeconds = Math.max(configured, measured);
+  const modelLoadSource =
+    measured > configured ? `measured load ${input.load!.loadMs} ms (${input.load!.file})` : 'deploy.probes.modelLoadSeconds';
+  const floor = SERVERS[serve.template].startupFloorSeconds;
+  const fromLoad = STARTUP_SAFETY_FACTOR * modelLoadSeconds;
+  const wanted = Math.max(floor, fromLoad);
+  const startupFailureThreshold = Math.ceil(wanted / STARTUP_PERIOD_SECONDS);
+  return {
+    modelLoadSeconds,
+    modelLoadSource,
+    startupBudgetSource: fromLoad >= floor ? `${STARTUP_SAFETY_FACTOR} × model load ${modelLoadSeconds} s` : `the ${serve.template} server's cold-start floor ${floor} s`,
+    startupFailureThreshold,
+    startupBudgetSeconds: startupFailureThreshold * STARTUP_PERIOD_SECONDS,
+  };
 }
 
-function isLocal(model: string): boolean {
-  return model.startsWith('.') || model.startsWith('/') || model.startsWith('~');
+function resolveEngine(model: ModelRef, serve: ServeConfig, deploy: DeployConfig): Resolved['engine'] {
+  const job = deploy.compileJob;
+  if (!job.image) return null;
+  const id = hubModelId(model)!;
+  const revision = pinnedRevision(model)!;
+  const backend = job.backend ?? COMPILED_BACKENDS[serve.template][0]!;
+  const root = deploy.storage.path;
+  // Engines live in a tree beside the downloads, never inside a model's directory: the downloader renames a finished
+  // download into place, which fails if anything created that directory first.
+  return { backend, dir: `${root}/engines/${id}/${revision}/${backend}`, modelDir: downloadDir(root, id, revision) };
+}
+
+/** Whether llmops downloads the model onto a shared volume (init containers, or a populate Job for a new volume). */
+function downloadsToVolume(strategy: StorageStrategy, deploy: DeployConfig): boolean {
+  return strategy === 'init' || (strategy === 'volume' && !deploy.storage.claimName && !deploy.storage.dataSource);
+}
+
+/** Where a download of `id` at `revision` lands on a shared model volume. */
+export function downloadDir(root: string, id: string, revision: string): string {
+  return `${root}/models/${id}/${revision}`;
+}
+
+function resolveModel(model: ModelRef, strategy: StorageStrategy, deploy: DeployConfig, engine: Resolved['engine']): Resolved['model'] {
+  const id = hubModelId(model);
+  const revision = pinnedRevision(model);
+  const root = deploy.storage.path;
+  const dir = strategy === 'hub' ? null : downloadsToVolume(strategy, deploy) ? downloadDir(root, id!, revision!) : root;
+  const source: ModelSource = engine
+    ? { kind: 'path', path: engine.dir }
+    : dir === null
+      ? { kind: 'hub', id: id!, revision: revision! }
+      : { kind: 'path', path: dir };
+  return { id, revision, dir, source };
+}
+
+function downloaderImage(deploy: DeployConfig, serve: ServeConfig, serverImage: string): string {
+  const configured = deploy.storage.downloaderImage;
+  if (configured) {
+    checkPinned(configured, 'deploy.storage.downloaderImage');
+    return configured;
+  }
+  if (SERVERS[serve.template].downloadsFromHub) return serverImage;
+  throw usageError(
+    `the ${serve.template} image has no Hub client to download the model with: set deploy.storage.downloaderImage to a pinned image with python3 and huggingface_hub`,
+    'DEPLOY_NO_DOWNLOADER',
+  );
+}
+
+/**
+ * The server container's argv. Upstream servers get flags derived from the model, port, name and GPUs (then
+ * `serve.extraArgs`), checked against the flags the server's own parser declares; `serve.args` replaces the derived
+ * flags and `serve.command` the image's entrypoint (a command of your own is not checked).
+ */
+function serverContainerArgv(serve: ServeConfig, deploy: DeployConfig, name: string, source: ModelSource): Resolved['container'] {
+  const template = serve.template;
+  const command = serve.command ?? null;
+  if (!isUpstreamServer(template)) {
+    const args = serve.args || serve.extraArgs.length > 0 ? [...(serve.args ?? []), ...serve.extraArgs] : null;
+    return { command, args };
+  }
+  if (template === 'triton' && source.kind === 'hub') {
+    throw usageError('triton serves a model repository directory, not a Hub id: use storage strategy baked, volume or gcsfuse', 'DEPLOY_TRITON_NEEDS_REPOSITORY');
+  }
+  const derived = serverArgv(template, { model: source, port: serve.port, servedName: name, gpus: deploy.gpu.count, shutdownSeconds: serve.shutdownTimeoutSeconds });
+  const flags = [...(serve.args ?? derived), ...serve.extraArgs];
+  if (!command) checkServerArgv(template, flags);
+  return { command, args: [...SERVERS[template].argsPrefix, ...flags] };
+}
+
+function resolveWake(deploy: DeployConfig, capacity: EndpointCapacity | undefined): Resolved['wake'] {
+  const wake = deploy.autoscaling.wake;
+  if (!wake) return null;
+  if (wake.httpAddOn) return { kind: 'http-add-on', ...wake.httpAddOn };
+  const requestsPerReplica = wake.requestsPerReplica ?? capacity?.requestsPerSecond;
+  if (requestsPerReplica === undefined) {
+    throw usageError(
+      'deploy.autoscaling.wake.query needs the requests/s one replica serves: set deploy.autoscaling.wake.requestsPerReplica, or pass an endpoint bench result with --from-bench',
+      'DEPLOY_WAKE_NO_RATE',
+    );
+  }
+  return { kind: 'query', query: wake.query!, requestsPerReplica };
 }
 
 function autoscalingQuery(
@@ -193,8 +328,9 @@ function autoscalingQuery(
   serve: ServeConfig,
   name: string,
   facts: (typeof SERVER_FACTS)[keyof typeof SERVER_FACTS],
+  metric: NonNullable<DeployConfig['autoscaling']['metric']>,
 ): { query: string; metricType: 'AverageValue' | 'Value'; externalMetricName: string; seriesName: string } {
-  const { metric, query } = deploy.autoscaling;
+  const { query } = deploy.autoscaling;
   const prefix = `llmops_${name.replace(/-/g, '_')}`;
   const firstSeries = (q: string) => /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{/.exec(q)?.[1] ?? q;
   const ns = deploy.namespace;

@@ -1,5 +1,8 @@
 import type { Container, Deployment, EnvVar, NetworkPolicy, PodDisruptionBudget, Service, ServiceAccount } from './k8s.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, HF_HOME, scratchVolumes, secretEnv } from './pod.js';
+import { isUpstreamServer, SERVERS } from '../servers/catalog.js';
+import { HTTP_ADD_ON } from './autoscaling.js';
+import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, scratchVolumes, secretEnv, type Scratch } from './pod.js';
+import { sumBytes } from './quantity.js';
 import type { Resolved } from './resolve.js';
 import type { ModelStorage } from './storage.js';
 
@@ -15,19 +18,26 @@ function meta(r: Resolved, annotations: Record<string, string> = {}) {
   };
 }
 
+/** The server pod's scratch: shared memory, /tmp, and the cache volume (which also holds a model the server downloads). */
+export function serverScratch(r: Resolved): Scratch {
+  const { deploy } = r;
+  const cache = r.storage.strategy === 'hub' ? sumBytes(deploy.resources.cache, r.storage.hubDownloadSize) : deploy.resources.cache;
+  return scratchVolumes({ shm: deploy.resources.shm, cache, cacheEnv: SERVERS[r.serve.template].cacheEnv });
+}
+
 export function serverContainer(r: Resolved, storage: ModelStorage): Container {
   const { deploy, serve, timing } = r;
-  const scratch = scratchVolumes(deploy.resources.shm);
-  const plainEnv: EnvVar[] = Object.entries({
-    HF_HOME,
-    HF_HUB_DISABLE_TELEMETRY: '1',
-    MODEL_DIR: r.model.dir,
-    PORT: String(serve.port),
-    SHUTDOWN_TIMEOUT: String(serve.shutdownTimeoutSeconds),
-    ...serve.env,
-  })
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => ({ name, value }));
+  const scratch = serverScratch(r);
+  // Our own servers (node, fastapi) read their model, port and drain time from the environment; upstream servers
+  // get them as flags (r.container.args).
+  const ownServer = r.container.args === null || !isUpstreamServer(serve.template);
+  const serverEnv: Record<string, string> = ownServer
+    ? { ...(r.model.source.kind === 'path' ? { MODEL_DIR: r.model.source.path } : {}), PORT: String(serve.port), SHUTDOWN_TIMEOUT: String(serve.shutdownTimeoutSeconds) }
+    : {};
+  const plainEnv: EnvVar[] = [
+    ...Object.entries({ HF_HUB_DISABLE_TELEMETRY: '1', ...serverEnv, ...serve.env }).map(([name, value]) => ({ name, value })),
+    ...scratch.env.filter((e) => serve.env[e.name] === undefined && serverEnv[e.name] === undefined),
+  ].sort((a, b) => a.name.localeCompare(b.name));
   const ports: NonNullable<Container['ports']> = [{ containerPort: serve.port, name: HTTP_PORT_NAME, protocol: 'TCP' }];
   if (r.metricsPort !== null) ports.push({ containerPort: r.metricsPort, name: METRICS_PORT_NAME, protocol: 'TCP' });
   const gpu = String(deploy.gpu.count);
@@ -35,10 +45,13 @@ export function serverContainer(r: Resolved, storage: ModelStorage): Container {
     name: 'server',
     image: r.image,
     imagePullPolicy: 'Always',
+    ...(r.container.command ? { command: r.container.command } : {}),
+    ...(r.container.args ? { args: r.container.args } : {}),
     env: [...plainEnv, ...secretEnv(deploy.secrets)],
     ports,
     resources: guaranteedResources(deploy.resources.cpu, deploy.resources.memory, {
-      'ephemeral-storage': deploy.resources.ephemeralStorage,
+      // The disk-backed volumes count against the pod's ephemeral storage: the limit covers them plus the container's own.
+      'ephemeral-storage': sumBytes(deploy.resources.ephemeralStorage, scratch.diskBytes),
       'nvidia.com/gpu': gpu,
     }),
     // The startup probe holds liveness and readiness off until the model has loaded, for as long as the load may take.
@@ -59,7 +72,7 @@ export function serverContainer(r: Resolved, storage: ModelStorage): Container {
 }
 
 export function deployment(r: Resolved, storage: ModelStorage): Deployment {
-  const scratch = scratchVolumes(r.deploy.resources.shm);
+  const scratch = serverScratch(r);
   const podAnnotations = { 'kubectl.kubernetes.io/default-container': 'server', ...storage.podAnnotations };
   return {
     apiVersion: 'apps/v1',
@@ -121,9 +134,11 @@ export function podDisruptionBudget(r: Resolved): PodDisruptionBudget {
  * Egress: DNS, plus HTTPS when the model is downloaded or read from a bucket.
  */
 export function networkPolicy(r: Resolved, storage: ModelStorage): NetworkPolicy {
+  // The KEDA HTTP add-on's interceptor forwards every request from its own namespace.
+  const viaInterceptor = r.wake?.kind === 'http-add-on' ? [HTTP_ADD_ON.namespace] : [];
   const apiPeers = [
     { podSelector: {} },
-    ...r.deploy.allowFrom.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } })),
+    ...[...r.deploy.allowFrom, ...viaInterceptor].map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } })),
   ];
   const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': r.deploy.monitoring.namespace } } };
   const metricsPort = r.metricsPort ?? r.serve.port;

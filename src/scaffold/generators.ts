@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import type { ArtifactManifest } from '../compile/manifest.js';
+import { SERVER_IMAGES } from '../servers/catalog.js';
 import type { TemplateName } from './templates.js';
 
 export interface GeneratedFile {
@@ -40,14 +41,6 @@ export async function templateFiles(context: ScaffoldContext): Promise<Generated
       return [];
   }
 }
-
-/** Pinned images: engine flags and metrics change between releases. */
-export const ENGINE_IMAGES = {
-  vllm: 'vllm/vllm-openai:v0.11.0',
-  tgi: 'ghcr.io/huggingface/text-generation-inference:3.3.6',
-  trtllm: 'nvcr.io/nvidia/tensorrt-llm/release:1.0.0',
-  triton: 'nvcr.io/nvidia/tritonserver:25.01-py3',
-} as const;
 
 interface EngineSettings {
   model: string;
@@ -112,7 +105,7 @@ function engineCompose(context: ScaffoldContext): string {
   const template = context.template as 'vllm' | 'tgi' | 'trtllm';
   const local = context.model.kind !== 'hub';
   const service: Record<string, unknown> = {
-    image: ENGINE_IMAGES[template],
+    image: SERVER_IMAGES[template],
     command: engineArgs(template, context),
     ports: [`${context.port}:${context.port}`],
     // Secrets by name only: values come from the shell or an .env file, never from this file.
@@ -174,7 +167,7 @@ async function tritonFiles(context: ScaffoldContext): Promise<GeneratedFile[]> {
   const doc = {
     services: {
       [context.name]: {
-        image: ENGINE_IMAGES.triton,
+        image: SERVER_IMAGES.triton,
         command: ['tritonserver', '--model-repository=/models', '--exit-timeout-secs=30'],
         ports: ['8000:8000', '8001:8001', '8002:8002'],
         volumes: ['./model_repository:/models:ro'],

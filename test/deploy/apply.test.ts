@@ -65,8 +65,9 @@ test('--apply: server-side dry run first, then apply, with the recorded argv; ch
   const out = path.join(dir, 'k8s');
   const run = runCli(['deploy', '--out', out, '--apply', '--context', 'prod'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}` } });
   assert.equal(run.status, 0, run.stderr);
-  const files = ['serviceaccount', 'persistentvolumeclaim', 'service', 'deployment', 'poddisruptionbudget', 'networkpolicy', 'scaledobject', 'servicemonitor'].flatMap(
-    (kind) => ['-f', path.join(out, `${kind}-tiny-gpt${kind === 'persistentvolumeclaim' ? '-model' : ''}.yaml`)],
+  // A new model volume comes with the Job that fills it.
+  const files = ['serviceaccount', 'persistentvolumeclaim', 'service', 'deployment', 'poddisruptionbudget', 'networkpolicy', 'scaledobject', 'servicemonitor', 'job'].flatMap(
+    (kind) => ['-f', path.join(out, `${kind}-tiny-gpt${{ persistentvolumeclaim: '-model', job: '-model-populate' }[kind] ?? ''}.yaml`)],
   );
   assert.deepEqual(await calls(log), [
     ['config', 'get-contexts', 'prod', '-o', 'name'],

@@ -51,7 +51,7 @@ test('a result without a capacity, or not a bench result, is refused with the re
 
 test('llmops deploy --from-bench: the plan and its arithmetic are printed and applied; engine load time sizes the startup probe', async () => {
   const dir = await tempDir();
-  await writeConfig(dir, exampleConfig({ strategy: 'baked' }));
+  await writeConfig(dir, exampleConfig({ strategy: 'baked', extra: { probes: { modelLoadSeconds: 30 } } }));
   const endpoint = path.join(dir, 'endpoint.json');
   const engine = path.join(dir, 'engine.json');
   await writeFile(endpoint, JSON.stringify(endpointResult({ requestsPerSecond: 7.5, concurrency: 16 })));
@@ -63,9 +63,15 @@ test('llmops deploy --from-bench: the plan and its arithmetic are printed and ap
   assert.match(run.stderr, /target queue depth = max\(1, floor\(16 in flight/);
   assert.match(run.stdout, /maxReplicaCount: 17/);
   assert.match(run.stdout, /threshold: "13"/);
-  // 84.25 s → 85 s load; budget 2 × 85 = 170 s → 17 checks of 10 s.
+  // 84.25 s → 85 s load, above the configured 30 s; budget 2 × 85 = 170 s → 17 checks of 10 s.
   assert.match(run.stdout, /startupProbe:\n\s+failureThreshold: 17\n/);
   assert.match(run.stderr, /startup probe: 17 × 10 s = 170 s/);
+  // A measured load never lowers the budget: with the default 300 s load, a local 85 s load keeps 2 × 300 s.
+  await writeConfig(dir, exampleConfig({ strategy: 'baked' }));
+  const kept = runCli(['deploy', '-o', 'yaml', '--from-bench', engine], { cwd: dir });
+  assert.equal(kept.status, 0, kept.stderr);
+  assert.match(kept.stdout, /startupProbe:\n\s+failureThreshold: 60\n/);
+  await writeConfig(dir, exampleConfig({ strategy: 'baked', extra: { probes: { modelLoadSeconds: 30 } } }));
 
   const json = runCli(['--json', 'deploy', '--from-bench', endpoint, '--peak-qps', '101', '--out', path.join(dir, 'k8s')], { cwd: dir });
   assert.equal(json.status, 0, json.stderr);

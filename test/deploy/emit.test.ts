@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { deploy } from '../../src/deploy/index.js';
-import type { Job } from '../../src/deploy/k8s.js';
+import type { Deployment, Job } from '../../src/deploy/k8s.js';
 import { exampleConfig, loadExample, officialSchemas, officialValidator, runCli, SCHEMAS_MISSING, tempDir, writeConfig } from './helpers.js';
 
 test('--emit nap writes a GKE node auto-provisioning config with the GPU type in its resource limits', async () => {
@@ -23,22 +23,33 @@ test('--emit nap writes a GKE node auto-provisioning config with the GPU type in
   assert.equal(runCli(['deploy', '-o', 'yaml', '--emit', 'nap'], { cwd: dir }).status, 2, 'nap needs --out');
 });
 
-test('--emit compile-job: a valid Job compiling on the serving GPU pool into the shared model volume', { skip: SCHEMAS_MISSING }, async () => {
-  const config = loadExample(exampleConfig({ strategy: 'init', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0', backend: 'tensorrt' } } }));
+test('deploy.compileJob: a valid Job compiles the downloaded model on the serving GPU pool into the engines tree, and pods serve that engine', { skip: SCHEMAS_MISSING }, async () => {
+  const rev = '0123abcd0123abcd0123abcd0123abcd0123abcd';
+  const config = loadExample(exampleConfig({ strategy: 'init', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } } }));
   const result = await deploy({ config, emit: ['compile-job'], schemas: await officialSchemas() });
   const job = result.objects.find((o) => o.kind === 'Job') as Job;
   assert.deepEqual((await officialValidator()).validate(job), []);
   const pod = job.spec.template.spec;
-  assert.deepEqual(pod.containers[0]!.args, [
-    'compile', '--model', 'acme/tiny-gpt', '--revision', '0123abcd0123abcd0123abcd0123abcd0123abcd', '--backend', 'tensorrt',
-    '--out', '/models/acme/tiny-gpt/0123abcd0123abcd0123abcd0123abcd0123abcd/tensorrt', '--force',
-  ]);
+  // The node server runs ort artifacts (the default backend for it); the model comes from the volume, not the Hub.
+  assert.deepEqual(pod.containers[0]!.args, ['compile', '--model', `/models/models/acme/tiny-gpt/${rev}`, '--backend', 'ort', '--out', `/models/engines/acme/tiny-gpt/${rev}/ort`, '--force']);
+  assert.deepEqual(pod.initContainers!.map((c) => c.name), ['model-download'], 'the Job downloads first when no pod has yet');
   assert.deepEqual(pod.nodeSelector, { 'cloud.google.com/gke-accelerator': 'nvidia-l4' });
   assert.equal(pod.volumes!.find((v) => v.name === 'model')!.persistentVolumeClaim!.claimName, 'tiny-gpt-model');
   assert.notEqual(job.spec.template.metadata.labels['app.kubernetes.io/instance'], 'tiny-gpt', 'job pods stay out of the Service selector');
 
-  const baked = loadExample(exampleConfig({ strategy: 'baked', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } } }));
-  await assert.rejects(deploy({ config: baked, emit: ['compile-job'] }), /deploy\.storage\.strategy: init/);
+  const deployment = result.objects.find((o) => o.kind === 'Deployment') as Deployment;
+  const podSpec = deployment.spec.template.spec;
+  assert.deepEqual(podSpec.initContainers!.map((c) => c.name), ['model-download', 'wait-for-engine']);
+  assert.deepEqual(podSpec.initContainers![1]!.env, [{ name: 'WAIT_FOR', value: `/models/engines/acme/tiny-gpt/${rev}/ort/llmops.json` }]);
+  assert.equal(podSpec.containers[0]!.env!.find((e) => e.name === 'MODEL_DIR')!.value, `/models/engines/acme/tiny-gpt/${rev}/ort`);
+  // The Job is part of the config: emitted without the flag too.
+  assert.ok((await deploy({ config })).objects.some((o) => o.kind === 'Job'));
+
+  assert.throws(() => loadExample(exampleConfig({ strategy: 'baked', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } } })), /deploy\.storage\.strategy.*writable volume/);
+  assert.throws(
+    () => loadExample(exampleConfig({ strategy: 'init', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0', backend: 'tensorrt' } } })),
+    /node server runs ort or optimum artifacts, not tensorrt/,
+  );
   const noImage = loadExample(exampleConfig({ strategy: 'init' }));
   await assert.rejects(deploy({ config: noImage, emit: ['compile-job'] }), /deploy\.compileJob\.image/);
 });

@@ -35,7 +35,8 @@ export const SECRET_ENV = {
 export function exampleConfig(overrides: { strategy?: string; engine?: string; metric?: string; extra?: Record<string, unknown> } = {}): Record<string, unknown> {
   const strategy = overrides.strategy ?? 'init';
   const storage: Record<string, unknown> = { strategy };
-  if (strategy === 'volume' || strategy === 'init') Object.assign(storage, { size: '20Gi', storageClass: 'standard-rwx' });
+  // The node server's image has no Hub client: downloads (init, a new volume's populate Job) use a pinned one.
+  if (strategy === 'volume' || strategy === 'init') Object.assign(storage, { size: '20Gi', storageClass: 'standard-rwx', downloaderImage: 'ghcr.io/acme/hf-downloader:1.1.5' });
   if (strategy === 'gcsfuse') Object.assign(storage, { bucket: 'acme-models', gcpServiceAccount: 'models@acme-prod.iam.gserviceaccount.com' });
   const deploy: Record<string, unknown> = {
     namespace: 'llm',

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SERVER_FACTS } from '../../src/deploy/facts.js';
 import { isLlmopsError } from '../../src/errors.js';
-import { ENGINE_IMAGES, engineArgs, type ScaffoldContext } from '../../src/scaffold/generators.js';
+import { engineArgs, type ScaffoldContext } from '../../src/scaffold/generators.js';
+import { SERVER_IMAGES as ENGINE_IMAGES } from '../../src/servers/catalog.js';
 import { checkServerArgv, loadContract, SERVER_NAMES, type ServerName } from '../../src/servers/argv.js';
 
 function context(kind: 'hub' | 'local'): ScaffoldContext {
@@ -101,15 +102,16 @@ describe('server argv contracts', () => {
       assert.ok(route(facts.health), `${server} ${facts.health}`);
       assert.ok(route(facts.ready), `${server} ${facts.ready}`);
       assert.ok(route(facts.metrics), `${server} ${facts.metrics}`);
+      // Kubelet probes and Prometheus send no key: every route they hit must answer without one.
       assert.equal(route(facts.health)!.auth, false, `${server} liveness must not need the API key`);
+      assert.equal(route(facts.ready)!.auth, false, `${server} readiness must not need the API key`);
       assert.equal(route(facts.metrics)!.auth, false, `${server} metrics must not need the API key`);
       const names = new Set(contract.metrics.map((m) => m.name));
       for (const metric of facts.queueMetrics ?? []) assert.ok(names.has(metric), `${server} ${metric}`);
       if (facts.kvCache) assert.ok(names.has(facts.kvCache.metric), `${server} ${facts.kvCache.metric}`);
     }
-    // The truth today: vLLM's readiness path /v1/models is behind --api-key / VLLM_API_KEY (the middleware guards /v1),
-    // so an unauthenticated readiness probe fails with 401 once a key is configured.
-    assert.equal(SERVER_FACTS.vllm.ready, '/v1/models');
+    // vLLM's /v1/models is behind --api-key / VLLM_API_KEY (the middleware guards /v1): a readiness probe there
+    // would fail with 401 once a key is configured.
     assert.equal(loadContract('vllm').routes.models!.auth, true);
     // Triton's metrics are on their own port.
     assert.equal(loadContract('triton').routes.metrics!.port, SERVER_FACTS.triton.metricsPort);

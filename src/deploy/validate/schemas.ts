@@ -12,26 +12,40 @@ export interface SchemaSet {
   crds: { apiVersion: string; kind: string; openAPIV3Schema: unknown }[];
 }
 
-/** Reads a schema directory: `kubernetes-v*.json` and `crds/*.json`. */
-export async function loadSchemaDir(dir: string): Promise<SchemaSet> {
+/**
+ * CRDs of the add-ons llmops emits objects for that `shared/k8s-schemas` does not carry (the KEDA HTTP add-on), in the
+ * same layout, extracted from each project's pinned release by `scripts/crds/extract-crd.mjs`.
+ */
+export const REPOSITORY_CRDS = fileURLToPath(new URL('../../../../schemas/crds', import.meta.url));
+
+/** Reads a schema directory (`kubernetes-v*.json` and `crds/*.json`), plus the CRDs of `extraCrdDirs`. */
+export async function loadSchemaDir(dir: string, extraCrdDirs: readonly string[] = [REPOSITORY_CRDS]): Promise<SchemaSet> {
   const entries = await readdir(dir);
   const main = entries.filter((name) => /^kubernetes-v[\d.]+\.json$/.test(name)).sort()[0];
   if (!main) throw new Error(`no kubernetes-v*.json in ${dir}`);
   const k8s = JSON.parse(await readFile(path.join(dir, main), 'utf8')) as { definitions: Record<string, unknown>; gvk: Record<string, string> };
-  const crdDir = path.join(dir, 'crds');
-  let crdFiles: string[] = [];
+  const crds: SchemaSet['crds'] = [];
+  for (const crdDir of [path.join(dir, 'crds'), ...extraCrdDirs]) {
+    for (const crd of await readCrdDir(crdDir)) {
+      if (!crds.some((known) => known.apiVersion === crd.apiVersion && known.kind === crd.kind)) crds.push(crd);
+    }
+  }
+  return { definitions: k8s.definitions, gvk: k8s.gvk, crds };
+}
+
+async function readCrdDir(crdDir: string): Promise<SchemaSet['crds']> {
+  let names: string[] = [];
   try {
-    crdFiles = (await readdir(crdDir)).filter((name) => name.endsWith('.json')).sort();
+    names = (await readdir(crdDir)).filter((name) => name.endsWith('.json')).sort();
   } catch {
     // a set without CRDs validates built-in kinds only
   }
-  const crds = await Promise.all(
-    crdFiles.map(async (name) => {
+  return Promise.all(
+    names.map(async (name) => {
       const crd = JSON.parse(await readFile(path.join(crdDir, name), 'utf8')) as SchemaSet['crds'][number];
       return { apiVersion: crd.apiVersion, kind: crd.kind, openAPIV3Schema: crd.openAPIV3Schema };
     }),
   );
-  return { definitions: k8s.definitions, gvk: k8s.gvk, crds };
 }
 
 /** The subset of the schemas for the kinds llmops emits, shipped with the package (`schemas/k8s-subset.json`). */
