@@ -153,7 +153,7 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     paths,
     metricsPort: facts.metricsPort ?? null,
     model,
-    gpuSelector: gpuNodeSelector(deploy.provider, deploy.gpu.type),
+    gpuSelector: gpuNodeSelector(deploy.provider, deploy.gpu.type, deploy.nodeSelector),
     timing: {
       modelLoadSeconds,
       modelLoadSource,

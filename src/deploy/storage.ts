@@ -14,6 +14,8 @@ export interface ModelStorage {
   serviceAccountAnnotations: Record<string, string>;
   /** Whether pods need egress to the internet (downloads, GCS). */
   needsInternet: boolean;
+  /** What the user should know (e.g. a size that was assumed). */
+  notes: string[];
 }
 
 /** The claim name of the model volume. */
@@ -27,7 +29,7 @@ export function modelClaimName(r: Resolved): string {
  */
 export function modelStorage(r: Resolved): ModelStorage {
   const storage = r.deploy.storage;
-  const none: ModelStorage = { volumes: [], mounts: [], initContainers: [], claims: [], podAnnotations: {}, serviceAccountAnnotations: {}, needsInternet: false };
+  const none: ModelStorage = { volumes: [], mounts: [], initContainers: [], claims: [], podAnnotations: {}, serviceAccountAnnotations: {}, needsInternet: false, notes: [] };
   switch (storage.strategy) {
     case 'baked':
       return none;
@@ -47,21 +49,98 @@ export function modelStorage(r: Resolved): ModelStorage {
         claims: [claim(r, 'ReadWriteMany')],
         needsInternet: true,
       };
-    case 'gcsfuse':
+    case 'gcsfuse': {
+      const cache = gcsfuseCache(storage.modelSize);
       return {
         ...none,
         volumes: [
+          // The driver's webhook uses a pod volume of this name for the file cache instead of the sidecar's own
+          // ephemeral storage (gcs-fuse-csi-driver v1.24, pkg/webhook/sidecar_spec.go SidecarContainerCacheVolumeName).
+          { name: GCSFUSE_CACHE_VOLUME, emptyDir: { sizeLimit: cache.volume } },
           {
             name: 'model',
-            csi: { driver: 'gcsfuse.csi.storage.gke.io', readOnly: true, volumeAttributes: { bucketName: storage.bucket!, mountOptions: 'implicit-dirs' } },
+            csi: {
+              driver: 'gcsfuse.csi.storage.gke.io',
+              readOnly: true,
+              volumeAttributes: { bucketName: storage.bucket!, mountOptions: gcsfuseMountOptions(cache.maxSizeMiB).join(',') },
+            },
           },
         ],
         mounts: [{ name: 'model', mountPath: storage.path, readOnly: true }],
-        podAnnotations: { 'gke-gcsfuse/volumes': 'true' },
+        podAnnotations: { 'gke-gcsfuse/volumes': 'true', ...gcsfuseSidecarResources(cache.sidecarEphemeral) },
         serviceAccountAnnotations: storage.gcpServiceAccount ? { 'iam.gke.io/gcp-service-account': storage.gcpServiceAccount } : {},
         needsInternet: true,
+        notes: cache.assumed
+          ? [`deploy.storage.modelSize is not set: the gcsfuse file cache is sized for a ${DEFAULT_MODEL_SIZE} model (${cache.volume} volume); set it to the model's size`]
+          : [],
       };
+    }
   }
+}
+
+export const GCSFUSE_CACHE_VOLUME = 'gke-gcsfuse-cache';
+/** Assumed when deploy.storage.modelSize is not given: a 7-8B model in bf16 is ~15-16 GiB. */
+const DEFAULT_MODEL_SIZE = '20Gi';
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+
+/**
+ * The file cache holds the whole model (+10 % for gcsfuse's bookkeeping); its volume a GiB more. The cache volume is
+ * a pod emptyDir, which the kubelet counts against the pod's summed ephemeral-storage limits, so the sidecar's limit
+ * carries it (+1 GiB for the sidecar's own logs and temp files).
+ */
+export function gcsfuseCache(modelSize: string | undefined): { maxSizeMiB: number; volume: string; sidecarEphemeral: string; assumed: boolean } {
+  const bytes = quantityBytes(modelSize ?? DEFAULT_MODEL_SIZE);
+  const maxSizeMiB = Math.ceil((bytes * 1.1) / MIB);
+  const volumeGi = Math.ceil((maxSizeMiB * MIB) / GIB) + 1;
+  return { maxSizeMiB, volume: `${volumeGi}Gi`, sidecarEphemeral: `${volumeGi + 1}Gi`, assumed: modelSize === undefined };
+}
+
+/**
+ * Mount options for a read-only model bucket, in the CSI driver's `mountOptions` form (gcsfuse config-file keys with
+ * `:` for nesting; gcs-fuse-csi-driver v1.24 pkg/csi_driver/utils.go and test/e2e/testsuites/mount.go):
+ * - file cache sized to the model, with parallel downloads of large files, and range reads cached too (safetensors
+ *   loaders read tensors by offset, which would otherwise bypass the cache);
+ * - metadata (stat and type) cached without expiry or size bound: a pinned model's objects never change.
+ */
+export function gcsfuseMountOptions(cacheMiB: number): string[] {
+  return [
+    'implicit-dirs',
+    `file-cache:max-size-mb:${cacheMiB}`,
+    'file-cache:cache-file-for-range-read:true',
+    'file-cache:enable-parallel-downloads:true',
+    'metadata-cache:ttl-secs:-1',
+    'metadata-cache:stat-cache-max-size-mb:-1',
+    'metadata-cache:type-cache-max-size-mb:-1',
+  ];
+}
+
+/**
+ * The sidecar's resources by pod annotation (gcs-fuse-csi-driver v1.24 pkg/webhook/mutatingwebhook.go; defaults
+ * 250m CPU / 256Mi memory / 5Gi ephemeral storage are too small for parallel downloads of a multi-GiB model).
+ * Requests equal limits so the pod keeps Guaranteed QoS.
+ */
+function gcsfuseSidecarResources(ephemeral: string): Record<string, string> {
+  const cpu = '2';
+  const memory = '4Gi';
+  return {
+    'gke-gcsfuse/cpu-limit': cpu,
+    'gke-gcsfuse/cpu-request': cpu,
+    'gke-gcsfuse/ephemeral-storage-limit': ephemeral,
+    'gke-gcsfuse/ephemeral-storage-request': ephemeral,
+    'gke-gcsfuse/memory-limit': memory,
+    'gke-gcsfuse/memory-request': memory,
+  };
+}
+
+const SUFFIX: Record<string, number> = {
+  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+function quantityBytes(quantity: string): number {
+  const match = /^(\d*\.?\d+)([a-zA-Z]*)$/.exec(quantity);
+  return match && SUFFIX[match[2]!] !== undefined ? Number(match[1]) * SUFFIX[match[2]!]! : Number(quantity);
 }
 
 function claim(r: Resolved, mode: 'ReadOnlyMany' | 'ReadWriteMany'): PersistentVolumeClaim {
