@@ -1,5 +1,5 @@
 import { HTTP_ADD_ON, horizontalPodAutoscaler, httpScaledObject, prometheusAdapterRules, scaledObject, type PrometheusAdapterRules } from './autoscaling.js';
-import { compileJob, napConfig, type NapConfig } from './extras.js';
+import { compileJob, napConfig, NAP_NO_EXISTING_NOTE, type NapConfig } from './extras.js';
 import { seldonDeployment, SELDON_LICENSE_NOTE } from './graph.js';
 import type { KubeObject } from './k8s.js';
 import { serviceMonitor } from './monitoring.js';
@@ -38,6 +38,7 @@ const APPLY_ORDER = [
 export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltManifests {
   const notes = [...r.notes];
   const storage = modelStorage(r);
+  notes.push(...storage.notes);
   const objects: KubeObject[] = [serviceAccount(r, storage), ...storage.claims];
   if (r.deploy.graph) {
     objects.push(seldonDeployment(r, r.deploy.graph));
@@ -59,5 +60,7 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
   objects.sort((a, b) => APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
   const adapterRules = !r.deploy.graph && r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
   if (adapterRules) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add prometheus-adapter-rules.yaml to prometheus-adapter's config`);
-  return { objects, nap: emit.includes('nap') ? napConfig(r) : null, adapterRules, notes };
+  const nap = emit.includes('nap') ? napConfig(r) : null;
+  if (nap && !r.deploy.nap.existing) notes.push(NAP_NO_EXISTING_NOTE);
+  return { objects, nap, adapterRules, notes };
 }

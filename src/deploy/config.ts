@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SERVER_TEMPLATES, SERVERS } from '../servers/catalog.js';
+import { labelKeyError, labelValueError } from './names.js';
 
 /**
  * The `serve:` and `deploy:` sections of llmops.yaml. Objects are strict so a misspelt key is an error naming it;
@@ -14,6 +16,44 @@ export const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE]
 const quantity = z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as 4, 500m or 16Gi');
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const urlPath = z.string().regex(/^\/\S*$/, 'must be a URL path starting with /');
+
+/** A label map (node selector, pod selector) checked with the API server's key and value rules. */
+const labelMap = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  for (const [key, value] of Object.entries(labels)) {
+    const keyError = labelKeyError(key);
+    if (keyError) ctx.addIssue({ code: 'custom', path: [key], message: `label key ${keyError}` });
+    const valueError = labelValueError(value);
+    if (valueError) ctx.addIssue({ code: 'custom', path: [key], message: `label value ${valueError}` });
+  }
+});
+
+/** `10.0.0.0/8`, `2001:db8::/32`. */
+const cidr = z.string().refine((value) => {
+  const [address, bits, ...rest] = value.split('/');
+  const version = isIP(address ?? '');
+  return rest.length === 0 && version !== 0 && /^\d+$/.test(bits ?? '') && Number(bits) <= (version === 4 ? 32 : 128);
+}, 'must be a CIDR such as 10.0.0.0/8');
+
+/**
+ * A caller the NetworkPolicy admits: a namespace name (all its pods), pods by label (in this namespace, or in
+ * `namespace`), or addresses (`cidr`, minus `except`).
+ */
+const allowFromSchema = z.union([
+  dnsLabel,
+  z
+    .object({ namespace: dnsLabel.optional(), podSelector: labelMap.optional(), cidr: cidr.optional(), except: z.array(cidr).optional() })
+    .strict()
+    .superRefine((peer, ctx) => {
+      if (peer.cidr === undefined && peer.namespace === undefined && peer.podSelector === undefined) {
+        ctx.addIssue({ code: 'custom', path: [], message: 'needs namespace, podSelector or cidr' });
+      }
+      if (peer.cidr !== undefined && (peer.namespace !== undefined || peer.podSelector !== undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['cidr'], message: 'cannot be combined with namespace or podSelector (a NetworkPolicy peer is one or the other): list them separately' });
+      }
+      if (peer.except !== undefined && peer.cidr === undefined) ctx.addIssue({ code: 'custom', path: ['except'], message: 'needs cidr' });
+    }),
+]);
+export type AllowFrom = z.infer<typeof allowFromSchema>;
 
 
 export const serveSchema = z
@@ -107,11 +147,34 @@ export const deploySchema = z
     gpu: z
       .object({
         /** Accelerator: nvidia-t4, nvidia-l4, nvidia-a10g, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb… */
+        /** …nvidia-h200-141gb, nvidia-b200, nvidia-l40s (see facts.ts); another type needs deploy.nodeSelector. */
         type: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits and - (e.g. nvidia-l4)').default('nvidia-l4'),
         count: z.number().int().min(1).default(1),
       })
       .strict()
       .default({ type: 'nvidia-l4', count: 1 }),
+    /** Node labels for the GPU pods, replacing the selector derived from deploy.provider and deploy.gpu.type. */
+    nodeSelector: labelMap.optional(),
+    /**
+     * GKE node auto-provisioning (`--emit nap`): NAP's resourceLimits are cluster-wide, so `existing` is what the rest
+     * of the cluster already uses (system pools, other workloads); nap.yaml's limits are existing + this service.
+     */
+    nap: z
+      .object({
+        existing: z
+          .object({
+            /** vCPUs. */
+            cpu: z.number().min(0),
+            /** Memory as a quantity (`96Gi`). */
+            memory: quantity,
+            /** GPUs of deploy.gpu.type already in the cluster. @default 0 */
+            gpus: z.number().int().min(0).default(0),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
     resources: z
       .object({
         cpu: quantity.default('4'),
@@ -135,7 +198,7 @@ export const deploySchema = z
          * (vllm, tgi, trtllm), else `baked`.
          */
         strategy: z.enum(storageStrategies).optional(),
-        /** PVC size (volume, init), or the download cache's size (hub). */
+        /** PVC size (volume, init). */
         size: quantity.optional(),
         storageClass: dnsSubdomain().optional(),
         /** An existing PVC that holds the model, mounted read-only (volume). */
@@ -151,6 +214,11 @@ export const deploySchema = z
         gcpServiceAccount: z.string().email().optional(),
         /** Where the model is mounted (or, for baked, where the image holds it). @default /models */
         path: z.string().regex(/^\/\S*$/, 'must be an absolute path').default('/models'),
+        /**
+         * Size of the model's files: sizes the gcsfuse file cache and the sidecar's ephemeral storage, or the room a
+         * server downloading the model (hub) gets in its cache volume.
+         */
+        modelSize: quantity.optional(),
         /**
          * Pinned image with python3 and huggingface_hub that downloads the model (init, volume populate Job).
          * Default: the server image for vllm, tgi and trtllm, which ship both.
@@ -240,8 +308,11 @@ export const deploySchema = z
       })
       .strict()
       .default({ serviceMonitor: true, interval: '30s', namespace: 'monitoring' }),
-    /** Namespaces (besides this one) whose pods may call the service. */
-    allowFrom: z.array(dnsLabel).default([]),
+    /**
+     * Who else may call the service: namespace names, `{podSelector, namespace?}` for some pods, `{cidr, except?}` for
+     * addresses (an ingress controller on the host network, a load balancer's source range).
+     */
+    allowFrom: z.array(allowFromSchema).default([]),
     /** Kustomize overlays written with `--kustomize`. */
     environments: z.array(dnsLabel).min(1).default(['staging', 'production']),
     capacity: z
@@ -387,6 +458,9 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
   if (strategy === 'gcsfuse') {
     if (!storage.bucket) issue(['deploy', 'storage', 'bucket'], 'is required for storage strategy gcsfuse');
     if (deploy.provider !== 'gke') issue(['deploy', 'provider'], `must be gke for storage strategy gcsfuse (the GCS FUSE CSI driver is a GKE add-on), got ${deploy.provider}`);
+  }
+  if (strategy !== 'gcsfuse' && strategy !== 'hub' && storage.modelSize) {
+    issue(['deploy', 'storage', 'modelSize'], `sizes the gcsfuse file cache or the hub download and is only used by those storage strategies, not ${strategy}`);
   }
   if (strategy !== 'gcsfuse' && storage.bucket) {
     issue(['deploy', 'storage', 'bucket'], `is only used by storage strategy gcsfuse, not ${strategy}`);

@@ -11,6 +11,7 @@ import { SECRET_ENV } from './config.js';
 import { gpuTypeFromName } from './facts.js';
 import type { KubeObject } from './k8s.js';
 import { lintObjects, type LintFinding } from './lint/index.js';
+import { checkApiServerRules, describeFinding, dns1035LabelError } from './names.js';
 import { resolveDeploy, type Resolved } from './resolve.js';
 import { fileNameOf, layoutFiles, toJsonList, toYaml, toYamlStream, type OutputFile } from './serialize.js';
 import { loadBundledSchemas, StrictValidator, type SchemaSet } from './validate/index.js';
@@ -83,6 +84,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     else load = input.load;
   }
   await checkArtifact(config);
+  checkServiceName(config.name);
 
   const resolved = resolveDeploy({
     name: config.name,
@@ -103,6 +105,15 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     const first = invalid[0]!;
     throw new LlmopsError(`generated ${first.object} fails schema validation at ${first.path || '/'}: ${first.message}`, 'DEPLOY_INVALID_MANIFEST', {
       details: { errors: invalid },
+    });
+  }
+
+  // The schemas carry no name patterns: the API server's own rules, so `kubectl apply` does not refuse what we wrote.
+  const refused = checkApiServerRules(built.objects);
+  if (refused.length > 0) {
+    const more = refused.length > 1 ? ` (and ${refused.length - 1} more)` : '';
+    throw usageError(`the API server would refuse ${describeFinding(refused[0]!, config.name)}${more}`, 'DEPLOY_API_SERVER_RULES', {
+      details: { findings: refused },
     });
   }
 
@@ -183,6 +194,17 @@ export function assertNoSecrets(text: string, config: LlmopsConfig, env: NodeJS.
       });
     }
   }
+}
+
+/**
+ * `name` names the Service, which the API server wants as a DNS-1035 label (kubernetes/pkg/apis/core/validation,
+ * ValidateServiceName at v1.30). Checked here, not in the config schema: bench and compile accept `7b-chat`.
+ */
+function checkServiceName(name: string): void {
+  const error = dns1035LabelError(name);
+  if (!error) return;
+  const hint = /^[0-9]/.test(name) ? `e.g. \`m${name}\`` : 'lowercase letters, digits and -, starting with a letter, at most 63';
+  throw usageError(`\`name\` ${name} ${error}: it names the Kubernetes Service (${hint})`, 'DEPLOY_BAD_NAME');
 }
 
 /** A compiled artifact's manifest, when the model is one: TensorRT engines only run on the GPU they were built for. */

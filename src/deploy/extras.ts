@@ -14,26 +14,47 @@ export interface NapConfig {
 }
 
 /**
- * Cluster-wide limits that let NAP create GPU nodes for replicas.max pods. A GPU node is larger than the pod on it
- * (an L4 pod asking 4 CPUs lands on an 8-vCPU g2-standard-8), so CPU and memory limits allow twice the pod's request.
+ * NAP's resourceLimits are cluster-wide: every node counts, system pools and other workloads included, so limits
+ * sized for this service alone could cap the cluster below what it already runs. The limits are therefore
+ * `deploy.nap.existing` (what the rest of the cluster uses) plus what replicas.max pods of this service need. A GPU
+ * node is larger than the pod on it (an L4 pod asking 4 CPUs lands on an 8-vCPU g2-standard-8), so CPU and memory
+ * allow twice the pod's request.
  */
 export function napConfig(r: Resolved): NapConfig {
   if (r.deploy.provider !== 'gke') {
     throw usageError(`--emit nap writes a GKE node auto-provisioning config, but deploy.provider is ${r.deploy.provider}`, 'DEPLOY_NAP_NOT_GKE');
   }
-  const max = r.replicas.max;
-  const cpu = Math.ceil(quantityToNumber(r.deploy.resources.cpu) * 2) * max;
-  const memoryGb = Math.ceil((quantityToNumber(r.deploy.resources.memory) / 1024 ** 3) * 2) * max;
+  const accelerator = gkeAcceleratorName(r.deploy.gpu.type);
+  if (!accelerator) {
+    throw usageError(`--emit nap needs a GKE accelerator for deploy.gpu.type ${r.deploy.gpu.type}: use a type GKE offers`, 'DEPLOY_NAP_NO_ACCELERATOR');
+  }
+  const limits = napLimits(r);
   return {
     resourceLimits: [
-      { resourceType: 'cpu', maximum: cpu },
-      { resourceType: 'memory', maximum: memoryGb },
-      { resourceType: gkeAcceleratorName(r.deploy.gpu.type), maximum: r.deploy.gpu.count * max },
+      { resourceType: 'cpu', maximum: limits.cpu },
+      { resourceType: 'memory', maximum: limits.memoryGb },
+      { resourceType: accelerator, maximum: limits.gpus },
     ],
     management: { autoRepair: true, autoUpgrade: true },
     shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
   };
 }
+
+/** existing + this service at replicas.max: CPUs, memory (whole GiB, as before), GPUs of deploy.gpu.type. */
+export function napLimits(r: Resolved): { cpu: number; memoryGb: number; gpus: number } {
+  const max = r.replicas.max;
+  const existing = r.deploy.nap.existing;
+  const cpu = Math.ceil(quantityToNumber(r.deploy.resources.cpu) * 2) * max;
+  const memoryGb = Math.ceil((quantityToNumber(r.deploy.resources.memory) / 1024 ** 3) * 2) * max;
+  return {
+    cpu: Math.ceil((existing?.cpu ?? 0) + cpu),
+    memoryGb: Math.ceil((existing ? quantityToNumber(existing.memory) / 1024 ** 3 : 0) + memoryGb),
+    gpus: (existing?.gpus ?? 0) + r.deploy.gpu.count * max,
+  };
+}
+
+export const NAP_NO_EXISTING_NOTE =
+  'nap.yaml: resourceLimits cover only this service, but NAP limits are cluster-wide: set deploy.nap.existing (cpu, memory, gpus) to what the rest of the cluster uses';
 
 /**
  * A Job that runs `llmops compile` on the GPU node pool the service runs on (TensorRT engines only run on the GPU

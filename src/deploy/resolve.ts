@@ -5,6 +5,7 @@ import { COMPILED_BACKENDS, hubModelId, pinnedRevision, storageStrategyOf, type 
 import { planCapacity, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
 import { gpuNodeSelector, SERVER_FACTS } from './facts.js';
 import type { Labels } from './k8s.js';
+import { DEFAULT_MODEL_SIZE } from './storage.js';
 
 export interface ResolveInput {
   name: string;
@@ -95,8 +96,6 @@ const DEFAULT_TARGETS = { 'queue-depth': 4, 'gpu-utilization': 70, 'kv-cache': 8
 /** A pod may take twice the load (cold node cache, busy disk); a server's cold-start floor bounds it from below. */
 const STARTUP_SAFETY_FACTOR = 2;
 const STARTUP_PERIOD_SECONDS = 10;
-/** The server's download cache when deploy.storage.size does not say how large the model is (hub). */
-const DEFAULT_HUB_DOWNLOAD_SIZE = '50Gi';
 /** The chapter's floor for scale-down stabilization of GPU services. */
 const MIN_SCALE_DOWN_WINDOW_SECONDS = 600;
 
@@ -134,10 +133,10 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     strategy,
     downloads: downloadsToVolume(strategy, deploy),
     downloaderImage: downloadsToVolume(strategy, deploy) ? downloaderImage(deploy, serve, image) : null,
-    hubDownloadSize: deploy.storage.size ?? DEFAULT_HUB_DOWNLOAD_SIZE,
+    hubDownloadSize: deploy.storage.modelSize ?? DEFAULT_MODEL_SIZE,
   };
-  if (strategy === 'hub' && !deploy.storage.size) {
-    notes.push(`deploy.storage.size is unset: the server's download cache allows ${DEFAULT_HUB_DOWNLOAD_SIZE} for the model; set it to the model's size (a larger download evicts the pod)`);
+  if (strategy === 'hub' && !deploy.storage.modelSize) {
+    notes.push(`deploy.storage.modelSize is unset: the server's download cache allows ${DEFAULT_MODEL_SIZE} for the model; set it to the model's size (a larger download evicts the pod)`);
   }
 
   const timing = startupTiming(input, serve, deploy);
@@ -195,7 +194,7 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     model,
     engine,
     container: serverContainerArgv(serve, deploy, name, model.source),
-    gpuSelector: gpuNodeSelector(deploy.provider, deploy.gpu.type),
+    gpuSelector: gpuNodeSelector(deploy.provider, deploy.gpu.type, deploy.nodeSelector),
     timing: {
       modelLoadSeconds: timing.modelLoadSeconds,
       modelLoadSource: timing.modelLoadSource,

@@ -1,5 +1,6 @@
 import type { Container, EnvVar, Job, PersistentVolumeClaim, Volume, VolumeMount } from './k8s.js';
 import { guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, secretEnv } from './pod.js';
+import { quantityToNumber } from './quantity.js';
 import type { Resolved } from './resolve.js';
 
 export interface ModelStorage {
@@ -13,6 +14,8 @@ export interface ModelStorage {
   serviceAccountAnnotations: Record<string, string>;
   /** Whether pods need egress to the internet (downloads, GCS). */
   needsInternet: boolean;
+  /** What the user should know (e.g. a size that was assumed). */
+  notes: string[];
 }
 
 /** The claim name of the model volume. */
@@ -31,7 +34,7 @@ export const COMPLETE_MARKER = '.llmops-complete';
  */
 export function modelStorage(r: Resolved): ModelStorage {
   const storage = r.deploy.storage;
-  const none: ModelStorage = { volumes: [], mounts: [], initContainers: [], claims: [], jobs: [], podAnnotations: {}, serviceAccountAnnotations: {}, needsInternet: false };
+  const none: ModelStorage = { volumes: [], mounts: [], initContainers: [], claims: [], jobs: [], podAnnotations: {}, serviceAccountAnnotations: {}, needsInternet: false, notes: [] };
   // Pods that serve a compiled engine wait for the compile Job to write it.
   const waitForEngine = r.engine ? [waitFor(r, 'wait-for-engine', `${r.engine.dir}/llmops.json`)] : [];
   switch (r.storage.strategy) {
@@ -65,21 +68,88 @@ export function modelStorage(r: Resolved): ModelStorage {
         claims: [claim(r, 'ReadWriteMany')],
         needsInternet: true,
       };
-    case 'gcsfuse':
+    case 'gcsfuse': {
+      const cache = gcsfuseCache(storage.modelSize);
       return {
         ...none,
         volumes: [
+          // The driver's webhook uses a pod volume of this name for the file cache instead of the sidecar's own
+          // ephemeral storage (gcs-fuse-csi-driver v1.24, pkg/webhook/sidecar_spec.go SidecarContainerCacheVolumeName).
+          { name: GCSFUSE_CACHE_VOLUME, emptyDir: { sizeLimit: cache.volume } },
           {
             name: 'model',
-            csi: { driver: 'gcsfuse.csi.storage.gke.io', readOnly: true, volumeAttributes: { bucketName: storage.bucket!, mountOptions: 'implicit-dirs' } },
+            csi: {
+              driver: 'gcsfuse.csi.storage.gke.io',
+              readOnly: true,
+              volumeAttributes: { bucketName: storage.bucket!, mountOptions: gcsfuseMountOptions(cache.maxSizeMiB).join(',') },
+            },
           },
         ],
         mounts: [{ name: 'model', mountPath: storage.path, readOnly: true }],
-        podAnnotations: { 'gke-gcsfuse/volumes': 'true' },
+        podAnnotations: { 'gke-gcsfuse/volumes': 'true', ...gcsfuseSidecarResources(cache.sidecarEphemeral) },
         serviceAccountAnnotations: storage.gcpServiceAccount ? { 'iam.gke.io/gcp-service-account': storage.gcpServiceAccount } : {},
         needsInternet: true,
+        notes: cache.assumed
+          ? [`deploy.storage.modelSize is not set: the gcsfuse file cache is sized for a ${DEFAULT_MODEL_SIZE} model (${cache.volume} volume); set it to the model's size`]
+          : [],
       };
+    }
   }
+}
+
+export const GCSFUSE_CACHE_VOLUME = 'gke-gcsfuse-cache';
+/** Assumed when deploy.storage.modelSize is not given: a 7-8B model in bf16 is ~15-16 GiB. */
+export const DEFAULT_MODEL_SIZE = '20Gi';
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+
+/**
+ * The file cache holds the whole model (+10 % for gcsfuse's bookkeeping); its volume a GiB more. The cache volume is
+ * a pod emptyDir, which the kubelet counts against the pod's summed ephemeral-storage limits, so the sidecar's limit
+ * carries it (+1 GiB for the sidecar's own logs and temp files).
+ */
+export function gcsfuseCache(modelSize: string | undefined): { maxSizeMiB: number; volume: string; sidecarEphemeral: string; assumed: boolean } {
+  const bytes = quantityToNumber(modelSize ?? DEFAULT_MODEL_SIZE);
+  const maxSizeMiB = Math.ceil((bytes * 1.1) / MIB);
+  const volumeGi = Math.ceil((maxSizeMiB * MIB) / GIB) + 1;
+  return { maxSizeMiB, volume: `${volumeGi}Gi`, sidecarEphemeral: `${volumeGi + 1}Gi`, assumed: modelSize === undefined };
+}
+
+/**
+ * Mount options for a read-only model bucket, in the CSI driver's `mountOptions` form (gcsfuse config-file keys with
+ * `:` for nesting; gcs-fuse-csi-driver v1.24 pkg/csi_driver/utils.go and test/e2e/testsuites/mount.go):
+ * - file cache sized to the model, with parallel downloads of large files, and range reads cached too (safetensors
+ *   loaders read tensors by offset, which would otherwise bypass the cache);
+ * - metadata (stat and type) cached without expiry or size bound: a pinned model's objects never change.
+ */
+export function gcsfuseMountOptions(cacheMiB: number): string[] {
+  return [
+    'implicit-dirs',
+    `file-cache:max-size-mb:${cacheMiB}`,
+    'file-cache:cache-file-for-range-read:true',
+    'file-cache:enable-parallel-downloads:true',
+    'metadata-cache:ttl-secs:-1',
+    'metadata-cache:stat-cache-max-size-mb:-1',
+    'metadata-cache:type-cache-max-size-mb:-1',
+  ];
+}
+
+/**
+ * The sidecar's resources by pod annotation (gcs-fuse-csi-driver v1.24 pkg/webhook/mutatingwebhook.go; defaults
+ * 250m CPU / 256Mi memory / 5Gi ephemeral storage are too small for parallel downloads of a multi-GiB model).
+ * Requests equal limits so the pod keeps Guaranteed QoS.
+ */
+function gcsfuseSidecarResources(ephemeral: string): Record<string, string> {
+  const cpu = '2';
+  const memory = '4Gi';
+  return {
+    'gke-gcsfuse/cpu-limit': cpu,
+    'gke-gcsfuse/cpu-request': cpu,
+    'gke-gcsfuse/ephemeral-storage-limit': ephemeral,
+    'gke-gcsfuse/ephemeral-storage-request': ephemeral,
+    'gke-gcsfuse/memory-limit': memory,
+    'gke-gcsfuse/memory-request': memory,
+  };
 }
 
 function claim(r: Resolved, mode: 'ReadOnlyMany' | 'ReadWriteMany'): PersistentVolumeClaim {

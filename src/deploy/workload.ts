@@ -1,4 +1,4 @@
-import type { Container, Deployment, EnvVar, NetworkPolicy, PodDisruptionBudget, Service, ServiceAccount } from './k8s.js';
+import type { Container, Deployment, EnvVar, NetworkPolicy, NetworkPolicyPeer, PodDisruptionBudget, Service, ServiceAccount } from './k8s.js';
 import { isUpstreamServer, SERVERS } from '../servers/catalog.js';
 import { HTTP_ADD_ON } from './autoscaling.js';
 import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, scratchVolumes, secretEnv, type Scratch } from './pod.js';
@@ -130,23 +130,20 @@ export function podDisruptionBudget(r: Resolved): PodDisruptionBudget {
 }
 
 /**
- * Ingress: the API port from this namespace and the allowed ones, metrics from the monitoring namespace.
- * Egress: DNS, plus HTTPS when the model is downloaded or read from a bucket.
+ * Ingress: the API port from this namespace and deploy.allowFrom (namespaces, selected pods, CIDRs), metrics from the
+ * monitoring namespace. Egress: DNS, plus HTTPS when the model is downloaded or read from a bucket.
  */
 export function networkPolicy(r: Resolved, storage: ModelStorage): NetworkPolicy {
   // The KEDA HTTP add-on's interceptor forwards every request from its own namespace.
   const viaInterceptor = r.wake?.kind === 'http-add-on' ? [HTTP_ADD_ON.namespace] : [];
-  const apiPeers = [
-    { podSelector: {} },
-    ...[...r.deploy.allowFrom, ...viaInterceptor].map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } })),
-  ];
+  const apiPeers = [{ podSelector: {} }, ...[...r.deploy.allowFrom, ...viaInterceptor].map(allowPeer)];
   const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': r.deploy.monitoring.namespace } } };
   const metricsPort = r.metricsPort ?? r.serve.port;
   const ingress: NetworkPolicy['spec']['ingress'] = [{ from: apiPeers, ports: [{ port: r.serve.port, protocol: 'TCP' }] }];
   ingress.push({ from: [monitoring], ports: [{ port: metricsPort, protocol: 'TCP' }] });
   const egress: NetworkPolicy['spec']['egress'] = [
     {
-      to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      to: DNS_PEERS,
       ports: [
         { port: 53, protocol: 'UDP' },
         { port: 53, protocol: 'TCP' },
@@ -159,5 +156,35 @@ export function networkPolicy(r: Resolved, storage: ModelStorage): NetworkPolicy
     kind: 'NetworkPolicy',
     metadata: meta(r),
     spec: { podSelector: { matchLabels: r.selector }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
+  };
+}
+
+/**
+ * Where a pod's DNS queries go, by cluster DNS setup. A pod selector only matches pods, so the two resolvers that are
+ * not (ordinary) pods need ipBlock peers:
+ * - kube-dns / CoreDNS pods (`k8s-app: kube-dns` in every distribution's manifests), reached through the kube-dns
+ *   Service: policies see the DNAT-ed pod address.
+ * - NodeLocal DNSCache: a hostNetwork DaemonSet listening on the link-local 169.254.20.10 (kubernetes
+ *   cluster/addons/dns/nodelocaldns README; GKE's add-on, on by default on Autopilot and recent Standard clusters).
+ * - GKE Cloud DNS: kubelet points resolv.conf at the node's metadata server, 169.254.169.254 (GKE Cloud DNS docs).
+ * The link-local /32s exist only on the node itself, so allowing them opens nothing beyond the node's resolver.
+ */
+const DNS_PEERS: NetworkPolicyPeer[] = [
+  { namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+  { ipBlock: { cidr: '169.254.20.10/32' } },
+  { ipBlock: { cidr: '169.254.169.254/32' } },
+];
+
+type AllowFrom = Resolved['deploy']['allowFrom'][number];
+
+/** A namespace name, some pods (here or in a namespace), or a CIDR as a NetworkPolicy peer. */
+function allowPeer(allow: AllowFrom): NetworkPolicyPeer {
+  const byName = (ns: string) => ({ matchLabels: { 'kubernetes.io/metadata.name': ns } });
+  if (typeof allow === 'string') return { namespaceSelector: byName(allow) };
+  if (allow.cidr !== undefined) return { ipBlock: { cidr: allow.cidr, ...(allow.except?.length ? { except: allow.except } : {}) } };
+  return {
+    ...(allow.namespace !== undefined ? { namespaceSelector: byName(allow.namespace) } : {}),
+    // Without a namespace, a pod selector alone means pods of this namespace.
+    ...(allow.podSelector !== undefined ? { podSelector: { matchLabels: allow.podSelector } } : {}),
   };
 }

@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { deploy } from '../../src/deploy/index.js';
 import { lintObjects } from '../../src/deploy/lint/index.js';
+import { checkApiServerRules } from '../../src/deploy/names.js';
 import { exampleConfig, loadExample, officialSchemas, officialValidator, SCHEMAS_MISSING, SECRET_ENV, tempDir } from './helpers.js';
 
 const STRATEGIES = ['baked', 'volume', 'init', 'gcsfuse'] as const;
@@ -29,7 +30,7 @@ after(() => rm(work, { recursive: true, force: true }));
 describe('every storage strategy × autoscaler engine', { skip: SCHEMAS_MISSING }, () => {
   for (const strategy of STRATEGIES) {
     for (const engine of ENGINES) {
-      test(`${strategy} × ${engine}: strictly valid, lint-clean, no secret values, byte-identical, kustomize builds`, async () => {
+      test(`${strategy} × ${engine}: strictly valid, API-server names, lint-clean, no secret values, byte-identical, kustomize builds`, async () => {
         const env = { ...SECRET_ENV };
         const config = loadExample(exampleConfig({ strategy, engine }), env);
         const schemas = await officialSchemas();
@@ -41,6 +42,8 @@ describe('every storage strategy × autoscaler engine', { skip: SCHEMAS_MISSING 
         // Strict validation of every object against the official schemas (deploy also validated before writing).
         const validator = await officialValidator();
         for (const object of a.objects) assert.deepEqual(validator.validate(object), [], `${object.kind} is invalid`);
+        // The API server's name rules (deploy checked them too, before writing).
+        assert.deepEqual(checkApiServerRules(a.objects), []);
         const kinds = a.objects.map((o) => o.kind);
         assert.ok(kinds.includes('Deployment') && kinds.includes('Service') && kinds.includes('PodDisruptionBudget') && kinds.includes('NetworkPolicy'));
         assert.equal(kinds.includes('ScaledObject'), engine === 'keda');
