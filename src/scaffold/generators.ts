@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { ArtifactManifest } from '../compile/manifest.js';
-import { SERVER_IMAGES } from '../servers/catalog.js';
+import { SERVER_IMAGES, SERVERS, serverArgv, type ModelSource } from '../servers/catalog.js';
 import type { TemplateName } from './templates.js';
 
 export interface GeneratedFile {
@@ -42,63 +42,36 @@ export async function templateFiles(context: ScaffoldContext): Promise<Generated
   }
 }
 
-interface EngineSettings {
-  model: string;
-  revision: string | undefined;
-  maxModelLen: number | undefined;
-  gpuMemoryFraction: number;
-  tensorParallel: number;
-}
+/** The container path a local model is mounted at (compose) or baked into (the template's Dockerfile). */
+export const ENGINE_MODEL_DIR = '/models/model';
 
-function engineSettings(context: ScaffoldContext): EngineSettings {
-  const config = context.model.config ?? {};
-  const maxPositions = (config.max_position_embeddings ?? config.n_positions) as number | undefined;
-  return {
-    model: context.model.kind === 'hub' ? context.model.source : '/models/model',
-    revision: context.model.kind === 'hub' ? (context.model.revision ?? 'main') : undefined,
-    maxModelLen: typeof maxPositions === 'number' ? Math.min(maxPositions, 8192) : undefined,
-    gpuMemoryFraction: 0.9,
-    tensorParallel: 1,
-  };
-}
-
-/** The serving engine's command line, derived from the model and llmops.yaml rather than written by hand. */
-export function engineArgs(template: 'vllm' | 'tgi' | 'trtllm', context: ScaffoldContext): string[] {
-  const s = engineSettings(context);
+/**
+ * Flags derived from the model's config.json that the server would otherwise read as its maximum (often 32k–128k
+ * tokens, more KV cache than one GPU holds): a context cap. Written into llmops.yaml as `serve.extraArgs`, so the
+ * compose file and the Deployment run the same command line.
+ */
+export function modelLimitArgs(template: 'vllm' | 'tgi' | 'trtllm', config: Record<string, unknown> | null): string[] {
+  const maxPositions = (config?.max_position_embeddings ?? config?.n_positions) as number | undefined;
+  if (typeof maxPositions !== 'number') return [];
+  const maxLen = Math.min(maxPositions, MAX_CONTEXT);
   switch (template) {
     case 'vllm':
-      return [
-        '--model', s.model,
-        ...(s.revision ? ['--revision', s.revision] : []),
-        '--served-model-name', context.name,
-        '--host', '0.0.0.0',
-        '--port', String(context.port),
-        '--dtype', 'auto',
-        ...(s.maxModelLen ? ['--max-model-len', String(s.maxModelLen)] : []),
-        '--gpu-memory-utilization', String(s.gpuMemoryFraction),
-        '--tensor-parallel-size', String(s.tensorParallel),
-      ];
+      return ['--max-model-len', String(maxLen)];
     case 'tgi':
-      return [
-        '--model-id', s.model,
-        ...(s.revision ? ['--revision', s.revision] : []),
-        '--hostname', '0.0.0.0',
-        '--port', String(context.port),
-        ...(s.maxModelLen ? ['--max-total-tokens', String(s.maxModelLen), '--max-input-tokens', String(Math.floor(s.maxModelLen / 2))] : []),
-        '--cuda-memory-fraction', String(s.gpuMemoryFraction),
-        '--num-shard', String(s.tensorParallel),
-      ];
+      return ['--max-total-tokens', String(maxLen), '--max-input-tokens', String(Math.floor(maxLen / 2))];
     case 'trtllm':
-      return [
-        'trtllm-serve', s.model,
-        '--host', '0.0.0.0',
-        '--port', String(context.port),
-        '--backend', 'pytorch',
-        '--tp_size', String(s.tensorParallel),
-        ...(s.maxModelLen ? ['--max_seq_len', String(s.maxModelLen)] : []),
-        '--kv_cache_free_gpu_memory_fraction', String(s.gpuMemoryFraction),
-      ];
+      return ['--max_seq_len', String(maxLen)];
   }
+}
+
+const MAX_CONTEXT = 8192;
+
+/** The serving engine's command line (after the image's entrypoint), built by the same function deploy uses. */
+export function engineArgs(template: 'vllm' | 'tgi' | 'trtllm', context: ScaffoldContext): string[] {
+  const model: ModelSource =
+    context.model.kind === 'hub' ? { kind: 'hub', id: context.model.source, revision: context.model.revision ?? 'main' } : { kind: 'path', path: ENGINE_MODEL_DIR };
+  const flags = serverArgv(template, { model, port: context.port, servedName: context.name, gpus: 1, extraArgs: modelLimitArgs(template, context.model.config) });
+  return [...SERVERS[template].argsPrefix, ...flags];
 }
 
 function engineCompose(context: ScaffoldContext): string {
@@ -109,8 +82,8 @@ function engineCompose(context: ScaffoldContext): string {
     command: engineArgs(template, context),
     ports: [`${context.port}:${context.port}`],
     // Secrets by name only: values come from the shell or an .env file, never from this file.
-    environment: template === 'vllm' ? ['HF_TOKEN', 'VLLM_API_KEY'] : ['HF_TOKEN'],
-    volumes: [local ? './model:/models/model:ro' : 'hf-cache:/root/.cache/huggingface'],
+    environment: ['HF_TOKEN', ...(SERVERS[template].apiKeyEnv ? [SERVERS[template].apiKeyEnv] : [])],
+    volumes: [local ? `./model:${ENGINE_MODEL_DIR}:ro` : 'hf-cache:/root/.cache/huggingface'],
     ipc: 'host',
     deploy: { resources: { reservations: { devices: [{ driver: 'nvidia', count: 'all', capabilities: ['gpu'] }] } } },
     healthcheck: {
@@ -168,7 +141,7 @@ async function tritonFiles(context: ScaffoldContext): Promise<GeneratedFile[]> {
     services: {
       [context.name]: {
         image: SERVER_IMAGES.triton,
-        command: ['tritonserver', '--model-repository=/models', '--exit-timeout-secs=30'],
+        command: [...SERVERS.triton.argsPrefix, ...serverArgv('triton', { model: { kind: 'path', path: '/models' }, port: 8000, servedName: context.name, gpus: 1, shutdownSeconds: 30 })],
         ports: ['8000:8000', '8001:8001', '8002:8002'],
         volumes: ['./model_repository:/models:ro'],
         deploy: { resources: { reservations: { devices: [{ driver: 'nvidia', count: 'all', capabilities: ['gpu'] }] } } },

@@ -7,7 +7,8 @@ import { usageError } from '../errors.js';
 import { readArtifact } from '../compile/manifest.js';
 import { renderPlaceholders, targetName, validateName } from './render.js';
 import { TEMPLATES, TEMPLATE_NAMES, type TemplateName } from './templates.js';
-import { templateFiles, type GeneratedFile, type ScaffoldContext } from './generators.js';
+import { SERVER_IMAGES, SERVERS } from '../servers/catalog.js';
+import { ENGINE_MODEL_DIR, modelLimitArgs, templateFiles, type GeneratedFile, type ScaffoldContext } from './generators.js';
 
 export interface ScaffoldOptions {
   /** Directory of the new project. */
@@ -119,6 +120,11 @@ export type ModelSource = ScaffoldContext['model'];
 async function resolveModelSource(options: ScaffoldOptions): Promise<ModelSource> {
   const template = TEMPLATES[options.template as TemplateName];
   if (!options.model) {
+    if (template.servesCheckpoints) {
+      throw usageError(`the ${template.name} template serves a Hugging Face checkpoint, not llmops's embedded ONNX model: pass --model ORG/NAME (and --revision SHA)`, 'MODEL_REQUIRED', {
+        hint: `e.g. llmops scaffold svc --template ${template.name} --model Qwen/Qwen2.5-0.5B-Instruct --revision <commit sha>`,
+      });
+    }
     const { ensureTinyModel } = await import('../model/tiny.js');
     const dir = await ensureTinyModel();
     return { kind: 'embedded', source: 'llmops/tiny-gpt2 (embedded)', dir, copied: template.copyModel, artifact: null, config: await readJson(path.join(dir, 'config.json')) };
@@ -130,7 +136,7 @@ async function resolveModelSource(options: ScaffoldOptions): Promise<ModelSource
     return { kind: artifact ? 'artifact' : 'local', source: dir, dir, copied: template.copyModel, artifact, config: await readJson(path.join(dir, 'config.json')) };
   }
   if (/^[\w.-]+\/[\w.-]+$/.test(options.model)) {
-    if (template.copyModel) {
+    if (!template.servesCheckpoints) {
       throw usageError(`the ${template.name} template serves a local model: ${options.model} is a Hub id`, 'MODEL_NOT_LOCAL', {
         hint: `compile it first (llmops compile --model ${options.model} --backend optimum --out models/x) and pass --model models/x`,
       });
@@ -176,23 +182,48 @@ function placeholderValues(context: ScaffoldContext): Record<string, string> {
     template: context.template,
     modelId: context.model.kind === 'hub' ? context.model.source : './model',
     revision: context.model.revision ?? 'main',
+    // The pinned upstream image the template's Dockerfile builds on: one table (src/servers/catalog.ts).
+    serverImage: context.template === 'node' || context.template === 'fastapi' ? '' : SERVER_IMAGES[context.template],
   };
 }
 
-/** The project's llmops.yaml, serialized from an object (never text-templated) and valid for llmops's schema. */
+/**
+ * The project's llmops.yaml, serialized from an object (never text-templated) and valid for llmops's schema, so
+ * `llmops deploy` in the new project works as it is: the image, the storage strategy that puts the model where the
+ * server looks, and the API key's Secret by reference.
+ */
 function llmopsYaml(context: ScaffoldContext): string {
-  const model = context.model.kind === 'hub' ? { id: context.model.source, ...(context.model.revision ? { revision: context.model.revision } : {}) } : context.model.copied ? './model' : context.model.source;
+  const template = context.template;
+  const hub = context.model.kind === 'hub';
+  const model = hub ? { id: context.model.source, revision: context.model.revision ?? 'main' } : context.model.copied ? copiedModelPath(template) : context.model.source;
+  const engine = template === 'vllm' || template === 'tgi' || template === 'trtllm';
   // Secrets are references to Kubernetes Secrets (created outside llmops), never values.
+  const apiKeyEnv = template === 'node' || template === 'fastapi' ? 'API_KEYS' : engine ? SERVERS[template].apiKeyEnv : null;
   const secrets = [
-    ...(context.template === 'node' || context.template === 'fastapi' ? [{ env: 'API_KEYS', name: `${context.name}-api-keys`, key: 'api-keys' }] : []),
-    ...(context.template === 'vllm' ? [{ env: 'VLLM_API_KEY', name: `${context.name}-api-keys`, key: 'api-key' }] : []),
-    ...(context.model.kind === 'hub' ? [{ env: 'HF_TOKEN', name: 'hf-token', key: 'token' }] : []),
+    ...(apiKeyEnv ? [{ env: apiKeyEnv, name: `${context.name}-api-keys`, key: apiKeyEnv === 'API_KEYS' ? 'api-keys' : 'api-key' }] : []),
+    ...(hub ? [{ env: 'HF_TOKEN', name: 'hf-token', key: 'token' }] : []),
   ];
+  // Hub models: the pinned upstream image downloads the revision itself (storage strategy hub, the default).
+  // Local models: the project's Dockerfile bakes them in where the server looks.
+  const image = engine && hub ? SERVER_IMAGES[template] : context.image;
+  const limits = engine ? modelLimitArgs(template, context.model.config) : [];
+  const storage = hub ? undefined : { strategy: 'baked', path: template === 'triton' ? '/models' : ENGINE_MODEL_DIR };
   const config = {
     name: context.name,
     model,
-    serve: { image: context.image, port: context.port, template: context.template },
-    deploy: { secrets },
+    serve: { image, port: context.port, template, ...(limits.length > 0 ? { extraArgs: limits } : {}) },
+    deploy: { ...(storage ? { storage } : {}), secrets },
   };
-  return `# llmops configuration for ${context.name} — see \`llmops config\` for the effective values.\n${stringify(config, { lineWidth: 0 })}`;
+  const lines = [`# llmops configuration for ${context.name} — see \`llmops config\` for the effective values.`];
+  if (!(engine && hub)) {
+    const buildArgs = engine ? '--build-arg MODEL_SOURCE=baked ' : '';
+    lines.push(`# serve.image: build it from this project (docker build ${buildArgs}-t ${context.image} .) and push it where the cluster pulls from.`);
+  }
+  if (hub && !/^[0-9a-f]{40}$/.test(context.model.revision ?? '')) lines.push('# model.revision: pin a commit sha before deploying, so every pod serves the same weights.');
+  return `${lines.join('\n')}\n${stringify(config, { lineWidth: 0 })}`;
+}
+
+/** Where llmops.yaml finds a copied model, relative to the project (Triton's is a model repository). */
+function copiedModelPath(template: TemplateName): string {
+  return template === 'triton' ? './model_repository' : './model';
 }

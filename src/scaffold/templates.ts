@@ -4,8 +4,10 @@ export interface TemplateInfo {
   description: string;
   /** Copies llmops's engine into src/engine (the node server runs it without depending on llmops). */
   vendorEngine: boolean;
-  /** Copies the model into the project (servers that load ONNX directly); others reference it in llmops.yaml. */
+  /** Copies a local model into the project (a Hub model is referenced in llmops.yaml). */
   copyModel: boolean;
+  /** Serves Hugging Face Transformers checkpoints (not llmops's ONNX models): the embedded model cannot be its default. */
+  servesCheckpoints?: boolean;
   /** Where in the project the model goes, and which of its files (default: all, into model/). */
   modelTarget?: (name: string) => { dir: string; files: RegExp };
   /** The files of templates/_shared this template uses. */
@@ -34,16 +36,17 @@ export const TEMPLATES: Record<TemplateName, TemplateInfo> = {
     copyModel: true,
     shared: ALL_SHARED,
   },
-  vllm: { name: 'vllm', description: 'vLLM OpenAI-compatible server: container and engine arguments from llmops.yaml', vendorEngine: false, copyModel: false, shared: ALL_SHARED },
+  vllm: { name: 'vllm', description: 'vLLM OpenAI-compatible server: container and engine arguments from llmops.yaml', vendorEngine: false, copyModel: true, servesCheckpoints: true, shared: ALL_SHARED },
   tgi: {
     name: 'tgi',
     description: 'Hugging Face Text Generation Inference (upstream in maintenance mode; prefer vllm)',
     vendorEngine: false,
-    copyModel: false,
+    copyModel: true,
+    servesCheckpoints: true,
     shared: ALL_SHARED,
     note: 'TGI is in maintenance mode upstream; prefer --template vllm for new services',
   },
-  trtllm: { name: 'trtllm', description: 'TensorRT-LLM trtllm-serve (compiles at serve time), OpenAI-compatible', vendorEngine: false, copyModel: false, shared: ALL_SHARED },
+  trtllm: { name: 'trtllm', description: 'TensorRT-LLM trtllm-serve (compiles at serve time), OpenAI-compatible', vendorEngine: false, copyModel: true, servesCheckpoints: true, shared: ALL_SHARED },
   triton: {
     name: 'triton',
     description: 'Triton Inference Server model repository (ONNX Runtime or TensorRT plan) with dynamic batching',

@@ -113,6 +113,7 @@ export function serverArgv(template: UpstreamServer, input: ServerArgvInput): st
     case 'trtllm':
       return [
         model.kind === 'hub' ? model.id : model.path,
+        ...(model.kind === 'hub' ? ['--revision', model.revision] : []),
         '--host', '0.0.0.0',
         '--port', String(port),
         '--backend', 'pytorch',

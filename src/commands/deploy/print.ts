@@ -25,7 +25,7 @@ function explain(result: DeployResult): string[] {
   const t = result.timing;
   const a = result.autoscaling;
   const lines = [
-    `startup probe: ${t.startupFailureThreshold} × ${t.startupPeriodSeconds} s = ${t.startupBudgetSeconds} s (2 × model load ${t.modelLoadSeconds} s from ${t.modelLoadSource}, at least 60 s)`,
+    `startup probe: ${t.startupFailureThreshold} × ${t.startupPeriodSeconds} s = ${t.startupBudgetSeconds} s (${t.startupBudgetSource}; model load from ${t.modelLoadSource})`,
     `drain: preStop ${t.preStopSeconds} s, terminationGracePeriodSeconds ${t.terminationGracePeriodSeconds} s`,
     a.engine === 'none'
       ? `replicas: ${result.replicas.min} (no autoscaler)`
