@@ -1,6 +1,7 @@
 import { horizontalPodAutoscaler, prometheusAdapterRules, scaledObject, type PrometheusAdapterRules } from './autoscaling.js';
 import { compileJob, napConfig, type NapConfig } from './extras.js';
-import { seldonDeployment, SELDON_LICENSE_NOTE } from './graph.js';
+import { seldonGraph, type BuiltGraph, type GraphSummary } from './graph.js';
+import { kserveGraph } from './kserve-graph.js';
 import type { KubeObject } from './k8s.js';
 import { serviceMonitor } from './monitoring.js';
 import type { Resolved } from './resolve.js';
@@ -16,6 +17,8 @@ export interface BuiltManifests {
   nap: NapConfig | null;
   /** prometheus-adapter rules the HPA's external metric needs (engine hpa). */
   adapterRules: PrometheusAdapterRules | null;
+  /** With deploy.graph: the runtime, and per node whether and how it autoscales. */
+  graph: GraphSummary | null;
   notes: string[];
 }
 
@@ -25,6 +28,8 @@ const APPLY_ORDER = [
   'Service',
   'Deployment',
   'SeldonDeployment',
+  'InferenceService',
+  'InferenceGraph',
   'PodDisruptionBudget',
   'NetworkPolicy',
   'ScaledObject',
@@ -38,9 +43,11 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
   const notes = [...r.notes];
   const storage = modelStorage(r);
   const objects: KubeObject[] = [serviceAccount(r, storage), ...storage.claims];
+  let graph: BuiltGraph | null = null;
   if (r.deploy.graph) {
-    objects.push(seldonDeployment(r, r.deploy.graph));
-    notes.push(SELDON_LICENSE_NOTE);
+    graph = r.deploy.graph.runtime === 'kserve' ? kserveGraph(r, r.deploy.graph) : seldonGraph(r, r.deploy.graph);
+    objects.push(...graph.objects);
+    notes.push(...graph.notes);
   } else {
     objects.push(deployment(r, storage), service(r), podDisruptionBudget(r), networkPolicy(r, storage));
     if (r.autoscaling.engine === 'keda') objects.push(scaledObject(r));
@@ -49,7 +56,7 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
   }
   if (emit.includes('compile-job')) objects.push(compileJob(r));
   objects.sort((a, b) => APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
-  const adapterRules = !r.deploy.graph && r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
-  if (adapterRules) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add prometheus-adapter-rules.yaml to prometheus-adapter's config`);
-  return { objects, nap: emit.includes('nap') ? napConfig(r) : null, adapterRules, notes };
+  const adapterRules = graph ? graph.adapterRules : r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
+  if (adapterRules && !graph) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add extras/prometheus-adapter-rules.yaml to prometheus-adapter's config`);
+  return { objects, nap: emit.includes('nap') ? napConfig(r) : null, adapterRules, graph: graph?.summary ?? null, notes };
 }
