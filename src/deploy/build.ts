@@ -1,6 +1,7 @@
 import { HTTP_ADD_ON, horizontalPodAutoscaler, httpScaledObject, prometheusAdapterRules, scaledObject, type PrometheusAdapterRules } from './autoscaling.js';
 import { compileJob, napConfig, NAP_NO_EXISTING_NOTE, type NapConfig } from './extras.js';
-import { seldonDeployment, SELDON_LICENSE_NOTE } from './graph.js';
+import { seldonGraph, type BuiltGraph, type GraphSummary } from './graph.js';
+import { kserveGraph } from './kserve-graph.js';
 import type { KubeObject } from './k8s.js';
 import { serviceMonitor } from './monitoring.js';
 import type { Resolved } from './resolve.js';
@@ -16,6 +17,8 @@ export interface BuiltManifests {
   nap: NapConfig | null;
   /** prometheus-adapter rules the HPA's external metric needs (engine hpa). */
   adapterRules: PrometheusAdapterRules | null;
+  /** With deploy.graph: the runtime, and per node whether and how it autoscales. */
+  graph: GraphSummary | null;
   notes: string[];
 }
 
@@ -25,6 +28,8 @@ const APPLY_ORDER = [
   'Service',
   'Deployment',
   'SeldonDeployment',
+  'InferenceService',
+  'InferenceGraph',
   'PodDisruptionBudget',
   'NetworkPolicy',
   'HTTPScaledObject',
@@ -40,9 +45,11 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
   const storage = modelStorage(r);
   notes.push(...storage.notes);
   const objects: KubeObject[] = [serviceAccount(r, storage), ...storage.claims];
+  let graph: BuiltGraph | null = null;
   if (r.deploy.graph) {
-    objects.push(seldonDeployment(r, r.deploy.graph));
-    notes.push(SELDON_LICENSE_NOTE);
+    graph = r.deploy.graph.runtime === 'kserve' ? kserveGraph(r, r.deploy.graph) : seldonGraph(r, r.deploy.graph);
+    objects.push(...graph.objects);
+    notes.push(...graph.notes);
   } else {
     objects.push(deployment(r, storage), service(r), podDisruptionBudget(r), networkPolicy(r, storage), ...storage.jobs);
     if (r.autoscaling.engine === 'keda') objects.push(scaledObject(r));
@@ -58,9 +65,9 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
   // The compile Job belongs to the config (deploy.compileJob.image): pods wait for its engine, so it is always emitted.
   if (r.engine || emit.includes('compile-job')) objects.push(compileJob(r));
   objects.sort((a, b) => APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
-  const adapterRules = !r.deploy.graph && r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
-  if (adapterRules) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add prometheus-adapter-rules.yaml to prometheus-adapter's config`);
+  const adapterRules = graph ? graph.adapterRules : r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
+  if (adapterRules && !graph) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add extras/prometheus-adapter-rules.yaml to prometheus-adapter's config`);
   const nap = emit.includes('nap') ? napConfig(r) : null;
   if (nap && !r.deploy.nap.existing) notes.push(NAP_NO_EXISTING_NOTE);
-  return { objects, nap, adapterRules, notes };
+  return { objects, nap, adapterRules, graph: graph?.summary ?? null, notes };
 }

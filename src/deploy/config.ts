@@ -108,13 +108,28 @@ export const storageStrategies = ['baked', 'volume', 'init', 'gcsfuse', 'hub'] a
 export type StorageStrategy = (typeof storageStrategies)[number];
 
 export const graphNodeTypes = ['MODEL', 'COMBINER', 'ROUTER', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'] as const;
+/** Who runs the graph: Seldon Core v1 (one SeldonDeployment) or KServe (an InferenceService per node + an InferenceGraph). */
+export const graphRuntimes = ['seldon-v1', 'kserve'] as const;
+/** A node's server: a scaffold template, or `seldon` (Seldon Core's Python wrapper: /health/ping, /health/status). */
+export const graphNodeTemplates = [...SERVER_TEMPLATES, 'seldon'] as const;
 
 export interface GraphNodeConfig {
   name: string;
   type: (typeof graphNodeTypes)[number];
   image: string;
+  /** Decides probe paths and the autoscaling metric. @default seldon (runtime seldon-v1), node (runtime kserve) */
+  template?: (typeof graphNodeTemplates)[number] | undefined;
+  /** Port the node's server listens on. @default 9000 for template seldon, else 8000 */
+  port?: number | undefined;
+  paths: { health?: string | undefined; ready?: string | undefined; metrics?: string | undefined };
   gpu?: { count: number; type?: string | undefined } | undefined;
   resources?: { cpu: string; memory: string } | undefined;
+  /** Replica bounds of this node alone. @default deploy.replicas */
+  replicas?: { min: number; max: number } | undefined;
+  /** This node's autoscaling signal, over deploy.autoscaling's metric and target. */
+  autoscaling?: { metric?: DeployConfig['autoscaling']['metric'] | undefined; target?: number | undefined; query?: string | undefined } | undefined;
+  /** Env names of deploy.secrets this node gets. @default all of deploy.secrets */
+  secrets?: string[] | undefined;
   children: GraphNodeConfig[];
 }
 
@@ -124,15 +139,39 @@ const graphNodeSchema: z.ZodType<GraphNodeConfig> = z.lazy(() =>
       name: dnsLabel,
       type: z.enum(graphNodeTypes),
       image: z.string().min(1),
+      template: z.enum(graphNodeTemplates).optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      paths: z.object({ health: urlPath.optional(), ready: urlPath.optional(), metrics: urlPath.optional() }).strict().default({}),
       gpu: z
         .object({ count: z.number().int().min(1).default(1), type: z.string().regex(/^[a-z0-9-]+$/).optional() })
         .strict()
         .optional(),
       resources: z.object({ cpu: quantity.default('1'), memory: quantity.default('2Gi') }).strict().optional(),
+      replicas: z.object({ min: z.number().int().min(0), max: z.number().int().min(1) }).strict().optional(),
+      autoscaling: z
+        .object({
+          metric: z.enum(['queue-depth', 'gpu-utilization', 'kv-cache']).optional(),
+          target: z.number().positive().optional(),
+          query: z.string().min(1).optional(),
+        })
+        .strict()
+        .optional(),
+      secrets: z.array(z.string().regex(ENV_NAME, 'must be an environment variable name')).optional(),
       children: z.array(graphNodeSchema).default([]),
     })
     .strict(),
 ) as z.ZodType<GraphNodeConfig>;
+
+const graphSchema = z
+  .object({
+    /** @default seldon-v1 */
+    runtime: z.enum(graphRuntimes).default('seldon-v1'),
+    /** The root node of the tree. */
+    root: graphNodeSchema,
+  })
+  .strict();
+
+export type GraphConfig = z.infer<typeof graphSchema>;
 
 export const deploySchema = z
   .object({
@@ -337,8 +376,8 @@ export const deploySchema = z
       .strict()
       .default({}),
     lint: z.object({ ignore: z.array(z.string().min(1)).default([]) }).strict().default({ ignore: [] }),
-    /** An inference graph (Seldon Core v1) instead of a single model server. */
-    graph: graphNodeSchema.optional(),
+    /** An inference graph (Seldon Core v1 or KServe) instead of a single model server. */
+    graph: graphSchema.optional(),
   })
   .strict();
 
@@ -498,15 +537,22 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
   });
   if (deploy.graph) {
     const seen = new Set<string>();
+    const secretEnvs = new Set(deploy.secrets.map((s) => s.env));
     const walk = (node: GraphNodeConfig, path: (string | number)[]) => {
       if (seen.has(node.name)) issue([...path, 'name'], `${node.name} is used by two graph nodes; names must be unique`);
       seen.add(node.name);
       if ((node.type === 'COMBINER' || node.type === 'ROUTER') && node.children.length === 0) {
         issue([...path, 'children'], `a ${node.type} needs children to ${node.type === 'ROUTER' ? 'route to' : 'combine'}`);
       }
+      if (node.replicas && node.replicas.min > node.replicas.max) {
+        issue([...path, 'replicas', 'min'], `must not exceed the node's replicas.max (${node.replicas.max}), got ${node.replicas.min}`);
+      }
+      (node.secrets ?? []).forEach((env, index) => {
+        if (!secretEnvs.has(env)) issue([...path, 'secrets', index], `${env} is not in deploy.secrets: list the Secret reference there first`);
+      });
       node.children.forEach((child, index) => walk(child, [...path, 'children', index]));
     };
-    walk(deploy.graph, ['deploy', 'graph']);
+    walk(deploy.graph.root, ['deploy', 'graph', 'root']);
   }
 }
 

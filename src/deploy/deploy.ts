@@ -9,12 +9,16 @@ import { buildManifests, type Emit } from './build.js';
 import { readBenchResult, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
 import { SECRET_ENV } from './config.js';
 import { gpuTypeFromName } from './facts.js';
+import type { GraphSummary } from './graph.js';
 import type { KubeObject } from './k8s.js';
 import { lintObjects, type LintFinding } from './lint/index.js';
 import { checkApiServerRules, describeFinding, dns1035LabelError } from './names.js';
 import { resolveDeploy, type Resolved } from './resolve.js';
 import { fileNameOf, layoutFiles, toJsonList, toYaml, toYamlStream, type OutputFile } from './serialize.js';
 import { loadBundledSchemas, StrictValidator, type SchemaSet } from './validate/index.js';
+
+/** Where `--out` puts files that are not Kubernetes objects (nap.yaml, prometheus-adapter-rules.yaml). */
+export const EXTRAS_DIR = 'extras';
 
 export interface DeployOptions {
   /** The loaded llmops.yaml (serve, deploy, name and model are used). */
@@ -59,6 +63,8 @@ export interface DeployResult {
   timing: Resolved['timing'];
   replicas: Resolved['replicas'];
   autoscaling: Resolved['autoscaling'];
+  /** With deploy.graph: the runtime, and per node whether and how it autoscales (the single-server fields above do not apply). */
+  graph: GraphSummary | null;
   storage: string;
   notes: string[];
   lint: LintFinding[];
@@ -72,7 +78,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if (out && !options.force && (await exists(out))) {
     throw usageError(`output directory ${out} already exists`, 'OUTPUT_EXISTS', { hint: 'pass --force to replace it' });
   }
-  if (options.emit?.includes('nap') && !out) throw usageError('--emit nap writes nap.yaml beside the manifests: add --out DIR', 'DEPLOY_NAP_NEEDS_OUT');
+  if (options.emit?.includes('nap') && !out) throw usageError('--emit nap writes extras/nap.yaml beside the manifests: add --out DIR', 'DEPLOY_NAP_NEEDS_OUT');
   if (options.kustomize && !out) throw usageError('--kustomize writes a directory layout: add --out DIR', 'DEPLOY_KUSTOMIZE_NEEDS_OUT');
   if (options.dryRun && !options.apply) throw usageError('--dry-run applies nothing without --apply: add --apply', 'DEPLOY_DRY_RUN_NEEDS_APPLY');
 
@@ -129,9 +135,10 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     });
   }
 
+  // Not Kubernetes objects: under extras/, which `kubectl apply -f DIR` (not recursive) and the kustomization skip.
   const extra: OutputFile[] = [];
-  if (built.nap) extra.push({ path: 'nap.yaml', content: toYaml(built.nap) });
-  if (built.adapterRules) extra.push({ path: 'prometheus-adapter-rules.yaml', content: toYaml(built.adapterRules) });
+  if (built.nap) extra.push({ path: `${EXTRAS_DIR}/nap.yaml`, content: toYaml(built.nap) });
+  if (built.adapterRules) extra.push({ path: `${EXTRAS_DIR}/prometheus-adapter-rules.yaml`, content: toYaml(built.adapterRules) });
   const files = layoutFiles(built.objects, { kustomize: Boolean(options.kustomize), environments: config.deploy.environments, extra });
   const yaml = toYamlStream(built.objects);
   const json = toJsonList(built.objects);
@@ -169,6 +176,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     timing: resolved.timing,
     replicas: resolved.replicas,
     autoscaling: resolved.autoscaling,
+    graph: built.graph,
     storage: resolved.storage.strategy,
     notes: built.notes,
     lint,

@@ -4,10 +4,10 @@ export { buildManifests, type Emit } from './build.js';
 export { resolveDeploy, type Resolved } from './resolve.js';
 export { readBenchResult, parseBenchResult, planCapacity, type CapacityPlan } from './capacity.js';
 export { lintObjects, readManifests, RULES, type LintFinding } from './lint/index.js';
-export { StrictValidator, loadSchemaDir, loadBundledSchemas, type SchemaSet } from './validate/index.js';
+export { StrictValidator, loadSchemaDir, loadBundledSchemas, loadCrdDir, withCrds, REPO_CRDS, type SchemaSet } from './validate/index.js';
 export { toYaml, toYamlStream } from './serialize.js';
 export { deploySchema, serveSchema, type DeployConfig, type ServeConfig } from './config.js';
-/** Kinds llmops emits: the bundled schema subset covers exactly these. */
+/** Kinds llmops emits: the bundled schema subset covers exactly these (from ../shared/k8s-schemas, else schemas/crds/). */
 export const EMITTED_KINDS = [
   'apps/v1 Deployment',
   'autoscaling/v2 HorizontalPodAutoscaler',
@@ -18,6 +18,8 @@ export const EMITTED_KINDS = [
   'monitoring.coreos.com/v1 ServiceMonitor',
   'networking.k8s.io/v1 NetworkPolicy',
   'policy/v1 PodDisruptionBudget',
+  'serving.kserve.io/v1alpha1 InferenceGraph',
+  'serving.kserve.io/v1beta1 InferenceService',
   'v1 PersistentVolumeClaim',
   'v1 Service',
   'v1 ServiceAccount',

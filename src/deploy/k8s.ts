@@ -296,10 +296,65 @@ export interface SeldonDeployment extends KubeObject {
     name: string;
     predictors: {
       name: string;
-      replicas: number;
+      replicas?: number;
       graph: SeldonGraphNode;
-      componentSpecs: { spec: PodSpec; replicas?: number }[];
+      componentSpecs: SeldonComponentSpec[];
     }[];
+  };
+}
+
+/** One component of a Seldon v1 predictor: the operator makes a Deployment of it, and an HPA, ScaledObject and PDB from these. */
+export interface SeldonComponentSpec {
+  spec: PodSpec;
+  replicas?: number;
+  /** The operator's HPA: autoscaling/v2 metrics, but no `behavior`. */
+  hpaSpec?: {
+    minReplicas: number;
+    maxReplicas: number;
+    metricsv2: HorizontalPodAutoscaler['spec']['metrics'];
+  };
+  /** The operator's KEDA ScaledObject (scaleTargetRef filled in by the operator). */
+  kedaSpec?: Omit<ScaledObject['spec'], 'scaleTargetRef'>;
+  pdbSpec?: { maxUnavailable: IntOrString };
+}
+
+/** A KServe InferenceService with a custom predictor container (serving.kserve.io/v1beta1). */
+export interface InferenceService extends KubeObject {
+  apiVersion: 'serving.kserve.io/v1beta1';
+  kind: 'InferenceService';
+  spec: {
+    predictor: Omit<PodSpec, 'restartPolicy' | 'initContainers'> & {
+      minReplicas: number;
+      maxReplicas: number;
+      autoScaling?: {
+        metrics: {
+          type: 'External';
+          external: { metric: { backend: 'prometheus'; serverAddress: string; query: string }; target: { type: 'Value'; value: Quantity } };
+        }[];
+        behavior: ScalingBehavior;
+      };
+    };
+  };
+}
+
+export interface InferenceGraphStep {
+  name: string;
+  serviceName?: string;
+  nodeName?: string;
+  data?: '$request' | '$response';
+  dependency?: 'Hard' | 'Soft';
+}
+
+/** A KServe InferenceGraph (serving.kserve.io/v1alpha1): routing nodes whose steps call InferenceServices or other nodes. */
+export interface InferenceGraph extends KubeObject {
+  apiVersion: 'serving.kserve.io/v1alpha1';
+  kind: 'InferenceGraph';
+  spec: {
+    nodes: Record<string, { routerType: 'Sequence' | 'Ensemble' | 'Splitter' | 'Switch'; steps: InferenceGraphStep[] }>;
+    minReplicas?: number;
+    maxReplicas?: number;
+    resources?: ResourceRequirements;
+    serviceAccountName?: string;
   };
 }
 

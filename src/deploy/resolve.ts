@@ -92,7 +92,7 @@ export interface Resolved {
   notes: string[];
 }
 
-const DEFAULT_TARGETS = { 'queue-depth': 4, 'gpu-utilization': 70, 'kv-cache': 80 } as const;
+export const DEFAULT_TARGETS = { 'queue-depth': 4, 'gpu-utilization': 70, 'kv-cache': 80 } as const;
 /** A pod may take twice the load (cold node cache, busy disk); a server's cold-start floor bounds it from below. */
 const STARTUP_SAFETY_FACTOR = 2;
 const STARTUP_PERIOD_SECONDS = 10;
@@ -102,13 +102,19 @@ const MIN_SCALE_DOWN_WINDOW_SECONDS = 600;
 export function resolveDeploy(input: ResolveInput): Resolved {
   const { serve, deploy, name } = input;
   const notes: string[] = [];
-  const image = input.image ?? serve.image;
-  if (!image) {
-    throw usageError('no server image: set `serve.image` in llmops.yaml or pass --image', 'DEPLOY_NO_IMAGE', {
-      hint: 'e.g. --image ghcr.io/acme/tiny-gpt-server:1.4.2 (a pinned tag or a digest)',
-    });
+  // A graph runs each node's own image (checked where the graph is built): no server image is needed or used.
+  const image = deploy.graph ? '' : (input.image ?? serve.image ?? '');
+  if (deploy.graph && (input.image ?? serve.image)) {
+    notes.push(`${input.image ? '--image' : 'serve.image'} is not used: each node of deploy.graph runs its own image`);
   }
-  checkPinned(image, input.image ? '--image' : 'serve.image');
+  if (!deploy.graph) {
+    if (!image) {
+      throw usageError('no server image: set `serve.image` in llmops.yaml or pass --image', 'DEPLOY_NO_IMAGE', {
+        hint: 'e.g. --image ghcr.io/acme/tiny-gpt-server:1.4.2 (a pinned tag or a digest)',
+      });
+    }
+    checkPinned(image, input.image ? '--image' : 'serve.image');
+  }
 
   const facts = SERVER_FACTS[serve.template];
   const paths = {

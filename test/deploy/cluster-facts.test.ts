@@ -160,7 +160,7 @@ describe('--emit nap', () => {
     const out = path.join(dir, 'k8s');
     const run = runCli(['deploy', '--out', out, '--emit', 'nap'], { cwd: dir });
     assert.equal(run.status, 0, run.stderr);
-    const nap = parse(await readFile(path.join(out, 'nap.yaml'), 'utf8')) as { resourceLimits: { resourceType: string; maximum: number }[] };
+    const nap = parse(await readFile(path.join(out, 'extras', 'nap.yaml'), 'utf8')) as { resourceLimits: { resourceType: string; maximum: number }[] };
     // This service: 8 replicas × (2 × 4 CPUs, 2 × 16 GiB, 2 T4s) = 64 CPUs, 256 GiB, 16 T4s; plus 24, 96 and 2.
     assert.deepEqual(nap.resourceLimits, [
       { maximum: 88, resourceType: 'cpu' },

@@ -13,7 +13,7 @@ test('--emit nap writes a GKE node auto-provisioning config with the GPU type in
   const out = path.join(dir, 'k8s');
   const run = runCli(['deploy', '--out', out, '--emit', 'nap'], { cwd: dir });
   assert.equal(run.status, 0, run.stderr);
-  const nap = parse(await readFile(path.join(out, 'nap.yaml'), 'utf8')) as { resourceLimits: { resourceType: string; maximum: number }[] };
+  const nap = parse(await readFile(path.join(out, 'extras', 'nap.yaml'), 'utf8')) as { resourceLimits: { resourceType: string; maximum: number }[] };
   // 8 replicas × 2 T4s; CPU and memory: twice the pod's 4 CPUs / 16 GiB per replica.
   assert.deepEqual(nap.resourceLimits, [
     { maximum: 64, resourceType: 'cpu' },
@@ -92,7 +92,7 @@ test('engine hpa writes the prometheus-adapter rule that serves its external met
   const out = path.join(dir, 'k8s');
   const run = runCli(['deploy', '--out', out, '--kustomize'], { cwd: dir });
   assert.equal(run.status, 0, run.stderr);
-  const rules = parse(await readFile(path.join(out, 'prometheus-adapter-rules.yaml'), 'utf8')) as { externalRules: Record<string, unknown>[] };
+  const rules = parse(await readFile(path.join(out, 'extras', 'prometheus-adapter-rules.yaml'), 'utf8')) as { externalRules: Record<string, unknown>[] };
   assert.deepEqual(rules.externalRules, [
     {
       metricsQuery: 'sum(llmops_queue_depth{namespace="llm",service="tiny-gpt"})',

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig, type LlmopsConfig } from '../../src/config/index.js';
-import { loadSchemaDir, StrictValidator, type SchemaSet } from '../../src/deploy/validate/index.js';
+import { loadCrdDir, loadSchemaDir, REPO_CRDS, StrictValidator, withCrds, type SchemaSet } from '../../src/deploy/validate/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** The official schemas: `../shared/k8s-schemas` beside the repository root (CI clones put `shared/` there). */
@@ -17,8 +17,9 @@ export const SCHEMAS_MISSING = existsSync(path.join(schemaDir, 'kubernetes-v1.30
 
 let fullSchemas: Promise<SchemaSet> | undefined;
 let fullValidator: Promise<StrictValidator> | undefined;
+/** The shared schemas, plus the CRDs kept in this repository (schemas/crds/) for kinds the shared directory lacks. */
 export function officialSchemas(): Promise<SchemaSet> {
-  return (fullSchemas ??= loadSchemaDir(schemaDir));
+  return (fullSchemas ??= Promise.all([loadSchemaDir(schemaDir), loadCrdDir(REPO_CRDS)]).then(([set, crds]) => withCrds(set, crds)));
 }
 export function officialValidator(): Promise<StrictValidator> {
   return (fullValidator ??= officialSchemas().then((set) => StrictValidator.create(set)));

@@ -13,7 +13,8 @@ function summary(result: DeployResult): Record<string, unknown> {
     objects: result.objects.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name })),
     storage: result.storage,
     replicas: result.replicas,
-    autoscaling: result.autoscaling,
+    autoscaling: result.graph ? null : result.autoscaling,
+    graph: result.graph,
     timing: result.timing,
     capacityPlan: result.capacityPlan,
     notes: result.notes,
@@ -27,11 +28,16 @@ function explain(result: DeployResult): string[] {
   const lines = [
     `startup probe: ${t.startupFailureThreshold} × ${t.startupPeriodSeconds} s = ${t.startupBudgetSeconds} s (${t.startupBudgetSource}; model load from ${t.modelLoadSource})`,
     `drain: preStop ${t.preStopSeconds} s, terminationGracePeriodSeconds ${t.terminationGracePeriodSeconds} s`,
-    a.engine === 'none'
-      ? `replicas: ${result.replicas.min} (no autoscaler)`
-      : `autoscaling (${a.engine}): ${result.replicas.min}–${result.replicas.max} replicas on ${a.metric}, target ${a.target}; scale-down window ${t.scaleDownStabilizationSeconds} s`,
-    `  query: ${a.query}`,
   ];
+  // A graph scales node by node: its per-node lines are in the notes, the single-server line would mislead.
+  if (result.graph) lines.push(`inference graph (${result.graph.runtime}): ${result.graph.components.length} nodes, each scaled on its own (see the notes)`);
+  else if (a.engine === 'none') lines.push(`replicas: ${result.replicas.min} (no autoscaler)`);
+  else {
+    lines.push(
+      `autoscaling (${a.engine}): ${result.replicas.min}–${result.replicas.max} replicas on ${a.metric}, target ${a.target}; scale-down window ${t.scaleDownStabilizationSeconds} s`,
+      `  query: ${a.query}`,
+    );
+  }
   if (result.capacityPlan) lines.push('capacity plan:', ...result.capacityPlan.lines.map((l) => `  ${l}`));
   for (const note of result.notes) lines.push(`note: ${note}`);
   if (result.apply) {

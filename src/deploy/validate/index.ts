@@ -3,7 +3,7 @@ import { QUANTITY } from '../config.js';
 import { objectRef, type KubeObject } from '../k8s.js';
 import type { SchemaSet } from './schemas.js';
 
-export { loadSchemaDir, loadBundledSchemas, subsetSchemas, BUNDLED_SCHEMAS, type SchemaSet } from './schemas.js';
+export { loadSchemaDir, loadBundledSchemas, loadCrdDir, subsetSchemas, withCrds, BUNDLED_SCHEMAS, REPO_CRDS, type SchemaSet } from './schemas.js';
 
 export interface SchemaError {
   object: string;
