@@ -191,7 +191,7 @@ export const DOWNLOAD_SCRIPT = [
   'done',
   'partial="$MODEL_DIR.partial-${HOSTNAME:-$$}"',
   'rm -rf "$partial" && mkdir -p "$partial" && touch "$partial/.llmops-heartbeat"',
-  '(while sleep 30; do touch "$partial/.llmops-heartbeat" 2>/dev/null || exit 0; done) &',
+  '(while sleep 30; do touch "$partial/.llmops-heartbeat" 2>/dev/null || exit 0; done) </dev/null >/dev/null 2>&1 &',
   'heartbeat=$!',
   'trap \'kill "$heartbeat" 2>/dev/null || true\' EXIT',
   'PARTIAL="$partial" python3 -c \'import os; from huggingface_hub import snapshot_download; snapshot_download(os.environ["HF_REPO"], revision=os.environ["HF_REVISION"], local_dir=os.environ["PARTIAL"])\'',

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import protobuf from 'protobufjs';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/index.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
 import { parseTextFormat, validateAgainst } from '../helpers/pbtxt.js';
@@ -55,6 +55,30 @@ describe('scaffold templates', () => {
       for (const file of await pythonFiles(dir)) assert.equal(spawnSync('/usr/bin/python3', ['-m', 'py_compile', file]).status, 0);
     });
   }
+
+  for (const template of ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton'] as const) {
+    it(`${template}: the project deploys with its own llmops.yaml, and the server command line matches its compose file`, async () => {
+      const hub = template === 'vllm' || template === 'tgi' || template === 'trtllm';
+      const dir = await generate(template, hub ? ['--model', 'Qwen/Qwen2.5-0.5B-Instruct', '--revision', '0123abcd0123abcd0123abcd0123abcd0123abcd'] : []);
+      const run = await runCli(['deploy', '-o', 'yaml'], { cwd: dir });
+      assert.equal(run.code, 0, run.stderr);
+      const docs = parseAllDocuments(run.stdout).map((d) => d.toJS() as { kind: string; spec: { template: { spec: { containers: { name: string; args?: string[] }[] } } } });
+      const server = docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers.find((c) => c.name === 'server')!;
+      if (!hub) return;
+      // Compose and Kubernetes run one command line, built by one function, except for the port and served name.
+      const compose = parse(await readFile(path.join(dir, 'compose.yaml'), 'utf8')) as { services: Record<string, { command: string[] }> };
+      assert.deepEqual(server.args, compose.services.svc!.command);
+    });
+  }
+
+  it('vllm, tgi and trtllm serve checkpoints: without --model they say so (exit 2) instead of scaffolding the embedded ONNX model', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'llmops-tpl-'));
+    temps.push(root);
+    const result = await runCli(['scaffold', path.join(root, 'svc'), '--template', 'vllm']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /serves a Hugging Face checkpoint.*--model/);
+    assert.deepEqual(await readdir(root), []);
+  });
 
   it('tgi says it is in maintenance upstream', async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'llmops-tpl-'));
