@@ -27,6 +27,24 @@ const CASES: { name: string; change: (raw: Raw) => void; key: string; message: R
     message: /required for storage strategy init/,
   },
   { name: 'unknown storage strategy', change: (raw) => void (deployOf(raw).storage = { strategy: 'nfs' }), key: 'deploy.storage.strategy', message: /must be one of/ },
+  {
+    name: 'volume without a source or a size',
+    change: (raw) => void (deployOf(raw).storage = { strategy: 'volume' }),
+    key: 'deploy.storage.size',
+    message: /claimName.*dataSource.*a Job fills/,
+  },
+  {
+    name: 'hub storage with a server that cannot download',
+    change: (raw) => void (deployOf(raw).storage = { strategy: 'hub' }),
+    key: 'deploy.storage.strategy',
+    message: /downloads from the Hub itself.*not node/,
+  },
+  {
+    name: 'scale to zero on the pods\' own metric',
+    change: (raw) => void (deployOf(raw).replicas = { min: 0, max: 8 }),
+    key: 'deploy.replicas.min',
+    message: /never wake/,
+  },
   { name: 'replicas.min above max', change: (raw) => void (deployOf(raw).replicas = { min: 9, max: 8 }), key: 'deploy.replicas.min', message: /must not exceed/ },
   {
     name: 'grace shorter than preStop + shutdown',
@@ -61,6 +79,18 @@ describe('bad deploy config exits 2 with one line naming the key', () => {
       assert.match(lines[0]!, /llmops\.yaml:\d+:/, 'with file and line');
     });
   }
+});
+
+test('a server flag the server does not have is exit 2 in one line naming it', async () => {
+  const dir = await tempDir();
+  const raw = exampleConfig({ strategy: 'init' });
+  raw.serve = { image: 'vllm/vllm-openai:v0.11.0', template: 'vllm', extraArgs: ['--gpu-memory-utilisation', '0.85'] };
+  await writeConfig(dir, raw);
+  const run = runCli(['deploy', '-o', 'yaml'], { cwd: dir });
+  assert.equal(run.status, 2, run.stderr);
+  assert.equal(run.stdout, '');
+  assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+  assert.match(run.stderr, /--gpu-memory-utilisation.*did you mean --gpu-memory-utilization/);
 });
 
 test('deploy without an image says how to give one (exit 2), and an unpinned image is refused', async () => {
