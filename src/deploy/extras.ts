@@ -1,7 +1,7 @@
 import { usageError } from '../errors.js';
 import { gkeAcceleratorName } from './facts.js';
 import type { Job } from './k8s.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, scratchVolumes, secretEnv } from './pod.js';
+import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, scratchVolumes, secretEnv, serviceJob } from './pod.js';
 import { checkPinned, type Resolved } from './resolve.js';
 import { quantityToNumber, sumBytes } from './quantity.js';
 import { downloader, modelClaimName } from './storage.js';
@@ -67,45 +67,33 @@ export function compileJob(r: Resolved): Job {
   const engine = r.engine;
   if (!job.image || !engine) throw usageError('--emit compile-job needs `deploy.compileJob.image`: an image with llmops and the backend tools', 'DEPLOY_NO_COMPILE_IMAGE');
   checkPinned(job.image, 'deploy.compileJob.image');
-  const name = `${r.name}-compile`;
-  const labels = { ...r.labels, 'app.kubernetes.io/component': 'compile', 'app.kubernetes.io/instance': name };
   const scratch = scratchVolumes({ shm: r.deploy.resources.shm, cache: r.deploy.resources.cache });
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name, namespace: r.namespace, labels },
+  return serviceJob(r, {
+    suffix: 'compile',
+    component: 'compile',
+    backoffLimit: 1,
+    ttlSecondsAfterFinished: 7 * 24 * 3600,
     spec: {
-      backoffLimit: 1,
-      activeDeadlineSeconds: 4 * 3600,
-      ttlSecondsAfterFinished: 7 * 24 * 3600,
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: 'Never',
-          serviceAccountName: r.name,
-          automountServiceAccountToken: false,
-          securityContext: hardenedPodSecurity(),
-          nodeSelector: r.gpuSelector,
-          tolerations: GPU_TOLERATIONS,
-          initContainers: [downloader(r)],
-          containers: [
-            {
-              name: 'compile',
-              image: job.image,
-              imagePullPolicy: 'Always',
-              args: ['compile', '--model', engine.modelDir, '--backend', engine.backend, '--out', engine.dir, '--force'],
-              env: [...scratch.env, ...secretEnv(r.deploy.secrets.filter((s) => s.env === 'HF_TOKEN'))],
-              resources: guaranteedResources(r.deploy.resources.cpu, r.deploy.resources.memory, {
-                'ephemeral-storage': sumBytes(r.deploy.resources.ephemeralStorage, scratch.diskBytes),
-                'nvidia.com/gpu': String(r.deploy.gpu.count),
-              }),
-              securityContext: hardenedContainerSecurity(),
-              volumeMounts: [...scratch.mounts, { name: 'model', mountPath: r.deploy.storage.path }],
-            },
-          ],
-          volumes: [...scratch.volumes, { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } }].sort((a, b) => a.name.localeCompare(b.name)),
+      restartPolicy: 'Never',
+      nodeSelector: r.gpuSelector,
+      tolerations: GPU_TOLERATIONS,
+      initContainers: [downloader(r)],
+      containers: [
+        {
+          name: 'compile',
+          image: job.image,
+          imagePullPolicy: 'Always',
+          args: ['compile', '--model', engine.modelDir, '--backend', engine.backend, '--out', engine.dir, '--force'],
+          env: [...scratch.env, ...secretEnv(r.deploy.secrets.filter((s) => s.env === 'HF_TOKEN'))],
+          resources: guaranteedResources(r.deploy.resources.cpu, r.deploy.resources.memory, {
+            'ephemeral-storage': sumBytes(r.deploy.resources.ephemeralStorage, scratch.diskBytes),
+            'nvidia.com/gpu': String(r.deploy.gpu.count),
+          }),
+          securityContext: hardenedContainerSecurity(),
+          volumeMounts: [...scratch.mounts, { name: 'model', mountPath: r.deploy.storage.path }],
         },
-      },
+      ],
+      volumes: [...scratch.volumes, { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } }].sort((a, b) => a.name.localeCompare(b.name)),
     },
-  };
+  });
 }

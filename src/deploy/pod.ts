@@ -1,5 +1,5 @@
 import type { DeployConfig } from './config.js';
-import type { Container, EnvVar, PodSecurityContext, PodSpec, SecurityContext, Toleration } from './k8s.js';
+import type { Container, EnvVar, Job, Labels, PodSecurityContext, PodSpec, SecurityContext, Toleration } from './k8s.js';
 import { sumBytes } from './quantity.js';
 
 /** Above 10000 so the ids clash with no host user (kube-score container-security-context-user-group-id). */
@@ -89,3 +89,32 @@ export function scratchVolumes(options: ScratchOptions): Scratch {
     diskBytes: sumBytes(options.cache, TMP_SIZE),
   };
 }
+
+/**
+ * A Job beside the service (fill the model volume, compile an engine): its pods run as the service's account, hardened,
+ * and carry an instance label of their own so the Service, PDB and NetworkPolicy never select them.
+ */
+export function serviceJob(
+  service: { name: string; namespace: string; labels: Labels },
+  job: { suffix: string; component: string; backoffLimit: number; ttlSecondsAfterFinished?: number; spec: Omit<PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'securityContext'> },
+): Job {
+  const name = `${service.name}-${job.suffix}`;
+  const labels = { ...service.labels, 'app.kubernetes.io/component': job.component, 'app.kubernetes.io/instance': name };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: service.namespace, labels },
+    spec: {
+      backoffLimit: job.backoffLimit,
+      activeDeadlineSeconds: JOB_DEADLINE_SECONDS,
+      ...(job.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: job.ttlSecondsAfterFinished } : {}),
+      template: {
+        metadata: { labels },
+        spec: { serviceAccountName: service.name, automountServiceAccountToken: false, securityContext: hardenedPodSecurity(), ...job.spec },
+      },
+    },
+  };
+}
+
+/** Downloads and compiles of large models take long, but a stuck Job must not hold a GPU for ever. */
+const JOB_DEADLINE_SECONDS = 4 * 3600;

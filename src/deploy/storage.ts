@@ -1,5 +1,5 @@
 import type { Container, EnvVar, Job, PersistentVolumeClaim, Volume, VolumeMount } from './k8s.js';
-import { guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, secretEnv } from './pod.js';
+import { guaranteedResources, hardenedContainerSecurity, secretEnv, serviceJob } from './pod.js';
 import { quantityToNumber } from './quantity.js';
 import type { Resolved } from './resolve.js';
 
@@ -253,29 +253,17 @@ function waitFor(r: Resolved, name: string, file: string): Container {
 
 /** A Job that fills a new model volume once (idempotent: a finished download is kept), off the GPU nodes. */
 function populateJob(r: Resolved): Job {
-  const name = `${r.name}-model-populate`;
-  const labels = { ...r.labels, 'app.kubernetes.io/component': 'model-populate', 'app.kubernetes.io/instance': name };
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name, namespace: r.namespace, labels },
+  return serviceJob(r, {
+    suffix: 'model-populate',
+    component: 'model-populate',
+    backoffLimit: 3,
     spec: {
-      backoffLimit: 3,
-      activeDeadlineSeconds: 4 * 3600,
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: 'OnFailure',
-          serviceAccountName: r.name,
-          automountServiceAccountToken: false,
-          securityContext: hardenedPodSecurity(),
-          containers: [downloader(r)],
-          volumes: [
-            { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } },
-            { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
-          ],
-        },
-      },
+      restartPolicy: 'OnFailure',
+      containers: [downloader(r)],
+      volumes: [
+        { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } },
+        { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
+      ],
     },
-  };
+  });
 }

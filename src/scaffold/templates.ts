@@ -20,6 +20,8 @@ export const TEMPLATE_NAMES = ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'trit
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 const ALL_SHARED = ['locustfile.py', '_github/workflows/llmops.yml'];
+/** vLLM, TGI and TensorRT-LLM projects share one Dockerfile over their pinned image. */
+const ENGINE_SHARED = [...ALL_SHARED, 'Dockerfile'];
 
 export const TEMPLATES: Record<TemplateName, TemplateInfo> = {
   node: {
@@ -36,17 +38,17 @@ export const TEMPLATES: Record<TemplateName, TemplateInfo> = {
     copyModel: true,
     shared: ALL_SHARED,
   },
-  vllm: { name: 'vllm', description: 'vLLM OpenAI-compatible server: container and engine arguments from llmops.yaml', vendorEngine: false, copyModel: true, servesCheckpoints: true, shared: ALL_SHARED },
+  vllm: { name: 'vllm', description: 'vLLM OpenAI-compatible server: container and engine arguments from llmops.yaml', vendorEngine: false, copyModel: true, servesCheckpoints: true, shared: ENGINE_SHARED },
   tgi: {
     name: 'tgi',
     description: 'Hugging Face Text Generation Inference (upstream in maintenance mode; prefer vllm)',
     vendorEngine: false,
     copyModel: true,
     servesCheckpoints: true,
-    shared: ALL_SHARED,
+    shared: ENGINE_SHARED,
     note: 'TGI is in maintenance mode upstream; prefer --template vllm for new services',
   },
-  trtllm: { name: 'trtllm', description: 'TensorRT-LLM trtllm-serve (compiles at serve time), OpenAI-compatible', vendorEngine: false, copyModel: true, servesCheckpoints: true, shared: ALL_SHARED },
+  trtllm: { name: 'trtllm', description: 'TensorRT-LLM trtllm-serve (compiles at serve time), OpenAI-compatible', vendorEngine: false, copyModel: true, servesCheckpoints: true, shared: ENGINE_SHARED },
   triton: {
     name: 'triton',
     description: 'Triton Inference Server model repository (ONNX Runtime or TensorRT plan) with dynamic batching',
