@@ -176,7 +176,10 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     throw usageError('--peak-qps needs an endpoint bench result to divide by: add --from-bench RESULTS.json', 'DEPLOY_NO_CAPACITY');
   }
 
-  const { query, metricType, externalMetricName, seriesName } = autoscalingQuery(deploy, serve, name, facts, metric);
+  // A graph's nodes scale on queries of their own (graph.ts): serve.template's metrics do not apply to it.
+  const { query, metricType, externalMetricName, seriesName } = deploy.graph
+    ? { query: '', metricType: 'Value' as const, externalMetricName: '', seriesName: '' }
+    : autoscalingQuery(deploy, serve, name, facts, metric);
   const wake = resolveWake(deploy, input.capacity);
   // Scarce GPUs: with two or more replicas, replace one at a time without an extra GPU; a single replica surges
   // by one instead, so the service never drops to zero during a rollout.

@@ -200,3 +200,11 @@ test('the CLI prints per-node autoscaling instead of the single-server line, the
   assert.match(bad.stderr, /`deploy\.graph\.root\.children\.0\.children\.1\.name` llm is used by two graph nodes/);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
 });
+
+test('a graph scales each node on its own server\'s metrics: serve.template\'s (here node, with no KV-cache metric) does not apply', async () => {
+  const raw = graphConfig('seldon-v1');
+  Object.assign((raw.deploy as Record<string, Record<string, unknown>>).autoscaling!, { metric: 'kv-cache', target: 80 });
+  const result = await deploy({ config: loadExample(raw) });
+  assert.ok(result.notes.some((n) => /graph node encoder is NOT autoscaled/.test(n)), 'the Seldon wrapper has no KV-cache metric: said per node');
+  assert.ok(result.objects.some((o) => o.kind === 'SeldonDeployment'));
+});
