@@ -21,7 +21,7 @@ Examples:
   $ llmops deploy --image ghcr.io/acme/tiny-gpt-server:1.4.2 -o yaml
   $ llmops deploy --out k8s --kustomize && kubectl apply -k k8s/overlays/production
   $ llmops deploy --out k8s --from-bench endpoint.json --from-bench engine.json --peak-qps 120
-  $ llmops deploy --out k8s --emit nap --emit compile-job
+  $ llmops deploy --out k8s --emit nap
   $ llmops deploy --apply --dry-run=server --context staging
   $ llmops deploy lint k8s/ other-manifests.yaml
 `;
@@ -36,7 +36,7 @@ export function deployCommand(): Command {
     .option('--image <image>', 'server image (pinned tag or digest), over serve.image')
     .option('--from-bench <file>', 'bench result JSON: endpoint (capacity plan) or engine (model load time); repeatable', collect)
     .option('--peak-qps <n>', 'peak requests/s the capacity plan sizes replicas.max for', positiveNumber)
-    .addOption(new Option('--emit <what>', 'also write: nap (GKE node auto-provisioning config), compile-job (a Job compiling on the GPU pool); repeatable').argParser(collectEmit))
+    .addOption(new Option('--emit <what>', 'also write: nap (GKE node auto-provisioning config), compile-job (a Job compiling on the GPU pool; implied by deploy.compileJob.image); repeatable').argParser(collectEmit))
     .option('--apply', 'apply with kubectl (a server-side dry run first)')
     .addOption(new Option('--dry-run <mode>', 'with --apply: only this dry run').choices(['server', 'client']))
     .option('--context <ctx>', 'kubeconfig context for --apply')
