@@ -94,13 +94,17 @@ function dnsSubdomain() {
   return z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a DNS-1123 subdomain (lowercase letters, digits, - and .)');
 }
 
-/** The llmops compile backends whose artifacts each server runs, in order of preference (the first is the default). */
+/**
+ * The llmops compile backends a compile Job can run for each server, in order of preference (the first is the
+ * default). Only backends that run inside the Job's own container: `tensorrt` and `tensorrt-llm` start NVIDIA's
+ * containers through Docker, which a pod does not have (and trtllm-serve compiles at start anyway).
+ */
 export const COMPILED_BACKENDS: Record<ServeConfig['template'], readonly ('ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm')[]> = {
   node: ['ort', 'optimum'],
   fastapi: ['optimum', 'ort'],
   vllm: [],
   tgi: [],
-  trtllm: ['tensorrt-llm'],
+  trtllm: [],
   triton: [],
 };
 
@@ -370,7 +374,7 @@ export const deploySchema = z
          * node pool the service runs on, and the Deployment serves the engine it writes.
          */
         image: z.string().min(1).optional(),
-        /** Default: the first backend the server runs (node, fastapi: ort; trtllm: tensorrt-llm). */
+        /** Default: the first backend the server runs (node: ort; fastapi: optimum); the Job runs it in its own container. */
         backend: z.enum(['ort', 'optimum', 'tensorrt', 'tensorrt-llm']).optional(),
       })
       .strict()
@@ -483,7 +487,7 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
   if (deploy.compileJob.image) {
     const backends = COMPILED_BACKENDS[serve.template];
     if (backends.length === 0) {
-      issue(['deploy', 'compileJob', 'image'], `the ${serve.template} server loads the model itself and runs no llmops-compiled engine: remove deploy.compileJob`);
+      issue(['deploy', 'compileJob', 'image'], `the ${serve.template} server loads (and compiles) the model itself at start: remove deploy.compileJob`);
     } else if (deploy.compileJob.backend && !backends.includes(deploy.compileJob.backend)) {
       issue(['deploy', 'compileJob', 'backend'], `the ${serve.template} server runs ${backends.join(' or ')} artifacts, not ${deploy.compileJob.backend}`);
     }

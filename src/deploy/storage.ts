@@ -212,7 +212,7 @@ function downloadEnv(r: Resolved): EnvVar[] {
     { name: 'HF_REPO', value: r.model.id! },
     { name: 'HF_REVISION', value: r.model.revision! },
     { name: 'HOME', value: '/tmp' },
-    { name: 'MODEL_DIR', value: r.engine?.modelDir ?? r.model.dir! },
+    { name: 'MODEL_DIR', value: r.model.dir! },
     { name: 'STALE_MINUTES', value: String(STALE_MINUTES) },
     ...secretEnv(r.deploy.secrets.filter((s) => s.env === 'HF_TOKEN')),
   ];
