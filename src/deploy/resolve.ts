@@ -313,7 +313,15 @@ function serverContainerArgv(serve: ServeConfig, deploy: DeployConfig, name: str
   }
   const derived = serverArgv(template, { model: source, port: serve.port, servedName: name, gpus: deploy.gpu.count, shutdownSeconds: serve.shutdownTimeoutSeconds });
   const flags = [...(serve.args ?? derived), ...serve.extraArgs];
-  if (!command) checkServerArgv(template, flags);
+  if (!command) {
+    checkServerArgv(template, flags);
+    // TGI's entrypoint runs `exec text-generation-launcher $@` unquoted (tgi-entrypoint.sh): an argument with a space
+    // would reach the launcher as two.
+    const split = template === 'tgi' ? flags.find((arg) => /\s/.test(arg)) : undefined;
+    if (split !== undefined) {
+      throw usageError(`TGI's image splits arguments at spaces (its entrypoint runs \`exec text-generation-launcher $@\` unquoted): \`${split}\` would become several; use a value without spaces, or set serve.command`, 'DEPLOY_SERVER_ARG_SPLIT');
+    }
+  }
   return { command, args: [...SERVERS[template].argsPrefix, ...flags] };
 }
 

@@ -170,6 +170,12 @@ describe('the server argv is checked before anything is written', () => {
     await refused(raw, '--port');
   });
 
+  test('TGI: an argument with a space is refused (its entrypoint splits $@ unquoted)', async () => {
+    const raw = config('tgi', STRATEGIES.hub!.storage);
+    (raw.serve as Record<string, unknown>).extraArgs = ['--hostname', 'a b'];
+    await refused(raw, 'a b', 'unquoted');
+  });
+
   test('serve.command replaces the entrypoint: a command of your own is not checked against the server', async () => {
     const raw = config('vllm', STRATEGIES.hub!.storage);
     Object.assign(raw.serve as Record<string, unknown>, { command: ['/opt/wrapper.sh'], extraArgs: ['--anything-goes'] });
