@@ -2,6 +2,7 @@ import { usageError } from '../../errors.js';
 import { Recorder } from '../stats.js';
 import { metricSummary, round } from './accumulator.js';
 import { findCapacity, findKnee } from './saturation.js';
+import { clientSelfCheck } from './self-check.js';
 import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint } from './types.js';
 
 const METRICS = ['ttftMs', 'itlMs', 'tpsPerRequest', 'latencyMs'] as const;
@@ -51,6 +52,7 @@ export function mergeEndpointResults(inputs: Array<{ file: string; result: Endpo
     runs,
     knee: findKnee(runs),
     capacity: findCapacity(runs, first.result.slo),
+    selfCheck: clientSelfCheck(runs),
     workers: sum(results.map((result) => result.workers)),
     startedAt: results.map((result) => result.startedAt).sort()[0]!,
     interrupted: results.some((result) => result.interrupted),
@@ -86,7 +88,15 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     promptTokens,
     tokenSource: sources.size === 1 ? [...sources][0]! : sources.size === 0 ? first.tokenSource : 'mixed',
     ...(schedules.length > 0
-      ? { schedule: { sent: sum(schedules.map((s) => s.sent)), late: sum(schedules.map((s) => s.late)), lagMs: mergeSummaries(schedules.map((s) => s.lagMs)) } }
+      ? {
+          schedule: {
+            sent: sum(schedules.map((s) => s.sent)),
+            late: sum(schedules.map((s) => s.late)),
+            lagMs: mergeSummaries(schedules.map((s) => s.lagMs)),
+            // Each worker's gaps are its own; their union is another process, so the CV does not merge.
+            interArrivalCv: null,
+          },
+        }
       : {}),
     warmup: { durationS: Math.max(...runs.map((run) => run.warmup.durationS)), requests: sum(runs.map((run) => run.warmup.requests)) },
     client: {

@@ -62,21 +62,44 @@ function normal(random: () => number, mean: number, stddev: number): number {
 
 const WORDS = TOKENIZER_CORPUS.split(/\s+/).filter(Boolean);
 
+/** Corpus text of about `tokens` tokens starting at a seeded place, after `lead`, cut to exactly `tokens` by `counter`. */
+function corpusText(lead: string, tokens: number, counter: TokenCounter, offset: number): string {
+  let text = lead;
+  // Enough words for the target length under any sane tokenizer (a word is rarely under one token).
+  for (let w = 0; w < tokens + 8; w += 1) text += ` ${WORDS[(offset + w) % WORDS.length]}`;
+  return counter.truncate(text, tokens);
+}
+
+/** One synthetic prompt of `tokens` tokens (a trace line's `input_length`), its text placed by `seed`. */
+export function lengthPrompt(tokens: number, counter: TokenCounter, seed: number): Prompt {
+  const offset = Math.floor(createRandom(seed)() * WORDS.length);
+  return { text: corpusText(`Request ${seed}.`, tokens, counter, offset) };
+}
+
 /**
  * `count` distinct prompts whose lengths follow Normal(mean, stddev) tokens (at least 1). Each starts at a different
  * place in the built-in corpus with a numbered preamble, so a server's prefix cache cannot turn the benchmark into a
- * cache benchmark.
+ * cache benchmark — unless `prefix` asks for exactly that: then `prefix.count` distinct shared prefixes of
+ * `prefix.tokens` tokens each, prompt i starting with prefix i mod count, before its own distinct part.
  */
-export function syntheticPrompts(options: { count: number; mean: number; stddev: number; counter: TokenCounter; seed?: number }): Prompt[] {
+export function syntheticPrompts(options: {
+  count: number;
+  mean: number;
+  stddev: number;
+  counter: TokenCounter;
+  seed?: number;
+  prefix?: { tokens: number; count: number };
+}): Prompt[] {
   const random = createRandom(options.seed ?? 1);
+  const prefixes: string[] = [];
+  for (let j = 0; j < (options.prefix?.count ?? 0); j += 1) {
+    prefixes.push(corpusText(`Shared context ${j + 1}.`, options.prefix!.tokens, options.counter, Math.floor(random() * WORDS.length)));
+  }
   const prompts: Prompt[] = [];
   for (let i = 0; i < options.count; i += 1) {
     const tokens = Math.max(1, Math.round(normal(random, options.mean, options.stddev)));
-    const offset = Math.floor(random() * WORDS.length);
-    let text = `Request ${i + 1}.`;
-    // Enough words for the target length under any sane tokenizer (a word is rarely under one token).
-    for (let w = 0; w < tokens + 8; w += 1) text += ` ${WORDS[(offset + w) % WORDS.length]}`;
-    prompts.push({ text: options.counter.truncate(text, tokens) });
+    const own = corpusText(`Request ${i + 1}.`, tokens, options.counter, Math.floor(random() * WORDS.length));
+    prompts.push({ text: prefixes.length > 0 ? `${prefixes[i % prefixes.length]!}\n\n${own}` : own });
   }
   return prompts;
 }
@@ -114,7 +137,8 @@ export async function datasetPrompts(file: string): Promise<Prompt[]> {
   return prompts;
 }
 
-function datasetPrompt(value: unknown, where: string): Prompt | null {
+/** One dataset entry as a prompt (null for a ShareGPT conversation that opens with the model). */
+export function datasetPrompt(value: unknown, where: string): Prompt | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw usageError(`${where} is not a JSON object`, 'DATASET_INVALID');
   const entry = value as Record<string, unknown>;
   const maxTokens = entry.max_tokens ?? entry.output_len;

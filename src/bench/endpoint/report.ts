@@ -110,15 +110,18 @@ function describeShape(load: LoadShape): string {
     case 'concurrency':
       return `closed loop, concurrency ${load.levels.join(', ')}`;
     case 'rate':
-      return `open loop, ${load.levels.join(', ')} req/s (${load.arrival} arrivals)`;
+      return `open loop, ${load.levels.join(', ')} req/s (${load.arrival} arrivals${load.arrival === 'gamma' ? `, burstiness ${load.burstiness ?? 1}` : ''})`;
     case 'users':
       return `${load.users} users, spawning ${load.spawnRate}/s`;
+    case 'schedule':
+      return `trace ${load.file}: ${load.requests} requests over ${num(load.spanS, 1)} s${load.timeScale === 1 ? '' : ` (times × ${load.timeScale})`}`;
   }
 }
 
 function describePrompts(prompts: EndpointBenchResult['prompts']): string {
   const parts = [prompts.source === 'dataset' && prompts.dataset ? `dataset ${prompts.dataset}` : prompts.source, `${prompts.count} prompts`];
   if (prompts.tokens) parts.push(`${num(prompts.tokens.mean, 0)} ± ${num(prompts.tokens.stddev, 0)} tokens`);
+  if (prompts.prefix) parts.push(`${prompts.prefix.count} shared prefixes of ${prompts.prefix.tokens} tokens`);
   if (prompts.tokenizer) parts.push(`tokenizer ${prompts.tokenizer}`);
   return parts.join(', ');
 }

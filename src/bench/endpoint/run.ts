@@ -3,7 +3,9 @@ import { Pool } from 'undici';
 import { LlmopsError, usageError } from '../../errors.js';
 import { requestBody, resolveEndpoint, type Endpoint } from './api.js';
 import { sendStreamingRequest, type StreamingRequest } from './client.js';
-import { runConcurrencyStep, runRateStep, runUsersStep, type StepOutcome, type StepPlan, type StepProgress } from './load.js';
+import { runConcurrencyStep, runRateStep, runScheduleStep, runUsersStep, type StepOutcome, type StepPlan, type StepProgress } from './load.js';
+import { clientSelfCheck } from './self-check.js';
+import { readTrace, type Trace } from './trace.js';
 import { approximateTokenCounter, datasetPrompts, loadTokenCounter, syntheticPrompts, type TokenCounter } from './prompts.js';
 import { findCapacity, findKnee } from './saturation.js';
 import type { EndpointApi, EndpointBenchResult, EndpointRun, LoadShape, Prompt, RequestSample, Slo } from './types.js';
@@ -29,6 +31,13 @@ export interface EndpointBenchOptions {
   maxTokens?: number;
   /** JSONL (or JSON array) of prompts; replaces synthetic prompts. */
   dataset?: string;
+  /**
+   * Replays a trace (JSONL of `{timestamp, input_length, output_length}` or with `prompt`/`messages`) instead of
+   * `load`: one step, each request at its recorded time × `timeScale`. `requests` keeps only the first N lines.
+   */
+  schedule?: { file: string; timeScale?: number };
+  /** Synthetic prompts start with one of `count` shared prefixes of `tokens` tokens (a prefix-cache workload). */
+  prefix?: { tokens: number; count: number };
   /** tokenizer.json, a model directory or an artifact: synthetic prompts are cut to exact token counts with it. */
   tokenizer?: string;
   slo?: Slo;
@@ -56,10 +65,9 @@ const DEFAULT_LOAD: LoadShape = { kind: 'concurrency', levels: [1, 8, 32] };
 /** Load-tests a streaming LLM endpoint, one step per load level, and finds its knee and capacity at the SLO. */
 export async function benchEndpoint(options: EndpointBenchOptions): Promise<EndpointBenchResult> {
   const endpoint = resolveEndpoint(options.url, options.api);
-  const load = options.load ?? DEFAULT_LOAD;
   const maxTokens = options.maxTokens ?? 128;
   const worker = options.worker ?? { index: 0, count: 1 };
-  validateOptions(options, load, worker);
+  validateOptions(options, options.load ?? DEFAULT_LOAD, worker);
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: 'text/event-stream',
@@ -70,12 +78,26 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
 
   const counter: TokenCounter = options.tokenizer ? await loadTokenCounter(options.tokenizer) : approximateTokenCounter;
   const promptTokens = options.promptTokens ?? { mean: 128, stddev: 0 };
-  const maxLevel = load.kind === 'users' ? load.users : Math.max(...load.levels);
-  const prompts: Prompt[] = options.dataset
-    ? await datasetPrompts(options.dataset)
-    : syntheticPrompts({ count: Math.min(1024, Math.max(64, Math.ceil(maxLevel * 2))), ...promptTokens, counter, seed: (options.seed ?? 1) * 7919 + worker.index });
+  const trace: Trace | undefined = options.schedule
+    ? await readTrace(options.schedule.file, { timeScale: options.schedule.timeScale ?? 1, counter, seed: (options.seed ?? 1) * 7919, ...(options.requests === undefined ? {} : { limit: options.requests }) })
+    : undefined;
+  const load: LoadShape = trace
+    ? { kind: 'schedule', file: options.schedule!.file, requests: trace.prompts.length, timeScale: options.schedule!.timeScale ?? 1, spanS: round3(trace.spanS) }
+    : (options.load ?? DEFAULT_LOAD);
+  const maxLevel = load.kind === 'users' ? load.users : load.kind === 'schedule' ? 1 : Math.max(...load.levels);
+  const prompts: Prompt[] = trace
+    ? trace.prompts
+    : options.dataset
+      ? await datasetPrompts(options.dataset)
+      : syntheticPrompts({
+          count: Math.min(1024, Math.max(64, Math.ceil(maxLevel * 2))),
+          ...promptTokens,
+          counter,
+          seed: (options.seed ?? 1) * 7919 + worker.index,
+          ...(options.prefix ? { prefix: options.prefix } : {}),
+        });
 
-  const connections = load.kind === 'rate' ? (options.maxConnections ?? 10_000) : share(maxLevel, worker);
+  const connections = load.kind === 'rate' || load.kind === 'schedule' ? (options.maxConnections ?? 10_000) : share(maxLevel, worker);
   const pool = new Pool(endpoint.origin, { connections: Math.max(1, connections), pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 10_000 } });
   const startedAt = new Date().toISOString();
   const signal = options.signal ?? new AbortController().signal;
@@ -91,9 +113,9 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
     }));
     let next = 0;
     const timeoutMs = options.timeoutMs ?? 120_000;
-    const send = (scheduledMs?: number) => {
-      const request = requests[next]!;
-      next = (next + 1) % requests.length;
+    const send = (scheduledMs?: number, promptIndex?: number) => {
+      const request = requests[promptIndex ?? next]!;
+      if (promptIndex === undefined) next = (next + 1) % requests.length;
       return sendStreamingRequest(pool, request, { api: endpoint.api, timeoutMs, signal, ...(scheduledMs === undefined ? {} : { scheduledMs }) });
     };
 
@@ -105,8 +127,13 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
       if (signal.aborted) break;
       const plan: StepPlan = {
         label: step.label,
-        warmupMs: options.warmupMs ?? 5000,
-        ...(options.requests === undefined ? { durationMs: options.durationMs ?? 30_000 } : { requests: share(options.requests, worker) }),
+        // A trace is measured whole unless a warm-up is asked for: its first requests are part of the recording.
+        warmupMs: options.warmupMs ?? (load.kind === 'schedule' ? 0 : 5000),
+        ...(load.kind === 'schedule'
+          ? { requests: load.requests }
+          : options.requests === undefined
+            ? { durationMs: options.durationMs ?? 30_000 }
+            : { requests: share(options.requests, worker) }),
         slo,
         signal,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -119,7 +146,15 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
         outcome = await runConcurrencyStep({ ...plan, warmupMs: 0, durationMs: 0 }, send, 0);
       } else if (load.kind === 'concurrency') outcome = await runConcurrencyStep(plan, send, step.share);
       else if (load.kind === 'users') outcome = await runUsersStep(plan, send, step.share, load.spawnRate / worker.count);
-      else outcome = await runRateStep(plan, send, step.share, { arrival: load.arrival, seed: (options.seed ?? 1) * 104729 + worker.index * 31 + runs.length, phase: worker.index / worker.count });
+      else if (load.kind === 'schedule') outcome = await runScheduleStep(plan, send, trace!.offsetsMs);
+      else {
+        outcome = await runRateStep(plan, send, step.share, {
+          arrival: load.arrival,
+          ...(load.burstiness === undefined ? {} : { burstiness: load.burstiness }),
+          seed: (options.seed ?? 1) * 104729 + worker.index * 31 + runs.length,
+          phase: worker.index / worker.count,
+        });
+      }
       const { interrupted, ...metrics } = outcome;
       runs.push({
         ...step.level,
@@ -142,15 +177,18 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
       api: endpoint.api,
       model,
       load,
-      prompts: options.dataset
-        ? { source: 'dataset', tokens: null, tokenizer: counter.source, dataset: options.dataset, count: prompts.length }
-        : { source: 'synthetic', tokens: promptTokens, tokenizer: counter.source, dataset: null, count: prompts.length },
+      prompts: trace
+        ? { source: 'schedule', tokens: null, tokenizer: counter.source, dataset: null, count: prompts.length }
+        : options.dataset
+          ? { source: 'dataset', tokens: null, tokenizer: counter.source, dataset: options.dataset, count: prompts.length }
+          : { source: 'synthetic', tokens: promptTokens, tokenizer: counter.source, dataset: null, count: prompts.length, ...(options.prefix ? { prefix: options.prefix } : {}) },
       maxTokens,
       slo,
       sloAttainment: attainment,
       runs,
       knee: findKnee(runs),
       capacity: findCapacity(runs, slo),
+      selfCheck: clientSelfCheck(runs),
       workers: 1,
       ...(worker.count > 1 ? { worker } : {}),
       ...(stoppedEarly ? { stoppedEarly } : {}),
@@ -169,6 +207,10 @@ function* steps(load: LoadShape, worker: { index: number; count: number }): Gene
     yield { label: `users=${load.users}`, share: share(load.users, worker), level: { users: load.users, spawnRate: load.spawnRate } };
     return;
   }
+  if (load.kind === 'schedule') {
+    yield { label: 'trace', share: 1, level: { rate: load.spanS > 0 ? round3(load.requests / load.spanS) : load.requests, trace: load.file } };
+    return;
+  }
   for (const level of load.levels) {
     if (load.kind === 'concurrency') yield { label: `c=${level}`, share: share(level, worker), level: { concurrency: level } };
     else yield { label: `${level} req/s`, share: level / worker.count, level: { rate: level } };
@@ -180,8 +222,22 @@ export function share(amount: number, worker: { index: number; count: number }):
   return Math.floor(amount / worker.count) + (worker.index < amount % worker.count ? 1 : 0);
 }
 
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
 function validateOptions(options: EndpointBenchOptions, load: LoadShape, worker: { index: number; count: number }): void {
-  if (load.kind !== 'users' && load.levels.length === 0) throw usageError('Expected at least one load level', 'INVALID_LOAD');
+  if (options.schedule) {
+    if (options.load) throw usageError('--schedule replays a trace: it takes no --concurrency, --rate or --users', 'INVALID_LOAD');
+    if (options.dataset) throw usageError('--schedule brings its own prompts: it takes no --dataset', 'INVALID_LOAD');
+    if (options.durationMs !== undefined) throw usageError('--schedule replays the whole trace: use --requests N to replay its first N lines, not --duration', 'INVALID_LOAD');
+    if (worker.count > 1) throw usageError('--schedule cannot be split over --workers yet', 'INVALID_LOAD');
+    if (!(options.schedule.timeScale === undefined || options.schedule.timeScale > 0)) throw usageError(`Expected --time-scale > 0, got ${options.schedule.timeScale}`, 'INVALID_LOAD');
+  }
+  if (options.prefix && (options.dataset || options.schedule)) throw usageError('--prefix-tokens shapes synthetic prompts: it takes no --dataset or --schedule', 'INVALID_PROMPTS');
+  if (load.kind === 'rate' && load.burstiness !== undefined && load.arrival !== 'gamma') throw usageError('--burstiness goes with --arrival gamma', 'INVALID_LOAD');
+  if (load.kind === 'rate' && load.burstiness !== undefined && !(load.burstiness > 0)) throw usageError(`Expected --burstiness > 0, got ${load.burstiness}`, 'INVALID_LOAD');
+  if (load.kind !== 'users' && load.kind !== 'schedule' && load.levels.length === 0) throw usageError('Expected at least one load level', 'INVALID_LOAD');
   if (options.durationMs !== undefined && options.requests !== undefined) throw usageError('Give --duration or --requests, not both', 'INVALID_LOAD');
   if (!Number.isInteger(worker.count) || worker.count < 1 || !Number.isInteger(worker.index) || worker.index < 0 || worker.index >= worker.count) {
     throw usageError(`worker index ${worker.index} is not in 0…${worker.count - 1}`, 'INVALID_WORKER', { hint: 'JOB_COMPLETION_INDEX (or --worker-index) must be below --workers' });

@@ -1,4 +1,6 @@
 import type { LatencySummary } from '../engine/types.js';
+import type { Arrival } from './arrivals.js';
+import type { ClientSelfCheck } from './self-check.js';
 
 /** The request and stream formats llmops speaks. `vllm` is OpenAI completions plus `ignore_eos`, so every request generates exactly `maxTokens`. */
 export type EndpointApi = 'openai-chat' | 'openai-completions' | 'vllm' | 'tgi';
@@ -8,7 +10,9 @@ export type LoadShape =
   /** Closed loop: this many requests always in flight, each sent when the previous one of its worker ends. */
   | { kind: 'concurrency'; levels: number[] }
   /** Open loop: requests per second on a fixed schedule, sent on time however slow the server is. */
-  | { kind: 'rate'; levels: number[]; arrival: 'poisson' | 'constant' }
+  | { kind: 'rate'; levels: number[]; arrival: Arrival; /** Gamma shape K (arrival `gamma` only): gaps have CV 1/√K. */ burstiness?: number }
+  /** Trace replay: one step, each request at its recorded time (× `timeScale`) with its recorded lengths. */
+  | { kind: 'schedule'; file: string; requests: number; timeScale: number; spanS: number }
   /** Locust-style: `users` closed-loop users, `spawnRate` more each second until all run. One step. */
   | { kind: 'users'; users: number; spawnRate: number };
 
@@ -74,8 +78,10 @@ export interface MetricSummary extends LatencySummary {
 export interface EndpointRun {
   /** Set in closed-loop steps. */
   concurrency?: number;
-  /** Set in open-loop steps (requests per second offered). */
+  /** Set in open-loop steps (requests per second offered; a trace replay's mean rate). */
   rate?: number;
+  /** Set on the step of a trace replay (--schedule): the trace file. */
+  trace?: string;
   /** Set for the users ramp. */
   users?: number;
   spawnRate?: number;
@@ -105,14 +111,26 @@ export interface EndpointRun {
   outputTokens: number;
   promptTokens: number | null;
   tokenSource: 'usage' | 'stream' | 'mixed';
-  /** Open loop only: sends more than LATE_SEND_MS behind schedule, and the schedule lag. */
-  schedule?: { sent: number; late: number; lagMs: MetricSummary };
+  /**
+   * The client's own punctuality, in every step: measured sends, those more than LATE_SEND_MS behind the moment they
+   * were due (the schedule in an open loop, the previous response's end in a closed one), the lag's percentiles, and
+   * in open-loop steps the measured coefficient of variation of the gaps between sends. Optional only in old files.
+   */
+  schedule?: SendSchedule;
   warmup: { durationS: number; requests: number };
   /** The load generator's own cost in this step: CPU per completed request and event-loop delay. */
   client: { cpuMsPerRequest: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
   /** Per-second buckets of the measured window, for the report's time series. */
   timeline: TimelinePoint[];
   interrupted?: boolean;
+}
+
+export interface SendSchedule {
+  sent: number;
+  late: number;
+  lagMs: MetricSummary;
+  /** Open loop: standard deviation ÷ mean of the measured gaps between sends (Poisson 1, gamma 1/√K); else null. */
+  interArrivalCv: number | null;
 }
 
 export interface TimelinePoint {
@@ -157,7 +175,15 @@ export interface EndpointBenchResult {
   api: EndpointApi;
   model: string | null;
   load: LoadShape;
-  prompts: { source: 'synthetic' | 'dataset'; tokens: { mean: number; stddev: number } | null; tokenizer: string | null; dataset: string | null; count: number };
+  prompts: {
+    source: 'synthetic' | 'dataset' | 'schedule';
+    tokens: { mean: number; stddev: number } | null;
+    tokenizer: string | null;
+    dataset: string | null;
+    count: number;
+    /** Synthetic prompts that share prefixes (--prefix-tokens, --prefix-count). */
+    prefix?: { tokens: number; count: number };
+  };
   maxTokens: number;
   slo: Slo | null;
   sloAttainment: number;
@@ -168,6 +194,8 @@ export interface EndpointBenchResult {
   workers: number;
   /** Set on one worker's own result in a distributed run. */
   worker?: { index: number; count: number };
+  /** The load generator's own accuracy: send lag, CPU, event-loop delay, and warnings when they pass a threshold. */
+  selfCheck?: ClientSelfCheck;
   /** Why the sweep ended before its last step (every request of a step failed to connect). */
   stoppedEarly?: string;
   startedAt: string;

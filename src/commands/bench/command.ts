@@ -8,7 +8,7 @@ import type { EndpointBenchFlags } from './endpoint-action.js';
 /** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
 const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage'] as const;
 const ENDPOINT_ONLY = [
-  'api', 'model', 'concurrency', 'rate', 'arrival', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'header',
+  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'header',
   'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
 ] as const;
 
@@ -45,12 +45,17 @@ export function benchCommand(): Command {
     .option('--model <name>', "model name in OpenAI requests (default: the server's first model from GET /v1/models)")
     .option('--concurrency <list>', 'closed loop: requests in flight per step, e.g. 1,8,32 (the default)', positiveIntList)
     .option('--rate <list>', 'open loop: requests per second per step, e.g. 5,10,20', positiveNumberList)
-    .addOption(new Option('--arrival <kind>', 'open-loop arrivals (default poisson)').choices(['poisson', 'constant']))
+    .addOption(new Option('--arrival <kind>', 'open-loop arrivals (default poisson)').choices(['poisson', 'constant', 'gamma']))
+    .option('--burstiness <k>', 'with --arrival gamma: gamma shape K, gaps with CV 1/√K (K < 1 burstier than Poisson; default 1)', positiveNumber)
+    .option('--schedule <trace.jsonl>', 'replay a trace: JSONL of {timestamp (ms), input_length, output_length} or {timestamp, prompt|messages, max_tokens}')
+    .option('--time-scale <f>', 'with --schedule: multiply the trace\'s gaps by F (0.5 replays twice as fast; default 1)', positiveNumber)
     .option('--users <n>', 'Locust-style ramp: this many closed-loop users…', positiveInt)
     .option('--spawn-rate <r>', '…started at this many per second (default: all at once)', positiveNumber)
     .addOption(new Option('--requests <n>', 'send this many requests per step instead of a --duration').argParser(positiveInt).conflicts('duration'))
     .option('--max-tokens <n>', 'output tokens per request (default 128)', positiveInt)
     .option('--dataset <file>', 'prompts from JSONL ({"prompt"}, {"messages"}, ShareGPT {"conversations"}) instead of synthetic ones')
+    .option('--prefix-tokens <n>', 'synthetic prompts start with a shared prefix of N tokens (a prefix-cache workload)', positiveInt)
+    .option('--prefix-count <m>', 'with --prefix-tokens: M distinct shared prefixes, prompt i uses prefix i mod M (default 1)', positiveInt)
     .option('--tokenizer <path>', 'tokenizer.json or model directory: synthetic prompts get exact token counts (default: ~4 characters per token)')
     .option('--slo <spec>', 'per-request SLOs, e.g. ttft=500ms,itl=100ms,tps=11,latency=30s: goodput, capacity, exit 3 when no step meets them')
     .option('--slo-attainment <fraction>', 'share of a step\'s requests that must meet every SLO (default 0.9)', probability)

@@ -62,6 +62,7 @@ function notes(result: EndpointBenchResult): string[] {
     const load = describeLoad(run);
     if (run.errors > 0) out.push(`${load}: ${run.errors} errors (${Object.entries(run.errorsByKind).map(([kind, n]) => `${kind} ${n}`).join(', ')})`);
     if (run.schedule && run.schedule.late > 0) out.push(`${load}: ${run.schedule.late} of ${run.schedule.sent} sends left more than 10 ms late (lag p99 ${fmt(run.schedule.lagMs.p99, 1)} ms): the client fell behind its schedule`);
+    if (run.schedule?.interArrivalCv !== null && run.schedule?.interArrivalCv !== undefined) out.push(`${load}: measured gaps between sends have CV ${fmt(run.schedule.interArrivalCv, 2)}`);
     if (run.client.eventLoopDelayMs.p99 > Math.max(CLIENT_BUSY_MS, CLIENT_BUSY_SHARE_OF_TTFT * run.ttftMs.p50)) {
       out.push(`${load}: the load generator's event loop lagged ${fmt(run.client.eventLoopDelayMs.p99, 1)} ms (p99): latencies include client time; spread the load over --workers`);
     }
@@ -70,6 +71,11 @@ function notes(result: EndpointBenchResult): string[] {
   if (sources.size > 0) out.push(`output tokens: ${sources.has('usage') && sources.size === 1 ? "the server's usage counts" : sources.has('stream') && sources.size === 1 ? 'counted from stream events (the server sent no usage)' : 'usage where sent, else counted from the stream'}`);
   const cpu = result.runs.filter((run) => run.requests > 0).map((run) => run.client.cpuMsPerRequest);
   if (cpu.length > 0) out.push(`client overhead: ${fmt(Math.max(...cpu), 3)} ms CPU per request at most`);
+  if (result.selfCheck) {
+    const check = result.selfCheck;
+    out.push(`client self-check: send lag p50 ${fmt(check.sendLagMs.p50, 2)} ms, p99 ${fmt(check.sendLagMs.p99, 2)} ms over ${check.sends} sends (${check.lateSends} late)${check.warnings.length > 0 ? '' : ` — within ${check.thresholds.sendLagP99Ms} ms`}`);
+    for (const warning of check.warnings) out.push(`warning: ${warning}`);
+  }
   if (result.stoppedEarly) out.push(`stopped early: ${result.stoppedEarly}`);
   if (result.interrupted) out.push('interrupted: partial results');
   return out;

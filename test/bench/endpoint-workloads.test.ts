@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { arrivalGaps, expectedInterArrivalCv, GapStats } from '../../src/bench/endpoint/arrivals.js';
+import { metricSummary } from '../../src/bench/endpoint/accumulator.js';
+import { approximateTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
+import { benchEndpoint } from '../../src/bench/endpoint/run.js';
+import { clientSelfCheck, SEND_LAG_WARN_MS } from '../../src/bench/endpoint/self-check.js';
+import type { EndpointBenchResult, EndpointRun } from '../../src/bench/endpoint/types.js';
+import { Recorder } from '../../src/bench/stats.js';
+import { createRandom } from '../../src/engine/sampling.js';
+import { startServerProcess } from '../helpers/server-process.js';
+import { startStreamServer, type ServerStats } from '../helpers/stream-server.js';
+import { errorLines, llmops, repoRoot } from './cli.js';
+
+function cv(values: number[]): number {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1);
+  return Math.sqrt(variance) / mean;
+}
+
+describe('arrivals', () => {
+  for (const k of [0.5, 1, 4]) {
+    it(`gamma gaps with burstiness ${k} keep the mean rate and have CV within 10% of 1/√K = ${(1 / Math.sqrt(k)).toFixed(3)}`, () => {
+      const next = arrivalGaps({ rate: 50, arrival: 'gamma', burstiness: k, random: createRandom(7) });
+      const gaps = Array.from({ length: 20_000 }, next);
+      const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+      assert.ok(Math.abs(mean / 20 - 1) < 0.03, `mean gap ${mean} ms for 50 req/s`);
+      const measured = cv(gaps);
+      assert.ok(Math.abs(measured / expectedInterArrivalCv('gamma', k) - 1) < 0.1, `CV ${measured}`);
+      // The statistic the load generator reports agrees with this one.
+      const stats = new GapStats();
+      let at = 0;
+      stats.add(at);
+      for (const gap of gaps) stats.add((at += gap));
+      assert.ok(Math.abs(stats.cv! - measured) < 1e-6);
+    });
+  }
+
+  it('Poisson gaps have CV 1 and constant gaps CV 0', () => {
+    const poisson = Array.from({ length: 20_000 }, arrivalGaps({ rate: 10, arrival: 'poisson', random: createRandom(3) }));
+    assert.ok(Math.abs(cv(poisson) - 1) < 0.05, `Poisson CV ${cv(poisson)}`);
+    const constant = Array.from({ length: 100 }, arrivalGaps({ rate: 10, arrival: 'constant', random: createRandom(3) }));
+    assert.deepEqual(new Set(constant), new Set([100]));
+  });
+});
+
+describe('client self-check', () => {
+  function runWithLag(lags: number[], loopP99 = 1): EndpointRun {
+    const lag = new Recorder();
+    for (const value of lags) lag.record(value);
+    return {
+      rate: 10, requests: lags.length, errors: 0, errorsByKind: {},
+      client: { cpuMsPerRequest: 0.2, eventLoopDelayMs: { p50: 0, p99: loopP99, max: loopP99 } },
+      schedule: { sent: lags.length, late: lags.filter((v) => v > 10).length, lagMs: metricSummary(lag), interArrivalCv: 1 },
+    } as unknown as EndpointRun;
+  }
+
+  it('warns, naming the step, when send lag p99 passes the threshold, and not when the client kept up', () => {
+    const ok = clientSelfCheck([runWithLag(Array.from({ length: 100 }, () => 0.5))]);
+    assert.deepEqual([ok.sends, ok.lateSends, ok.warnings, ok.thresholds.sendLagP99Ms], [100, 0, [], SEND_LAG_WARN_MS]);
+    const slow = clientSelfCheck([runWithLag(Array.from({ length: 100 }, (_, i) => (i < 90 ? 1 : 12)))]);
+    assert.equal(slow.lateSends, 10);
+    assert.ok(slow.sendLagMs.p99 >= 12 && slow.sendLagMs.p99 < 12.1, `p99 ${slow.sendLagMs.p99}`);
+    assert.equal(slow.warnings.length, 1);
+    assert.match(slow.warnings[0]!, /^10 req\/s: send lag p99 12(\.\d+)? ms is above 5 ms/);
+    assert.match(clientSelfCheck([runWithLag([1], 25)]).warnings[0]!, /event loop lagged 25 ms/);
+  });
+});
+
+describe('bench URL workloads against a loopback server', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-workloads-'));
+  });
+
+  it('every closed-loop step records its send lag and the run its self-check', async () => {
+    const server = await startStreamServer({ tokens: 3, itlMs: 1, ttftMs: 2 });
+    try {
+      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [4] }, requests: 40, warmupMs: 0, maxTokens: 3 });
+      const [step] = result.runs as [EndpointRun];
+      assert.equal(step.schedule!.sent, 40);
+      assert.equal(step.schedule!.lagMs.count, 40);
+      assert.equal(step.schedule!.interArrivalCv, null, 'a closed loop has no arrival process');
+      // Generous: the next request of a worker leaves in the same tick its previous one ended, even on a loaded machine.
+      assert.ok(step.schedule!.lagMs.p50 < 20, `lag p50 ${step.schedule!.lagMs.p50} ms`);
+      assert.equal(result.selfCheck!.sends, 40);
+      assert.ok(result.selfCheck!.cpuMsPerRequest > 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('--arrival gamma --burstiness 4: the server sees gaps with CV near 1/√4, and the JSON reports the measured CV', async () => {
+    // The server in a process of its own, so its arrival times are not those of the client's event loop.
+    const child = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), { cwd: repoRoot, env: {}, args: ['--tokens', '1'] });
+    const server = {
+      url: child.url,
+      stats: async () => (await (await fetch(`${child.url}/stats`)).json()) as ServerStats,
+      close: async () => {
+        child.child.kill('SIGTERM');
+        await child.exited;
+      },
+    };
+    try {
+      const run = await llmops(['bench', server.url, '--rate', '50', '--arrival', 'gamma', '--burstiness', '4', '--requests', '150', '--warmup', '0', '--max-tokens', '1', '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout) as EndpointBenchResult;
+      assert.deepEqual(result.load, { kind: 'rate', levels: [50], arrival: 'gamma', burstiness: 4 });
+      const step = result.runs[0]!;
+      assert.equal(step.schedule!.sent, 150);
+      // The schedule this seed gives (--seed 1, first step) is within 10% of 1/√4; what the client and the server
+      // measured follows it, up to the timer jitter of a loaded machine (the tight figure is scripts/bench/endpoint-workloads.mjs's).
+      const scheduled = Array.from({ length: 149 }, arrivalGaps({ rate: 50, arrival: 'gamma', burstiness: 4, random: createRandom(104729) })).slice(1);
+      assert.ok(Math.abs(cv(scheduled) / 0.5 - 1) < 0.1, `scheduled CV ${cv(scheduled)}`);
+      const arrivals = (await server.stats()).arrivalsMs.slice(-150);
+      const serverCv = cv(arrivals.slice(1).map((t, i) => t - arrivals[i]!));
+      assert.ok(Math.abs(step.schedule!.interArrivalCv! - cv(scheduled)) < 0.15, `client-measured CV ${step.schedule!.interArrivalCv}, scheduled ${cv(scheduled)}`);
+      assert.ok(Math.abs(serverCv - cv(scheduled)) < 0.15, `server-measured CV ${serverCv}, scheduled ${cv(scheduled)}`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('--schedule replays a trace: requests arrive at the recorded offsets, in order, with their recorded output lengths', async () => {
+    const server = await startStreamServer({ tokens: 8, recordBodies: true });
+    try {
+      // 200 requests over ~1 s (bursts and pauses), output lengths 1…4, prompts of 8…40 tokens.
+      const random = createRandom(11);
+      let t = 5000;
+      const lines = Array.from({ length: 200 }, (_, i) => {
+        t += random() < 0.1 ? 40 : random() * 4;
+        return JSON.stringify({ timestamp: Math.round(t * 10) / 10, input_length: 8 + (i % 5) * 8, output_length: 1 + (i % 4) });
+      });
+      const trace = path.join(dir, 'trace.jsonl');
+      await writeFile(trace, `${lines.join('\n')}\n`);
+      const result = await benchEndpoint({ url: server.url, schedule: { file: trace }, maxTokens: 64 });
+      const expected = lines.map((line) => JSON.parse(line) as { timestamp: number; output_length: number });
+      assert.deepEqual(result.load, { kind: 'schedule', file: trace, requests: 200, timeScale: 1, spanS: Math.round((expected[199]!.timestamp - expected[0]!.timestamp)) / 1000 });
+      const [step] = result.runs as [EndpointRun];
+      assert.deepEqual([step.requests, step.errors, step.schedule!.sent, step.trace], [200, 0, 200, trace]);
+      assert.equal(step.outputTokens, expected.reduce((sum, e) => sum + e.output_length, 0));
+      const stats = server.stats();
+      const bodies = stats.bodies as Array<{ max_tokens: number; messages: Array<{ content: string }> }>;
+      // Requests a fraction of a millisecond apart may reach the server out of order (new connections open at their own
+      // pace), so each request is known by its prompt's number: trace line i sends `Request <seed + i>.`.
+      const numbers = bodies.map((b) => Number(/^Request (\d+)\./.exec(b.messages[0]!.content)?.[1]));
+      const first = Math.min(...numbers);
+      const lineOf = numbers.map((n) => n - first);
+      assert.deepEqual([...lineOf].sort((a, b) => a - b), expected.map((_, i) => i), 'every trace line sent once');
+      assert.deepEqual(bodies.map((b, i) => b.max_tokens - expected[lineOf[i]!]!.output_length), bodies.map(() => 0), 'each with its output length');
+      const startMs = stats.arrivalsMs[lineOf.indexOf(0)]!;
+      const worst = Math.max(...stats.arrivalsMs.map((at, i) => Math.abs(at - startMs - (expected[lineOf[i]!]!.timestamp - expected[0]!.timestamp))));
+      assert.ok(worst < 50, `worst arrival ${worst} ms off its recorded offset`);
+      assert.ok(step.schedule!.lagMs.p99 < 50, `lag p99 ${step.schedule!.lagMs.p99} ms`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('--schedule --time-scale 0.5 replays twice as fast', async () => {
+    const server = await startStreamServer({ tokens: 1 });
+    try {
+      const trace = path.join(dir, 'slow.jsonl');
+      await writeFile(trace, [0, 200, 400, 600].map((timestamp) => JSON.stringify({ timestamp, prompt: 'hello', max_tokens: 1 })).join('\n'));
+      const result = await benchEndpoint({ url: server.url, schedule: { file: trace, timeScale: 0.5 } });
+      const arrivals = server.stats().arrivalsMs;
+      const span = arrivals[3]! - arrivals[0]!;
+      assert.ok(span >= 250 && span < 400, `span ${span} ms for 600 ms × 0.5`);
+      assert.equal(result.load.kind === 'schedule' && result.load.spanS, 0.3);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('bad workload flags and traces are one-line usage errors (exit 2)', async () => {
+    const bad = path.join(dir, 'bad.jsonl');
+    await writeFile(bad, '{"timestamp": 10, "input_length": 5}\n{"timestamp": 5, "input_length": 5}\n');
+    const cases: Array<[string[], RegExp]> = [
+      [['--rate', '5', '--burstiness', '2'], /--burstiness goes with --arrival gamma/],
+      [['--time-scale', '2'], /--time-scale goes with --schedule/],
+      [['--schedule', bad], /line 2: timestamp 5 is earlier than the line before/],
+      [['--schedule', bad, '--rate', '5'], /--schedule replays a trace/],
+      [['--prefix-count', '3'], /--prefix-count goes with --prefix-tokens/],
+      [['--rate', '5', '--arrival', 'gamma', '--burstiness', '0'], /Expected a positive number/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await llmops(['bench', 'http://127.0.0.1:9', ...args]);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.equal(errorLines(run.stderr).length, 1, run.stderr);
+      assert.match(run.stderr, message);
+    }
+  });
+});
+
+describe('shared prefixes', () => {
+  it('--prefix-tokens N --prefix-count M: prompt i starts with prefix i mod M of about N tokens, and the rest differs', () => {
+    const prompts = syntheticPrompts({ count: 9, mean: 16, stddev: 0, counter: approximateTokenCounter, seed: 5, prefix: { tokens: 32, count: 3 } });
+    const prefixes = prompts.map((p) => p.text.split('\n\n')[0]!);
+    assert.equal(new Set(prefixes).size, 3);
+    for (let i = 0; i < 9; i += 1) assert.equal(prefixes[i], prefixes[i % 3]);
+    for (const prefix of prefixes) assert.ok(Math.abs(approximateTokenCounter.count(prefix) - 32) <= 2, `${approximateTokenCounter.count(prefix)} tokens: ${prefix}`);
+    assert.equal(new Set(prompts.map((p) => p.text.split('\n\n')[1])).size, 9, 'each prompt has its own part');
+    const plain = syntheticPrompts({ count: 9, mean: 16, stddev: 0, counter: approximateTokenCounter, seed: 5 });
+    assert.ok(plain.every((p) => !p.text.includes('\n\n')));
+  });
+});
+
