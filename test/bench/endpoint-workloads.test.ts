@@ -1,19 +1,25 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { arrivalGaps, expectedInterArrivalCv, GapStats } from '../../src/bench/endpoint/arrivals.js';
 import { metricSummary } from '../../src/bench/endpoint/accumulator.js';
-import { approximateTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
+import { approximateTokenCounter, loadTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
 import { benchEndpoint } from '../../src/bench/endpoint/run.js';
 import { clientSelfCheck, SEND_LAG_WARN_MS } from '../../src/bench/endpoint/self-check.js';
 import type { EndpointBenchResult, EndpointRun } from '../../src/bench/endpoint/types.js';
 import { Recorder } from '../../src/bench/stats.js';
 import { createRandom } from '../../src/engine/sampling.js';
+import { ensureTinyModel } from '../../src/model/tiny.js';
 import { startServerProcess } from '../helpers/server-process.js';
 import { startStreamServer, type ServerStats } from '../helpers/stream-server.js';
 import { errorLines, llmops, repoRoot } from './cli.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-workloads-'));
+});
 
 function cv(values: number[]): number {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
@@ -71,11 +77,6 @@ describe('client self-check', () => {
 });
 
 describe('bench URL workloads against a loopback server', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-workloads-'));
-  });
-
   it('every closed-loop step records its send lag and the run its self-check', async () => {
     const server = await startStreamServer({ tokens: 3, itlMs: 1, ttftMs: 2 });
     try {
@@ -208,3 +209,46 @@ describe('shared prefixes', () => {
   });
 });
 
+
+describe('output token counts', () => {
+  it('a server whose usage disagrees with the stream is reported per request and in aggregate, not averaged away', async () => {
+    // usage says 6 and 2 tokens in turn for 4 streamed tokens: the totals agree, every single request does not.
+    const server = await startStreamServer({ tokens: 4, usageSkew: [2, -2] });
+    try {
+      const csv = path.join(dir, 'skew');
+      const run = await llmops(['bench', server.url, '--concurrency', '1', '--requests', '20', '--warmup', '0', '--max-tokens', '4', '--csv', csv, '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const step = (JSON.parse(run.stdout) as EndpointBenchResult).runs[0]!;
+      assert.equal(step.tokenSource, 'usage');
+      assert.deepEqual(step.tokenCounts, {
+        requestsWithUsage: 20, usageTokens: 80, tokenizerTokens: null, streamEvents: 80, comparedWith: 'events',
+        compared: 20, disagreeing: 20, totalDiscrepancy: 0, maxAbsDifference: 2, maxAbsDiscrepancy: 1,
+      });
+      const rows = (await readFile(`${csv}_requests.csv`, 'utf8')).trim().split('\n');
+      const header = rows[0]!.split(',');
+      const cells = rows.slice(1).map((row) => row.split(','));
+      const column = (name: string) => cells.map((cell) => cell[header.indexOf(name)]);
+      assert.deepEqual(new Set(column('usage_tokens')), new Set(['6', '2']));
+      assert.deepEqual(new Set(column('stream_events')), new Set(['4']));
+      const text = await llmops(['bench', server.url, '--concurrency', '1', '--requests', '20', '--warmup', '0', '--max-tokens', '4']);
+      assert.match(text.stdout, /disagree on 20 of 20 requests \(worst 2 tokens, 100(\.0)?%, in total \+0(\.0)?%\)/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('without usage, --tokenizer counts the streamed text; without either the output says tokens are stream events', async () => {
+    const server = await startStreamServer({ tokens: 4, tokensPerChunk: 2, usage: false });
+    try {
+      const counter = await loadTokenCounter(await ensureTinyModel());
+      const result = await benchEndpoint({ url: server.url, tokenizer: await ensureTinyModel(), load: { kind: 'concurrency', levels: [1] }, requests: 3, warmupMs: 0, maxTokens: 4 });
+      const step = result.runs[0]!;
+      const perRequest = counter.count('alpha beta gamma delta ');
+      assert.deepEqual([step.tokenSource, step.outputTokens, step.tokenCounts!.tokenizerTokens, step.tokenCounts!.streamEvents, step.tokenCounts!.compared], ['tokenizer', 3 * perRequest, 3 * perRequest, 12, 0]);
+      const plain = await llmops(['bench', server.url, '--concurrency', '1', '--requests', '3', '--warmup', '0', '--max-tokens', '4']);
+      assert.match(plain.stdout, /counted as stream events, one token per content event .*pass --tokenizer/);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -43,6 +43,8 @@ export interface StreamServerOptions {
    * time-to-first-byte (hey's) is the time to first token. @default false
    */
   holdHeaders?: boolean;
+  /** `usage.completion_tokens` is the true count plus skew[i mod length] for the i-th request: a server that miscounts. */
+  usageSkew?: number[];
   /** Keep every streaming request's JSON body in `stats().bodies`, in arrival order. @default false */
   recordBodies?: boolean;
   /**
@@ -75,6 +77,7 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
   const itlMs = options.itlMs ?? 0;
   const behaviours = options.behaviours ?? ['ok'];
   const perChunk = Math.max(1, options.tokensPerChunk ?? 1);
+  let usageReports = 0;
   const startedAt = performance.now();
   const stats: ServerStats = { requests: 0, maxInFlight: 0, arrivalsMs: [], byBehaviour: {}, ...(options.recordBodies ? { bodies: [] } : {}) };
   let inFlight = 0;
@@ -133,7 +136,11 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
     };
     const finish = () => {
       if (!tgi) {
-        if (withUsage) res.write(`data: ${JSON.stringify({ id: 'x', choices: [], usage: { prompt_tokens: 3, completion_tokens: tokens, total_tokens: tokens + 3 } })}\n\n`);
+        const skew = options.usageSkew?.[usageReports % options.usageSkew.length] ?? 0;
+        if (withUsage) {
+          usageReports += 1;
+          res.write(`data: ${JSON.stringify({ id: 'x', choices: [], usage: { prompt_tokens: 3, completion_tokens: tokens + skew, total_tokens: tokens + skew + 3 } })}\n\n`);
+        }
         res.write('data: [DONE]\n\n');
       }
       res.end();

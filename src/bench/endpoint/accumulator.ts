@@ -1,6 +1,6 @@
 import { Recorder } from '../stats.js';
 import { meetsSlo, requestRates } from './slo.js';
-import type { EndpointRun, MetricSummary, RequestSample, Slo } from './types.js';
+import type { EndpointRun, MetricSummary, RequestSample, Slo, TokenCountCheck, TokenSource } from './types.js';
 
 /**
  * A Recorder's summary with its histogram, as results carry it. Percentiles and max are at bucket resolution (3 significant digits), so a
@@ -16,8 +16,53 @@ export function metricSummary(recorder: Recorder): MetricSummary {
 export type StepMetrics = Pick<
   EndpointRun,
   | 'requests' | 'errors' | 'errorsByKind' | 'durationS' | 'requestsPerSecond' | 'outputTokensPerSecond' | 'ttftMs' | 'itlMs' | 'tpsPerRequest'
-  | 'latencyMs' | 'goodput' | 'sloAttainment' | 'outputTokens' | 'promptTokens' | 'tokenSource' | 'timeline'
+  | 'latencyMs' | 'goodput' | 'sloAttainment' | 'outputTokens' | 'promptTokens' | 'tokenSource' | 'tokenCounts' | 'timeline'
 >;
+
+/** Sums a step's per-request token counts and compares each request's usage with the client's own count. */
+class TokenCounts {
+  private requestsWithUsage = 0;
+  private usageTokens = 0;
+  private tokenizerTokens: number | null = null;
+  private streamEvents = 0;
+  private compared = 0;
+  private disagreeing = 0;
+  private comparedUsage = 0;
+  private comparedClient = 0;
+  private maxAbsDifference = 0;
+  private maxAbsDiscrepancy = 0;
+
+  add(counts: NonNullable<RequestSample['tokenCounts']>): void {
+    this.streamEvents += counts.events;
+    if (counts.tokenizer !== null) this.tokenizerTokens = (this.tokenizerTokens ?? 0) + counts.tokenizer;
+    if (counts.usage === null) return;
+    this.requestsWithUsage += 1;
+    this.usageTokens += counts.usage;
+    const client = counts.tokenizer ?? counts.events;
+    this.compared += 1;
+    this.comparedUsage += counts.usage;
+    this.comparedClient += client;
+    const difference = Math.abs(client - counts.usage);
+    if (difference > 0) this.disagreeing += 1;
+    this.maxAbsDifference = Math.max(this.maxAbsDifference, difference);
+    this.maxAbsDiscrepancy = Math.max(this.maxAbsDiscrepancy, counts.usage > 0 ? difference / counts.usage : difference > 0 ? 1 : 0);
+  }
+
+  summary(): TokenCountCheck {
+    return {
+      requestsWithUsage: this.requestsWithUsage,
+      usageTokens: this.usageTokens,
+      tokenizerTokens: this.tokenizerTokens,
+      streamEvents: this.streamEvents,
+      comparedWith: this.tokenizerTokens === null ? 'events' : 'tokenizer',
+      compared: this.compared,
+      disagreeing: this.disagreeing,
+      totalDiscrepancy: this.compared > 0 && this.comparedUsage > 0 ? round((this.comparedClient - this.comparedUsage) / this.comparedUsage, 4) : null,
+      maxAbsDifference: this.maxAbsDifference,
+      maxAbsDiscrepancy: round(this.maxAbsDiscrepancy, 4),
+    };
+  }
+}
 
 interface Bucket {
   completed: number;
@@ -45,7 +90,8 @@ export class StepAccumulator {
   private meetingSlo = 0;
   private outputTokens = 0;
   private promptTokens: number | null = null;
-  private readonly tokenSources = new Set<'usage' | 'stream'>();
+  private readonly tokenSources = new Set<TokenSource>();
+  private readonly tokenCounts = new TokenCounts();
   private completedInWindow = 0;
   private tokensInWindow = 0;
   private goodInWindow = 0;
@@ -104,6 +150,7 @@ export class StepAccumulator {
     this.outputTokens += sample.outputTokens;
     if (sample.promptTokens !== null) this.promptTokens = (this.promptTokens ?? 0) + sample.promptTokens;
     this.tokenSources.add(sample.tokenSource);
+    if (sample.tokenCounts) this.tokenCounts.add(sample.tokenCounts);
   }
 
   private bucket(atMs: number): Bucket {
@@ -132,6 +179,7 @@ export class StepAccumulator {
       outputTokens: this.outputTokens,
       promptTokens: this.promptTokens,
       tokenSource: sources.length === 1 ? sources[0]! : sources.length === 0 ? 'stream' : 'mixed',
+      tokenCounts: this.tokenCounts.summary(),
       timeline: this.buckets.slice(0, Math.max(1, Math.ceil(durationS))).map((bucket, t) => ({
         t,
         completed: bucket.completed,

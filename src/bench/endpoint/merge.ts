@@ -3,7 +3,7 @@ import { Recorder } from '../stats.js';
 import { metricSummary, round } from './accumulator.js';
 import { findCapacity, findKnee } from './saturation.js';
 import { clientSelfCheck } from './self-check.js';
-import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint } from './types.js';
+import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint, TokenCountCheck } from './types.js';
 
 const METRICS = ['ttftMs', 'itlMs', 'tpsPerRequest', 'latencyMs'] as const;
 
@@ -87,6 +87,7 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     outputTokens: sum(runs.map((run) => run.outputTokens)),
     promptTokens,
     tokenSource: sources.size === 1 ? [...sources][0]! : sources.size === 0 ? first.tokenSource : 'mixed',
+    ...(runs.every((run) => run.tokenCounts) ? { tokenCounts: mergeTokenCounts(runs.map((run) => run.tokenCounts!)) } : {}),
     ...(schedules.length > 0
       ? {
           schedule: {
@@ -111,6 +112,26 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     timeline: mergeTimelines(runs.map((run) => run.timeline)),
     ...(runs.some((run) => run.interrupted) ? { interrupted: true } : {}),
   } as EndpointRun;
+}
+
+/** Adds the workers' counts; the total discrepancy is recomputed from each worker's usage total and its own. */
+function mergeTokenCounts(counts: TokenCountCheck[]): TokenCountCheck {
+  const usage = sum(counts.map((c) => (c.compared > 0 ? c.usageTokens : 0)));
+  const client = sum(counts.map((c) => (c.compared > 0 && c.totalDiscrepancy !== null ? c.usageTokens * (1 + c.totalDiscrepancy) : 0)));
+  const tokenizer = counts.every((c) => c.tokenizerTokens === null) ? null : sum(counts.map((c) => c.tokenizerTokens ?? 0));
+  const compared = sum(counts.map((c) => c.compared));
+  return {
+    requestsWithUsage: sum(counts.map((c) => c.requestsWithUsage)),
+    usageTokens: sum(counts.map((c) => c.usageTokens)),
+    tokenizerTokens: tokenizer,
+    streamEvents: sum(counts.map((c) => c.streamEvents)),
+    comparedWith: tokenizer === null ? 'events' : 'tokenizer',
+    compared,
+    disagreeing: sum(counts.map((c) => c.disagreeing)),
+    totalDiscrepancy: compared > 0 && usage > 0 ? Math.round(((client - usage) / usage) * 10_000) / 10_000 : null,
+    maxAbsDifference: Math.max(...counts.map((c) => c.maxAbsDifference)),
+    maxAbsDiscrepancy: Math.max(...counts.map((c) => c.maxAbsDiscrepancy)),
+  };
 }
 
 /** Adds the workers' per-second buckets; the per-second p50s (charts only) become completion-weighted means. */

@@ -116,7 +116,13 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
     const send = (scheduledMs?: number, promptIndex?: number) => {
       const request = requests[promptIndex ?? next]!;
       if (promptIndex === undefined) next = (next + 1) % requests.length;
-      return sendStreamingRequest(pool, request, { api: endpoint.api, timeoutMs, signal, ...(scheduledMs === undefined ? {} : { scheduledMs }) });
+      return sendStreamingRequest(pool, request, {
+        api: endpoint.api,
+        timeoutMs,
+        signal,
+        ...(scheduledMs === undefined ? {} : { scheduledMs }),
+        ...(counter.source === null ? {} : { countTokens: counter.count }),
+      });
     };
 
     const runs: EndpointRun[] = [];

@@ -63,9 +63,42 @@ export interface RequestSample {
   /** Gaps between consecutive content events after the first. */
   itlGapsMs: number[];
   outputTokens: number;
-  /** Where outputTokens came from: the server's `usage`, or counted from the stream's content events. */
-  tokenSource: 'usage' | 'stream';
+  /**
+   * Where outputTokens came from: the server's `usage` when it sent one, else the tokenizer's count of the streamed
+   * text (--tokenizer), else the stream's content events (one per content event, whatever an event holds — said so in the output).
+   */
+  tokenSource: TokenSource;
+  /** Every count this request had, so they can be compared (absent only in samples made by hand). */
+  tokenCounts?: { usage: number | null; tokenizer: number | null; events: number };
   promptTokens: number | null;
+  /** The generated text, only when the sender asked to keep it (a conversation's next turn resends it). */
+  text?: string;
+}
+
+export type TokenSource = 'usage' | 'tokenizer' | 'stream';
+
+/**
+ * A step's output-token counts side by side: the server's `usage` against what the client saw in the stream (the
+ * tokenizer's count of the streamed text with --tokenizer, else content events). Each request is compared on its own,
+ * so requests that disagree show in `disagreeing` and the max even when their differences cancel in the total.
+ */
+export interface TokenCountCheck {
+  /** Successful requests that carried a `usage` count, and their sum. */
+  requestsWithUsage: number;
+  usageTokens: number;
+  /** The tokenizer's count of the streamed text, summed (null without --tokenizer). */
+  tokenizerTokens: number | null;
+  /** Content events, summed. */
+  streamEvents: number;
+  comparedWith: 'tokenizer' | 'events';
+  /** Requests with both counts, and those whose counts differ. */
+  compared: number;
+  disagreeing: number;
+  /** (client total − usage total) ÷ usage total over the compared requests; null when none was compared. */
+  totalDiscrepancy: number | null;
+  /** The largest per-request difference, in tokens and as a fraction of that request's usage. */
+  maxAbsDifference: number;
+  maxAbsDiscrepancy: number;
 }
 
 /** A percentile summary plus the histogram it came from (HdrHistogram compressed base64), so runs merge exactly. */
@@ -110,7 +143,9 @@ export interface EndpointRun {
   metSlo: boolean | null;
   outputTokens: number;
   promptTokens: number | null;
-  tokenSource: 'usage' | 'stream' | 'mixed';
+  tokenSource: TokenSource | 'mixed';
+  /** Usage vs the client's count, per request and in aggregate (absent in old files). */
+  tokenCounts?: TokenCountCheck;
   /**
    * The client's own punctuality, in every step: measured sends, those more than LATE_SEND_MS behind the moment they
    * were due (the schedule in an open loop, the previous response's end in a closed one), the lag's percentiles, and

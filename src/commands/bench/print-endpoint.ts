@@ -62,13 +62,31 @@ function notes(result: EndpointBenchResult): string[] {
     const load = describeLoad(run);
     if (run.errors > 0) out.push(`${load}: ${run.errors} errors (${Object.entries(run.errorsByKind).map(([kind, n]) => `${kind} ${n}`).join(', ')})`);
     if (run.schedule && run.schedule.late > 0) out.push(`${load}: ${run.schedule.late} of ${run.schedule.sent} sends left more than 10 ms late (lag p99 ${fmt(run.schedule.lagMs.p99, 1)} ms): the client fell behind its schedule`);
+    const counts = run.tokenCounts;
+    if (counts && counts.disagreeing > 0) {
+      const total = counts.totalDiscrepancy === null ? '' : `, in total ${counts.totalDiscrepancy >= 0 ? '+' : ''}${fmt(counts.totalDiscrepancy * 100, 1)}%`;
+      out.push(`${load}: output tokens: the server's usage and the ${counts.comparedWith === 'tokenizer' ? "tokenizer's count of the streamed text" : 'count of stream events'} disagree on ${counts.disagreeing} of ${counts.compared} requests (worst ${counts.maxAbsDifference} tokens, ${fmt(counts.maxAbsDiscrepancy * 100, 1)}%${total})`);
+    }
     if (run.schedule?.interArrivalCv !== null && run.schedule?.interArrivalCv !== undefined) out.push(`${load}: measured gaps between sends have CV ${fmt(run.schedule.interArrivalCv, 2)}`);
     if (run.client.eventLoopDelayMs.p99 > Math.max(CLIENT_BUSY_MS, CLIENT_BUSY_SHARE_OF_TTFT * run.ttftMs.p50)) {
       out.push(`${load}: the load generator's event loop lagged ${fmt(run.client.eventLoopDelayMs.p99, 1)} ms (p99): latencies include client time; spread the load over --workers`);
     }
   }
   const sources = new Set(result.runs.filter((run) => run.requests > run.errors).map((run) => run.tokenSource));
-  if (sources.size > 0) out.push(`output tokens: ${sources.has('usage') && sources.size === 1 ? "the server's usage counts" : sources.has('stream') && sources.size === 1 ? 'counted from stream events (the server sent no usage)' : 'usage where sent, else counted from the stream'}`);
+  if (sources.size > 0) {
+    const only = sources.size === 1 ? [...sources][0] : undefined;
+    out.push(
+      `output tokens: ${
+        only === 'usage'
+          ? "the server's usage counts"
+          : only === 'tokenizer'
+            ? "the tokenizer's count of the streamed text (the server sent no usage)"
+            : only === 'stream'
+              ? 'counted as stream events, one token per content event (the server sent no usage): an event may carry several tokens, pass --tokenizer for exact counts'
+              : "usage where sent, else the tokenizer's count or stream events"
+      }`,
+    );
+  }
   const cpu = result.runs.filter((run) => run.requests > 0).map((run) => run.client.cpuMsPerRequest);
   if (cpu.length > 0) out.push(`client overhead: ${fmt(Math.max(...cpu), 3)} ms CPU per request at most`);
   if (result.selfCheck) {
