@@ -5,6 +5,8 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { arrivalGaps, expectedInterArrivalCv, GapStats } from '../../src/bench/endpoint/arrivals.js';
 import { metricSummary } from '../../src/bench/endpoint/accumulator.js';
+import { bisectLoad } from '../../src/bench/endpoint/find-max.js';
+import { parseBenchResult } from '../../src/deploy/capacity.js';
 import { approximateTokenCounter, loadTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
 import { benchEndpoint } from '../../src/bench/endpoint/run.js';
 import { clientSelfCheck, SEND_LAG_WARN_MS } from '../../src/bench/endpoint/self-check.js';
@@ -249,6 +251,55 @@ describe('output token counts', () => {
       assert.match(plain.stdout, /counted as stream events, one token per content event .*pass --tokenizer/);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('--find-max', () => {
+  it('bisection on rate lands within its tolerance of a known limit, trying low and high first', () => {
+    const tried: number[] = [];
+    const search = bisectLoad('rate', 1, 1000, 0.02);
+    for (let next = search.next(); !next.done; next = search.next(next.value <= 137)) tried.push(next.value);
+    assert.deepEqual(tried.slice(0, 2), [1, 1000]);
+    const met = Math.max(...tried.filter((level) => level <= 137));
+    const missed = Math.min(...tried.filter((level) => level > 137));
+    assert.ok(met <= 137 && (missed - met) / missed <= 0.02, `bracket ${met}…${missed} after ${tried.length} steps`);
+    assert.ok(tried.length <= 12, `${tried.length} steps`);
+  });
+
+  it('on a server whose TTFT rises with load it finds the known limit, lists its steps, and deploy reads the capacity', async () => {
+    // TTFT = 20 ms × requests in flight: an SLO of 410 ms holds up to concurrency 20 exactly.
+    const child = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), { cwd: repoRoot, env: {}, args: ['--tokens', '2', '--ttft-per-in-flight', '20'] });
+    try {
+      const out = path.join(dir, 'max.json');
+      const report = path.join(dir, 'max.html');
+      const run = await llmops(['bench', child.url, '--find-max', '--concurrency', '1,32', '--slo', 'ttft=410ms', '--duration', '800ms', '--warmup', '0', '--max-tokens', '2', '--out', out, '--report', report, '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout) as EndpointBenchResult;
+      const search = result.findMax!;
+      assert.ok(search.limit !== null && Math.abs(search.limit / 20 - 1) <= 0.05, `limit ${search.limit}: ${JSON.stringify(search.steps)}`);
+      assert.deepEqual(search.steps.slice(0, 2).map((s) => [s.level, s.metSlo]), [[1, true], [32, false]]);
+      assert.deepEqual(search.steps.map((s) => s.level), result.runs.map((r) => r.concurrency), 'every step tried is a run');
+      assert.equal(result.capacity!.concurrency, search.limit);
+      const plan = parseBenchResult(JSON.parse(await readFile(out, 'utf8')), out);
+      assert.ok(plan.kind === 'endpoint' && plan.capacity.requestsPerSecond === result.capacity!.requestsPerSecond && plan.capacity.inFlight === search.limit);
+      assert.match(await readFile(report, 'utf8'), /Search for the highest load meeting the SLO/);
+    } finally {
+      child.child.kill('SIGTERM');
+      await child.exited;
+    }
+  });
+
+  it('--find-max without --slo or without two bounds is a usage error', async () => {
+    for (const [args, message] of [
+      [['--find-max', '--concurrency', '1,8'], /give --slo/],
+      [['--find-max', '--concurrency', '8', '--slo', 'ttft=1s'], /--concurrency LOW,HIGH/],
+      [['--find-max-tolerance', '5%'], /goes with --find-max/],
+    ] as Array<[string[], RegExp]>) {
+      const run = await llmops(['bench', 'http://127.0.0.1:9', ...args]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(errorLines(run.stderr).length, 1, run.stderr);
+      assert.match(run.stderr, message);
     }
   });
 });

@@ -4,11 +4,12 @@ import { LlmopsError, usageError } from '../../errors.js';
 import { requestBody, resolveEndpoint, type Endpoint } from './api.js';
 import { sendStreamingRequest, type StreamingRequest } from './client.js';
 import { runConcurrencyStep, runRateStep, runScheduleStep, runUsersStep, type StepOutcome, type StepPlan, type StepProgress } from './load.js';
+import { bisectLoad, summarizeFindMax } from './find-max.js';
 import { clientSelfCheck } from './self-check.js';
 import { readTrace, type Trace } from './trace.js';
 import { approximateTokenCounter, datasetPrompts, loadTokenCounter, syntheticPrompts, type TokenCounter } from './prompts.js';
 import { findCapacity, findKnee } from './saturation.js';
-import type { EndpointApi, EndpointBenchResult, EndpointRun, LoadShape, Prompt, RequestSample, Slo } from './types.js';
+import type { Capacity, EndpointApi, EndpointBenchResult, EndpointRun, LoadShape, Prompt, RequestSample, Slo } from './types.js';
 
 export interface EndpointBenchOptions {
   /** The server (`http://host:8000`, given the API's standard path) or a full endpoint URL. */
@@ -36,6 +37,12 @@ export interface EndpointBenchOptions {
    * `load`: one step, each request at its recorded time × `timeScale`. `requests` keeps only the first N lines.
    */
   schedule?: { file: string; timeScale?: number };
+  /**
+   * Bisection to the highest load meeting `slo`: `load` is `concurrency` or `rate` with levels [low, high]; the steps
+   * tried become the runs, `findMax` says what was found, and `capacity` is that limit. `tolerance`: stop when the
+   * bracket is this narrow relative to its top (concurrency: or one apart). @default { tolerance: 0.02 }
+   */
+  findMax?: { tolerance?: number };
   /** Synthetic prompts start with one of `count` shared prefixes of `tokens` tokens (a prefix-cache workload). */
   prefix?: { tokens: number; count: number };
   /** tokenizer.json, a model directory or an artifact: synthetic prompts are cut to exact token counts with it. */
@@ -129,8 +136,7 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
     let stoppedEarly: string | undefined;
     const slo = options.slo && Object.keys(options.slo).length > 0 ? options.slo : null;
     const attainment = options.sloAttainment ?? 0.9;
-    for (const step of steps(load, worker)) {
-      if (signal.aborted) break;
+    const measure = async (step: StepSpec): Promise<void> => {
       const plan: StepPlan = {
         label: step.label,
         // A trace is measured whole unless a warm-up is asked for: its first requests are part of the recording.
@@ -172,7 +178,18 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
       // A server that went away (crashed under the last load, say) cannot be measured at the next one.
       if (metrics.requests > 0 && metrics.errorsByKind.connection === metrics.requests) {
         stoppedEarly = `every request at ${step.label} failed to connect: the server is gone, so the heavier steps were not run`;
-        break;
+      }
+    };
+    const search = options.findMax && (load.kind === 'concurrency' || load.kind === 'rate') ? { variable: load.kind, low: load.levels[0]!, high: load.levels[1]!, tolerance: options.findMax.tolerance ?? 0.02 } : undefined;
+    if (search) {
+      const levels = bisectLoad(search.variable, search.low, search.high, search.tolerance);
+      for (let next = levels.next(); !next.done && !signal.aborted && !stoppedEarly; next = levels.next(runs[runs.length - 1]!.metSlo === true)) {
+        await measure(levelStep(load, next.value, worker));
+      }
+    } else {
+      for (const step of steps(load, worker)) {
+        if (signal.aborted || stoppedEarly) break;
+        await measure(step);
       }
     }
 
@@ -193,7 +210,8 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
       sloAttainment: attainment,
       runs,
       knee: findKnee(runs),
-      capacity: findCapacity(runs, slo),
+      capacity: search ? capacityAtLimit(runs, slo, search.variable) : findCapacity(runs, slo),
+      ...(search ? { findMax: summarizeFindMax(search.variable, search.low, search.high, search.tolerance, runs) } : {}),
       selfCheck: clientSelfCheck(runs),
       workers: 1,
       ...(worker.count > 1 ? { worker } : {}),
@@ -207,8 +225,36 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
   }
 }
 
+interface StepSpec {
+  label: string;
+  share: number;
+  level: Partial<EndpointRun>;
+}
+
+/** The step of one concurrency or rate level. */
+function levelStep(load: LoadShape, level: number, worker: { index: number; count: number }): StepSpec {
+  if (load.kind === 'concurrency') return { label: `c=${level}`, share: share(level, worker), level: { concurrency: level } };
+  return { label: `${level} req/s`, share: level / worker.count, level: { rate: level } };
+}
+
+/** After --find-max, the capacity deploy reads is the limit the search found: the heaviest load that met the SLO. */
+function capacityAtLimit(runs: EndpointRun[], slo: Slo | null, variable: 'concurrency' | 'rate'): Capacity | null {
+  if (!slo) return null;
+  const met = runs.map((run, index) => ({ run, index })).filter(({ run }) => run.metSlo === true && run.requestsPerSecond > 0);
+  if (met.length === 0) return null;
+  const { run, index } = met.reduce((a, b) => ((b.run[variable] ?? 0) > (a.run[variable] ?? 0) ? b : a));
+  return {
+    index,
+    ...(run.concurrency !== undefined ? { concurrency: run.concurrency } : {}),
+    ...(run.rate !== undefined ? { rate: run.rate } : {}),
+    requestsPerSecond: run.requestsPerSecond,
+    outputTokensPerSecond: run.outputTokensPerSecond,
+    slo,
+  };
+}
+
 /** One step per load level; `share` is this worker's part of it, `level` what the run records (the whole level). */
-function* steps(load: LoadShape, worker: { index: number; count: number }): Generator<{ label: string; share: number; level: Partial<EndpointRun> }> {
+function* steps(load: LoadShape, worker: { index: number; count: number }): Generator<StepSpec> {
   if (load.kind === 'users') {
     yield { label: `users=${load.users}`, share: share(load.users, worker), level: { users: load.users, spawnRate: load.spawnRate } };
     return;
@@ -217,10 +263,7 @@ function* steps(load: LoadShape, worker: { index: number; count: number }): Gene
     yield { label: 'trace', share: 1, level: { rate: load.spanS > 0 ? round3(load.requests / load.spanS) : load.requests, trace: load.file } };
     return;
   }
-  for (const level of load.levels) {
-    if (load.kind === 'concurrency') yield { label: `c=${level}`, share: share(level, worker), level: { concurrency: level } };
-    else yield { label: `${level} req/s`, share: level / worker.count, level: { rate: level } };
-  }
+  for (const level of load.levels) yield levelStep(load, level, worker);
 }
 
 /** Worker `index`'s part of an integer amount split as evenly as possible among `count` workers. */
@@ -239,6 +282,15 @@ function validateOptions(options: EndpointBenchOptions, load: LoadShape, worker:
     if (options.durationMs !== undefined) throw usageError('--schedule replays the whole trace: use --requests N to replay its first N lines, not --duration', 'INVALID_LOAD');
     if (worker.count > 1) throw usageError('--schedule cannot be split over --workers yet', 'INVALID_LOAD');
     if (!(options.schedule.timeScale === undefined || options.schedule.timeScale > 0)) throw usageError(`Expected --time-scale > 0, got ${options.schedule.timeScale}`, 'INVALID_LOAD');
+  }
+  if (options.findMax) {
+    if (!options.slo || Object.keys(options.slo).length === 0) throw usageError('--find-max searches for the highest load meeting an SLO: give --slo', 'INVALID_FIND_MAX', { hint: 'e.g. --find-max --concurrency 1,64 --slo ttft=500ms' });
+    if ((load.kind !== 'concurrency' && load.kind !== 'rate') || options.schedule || load.levels.length !== 2 || !(load.levels[0]! < load.levels[1]!)) {
+      throw usageError('--find-max needs the bounds to search between as --concurrency LOW,HIGH or --rate LOW,HIGH (LOW < HIGH)', 'INVALID_FIND_MAX');
+    }
+    if (worker.count > 1) throw usageError('--find-max cannot be split over --workers: each would search on its own', 'INVALID_FIND_MAX');
+    const tolerance = options.findMax.tolerance;
+    if (tolerance !== undefined && !(tolerance > 0 && tolerance < 1)) throw usageError(`Expected --find-max-tolerance in (0%, 100%), got ${tolerance * 100}%`, 'INVALID_FIND_MAX');
   }
   if (options.prefix && (options.dataset || options.schedule)) throw usageError('--prefix-tokens shapes synthetic prompts: it takes no --dataset or --schedule', 'INVALID_PROMPTS');
   if (load.kind === 'rate' && load.burstiness !== undefined && load.arrival !== 'gamma') throw usageError('--burstiness goes with --arrival gamma', 'INVALID_LOAD');

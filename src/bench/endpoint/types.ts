@@ -1,6 +1,7 @@
 import type { LatencySummary } from '../engine/types.js';
 import type { Arrival } from './arrivals.js';
 import type { ClientSelfCheck } from './self-check.js';
+import type { FindMax } from './find-max.js';
 
 /** The request and stream formats llmops speaks. `vllm` is OpenAI completions plus `ignore_eos`, so every request generates exactly `maxTokens`. */
 export type EndpointApi = 'openai-chat' | 'openai-completions' | 'vllm' | 'tgi';
@@ -229,6 +230,8 @@ export interface EndpointBenchResult {
   workers: number;
   /** Set on one worker's own result in a distributed run. */
   worker?: { index: number; count: number };
+  /** With --find-max: the bisection's bounds, the steps it tried (runs, in order) and the limit it found. */
+  findMax?: FindMax;
   /** The load generator's own accuracy: send lag, CPU, event-loop delay, and warnings when they pass a threshold. */
   selfCheck?: ClientSelfCheck;
   /** Why the sweep ended before its last step (every request of a step failed to connect). */

@@ -8,7 +8,7 @@ import type { EndpointBenchFlags } from './endpoint-action.js';
 /** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
 const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage'] as const;
 const ENDPOINT_ONLY = [
-  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'header',
+  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'header',
   'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
 ] as const;
 
@@ -58,6 +58,8 @@ export function benchCommand(): Command {
     .option('--prefix-count <m>', 'with --prefix-tokens: M distinct shared prefixes, prompt i uses prefix i mod M (default 1)', positiveInt)
     .option('--tokenizer <path>', 'tokenizer.json or model directory: synthetic prompts get exact token counts (default: ~4 characters per token)')
     .option('--slo <spec>', 'per-request SLOs, e.g. ttft=500ms,itl=100ms,tps=11,latency=30s: goodput, capacity, exit 3 when no step meets them')
+    .option('--find-max', 'bisect between --concurrency LOW,HIGH (or --rate LOW,HIGH) to the highest load meeting --slo; that load is the capacity')
+    .option('--find-max-tolerance <pct>', 'with --find-max: stop when the bracket is this narrow relative to its top (default 2%)', percentage)
     .option('--slo-attainment <fraction>', 'share of a step\'s requests that must meet every SLO (default 0.9)', probability)
     .option('--header <name:value>', 'request header, repeatable (LLMOPS_API_KEY sets Authorization: Bearer)', collect)
     .option('--timeout <time>', 'a request not finished after this long counts as a timeout (default 120s)', duration)
@@ -80,6 +82,9 @@ export function benchCommand(): Command {
         '  $ llmops bench http://localhost:8000 --concurrency 1,8,32 --duration 60s --slo ttft=500ms,tps=11 --out load.json --report load.html\n' +
         '  $ llmops bench http://localhost:8000/v1/completions --rate 5,10,20 --arrival poisson --requests 500 --csv load\n' +
         '  $ llmops bench http://localhost:8000 --concurrency 8 --duration 30s --baseline main-load.json --max-regression 10%\n' +
+        '  $ llmops bench http://localhost:8000 --find-max --concurrency 1,256 --slo ttft=500ms --duration 20s --out max.json\n' +
+        '  $ llmops bench http://localhost:8000 --rate 20 --arrival gamma --burstiness 0.5 --prefix-tokens 512 --prefix-count 4\n' +
+        '  $ llmops bench http://localhost:8000 --schedule trace.jsonl --time-scale 0.5 --tokenizer ./models/tiny\n' +
         '  $ llmops bench merge worker-0.json worker-1.json --out load.json\n',
     )
     .action(

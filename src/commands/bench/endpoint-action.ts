@@ -16,6 +16,8 @@ export interface EndpointBenchFlags
   timeScale?: number;
   prefixTokens?: number;
   prefixCount?: number;
+  findMax?: boolean;
+  findMaxTolerance?: number;
   users?: number;
   spawnRate?: number;
   duration?: number;
@@ -75,6 +77,7 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
     tokenizer: flags.tokenizer,
     slo: flags.slo,
     sloAttainment: flags.sloAttainment,
+    findMax: findMaxOf(flags),
     headers: parseHeaders(flags.header ?? []),
     timeoutMs: flags.timeout,
     temperature: flags.temperature,
@@ -151,6 +154,11 @@ function loadShape(flags: EndpointBenchFlags): LoadShape | undefined {
   if (flags.users !== undefined) return { kind: 'users', users: flags.users, spawnRate: flags.spawnRate ?? flags.users };
   if (flags.concurrency) return { kind: 'concurrency', levels: flags.concurrency };
   return undefined;
+}
+
+function findMaxOf(flags: EndpointBenchFlags): EndpointBenchOptions['findMax'] {
+  if (flags.findMaxTolerance !== undefined && !flags.findMax) throw usageError('--find-max-tolerance goes with --find-max', 'INVALID_FIND_MAX');
+  return flags.findMax ? (flags.findMaxTolerance === undefined ? {} : { tolerance: flags.findMaxTolerance }) : undefined;
 }
 
 function scheduleOf(flags: EndpointBenchFlags): EndpointBenchOptions['schedule'] {

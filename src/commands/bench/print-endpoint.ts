@@ -41,6 +41,12 @@ export function renderEndpointResult(result: EndpointBenchResult, options: { col
   lines.push(renderTable(head, rows, options));
   lines.push('times in ms; TPS = output tokens/s of one request after its first token');
   if (result.knee) lines.push(`knee: ${describeLoad(result.knee)} at ${fmt(result.knee.requestsPerSecond, 2)} req/s, ${fmt(result.knee.outputTokensPerSecond, 1)} tok/s (${result.knee.reason})`);
+  if (result.findMax) {
+    const search = result.findMax;
+    const unit = search.variable === 'concurrency' ? 'c=' : '';
+    const tried = search.steps.map((step) => `${unit}${step.level}${search.variable === 'rate' ? ' req/s' : ''} ${step.metSlo ? 'met' : 'missed'}`).join(' → ');
+    lines.push(`find-max: ${search.limit === null ? 'no load met the SLO' : `highest ${search.variable} meeting the SLO: ${search.limit}`} (${search.reason}); tried ${tried}`);
+  }
   if (result.slo) {
     lines.push(
       result.capacity
