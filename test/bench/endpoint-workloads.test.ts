@@ -303,3 +303,65 @@ describe('--find-max', () => {
     }
   });
 });
+
+describe('--multi-turn', () => {
+  it('the server sees each conversation turn by turn, in order, with the full history and its own answers; TTFT per turn', async () => {
+    const server = await startStreamServer({ tokens: 3, ttftMs: 2, recordBodies: true });
+    try {
+      const dataset = path.join(dir, 'chats.jsonl');
+      const conversations = [
+        { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'A1' }, { role: 'assistant', content: 'recorded answer, never sent' }, { role: 'user', content: 'A2' }, { role: 'user', content: 'A3' }] },
+        { conversations: [{ from: 'human', value: 'B1' }, { from: 'gpt', value: 'recorded' }, { from: 'human', value: 'B2' }, { from: 'gpt', value: 'recorded' }, { from: 'human', value: 'B3' }] },
+        { messages: [{ role: 'user', content: 'C1' }, { role: 'user', content: 'C2' }], max_tokens: 2 },
+      ];
+      await writeFile(dataset, conversations.map((c) => JSON.stringify(c)).join('\n'));
+      const run = await llmops(['bench', server.url, '--dataset', dataset, '--multi-turn', '--concurrency', '2', '--requests', '8', '--warmup', '0', '--max-tokens', '3', '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout) as EndpointBenchResult;
+      assert.deepEqual(result.prompts.conversations, { count: 3, turns: 8 });
+      const step = result.runs[0]!;
+      type Body = { messages: Array<{ role: string; content: string }>; max_tokens: number };
+      const bodies = server.stats().bodies as Body[];
+      assert.equal(bodies.length, 8);
+      // The server's answer to every turn: its first max_tokens words.
+      const answer = (tokens: number) => ['alpha', 'beta', 'gamma'].slice(0, tokens).map((w) => `${w} `).join('');
+      const expected = (system: string | null, users: string[], tokens: number) =>
+        users.map((_, k) => [
+          ...(system ? [{ role: 'system', content: system }] : []),
+          ...users.slice(0, k + 1).flatMap((content, i) => [{ role: 'user', content }, ...(i < k ? [{ role: 'assistant', content: answer(tokens) }] : [])]),
+        ]);
+      const scripts: Record<string, Array<Body['messages']>> = {
+        A1: expected('Be brief.', ['A1', 'A2', 'A3'], 3),
+        B1: expected(null, ['B1', 'B2', 'B3'], 3),
+        C1: expected(null, ['C1', 'C2'], 2),
+      };
+      // Two users play the three conversations one after another (A, B, then C and A again…, as answers come back).
+      // Every request carries the answers the server gave to the turns before it — which it can only do after they arrived.
+      const turnCounts = [0, 0, 0];
+      for (const [first, script] of Object.entries(scripts)) {
+        const seen = bodies.filter((b) => b.messages.find((m) => m.role === 'user')!.content === first);
+        // (Two playings of one conversation may overlap, so order is checked as counts: at every point of the arrivals,
+        // no turn has been seen more often than the turn before it.)
+        const arrived = script.map(() => 0);
+        for (const body of seen) {
+          const k = body.messages.filter((m) => m.role === 'user').length - 1;
+          assert.deepEqual(body.messages, script[k], `${first} turn ${k + 1}`);
+          arrived[k]! += 1;
+          assert.ok(k === 0 || arrived[k]! <= arrived[k - 1]!, `${first}: turn ${k + 1} arrived before its turn ${k}`);
+          turnCounts[k]! += 1;
+        }
+        assert.ok(seen.length >= (first === 'C1' ? 1 : 3), `${first} played: ${seen.length} requests`);
+      }
+      assert.ok(bodies.filter((b) => b.messages.some((m) => m.content === 'C1')).every((b) => b.max_tokens === 2));
+      assert.deepEqual(step.turns!.map((t) => [t.turn, t.requests, t.errors, t.ttftMs.count]), turnCounts.map((n, i) => [i + 1, n, 0, n]));
+      assert.ok(step.turns!.every((t) => t.ttftMs.p50 > 0));
+      const text = await llmops(['bench', server.url, '--dataset', dataset, '--multi-turn', '--concurrency', '1', '--requests', '3', '--warmup', '0']);
+      assert.match(text.stdout, /concurrency 1: per turn \(requests, TTFT p50, latency p50\): #1 1, [\d.]+ ms, [\d.]+ ms; #2 1/);
+      const bad = await llmops(['bench', server.url, '--multi-turn', '--rate', '5', '--dataset', dataset]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--multi-turn plays the conversations of a --dataset, closed loop/);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import { Recorder } from '../stats.js';
 import { meetsSlo, requestRates } from './slo.js';
-import type { EndpointRun, MetricSummary, RequestSample, Slo, TokenCountCheck, TokenSource } from './types.js';
+import type { EndpointRun, MetricSummary, RequestSample, Slo, TokenCountCheck, TokenSource, TurnMetrics } from './types.js';
 
 /**
  * A Recorder's summary with its histogram, as results carry it. Percentiles and max are at bucket resolution (3 significant digits), so a
@@ -16,7 +16,7 @@ export function metricSummary(recorder: Recorder): MetricSummary {
 export type StepMetrics = Pick<
   EndpointRun,
   | 'requests' | 'errors' | 'errorsByKind' | 'durationS' | 'requestsPerSecond' | 'outputTokensPerSecond' | 'ttftMs' | 'itlMs' | 'tpsPerRequest'
-  | 'latencyMs' | 'goodput' | 'sloAttainment' | 'outputTokens' | 'promptTokens' | 'tokenSource' | 'tokenCounts' | 'timeline'
+  | 'latencyMs' | 'goodput' | 'sloAttainment' | 'outputTokens' | 'promptTokens' | 'tokenSource' | 'tokenCounts' | 'timeline' | 'turns'
 >;
 
 /** Sums a step's per-request token counts and compares each request's usage with the client's own count. */
@@ -92,6 +92,7 @@ export class StepAccumulator {
   private promptTokens: number | null = null;
   private readonly tokenSources = new Set<TokenSource>();
   private readonly tokenCounts = new TokenCounts();
+  private readonly turns: Array<{ requests: number; errors: number; ttft: Recorder; latency: Recorder }> = [];
   private completedInWindow = 0;
   private tokensInWindow = 0;
   private goodInWindow = 0;
@@ -135,6 +136,16 @@ export class StepAccumulator {
 
   private addStats(sample: RequestSample, good: boolean): void {
     this.requests += 1;
+    if (sample.turn !== undefined) {
+      while (this.turns.length < sample.turn) this.turns.push({ requests: 0, errors: 0, ttft: new Recorder(), latency: new Recorder() });
+      const turn = this.turns[sample.turn - 1]!;
+      turn.requests += 1;
+      if (!sample.ok) turn.errors += 1;
+      else {
+        if (sample.ttftMs !== null) turn.ttft.record(sample.ttftMs);
+        turn.latency.record(sample.endMs - sample.startMs);
+      }
+    }
     if (good) this.meetingSlo += 1;
     if (!sample.ok) {
       this.errors += 1;
@@ -180,6 +191,9 @@ export class StepAccumulator {
       promptTokens: this.promptTokens,
       tokenSource: sources.length === 1 ? sources[0]! : sources.length === 0 ? 'stream' : 'mixed',
       tokenCounts: this.tokenCounts.summary(),
+      ...(this.turns.length > 0
+        ? { turns: this.turns.map((t, i): TurnMetrics => ({ turn: i + 1, requests: t.requests, errors: t.errors, ttftMs: metricSummary(t.ttft), latencyMs: metricSummary(t.latency) })) }
+        : {}),
       timeline: this.buckets.slice(0, Math.max(1, Math.ceil(durationS))).map((bucket, t) => ({
         t,
         completed: bucket.completed,

@@ -12,11 +12,18 @@ const PROGRESS_INTERVAL_MS = 250;
 /** The event-loop delay monitor's timer period; its samples include it, so it is subtracted. */
 const LOOP_DELAY_RESOLUTION_MS = 10;
 
+/** Turn `turn` (0-based) of conversation `conversation`, in session `session` (one playing of it, with its own history). */
+export interface TurnRef {
+  session: number;
+  conversation: number;
+  turn: number;
+}
+
 /**
- * Sends a prompt (the next one in turn, or prompt `promptIndex`); resolves null when the request was cut short by an
- * interrupt. `scheduledMs` is when it was due.
+ * Sends a request: the next prompt in turn, prompt number `what`, or a conversation's turn; resolves null when the
+ * request was cut short by an interrupt. `scheduledMs` is when it was due.
  */
-export type Send = (scheduledMs?: number, promptIndex?: number) => Promise<RequestSample | null>;
+export type Send = (scheduledMs?: number, what?: number | TurnRef) => Promise<RequestSample | null>;
 
 export interface StepProgress {
   step: string;
@@ -113,7 +120,7 @@ class Step {
    * Sends one request that was due at `dueMs` (its schedule in an open loop, the moment its worker became free in a
    * closed one) and records how late it left; the returned promise settles with the sample once it is recorded.
    */
-  launch(dueMs: number, promptIndex?: number): Promise<RequestSample | null> {
+  launch(dueMs: number, what?: number | TurnRef): Promise<RequestSample | null> {
     const now = performance.now();
     if (now >= this.windowStartMs) {
       this.counted += 1;
@@ -124,7 +131,7 @@ class Step {
       this.gaps.add(now);
     } else this.warmupRequests += 1;
     this.inFlight += 1;
-    const done = this.send(dueMs, promptIndex).then((sample) => {
+    const done = this.send(dueMs, what).then((sample) => {
       this.inFlight -= 1;
       if (!sample) return null;
       this.completedTotal += 1;
@@ -283,4 +290,30 @@ export async function runScheduleStep(plan: StepPlan, send: Send, offsetsMs: rea
   await runScheduled(step, plan, () => (i < offsetsMs.length ? { atMs: offsetsMs[i]!, promptIndex: i++ } : null));
   await step.drain();
   return step.finish({ openLoop: true });
+}
+
+/**
+ * Multi-turn conversations, closed loop: `concurrency` users, each playing one conversation after another (conversation
+ * i mod count). A turn is sent when the answer to the previous one has fully arrived, so its history can hold that
+ * answer; a failed turn ends its conversation. `turns[i]` is the number of turns of conversation i.
+ */
+export async function runConversationStep(plan: StepPlan, send: Send, concurrency: number, turns: readonly number[]): Promise<StepOutcome> {
+  const step = new Step(plan, send);
+  let nextConversation = 0;
+  let nextSession = 0;
+  const user = async () => {
+    let dueMs = step.startMs;
+    while (step.accepting) {
+      const conversation = nextConversation++ % turns.length;
+      const session = nextSession++;
+      for (let turn = 0; turn < turns[conversation]! && step.accepting; turn += 1) {
+        const sample = await step.launch(dueMs, { session, conversation, turn });
+        dueMs = sample?.endMs ?? performance.now();
+        if (!sample?.ok) break;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, user));
+  await step.drain();
+  return step.finish();
 }

@@ -3,7 +3,7 @@ import { Recorder } from '../stats.js';
 import { metricSummary, round } from './accumulator.js';
 import { findCapacity, findKnee } from './saturation.js';
 import { clientSelfCheck } from './self-check.js';
-import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint, TokenCountCheck } from './types.js';
+import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint, TokenCountCheck, TurnMetrics } from './types.js';
 
 const METRICS = ['ttftMs', 'itlMs', 'tpsPerRequest', 'latencyMs'] as const;
 
@@ -87,6 +87,7 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     outputTokens: sum(runs.map((run) => run.outputTokens)),
     promptTokens,
     tokenSource: sources.size === 1 ? [...sources][0]! : sources.size === 0 ? first.tokenSource : 'mixed',
+    ...(runs.some((run) => run.turns) ? { turns: mergeTurns(runs.map((run) => run.turns ?? [])) } : {}),
     ...(runs.every((run) => run.tokenCounts) ? { tokenCounts: mergeTokenCounts(runs.map((run) => run.tokenCounts!)) } : {}),
     ...(schedules.length > 0
       ? {
@@ -112,6 +113,21 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     timeline: mergeTimelines(runs.map((run) => run.timeline)),
     ...(runs.some((run) => run.interrupted) ? { interrupted: true } : {}),
   } as EndpointRun;
+}
+
+/** Per-turn figures of several workers: counts add up, percentiles come from the union of the histograms. */
+function mergeTurns(perWorker: TurnMetrics[][]): TurnMetrics[] {
+  const length = Math.max(0, ...perWorker.map((turns) => turns.length));
+  return Array.from({ length }, (_, i) => {
+    const turns = perWorker.map((worker) => worker[i]).filter((turn): turn is TurnMetrics => turn !== undefined);
+    return {
+      turn: i + 1,
+      requests: sum(turns.map((t) => t.requests)),
+      errors: sum(turns.map((t) => t.errors)),
+      ttftMs: mergeSummaries(turns.map((t) => t.ttftMs)),
+      latencyMs: mergeSummaries(turns.map((t) => t.latencyMs)),
+    };
+  });
 }
 
 /** Adds the workers' counts; the total discrepancy is recomputed from each worker's usage total and its own. */

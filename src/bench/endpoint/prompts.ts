@@ -110,6 +110,49 @@ export function syntheticPrompts(options: {
  * (the first human turn is the prompt, as vLLM's benchmark does); an optional `max_tokens` sets that prompt's output length.
  */
 export async function datasetPrompts(file: string): Promise<Prompt[]> {
+  const entries = await readDatasetEntries(file);
+  const prompts = entries.map(({ value, where }) => datasetPrompt(value, `--dataset ${file} ${where}`)).filter((p): p is Prompt => p !== null);
+  if (prompts.length === 0) throw usageError(`--dataset ${file} has no prompts`, 'DATASET_INVALID', { hint: 'one JSON object per line: {"prompt": "…"}' });
+  return prompts;
+}
+
+/** A conversation to play turn by turn (--multi-turn): its opening system messages and its user turns. */
+export interface Conversation {
+  system: Array<{ role: string; content: string }>;
+  turns: Array<{ content: string; maxTokens?: number }>;
+}
+
+/**
+ * Conversations from a dataset, for --multi-turn: `{"messages": [...]}` (system messages before the first user turn
+ * open it; every user message is a turn) or ShareGPT's `{"conversations": [{from, value}]}` (every human turn). The
+ * recorded assistant answers are not sent: each turn resends the history with the answers the server actually gave.
+ * `max_tokens` applies to every turn; a plain `{"prompt"}` line is a conversation of one turn.
+ */
+export async function datasetConversations(file: string): Promise<Conversation[]> {
+  const conversations: Conversation[] = [];
+  for (const { value, where } of await readDatasetEntries(file)) {
+    const at = `--dataset ${file} ${where}`;
+    const prompt = datasetPrompt(value, at);
+    if (prompt === null) continue;
+    const entry = value as Record<string, unknown>;
+    const maxTokens = prompt.maxTokens === undefined ? {} : { maxTokens: prompt.maxTokens };
+    if (Array.isArray(entry.messages)) {
+      const messages = prompt.messages!;
+      const firstUser = messages.findIndex((m) => m.role === 'user');
+      if (firstUser === -1) throw usageError(`${at} has no user message`, 'DATASET_INVALID');
+      conversations.push({ system: messages.slice(0, firstUser).filter((m) => m.role === 'system'), turns: messages.filter((m) => m.role === 'user').map((m) => ({ content: m.content, ...maxTokens })) });
+    } else if (Array.isArray(entry.conversations)) {
+      const turns = (entry.conversations as Array<{ from?: unknown; value?: unknown }>)
+        .filter((turn) => ['human', 'user'].includes(String(turn?.from)) && typeof turn.value === 'string' && turn.value !== '')
+        .map((turn) => ({ content: turn.value as string, ...maxTokens }));
+      conversations.push({ system: [], turns });
+    } else conversations.push({ system: [], turns: [{ content: prompt.text, ...maxTokens }] });
+  }
+  if (conversations.length === 0) throw usageError(`--dataset ${file} has no conversations`, 'DATASET_INVALID');
+  return conversations;
+}
+
+async function readDatasetEntries(file: string): Promise<Array<{ value: unknown; where: string }>> {
   const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw usageError(`cannot read --dataset ${file}: ${error.code ?? error.message}`, 'DATASET_INVALID');
   });
@@ -132,9 +175,7 @@ export async function datasetPrompts(file: string): Promise<Prompt[]> {
       }
     });
   }
-  const prompts = entries.map(({ value, where }) => datasetPrompt(value, `--dataset ${file} ${where}`)).filter((p): p is Prompt => p !== null);
-  if (prompts.length === 0) throw usageError(`--dataset ${file} has no prompts`, 'DATASET_INVALID', { hint: 'one JSON object per line: {"prompt": "…"}' });
-  return prompts;
+  return entries;
 }
 
 /** One dataset entry as a prompt (null for a ShareGPT conversation that opens with the model). */

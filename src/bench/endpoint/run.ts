@@ -3,11 +3,11 @@ import { Pool } from 'undici';
 import { LlmopsError, usageError } from '../../errors.js';
 import { requestBody, resolveEndpoint, type Endpoint } from './api.js';
 import { sendStreamingRequest, type StreamingRequest } from './client.js';
-import { runConcurrencyStep, runRateStep, runScheduleStep, runUsersStep, type StepOutcome, type StepPlan, type StepProgress } from './load.js';
+import { runConcurrencyStep, runConversationStep, runRateStep, runScheduleStep, runUsersStep, type Send, type StepOutcome, type StepPlan, type StepProgress, type TurnRef } from './load.js';
 import { bisectLoad, summarizeFindMax } from './find-max.js';
 import { clientSelfCheck } from './self-check.js';
 import { readTrace, type Trace } from './trace.js';
-import { approximateTokenCounter, datasetPrompts, loadTokenCounter, syntheticPrompts, type TokenCounter } from './prompts.js';
+import { approximateTokenCounter, datasetConversations, datasetPrompts, loadTokenCounter, syntheticPrompts, type Conversation, type TokenCounter } from './prompts.js';
 import { findCapacity, findKnee } from './saturation.js';
 import type { Capacity, EndpointApi, EndpointBenchResult, EndpointRun, LoadShape, Prompt, RequestSample, Slo } from './types.js';
 
@@ -43,6 +43,12 @@ export interface EndpointBenchOptions {
    * bracket is this narrow relative to its top (concurrency: or one apart). @default { tolerance: 0.02 }
    */
   findMax?: { tolerance?: number };
+  /**
+   * Play the dataset's conversations turn by turn (closed loop: `load` is concurrency, the number of conversations in
+   * flight): each turn is sent when the previous answer has arrived, with the whole history (the server's actual
+   * answers), and each step reports per-turn TTFT and latency.
+   */
+  multiTurn?: boolean;
   /** Synthetic prompts start with one of `count` shared prefixes of `tokens` tokens (a prefix-cache workload). */
   prefix?: { tokens: number; count: number };
   /** tokenizer.json, a model directory or an artifact: synthetic prompts are cut to exact token counts with it. */
@@ -92,9 +98,12 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
     ? { kind: 'schedule', file: options.schedule!.file, requests: trace.prompts.length, timeScale: options.schedule!.timeScale ?? 1, spanS: round3(trace.spanS) }
     : (options.load ?? DEFAULT_LOAD);
   const maxLevel = load.kind === 'users' ? load.users : load.kind === 'schedule' ? 1 : Math.max(...load.levels);
+  const conversations: Conversation[] | undefined = options.multiTurn ? await datasetConversations(options.dataset!) : undefined;
   const prompts: Prompt[] = trace
     ? trace.prompts
-    : options.dataset
+    : conversations
+      ? conversations.map((conversation) => ({ text: conversation.turns[0]!.content }))
+      : options.dataset
       ? await datasetPrompts(options.dataset)
       : syntheticPrompts({
           count: Math.min(1024, Math.max(64, Math.ceil(maxLevel * 2))),
@@ -120,16 +129,36 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
     }));
     let next = 0;
     const timeoutMs = options.timeoutMs ?? 120_000;
-    const send = (scheduledMs?: number, promptIndex?: number) => {
-      const request = requests[promptIndex ?? next]!;
-      if (promptIndex === undefined) next = (next + 1) % requests.length;
-      return sendStreamingRequest(pool, request, {
-        api: endpoint.api,
-        timeoutMs,
-        signal,
-        ...(scheduledMs === undefined ? {} : { scheduledMs }),
-        ...(counter.source === null ? {} : { countTokens: counter.count }),
-      });
+    const sendOptions = (scheduledMs: number | undefined) => ({
+      api: endpoint.api,
+      timeoutMs,
+      signal,
+      ...(scheduledMs === undefined ? {} : { scheduledMs }),
+      ...(counter.source === null ? {} : { countTokens: counter.count }),
+    });
+    /** The history of each conversation being played, by session: what its next turn resends. */
+    const sessions = new Map<number, Array<{ role: string; content: string }>>();
+    const sendTurn = async (scheduledMs: number | undefined, ref: TurnRef) => {
+      const conversation = conversations![ref.conversation]!;
+      const turn = conversation.turns[ref.turn]!;
+      const history = (ref.turn > 0 ? sessions.get(ref.session) : undefined) ?? [...conversation.system];
+      history.push({ role: 'user', content: turn.content });
+      const prompt: Prompt = { text: history.map((message) => message.content).join('\n'), messages: history, ...(turn.maxTokens === undefined ? {} : { maxTokens: turn.maxTokens }) };
+      const body = requestBody(endpoint.api, prompt, { model, maxTokens, ...(options.temperature === undefined ? {} : { temperature: options.temperature }) });
+      const sample = await sendStreamingRequest(pool, { path: endpoint.path, headers, body }, { ...sendOptions(scheduledMs), keepText: true });
+      if (sample?.ok && ref.turn + 1 < conversation.turns.length) {
+        history.push({ role: 'assistant', content: sample.text ?? '' });
+        sessions.set(ref.session, history);
+      } else sessions.delete(ref.session);
+      if (!sample) return null;
+      const { text: _text, ...measured } = sample;
+      return { ...measured, turn: ref.turn + 1 };
+    };
+    const send: Send = (scheduledMs, what) => {
+      if (typeof what === 'object') return sendTurn(scheduledMs, what);
+      const request = requests[what ?? next]!;
+      if (what === undefined) next = (next + 1) % requests.length;
+      return sendStreamingRequest(pool, request, sendOptions(scheduledMs));
     };
 
     const runs: EndpointRun[] = [];
@@ -156,6 +185,10 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
         // This worker's share of a small level is nothing; it still waits out the step so workers stay in step.
         await sleep(plan.warmupMs + (plan.durationMs ?? 0), undefined, { signal }).catch(() => undefined);
         outcome = await runConcurrencyStep({ ...plan, warmupMs: 0, durationMs: 0 }, send, 0);
+      } else if (conversations && load.kind === 'concurrency') {
+        outcome = await runConversationStep(plan, send, step.share, conversations.map((conversation) => conversation.turns.length));
+        // Conversations the step's end cut short are not continued in the next step.
+        sessions.clear();
       } else if (load.kind === 'concurrency') outcome = await runConcurrencyStep(plan, send, step.share);
       else if (load.kind === 'users') outcome = await runUsersStep(plan, send, step.share, load.spawnRate / worker.count);
       else if (load.kind === 'schedule') outcome = await runScheduleStep(plan, send, trace!.offsetsMs);
@@ -203,7 +236,14 @@ export async function benchEndpoint(options: EndpointBenchOptions): Promise<Endp
       prompts: trace
         ? { source: 'schedule', tokens: null, tokenizer: counter.source, dataset: null, count: prompts.length }
         : options.dataset
-          ? { source: 'dataset', tokens: null, tokenizer: counter.source, dataset: options.dataset, count: prompts.length }
+          ? {
+              source: 'dataset',
+              tokens: null,
+              tokenizer: counter.source,
+              dataset: options.dataset,
+              count: prompts.length,
+              ...(conversations ? { conversations: { count: conversations.length, turns: conversations.reduce((sum, c) => sum + c.turns.length, 0) } } : {}),
+            }
           : { source: 'synthetic', tokens: promptTokens, tokenizer: counter.source, dataset: null, count: prompts.length, ...(options.prefix ? { prefix: options.prefix } : {}) },
       maxTokens,
       slo,
@@ -291,6 +331,9 @@ function validateOptions(options: EndpointBenchOptions, load: LoadShape, worker:
     if (worker.count > 1) throw usageError('--find-max cannot be split over --workers: each would search on its own', 'INVALID_FIND_MAX');
     const tolerance = options.findMax.tolerance;
     if (tolerance !== undefined && !(tolerance > 0 && tolerance < 1)) throw usageError(`Expected --find-max-tolerance in (0%, 100%), got ${tolerance * 100}%`, 'INVALID_FIND_MAX');
+  }
+  if (options.multiTurn && (!options.dataset || load.kind !== 'concurrency' || options.schedule)) {
+    throw usageError('--multi-turn plays the conversations of a --dataset, closed loop: give --dataset FILE and --concurrency (not --rate, --users or --schedule)', 'INVALID_LOAD');
   }
   if (options.prefix && (options.dataset || options.schedule)) throw usageError('--prefix-tokens shapes synthetic prompts: it takes no --dataset or --schedule', 'INVALID_PROMPTS');
   if (load.kind === 'rate' && load.burstiness !== undefined && load.arrival !== 'gamma') throw usageError('--burstiness goes with --arrival gamma', 'INVALID_LOAD');

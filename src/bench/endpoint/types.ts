@@ -74,6 +74,17 @@ export interface RequestSample {
   promptTokens: number | null;
   /** The generated text, only when the sender asked to keep it (a conversation's next turn resends it). */
   text?: string;
+  /** In a multi-turn run: which turn of its conversation this request was (1-based). */
+  turn?: number;
+}
+
+/** Per-turn figures of a multi-turn run: turn n of every conversation played. */
+export interface TurnMetrics {
+  turn: number;
+  requests: number;
+  errors: number;
+  ttftMs: MetricSummary;
+  latencyMs: MetricSummary;
 }
 
 export type TokenSource = 'usage' | 'tokenizer' | 'stream';
@@ -145,6 +156,8 @@ export interface EndpointRun {
   outputTokens: number;
   promptTokens: number | null;
   tokenSource: TokenSource | 'mixed';
+  /** With --multi-turn: TTFT and latency per turn number (later turns carry longer histories). */
+  turns?: TurnMetrics[];
   /** Usage vs the client's count, per request and in aggregate (absent in old files). */
   tokenCounts?: TokenCountCheck;
   /**
@@ -217,6 +230,8 @@ export interface EndpointBenchResult {
     tokenizer: string | null;
     dataset: string | null;
     count: number;
+    /** With --multi-turn: the dataset's conversations and their turns in all. */
+    conversations?: { count: number; turns: number };
     /** Synthetic prompts that share prefixes (--prefix-tokens, --prefix-count). */
     prefix?: { tokens: number; count: number };
   };

@@ -8,7 +8,7 @@ import type { EndpointBenchFlags } from './endpoint-action.js';
 /** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
 const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage'] as const;
 const ENDPOINT_ONLY = [
-  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'header',
+  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'multiTurn', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'header',
   'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
 ] as const;
 
@@ -54,6 +54,7 @@ export function benchCommand(): Command {
     .addOption(new Option('--requests <n>', 'send this many requests per step instead of a --duration').argParser(positiveInt).conflicts('duration'))
     .option('--max-tokens <n>', 'output tokens per request (default 128)', positiveInt)
     .option('--dataset <file>', 'prompts from JSONL ({"prompt"}, {"messages"}, ShareGPT {"conversations"}) instead of synthetic ones')
+    .option('--multi-turn', 'play the --dataset conversations turn by turn: each turn after the previous answer, with the history resent; per-turn TTFT')
     .option('--prefix-tokens <n>', 'synthetic prompts start with a shared prefix of N tokens (a prefix-cache workload)', positiveInt)
     .option('--prefix-count <m>', 'with --prefix-tokens: M distinct shared prefixes, prompt i uses prefix i mod M (default 1)', positiveInt)
     .option('--tokenizer <path>', 'tokenizer.json or model directory: synthetic prompts get exact token counts (default: ~4 characters per token)')

@@ -17,6 +17,7 @@ export interface EndpointBenchFlags
   prefixTokens?: number;
   prefixCount?: number;
   findMax?: boolean;
+  multiTurn?: boolean;
   findMaxTolerance?: number;
   users?: number;
   spawnRate?: number;
@@ -73,6 +74,7 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
     maxTokens: flags.maxTokens,
     dataset: flags.dataset,
     schedule: scheduleOf(flags),
+    multiTurn: flags.multiTurn,
     prefix: prefixOf(flags),
     tokenizer: flags.tokenizer,
     slo: flags.slo,

@@ -68,6 +68,9 @@ function notes(result: EndpointBenchResult): string[] {
     const load = describeLoad(run);
     if (run.errors > 0) out.push(`${load}: ${run.errors} errors (${Object.entries(run.errorsByKind).map(([kind, n]) => `${kind} ${n}`).join(', ')})`);
     if (run.schedule && run.schedule.late > 0) out.push(`${load}: ${run.schedule.late} of ${run.schedule.sent} sends left more than 10 ms late (lag p99 ${fmt(run.schedule.lagMs.p99, 1)} ms): the client fell behind its schedule`);
+    if (run.turns && run.turns.length > 0) {
+      out.push(`${load}: per turn (requests, TTFT p50, latency p50): ${run.turns.map((t) => `#${t.turn} ${t.requests}, ${t.ttftMs.count > 0 ? fmt(t.ttftMs.p50, 1) : '—'} ms, ${t.latencyMs.count > 0 ? fmt(t.latencyMs.p50, 1) : '—'} ms`).join('; ')}`);
+    }
     const counts = run.tokenCounts;
     if (counts && counts.disagreeing > 0) {
       const total = counts.totalDiscrepancy === null ? '' : `, in total ${counts.totalDiscrepancy >= 0 ? '+' : ''}${fmt(counts.totalDiscrepancy * 100, 1)}%`;
