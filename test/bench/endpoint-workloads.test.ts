@@ -10,6 +10,7 @@ import { parseBenchResult } from '../../src/deploy/capacity.js';
 import { approximateTokenCounter, loadTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
 import { benchEndpoint } from '../../src/bench/endpoint/run.js';
 import { clientSelfCheck, SEND_LAG_WARN_MS } from '../../src/bench/endpoint/self-check.js';
+import type { SelfTestResult } from '../../src/bench/endpoint/self-test.js';
 import type { EndpointBenchResult, EndpointRun } from '../../src/bench/endpoint/types.js';
 import { Recorder } from '../../src/bench/stats.js';
 import { createRandom } from '../../src/engine/sampling.js';
@@ -363,5 +364,29 @@ describe('--multi-turn', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('--self-test', () => {
+  it('measures the client against a loopback server of known timing and reports its error, lag and verdict', async () => {
+    const run = await llmops(['bench', '--self-test', '--concurrency', '20', '--duration', '1500ms', '--warmup', '500ms', '--json']);
+    const result = JSON.parse(run.stdout) as SelfTestResult;
+    assert.equal(run.code, result.passed ? 0 : 3, run.stderr);
+    assert.deepEqual([result.kind, result.concurrency, result.server.ttftMs, result.server.itlMs, result.server.tokens], ['endpoint-self-test', 20, 50, 20, 8]);
+    assert.equal(result.measured.errors, 0);
+    // 20 streams of 50 + 7 × 20 ms: ~100 req/s for 1.5 s.
+    assert.ok(result.measured.requests >= 60 && result.measured.requests <= 170, `${result.measured.requests} requests`);
+    // The server's own figures are near what it was told (generous: this machine may be loaded)…
+    assert.ok(result.server.observed.ttftP50Ms >= 50 && result.server.observed.ttftP50Ms < 80, `server TTFT ${result.server.observed.ttftP50Ms}`);
+    assert.ok(result.server.observed.requests > 0);
+    // …and the error is the client's p50 against them, exactly as reported.
+    assert.equal(result.error.ttft, Math.round(((result.measured.ttftP50Ms - result.server.observed.ttftP50Ms) / result.server.observed.ttftP50Ms) * 10_000) / 10_000);
+    assert.equal(result.error.vsNominal.itl, Math.round(((result.measured.itlP50Ms - 20) / 20) * 10_000) / 10_000);
+    assert.equal(result.passed, result.warnings.length === 0);
+    assert.equal(result.warnings.some((w) => /TTFT p50/.test(w)), Math.abs(result.error.ttft) > 0.05);
+    assert.equal(result.result.runs[0]!.concurrency, 20);
+    const bad = await llmops(['bench', '--self-test', 'http://127.0.0.1:9']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--self-test runs its own loopback server: give no target/);
   });
 });

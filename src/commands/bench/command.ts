@@ -8,13 +8,16 @@ import type { EndpointBenchFlags } from './endpoint-action.js';
 /** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
 const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage'] as const;
 const ENDPOINT_ONLY = [
-  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'multiTurn', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'header',
+  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'multiTurn', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'header', 'selfTest',
   'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
 ] as const;
 
 /** Flags as commander hands them over: the shared ones whose meaning depends on the target are still strings. */
 type BenchFlags = Omit<EngineBenchFlags, 'warmup' | 'promptTokens'> &
-  Omit<EndpointBenchFlags, 'warmupMs' | 'promptTokens' | 'slo'> & { warmup?: string; promptTokens?: string; slo?: string };
+  Omit<EndpointBenchFlags, 'warmupMs' | 'promptTokens' | 'slo'> & { warmup?: string; promptTokens?: string; slo?: string; selfTest?: boolean };
+
+/** What --self-test takes besides itself: the load, its timing and where to save. */
+const SELF_TEST_FLAGS = new Set(['selfTest', 'concurrency', 'duration', 'warmup', 'out', 'force']);
 
 /** `llmops bench TARGET`: a model is benchmarked on this machine, a URL is load-tested; `bench merge` combines workers. */
 export function benchCommand(): Command {
@@ -68,6 +71,7 @@ export function benchCommand(): Command {
     .option('--seed <n>', 'seed of synthetic prompts and Poisson arrivals (default 1)', nonNegativeInt)
     .option('--max-connections <n>', 'most connections an open-loop step opens (default 10000)', positiveInt)
     .option('--report <file.html>', 'write a self-contained HTML report with charts')
+    .option('--self-test', "measure this client against a loopback server of known TTFT/ITL at --concurrency (default 400): its error and send lag; exit 3 above 5%")
     .option('--workers <n>', 'distributed run: this process is one of N workers and offers 1/N of each load level', positiveInt)
     .option('--worker-index <i>', 'which worker this is (default: JOB_COMPLETION_INDEX, else 0)', nonNegativeInt)
     .option('--emit-k8s-job', 'print a Kubernetes Indexed Job that runs --workers N workers of this bench, instead of running it')
@@ -90,6 +94,15 @@ export function benchCommand(): Command {
     )
     .action(
       action<BenchFlags, [string | undefined]>(async (ctx, flags, target) => {
+        if (flags.selfTest) {
+          if (target !== undefined) throw usageError('--self-test runs its own loopback server: give no target', 'INVALID_FLAG');
+          const other = Object.keys(flags).find((name) => !SELF_TEST_FLAGS.has(name) && (flags as Record<string, unknown>)[name] !== undefined);
+          if (other) throw usageError(`--${other.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply to --self-test`, 'INVALID_FLAG', { hint: 'it takes --concurrency N, --duration, --warmup and --out' });
+          const { runSelfTest } = await import('./self-test-action.js');
+          const { warmup, concurrency, duration: time, out, force } = flags;
+          await runSelfTest(ctx, { concurrency, duration: time, out, force, warmupMs: warmup === undefined ? undefined : convert('--warmup <n|time>', duration, warmup) });
+          return;
+        }
         if (target !== undefined && /^https?:\/\//i.test(target)) {
           rejectFlags(flags, ENGINE_ONLY, { target: 'an endpoint URL', belongsTo: 'a model' });
           const { runEndpointBench } = await import('./endpoint-action.js');
