@@ -68,7 +68,7 @@ export function benchCommand(): Command {
     .option('--header <name:value>', 'request header, repeatable (LLMOPS_API_KEY sets Authorization: Bearer)', collect)
     .option('--timeout <time>', 'a request not finished after this long counts as a timeout (default 120s)', duration)
     .option('--temperature <t>', 'sampling temperature sent with each request (default: the server\'s)', nonNegativeNumber)
-    .option('--seed <n>', 'seed of synthetic prompts and Poisson arrivals (default 1)', nonNegativeInt)
+    .option('--seed <n>', 'seed of synthetic prompts and Poisson or gamma arrivals (default 1)', nonNegativeInt)
     .option('--max-connections <n>', 'most connections an open-loop step opens (default 10000)', positiveInt)
     .option('--report <file.html>', 'write a self-contained HTML report with charts')
     .option('--self-test', "measure this client against a loopback server of known TTFT/ITL at --concurrency (default 400): its error and send lag; exit 3 above 5%")
