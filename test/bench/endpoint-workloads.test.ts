@@ -6,6 +6,8 @@ import { before, describe, it } from 'node:test';
 import { arrivalGaps, expectedInterArrivalCv, GapStats } from '../../src/bench/endpoint/arrivals.js';
 import { metricSummary } from '../../src/bench/endpoint/accumulator.js';
 import { bisectLoad } from '../../src/bench/endpoint/find-max.js';
+import type { EndpointComparison } from '../../src/bench/endpoint/compare.js';
+import { meanInterval } from '../../src/bench/endpoint/repeat.js';
 import { parseBenchResult } from '../../src/deploy/capacity.js';
 import { approximateTokenCounter, loadTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
 import { benchEndpoint } from '../../src/bench/endpoint/run.js';
@@ -388,5 +390,56 @@ describe('--self-test', () => {
     const bad = await llmops(['bench', '--self-test', 'http://127.0.0.1:9']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--self-test runs its own loopback server: give no target/);
+  });
+});
+
+describe('--repeat and bench compare', () => {
+  it('a 95% interval is the mean ± t(0.975, n−1) · s/√n', () => {
+    const m = meanInterval([10, 12, 14]);
+    assert.deepEqual([m.mean, m.stddev], [12, 2]);
+    assert.deepEqual(m.ci95, [Math.round((12 - (4.303 * 2) / Math.sqrt(3)) * 1e4) / 1e4, Math.round((12 + (4.303 * 2) / Math.sqrt(3)) * 1e4) / 1e4]);
+    assert.deepEqual(meanInterval([5]).ci95, [5, 5]);
+  });
+
+  it('--repeat 3 reports mean and interval per metric; compare puts a slower server beside a faster one, intervals apart', async () => {
+    const [fast, slow] = await Promise.all([startStreamServer({ tokens: 3, ttftMs: 5, itlMs: 1 }), startStreamServer({ tokens: 3, ttftMs: 40, itlMs: 1 })]);
+    try {
+      const args = ['--concurrency', '2', '--requests', '16', '--warmup', '0', '--max-tokens', '3', '--repeat', '3'];
+      const a = path.join(dir, 'fast.json');
+      const b = path.join(dir, 'slow.json');
+      const first = await llmops(['bench', fast.url, ...args, '--out', a, '--json']);
+      assert.equal(first.code, 0, first.stderr);
+      const result = JSON.parse(first.stdout) as EndpointBenchResult;
+      assert.equal(fast.stats().requests, 3 * 16, 'three whole runs');
+      const ttft = result.repeat!.levels[0]!.metrics['ttftMs.p50']!;
+      assert.deepEqual([result.repeat!.count, result.repeat!.levels[0]!.level, ttft.values.length], [3, 'concurrency 2', 3]);
+      assert.equal(ttft.values[0], result.runs[0]!.ttftMs.p50, 'runs are the first repetition');
+      assert.ok(ttft.ci95[0] <= ttft.mean && ttft.mean <= ttft.ci95[1]);
+      assert.equal((await llmops(['bench', slow.url, ...args, '--out', b])).code, 0);
+      const report = path.join(dir, 'compare.html');
+      const compare = await llmops(['bench', 'compare', a, b, '--report', report, '--json']);
+      assert.equal(compare.code, 0, compare.stderr);
+      const comparison = JSON.parse(compare.stdout) as EndpointComparison;
+      const row = comparison.rows.find((r) => r.metric === 'ttftMs.p50')!;
+      assert.ok(row.change! > 2, `TTFT p50 ${row.a} → ${row.b}`);
+      assert.equal(row.significant, true);
+      assert.deepEqual([comparison.a.repeats, comparison.b.repeats], [3, 3]);
+      const html = await readFile(report, 'utf8');
+      assert.match(html, /fast\.json \(A\) vs .*slow\.json \(B\)/);
+      assert.equal((html.match(/<h2>[AB]: /g) ?? []).length, 2, 'both runs in the report');
+      const table = await llmops(['bench', 'compare', a, b]);
+      assert.match(table.stdout, /concurrency 2 .*ttftMs\.p50/);
+      // bench merge and compare take --out/--report after the subcommand, though `bench` itself has them too.
+      const merged = path.join(dir, 'merged.json');
+      assert.equal((await llmops(['bench', 'merge', a, '--out', merged])).code, 0);
+      assert.equal((JSON.parse(await readFile(merged, 'utf8')) as EndpointBenchResult).repeat, undefined);
+      const other = path.join(dir, 'other.json');
+      await writeFile(other, JSON.stringify({ ...result, runs: result.runs.map((r) => ({ ...r, concurrency: 9 })), repeat: undefined }));
+      const none = await llmops(['bench', 'compare', a, other]);
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, /share no load level/);
+    } finally {
+      await Promise.all([fast.close(), slow.close()]);
+    }
   });
 });

@@ -46,7 +46,8 @@ export function mergeEndpointResults(inputs: Array<{ file: string; result: Endpo
   }
   const results = inputs.map(({ result }) => result);
   const runs = levels.map((_, index) => mergeRuns(results.map((result) => result.runs[index]!), first.result.sloAttainment));
-  const { worker: _worker, ...base } = first.result;
+  // A worker's repeat intervals are its own: they do not add up across workers, so the merged run has none.
+  const { worker: _worker, repeat: _repeat, ...base } = first.result;
   return {
     ...base,
     runs,

@@ -1,5 +1,6 @@
 import { describeLoad } from './saturation.js';
 import { describeSlo } from './slo.js';
+import type { EndpointComparison } from './compare.js';
 import type { EndpointBenchResult, EndpointRun, LoadShape, MetricSummary, TimelinePoint } from './types.js';
 
 /*
@@ -648,3 +649,37 @@ footer { margin-top: 28px; color: var(--muted); font-size: 12px; }
 @media (max-width: 800px) { .charts { grid-template-columns: 1fr; } .facts { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 @media print { main { max-width: none; padding: 0; } .charts { gap: 8px; } }
 `.trim();
+
+/** `llmops bench compare A B --report FILE.html`: the comparison table, then each run's own facts and table. */
+export function renderComparisonReport(comparison: EndpointComparison, a: EndpointBenchResult, b: EndpointBenchResult): string {
+  const pct = (x: number | null) => (x === null ? '—' : `${x >= 0 ? '+' : ''}${num(x * 100, 1)}%`);
+  const value = (x: number | null, ci?: [number, number]) => (x === null ? '—' : `${num(x, 2)}${ci ? ` <span class="muted">[${num(ci[0], 2)}, ${num(ci[1], 2)}]</span>` : ''}`);
+  const rows = comparison.rows.map(
+    (row) =>
+      `<tr><th scope="row">${esc(row.level)}</th><td>${esc(row.metric)}</td><td>${value(row.a, row.aCi95)}</td><td>${value(row.b, row.bCi95)}</td><td>${pct(row.change)}</td><td>${row.significant === null ? '—' : row.significant ? '<span class="no">yes</span>' : 'no'}</td></tr>`,
+  );
+  const run = (label: string, file: string, result: EndpointBenchResult) => [`<h2>${label}: ${esc(file)}</h2>`, renderHeader(result), renderSummaryTable(result)].join('\n');
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${esc(`Comparison: ${comparison.a.file} vs ${comparison.b.file}`)}</title>`,
+    `<style>${STYLE}</style>`,
+    '</head>',
+    '<body>',
+    '<main>',
+    `<h1>${esc(comparison.a.file)} (A) vs ${esc(comparison.b.file)} (B)</h1>`,
+    '<p>Values are the repeat means with 95% intervals where a run was made with <code>--repeat</code>; "apart" says whether the two intervals do not overlap.</p>',
+    '<table><thead><tr><th>load</th><th>metric</th><th>A</th><th>B</th><th>B vs A</th><th>apart</th></tr></thead>',
+    `<tbody>${rows.join('')}</tbody></table>`,
+    comparison.onlyInA.length + comparison.onlyInB.length > 0 ? `<p>Only in A: ${esc(comparison.onlyInA.join(', ') || 'none')}; only in B: ${esc(comparison.onlyInB.join(', ') || 'none')}.</p>` : '',
+    run('A', comparison.a.file, a),
+    run('B', comparison.b.file, b),
+    '</main>',
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}

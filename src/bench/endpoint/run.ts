@@ -5,6 +5,7 @@ import { requestBody, resolveEndpoint, type Endpoint } from './api.js';
 import { sendStreamingRequest, type StreamingRequest } from './client.js';
 import { runConcurrencyStep, runConversationStep, runRateStep, runScheduleStep, runUsersStep, type Send, type StepOutcome, type StepPlan, type StepProgress, type TurnRef } from './load.js';
 import { bisectLoad, summarizeFindMax } from './find-max.js';
+import { summarizeRepeats } from './repeat.js';
 import { clientSelfCheck } from './self-check.js';
 import { readTrace, type Trace } from './trace.js';
 import { approximateTokenCounter, datasetConversations, datasetPrompts, loadTokenCounter, syntheticPrompts, type Conversation, type TokenCounter } from './prompts.js';
@@ -49,6 +50,8 @@ export interface EndpointBenchOptions {
    * answers), and each step reports per-turn TTFT and latency.
    */
   multiTurn?: boolean;
+  /** Make the whole run this many times and report each metric's mean and 95% interval per level. @default 1 */
+  repeat?: number;
   /** Synthetic prompts start with one of `count` shared prefixes of `tokens` tokens (a prefix-cache workload). */
   prefix?: { tokens: number; count: number };
   /** tokenizer.json, a model directory or an artifact: synthetic prompts are cut to exact token counts with it. */
@@ -75,8 +78,25 @@ export interface EndpointBenchOptions {
 
 const DEFAULT_LOAD: LoadShape = { kind: 'concurrency', levels: [1, 8, 32] };
 
-/** Load-tests a streaming LLM endpoint, one step per load level, and finds its knee and capacity at the SLO. */
+/**
+ * Load-tests a streaming LLM endpoint, one step per load level, and finds its knee and capacity at the SLO. With
+ * `repeat` N > 1 the whole run is made N times: the result is the first's, with each metric's mean and 95% interval
+ * per level over all N in `repeat` (per-request samples are reported for the first only).
+ */
 export async function benchEndpoint(options: EndpointBenchOptions): Promise<EndpointBenchResult> {
+  const times = options.repeat ?? 1;
+  if (!Number.isInteger(times) || times < 1) throw usageError(`Expected --repeat to be a positive integer, got ${times}`, 'INVALID_REPEAT');
+  if (times > 1 && options.findMax) throw usageError('--repeat and --find-max do not combine: each search tries its own loads', 'INVALID_REPEAT', { hint: 'run --find-max, then --repeat at the limit it found' });
+  const first = await benchEndpointOnce(options);
+  if (times === 1) return first;
+  const results = [first];
+  const { onSample: _samples, ...rest } = options;
+  while (results.length < times && !results[results.length - 1]!.interrupted) results.push(await benchEndpointOnce(rest));
+  const complete = results.filter((result) => !result.interrupted);
+  return { ...first, ...(complete.length > 0 ? { repeat: summarizeRepeats(complete) } : {}), interrupted: results.some((result) => result.interrupted) };
+}
+
+async function benchEndpointOnce(options: EndpointBenchOptions): Promise<EndpointBenchResult> {
   const endpoint = resolveEndpoint(options.url, options.api);
   const maxTokens = options.maxTokens ?? 128;
   const worker = options.worker ?? { index: 0, count: 1 };

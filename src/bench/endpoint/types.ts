@@ -2,6 +2,7 @@ import type { LatencySummary } from '../engine/types.js';
 import type { Arrival } from './arrivals.js';
 import type { ClientSelfCheck } from './self-check.js';
 import type { FindMax } from './find-max.js';
+import type { RepeatSummary } from './repeat.js';
 
 /** The request and stream formats llmops speaks. `vllm` is OpenAI completions plus `ignore_eos`, so every request generates exactly `maxTokens`. */
 export type EndpointApi = 'openai-chat' | 'openai-completions' | 'vllm' | 'tgi';
@@ -245,6 +246,11 @@ export interface EndpointBenchResult {
   workers: number;
   /** Set on one worker's own result in a distributed run. */
   worker?: { index: number; count: number };
+  /**
+   * With --repeat N: the run was made N times; `runs` and everything else are the first repetition's, and this holds
+   * each metric's mean and 95% interval per load level over all N.
+   */
+  repeat?: RepeatSummary;
   /** With --find-max: the bisection's bounds, the steps it tried (runs, in order) and the limit it found. */
   findMax?: FindMax;
   /** The load generator's own accuracy: send lag, CPU, event-loop delay, and warnings when they pass a threshold. */

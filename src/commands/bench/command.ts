@@ -8,7 +8,7 @@ import type { EndpointBenchFlags } from './endpoint-action.js';
 /** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
 const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage'] as const;
 const ENDPOINT_ONLY = [
-  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'multiTurn', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'header', 'selfTest',
+  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'multiTurn', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'repeat', 'header', 'selfTest',
   'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
 ] as const;
 
@@ -64,6 +64,7 @@ export function benchCommand(): Command {
     .option('--slo <spec>', 'per-request SLOs, e.g. ttft=500ms,itl=100ms,tps=11,latency=30s: goodput, capacity, exit 3 when no step meets them')
     .option('--find-max', 'bisect between --concurrency LOW,HIGH (or --rate LOW,HIGH) to the highest load meeting --slo; that load is the capacity')
     .option('--find-max-tolerance <pct>', 'with --find-max: stop when the bracket is this narrow relative to its top (default 2%)', percentage)
+    .option('--repeat <n>', 'make the whole run N times: each metric\'s mean and 95% interval per load level (results of the first)', positiveInt)
     .option('--slo-attainment <fraction>', 'share of a step\'s requests that must meet every SLO (default 0.9)', probability)
     .option('--header <name:value>', 'request header, repeatable (LLMOPS_API_KEY sets Authorization: Bearer)', collect)
     .option('--timeout <time>', 'a request not finished after this long counts as a timeout (default 120s)', duration)
@@ -136,6 +137,7 @@ export function benchCommand(): Command {
       }),
     );
   command.addCommand(mergeCommand());
+  command.addCommand(compareCommand());
   return command;
 }
 
@@ -148,11 +150,46 @@ function mergeCommand(): Command {
     .option('--force', 'replace existing output files')
     .addHelpText('after', '\nExample:\n  $ llmops bench merge worker-0.json worker-1.json --out load.json --report load.html\n')
     .action(
-      action<{ out?: string; report?: string; force?: boolean }, [string[]]>(async (ctx, options, files) => {
-        const { runMerge } = await import('./merge-action.js');
-        await runMerge(ctx, options, files);
-      }),
+      withOutputFlags(
+        action<{ out?: string; report?: string; force?: boolean }, [string[]]>(async (ctx, options, files) => {
+          const { runMerge } = await import('./merge-action.js');
+          await runMerge(ctx, options, files);
+        }),
+      ),
     );
+}
+
+function compareCommand(): Command {
+  return new Command('compare')
+    .description('compare two endpoint bench results level by level (repeat means and 95% intervals where present)')
+    .argument('<a>', 'the first results file (A)')
+    .argument('<b>', 'the second results file (B), compared with A')
+    .option('--out <file>', 'write the comparison JSON here')
+    .option('--report <file.html>', 'write an HTML page with the comparison and both runs')
+    .option('--force', 'replace existing output files')
+    .addHelpText('after', '\nExample:\n  $ llmops bench compare main.json branch.json --report compare.html\n')
+    .action(
+      withOutputFlags(
+        action<{ out?: string; report?: string; force?: boolean }, [string, string]>(async (ctx, options, a, b) => {
+          const { runCompare } = await import('./compare-action.js');
+          await runCompare(ctx, options, a, b);
+        }),
+      ),
+    );
+}
+
+/**
+ * `bench` itself has --out, --report and --force, and commander gives an option the parent knows to the parent even
+ * after a subcommand: a subcommand's action reads them from there too.
+ */
+function withOutputFlags(handler: (...commanderArgs: unknown[]) => Promise<void>): (...commanderArgs: unknown[]) => Promise<void> {
+  return (...commanderArgs) => {
+    const command = commanderArgs[commanderArgs.length - 1] as Command;
+    const own = commanderArgs[commanderArgs.length - 2] as Record<string, unknown>;
+    const parent = command.parent?.opts() ?? {};
+    const outputs = Object.fromEntries(['out', 'report', 'force'].filter((key) => parent[key] !== undefined).map((key) => [key, parent[key]]));
+    return handler(...commanderArgs.slice(0, -2), { ...outputs, ...own }, command);
+  };
 }
 
 /** Refuses the flags of the other side: `names` are the flags meant for `belongsTo`, the target is `target`. */

@@ -18,6 +18,7 @@ export interface EndpointBenchFlags
   prefixCount?: number;
   findMax?: boolean;
   multiTurn?: boolean;
+  repeat?: number;
   findMaxTolerance?: number;
   users?: number;
   spawnRate?: number;
@@ -75,6 +76,7 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
     dataset: flags.dataset,
     schedule: scheduleOf(flags),
     multiTurn: flags.multiTurn,
+    repeat: flags.repeat,
     prefix: prefixOf(flags),
     tokenizer: flags.tokenizer,
     slo: flags.slo,

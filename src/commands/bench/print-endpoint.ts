@@ -41,6 +41,12 @@ export function renderEndpointResult(result: EndpointBenchResult, options: { col
   lines.push(renderTable(head, rows, options));
   lines.push('times in ms; TPS = output tokens/s of one request after its first token');
   if (result.knee) lines.push(`knee: ${describeLoad(result.knee)} at ${fmt(result.knee.requestsPerSecond, 2)} req/s, ${fmt(result.knee.outputTokensPerSecond, 1)} tok/s (${result.knee.reason})`);
+  if (result.repeat) {
+    lines.push(`over ${result.repeat.count} repetitions, mean [95% interval]:`);
+    const shown = ['requestsPerSecond', 'ttftMs.p50', 'itlMs.p50', 'latencyMs.p50'];
+    const rows = result.repeat.levels.map(({ level, metrics }) => [level, ...shown.map((name) => (metrics[name] ? `${fmt(metrics[name].mean, 2)} [${fmt(metrics[name].ci95[0], 2)}, ${fmt(metrics[name].ci95[1], 2)}]` : '—'))]);
+    lines.push(renderTable(['load', 'req/s', 'TTFT p50', 'ITL p50', 'latency p50'], rows, options));
+  }
   if (result.findMax) {
     const search = result.findMax;
     const unit = search.variable === 'concurrency' ? 'c=' : '';
