@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -440,6 +441,49 @@ describe('--repeat and bench compare', () => {
       assert.match(none.stderr, /share no load level/);
     } finally {
       await Promise.all([fast.close(), slow.close()]);
+    }
+  });
+});
+
+describe('--scrape', () => {
+  it("samples a server's /metrics and a Prometheus query through each step: time series in the JSON and report, tokens per joule", async () => {
+    const server = await startStreamServer({ tokens: 4, ttftMs: 5, itlMs: 2 });
+    let scrapes = 0;
+    // A /metrics page with a queue gauge that grows per scrape, an unknown gauge (dropped), and a query API answering
+    // 150 W on each of two GPUs.
+    const metrics = http.createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/query')) {
+        const query = new URL(req.url, 'http://x').searchParams.get('query');
+        return void res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [0, 1].map((gpu) => ({ metric: { __name__: query, gpu: String(gpu) }, value: [0, '150'] })) } }));
+      }
+      scrapes += 1;
+      res.end(`# HELP vllm:num_requests_waiting waiting\n# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name="m"} ${scrapes}\nsomething_else 7\nvllm:gpu_cache_usage_perc{model_name="m"} 0.25\n`);
+    });
+    await new Promise<void>((resolve) => metrics.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(metrics.address() as { port: number }).port}`;
+    try {
+      const report = path.join(dir, 'scrape.html');
+      const run = await llmops(['bench', server.url, '--concurrency', '2', '--duration', '1500ms', '--warmup', '0', '--max-tokens', '4', '--scrape', `${base}/metrics`, '--scrape', `${base}/api/v1/query?query=DCGM_FI_DEV_POWER_USAGE`, '--scrape-interval', '250ms', '--report', report, '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const step = (JSON.parse(run.stdout) as EndpointBenchResult).runs[0]!;
+      const scrape = step.scrape!;
+      assert.ok(scrape.t.length >= 5 && scrape.t.length <= 9, `${scrape.t.length} samples: ${scrape.t}`);
+      assert.ok(scrape.t.every((t, i) => i === 0 || t > scrape.t[i - 1]!), 'on one increasing time axis');
+      assert.deepEqual(scrape.series.map((s) => s.name), ['DCGM_FI_DEV_POWER_USAGE{gpu="0"}', 'DCGM_FI_DEV_POWER_USAGE{gpu="1"}', 'vllm:gpu_cache_usage_perc{model_name="m"}', 'vllm:num_requests_waiting{model_name="m"}']);
+      const waiting = scrape.series.find((s) => s.name.startsWith('vllm:num_requests_waiting'))!.values;
+      assert.equal(waiting.length, scrape.t.length);
+      assert.ok(waiting.every((v, i) => i === 0 || v! > waiting[i - 1]!), `one value per sample, in order: ${waiting}`);
+      assert.deepEqual([scrape.failures, scrape.meanPowerW], [0, 300]);
+      assert.equal(scrape.tokensPerJoule, Math.round((step.outputTokensPerSecond / 300) * 1e4) / 1e4);
+      const html = await readFile(report, 'utf8');
+      assert.match(html, /Server metrics at concurrency 2/);
+      assert.match(html, /output tokens per joule/);
+      const bad = await llmops(['bench', server.url, '--scrape', 'ftp://x/metrics']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--scrape needs an http\(s\) URL/);
+    } finally {
+      metrics.close();
+      await server.close();
     }
   });
 });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { LlmopsError, usageError } from '../../errors.js';
@@ -6,6 +7,7 @@ import { sendStreamingRequest, type StreamingRequest } from './client.js';
 import { runConcurrencyStep, runConversationStep, runRateStep, runScheduleStep, runUsersStep, type Send, type StepOutcome, type StepPlan, type StepProgress, type TurnRef } from './load.js';
 import { bisectLoad, summarizeFindMax } from './find-max.js';
 import { summarizeRepeats } from './repeat.js';
+import { parseScrapeSource, Scraper } from './scrape.js';
 import { clientSelfCheck } from './self-check.js';
 import { readTrace, type Trace } from './trace.js';
 import { approximateTokenCounter, datasetConversations, datasetPrompts, loadTokenCounter, syntheticPrompts, type Conversation, type TokenCounter } from './prompts.js';
@@ -50,6 +52,13 @@ export interface EndpointBenchOptions {
    * answers), and each step reports per-turn TTFT and latency.
    */
   multiTurn?: boolean;
+  /**
+   * Sample these during every step: a server's Prometheus `/metrics` (its queue, batch and KV-cache gauges, DCGM's GPU
+   * utilization and power) or a Prometheus query URL (`…/api/v1/query?query=…`). No credentials are sent to them.
+   */
+  scrape?: string[];
+  /** @default 1000 */
+  scrapeIntervalMs?: number;
   /** Make the whole run this many times and report each metric's mean and 95% interval per level. @default 1 */
   repeat?: number;
   /** Synthetic prompts start with one of `count` shared prefixes of `tokens` tokens (a prefix-cache workload). */
@@ -101,6 +110,8 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
   const maxTokens = options.maxTokens ?? 128;
   const worker = options.worker ?? { index: 0, count: 1 };
   validateOptions(options, options.load ?? DEFAULT_LOAD, worker);
+  const scrapeSources = (options.scrape ?? []).map(parseScrapeSource);
+  if (options.scrapeIntervalMs !== undefined && !(options.scrapeIntervalMs >= 50)) throw usageError(`Expected --scrape-interval of at least 50ms, got ${options.scrapeIntervalMs}ms`, 'INVALID_SCRAPE');
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: 'text/event-stream',
@@ -200,6 +211,8 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.onSample ? { onSample: (sample: RequestSample) => options.onSample!(sample, step.label) } : {}),
       };
+      // Sampled on the step's own clock: t = 0 where its measured window begins.
+      const scraper = scrapeSources.length > 0 ? new Scraper(scrapeSources, options.scrapeIntervalMs ?? 1000, performance.now() + plan.warmupMs) : undefined;
       let outcome: StepOutcome;
       if (step.share === 0) {
         // This worker's share of a small level is nothing; it still waits out the step so workers stay in step.
@@ -221,10 +234,12 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
         });
       }
       const { interrupted, ...metrics } = outcome;
+      const scrape = scraper ? await scraper.stop({ durationS: metrics.durationS, outputTokensPerSecond: metrics.outputTokensPerSecond }) : undefined;
       runs.push({
         ...step.level,
         ...(worker.count > 1 ? { workerShare: step.share } : {}),
         ...metrics,
+        ...(scrape ? { scrape } : {}),
         metSlo: metrics.sloAttainment === null ? null : metrics.sloAttainment >= attainment,
         ...(interrupted ? { interrupted: true } : {}),
       });

@@ -3,6 +3,7 @@ import type { Arrival } from './arrivals.js';
 import type { ClientSelfCheck } from './self-check.js';
 import type { FindMax } from './find-max.js';
 import type { RepeatSummary } from './repeat.js';
+import type { ScrapeSeries } from './scrape.js';
 
 /** The request and stream formats llmops speaks. `vllm` is OpenAI completions plus `ignore_eos`, so every request generates exactly `maxTokens`. */
 export type EndpointApi = 'openai-chat' | 'openai-completions' | 'vllm' | 'tgi';
@@ -157,6 +158,8 @@ export interface EndpointRun {
   outputTokens: number;
   promptTokens: number | null;
   tokenSource: TokenSource | 'mixed';
+  /** With --scrape: the server's gauges sampled through the step, on the timeline's clock, and tokens per joule. */
+  scrape?: ScrapeSeries;
   /** With --multi-turn: TTFT and latency per turn number (later turns carry longer histories). */
   turns?: TurnMetrics[];
   /** Usage vs the client's count, per request and in aggregate (absent in old files). */

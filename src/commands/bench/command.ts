@@ -8,7 +8,7 @@ import type { EndpointBenchFlags } from './endpoint-action.js';
 /** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
 const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage'] as const;
 const ENDPOINT_ONLY = [
-  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'multiTurn', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'repeat', 'header', 'selfTest',
+  'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'multiTurn', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'repeat', 'scrape', 'scrapeInterval', 'header', 'selfTest',
   'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
 ] as const;
 
@@ -64,6 +64,8 @@ export function benchCommand(): Command {
     .option('--slo <spec>', 'per-request SLOs, e.g. ttft=500ms,itl=100ms,tps=11,latency=30s: goodput, capacity, exit 3 when no step meets them')
     .option('--find-max', 'bisect between --concurrency LOW,HIGH (or --rate LOW,HIGH) to the highest load meeting --slo; that load is the capacity')
     .option('--find-max-tolerance <pct>', 'with --find-max: stop when the bracket is this narrow relative to its top (default 2%)', percentage)
+    .option('--scrape <url>', "sample a server's /metrics or a Prometheus …/api/v1/query?query=… URL during each step (queue, batch, KV cache, GPU power → tokens/J); repeatable", collect)
+    .option('--scrape-interval <time>', 'with --scrape: sampling period (default 1s)', duration)
     .option('--repeat <n>', 'make the whole run N times: each metric\'s mean and 95% interval per load level (results of the first)', positiveInt)
     .option('--slo-attainment <fraction>', 'share of a step\'s requests that must meet every SLO (default 0.9)', probability)
     .option('--header <name:value>', 'request header, repeatable (LLMOPS_API_KEY sets Authorization: Bearer)', collect)

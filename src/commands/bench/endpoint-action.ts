@@ -19,6 +19,8 @@ export interface EndpointBenchFlags
   findMax?: boolean;
   multiTurn?: boolean;
   repeat?: number;
+  scrape?: string[];
+  scrapeInterval?: number;
   findMaxTolerance?: number;
   users?: number;
   spawnRate?: number;
@@ -77,6 +79,8 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
     schedule: scheduleOf(flags),
     multiTurn: flags.multiTurn,
     repeat: flags.repeat,
+    scrape: flags.scrape,
+    scrapeIntervalMs: scrapeIntervalOf(flags),
     prefix: prefixOf(flags),
     tokenizer: flags.tokenizer,
     slo: flags.slo,
@@ -158,6 +162,11 @@ function loadShape(flags: EndpointBenchFlags): LoadShape | undefined {
   if (flags.users !== undefined) return { kind: 'users', users: flags.users, spawnRate: flags.spawnRate ?? flags.users };
   if (flags.concurrency) return { kind: 'concurrency', levels: flags.concurrency };
   return undefined;
+}
+
+function scrapeIntervalOf(flags: EndpointBenchFlags): number | undefined {
+  if (flags.scrapeInterval !== undefined && !flags.scrape) throw usageError('--scrape-interval goes with --scrape', 'INVALID_SCRAPE');
+  return flags.scrapeInterval;
 }
 
 function findMaxOf(flags: EndpointBenchFlags): EndpointBenchOptions['findMax'] {

@@ -77,6 +77,15 @@ function notes(result: EndpointBenchResult): string[] {
     if (run.turns && run.turns.length > 0) {
       out.push(`${load}: per turn (requests, TTFT p50, latency p50): ${run.turns.map((t) => `#${t.turn} ${t.requests}, ${t.ttftMs.count > 0 ? fmt(t.ttftMs.p50, 1) : '—'} ms, ${t.latencyMs.count > 0 ? fmt(t.latencyMs.p50, 1) : '—'} ms`).join('; ')}`);
     }
+    if (run.scrape) {
+      const scrape = run.scrape;
+      const summary = scrape.series.slice(0, 8).map((s) => {
+        const values = s.values.filter((v): v is number => v !== null);
+        return values.length === 0 ? `${s.name} —` : `${s.name} mean ${fmt(values.reduce((a, b) => a + b, 0) / values.length, 2)} max ${fmt(Math.max(...values), 2)}`;
+      });
+      out.push(`${load}: server metrics (${scrape.t.length} samples${scrape.failures > 0 ? `, ${scrape.failures} failed scrapes` : ''}): ${summary.join('; ') || 'no known gauges found'}${scrape.series.length > 8 ? `; … ${scrape.series.length - 8} more in the JSON` : ''}`);
+      if (scrape.tokensPerJoule !== null) out.push(`${load}: ${fmt(scrape.tokensPerJoule, 3)} output tokens per joule at ${fmt(scrape.meanPowerW, 1)} W mean`);
+    }
     const counts = run.tokenCounts;
     if (counts && counts.disagreeing > 0) {
       const total = counts.totalDiscrepancy === null ? '' : `, in total ${counts.totalDiscrepancy >= 0 ? '+' : ''}${fmt(counts.totalDiscrepancy * 100, 1)}%`;
