@@ -71,7 +71,8 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
   const sloAttainment = withSlo ? round(weighted((run) => run.sloAttainment ?? 0)) : null;
   const schedules = runs.map((run) => run.schedule).filter((schedule) => schedule !== undefined);
   const promptTokens = runs.every((run) => run.promptTokens === null) ? null : sum(runs.map((run) => run.promptTokens ?? 0));
-  const { workerShare: _share, interrupted: _interrupted, schedule: _schedule, ...level } = first;
+  // A scrape is of the server, not of one worker's share: each worker's samples are kept in its own file, not merged.
+  const { workerShare: _share, interrupted: _interrupted, schedule: _schedule, scrape: _scrape, ...level } = first;
   return {
     ...level,
     requests,

@@ -92,7 +92,8 @@ function notes(result: EndpointBenchResult): string[] {
       out.push(`${load}: output tokens: the server's usage and the ${counts.comparedWith === 'tokenizer' ? "tokenizer's count of the streamed text" : 'count of stream events'} disagree on ${counts.disagreeing} of ${counts.compared} requests (worst ${counts.maxAbsDifference} tokens, ${fmt(counts.maxAbsDiscrepancy * 100, 1)}%${total})`);
     }
     if (run.schedule?.interArrivalCv !== null && run.schedule?.interArrivalCv !== undefined) out.push(`${load}: measured gaps between sends have CV ${fmt(run.schedule.interArrivalCv, 2)}`);
-    if (run.client.eventLoopDelayMs.p99 > Math.max(CLIENT_BUSY_MS, CLIENT_BUSY_SHARE_OF_TTFT * run.ttftMs.p50)) {
+    // Results with a self-check say this among its warnings, below.
+    if (!result.selfCheck && run.client.eventLoopDelayMs.p99 > Math.max(CLIENT_BUSY_MS, CLIENT_BUSY_SHARE_OF_TTFT * run.ttftMs.p50)) {
       out.push(`${load}: the load generator's event loop lagged ${fmt(run.client.eventLoopDelayMs.p99, 1)} ms (p99): latencies include client time; spread the load over --workers`);
     }
   }
