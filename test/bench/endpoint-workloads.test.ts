@@ -9,6 +9,7 @@ import { metricSummary } from '../../src/bench/endpoint/accumulator.js';
 import { bisectLoad } from '../../src/bench/endpoint/find-max.js';
 import { compareEndpointResults, type EndpointComparison } from '../../src/bench/endpoint/compare.js';
 import { meanInterval } from '../../src/bench/endpoint/repeat.js';
+import { readTrace } from '../../src/bench/endpoint/trace.js';
 import { parseBenchResult } from '../../src/deploy/capacity.js';
 import { approximateTokenCounter, loadTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
 import { benchEndpoint } from '../../src/bench/endpoint/run.js';
@@ -507,5 +508,28 @@ describe('--scrape', () => {
       metrics.close();
       await server.close();
     }
+  });
+});
+
+describe('trace files', () => {
+  it("Mooncake hash_ids become shared 512-token blocks: requests that shared a block share that prefix, at each line's input length", async () => {
+    const counter = await loadTokenCounter(await ensureTinyModel());
+    const file = path.join(dir, 'mooncake.jsonl');
+    await writeFile(file, [
+      { timestamp: 0, input_length: 700, output_length: 5, hash_ids: [1, 2] },
+      { timestamp: 10, input_length: 600, output_length: 5, hash_ids: [1, 3] },
+      { timestamp: 20, input_length: 1100, output_length: 5, hash_ids: [1, 2] },
+    ].map((line) => JSON.stringify(line)).join('\n'));
+    const trace = await readTrace(file, { timeScale: 2, counter, seed: 1 });
+    assert.deepEqual(trace.offsetsMs, [0, 20, 40]);
+    const [a, b, c] = trace.prompts.map((p) => p.text) as [string, string, string];
+    const block1 = a.slice(0, a.indexOf('Block 2.')).trim();
+    assert.equal(counter.count(block1), 512);
+    assert.ok(b.startsWith(block1) && c.startsWith(block1), 'block 1 opens all three');
+    // The first stops 188 tokens into block 2; the third has all of block 2, so it starts with the whole first prompt.
+    assert.ok(c.startsWith(a), 'the third shares blocks 1 and 2 with the first');
+    assert.ok(!b.includes('Block 2.') && b.includes('Block 3.'));
+    for (const [text, tokens] of [[a, 700], [b, 600], [c, 1100]] as const) assert.ok(Math.abs(counter.count(text) - tokens) <= tokens * 0.01, `${counter.count(text)} tokens for ${tokens}`);
+    assert.deepEqual(trace.prompts.map((p) => p.maxTokens), [5, 5, 5]);
   });
 });

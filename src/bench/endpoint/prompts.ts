@@ -63,7 +63,7 @@ function normal(random: () => number, mean: number, stddev: number): number {
 const WORDS = TOKENIZER_CORPUS.split(/\s+/).filter(Boolean);
 
 /** Corpus text of about `tokens` tokens starting at a seeded place, after `lead`, cut to exactly `tokens` by `counter`. */
-function corpusText(lead: string, tokens: number, counter: TokenCounter, offset: number): string {
+export function corpusText(lead: string, tokens: number, counter: TokenCounter, offset: number): string {
   let text = lead;
   // Enough words for the target length under any sane tokenizer (a word is rarely under one token).
   for (let w = 0; w < tokens + 8; w += 1) text += ` ${WORDS[(offset + w) % WORDS.length]}`;
@@ -71,9 +71,9 @@ function corpusText(lead: string, tokens: number, counter: TokenCounter, offset:
 }
 
 /** One synthetic prompt of `tokens` tokens (a trace line's `input_length`), its text placed by `seed`. */
-export function lengthPrompt(tokens: number, counter: TokenCounter, seed: number): Prompt {
+export function lengthPrompt(tokens: number, counter: TokenCounter, seed: number, lead = `Request ${seed}.`): Prompt {
   const offset = Math.floor(createRandom(seed)() * WORDS.length);
-  return { text: corpusText(`Request ${seed}.`, tokens, counter, offset) };
+  return { text: corpusText(lead, tokens, counter, offset) };
 }
 
 /**

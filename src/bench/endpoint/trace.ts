@@ -25,6 +25,7 @@ export async function readTrace(file: string, options: { timeScale: number; coun
   });
   const offsetsMs: number[] = [];
   const prompts: Prompt[] = [];
+  const blocks = new Map<number, string>();
   let first: number | null = null;
   let previous = -Infinity;
   const lines = text.split('\n');
@@ -47,13 +48,16 @@ export async function readTrace(file: string, options: { timeScale: number; coun
     previous = timestamp;
     first ??= timestamp;
     offsetsMs.push((timestamp - first) * options.timeScale);
-    prompts.push(tracePrompt(entry, where, options.counter, options.seed + prompts.length));
+    prompts.push(tracePrompt(entry, where, options.counter, options.seed + prompts.length, blocks));
   }
   if (prompts.length === 0) throw usageError(`--schedule ${file} has no requests`, 'SCHEDULE_INVALID');
   return { offsetsMs, prompts, spanS: offsetsMs[offsetsMs.length - 1]! / 1000 };
 }
 
-function tracePrompt(entry: Record<string, unknown>, where: string, counter: TokenCounter, seed: number): Prompt {
+/** Tokens per `hash_ids` block in Mooncake traces. */
+export const TRACE_BLOCK_TOKENS = 512;
+
+function tracePrompt(entry: Record<string, unknown>, where: string, counter: TokenCounter, seed: number, blocks: Map<number, string>): Prompt {
   const output = entry.output_length ?? entry.max_tokens;
   if (output !== undefined && (typeof output !== 'number' || !Number.isInteger(output) || output <= 0)) {
     throw usageError(`${where}: \`output_length\` must be a positive integer, got ${JSON.stringify(output)}`, 'SCHEDULE_INVALID');
@@ -64,6 +68,11 @@ function tracePrompt(entry: Record<string, unknown>, where: string, counter: Tok
     if (typeof input !== 'number' || !Number.isInteger(input) || input <= 0) {
       throw usageError(`${where}: \`input_length\` must be a positive integer, got ${JSON.stringify(input)}`, 'SCHEDULE_INVALID');
     }
+    const hashIds = entry.hash_ids;
+    if (hashIds !== undefined) {
+      if (!Array.isArray(hashIds) || !hashIds.every((id) => Number.isInteger(id) && id >= 0)) throw usageError(`${where}: \`hash_ids\` must be an array of non-negative integers`, 'SCHEDULE_INVALID');
+      return withOutput({ text: blockPrompt(hashIds as number[], input, counter, seed, blocks) });
+    }
     return withOutput(lengthPrompt(input, counter, seed));
   }
   if (entry.prompt === undefined && entry.text === undefined && entry.messages === undefined) {
@@ -72,4 +81,26 @@ function tracePrompt(entry: Record<string, unknown>, where: string, counter: Tok
   const prompt = datasetPrompt({ ...entry, max_tokens: undefined, output_length: undefined }, where);
   if (!prompt) throw usageError(`${where} has an empty prompt`, 'SCHEDULE_INVALID');
   return withOutput(prompt);
+}
+
+/**
+ * A Mooncake-style prompt: block i of the request is the text of `hash_ids[i]` (512 tokens, the same text wherever the
+ * id recurs, so requests that share ids share a prefix as they did in the recorded traffic and a prefix cache sees
+ * the same hits), the last block cut so the prompt has `input_length` tokens, and any tokens beyond the blocks unique.
+ */
+function blockPrompt(hashIds: number[], inputTokens: number, counter: TokenCounter, seed: number, blocks: Map<number, string>): string {
+  const parts: string[] = [];
+  let remaining = inputTokens;
+  for (const id of hashIds) {
+    if (remaining <= 0) break;
+    let block = blocks.get(id);
+    if (block === undefined) {
+      block = lengthPrompt(TRACE_BLOCK_TOKENS, counter, 1_000_003 + id, `Block ${id}.`).text;
+      blocks.set(id, block);
+    }
+    parts.push(remaining >= TRACE_BLOCK_TOKENS ? block : counter.truncate(block, remaining));
+    remaining -= TRACE_BLOCK_TOKENS;
+  }
+  if (remaining > 0) parts.push(lengthPrompt(remaining, counter, seed).text);
+  return parts.join(' ');
 }

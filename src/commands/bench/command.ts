@@ -50,7 +50,7 @@ export function benchCommand(): Command {
     .option('--rate <list>', 'open loop: requests per second per step, e.g. 5,10,20', positiveNumberList)
     .addOption(new Option('--arrival <kind>', 'open-loop arrivals (default poisson)').choices(['poisson', 'constant', 'gamma']))
     .option('--burstiness <k>', 'with --arrival gamma: gamma shape K, gaps with CV 1/√K (K < 1 burstier than Poisson; default 1)', positiveNumber)
-    .option('--schedule <trace.jsonl>', 'replay a trace: JSONL of {timestamp (ms), input_length, output_length} or {timestamp, prompt|messages, max_tokens}')
+    .option('--schedule <trace.jsonl>', 'replay a trace: JSONL of {timestamp (ms), input_length, output_length[, hash_ids]} or {timestamp, prompt|messages, max_tokens}')
     .option('--time-scale <f>', 'with --schedule: multiply the trace\'s gaps by F (0.5 replays twice as fast; default 1)', positiveNumber)
     .option('--users <n>', 'Locust-style ramp: this many closed-loop users…', positiveInt)
     .option('--spawn-rate <r>', '…started at this many per second (default: all at once)', positiveNumber)
