@@ -43,6 +43,15 @@ export interface StreamServerOptions {
    * time-to-first-byte (hey's) is the time to first token. @default false
    */
   holdHeaders?: boolean;
+  /** `usage.completion_tokens` is the true count plus skew[i mod length] for the i-th request: a server that miscounts. */
+  usageSkew?: number[];
+  /** Keep every streaming request's JSON body in `stats().bodies`, in arrival order. @default false */
+  recordBodies?: boolean;
+  /**
+   * The first token is held `ttftMs + ttftPerInFlightMs × (requests in flight, this one included)`: a server whose
+   * latency rises with load, with a known limit for a TTFT SLO. @default 0
+   */
+  ttftPerInFlightMs?: number;
 }
 
 export interface ServerStats {
@@ -51,6 +60,8 @@ export interface ServerStats {
   /** Arrival times (ms since the server started) of the streaming requests. */
   arrivalsMs: number[];
   byBehaviour: Record<string, number>;
+  /** With `recordBodies`: the request bodies, in arrival order. */
+  bodies?: unknown[];
 }
 
 export interface StreamServer {
@@ -66,8 +77,9 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
   const itlMs = options.itlMs ?? 0;
   const behaviours = options.behaviours ?? ['ok'];
   const perChunk = Math.max(1, options.tokensPerChunk ?? 1);
+  let usageReports = 0;
   const startedAt = performance.now();
-  const stats: ServerStats = { requests: 0, maxInFlight: 0, arrivalsMs: [], byBehaviour: {} };
+  const stats: ServerStats = { requests: 0, maxInFlight: 0, arrivalsMs: [], byBehaviour: {}, ...(options.recordBodies ? { bodies: [] } : {}) };
   let inFlight = 0;
   const sockets = new Set<Socket>();
 
@@ -89,18 +101,20 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
       } catch {
         return json(res, 400, { error: { message: 'bad json' } });
       }
+      stats.bodies?.push(body);
       const stallEnd = options.stallFromMs === undefined ? 0 : options.stallFromMs + (options.stallForMs ?? 0);
       const stallMs = options.stallFromMs !== undefined && arrivedMs >= options.stallFromMs && arrivedMs < stallEnd ? stallEnd - arrivedMs : 0;
       inFlight += 1;
       stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
       res.on('close', () => (inFlight -= 1));
-      const start = () => respond(req.url ?? '', body, behaviour, res);
+      const heldMs = ttftMs + (options.ttftPerInFlightMs ?? 0) * inFlight;
+      const start = () => respond(req.url ?? '', body, behaviour, res, heldMs);
       if (stallMs > 0) setTimeout(start, stallMs);
       else start();
     });
   });
 
-  function respond(url: string, body: Record<string, unknown>, behaviour: Behaviour, res: http.ServerResponse): void {
+  function respond(url: string, body: Record<string, unknown>, behaviour: Behaviour, res: http.ServerResponse, firstTokenMs: number): void {
     if (behaviour === 'hang') return;
     if (behaviour === 'reset') return void res.socket?.destroy();
     if (behaviour.startsWith('http_')) return json(res, Number(behaviour.slice(5)), { error: { message: `scripted ${behaviour}`, type: 'test' } });
@@ -122,7 +136,11 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
     };
     const finish = () => {
       if (!tgi) {
-        if (withUsage) res.write(`data: ${JSON.stringify({ id: 'x', choices: [], usage: { prompt_tokens: 3, completion_tokens: tokens, total_tokens: tokens + 3 } })}\n\n`);
+        const skew = options.usageSkew?.[usageReports % options.usageSkew.length] ?? 0;
+        if (withUsage) {
+          usageReports += 1;
+          res.write(`data: ${JSON.stringify({ id: 'x', choices: [], usage: { prompt_tokens: 3, completion_tokens: tokens + skew, total_tokens: tokens + skew + 3 } })}\n\n`);
+        }
         res.write('data: [DONE]\n\n');
       }
       res.end();
@@ -142,7 +160,7 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
       if (sent >= tokens) return finish();
       setTimeout(next, itlMs);
     };
-    setTimeout(next, ttftMs);
+    setTimeout(next, firstTokenMs);
   }
 
   server.on('connection', (socket) => {

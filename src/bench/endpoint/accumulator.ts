@@ -1,6 +1,6 @@
 import { Recorder } from '../stats.js';
 import { meetsSlo, requestRates } from './slo.js';
-import type { EndpointRun, MetricSummary, RequestSample, Slo } from './types.js';
+import type { EndpointRun, MetricSummary, RequestSample, Slo, TokenCountCheck, TokenSource, TurnMetrics } from './types.js';
 
 /**
  * A Recorder's summary with its histogram, as results carry it. Percentiles and max are at bucket resolution (3 significant digits), so a
@@ -16,8 +16,53 @@ export function metricSummary(recorder: Recorder): MetricSummary {
 export type StepMetrics = Pick<
   EndpointRun,
   | 'requests' | 'errors' | 'errorsByKind' | 'durationS' | 'requestsPerSecond' | 'outputTokensPerSecond' | 'ttftMs' | 'itlMs' | 'tpsPerRequest'
-  | 'latencyMs' | 'goodput' | 'sloAttainment' | 'outputTokens' | 'promptTokens' | 'tokenSource' | 'timeline'
+  | 'latencyMs' | 'goodput' | 'sloAttainment' | 'outputTokens' | 'promptTokens' | 'tokenSource' | 'tokenCounts' | 'timeline' | 'turns'
 >;
+
+/** Sums a step's per-request token counts and compares each request's usage with the client's own count. */
+class TokenCounts {
+  private requestsWithUsage = 0;
+  private usageTokens = 0;
+  private tokenizerTokens: number | null = null;
+  private streamEvents = 0;
+  private compared = 0;
+  private disagreeing = 0;
+  private comparedUsage = 0;
+  private comparedClient = 0;
+  private maxAbsDifference = 0;
+  private maxAbsDiscrepancy = 0;
+
+  add(counts: NonNullable<RequestSample['tokenCounts']>): void {
+    this.streamEvents += counts.events;
+    if (counts.tokenizer !== null) this.tokenizerTokens = (this.tokenizerTokens ?? 0) + counts.tokenizer;
+    if (counts.usage === null) return;
+    this.requestsWithUsage += 1;
+    this.usageTokens += counts.usage;
+    const client = counts.tokenizer ?? counts.events;
+    this.compared += 1;
+    this.comparedUsage += counts.usage;
+    this.comparedClient += client;
+    const difference = Math.abs(client - counts.usage);
+    if (difference > 0) this.disagreeing += 1;
+    this.maxAbsDifference = Math.max(this.maxAbsDifference, difference);
+    this.maxAbsDiscrepancy = Math.max(this.maxAbsDiscrepancy, counts.usage > 0 ? difference / counts.usage : difference > 0 ? 1 : 0);
+  }
+
+  summary(): TokenCountCheck {
+    return {
+      requestsWithUsage: this.requestsWithUsage,
+      usageTokens: this.usageTokens,
+      tokenizerTokens: this.tokenizerTokens,
+      streamEvents: this.streamEvents,
+      comparedWith: this.tokenizerTokens === null ? 'events' : 'tokenizer',
+      compared: this.compared,
+      disagreeing: this.disagreeing,
+      totalDiscrepancy: this.compared > 0 && this.comparedUsage > 0 ? round((this.comparedClient - this.comparedUsage) / this.comparedUsage, 4) : null,
+      maxAbsDifference: this.maxAbsDifference,
+      maxAbsDiscrepancy: round(this.maxAbsDiscrepancy, 4),
+    };
+  }
+}
 
 interface Bucket {
   completed: number;
@@ -45,7 +90,9 @@ export class StepAccumulator {
   private meetingSlo = 0;
   private outputTokens = 0;
   private promptTokens: number | null = null;
-  private readonly tokenSources = new Set<'usage' | 'stream'>();
+  private readonly tokenSources = new Set<TokenSource>();
+  private readonly tokenCounts = new TokenCounts();
+  private readonly turns: Array<{ requests: number; errors: number; ttft: Recorder; latency: Recorder }> = [];
   private completedInWindow = 0;
   private tokensInWindow = 0;
   private goodInWindow = 0;
@@ -89,6 +136,16 @@ export class StepAccumulator {
 
   private addStats(sample: RequestSample, good: boolean): void {
     this.requests += 1;
+    if (sample.turn !== undefined) {
+      while (this.turns.length < sample.turn) this.turns.push({ requests: 0, errors: 0, ttft: new Recorder(), latency: new Recorder() });
+      const turn = this.turns[sample.turn - 1]!;
+      turn.requests += 1;
+      if (!sample.ok) turn.errors += 1;
+      else {
+        if (sample.ttftMs !== null) turn.ttft.record(sample.ttftMs);
+        turn.latency.record(sample.endMs - sample.startMs);
+      }
+    }
     if (good) this.meetingSlo += 1;
     if (!sample.ok) {
       this.errors += 1;
@@ -104,6 +161,7 @@ export class StepAccumulator {
     this.outputTokens += sample.outputTokens;
     if (sample.promptTokens !== null) this.promptTokens = (this.promptTokens ?? 0) + sample.promptTokens;
     this.tokenSources.add(sample.tokenSource);
+    if (sample.tokenCounts) this.tokenCounts.add(sample.tokenCounts);
   }
 
   private bucket(atMs: number): Bucket {
@@ -132,6 +190,10 @@ export class StepAccumulator {
       outputTokens: this.outputTokens,
       promptTokens: this.promptTokens,
       tokenSource: sources.length === 1 ? sources[0]! : sources.length === 0 ? 'stream' : 'mixed',
+      tokenCounts: this.tokenCounts.summary(),
+      ...(this.turns.length > 0
+        ? { turns: this.turns.map((t, i): TurnMetrics => ({ turn: i + 1, requests: t.requests, errors: t.errors, ttftMs: metricSummary(t.ttft), latencyMs: metricSummary(t.latency) })) }
+        : {}),
       timeline: this.buckets.slice(0, Math.max(1, Math.ceil(durationS))).map((bucket, t) => ({
         t,
         completed: bucket.completed,

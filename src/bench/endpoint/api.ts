@@ -91,6 +91,8 @@ export function requestBody(api: EndpointApi, prompt: Prompt, options: { model: 
  */
 export interface StreamReader {
   onEvent(data: string): boolean;
+  /** The generated text of the last event for which onEvent returned true. */
+  readonly lastText: string;
   /** The stream said it is complete (`[DONE]`, TGI's final event with `generated_text`). */
   readonly done: boolean;
   /** The server's own count of generated tokens, when it sent one (OpenAI `usage`, TGI `details`). */
@@ -106,6 +108,7 @@ export function createStreamReader(api: EndpointApi): StreamReader {
 
 abstract class JsonStreamReader implements StreamReader {
   done = false;
+  lastText = '';
   completionTokens: number | undefined;
   promptTokens: number | undefined;
   failure: 'malformed_stream' | 'stream_error' | undefined;
@@ -165,9 +168,12 @@ class OpenAiStreamReader extends JsonStreamReader {
     if (this.chat) {
       const delta = choice.delta;
       // Reasoning models stream their thinking as reasoning_content: output tokens all the same.
-      return Boolean(delta && ((typeof delta.content === 'string' && delta.content !== '') || (typeof delta.reasoning_content === 'string' && delta.reasoning_content !== '')));
+      const text = (typeof delta?.reasoning_content === 'string' ? delta.reasoning_content : '') + (typeof delta?.content === 'string' ? delta.content : '');
+      this.lastText = text;
+      return text !== '';
     }
-    return typeof choice.text === 'string' && choice.text !== '';
+    this.lastText = typeof choice.text === 'string' ? choice.text : '';
+    return this.lastText !== '';
   }
 }
 
@@ -184,6 +190,7 @@ class TgiStreamReader extends JsonStreamReader {
       const details = event.details as { generated_tokens?: unknown } | null | undefined;
       if (details && typeof details.generated_tokens === 'number') this.completionTokens = details.generated_tokens;
     }
+    this.lastText = typeof token.text === 'string' ? token.text : '';
     return token.special !== true && typeof token.text === 'string';
   }
 }

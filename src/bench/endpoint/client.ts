@@ -26,7 +26,16 @@ const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOU
 export function sendStreamingRequest(
   dispatcher: Dispatcher,
   request: StreamingRequest,
-  options: { api: EndpointApi; timeoutMs: number; scheduledMs?: number; signal?: AbortSignal },
+  options: {
+    api: EndpointApi;
+    timeoutMs: number;
+    scheduledMs?: number;
+    signal?: AbortSignal;
+    /** Counts the tokens of the streamed text (--tokenizer); without it the text is not kept. */
+    countTokens?: (text: string) => number;
+    /** Keep the generated text of a successful request in the sample (a conversation's next turn resends it). */
+    keepText?: boolean;
+  },
 ): Promise<RequestSample | null> {
   return new Promise((resolve) => {
     const reader = createStreamReader(options.api);
@@ -37,6 +46,8 @@ export function sendStreamingRequest(
     let ttftMs: number | null = null;
     let lastTokenMs = 0;
     let contentEvents = 0;
+    const keepText = options.countTokens !== undefined || options.keepText === true;
+    let text = '';
     const itlGapsMs: number[] = [];
     let contentTypeWrong = false;
     let controller: Dispatcher.DispatchController | undefined;
@@ -52,6 +63,7 @@ export function sendStreamingRequest(
       // The run aborts by destroying its connection pool: whatever this request saw then says nothing about the server.
       if (options.signal?.aborted) return resolve(null);
       const completionTokens = reader.completionTokens;
+      const tokenizerTokens = options.countTokens && error === undefined ? options.countTokens(text) : null;
       resolve({
         startMs,
         scheduledMs: options.scheduledMs ?? startMs,
@@ -61,8 +73,10 @@ export function sendStreamingRequest(
         status,
         ttftMs,
         itlGapsMs,
-        outputTokens: completionTokens ?? contentEvents,
-        tokenSource: completionTokens === undefined ? 'stream' : 'usage',
+        outputTokens: completionTokens ?? tokenizerTokens ?? contentEvents,
+        tokenSource: completionTokens !== undefined ? 'usage' : tokenizerTokens !== null ? 'tokenizer' : 'stream',
+        tokenCounts: { usage: completionTokens ?? null, tokenizer: tokenizerTokens, events: contentEvents },
+        ...(options.keepText && error === undefined ? { text } : {}),
         promptTokens: reader.promptTokens ?? null,
       });
     };
@@ -73,6 +87,7 @@ export function sendStreamingRequest(
       else itlGapsMs.push(now - lastTokenMs);
       lastTokenMs = now;
       contentEvents += 1;
+      if (keepText) text += reader.lastText;
     };
 
     const timer = setTimeout(() => controller?.abort(new RequestTimeout()), options.timeoutMs);

@@ -62,7 +62,7 @@ function row(type: string, name: string, count: number, failures: number, record
   ]);
 }
 
-export const REQUESTS_CSV_HEADER = ['step', 'start_s', 'status', 'ok', 'error', 'ttft_ms', 'latency_ms', 'output_tokens', 'token_source', 'mean_itl_ms', 'tps', 'schedule_lag_ms'];
+export const REQUESTS_CSV_HEADER = ['step', 'start_s', 'status', 'ok', 'error', 'ttft_ms', 'latency_ms', 'output_tokens', 'token_source', 'mean_itl_ms', 'tps', 'schedule_lag_ms', 'usage_tokens', 'tokenizer_tokens', 'stream_events'];
 
 /**
  * `PREFIX_requests.csv`, one row per measured request, streamed to disk as requests finish so memory does not grow
@@ -105,6 +105,7 @@ export class RequestsCsvWriter {
       csvLine([
         step, r((sample.startMs - this.originMs) / 1000), sample.status, sample.ok ? 1 : 0, sample.error ?? '', r(sample.ttftMs), r(sample.endMs - sample.startMs),
         sample.outputTokens, sample.tokenSource, r(meanItlMs), r(tps), r(sample.startMs - sample.scheduledMs),
+        sample.tokenCounts?.usage ?? null, sample.tokenCounts?.tokenizer ?? null, sample.tokenCounts?.events ?? null,
       ]),
     );
   }

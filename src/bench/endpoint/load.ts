@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Recorder } from '../stats.js';
 import { metricSummary, round, StepAccumulator, type StepMetrics } from './accumulator.js';
 import { createRandom } from '../../engine/sampling.js';
-import type { MetricSummary, RequestSample, Slo } from './types.js';
+import { arrivalGaps, GapStats, type Arrival } from './arrivals.js';
+import type { RequestSample, SendSchedule, Slo } from './types.js';
 
 /** A send more than this far behind its schedule is counted as late: the client, not the server, fell behind. */
 export const LATE_SEND_MS = 10;
@@ -11,8 +12,18 @@ const PROGRESS_INTERVAL_MS = 250;
 /** The event-loop delay monitor's timer period; its samples include it, so it is subtracted. */
 const LOOP_DELAY_RESOLUTION_MS = 10;
 
-/** Sends the next prompt; resolves null when the request was cut short by an interrupt. */
-export type Send = (scheduledMs?: number) => Promise<RequestSample | null>;
+/** Turn `turn` (0-based) of conversation `conversation`, in session `session` (one playing of it, with its own history). */
+export interface TurnRef {
+  session: number;
+  conversation: number;
+  turn: number;
+}
+
+/**
+ * Sends a request: the next prompt in turn, prompt number `what`, or a conversation's turn; resolves null when the
+ * request was cut short by an interrupt. `scheduledMs` is when it was due.
+ */
+export type Send = (scheduledMs?: number, what?: number | TurnRef) => Promise<RequestSample | null>;
 
 export interface StepProgress {
   step: string;
@@ -46,7 +57,7 @@ export interface StepPlan {
 export interface StepOutcome extends StepMetrics {
   warmup: { durationS: number; requests: number };
   client: { cpuMsPerRequest: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
-  schedule?: { sent: number; late: number; lagMs: MetricSummary };
+  schedule: SendSchedule;
   interrupted: boolean;
 }
 
@@ -64,9 +75,14 @@ class Step {
   counted = 0;
   private warmupRequests = 0;
   private lastEndMs = 0;
-  private readonly pending = new Set<Promise<void>>();
+  private readonly pending = new Set<Promise<unknown>>();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   private cpuAtWindow: NodeJS.CpuUsage | null = null;
+  /** Measured sends: how far each left behind the moment it was due, and the gaps between them. */
+  private readonly lag = new Recorder();
+  private readonly gaps = new GapStats();
+  private sent = 0;
+  private late = 0;
   private progressTimer: NodeJS.Timeout | undefined;
   /** Completion times of the last two seconds, for the live req/s (kept only when someone watches). */
   private recentCompleted: number[] = [];
@@ -100,21 +116,31 @@ class Step {
     return true;
   }
 
-  /** Sends one request; the returned promise settles when it has been recorded. */
-  launch(scheduledMs?: number): Promise<void> {
+  /**
+   * Sends one request that was due at `dueMs` (its schedule in an open loop, the moment its worker became free in a
+   * closed one) and records how late it left; the returned promise settles with the sample once it is recorded.
+   */
+  launch(dueMs: number, what?: number | TurnRef): Promise<RequestSample | null> {
     const now = performance.now();
-    if (now >= this.windowStartMs) this.counted += 1;
-    else this.warmupRequests += 1;
+    if (now >= this.windowStartMs) {
+      this.counted += 1;
+      this.sent += 1;
+      const behindMs = Math.max(0, now - dueMs);
+      this.lag.record(behindMs);
+      if (behindMs > LATE_SEND_MS) this.late += 1;
+      this.gaps.add(now);
+    } else this.warmupRequests += 1;
     this.inFlight += 1;
-    const done = this.send(scheduledMs).then((sample) => {
+    const done = this.send(dueMs, what).then((sample) => {
       this.inFlight -= 1;
-      if (!sample) return;
+      if (!sample) return null;
       this.completedTotal += 1;
       if (!sample.ok) this.errorsTotal += 1;
       if (this.plan.onProgress) this.recentCompleted.push(sample.endMs);
       if (sample.startMs >= this.windowStartMs) this.lastEndMs = Math.max(this.lastEndMs, sample.endMs);
       this.accumulator.add(sample, this.windowEndMs);
       if (sample.startMs >= this.windowStartMs) this.plan.onSample?.(sample);
+      return sample;
     });
     this.pending.add(done);
     void done.finally(() => this.pending.delete(done));
@@ -151,7 +177,8 @@ class Step {
     });
   }
 
-  finish(extra: { schedule?: StepOutcome['schedule'] } = {}): StepOutcome {
+  /** `openLoop`: sends follow an arrival process, so the measured gaps between them are worth reporting. */
+  finish(options: { openLoop?: boolean } = {}): StepOutcome {
     clearInterval(this.progressTimer);
     this.tick('done');
     const cpu = process.cpuUsage(this.cpuAtWindow ?? undefined);
@@ -172,19 +199,28 @@ class Step {
           max: measured ? nsToMs(delay.max) : 0,
         },
       },
-      ...extra,
+      schedule: { sent: this.sent, late: this.late, lagMs: metricSummary(this.lag), interArrivalCv: options.openLoop && this.gaps.cv !== null ? round(this.gaps.cv) : null },
       interrupted: this.aborted,
     };
+  }
+}
+
+/**
+ * A closed-loop worker: sends its next request as soon as its previous one ends. The send is due when the previous
+ * response's last byte came in, so the lag measures the client's own queuing between the two.
+ */
+async function closedLoopWorker(step: Step, firstDueMs: number): Promise<void> {
+  let dueMs = firstDueMs;
+  while (step.accepting) {
+    const sample = await step.launch(dueMs);
+    dueMs = sample?.endMs ?? performance.now();
   }
 }
 
 /** Closed loop: `concurrency` workers, each sending its next request as soon as its previous one ends. */
 export async function runConcurrencyStep(plan: StepPlan, send: Send, concurrency: number): Promise<StepOutcome> {
   const step = new Step(plan, send);
-  const worker = async () => {
-    while (step.accepting) await step.launch();
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, () => closedLoopWorker(step, step.startMs)));
   await step.drain();
   return step.finish();
 }
@@ -197,9 +233,7 @@ export async function runUsersStep(plan: StepPlan, send: Send, users: number, sp
   const step = new Step(plan, send);
   const running: Promise<void>[] = [];
   for (let user = 0; user < users && step.accepting; user += 1) {
-    running.push((async () => {
-      while (step.accepting) await step.launch();
-    })());
+    running.push(closedLoopWorker(step, step.startMs + (user * 1000) / spawnRate));
     const nextSpawnMs = step.startMs + ((user + 1) * 1000) / spawnRate;
     const wait = nextSpawnMs - performance.now();
     if (user + 1 < users && wait > 0) await sleep(wait, undefined, { signal: plan.signal }).catch(() => undefined);
@@ -210,40 +244,76 @@ export async function runUsersStep(plan: StepPlan, send: Send, users: number, sp
 }
 
 /**
- * Open loop: requests go out on a schedule fixed before the step starts (constant gaps, or exponential gaps for
- * Poisson arrivals), however slow the server is — no coordinated omission. A stalled server makes requests pile up
- * in flight, and their latency shows it; a send that leaves more than LATE_SEND_MS after its due time is counted late
- * (the client fell behind), and the schedule lag is reported.
+ * Sends at the due times `nextDue` yields (ms since the step started; null when the schedule is over), however slow
+ * the server is — no coordinated omission. A stalled server makes requests pile up in flight, and their latency shows
+ * it; a send that leaves more than LATE_SEND_MS after its due time is counted late (the client fell behind).
  */
+async function runScheduled(step: Step, plan: StepPlan, nextDue: () => { atMs: number; promptIndex?: number } | null): Promise<void> {
+  for (let due = nextDue(); due !== null && step.accepting; due = nextDue()) {
+    const dueMs = step.startMs + due.atMs;
+    const wait = dueMs - performance.now();
+    // Node truncates a timer's delay to whole ms, which would send up to 1 ms early; rounding up sends on time or
+    // late, and the lag records how late.
+    if (wait > 0) await sleep(Math.ceil(wait), undefined, { signal: plan.signal }).catch(() => undefined);
+    if (!step.accepting) break;
+    void step.launch(dueMs, due.promptIndex);
+  }
+}
+
+/** Open loop: requests on a schedule fixed before the step starts (constant, Poisson or gamma gaps). */
 export async function runRateStep(
   plan: StepPlan,
   send: Send,
   rate: number,
-  options: { arrival: 'poisson' | 'constant'; seed: number; phase?: number },
+  options: { arrival: Arrival; burstiness?: number; seed: number; phase?: number },
 ): Promise<StepOutcome> {
   const step = new Step(plan, send);
-  const random = createRandom(options.seed);
-  const gapMs = () => (options.arrival === 'constant' ? 1000 / rate : (-Math.log(1 - random()) * 1000) / rate);
-  const lag = new Recorder();
-  let late = 0;
-  let sent = 0;
+  const gapMs = arrivalGaps({ rate, arrival: options.arrival, burstiness: options.burstiness, random: createRandom(options.seed) });
   // Workers of a distributed run share one constant schedule by starting at different phases of the gap.
-  let dueMs = step.startMs + (options.arrival === 'constant' ? ((options.phase ?? 0) * 1000) / rate : gapMs());
-  while (step.accepting) {
-    const wait = dueMs - performance.now();
-    // Timers may fire a millisecond or so late; the send records its due time, and LATE_SEND_MS absorbs that jitter.
-    if (wait > 0) await sleep(wait, undefined, { signal: plan.signal }).catch(() => undefined);
-    if (!step.accepting) break;
-    const now = performance.now();
-    const behindMs = now - dueMs;
-    if (now >= step.windowStartMs) {
-      sent += 1;
-      lag.record(behindMs);
-      if (behindMs > LATE_SEND_MS) late += 1;
-    }
-    void step.launch(dueMs);
-    dueMs += gapMs();
-  }
+  let atMs = options.arrival === 'constant' ? ((options.phase ?? 0) * 1000) / rate : gapMs();
+  await runScheduled(step, plan, () => {
+    const due = { atMs };
+    atMs += gapMs();
+    return due;
+  });
   await step.drain();
-  return step.finish({ schedule: { sent, late, lagMs: metricSummary(lag) } });
+  return step.finish({ openLoop: true });
+}
+
+/**
+ * Trace replay: request i goes out `offsetsMs[i]` after the step starts, with prompt i — the recorded arrival times
+ * (already scaled), kept however the server responds.
+ */
+export async function runScheduleStep(plan: StepPlan, send: Send, offsetsMs: readonly number[]): Promise<StepOutcome> {
+  const step = new Step(plan, send);
+  let i = 0;
+  await runScheduled(step, plan, () => (i < offsetsMs.length ? { atMs: offsetsMs[i]!, promptIndex: i++ } : null));
+  await step.drain();
+  return step.finish({ openLoop: true });
+}
+
+/**
+ * Multi-turn conversations, closed loop: `concurrency` users, each playing one conversation after another (conversation
+ * i mod count). A turn is sent when the answer to the previous one has fully arrived, so its history can hold that
+ * answer; a failed turn ends its conversation. `turns[i]` is the number of turns of conversation i.
+ */
+export async function runConversationStep(plan: StepPlan, send: Send, concurrency: number, turns: readonly number[]): Promise<StepOutcome> {
+  const step = new Step(plan, send);
+  let nextConversation = 0;
+  let nextSession = 0;
+  const user = async () => {
+    let dueMs = step.startMs;
+    while (step.accepting) {
+      const conversation = nextConversation++ % turns.length;
+      const session = nextSession++;
+      for (let turn = 0; turn < turns[conversation]! && step.accepting; turn += 1) {
+        const sample = await step.launch(dueMs, { session, conversation, turn });
+        dueMs = sample?.endMs ?? performance.now();
+        if (!sample?.ok) break;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, user));
+  await step.drain();
+  return step.finish();
 }

@@ -2,7 +2,8 @@ import { usageError } from '../../errors.js';
 import { Recorder } from '../stats.js';
 import { metricSummary, round } from './accumulator.js';
 import { findCapacity, findKnee } from './saturation.js';
-import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint } from './types.js';
+import { clientSelfCheck } from './self-check.js';
+import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint, TokenCountCheck, TurnMetrics } from './types.js';
 
 const METRICS = ['ttftMs', 'itlMs', 'tpsPerRequest', 'latencyMs'] as const;
 
@@ -45,12 +46,14 @@ export function mergeEndpointResults(inputs: Array<{ file: string; result: Endpo
   }
   const results = inputs.map(({ result }) => result);
   const runs = levels.map((_, index) => mergeRuns(results.map((result) => result.runs[index]!), first.result.sloAttainment));
-  const { worker: _worker, ...base } = first.result;
+  // A worker's repeat intervals are its own: they do not add up across workers, so the merged run has none.
+  const { worker: _worker, repeat: _repeat, ...base } = first.result;
   return {
     ...base,
     runs,
     knee: findKnee(runs),
     capacity: findCapacity(runs, first.result.slo),
+    selfCheck: clientSelfCheck(runs),
     workers: sum(results.map((result) => result.workers)),
     startedAt: results.map((result) => result.startedAt).sort()[0]!,
     interrupted: results.some((result) => result.interrupted),
@@ -68,7 +71,8 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
   const sloAttainment = withSlo ? round(weighted((run) => run.sloAttainment ?? 0)) : null;
   const schedules = runs.map((run) => run.schedule).filter((schedule) => schedule !== undefined);
   const promptTokens = runs.every((run) => run.promptTokens === null) ? null : sum(runs.map((run) => run.promptTokens ?? 0));
-  const { workerShare: _share, interrupted: _interrupted, schedule: _schedule, ...level } = first;
+  // A scrape is of the server, not of one worker's share: each worker's samples are kept in its own file, not merged.
+  const { workerShare: _share, interrupted: _interrupted, schedule: _schedule, scrape: _scrape, ...level } = first;
   return {
     ...level,
     requests,
@@ -85,8 +89,18 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     outputTokens: sum(runs.map((run) => run.outputTokens)),
     promptTokens,
     tokenSource: sources.size === 1 ? [...sources][0]! : sources.size === 0 ? first.tokenSource : 'mixed',
+    ...(runs.some((run) => run.turns) ? { turns: mergeTurns(runs.map((run) => run.turns ?? [])) } : {}),
+    ...(runs.every((run) => run.tokenCounts) ? { tokenCounts: mergeTokenCounts(runs.map((run) => run.tokenCounts!)) } : {}),
     ...(schedules.length > 0
-      ? { schedule: { sent: sum(schedules.map((s) => s.sent)), late: sum(schedules.map((s) => s.late)), lagMs: mergeSummaries(schedules.map((s) => s.lagMs)) } }
+      ? {
+          schedule: {
+            sent: sum(schedules.map((s) => s.sent)),
+            late: sum(schedules.map((s) => s.late)),
+            lagMs: mergeSummaries(schedules.map((s) => s.lagMs)),
+            // Each worker's gaps are its own; their union is another process, so the CV does not merge.
+            interArrivalCv: null,
+          },
+        }
       : {}),
     warmup: { durationS: Math.max(...runs.map((run) => run.warmup.durationS)), requests: sum(runs.map((run) => run.warmup.requests)) },
     client: {
@@ -101,6 +115,41 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     timeline: mergeTimelines(runs.map((run) => run.timeline)),
     ...(runs.some((run) => run.interrupted) ? { interrupted: true } : {}),
   } as EndpointRun;
+}
+
+/** Per-turn figures of several workers: counts add up, percentiles come from the union of the histograms. */
+function mergeTurns(perWorker: TurnMetrics[][]): TurnMetrics[] {
+  const length = Math.max(0, ...perWorker.map((turns) => turns.length));
+  return Array.from({ length }, (_, i) => {
+    const turns = perWorker.map((worker) => worker[i]).filter((turn): turn is TurnMetrics => turn !== undefined);
+    return {
+      turn: i + 1,
+      requests: sum(turns.map((t) => t.requests)),
+      errors: sum(turns.map((t) => t.errors)),
+      ttftMs: mergeSummaries(turns.map((t) => t.ttftMs)),
+      latencyMs: mergeSummaries(turns.map((t) => t.latencyMs)),
+    };
+  });
+}
+
+/** Adds the workers' counts; the total discrepancy is recomputed from each worker's usage total and its own. */
+function mergeTokenCounts(counts: TokenCountCheck[]): TokenCountCheck {
+  const usage = sum(counts.map((c) => (c.compared > 0 ? c.usageTokens : 0)));
+  const client = sum(counts.map((c) => (c.compared > 0 && c.totalDiscrepancy !== null ? c.usageTokens * (1 + c.totalDiscrepancy) : 0)));
+  const tokenizer = counts.every((c) => c.tokenizerTokens === null) ? null : sum(counts.map((c) => c.tokenizerTokens ?? 0));
+  const compared = sum(counts.map((c) => c.compared));
+  return {
+    requestsWithUsage: sum(counts.map((c) => c.requestsWithUsage)),
+    usageTokens: sum(counts.map((c) => c.usageTokens)),
+    tokenizerTokens: tokenizer,
+    streamEvents: sum(counts.map((c) => c.streamEvents)),
+    comparedWith: tokenizer === null ? 'events' : 'tokenizer',
+    compared,
+    disagreeing: sum(counts.map((c) => c.disagreeing)),
+    totalDiscrepancy: compared > 0 && usage > 0 ? Math.round(((client - usage) / usage) * 10_000) / 10_000 : null,
+    maxAbsDifference: Math.max(...counts.map((c) => c.maxAbsDifference)),
+    maxAbsDiscrepancy: Math.max(...counts.map((c) => c.maxAbsDiscrepancy)),
+  };
 }
 
 /** Adds the workers' per-second buckets; the per-second p50s (charts only) become completion-weighted means. */

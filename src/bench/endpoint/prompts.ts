@@ -62,21 +62,44 @@ function normal(random: () => number, mean: number, stddev: number): number {
 
 const WORDS = TOKENIZER_CORPUS.split(/\s+/).filter(Boolean);
 
+/** Corpus text of about `tokens` tokens starting at a seeded place, after `lead`, cut to exactly `tokens` by `counter`. */
+export function corpusText(lead: string, tokens: number, counter: TokenCounter, offset: number): string {
+  let text = lead;
+  // Enough words for the target length under any sane tokenizer (a word is rarely under one token).
+  for (let w = 0; w < tokens + 8; w += 1) text += ` ${WORDS[(offset + w) % WORDS.length]}`;
+  return counter.truncate(text, tokens);
+}
+
+/** One synthetic prompt of `tokens` tokens (a trace line's `input_length`), its text placed by `seed`. */
+export function lengthPrompt(tokens: number, counter: TokenCounter, seed: number, lead = `Request ${seed}.`): Prompt {
+  const offset = Math.floor(createRandom(seed)() * WORDS.length);
+  return { text: corpusText(lead, tokens, counter, offset) };
+}
+
 /**
  * `count` distinct prompts whose lengths follow Normal(mean, stddev) tokens (at least 1). Each starts at a different
  * place in the built-in corpus with a numbered preamble, so a server's prefix cache cannot turn the benchmark into a
- * cache benchmark.
+ * cache benchmark — unless `prefix` asks for exactly that: then `prefix.count` distinct shared prefixes of
+ * `prefix.tokens` tokens each, prompt i starting with prefix i mod count, before its own distinct part.
  */
-export function syntheticPrompts(options: { count: number; mean: number; stddev: number; counter: TokenCounter; seed?: number }): Prompt[] {
+export function syntheticPrompts(options: {
+  count: number;
+  mean: number;
+  stddev: number;
+  counter: TokenCounter;
+  seed?: number;
+  prefix?: { tokens: number; count: number };
+}): Prompt[] {
   const random = createRandom(options.seed ?? 1);
+  const prefixes: string[] = [];
+  for (let j = 0; j < (options.prefix?.count ?? 0); j += 1) {
+    prefixes.push(corpusText(`Shared context ${j + 1}.`, options.prefix!.tokens, options.counter, Math.floor(random() * WORDS.length)));
+  }
   const prompts: Prompt[] = [];
   for (let i = 0; i < options.count; i += 1) {
     const tokens = Math.max(1, Math.round(normal(random, options.mean, options.stddev)));
-    const offset = Math.floor(random() * WORDS.length);
-    let text = `Request ${i + 1}.`;
-    // Enough words for the target length under any sane tokenizer (a word is rarely under one token).
-    for (let w = 0; w < tokens + 8; w += 1) text += ` ${WORDS[(offset + w) % WORDS.length]}`;
-    prompts.push({ text: options.counter.truncate(text, tokens) });
+    const own = corpusText(`Request ${i + 1}.`, tokens, options.counter, Math.floor(random() * WORDS.length));
+    prompts.push({ text: prefixes.length > 0 ? `${prefixes[i % prefixes.length]!}\n\n${own}` : own });
   }
   return prompts;
 }
@@ -87,6 +110,49 @@ export function syntheticPrompts(options: { count: number; mean: number; stddev:
  * (the first human turn is the prompt, as vLLM's benchmark does); an optional `max_tokens` sets that prompt's output length.
  */
 export async function datasetPrompts(file: string): Promise<Prompt[]> {
+  const entries = await readDatasetEntries(file);
+  const prompts = entries.map(({ value, where }) => datasetPrompt(value, `--dataset ${file} ${where}`)).filter((p): p is Prompt => p !== null);
+  if (prompts.length === 0) throw usageError(`--dataset ${file} has no prompts`, 'DATASET_INVALID', { hint: 'one JSON object per line: {"prompt": "…"}' });
+  return prompts;
+}
+
+/** A conversation to play turn by turn (--multi-turn): its opening system messages and its user turns. */
+export interface Conversation {
+  system: Array<{ role: string; content: string }>;
+  turns: Array<{ content: string; maxTokens?: number }>;
+}
+
+/**
+ * Conversations from a dataset, for --multi-turn: `{"messages": [...]}` (system messages before the first user turn
+ * open it; every user message is a turn) or ShareGPT's `{"conversations": [{from, value}]}` (every human turn). The
+ * recorded assistant answers are not sent: each turn resends the history with the answers the server actually gave.
+ * `max_tokens` applies to every turn; a plain `{"prompt"}` line is a conversation of one turn.
+ */
+export async function datasetConversations(file: string): Promise<Conversation[]> {
+  const conversations: Conversation[] = [];
+  for (const { value, where } of await readDatasetEntries(file)) {
+    const at = `--dataset ${file} ${where}`;
+    const prompt = datasetPrompt(value, at);
+    if (prompt === null) continue;
+    const entry = value as Record<string, unknown>;
+    const maxTokens = prompt.maxTokens === undefined ? {} : { maxTokens: prompt.maxTokens };
+    if (Array.isArray(entry.messages)) {
+      const messages = prompt.messages!;
+      const firstUser = messages.findIndex((m) => m.role === 'user');
+      if (firstUser === -1) throw usageError(`${at} has no user message`, 'DATASET_INVALID');
+      conversations.push({ system: messages.slice(0, firstUser).filter((m) => m.role === 'system'), turns: messages.filter((m) => m.role === 'user').map((m) => ({ content: m.content, ...maxTokens })) });
+    } else if (Array.isArray(entry.conversations)) {
+      const turns = (entry.conversations as Array<{ from?: unknown; value?: unknown }>)
+        .filter((turn) => ['human', 'user'].includes(String(turn?.from)) && typeof turn.value === 'string' && turn.value !== '')
+        .map((turn) => ({ content: turn.value as string, ...maxTokens }));
+      conversations.push({ system: [], turns });
+    } else conversations.push({ system: [], turns: [{ content: prompt.text, ...maxTokens }] });
+  }
+  if (conversations.length === 0) throw usageError(`--dataset ${file} has no conversations`, 'DATASET_INVALID');
+  return conversations;
+}
+
+async function readDatasetEntries(file: string): Promise<Array<{ value: unknown; where: string }>> {
   const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw usageError(`cannot read --dataset ${file}: ${error.code ?? error.message}`, 'DATASET_INVALID');
   });
@@ -109,12 +175,11 @@ export async function datasetPrompts(file: string): Promise<Prompt[]> {
       }
     });
   }
-  const prompts = entries.map(({ value, where }) => datasetPrompt(value, `--dataset ${file} ${where}`)).filter((p): p is Prompt => p !== null);
-  if (prompts.length === 0) throw usageError(`--dataset ${file} has no prompts`, 'DATASET_INVALID', { hint: 'one JSON object per line: {"prompt": "…"}' });
-  return prompts;
+  return entries;
 }
 
-function datasetPrompt(value: unknown, where: string): Prompt | null {
+/** One dataset entry as a prompt (null for a ShareGPT conversation that opens with the model). */
+export function datasetPrompt(value: unknown, where: string): Prompt | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw usageError(`${where} is not a JSON object`, 'DATASET_INVALID');
   const entry = value as Record<string, unknown>;
   const maxTokens = entry.max_tokens ?? entry.output_len;

@@ -59,8 +59,9 @@ export function findCapacity(runs: readonly EndpointRun[], slo: Slo | null): Cap
   return { ...stepFacts(run, index), slo };
 }
 
-export function describeLoad(run: Pick<EndpointRun, 'concurrency' | 'rate' | 'users'>): string {
+export function describeLoad(run: Pick<EndpointRun, 'concurrency' | 'rate' | 'users'> & { trace?: string | undefined }): string {
   if (run.concurrency !== undefined) return `concurrency ${run.concurrency}`;
+  if (run.trace !== undefined) return `trace (${run.rate ?? 0} req/s mean)`;
   if (run.rate !== undefined) return `${run.rate} req/s`;
   return `${run.users ?? 0} users`;
 }

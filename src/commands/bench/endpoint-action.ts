@@ -10,7 +10,18 @@ export interface EndpointBenchFlags
   extends Pick<EndpointBenchOptions, 'api' | 'model' | 'requests' | 'promptTokens' | 'maxTokens' | 'dataset' | 'tokenizer' | 'slo' | 'sloAttainment' | 'temperature' | 'seed' | 'maxConnections'> {
   concurrency?: number[];
   rate?: number[];
-  arrival?: 'poisson' | 'constant';
+  arrival?: 'poisson' | 'constant' | 'gamma';
+  burstiness?: number;
+  schedule?: string;
+  timeScale?: number;
+  prefixTokens?: number;
+  prefixCount?: number;
+  findMax?: boolean;
+  multiTurn?: boolean;
+  repeat?: number;
+  scrape?: string[];
+  scrapeInterval?: number;
+  findMaxTolerance?: number;
   users?: number;
   spawnRate?: number;
   duration?: number;
@@ -65,9 +76,16 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
     promptTokens: flags.promptTokens,
     maxTokens: flags.maxTokens,
     dataset: flags.dataset,
+    schedule: scheduleOf(flags),
+    multiTurn: flags.multiTurn,
+    repeat: flags.repeat,
+    scrape: flags.scrape,
+    scrapeIntervalMs: scrapeIntervalOf(flags),
+    prefix: prefixOf(flags),
     tokenizer: flags.tokenizer,
     slo: flags.slo,
     sloAttainment: flags.sloAttainment,
+    findMax: findMaxOf(flags),
     headers: parseHeaders(flags.header ?? []),
     timeoutMs: flags.timeout,
     temperature: flags.temperature,
@@ -139,10 +157,31 @@ function loadShape(flags: EndpointBenchFlags): LoadShape | undefined {
   if (given.length > 1) throw usageError(`${given.join(' and ')} are different load shapes; give one`, 'INVALID_LOAD');
   if (flags.spawnRate !== undefined && flags.users === undefined) throw usageError('--spawn-rate goes with --users', 'INVALID_LOAD');
   if (flags.arrival !== undefined && !flags.rate) throw usageError('--arrival goes with --rate', 'INVALID_LOAD');
-  if (flags.rate) return { kind: 'rate', levels: flags.rate, arrival: flags.arrival ?? 'poisson' };
+  if (flags.burstiness !== undefined && flags.arrival !== 'gamma') throw usageError('--burstiness goes with --arrival gamma', 'INVALID_LOAD');
+  if (flags.rate) return { kind: 'rate', levels: flags.rate, arrival: flags.arrival ?? 'poisson', ...(flags.arrival === 'gamma' ? { burstiness: flags.burstiness ?? 1 } : {}) };
   if (flags.users !== undefined) return { kind: 'users', users: flags.users, spawnRate: flags.spawnRate ?? flags.users };
   if (flags.concurrency) return { kind: 'concurrency', levels: flags.concurrency };
   return undefined;
+}
+
+function scrapeIntervalOf(flags: EndpointBenchFlags): number | undefined {
+  if (flags.scrapeInterval !== undefined && !flags.scrape) throw usageError('--scrape-interval goes with --scrape', 'INVALID_SCRAPE');
+  return flags.scrapeInterval;
+}
+
+function findMaxOf(flags: EndpointBenchFlags): EndpointBenchOptions['findMax'] {
+  if (flags.findMaxTolerance !== undefined && !flags.findMax) throw usageError('--find-max-tolerance goes with --find-max', 'INVALID_FIND_MAX');
+  return flags.findMax ? (flags.findMaxTolerance === undefined ? {} : { tolerance: flags.findMaxTolerance }) : undefined;
+}
+
+function scheduleOf(flags: EndpointBenchFlags): EndpointBenchOptions['schedule'] {
+  if (flags.timeScale !== undefined && flags.schedule === undefined) throw usageError('--time-scale goes with --schedule', 'INVALID_LOAD');
+  return flags.schedule === undefined ? undefined : { file: flags.schedule, timeScale: flags.timeScale ?? 1 };
+}
+
+function prefixOf(flags: EndpointBenchFlags): EndpointBenchOptions['prefix'] {
+  if (flags.prefixCount !== undefined && flags.prefixTokens === undefined) throw usageError('--prefix-count goes with --prefix-tokens', 'INVALID_PROMPTS');
+  return flags.prefixTokens === undefined ? undefined : { tokens: flags.prefixTokens, count: flags.prefixCount ?? 1 };
 }
 
 /** `K:V` pairs → headers. Values are secrets as far as output goes: they are sent, never printed or saved. */
