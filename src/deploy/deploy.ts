@@ -10,12 +10,13 @@ import { readBenchResult, type CapacityPlan, type EndpointCapacity, type EngineL
 import { SECRET_ENV } from './config.js';
 import { gpuTypeFromName } from './facts.js';
 import type { GraphSummary } from './graph.js';
-import type { KubeObject } from './k8s.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { lintObjects, type LintFinding } from './lint/index.js';
-import { checkApiServerRules, describeFinding, dns1035LabelError } from './names.js';
+import { checkApiServerRules, describeFinding, dns1035LabelError } from '../k8s/names.js';
 import { resolveDeploy, type Resolved } from './resolve.js';
-import { fileNameOf, layoutFiles, toJsonList, toYaml, toYamlStream, type OutputFile } from './serialize.js';
-import { loadBundledSchemas, StrictValidator, type SchemaSet } from './validate/index.js';
+import { toJsonList, toYaml, toYamlStream } from '../k8s/serialize.js';
+import { fileNameOf, layoutFiles, type OutputFile } from './serialize.js';
+import { loadBundledSchemas, StrictValidator, type SchemaSet } from '../k8s/validate/index.js';
 
 /** Where `--out` puts files that are not Kubernetes objects (nap.yaml, prometheus-adapter-rules.yaml). */
 export const EXTRAS_DIR = 'extras';
