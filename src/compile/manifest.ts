@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { usageError } from '../errors.js';
+import { sha256File } from '../fs/hash.js';
+import { parseJson } from '../fs/json.js';
 
 export const MANIFEST_FILE = 'llmops.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -38,12 +38,6 @@ export interface ArtifactManifest {
   createdAt: string;
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** Every file under `dir` except the manifest, with size and sha256, sorted by path. */
 export async function describeFiles(dir: string): Promise<ArtifactFile[]> {
   const files: ArtifactFile[] = [];
@@ -71,12 +65,7 @@ export async function readArtifact(dir: string, options: ReadArtifactOptions = {
   } catch {
     return null;
   }
-  let manifest: ArtifactManifest;
-  try {
-    manifest = JSON.parse(text) as ArtifactManifest;
-  } catch (error) {
-    throw usageError(`${path.join(dir, MANIFEST_FILE)} is not valid JSON: ${(error as Error).message}`, 'ARTIFACT_INVALID');
-  }
+  const manifest = parseJson(text, path.join(dir, MANIFEST_FILE), { what: 'artifact manifest', code: 'ARTIFACT_INVALID' }) as ArtifactManifest;
   if (manifest.schemaVersion !== MANIFEST_SCHEMA_VERSION || !Array.isArray(manifest.files)) {
     throw usageError(`${path.join(dir, MANIFEST_FILE)} has schemaVersion ${String(manifest.schemaVersion)}; this llmops reads ${MANIFEST_SCHEMA_VERSION}`, 'ARTIFACT_INVALID');
   }

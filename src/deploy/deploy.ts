@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LlmopsConfig } from '../config/schema.js';
 import { checkFailed, LlmopsError, usageError } from '../errors.js';
+import { buildDirAtomically, writeFiles } from '../fs/atomic.js';
 import { applyManifests, type ApplyResult } from './apply.js';
 import { buildManifests, type Emit } from './build.js';
 import { readBenchResult, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
@@ -146,7 +147,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   assertNoSecrets([yaml, ...extra.map((f) => f.content)].join('\n'), config, options.env ?? process.env);
 
   if (out) {
-    await writeAtomically(out, files, Boolean(options.force));
+    await buildDirAtomically(out, (temporary) => writeFiles(temporary, files), { existing: options.force ? 'replace' : 'refuse' });
     options.onProgress?.(`wrote ${files.length} files to ${out}`);
   }
 
@@ -154,7 +155,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if (options.apply) {
     const scratch = out ? null : path.join(tmpdir(), `llmops-deploy-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
-      if (scratch) await writeAtomically(scratch, layoutFiles(built.objects, { kustomize: false, environments: [] }), false);
+      if (scratch) await buildDirAtomically(scratch, (temporary) => writeFiles(temporary, layoutFiles(built.objects, { kustomize: false, environments: [] })));
       const dir = out ?? scratch!;
       const source = options.kustomize
         ? { kustomize: path.join(dir, 'base') }
@@ -258,26 +259,4 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Writes into a temp dir beside the target, then renames it into place: an interrupted run leaves nothing half-written. */
-async function writeAtomically(out: string, files: readonly OutputFile[], force: boolean): Promise<void> {
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    for (const file of files) {
-      const target = path.join(tmp, file.path);
-      await mkdir(path.dirname(target), { recursive: true });
-      await writeFile(target, file.content);
-    }
-    if (force && (await exists(out))) {
-      const old = `${tmp}.old`;
-      await rename(out, old);
-      await rename(tmp, out);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, out);
-    }
-  } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    throw error;
-  }
-}
 

@@ -1,3 +1,4 @@
+import type { FileToWrite } from '../fs/atomic.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { toYaml } from '../k8s/serialize.js';
 
@@ -9,10 +10,7 @@ export function fileNameOf(object: KubeObject): string {
   return `${object.kind.toLowerCase()}-${object.metadata.name}.yaml`;
 }
 
-export interface OutputFile {
-  path: string;
-  content: string;
-}
+export type OutputFile = FileToWrite;
 
 /**
  * The files of `--out`: one per object; with kustomize, those go under `base/` with a kustomization, and each
