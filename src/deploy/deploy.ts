@@ -8,7 +8,7 @@ import { buildDirAtomically, writeFiles } from '../fs/atomic.js';
 import { applyManifests, type ApplyResult } from './apply.js';
 import { buildManifests, type Emit } from './build.js';
 import { readBenchResult, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
-import { SECRET_ENV } from './config.js';
+import { SECRET_ENV } from '../config/deploy.js';
 import { gpuTypeFromName } from './facts.js';
 import type { GraphSummary } from './graph.js';
 import type { KubeObject } from '../k8s/objects.js';

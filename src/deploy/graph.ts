@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { usageError } from '../errors.js';
 import type { PrometheusAdapterRules } from './autoscaling.js';
 import { scalingBehavior } from './autoscaling.js';
-import type { DeployConfig, GraphConfig, GraphNodeConfig } from './config.js';
+import type { DeployConfig, GraphConfig, GraphNodeConfig } from '../config/deploy.js';
 import { gpuNodeSelector, SERVER_FACTS, type ServerFacts } from './facts.js';
 import type { Container, KubeObject, PodSpec, SeldonComponentSpec, SeldonDeployment, SeldonGraphNode } from '../k8s/objects.js';
 import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, secretEnv } from '../k8s/pod.js';

@@ -1,5 +1,5 @@
 import { scalingBehavior } from './autoscaling.js';
-import type { GraphConfig, GraphNodeConfig } from './config.js';
+import type { GraphConfig, GraphNodeConfig } from '../config/deploy.js';
 import {
   componentPod,
   finish,

@@ -2,7 +2,7 @@ import { usageError } from '../errors.js';
 import { checkPinned } from '../k8s/image.js';
 import { checkServerArgv } from '../servers/argv.js';
 import { isUpstreamServer, SERVERS, serverArgv, type ModelSource } from '../servers/catalog.js';
-import { COMPILED_BACKENDS, hubModelId, pinnedRevision, storageStrategyOf, type DeployConfig, type ModelRef, type ServeConfig, type StorageStrategy } from './config.js';
+import { COMPILED_BACKENDS, hubModelId, pinnedRevision, storageStrategyOf, type DeployConfig, type ModelRef, type ServeConfig, type StorageStrategy } from '../config/deploy.js';
 import { planCapacity, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
 import { gpuNodeSelector, SERVER_FACTS } from './facts.js';
 import type { Labels } from '../k8s/objects.js';
