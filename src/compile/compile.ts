@@ -4,7 +4,7 @@ import { InterruptedError, usageError } from '../errors.js';
 import { buildDirAtomically } from '../fs/atomic.js';
 import type { ModelConfig } from '../engine/model-files.js';
 import { BACKENDS } from './backends/index.js';
-import { describeFiles, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, type ArtifactManifest } from './manifest.js';
+import { describeFiles, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, type ArtifactManifest } from '../artifact/manifest.js';
 import type { BackendContext, BackendName, CompileOptions, CompileResult, CompileStep, Precision } from './types.js';
 import { readValueInfos } from '../engine/signature.js';
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { peekArtifact } from '../artifact/manifest.js';
 import type { LlmopsConfig } from '../config/schema.js';
 import { checkFailed, LlmopsError, usageError } from '../errors.js';
 import { buildDirAtomically, writeFiles } from '../fs/atomic.js';
@@ -222,12 +223,11 @@ async function checkArtifact(config: LlmopsConfig): Promise<void> {
   const model = config.model;
   const dir = typeof model === 'string' ? (/^[./~]/.test(model) ? model : null) : (model?.path ?? null);
   if (!dir) return;
-  type ArtifactManifest = { backend?: string; hardware?: { gpu?: { name?: string } | string | null } };
-  const manifest = await readFile(path.join(dir, 'llmops.json'), 'utf8')
-    .then((text) => JSON.parse(text) as ArtifactManifest)
-    .catch(() => null);
+  // A directory without a readable manifest is a plain model: nothing to check.
+  const manifest = await peekArtifact(dir).catch(() => null);
   const backend = manifest?.backend ?? '';
-  const gpu = manifest?.hardware?.gpu;
+  // A hand-written manifest may name the GPU as a bare string.
+  const gpu = manifest?.hardware?.gpu as { name?: string } | string | null | undefined;
   const gpuName = typeof gpu === 'string' ? gpu : gpu?.name;
   if (!/^tensorrt/.test(backend) || !gpuName) return;
   const builtFor = gpuTypeFromName(gpuName);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { usageError } from '../errors.js';
 import { buildDirAtomically, writeFiles } from '../fs/atomic.js';
-import { readArtifact } from '../compile/manifest.js';
+import { readArtifact } from '../artifact/manifest.js';
 import { validateName } from '../k8s/names.js';
 import { renderPlaceholders, targetName } from './render.js';
 import { TEMPLATES, TEMPLATE_NAMES, type TemplateName } from './templates.js';

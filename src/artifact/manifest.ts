@@ -57,15 +57,31 @@ export interface ReadArtifactOptions {
   verify?: boolean;
 }
 
-/** Reads an artifact's manifest (and optionally verifies its files); null when `dir` is a plain model directory. */
-export async function readArtifact(dir: string, options: ReadArtifactOptions = {}): Promise<ArtifactManifest | null> {
+const INVALID = { what: 'artifact manifest', code: 'ARTIFACT_INVALID', hint: 're-run `llmops compile` to rewrite the artifact' };
+
+/**
+ * An artifact's manifest as written, without the schema check: for readers that only peek at a field or two
+ * (bench's backend and TensorRT version, deploy's GPU) and accept older or hand-written manifests. Null when `dir`
+ * has no manifest; invalid JSON, or JSON that is not an object, is a usage error naming the file.
+ */
+export async function peekArtifact(dir: string): Promise<Partial<ArtifactManifest> | null> {
+  const file = path.join(dir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+    text = await readFile(file, 'utf8');
   } catch {
     return null;
   }
-  const manifest = parseJson(text, path.join(dir, MANIFEST_FILE), { what: 'artifact manifest', code: 'ARTIFACT_INVALID' }) as ArtifactManifest;
+  const parsed = parseJson(text, file, INVALID);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw usageError(`${file} is not a JSON object`, INVALID.code, { hint: INVALID.hint });
+  return parsed as Partial<ArtifactManifest>;
+}
+
+/** Reads an artifact's manifest (and optionally verifies its files); null when `dir` is a plain model directory. */
+export async function readArtifact(dir: string, options: ReadArtifactOptions = {}): Promise<ArtifactManifest | null> {
+  const peeked = await peekArtifact(dir);
+  if (peeked === null) return null;
+  const manifest = peeked as ArtifactManifest;
   if (manifest.schemaVersion !== MANIFEST_SCHEMA_VERSION || !Array.isArray(manifest.files)) {
     throw usageError(`${path.join(dir, MANIFEST_FILE)} has schemaVersion ${String(manifest.schemaVersion)}; this llmops reads ${MANIFEST_SCHEMA_VERSION}`, 'ARTIFACT_INVALID');
   }
