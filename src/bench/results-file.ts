@@ -8,10 +8,8 @@ import { writeFileAtomically } from '../fs/atomic.js';
  * leaves half a file that a later gate would read. An existing file is replaced only with `force`.
  */
 export async function writeResultsFile(file: string, text: string, options: { force?: boolean; flag: string }): Promise<void> {
+  await assertWritable(file, options);
   const target = path.resolve(file);
-  const existing = await stat(target).catch(() => null);
-  if (existing?.isDirectory()) throw usageError(`${options.flag} ${file} is a directory`, 'OUTPUT_IS_DIRECTORY', { hint: 'pass a file name' });
-  if (existing && !options.force) throw usageError(`${options.flag} ${file} already exists`, 'OUTPUT_EXISTS', { hint: 'pass --force to replace it, or choose another name' });
   await mkdir(path.dirname(target), { recursive: true });
   await writeFileAtomically(target, text);
 }
