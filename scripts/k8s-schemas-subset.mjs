@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { loadSchemaDir, loadCrdDir, withCrds, REPO_CRDS, subsetSchemas, EMITTED_KINDS } = await import(path.join(root, 'dist/src/deploy/index.js')).then(async (m) => ({
   ...m,
-  subsetSchemas: (await import(path.join(root, 'dist/src/deploy/validate/schemas.js'))).subsetSchemas,
+  subsetSchemas: (await import(path.join(root, 'dist/src/k8s/validate/schemas.js'))).subsetSchemas,
 }));
 const dir = path.resolve(process.argv[2] ?? path.join(root, '../shared/k8s-schemas'));
 const full = withCrds(await loadSchemaDir(dir), await loadCrdDir(REPO_CRDS));

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { usageError } from '../errors.js';
+import { readJsonFile } from '../fs/json.js';
 import { Recorder } from './stats.js';
 
 /** One number the gate compares, with what it knows about the samples behind it. */
@@ -187,18 +187,7 @@ export async function loadBaseline(file: string, current: { kind: string }): Pro
 
 /** Reads and shape-checks a baseline file; run it before a long benchmark so a bad path fails at once. */
 export async function readBaseline(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw usageError(`baseline ${file} cannot be read`, 'BASELINE_NOT_FOUND', { hint: 'pass a results file written by `llmops bench --out`' });
-  }
-  let baseline: unknown;
-  try {
-    baseline = JSON.parse(text);
-  } catch (error) {
-    throw usageError(`baseline ${file} is not valid JSON: ${(error as Error).message}`, 'BASELINE_INVALID');
-  }
+  const baseline = await readJsonFile(file, { what: 'baseline', code: 'BASELINE_INVALID', missingCode: 'BASELINE_NOT_FOUND', hint: 'pass a results file written by `llmops bench --out`' });
   const { kind, results, runs } = (baseline ?? {}) as { kind?: unknown; results?: unknown; runs?: unknown };
   if (typeof kind !== 'string' || !Array.isArray(kind === 'endpoint' ? runs : results)) {
     throw usageError(`baseline ${file} is not an llmops bench results file (no kind and results or runs)`, 'BASELINE_INVALID', { hint: 'write one with `llmops bench … --out FILE`' });

@@ -1,30 +1,17 @@
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { usageError } from '../errors.js';
+import { writeFileAtomically } from '../fs/atomic.js';
 
 /**
  * Writes a results file (JSON, CSV) beside its final name and renames it into place, so an interrupted run never
  * leaves half a file that a later gate would read. An existing file is replaced only with `force`.
  */
 export async function writeResultsFile(file: string, text: string, options: { force?: boolean; flag: string }): Promise<void> {
+  await assertWritable(file, options);
   const target = path.resolve(file);
-  const existing = await stat(target).catch(() => null);
-  if (existing?.isDirectory()) throw usageError(`${options.flag} ${file} is a directory`, 'OUTPUT_IS_DIRECTORY', { hint: 'pass a file name' });
-  if (existing && !options.force) throw usageError(`${options.flag} ${file} already exists`, 'OUTPUT_EXISTS', { hint: 'pass --force to replace it, or choose another name' });
   await mkdir(path.dirname(target), { recursive: true });
-  const temporary = temporaryBeside(target);
-  try {
-    await writeFile(temporary, text);
-    await rename(temporary, target);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-}
-
-/** Where a file is written before it is renamed to `target`: beside it (same file system), hidden, per process. */
-export function temporaryBeside(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
+  await writeFileAtomically(target, text);
 }
 
 /** Checks up front that outputs can be written, so a long benchmark does not end in an OUTPUT_EXISTS error. */

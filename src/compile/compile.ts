@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { readFile, stat, writeFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InterruptedError, usageError } from '../errors.js';
+import { buildDirAtomically } from '../fs/atomic.js';
 import type { ModelConfig } from '../engine/model-files.js';
 import { BACKENDS } from './backends/index.js';
-import { describeFiles, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, type ArtifactManifest } from './manifest.js';
+import { describeFiles, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, type ArtifactManifest } from '../artifact/manifest.js';
 import type { BackendContext, BackendName, CompileOptions, CompileResult, CompileStep, Precision } from './types.js';
 import { readValueInfos } from '../engine/signature.js';
 
@@ -42,37 +42,38 @@ export async function compile(options: CompileOptions): Promise<CompileResult> {
     return { out, backend: backend.name, dryRun: true, steps: steps.map(describeStep), manifest: null, warnings: source.warnings };
   }
 
-  const workDir = await makeWorkDir(out);
-  const context: BackendContext = { options: resolved, sourceDir: source.dir, config, workDir, outDir: out };
-  try {
-    const steps = await backend.plan(context);
-    const result = await backend.run(context);
-    if (options.signal?.aborted) throw new InterruptedError();
-    const files = await describeFiles(workDir);
-    const manifest: ArtifactManifest = {
-      schemaVersion: MANIFEST_SCHEMA_VERSION,
-      name,
-      source: { model: source.label, revision: source.revision, commit: source.commit },
-      backend: backend.name,
-      task,
-      precision,
-      options: result.options,
-      files,
-      io: await readIo(workDir),
-      tools: { llmops: await llmopsVersion(), ...result.tools },
-      hardware: result.hardware,
-      validation: result.validation,
-      command: options.command ?? [],
-      createdAt: new Date().toISOString(),
-    };
-    await writeFile(path.join(workDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (existing) await rm(out, { recursive: true, force: true });
-    await rename(workDir, out);
-    return { out, backend: backend.name, dryRun: false, steps: steps.map(describeStep), manifest, warnings: [...source.warnings, ...result.warnings] };
-  } catch (error) {
-    await rm(workDir, { recursive: true, force: true });
-    throw error;
-  }
+  let compiled: CompileResult | undefined;
+  // Built in a work directory beside `out` and renamed into place: a failed or interrupted compile leaves no artifact.
+  await buildDirAtomically(
+    out,
+    async (workDir) => {
+      const context: BackendContext = { options: resolved, sourceDir: source.dir, config, workDir, outDir: out };
+      const steps = await backend.plan(context);
+      const result = await backend.run(context);
+      if (options.signal?.aborted) throw new InterruptedError();
+      const files = await describeFiles(workDir);
+      const manifest: ArtifactManifest = {
+        schemaVersion: MANIFEST_SCHEMA_VERSION,
+        name,
+        source: { model: source.label, revision: source.revision, commit: source.commit },
+        backend: backend.name,
+        task,
+        precision,
+        options: result.options,
+        files,
+        io: await readIo(workDir),
+        tools: { llmops: await llmopsVersion(), ...result.tools },
+        hardware: result.hardware,
+        validation: result.validation,
+        command: options.command ?? [],
+        createdAt: new Date().toISOString(),
+      };
+      await writeFile(path.join(workDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+      compiled = { out, backend: backend.name, dryRun: false, steps: steps.map(describeStep), manifest, warnings: [...source.warnings, ...result.warnings] };
+    },
+    { existing: existing ? 'replace' : 'refuse' },
+  );
+  return compiled!;
 }
 
 function describeStep(step: CompileStep): { name: string; argv: string[] } {
@@ -127,13 +128,6 @@ async function readConfig(dir: string): Promise<ModelConfig | null> {
   } catch {
     return null;
   }
-}
-
-async function makeWorkDir(out: string): Promise<string> {
-  await mkdir(path.dirname(out), { recursive: true });
-  const dir = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${randomBytes(4).toString('hex')}`);
-  await mkdir(dir);
-  return dir;
 }
 
 /** Inputs and outputs of the compiled ONNX graph (engines record theirs in options). */

@@ -1,6 +1,6 @@
 import type { CommandPlan } from '../proc/exec.js';
 import type { DockerRunSpec } from '../proc/docker.js';
-import type { ArtifactManifest } from './manifest.js';
+import type { ArtifactManifest } from '../artifact/manifest.js';
 import type { ModelConfig } from '../engine/model-files.js';
 
 export type BackendName = 'ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { benchSchema } from '../bench/config.js';
-import { compileSchema } from '../compile/config.js';
-import { checkDeployConfig, deploySchema, DEPLOY_DEFAULTS, serveSchema, SERVE_DEFAULTS } from '../deploy/config.js';
+import { benchSchema } from './bench.js';
+import { compileSchema } from './compile.js';
+import { checkDeployConfig, deploySchema, DEPLOY_DEFAULTS, serveSchema, SERVE_DEFAULTS } from './deploy.js';
 
 /**
  * The llmops.yaml schema. Every object is strict, so a misspelt key is an error that names it.

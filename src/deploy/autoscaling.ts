@@ -1,4 +1,4 @@
-import type { HorizontalPodAutoscaler, HTTPScaledObject, ScaledObject, ScalingBehavior } from './k8s.js';
+import type { HorizontalPodAutoscaler, HTTPScaledObject, ScaledObject, ScalingBehavior } from '../k8s/objects.js';
 import type { Resolved } from './resolve.js';
 
 /**

@@ -2,7 +2,7 @@ import { HTTP_ADD_ON, horizontalPodAutoscaler, httpScaledObject, prometheusAdapt
 import { compileJob, napConfig, NAP_NO_EXISTING_NOTE, type NapConfig } from './extras.js';
 import { seldonGraph, type BuiltGraph, type GraphSummary } from './graph.js';
 import { kserveGraph } from './kserve-graph.js';
-import type { KubeObject } from './k8s.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { serviceMonitor } from './monitoring.js';
 import type { Resolved } from './resolve.js';
 import { modelStorage } from './storage.js';

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { usageError } from '../errors.js';
+import { readJsonFile } from '../fs/json.js';
 
 /** What deploy takes from an endpoint bench result (`llmops bench URL --out`). */
 export interface EndpointCapacity {
@@ -25,18 +25,7 @@ export type BenchInput = { kind: 'endpoint'; capacity: EndpointCapacity } | { ki
  * know, strict about the numbers it uses: a missing or non-positive capacity is an error that says how to get one.
  */
 export async function readBenchResult(file: string): Promise<BenchInput> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw usageError(`cannot read bench result ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'BENCH_RESULT_INVALID');
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    throw usageError(`bench result ${file} is not JSON`, 'BENCH_RESULT_INVALID', { hint: 'write it with `llmops bench … --out FILE`' });
-  }
+  const data = await readJsonFile(file, { what: 'bench result', code: 'BENCH_RESULT_INVALID', hint: 'write it with `llmops bench … --out FILE`' });
   return parseBenchResult(data, file);
 }
 

@@ -1,21 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { peekArtifact } from '../artifact/manifest.js';
 import type { LlmopsConfig } from '../config/schema.js';
 import { checkFailed, LlmopsError, usageError } from '../errors.js';
+import { buildDirAtomically, writeFiles } from '../fs/atomic.js';
 import { applyManifests, type ApplyResult } from './apply.js';
 import { buildManifests, type Emit } from './build.js';
 import { readBenchResult, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
-import { SECRET_ENV } from './config.js';
+import { SECRET_ENV } from '../config/deploy.js';
 import { gpuTypeFromName } from './facts.js';
 import type { GraphSummary } from './graph.js';
-import type { KubeObject } from './k8s.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { lintObjects, type LintFinding } from './lint/index.js';
-import { checkApiServerRules, describeFinding, dns1035LabelError } from './names.js';
+import { checkApiServerRules, describeFinding, dns1035LabelError } from '../k8s/names.js';
 import { resolveDeploy, type Resolved } from './resolve.js';
-import { fileNameOf, layoutFiles, toJsonList, toYaml, toYamlStream, type OutputFile } from './serialize.js';
-import { loadBundledSchemas, StrictValidator, type SchemaSet } from './validate/index.js';
+import { toJsonList, toYaml, toYamlStream } from '../k8s/serialize.js';
+import { fileNameOf, layoutFiles, type OutputFile } from './serialize.js';
+import { loadBundledSchemas, StrictValidator, type SchemaSet } from '../k8s/validate/index.js';
 
 /** Where `--out` puts files that are not Kubernetes objects (nap.yaml, prometheus-adapter-rules.yaml). */
 export const EXTRAS_DIR = 'extras';
@@ -145,7 +148,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   assertNoSecrets([yaml, ...extra.map((f) => f.content)].join('\n'), config, options.env ?? process.env);
 
   if (out) {
-    await writeAtomically(out, files, Boolean(options.force));
+    await buildDirAtomically(out, (temporary) => writeFiles(temporary, files), { existing: options.force ? 'replace' : 'refuse' });
     options.onProgress?.(`wrote ${files.length} files to ${out}`);
   }
 
@@ -153,7 +156,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if (options.apply) {
     const scratch = out ? null : path.join(tmpdir(), `llmops-deploy-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
-      if (scratch) await writeAtomically(scratch, layoutFiles(built.objects, { kustomize: false, environments: [] }), false);
+      if (scratch) await buildDirAtomically(scratch, (temporary) => writeFiles(temporary, layoutFiles(built.objects, { kustomize: false, environments: [] })));
       const dir = out ?? scratch!;
       const source = options.kustomize
         ? { kustomize: path.join(dir, 'base') }
@@ -220,12 +223,11 @@ async function checkArtifact(config: LlmopsConfig): Promise<void> {
   const model = config.model;
   const dir = typeof model === 'string' ? (/^[./~]/.test(model) ? model : null) : (model?.path ?? null);
   if (!dir) return;
-  type ArtifactManifest = { backend?: string; hardware?: { gpu?: { name?: string } | string | null } };
-  const manifest = await readFile(path.join(dir, 'llmops.json'), 'utf8')
-    .then((text) => JSON.parse(text) as ArtifactManifest)
-    .catch(() => null);
+  // A directory without a readable manifest is a plain model: nothing to check.
+  const manifest = await peekArtifact(dir).catch(() => null);
   const backend = manifest?.backend ?? '';
-  const gpu = manifest?.hardware?.gpu;
+  // A hand-written manifest may name the GPU as a bare string.
+  const gpu = manifest?.hardware?.gpu as { name?: string } | string | null | undefined;
   const gpuName = typeof gpu === 'string' ? gpu : gpu?.name;
   if (!/^tensorrt/.test(backend) || !gpuName) return;
   const builtFor = gpuTypeFromName(gpuName);
@@ -257,26 +259,4 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Writes into a temp dir beside the target, then renames it into place: an interrupted run leaves nothing half-written. */
-async function writeAtomically(out: string, files: readonly OutputFile[], force: boolean): Promise<void> {
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    for (const file of files) {
-      const target = path.join(tmp, file.path);
-      await mkdir(path.dirname(target), { recursive: true });
-      await writeFile(target, file.content);
-    }
-    if (force && (await exists(out))) {
-      const old = `${tmp}.old`;
-      await rename(out, old);
-      await rename(tmp, out);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, out);
-    }
-  } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    throw error;
-  }
-}
 

@@ -1,9 +1,10 @@
 import { usageError } from '../errors.js';
 import { gkeAcceleratorName } from './facts.js';
-import type { Job } from './k8s.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, scratchVolumes, secretEnv, serviceJob } from './pod.js';
-import { checkPinned, type Resolved } from './resolve.js';
-import { quantityToNumber, sumBytes } from './quantity.js';
+import type { Job } from '../k8s/objects.js';
+import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, scratchVolumes, secretEnv, serviceJob } from '../k8s/pod.js';
+import { checkPinned } from '../k8s/image.js';
+import type { Resolved } from './resolve.js';
+import { quantityToNumber, sumBytes } from '../k8s/quantity.js';
 import { downloader, modelClaimName } from './storage.js';
 
 /** GKE node auto-provisioning config (`gcloud container clusters update C --enable-autoprovisioning --autoprovisioning-config-file nap.yaml`). */

@@ -1,5 +1,5 @@
 import { usageError } from '../errors.js';
-import type { DeployConfig, ServeConfig } from './config.js';
+import type { DeployConfig, ServeConfig } from '../config/deploy.js';
 
 /** What llmops knows about the servers its scaffold templates build: probe paths and the metrics deploy scales on. */
 export interface ServerFacts {

@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { usageError } from '../errors.js';
 import type { PrometheusAdapterRules } from './autoscaling.js';
 import { scalingBehavior } from './autoscaling.js';
-import type { DeployConfig, GraphConfig, GraphNodeConfig } from './config.js';
+import type { DeployConfig, GraphConfig, GraphNodeConfig } from '../config/deploy.js';
 import { gpuNodeSelector, SERVER_FACTS, type ServerFacts } from './facts.js';
-import type { Container, KubeObject, PodSpec, SeldonComponentSpec, SeldonDeployment, SeldonGraphNode } from './k8s.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, secretEnv } from './pod.js';
-import { checkPinned, DEFAULT_TARGETS, type Resolved } from './resolve.js';
+import type { Container, KubeObject, PodSpec, SeldonComponentSpec, SeldonDeployment, SeldonGraphNode } from '../k8s/objects.js';
+import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, secretEnv } from '../k8s/pod.js';
+import { checkPinned } from '../k8s/image.js';
+import { DEFAULT_TARGETS, type Resolved } from './resolve.js';
 
 /**
  * Seldon Core v1 is source-available under the Business Source License 1.1 since 1.18.0 (Jan 2024; 1.17.1 and

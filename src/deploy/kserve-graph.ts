@@ -1,5 +1,5 @@
 import { scalingBehavior } from './autoscaling.js';
-import type { GraphConfig, GraphNodeConfig } from './config.js';
+import type { GraphConfig, GraphNodeConfig } from '../config/deploy.js';
 import {
   componentPod,
   finish,
@@ -14,8 +14,9 @@ import {
   type BuiltGraph,
   type GraphComponent,
 } from './graph.js';
-import type { InferenceGraph, InferenceGraphStep, InferenceService, KubeObject, PodDisruptionBudget } from './k8s.js';
-import { checkPinned, type Resolved } from './resolve.js';
+import type { InferenceGraph, InferenceGraphStep, InferenceService, KubeObject, PodDisruptionBudget } from '../k8s/objects.js';
+import { checkPinned } from '../k8s/image.js';
+import type { Resolved } from './resolve.js';
 
 /** KServe's own label on an InferenceService's pods (constants.InferenceServicePodLabelKey at v0.20.0). */
 const ISVC_POD_LABEL = 'serving.kserve.io/inferenceservice';

@@ -1,4 +1,4 @@
-import type { ServiceMonitor } from './k8s.js';
+import type { ServiceMonitor } from '../k8s/objects.js';
 import type { Resolved } from './resolve.js';
 
 /** Prometheus Operator scrape config for the server's /metrics (the autoscaler's queries read these series). */

@@ -1,10 +1,11 @@
 import { usageError } from '../errors.js';
+import { checkPinned } from '../k8s/image.js';
 import { checkServerArgv } from '../servers/argv.js';
 import { isUpstreamServer, SERVERS, serverArgv, type ModelSource } from '../servers/catalog.js';
-import { COMPILED_BACKENDS, hubModelId, pinnedRevision, storageStrategyOf, type DeployConfig, type ModelRef, type ServeConfig, type StorageStrategy } from './config.js';
+import { COMPILED_BACKENDS, hubModelId, pinnedRevision, storageStrategyOf, type DeployConfig, type ModelRef, type ServeConfig, type StorageStrategy } from '../config/deploy.js';
 import { planCapacity, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
 import { gpuNodeSelector, SERVER_FACTS } from './facts.js';
-import type { Labels } from './k8s.js';
+import type { Labels } from '../k8s/objects.js';
 import { DEFAULT_MODEL_SIZE } from './storage.js';
 
 export interface ResolveInput {
@@ -372,22 +373,6 @@ function autoscalingQuery(
 
 function noMetric(metric: string, template: string) {
   return usageError(`the ${template} server exports no ${metric} metric: set \`deploy.autoscaling.query\` to a PromQL query, or pick another deploy.autoscaling.metric`, 'DEPLOY_NO_METRIC');
-}
-
-/** A tag other than `latest`, or a digest: the same manifest must always run the same bits. */
-export function checkPinned(image: string, where: string): void {
-  if (!isPinnedImage(image)) {
-    throw usageError(`${where} \`${image}\` is not pinned: use a version tag (not latest) or a digest (@sha256:…)`, 'DEPLOY_IMAGE_NOT_PINNED');
-  }
-}
-
-export function isPinnedImage(image: string): boolean {
-  if (/@sha256:[a-f0-9]{64}$/.test(image)) return true;
-  const lastSegment = image.slice(image.lastIndexOf('/') + 1);
-  const colon = lastSegment.lastIndexOf(':');
-  if (colon < 0) return false;
-  const tag = lastSegment.slice(colon + 1);
-  return tag !== '' && tag !== 'latest';
 }
 
 /** The image tag as a label value (`1.4.2`), or the short digest. */

@@ -1,6 +1,6 @@
-import type { Container, EnvVar, Job, PersistentVolumeClaim, Volume, VolumeMount } from './k8s.js';
-import { guaranteedResources, hardenedContainerSecurity, secretEnv, serviceJob } from './pod.js';
-import { quantityToNumber } from './quantity.js';
+import type { Container, EnvVar, Job, PersistentVolumeClaim, Volume, VolumeMount } from '../k8s/objects.js';
+import { guaranteedResources, hardenedContainerSecurity, secretEnv, serviceJob } from '../k8s/pod.js';
+import { quantityToNumber } from '../k8s/quantity.js';
 import type { Resolved } from './resolve.js';
 
 export interface ModelStorage {

@@ -1,8 +1,8 @@
-import type { Container, Deployment, EnvVar, NetworkPolicy, NetworkPolicyPeer, PodDisruptionBudget, Service, ServiceAccount } from './k8s.js';
+import type { Container, Deployment, EnvVar, NetworkPolicy, NetworkPolicyPeer, PodDisruptionBudget, Service, ServiceAccount } from '../k8s/objects.js';
 import { isUpstreamServer, SERVERS } from '../servers/catalog.js';
 import { HTTP_ADD_ON } from './autoscaling.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, scratchVolumes, secretEnv, type Scratch } from './pod.js';
-import { sumBytes } from './quantity.js';
+import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, scratchVolumes, secretEnv, type Scratch } from '../k8s/pod.js';
+import { sumBytes } from '../k8s/quantity.js';
 import type { Resolved } from './resolve.js';
 import type { ModelStorage } from './storage.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LlmopsError, usageError } from '../errors.js';
-import { sha256File } from '../compile/manifest.js';
+import { sha256File } from '../fs/hash.js';
 import { hubCacheDir, repoFolderName } from './cache.js';
 
 export interface DownloadModelOptions {

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { buildDirAtomically } from '../fs/atomic.js';
 import { byteTokenIds, trainBpe, tokenizerJson } from './bpe.js';
 import { TOKENIZER_CORPUS } from './corpus.js';
 import { gpt2Graph, gpt2Weights, LAYER_NORM_EPSILON, type WeightSpec } from './gpt2.js';
@@ -160,13 +160,9 @@ export async function ensureTinyModel(options: { size?: TinyModelSize; cacheDir?
   const size = options.size ?? 'tiny';
   const target = path.join(options.cacheDir ?? llmopsCacheDir(), 'models', `tiny-gpt2-${size}-v${TINY_MODEL_VERSION}`);
   if (await isDirectory(target)) return target;
-  await mkdir(path.dirname(target), { recursive: true });
-  const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await buildTinyModel({ dir: temp, size });
-    await rename(temp, target);
+    await buildDirAtomically(target, (temp) => buildTinyModel({ dir: temp, size }));
   } catch (error) {
-    await rm(temp, { recursive: true, force: true });
     // Another process finished first: its copy is as good as ours.
     if (await isDirectory(target)) return target;
     throw error;

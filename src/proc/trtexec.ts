@@ -2,6 +2,11 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import { containerName, type DockerRunSpec } from './docker.js';
 
+/** The image trtexec runs in, for compile and bench alike (`--image` / `--tensorrt-image` override it). */
+export const TENSORRT_DEFAULT_IMAGE = 'nvcr.io/nvidia/tensorrt:25.01-py3';
+/** The major version of TensorRT in the default image; `compile.tensorrtMajor` overrides it for other images. */
+export const TENSORRT_DEFAULT_MAJOR = 10;
+
 /** min/opt/max sizes of one symbolic dimension of an optimization profile. */
 export interface DimRange {
   min: number;

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { ArtifactManifest } from '../compile/manifest.js';
+import type { ArtifactManifest } from '../artifact/manifest.js';
 import { SERVER_IMAGES, SERVERS, serverArgv, type ModelSource } from '../servers/catalog.js';
 import type { TemplateName } from './templates.js';
 

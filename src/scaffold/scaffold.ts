@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { usageError } from '../errors.js';
-import { readArtifact } from '../compile/manifest.js';
-import { renderPlaceholders, targetName, validateName } from './render.js';
+import { buildDirAtomically, writeFiles } from '../fs/atomic.js';
+import { readArtifact } from '../artifact/manifest.js';
+import { validateName } from '../k8s/names.js';
+import { renderPlaceholders, targetName } from './render.js';
 import { TEMPLATES, TEMPLATE_NAMES, type TemplateName } from './templates.js';
 import { SERVER_IMAGES, SERVERS } from '../servers/catalog.js';
 import { ENGINE_MODEL_DIR, modelLimitArgs, templateFiles, type GeneratedFile, type ScaffoldContext } from './generators.js';
@@ -81,29 +82,16 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
   files.push({ path: 'llmops.yaml', content: llmopsYaml(context) });
 
   // Build everything in a temp dir beside the target, then move it into place: an error leaves no half project.
-  const parent = path.dirname(dir);
-  await mkdir(parent, { recursive: true });
-  const temp = path.join(parent, `.${path.basename(dir)}.scaffold-${randomBytes(4).toString('hex')}`);
-  try {
-    for (const file of files) {
-      await mkdir(path.dirname(path.join(temp, file.path)), { recursive: true });
-      await writeFile(path.join(temp, file.path), file.content);
-    }
-    const modelTarget = template.modelTarget?.(name) ?? { dir: 'model', files: /./ };
-    if (model.copied) await copyModel(model.dir!, path.join(temp, modelTarget.dir), modelTarget.files);
-    if (existing === null) await rename(temp, dir);
-    else {
-      await mkdir(dir, { recursive: true });
-      for (const entry of await readdir(temp)) {
-        await rm(path.join(dir, entry), { recursive: true, force: true });
-        await rename(path.join(temp, entry), path.join(dir, entry));
-      }
-      await rm(temp, { recursive: true, force: true });
-    }
-  } catch (error) {
-    await rm(temp, { recursive: true, force: true });
-    throw error;
-  }
+  // An existing directory keeps what the project does not write (its .git).
+  await buildDirAtomically(
+    dir,
+    async (temp) => {
+      await writeFiles(temp, files);
+      const modelTarget = template.modelTarget?.(name) ?? { dir: 'model', files: /./ };
+      if (model.copied) await copyModel(model.dir!, path.join(temp, modelTarget.dir), modelTarget.files);
+    },
+    { existing: existing === null ? 'refuse' : 'merge', tag: 'scaffold' },
+  );
   const written = [...files.map((f) => f.path), ...(model.copied ? [`${(template.modelTarget?.(name) ?? { dir: 'model' }).dir}/`] : [])].sort();
   return {
     dir,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildBenchWorkerJob, type BenchWorkerJobOptions } from '../../src/bench/endpoint/k8s-job.js';
 import { lintObjects } from '../../src/deploy/lint/index.js';
-import { toYaml } from '../../src/deploy/serialize.js';
+import { toYaml } from '../../src/k8s/serialize.js';
 import { ExitCode, LlmopsError } from '../../src/errors.js';
 import { officialValidator, SCHEMAS_MISSING } from '../deploy/helpers.js';
 

@@ -4,7 +4,7 @@ import { chmod, mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { deploy } from '../../src/deploy/index.js';
-import type { Job } from '../../src/deploy/k8s.js';
+import type { Job } from '../../src/k8s/objects.js';
 import { DOWNLOAD_SCRIPT } from '../../src/deploy/storage.js';
 import { ensureTinyModel } from '../../src/model/tiny.js';
 import { runCli } from '../helpers/cli.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { deploy } from '../../src/deploy/index.js';
-import type { Deployment, Job } from '../../src/deploy/k8s.js';
+import type { Deployment, Job } from '../../src/k8s/objects.js';
 import { exampleConfig, loadExample, officialSchemas, officialValidator, runCli, SCHEMAS_MISSING, tempDir, writeConfig } from './helpers.js';
 
 test('--emit nap writes a GKE node auto-provisioning config with the GPU type in its resource limits', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deploy } from '../../src/deploy/index.js';
 import { SELDON_LICENSE_NOTE, seldonDeploymentName } from '../../src/deploy/graph.js';
-import type { InferenceGraph, InferenceService, SeldonDeployment } from '../../src/deploy/k8s.js';
+import type { InferenceGraph, InferenceService, SeldonDeployment } from '../../src/k8s/objects.js';
 import { lintObjects } from '../../src/deploy/lint/index.js';
 import { exampleConfig, loadExample, officialSchemas, officialValidator, runCli, SCHEMAS_MISSING, SECRET_ENV, tempDir, writeConfig } from './helpers.js';
 

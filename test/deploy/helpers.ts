@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig, type LlmopsConfig } from '../../src/config/index.js';
-import { loadCrdDir, loadSchemaDir, REPO_CRDS, StrictValidator, withCrds, type SchemaSet } from '../../src/deploy/validate/index.js';
+import { loadCrdDir, loadSchemaDir, REPO_CRDS, StrictValidator, withCrds, type SchemaSet } from '../../src/k8s/validate/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** The official schemas: `../shared/k8s-schemas` beside the repository root (CI clones put `shared/` there). */

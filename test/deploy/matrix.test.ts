@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { deploy } from '../../src/deploy/index.js';
 import { lintObjects } from '../../src/deploy/lint/index.js';
-import { checkApiServerRules } from '../../src/deploy/names.js';
+import { checkApiServerRules } from '../../src/k8s/names.js';
 import { exampleConfig, loadExample, officialSchemas, officialValidator, SCHEMAS_MISSING, SECRET_ENV, tempDir } from './helpers.js';
 
 const STRATEGIES = ['baked', 'volume', 'init', 'gcsfuse'] as const;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deploy } from '../../src/deploy/index.js';
-import type { HTTPScaledObject, NetworkPolicy, ScaledObject } from '../../src/deploy/k8s.js';
+import type { HTTPScaledObject, NetworkPolicy, ScaledObject } from '../../src/k8s/objects.js';
 import { exampleConfig, loadExample, officialSchemas, officialValidator, runCli, SCHEMAS_MISSING, tempDir, writeConfig } from './helpers.js';
 
 function toZero(wake?: Record<string, unknown>): Record<string, unknown> {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EMITTED_KINDS } from '../../src/deploy/index.js';
-import { loadBundledSchemas, StrictValidator, subsetSchemas } from '../../src/deploy/validate/index.js';
-import type { KubeObject } from '../../src/deploy/k8s.js';
+import { loadBundledSchemas, StrictValidator, subsetSchemas } from '../../src/k8s/validate/index.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 import { officialSchemas, officialValidator, SCHEMAS_MISSING } from './helpers.js';
 
 const deployment = (container: Record<string, unknown>, extra: Record<string, unknown> = {}) =>

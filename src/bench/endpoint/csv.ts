@@ -3,7 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { LlmopsError, usageError } from '../../errors.js';
-import { temporaryBeside } from '../results-file.js';
+import { temporaryBeside } from '../../fs/atomic.js';
 import { Recorder } from '../stats.js';
 import { round } from './accumulator.js';
 import { requestRates } from './slo.js';

@@ -1,9 +1,9 @@
-import { QUANTITY } from '../../deploy/config.js';
-import type { Job, Labels } from '../../deploy/k8s.js';
-import { guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity } from '../../deploy/pod.js';
-import { checkPinned } from '../../deploy/resolve.js';
 import { usageError } from '../../errors.js';
-import { DNS_LABEL, validateName } from '../../scaffold/render.js';
+import { checkPinned } from '../../k8s/image.js';
+import { DNS_LABEL, validateName } from '../../k8s/names.js';
+import type { Job, Labels } from '../../k8s/objects.js';
+import { guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity } from '../../k8s/pod.js';
+import { QUANTITY } from '../../k8s/quantity.js';
 
 export interface BenchWorkerJobOptions {
   /** Job name, a DNS-1123 label (`--name`). */

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { usageError } from '../../errors.js';
 import type { RequestSample, Slo } from './types.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
@@ -9,12 +9,12 @@ export function parseSlo(value: string): Slo {
   const slo: Slo = {};
   for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
     const match = /^(ttft|itl|tps|latency)\s*=\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(part);
-    if (!match) throw new InvalidArgumentError(`Expected SLOs such as ttft=500ms,itl=100ms,tps=11,latency=30s, got \`${part}\`.`);
+    if (!match) throw usageError(`Expected SLOs such as ttft=500ms,itl=100ms,tps=11,latency=30s, got \`${part}\`.`, 'INVALID_SLO');
     const [, name, number, unit] = match as unknown as [string, keyof typeof KEYS, string, string | undefined];
-    if (name === 'tps' && unit) throw new InvalidArgumentError(`\`tps\` is tokens per second and takes no unit, got \`${part}\`.`);
+    if (name === 'tps' && unit) throw usageError(`\`tps\` is tokens per second and takes no unit, got \`${part}\`.`, 'INVALID_SLO');
     slo[KEYS[name]] = name === 'tps' ? Number(number) : Number(number) * UNITS[unit ?? 'ms']!;
   }
-  if (Object.keys(slo).length === 0) throw new InvalidArgumentError('Expected at least one SLO, e.g. ttft=500ms.');
+  if (Object.keys(slo).length === 0) throw usageError('Expected at least one SLO, e.g. ttft=500ms.', 'INVALID_SLO');
   return slo;
 }
 

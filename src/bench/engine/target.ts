@@ -1,5 +1,6 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { peekArtifact } from '../../artifact/manifest.js';
 import { usageError } from '../../errors.js';
 
 /** What `llmops bench TARGET` will measure, decided from the path alone (no session is created here). */
@@ -94,19 +95,7 @@ async function assertOnnxFile(file: string, shown: string): Promise<void> {
 
 /** The llmops.json manifest of a compile artifact, or null when there is none. */
 export async function readManifest(dir: string): Promise<Record<string, unknown> | null> {
-  const file = path.join(dir, 'llmops.json');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
-  } catch (error) {
-    throw usageError(`${file} is not valid JSON: ${(error as Error).message}`, 'MANIFEST_INVALID', { hint: 're-run `llmops compile` to rewrite the artifact' });
-  }
+  return (await peekArtifact(dir)) as Record<string, unknown> | null;
 }
 
 /**

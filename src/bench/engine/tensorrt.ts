@@ -35,7 +35,7 @@ export async function benchPlan(
   options: Pick<EngineBenchOptions, 'shapes' | 'batch' | 'iterations' | 'durationMs' | 'warmup' | 'tensorrtImage' | 'signal' | 'onProgress'>,
 ): Promise<PlanBenchOutcome> {
   // The image the engine was built in (from the artifact manifest) is the one it loads in; compile's default otherwise.
-  const image = options.tensorrtImage ?? target.image ?? (await import('../../compile/backends/tensorrt.js')).TENSORRT_DEFAULT_IMAGE;
+  const image = options.tensorrtImage ?? target.image ?? (await import('../../proc/trtexec.js')).TENSORRT_DEFAULT_IMAGE;
   const shapeSets = planShapeSets(options.shapes ?? {}, options.batch);
   const warmup = options.warmup ?? 10;
 

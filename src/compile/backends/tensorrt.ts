@@ -3,13 +3,10 @@ import path from 'node:path';
 import { LlmopsError } from '../../errors.js';
 import { containerName, dockerRunPlan, runContainer, type DockerRunSpec } from '../../proc/docker.js';
 import { parseGpuQuery, GPU_QUERY_FIELDS } from '../../proc/nvidia-smi.js';
-import { parseShapes, parseTensorrtVersion, trtexecBuildArgs, type DimRange } from '../../proc/trtexec.js';
+import { parseShapes, parseTensorrtVersion, TENSORRT_DEFAULT_IMAGE, TENSORRT_DEFAULT_MAJOR, trtexecBuildArgs, type DimRange } from '../../proc/trtexec.js';
 import { decoderDimensions } from '../architectures.js';
 import type { Backend, BackendContext, BackendResult, CompileStep } from '../types.js';
 
-export const TENSORRT_DEFAULT_IMAGE = 'nvcr.io/nvidia/tensorrt:25.01-py3';
-/** The major version of TensorRT in the default image; `compile.tensorrtMajor` overrides it for other images. */
-export const TENSORRT_DEFAULT_MAJOR = 10;
 
 /** Decoder-with-past profile: batch, new tokens and past length ranges, from --shapes or config.json. */
 export function decoderProfile(context: BackendContext): Record<string, Array<number | DimRange>> {

@@ -3,6 +3,8 @@
  * mirrors, so those tools' suppression annotations apply to it; rules without a mirror are GPU-serving specific.
  */
 
+import { isPinnedImage } from '../../k8s/image.js';
+
 export type Manifest = { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown; annotations?: Record<string, unknown> } } & Record<string, unknown>;
 
 export interface Mirrors {
@@ -83,13 +85,6 @@ function requestsGpu(container: Any): boolean {
 
 function podUsesGpu(pod: PodLike): boolean {
   return containersOf(pod).some(requestsGpu);
-}
-
-export function isPinnedImage(image: string): boolean {
-  if (/@sha256:[a-f0-9]{64}$/.test(image)) return true;
-  const last = image.slice(image.lastIndexOf('/') + 1);
-  const colon = last.lastIndexOf(':');
-  return colon >= 0 && last.slice(colon + 1) !== '' && last.slice(colon + 1) !== 'latest';
 }
 
 function matches(selector: Record<string, unknown> | undefined, labels: Record<string, unknown> | undefined): boolean {

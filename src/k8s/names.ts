@@ -1,4 +1,5 @@
-import type { KubeObject } from './k8s.js';
+import { usageError } from '../errors.js';
+import type { KubeObject } from './objects.js';
 
 /**
  * The API server's name rules, checked before anything is written: a manifest that passes the OpenAPI schemas can
@@ -206,4 +207,21 @@ export function describeFinding(finding: ApiServerFinding, name: string): string
     else if (/start with a letter/.test(finding.message)) fix = `start \`name\` with a letter (e.g. \`m${name}\`)`;
   }
   return `${finding.object}: ${finding.field} \`${finding.value}\` ${finding.message}: ${fix}`;
+}
+
+/** A DNS-1123 label of at most 63 characters: a project, service or namespace name. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Checks a project/service name is a DNS-1123 label (it names images and Kubernetes objects) and suggests a fix. */
+export function validateName(name: string): string {
+  if (DNS_LABEL.test(name)) return name;
+  const suggestion = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/g, '');
+  throw usageError(`invalid name \`${name}\`: it must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)`, 'INVALID_NAME', {
+    ...(suggestion ? { hint: `try --name ${suggestion}` } : {}),
+  });
 }

@@ -1,5 +1,4 @@
-import type { DeployConfig } from './config.js';
-import type { Container, EnvVar, Job, Labels, PodSecurityContext, PodSpec, SecurityContext, Toleration } from './k8s.js';
+import type { Container, EnvVar, Job, Labels, PodSecurityContext, PodSpec, SecurityContext, Toleration } from './objects.js';
 import { sumBytes } from './quantity.js';
 
 /** Above 10000 so the ids clash with no host user (kube-score container-security-context-user-group-id). */
@@ -28,7 +27,7 @@ export function hardenedPodSecurity(): PodSecurityContext {
 }
 
 /** Secret references only: the value stays in the cluster, never in a manifest. */
-export function secretEnv(secrets: DeployConfig['secrets']): EnvVar[] {
+export function secretEnv(secrets: readonly { env: string; key: string; name: string }[]): EnvVar[] {
   return [...secrets]
     .sort((a, b) => a.env.localeCompare(b.env))
     .map((secret) => ({ name: secret.env, valueFrom: { secretKeyRef: { key: secret.key, name: secret.name } } }));

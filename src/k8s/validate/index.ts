@@ -1,6 +1,6 @@
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
-import { QUANTITY } from '../config.js';
-import { objectRef, type KubeObject } from '../k8s.js';
+import { objectRef, type KubeObject } from '../objects.js';
+import { QUANTITY } from '../quantity.js';
 import type { SchemaSet } from './schemas.js';
 
 export { loadSchemaDir, loadBundledSchemas, loadCrdDir, subsetSchemas, withCrds, BUNDLED_SCHEMAS, REPO_CRDS, type SchemaSet } from './schemas.js';

@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SERVER_TEMPLATES, SERVERS } from '../servers/catalog.js';
-import { labelKeyError, labelValueError } from './names.js';
+import { DNS_LABEL, labelKeyError, labelValueError } from '../k8s/names.js';
+import { QUANTITY } from '../k8s/quantity.js';
 
 /**
  * The `serve:` and `deploy:` sections of llmops.yaml. Objects are strict so a misspelt key is an error naming it;
@@ -9,10 +10,8 @@ import { labelKeyError, labelValueError } from './names.js';
  * which reports with the offending key's path so the loader prints `file:line: \`deploy.storage.size\` …`.
  */
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const dnsLabel = z.string().regex(DNS_LABEL, 'must be a DNS-1123 label (lowercase letters, digits and -)');
 /** Kubernetes resource quantity (`4`, `500m`, `16Gi`). */
-export const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(\d+(\.\d*)?|\.\d+)))?$/;
 const quantity = z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as 4, 500m or 16Gi');
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const urlPath = z.string().regex(/^\/\S*$/, 'must be a URL path starting with /');

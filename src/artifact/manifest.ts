@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { usageError } from '../errors.js';
+import { sha256File } from '../fs/hash.js';
+import { parseJson } from '../fs/json.js';
 
 export const MANIFEST_FILE = 'llmops.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -38,12 +38,6 @@ export interface ArtifactManifest {
   createdAt: string;
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** Every file under `dir` except the manifest, with size and sha256, sorted by path. */
 export async function describeFiles(dir: string): Promise<ArtifactFile[]> {
   const files: ArtifactFile[] = [];
@@ -63,20 +57,31 @@ export interface ReadArtifactOptions {
   verify?: boolean;
 }
 
-/** Reads an artifact's manifest (and optionally verifies its files); null when `dir` is a plain model directory. */
-export async function readArtifact(dir: string, options: ReadArtifactOptions = {}): Promise<ArtifactManifest | null> {
+const INVALID = { what: 'artifact manifest', code: 'ARTIFACT_INVALID', hint: 're-run `llmops compile` to rewrite the artifact' };
+
+/**
+ * An artifact's manifest as written, without the schema check: for readers that only peek at a field or two
+ * (bench's backend and TensorRT version, deploy's GPU) and accept older or hand-written manifests. Null when `dir`
+ * has no manifest; invalid JSON, or JSON that is not an object, is a usage error naming the file.
+ */
+export async function peekArtifact(dir: string): Promise<Partial<ArtifactManifest> | null> {
+  const file = path.join(dir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+    text = await readFile(file, 'utf8');
   } catch {
     return null;
   }
-  let manifest: ArtifactManifest;
-  try {
-    manifest = JSON.parse(text) as ArtifactManifest;
-  } catch (error) {
-    throw usageError(`${path.join(dir, MANIFEST_FILE)} is not valid JSON: ${(error as Error).message}`, 'ARTIFACT_INVALID');
-  }
+  const parsed = parseJson(text, file, INVALID);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw usageError(`${file} is not a JSON object`, INVALID.code, { hint: INVALID.hint });
+  return parsed as Partial<ArtifactManifest>;
+}
+
+/** Reads an artifact's manifest (and optionally verifies its files); null when `dir` is a plain model directory. */
+export async function readArtifact(dir: string, options: ReadArtifactOptions = {}): Promise<ArtifactManifest | null> {
+  const peeked = await peekArtifact(dir);
+  if (peeked === null) return null;
+  const manifest = peeked as ArtifactManifest;
   if (manifest.schemaVersion !== MANIFEST_SCHEMA_VERSION || !Array.isArray(manifest.files)) {
     throw usageError(`${path.join(dir, MANIFEST_FILE)} has schemaVersion ${String(manifest.schemaVersion)}; this llmops reads ${MANIFEST_SCHEMA_VERSION}`, 'ARTIFACT_INVALID');
   }
