@@ -11,7 +11,7 @@ import { parseScrapeSource, Scraper } from './scrape.js';
 import { clientSelfCheck } from './self-check.js';
 import { readTrace, type Trace } from './trace.js';
 import { approximateTokenCounter, datasetConversations, datasetPrompts, loadTokenCounter, syntheticPrompts, type Conversation, type TokenCounter } from './prompts.js';
-import { findCapacity, findKnee } from './saturation.js';
+import { findCapacity, findKnee, stepFacts } from './saturation.js';
 import type { Capacity, EndpointApi, EndpointBenchResult, EndpointRun, LoadShape, Prompt, RequestSample, Slo } from './types.js';
 
 export interface EndpointBenchOptions {
@@ -318,14 +318,7 @@ function capacityAtLimit(runs: EndpointRun[], slo: Slo | null, variable: 'concur
   const met = runs.map((run, index) => ({ run, index })).filter(({ run }) => run.metSlo === true && run.requestsPerSecond > 0);
   if (met.length === 0) return null;
   const { run, index } = met.reduce((a, b) => ((b.run[variable] ?? 0) > (a.run[variable] ?? 0) ? b : a));
-  return {
-    index,
-    ...(run.concurrency !== undefined ? { concurrency: run.concurrency } : {}),
-    ...(run.rate !== undefined ? { rate: run.rate } : {}),
-    requestsPerSecond: run.requestsPerSecond,
-    outputTokensPerSecond: run.outputTokensPerSecond,
-    slo,
-  };
+  return { ...stepFacts(run, index), slo };
 }
 
 /** One step per load level; `share` is this worker's part of it, `level` what the run records (the whole level). */

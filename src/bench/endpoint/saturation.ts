@@ -33,7 +33,7 @@ export function findKnee(runs: readonly EndpointRun[]): Knee | null {
 }
 
 /** Which step, at what load, with what throughput: what a knee and a capacity both quote. */
-function stepFacts(run: EndpointRun, index: number): Pick<Knee, 'index' | 'concurrency' | 'rate' | 'requestsPerSecond' | 'outputTokensPerSecond'> {
+export function stepFacts(run: EndpointRun, index: number): Pick<Knee, 'index' | 'concurrency' | 'rate' | 'requestsPerSecond' | 'outputTokensPerSecond'> {
   return {
     index,
     ...(run.concurrency !== undefined ? { concurrency: run.concurrency } : {}),
