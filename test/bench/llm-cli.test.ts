@@ -57,6 +57,25 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.equal(result.results[0]!.warmup.iterations, 0);
   });
 
+  it('runs the measured loop in a worker: progress and an abort cross to it, errors come back with their code', async () => {
+    const events: string[] = [];
+    const controller = new AbortController();
+    const running = benchEngine({
+      target: decoder,
+      promptTokens: [4],
+      genTokens: 4,
+      durationMs: 60_000,
+      signal: controller.signal,
+      onProgress: (event) => {
+        events.push(event.phase);
+        if (event.phase === 'measure' && event.done === 3) controller.abort();
+      },
+    });
+    await assert.rejects(running, (error: Error & { code?: string; exitCode?: number }) => error.code === 'INTERRUPTED' && error.exitCode === 130);
+    assert.ok(events.includes('load') && events.includes('warmup') && events.includes('measure'), events.join());
+    await assert.rejects(benchEngine({ target: decoder, promptTokens: [60], genTokens: 8 }), (error: Error & { code?: string; exitCode?: number }) => error.code === 'CONTEXT_TOO_LONG' && error.exitCode === 2);
+  });
+
   it('detects the decoder from a .onnx file inside a model directory', async () => {
     const result = await benchEngine({ target: path.join(decoder, 'model.onnx'), promptTokens: [4], genTokens: 2, iterations: 1 });
     assert.equal(result.mode, 'llm');

@@ -44,7 +44,7 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
       const tpot = new Recorder();
       const e2e = new Recorder();
       const warmupTimes: number[] = [];
-      const rss = new RssSampler().start();
+      const rss = new RssSampler().start({ timer: false });
       const gpu = plan.gpuMemory?.();
       gpu?.start();
 
@@ -63,7 +63,10 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
             next = state.lastLogits.map(argmax);
             const now = performance.now();
             if (measured) tpot.record(now - previous);
-            previous = now;
+            // Sampled between steps and outside the timed interval: session.run blocks the event loop, so a timer
+            // could only ever fire here, inside the next step's time.
+            rss.sample();
+            previous = performance.now();
           }
           rss.sample();
           (state as { dispose?: () => void }).dispose?.();
