@@ -20,7 +20,7 @@ export interface LlmWorkerInput {
 
 export type LlmWorkerMessage =
   | { type: 'progress'; event: EngineBenchProgress }
-  | { type: 'done'; loadMs: number; results: LlmConfigResult[]; inputs: 'text' | 'synthetic' }
+  | { type: 'done'; loadMs: number; results: LlmConfigResult[]; inputs: 'text' | 'synthetic'; kvCache: 'preallocated' | 'naive'; kvCacheFallback: string | null }
   | { type: 'error'; error: { message: string; code?: string; exitCode?: number; hint?: string; details?: Record<string, unknown>; stack?: string } };
 
 const port = parentPort!;
@@ -37,11 +37,12 @@ try {
     provider: options.provider ?? 'cpu',
     ...(options.dtype ? { dtype: options.dtype } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.kvCache ? { kvCache: options.kvCache } : {}),
   });
   try {
     post({ type: 'progress', event: { phase: 'load', message: `loaded ${shown} (${lm.provider}) in ${Math.round(lm.loadMs)} ms` } });
     const { results, inputs } = await benchCausalLM(lm, { ...options, signal: abort.signal, onProgress: (event) => post({ type: 'progress', event }) });
-    post({ type: 'done', loadMs: lm.loadMs, results, inputs });
+    post({ type: 'done', loadMs: lm.loadMs, results, inputs, kvCache: lm.kvCache, kvCacheFallback: lm.kvCacheFallback });
   } finally {
     await lm.dispose();
   }
