@@ -7,7 +7,7 @@ import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-fil
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { readDecoderSignature, type DecoderSignature } from './signature.js';
 import { TextTokenizer } from './tokenizer.js';
-import { DecoderBatch, type GenerateOptions, type Generation, type SequenceRequest } from './batch.js';
+import { DecoderBatch, type DecoderBatchOptions, type GenerateOptions, type Generation, type SequenceRequest } from './batch.js';
 
 export interface LoadModelOptions {
   /** Model directory in Optimum or transformers.js layout. */
@@ -149,6 +149,26 @@ export class CausalLM {
     };
   }
 
+  /**
+   * Continues the prefill of ONE sequence by a chunk of its prompt: `state` holds the chunks before (null for the
+   * first). A long prompt prefilled chunk by chunk between decode steps keeps running streams' inter-token latency.
+   */
+  async prefillChunk(state: DecodeState | null, chunk: readonly number[]): Promise<DecodeState> {
+    if (chunk.length === 0) throw usageError('a prefill chunk needs at least one token', 'EMPTY_PROMPT');
+    if (!state) return this.prefill([chunk]);
+    if (state.rows !== 1) throw new Error('prefillChunk continues a single sequence');
+    const pastLength = state.pastLength;
+    const total = pastLength + chunk.length;
+    const inputIds = BigInt64Array.from(chunk, (id) => BigInt(id));
+    const mask = new BigInt64Array(total);
+    mask.set(state.mask);
+    mask.fill(1n, pastLength);
+    const start = state.positions[0]!;
+    const positionIds = BigInt64Array.from(chunk, (_, i) => BigInt(start + i));
+    const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true);
+    return { rows: 1, pastLength: total, mask, positions: [start + chunk.length], past: this.presentsAsPast(outputs), lastLogits: this.lastLogits(outputs, 1) };
+  }
+
   /** One decode step: feeds one token per row, extends every row's cache by one, updates `lastLogits`. In place. */
   async decode(state: DecodeState, tokens: readonly number[]): Promise<void> {
     const batch = state.rows;
@@ -200,7 +220,7 @@ export class CausalLM {
   }
 
   /** A continuous-batching scheduler over this model. */
-  createBatch(options: { maxBatchSize?: number } = {}): DecoderBatch {
+  createBatch(options: DecoderBatchOptions = {}): DecoderBatch {
     return new DecoderBatch(this, options);
   }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { CausalLM, DecoderBatch, type KvCachePath, type Sequence } from '../../src/engine/index.js';
+import { CausalLM, DecoderBatch, type KvCachePath, type Sequence, type StepStats } from '../../src/engine/index.js';
 import {
   batchCases,
   optimumLayout,
@@ -130,6 +130,29 @@ for (const variant of VARIANTS) {
           const gen = await sequence.done;
           assert.deepEqual(gen.tokenIds, c.generatedIds.slice(0, caps[order[k]!]), `case ${c.name}`);
         }
+      });
+    });
+
+    test('chunked prefill: long prompts prefilled 3 tokens per step between running rows\' decode steps keep PyTorch ids', async () => {
+      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+        const steps: StepStats[] = [];
+        const batch = new DecoderBatch(lm, { maxBatchSize: 4, prefillChunkTokens: 3, onStep: (stats) => steps.push(stats) });
+        const add = (i: number) => batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: expected.maxNewTokens, temperature: 0 });
+        const sequences = [add(0)];
+        await batch.step();
+        await batch.step();
+        sequences.push(add(2), add(3), add(1), add(4), add(5));
+        for (let n = 0; sequences.some((s) => !s.finished); n++) {
+          assert.ok(n < 400, 'the batch never drained');
+          await batch.step();
+        }
+        const order = [0, 2, 3, 1, 4, 5];
+        for (const [k, sequence] of sequences.entries()) {
+          const c = expected.cases[order[k]!]!;
+          assert.deepEqual((await sequence.done).tokenIds, c.generatedIds, `case ${c.name}`);
+        }
+        assert.ok(steps.every((step) => step.prefillTokens <= 3), 'no step prefilled more than the chunk');
+        assert.ok(steps.some((step) => step.prefillTokens > 0 && step.decodeRows > 0), 'chunks ran in steps that also decoded');
       });
     });
 
