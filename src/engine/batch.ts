@@ -208,7 +208,9 @@ export class DecoderBatch {
 
     const started = performance.now();
     let budget = this.chunkTokens;
-    if (this.partial) budget -= await this.continuePartial(budget);
+    let chunked = 0;
+    if (this.partial) chunked += await this.continuePartial(budget);
+    budget -= chunked;
     // Whole prompts that fit the budget are prefilled together; the first that doesn't starts a chunked prefill
     // when nothing else was prefilled this step, and otherwise waits for the next step (FIFO order is kept).
     const admitted: Sequence[] = [];
@@ -220,9 +222,9 @@ export class DecoderBatch {
         admittedTokens += length;
         continue;
       }
-      if (admitted.length === 0 && !this.partial && budget === this.chunkTokens) {
+      if (admitted.length === 0 && !this.partial && chunked === 0) {
         this.partial = { sequence: this.pending.shift()!, state: null, done: 0 };
-        budget -= await this.continuePartial(budget);
+        chunked += await this.continuePartial(budget);
       }
       break;
     }
@@ -231,7 +233,7 @@ export class DecoderBatch {
       admitted.forEach((sequence, row) => sequence.accept(fresh.lastLogits[row]!, fresh.positions[row]!));
       this.join(admitted, fresh);
     }
-    stats.prefillTokens = this.chunkTokens === Infinity ? admittedTokens : this.chunkTokens - budget;
+    stats.prefillTokens = admittedTokens + chunked;
     stats.prefillMs = stats.prefillTokens > 0 ? performance.now() - started : 0;
     this.lastStep = stats;
     this.options.onStep?.(stats);

@@ -21,10 +21,12 @@ export interface LoadModelOptions {
   /** ONNX Runtime graph optimization at load. @default 'all' */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
-   * KV cache of decode steps (see KvCachePath). `auto` and `preallocated` use pre-allocated outputs where the model's
-   * output shapes allow, else fall back to `naive` and say why in `kvCacheFallback`. @default 'auto'
+   * KV cache of decode steps (see KvCachePath). `preallocated` uses pre-allocated outputs where the model's output
+   * shapes allow, else falls back to `naive` and says why in `kvCacheFallback`. The default is `naive`: on
+   * onnxruntime-node 1.30's CPU provider pre-allocated outputs measured slower at long context (scripts/bench/kv-cache.ts).
+   * @default 'naive'
    */
-  kvCache?: 'auto' | KvCachePath;
+  kvCache?: KvCachePath;
 }
 
 /**
@@ -58,7 +60,7 @@ export class CausalLM {
     tokenizer: TextTokenizer;
     provider: ExecutionProvider;
     loadMs: number;
-    kvCache: 'auto' | KvCachePath;
+    kvCache: KvCachePath;
   }) {
     this.ort = init.ort;
     this.files = init.files;
@@ -88,7 +90,7 @@ export class CausalLM {
     return this.kvPath;
   }
 
-  /** Why the preallocated path was not taken, when it was asked for (or `auto`) and the model could not use it. */
+  /** Why the preallocated path was not taken when it was asked for and the model could not use it. */
   get kvCacheFallback(): string | null {
     return this.kvFallback;
   }
@@ -106,7 +108,7 @@ export class CausalLM {
     });
     const loadMs = performance.now() - started;
     const signature = readDecoderSignature(session, files.config, files.onnxPath);
-    return new CausalLM({ ort, files, session, signature, tokenizer, provider, loadMs, kvCache: options.kvCache ?? 'auto' });
+    return new CausalLM({ ort, files, session, signature, tokenizer, provider, loadMs, kvCache: options.kvCache ?? 'naive' });
   }
 
   get config(): ModelConfig {

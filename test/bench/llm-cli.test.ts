@@ -76,13 +76,14 @@ describe('LLM bench of a decoder with KV cache', () => {
     await assert.rejects(benchEngine({ target: decoder, promptTokens: [60], genTokens: 8 }), (error: Error & { code?: string; exitCode?: number }) => error.code === 'CONTEXT_TOO_LONG' && error.exitCode === 2);
   });
 
-  it('reports the KV cache path: preallocated by default, naive when asked, in JSON, table and CSV', async () => {
+  it('reports the KV cache path: naive by default, preallocated when asked, in JSON, table and CSV', async () => {
     const base = ['bench', decoder, '--prompt-tokens', '8', '--gen-tokens', '4', '--iterations', '1'];
-    const auto = JSON.parse((await llmops([...base, '--json'])).stdout) as LlmBenchResult;
-    assert.equal(auto.kvCache, 'preallocated');
-    assert.equal(auto.kvCacheFallback, null);
-    const naive = JSON.parse((await llmops([...base, '--kv-cache', 'naive', '--json'])).stdout) as LlmBenchResult;
-    assert.equal(naive.kvCache, 'naive');
+    const byDefault = JSON.parse((await llmops([...base, '--json'])).stdout) as LlmBenchResult;
+    assert.equal(byDefault.kvCache, 'naive');
+    assert.equal(byDefault.kvCacheFallback, null);
+    const pre = JSON.parse((await llmops([...base, '--kv-cache', 'preallocated', '--json'])).stdout) as LlmBenchResult;
+    assert.equal(pre.kvCache, 'preallocated');
+    assert.equal(pre.kvCacheFallback, null);
     const table = await llmops([...base, '--kv-cache', 'preallocated']);
     assert.match(table.stdout, /^kv cache preallocated$/m);
     const bad = await llmops([...base, '--kv-cache', 'paged']);
@@ -116,7 +117,7 @@ describe('LLM bench of a decoder with KV cache', () => {
     const lines = (await readFile(csv, 'utf8')).trim().split('\n');
     assert.equal(lines.length, 3);
     assert.match(lines[0]!, /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache$/);
-    assert.match(lines[2]!, /,llm,cpu,,[\d.]+,3,8,3,1,.*,preallocated$/);
+    assert.match(lines[2]!, /,llm,cpu,,[\d.]+,3,8,3,1,.*,naive$/);
     assert.match(run.stdout, /TTFT p50 ms/);
   });
 

@@ -82,6 +82,18 @@ describe('engine on the embedded tiny model', () => {
     assert.equal((await b.done).finishReason, 'length');
   });
 
+  it('each step reports its time split: whole prompts prefilled at once without a chunk size', async () => {
+    const steps: Array<{ decodeRows: number; prefillTokens: number; decodeMs: number; prefillMs: number }> = [];
+    const batch = lm.createBatch({ maxBatchSize: 4, onStep: (stats) => steps.push(stats) });
+    const prompt = lm.tokenizer.encode('The model server answers requests with streamed tokens.');
+    const sequence = batch.add({ promptIds: prompt, maxTokens: 3 });
+    while (!sequence.finished) await batch.step();
+    assert.deepEqual(steps.map((step) => [step.prefillTokens, step.decodeRows]), [[prompt.length, 0], [0, 1], [0, 1]]);
+    assert.ok(steps[0]!.prefillMs > 0 && steps[0]!.decodeMs === 0 && steps[1]!.decodeMs > 0 && steps[1]!.prefillMs === 0);
+    assert.deepEqual(batch.lastStep, steps[2]);
+    assert.throws(() => lm.createBatch({ prefillChunkTokens: 0 }), /prefillChunkTokens must be a positive integer/);
+  });
+
   it('a cancelled sequence finishes with reason cancelled and frees its slot', async () => {
     const batch = lm.createBatch();
     const keep = batch.add({ promptIds: lm.tokenizer.encode('keep'), maxTokens: 6 });
@@ -159,10 +171,10 @@ describe('engine on the embedded tiny model', () => {
 });
 
 describe('engine: KV cache paths', () => {
-  it('pre-allocated outputs are the default, reuse their buffers across steps, and give the naive path\'s tokens', async () => {
+  it('pre-allocated outputs reuse two buffers per KV tensor across steps and give the naive (default) path\'s tokens', async () => {
     const dir = await ensureTinyModel();
-    const pre = await CausalLM.load({ dir });
-    const naive = await CausalLM.load({ dir, kvCache: 'naive' });
+    const pre = await CausalLM.load({ dir, kvCache: 'preallocated' });
+    const naive = await CausalLM.load({ dir });
     try {
       assert.equal(pre.kvCache, 'preallocated');
       assert.equal(pre.kvCacheFallback, null);
@@ -187,8 +199,8 @@ describe('engine: KV cache paths', () => {
 
   it('falls back to the naive path, once and for good, when ONNX Runtime refuses the pre-allocated outputs, and says why', async () => {
     const dir = await ensureTinyModel();
-    const lm = await CausalLM.load({ dir });
-    const expected = await CausalLM.load({ dir, kvCache: 'naive' });
+    const lm = await CausalLM.load({ dir, kvCache: 'preallocated' });
+    const expected = await CausalLM.load({ dir });
     try {
       const run = lm.session.run.bind(lm.session);
       let refused = 0;

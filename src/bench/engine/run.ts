@@ -212,8 +212,8 @@ function validateOptions(options: EngineBenchOptions): void {
   if (options.warmup !== undefined && (!Number.isSafeInteger(options.warmup) || options.warmup < 0)) throw usageError(`Expected \`--warmup\` to be a non-negative integer, got \`${options.warmup}\``, 'INVALID_INPUT');
   if (options.durationMs !== undefined && !(options.durationMs > 0)) throw usageError(`Expected \`--duration\` to be positive, got \`${options.durationMs}\``, 'INVALID_INPUT');
   if (options.iterations !== undefined && options.durationMs !== undefined) throw usageError('--iterations and --duration are alternatives: pass one of them', 'INVALID_INPUT');
-  if (options.kvCache !== undefined && !['auto', 'preallocated', 'naive'].includes(options.kvCache)) {
-    throw usageError(`Expected \`--kv-cache\` to be one of auto, preallocated, naive, got \`${options.kvCache}\``, 'INVALID_INPUT');
+  if (options.kvCache !== undefined && !['preallocated', 'naive'].includes(options.kvCache)) {
+    throw usageError(`Expected \`--kv-cache\` to be one of preallocated, naive, got \`${options.kvCache}\``, 'INVALID_INPUT');
   }
   if (options.provider !== undefined && !['cpu', 'cuda', 'tensorrt'].includes(options.provider)) {
     throw usageError(`unknown provider \`${options.provider}\``, 'INVALID_PROVIDER', { hint: 'use one of: cpu, cuda, tensorrt' });

@@ -38,7 +38,7 @@ export function benchCommand(): Command {
     .option('--shape <name=dim>', 'symbolic dimension (batch=8) or input shape (x=1x3x224x224); repeatable', collect)
     .addOption(new Option('--inputs <kind>', 'prompt token ids from the tokenizer on a fixed text, or synthetic').choices(['text', 'synthetic']))
     .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8')
-    .addOption(new Option('--kv-cache <path>', 'LLM decode steps: pre-allocated output buffers, or a new present tensor per step (default auto: preallocated where the model allows)').choices(['auto', 'preallocated', 'naive']))
+    .addOption(new Option('--kv-cache <path>', 'LLM decode steps: a new present tensor per step (naive, default) or pre-allocated output buffers').choices(['naive', 'preallocated']))
     .option('--gpu-price <usd>', 'GPU price in USD per hour, for $ per million tokens (config bench.gpuPricePerHour)', nonNegativeNumber)
     .option('--tensorrt-image <image>', 'TensorRT container for .plan engines')
     .optionsGroup('Endpoint load test:')

@@ -15,7 +15,7 @@ export interface EngineBenchFlags {
   shape?: string[];
   inputs?: 'text' | 'synthetic';
   dtype?: string;
-  kvCache?: 'auto' | 'preallocated' | 'naive';
+  kvCache?: 'preallocated' | 'naive';
   gpuPrice?: number;
   tensorrtImage?: string;
   baseline?: string;
