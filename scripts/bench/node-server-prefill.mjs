@@ -5,7 +5,7 @@
 // gaps (client-side, between SSE chunks) before the arrival (p50) and from the arrival until the long request's
 // first token plus one second (p50, p99, max), p99-during ÷ p50-before (target ≤ 2), and aggregate output tokens/s.
 // Usage: npm run build && node scripts/bench/node-server-prefill.mjs --dir MODEL_DIR [--chunks 0,128] [--streams 16]
-//        [--prompt-tokens 1024] [--settle 3]
+//        [--prompt-tokens 1024] [--settle 3] [--stream-tokens 600 (enough to outlast the long prompt's prefill)]
 // MODEL_DIR needs more positions than the prompt: /usr/bin/python3 scripts/reference/export_sized_gpt2.py /tmp/gpt2-86m
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
-  options: { dir: { type: 'string' }, chunks: { type: 'string', default: '0,128' }, streams: { type: 'string', default: '16' }, 'prompt-tokens': { type: 'string', default: '1024' }, settle: { type: 'string', default: '3' } },
+  options: { dir: { type: 'string' }, chunks: { type: 'string', default: '0,128' }, streams: { type: 'string', default: '16' }, 'prompt-tokens': { type: 'string', default: '1024' }, settle: { type: 'string', default: '3' }, 'stream-tokens': { type: 'string', default: '600' } },
 });
 if (!values.dir) throw new Error('--dir MODEL_DIR is required');
 const streams = Number(values.streams);
@@ -51,6 +51,7 @@ async function startServer(chunk) {
 /** A streamed completion; calls onChunk at each SSE data chunk; resolves with the usage. */
 async function stream(url, body, onChunk) {
   const response = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'svc', ...body, stream: true, stream_options: { include_usage: true } }) });
+  if (!response.ok) throw new Error(`the server answered ${response.status}: ${await response.text()}`);
   const decoder = new TextDecoder();
   let usage = null;
   let rest = '';
@@ -89,7 +90,7 @@ for (const chunk of values.chunks.split(',').map(Number)) {
     const started = performance.now();
     let generated = 0;
     const running = arrivals.map((times, i) =>
-      stream(url, { prompt: `Request ${i}: the model server`, max_tokens: 100_000, temperature: 0.8, seed: i }, (t) => {
+      stream(url, { prompt: `Request ${i}: the model server`, max_tokens: Number(values['stream-tokens']), temperature: 0.8, seed: i }, (t) => {
         times.push(t);
         generated += 1;
       }),
@@ -106,6 +107,7 @@ for (const chunk of values.chunks.split(',').map(Number)) {
     const gaps = (from, to) => arrivals.flatMap((times) => times.slice(1).flatMap((t, k) => (t >= from && t < to ? [t - times[k]] : [])));
     const before = gaps(started + 1000, arrival);
     const during = gaps(arrival, firstToken + 1000);
+    if (before.length === 0 || during.length === 0) throw new Error('no inter-token gaps in a window: raise --settle or --stream-tokens');
     console.log(
       `PREFILL_CHUNK_TOKENS=${chunk} (prompt ${promptTokens} tokens): ITL before p50 ${pct(before, 50).toFixed(1)} ms; during the arrival p50 ${pct(during, 50).toFixed(1)} ms, ` +
         `p99 ${pct(during, 99).toFixed(1)} ms, max ${Math.max(...during).toFixed(1)} ms → p99/p50-before ${(pct(during, 99) / pct(before, 50)).toFixed(2)} (target ≤ 2); ` +
