@@ -23,7 +23,7 @@ export interface LoadModelOptions {
   /**
    * KV cache of decode steps (see KvCachePath). `preallocated` uses pre-allocated outputs where the model's output
    * shapes allow, else falls back to `naive` and says why in `kvCacheFallback`. The default is `naive`: on
-   * onnxruntime-node 1.30's CPU provider pre-allocated outputs measured slower at long context (scripts/bench/kv-cache.ts).
+   * onnxruntime-node 1.30's CPU provider pre-allocated outputs were not reliably faster and held more memory (scripts/bench/kv-cache.ts).
    * @default 'naive'
    */
   kvCache?: KvCachePath;

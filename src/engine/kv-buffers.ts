@@ -13,7 +13,7 @@ import type { DecoderSignature } from './signature.js';
  *   concatenates past and new position into present, so each step writes the cache once; writing only the new
  *   position needs an attention op that shares one past/present buffer (ORT's GroupQueryAttention), which these
  *   exports do not have. Measured on onnxruntime-node 1.30's CPU provider (scripts/bench/kv-cache.ts), this path was
- *   slower than `naive` at a 1024-token context, so it is opt-in.
+ *   not reliably faster than `naive` at a 1024-token context and held ~10% more peak RSS, so it is opt-in.
  */
 export type KvCachePath = 'preallocated' | 'naive';
 
