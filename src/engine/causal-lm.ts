@@ -2,11 +2,12 @@ import { performance } from 'node:perf_hooks';
 import type * as Ort from 'onnxruntime-node';
 import { usageError } from '../errors.js';
 import { concatStates, halfToFloat, pastNames, selectRows, type DecodeState } from './decode-state.js';
+import { KvBufferPool, preallocationBlocker, type KvCachePath } from './kv-buffers.js';
 import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { readDecoderSignature, type DecoderSignature } from './signature.js';
 import { TextTokenizer } from './tokenizer.js';
-import { DecoderBatch, type GenerateOptions, type Generation, type SequenceRequest } from './batch.js';
+import { DecoderBatch, type DecoderBatchOptions, type GenerateOptions, type Generation, type SequenceRequest } from './batch.js';
 
 export interface LoadModelOptions {
   /** Model directory in Optimum or transformers.js layout. */
@@ -19,6 +20,13 @@ export interface LoadModelOptions {
   threads?: number;
   /** ONNX Runtime graph optimization at load. @default 'all' */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * KV cache of decode steps (see KvCachePath). `preallocated` uses pre-allocated outputs where the model's output
+   * shapes allow, else falls back to `naive` and says why in `kvCacheFallback`. The default is `naive`: on
+   * onnxruntime-node 1.30's CPU provider pre-allocated outputs were not reliably faster and held more memory (scripts/bench/kv-cache.ts).
+   * @default 'naive'
+   */
+  kvCache?: KvCachePath;
 }
 
 /**
@@ -39,6 +47,10 @@ export class CausalLM {
   /** Maximum positions (prompt + generated) the model supports, when config.json says. */
   readonly contextLength: number | undefined;
   private readonly ort: typeof Ort;
+  private kvPath: KvCachePath;
+  private kvFallback: string | null = null;
+  private kvVerified = false;
+  private readonly kvPool: KvBufferPool | null;
 
   private constructor(init: {
     ort: typeof Ort;
@@ -48,6 +60,7 @@ export class CausalLM {
     tokenizer: TextTokenizer;
     provider: ExecutionProvider;
     loadMs: number;
+    kvCache: KvCachePath;
   }) {
     this.ort = init.ort;
     this.files = init.files;
@@ -66,6 +79,20 @@ export class CausalLM {
     this.padTokenId = init.files.generationConfig.pad_token_id ?? config.pad_token_id ?? eos[0] ?? 0;
     const maxLength = config.max_position_embeddings ?? config.n_positions ?? (config.n_ctx as number | undefined);
     this.contextLength = typeof maxLength === 'number' && maxLength > 0 ? maxLength : undefined;
+    const blocker = init.kvCache === 'naive' ? null : preallocationBlocker(init.signature, config.vocab_size);
+    this.kvPath = init.kvCache === 'naive' || blocker ? 'naive' : 'preallocated';
+    this.kvFallback = blocker;
+    this.kvPool = this.kvPath === 'preallocated' ? new KvBufferPool(init.ort, init.signature, config.vocab_size, this.contextLength) : null;
+  }
+
+  /** The KV cache path decode steps take (after any fallback). */
+  get kvCache(): KvCachePath {
+    return this.kvPath;
+  }
+
+  /** Why the preallocated path was not taken when it was asked for and the model could not use it. */
+  get kvCacheFallback(): string | null {
+    return this.kvFallback;
   }
 
   static async load(options: LoadModelOptions): Promise<CausalLM> {
@@ -81,7 +108,7 @@ export class CausalLM {
     });
     const loadMs = performance.now() - started;
     const signature = readDecoderSignature(session, files.config, files.onnxPath);
-    return new CausalLM({ ort, files, session, signature, tokenizer, provider, loadMs });
+    return new CausalLM({ ort, files, session, signature, tokenizer, provider, loadMs, kvCache: options.kvCache ?? 'naive' });
   }
 
   get config(): ModelConfig {
@@ -124,6 +151,26 @@ export class CausalLM {
     };
   }
 
+  /**
+   * Continues the prefill of ONE sequence by a chunk of its prompt: `state` holds the chunks before (null for the
+   * first). A long prompt prefilled chunk by chunk between decode steps keeps running streams' inter-token latency.
+   */
+  async prefillChunk(state: DecodeState | null, chunk: readonly number[]): Promise<DecodeState> {
+    if (chunk.length === 0) throw usageError('a prefill chunk needs at least one token', 'EMPTY_PROMPT');
+    if (!state) return this.prefill([chunk]);
+    if (state.rows !== 1) throw new Error('prefillChunk continues a single sequence');
+    const pastLength = state.pastLength;
+    const total = pastLength + chunk.length;
+    const inputIds = BigInt64Array.from(chunk, (id) => BigInt(id));
+    const mask = new BigInt64Array(total);
+    mask.set(state.mask);
+    mask.fill(1n, pastLength);
+    const start = state.positions[0]!;
+    const positionIds = BigInt64Array.from(chunk, (_, i) => BigInt(start + i));
+    const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true);
+    return { rows: 1, pastLength: total, mask, positions: [start + chunk.length], past: this.presentsAsPast(outputs), lastLogits: this.lastLogits(outputs, 1) };
+  }
+
   /** One decode step: feeds one token per row, extends every row's cache by one, updates `lastLogits`. In place. */
   async decode(state: DecodeState, tokens: readonly number[]): Promise<void> {
     const batch = state.rows;
@@ -136,6 +183,25 @@ export class CausalLM {
       positionIds[r] = BigInt(state.positions[r]!);
       mask.set(state.mask.subarray(r * pastLength, (r + 1) * pastLength), r * (pastLength + 1));
       mask[r * (pastLength + 1) + pastLength] = 1n;
+    }
+    if (this.kvPath === 'preallocated') {
+      const fetches = this.kvPool!.fetches(state);
+      try {
+        await this.run(batch, 1, inputIds, mask, positionIds, state.past, true, fetches);
+        this.kvVerified = true;
+      } catch (error) {
+        // A model whose outputs don't fit the shapes its metadata promised: once, fall back for good and say why.
+        if (this.kvVerified) throw error;
+        this.kvPath = 'naive';
+        this.kvFallback = `pre-allocated outputs refused: ${(error as Error).message.split('\n')[0]}`;
+        return this.decode(state, tokens);
+      }
+      state.pastLength = pastLength + 1;
+      state.mask = mask;
+      for (let r = 0; r < batch; r += 1) state.positions[r] = state.positions[r]! + 1;
+      state.past = this.kvPool!.advance(state, fetches);
+      state.lastLogits = this.lastLogits(fetches, batch);
+      return;
     }
     const outputs = await this.run(batch, 1, inputIds, mask, positionIds, state.past, true);
     state.pastLength = pastLength + 1;
@@ -156,7 +222,7 @@ export class CausalLM {
   }
 
   /** A continuous-batching scheduler over this model. */
-  createBatch(options: { maxBatchSize?: number } = {}): DecoderBatch {
+  createBatch(options: DecoderBatchOptions = {}): DecoderBatch {
     return new DecoderBatch(this, options);
   }
 
@@ -212,6 +278,7 @@ export class CausalLM {
     positionIds: BigInt64Array,
     past: Map<string, Ort.Tensor>,
     useCache: boolean,
+    fetches?: Record<string, Ort.Tensor>,
   ): Promise<Ort.InferenceSession.OnnxValueMapType> {
     const { Tensor } = this.ort;
     const sig = this.signature;
@@ -220,7 +287,7 @@ export class CausalLM {
     if (sig.positionIds) feeds[sig.positionIds] = new Tensor('int64', positionIds, [batch, length]);
     if (sig.useCacheBranch) feeds[sig.useCacheBranch] = new Tensor('bool', new Uint8Array([useCache ? 1 : 0]), [1]);
     for (const [name, tensor] of past) feeds[name] = tensor;
-    return this.session.run(feeds);
+    return fetches ? this.session.run(feeds, fetches) : this.session.run(feeds);
   }
 
   private presentsAsPast(outputs: Ort.InferenceSession.OnnxValueMapType): Map<string, Ort.Tensor> {
@@ -232,7 +299,7 @@ export class CausalLM {
     return past;
   }
 
-  private lastLogits(outputs: Ort.InferenceSession.OnnxValueMapType, batch: number): Float32Array[] {
+  private lastLogits(outputs: Ort.InferenceSession.OnnxValueMapType | Record<string, Ort.Tensor>, batch: number): Float32Array[] {
     const logits = outputs[this.signature.logits] as Ort.Tensor;
     const vocab = logits.dims[logits.dims.length - 1]!;
     // Some exports return only the last position's logits; handle [batch, 1, vocab] whatever the input length.

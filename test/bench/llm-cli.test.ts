@@ -57,6 +57,40 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.equal(result.results[0]!.warmup.iterations, 0);
   });
 
+  it('runs the measured loop in a worker: progress and an abort cross to it, errors come back with their code', async () => {
+    const events: string[] = [];
+    const controller = new AbortController();
+    const running = benchEngine({
+      target: decoder,
+      promptTokens: [4],
+      genTokens: 4,
+      durationMs: 60_000,
+      signal: controller.signal,
+      onProgress: (event) => {
+        events.push(event.phase);
+        if (event.phase === 'measure' && event.done === 3) controller.abort();
+      },
+    });
+    await assert.rejects(running, (error: Error & { code?: string; exitCode?: number }) => error.code === 'INTERRUPTED' && error.exitCode === 130);
+    assert.ok(events.includes('load') && events.includes('warmup') && events.includes('measure'), events.join());
+    await assert.rejects(benchEngine({ target: decoder, promptTokens: [60], genTokens: 8 }), (error: Error & { code?: string; exitCode?: number }) => error.code === 'CONTEXT_TOO_LONG' && error.exitCode === 2);
+  });
+
+  it('reports the KV cache path: naive by default, preallocated when asked, in JSON, table and CSV', async () => {
+    const base = ['bench', decoder, '--prompt-tokens', '8', '--gen-tokens', '4', '--iterations', '1'];
+    const byDefault = JSON.parse((await llmops([...base, '--json'])).stdout) as LlmBenchResult;
+    assert.equal(byDefault.kvCache, 'naive');
+    assert.equal(byDefault.kvCacheFallback, null);
+    const pre = JSON.parse((await llmops([...base, '--kv-cache', 'preallocated', '--json'])).stdout) as LlmBenchResult;
+    assert.equal(pre.kvCache, 'preallocated');
+    assert.equal(pre.kvCacheFallback, null);
+    const table = await llmops([...base, '--kv-cache', 'preallocated']);
+    assert.match(table.stdout, /^kv cache preallocated$/m);
+    const bad = await llmops([...base, '--kv-cache', 'paged']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--kv-cache.*paged/);
+  });
+
   it('detects the decoder from a .onnx file inside a model directory', async () => {
     const result = await benchEngine({ target: path.join(decoder, 'model.onnx'), promptTokens: [4], genTokens: 2, iterations: 1 });
     assert.equal(result.mode, 'llm');
@@ -82,8 +116,8 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.equal(run.code, 0, run.stderr);
     const lines = (await readFile(csv, 'utf8')).trim().split('\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[0]!, /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations$/);
-    assert.match(lines[2]!, /,llm,cpu,,[\d.]+,3,8,3,1,/);
+    assert.match(lines[0]!, /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache$/);
+    assert.match(lines[2]!, /,llm,cpu,,[\d.]+,3,8,3,1,.*,naive$/);
     assert.match(run.stdout, /TTFT p50 ms/);
   });
 

@@ -82,6 +82,18 @@ describe('engine on the embedded tiny model', () => {
     assert.equal((await b.done).finishReason, 'length');
   });
 
+  it('each step reports its time split: whole prompts prefilled at once without a chunk size', async () => {
+    const steps: Array<{ decodeRows: number; prefillTokens: number; decodeMs: number; prefillMs: number }> = [];
+    const batch = lm.createBatch({ maxBatchSize: 4, onStep: (stats) => steps.push(stats) });
+    const prompt = lm.tokenizer.encode('The model server answers requests with streamed tokens.');
+    const sequence = batch.add({ promptIds: prompt, maxTokens: 3 });
+    while (!sequence.finished) await batch.step();
+    assert.deepEqual(steps.map((step) => [step.prefillTokens, step.decodeRows]), [[prompt.length, 0], [0, 1], [0, 1]]);
+    assert.ok(steps[0]!.prefillMs > 0 && steps[0]!.decodeMs === 0 && steps[1]!.decodeMs > 0 && steps[1]!.prefillMs === 0);
+    assert.deepEqual(batch.lastStep, steps[2]);
+    assert.throws(() => lm.createBatch({ prefillChunkTokens: 0 }), /prefillChunkTokens must be a positive integer/);
+  });
+
   it('a cancelled sequence finishes with reason cancelled and frees its slot', async () => {
     const batch = lm.createBatch();
     const keep = batch.add({ promptIds: lm.tokenizer.encode('keep'), maxTokens: 6 });
@@ -154,6 +166,77 @@ describe('engine on the embedded tiny model', () => {
       );
     } finally {
       await rm(tjs, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('engine: KV cache paths', () => {
+  it('pre-allocated outputs reuse two buffers per KV tensor across steps and give the naive (default) path\'s tokens', async () => {
+    const dir = await ensureTinyModel();
+    const pre = await CausalLM.load({ dir, kvCache: 'preallocated' });
+    const naive = await CausalLM.load({ dir });
+    try {
+      assert.equal(pre.kvCache, 'preallocated');
+      assert.equal(pre.kvCacheFallback, null);
+      assert.equal(naive.kvCache, 'naive');
+      const prompts = ['The model server', 'Once upon a time, a small', 'GPU'];
+      for (const prompt of prompts) {
+        assert.deepEqual((await pre.generate(prompt, { maxTokens: 40 })).tokenIds, (await naive.generate(prompt, { maxTokens: 40 })).tokenIds, prompt);
+      }
+      // Steps write into two buffers per KV tensor that swap roles; after the first growth, no new buffer per step.
+      const state = await pre.prefill([pre.tokenizer.encode('The model server answers')]);
+      const buffers = new Set<ArrayBufferLike>();
+      for (let step = 0; step < 24; step += 1) {
+        await pre.decode(state, [state.lastLogits[0]!.indexOf(Math.max(...state.lastLogits[0]!))]);
+        if (step >= 2) buffers.add((state.past.get('past_key_values.0.key')!.data as Float32Array).buffer);
+      }
+      assert.equal(buffers.size, 2, 'past_key_values.0.key alternates between two buffers');
+    } finally {
+      await pre.dispose();
+      await naive.dispose();
+    }
+  });
+
+  it('falls back to the naive path, once and for good, when ONNX Runtime refuses the pre-allocated outputs, and says why', async () => {
+    const dir = await ensureTinyModel();
+    const lm = await CausalLM.load({ dir, kvCache: 'preallocated' });
+    const expected = await CausalLM.load({ dir });
+    try {
+      const run = lm.session.run.bind(lm.session);
+      let refused = 0;
+      // As a model whose outputs don't have the shapes its metadata declares would fail (a layout with symbolic
+      // dimensions in other places passes the metadata check and is only caught by the run).
+      (lm.session as { run: unknown }).run = (feeds: Record<string, unknown>, fetches?: unknown) => {
+        if (fetches && typeof fetches === 'object' && !Array.isArray(fetches)) {
+          refused += 1;
+          return Promise.reject(new Error('output shape mismatch\nsecond line'));
+        }
+        return run(feeds as never);
+      };
+      const generation = await lm.generate('The model server', { maxTokens: 12 });
+      assert.equal(lm.kvCache, 'naive');
+      assert.equal(lm.kvCacheFallback, 'pre-allocated outputs refused: output shape mismatch');
+      assert.equal(refused, 1);
+      assert.deepEqual(generation.tokenIds, (await expected.generate('The model server', { maxTokens: 12 })).tokenIds);
+    } finally {
+      await lm.dispose();
+      await expected.dispose();
+    }
+  });
+
+  it('a model whose output shapes are not known before the run takes the naive path and says why', async () => {
+    const { preallocationBlocker } = await import('../../src/engine/kv-buffers.js');
+    const lm = await CausalLM.load({ dir: await ensureTinyModel() });
+    try {
+      const sig = lm.signature;
+      assert.equal(preallocationBlocker(sig, undefined), null);
+      const symbolicVocab = { ...sig, outputs: sig.outputs.map((o) => (o.name === 'logits' ? { ...o, dims: ['batch', 'sequence', 'vocab'] } : o)) };
+      assert.equal(preallocationBlocker(symbolicVocab, 512), null, 'config.json vocab_size is enough');
+      assert.match(preallocationBlocker(symbolicVocab, undefined)!, /vocabulary size/);
+      const otherLayout = { ...sig, outputs: sig.outputs.map((o) => (o.name === 'present.0.key' ? { ...o, dims: ['batch', sig.headDim, 'sequence', sig.kvHeads] } : o)) };
+      assert.match(preallocationBlocker(otherLayout, 512)!, /present\.0\.key is not \[batch, 4, sequence, 16\]/);
+    } finally {
+      await lm.dispose();
     }
   });
 });

@@ -2,11 +2,12 @@
 // (test/fixtures/reference, made by scripts/reference/export_reference_models.py), in
 // Optimum's layout and in transformers.js's; a left-padded batch of four prompts of
 // different lengths gives each prompt the tokens it gets alone, and so does continuous
-// batching with rows joining and leaving.
+// batching with rows joining and leaving. Every test runs on both KV cache paths (pre-allocated outputs and the
+// naive present → past loop) and checks which one ran.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { CausalLM, DecoderBatch, type Sequence } from '../../src/engine/index.js';
+import { CausalLM, DecoderBatch, type KvCachePath, type Sequence, type StepStats } from '../../src/engine/index.js';
 import {
   batchCases,
   optimumLayout,
@@ -54,13 +55,18 @@ function layoutsFor(variant: Variant): Layout[] {
   ];
 }
 
-async function withModel<T>(variant: Variant, layout: Layout, fn: (lm: CausalLM, expected: Expected) => Promise<T>) {
+const KV_PATHS: KvCachePath[] = ['preallocated', 'naive'];
+
+async function withModel<T>(variant: Variant, layout: Layout, kv: KvCachePath, fn: (lm: CausalLM, expected: Expected) => Promise<T>) {
   const expected = await readExpected(variant);
   return withTempDir(async (tmp) => {
     const dir = await layout.make(variant, tmp);
-    const lm = await CausalLM.load({ dir, provider: 'cpu', ...(layout.dtype ? { dtype: layout.dtype } : {}) });
+    const lm = await CausalLM.load({ dir, provider: 'cpu', kvCache: kv, ...(layout.dtype ? { dtype: layout.dtype } : {}) });
     try {
-      return await fn(lm, expected);
+      assert.equal(lm.kvCache, kv, `KV path (fallback: ${lm.kvCacheFallback})`);
+      const result = await fn(lm, expected);
+      assert.equal(lm.kvCache, kv, `KV path after the run (fallback: ${lm.kvCacheFallback})`);
+      return result;
     } finally {
       lm.dispose();
     }
@@ -70,10 +76,10 @@ async function withModel<T>(variant: Variant, layout: Layout, fn: (lm: CausalLM,
 const greedy = (expected: Expected) => ({ maxTokens: expected.maxNewTokens, temperature: 0 });
 
 for (const variant of VARIANTS) {
-  describe(`engine vs PyTorch reference: ${variant}`, () => {
+  for (const kv of KV_PATHS) describe(`engine vs PyTorch reference: ${variant}, ${kv} KV cache`, () => {
     for (const layout of layoutsFor(variant)) {
       test(`greedy token ids from prompt ids equal PyTorch's, ${layout.name}`, async () => {
-        await withModel(variant, layout, async (lm, expected) => {
+        await withModel(variant, layout, kv, async (lm, expected) => {
           for (const c of expected.cases) {
             const gen = await lm.generate(c.promptIds, greedy(expected));
             assert.deepEqual(gen.tokenIds, c.generatedIds, `case ${c.name} (${c.promptIds.length} prompt tokens)`);
@@ -83,7 +89,7 @@ for (const variant of VARIANTS) {
       });
 
       test(`four prompts of different lengths batched give each the tokens it gets alone, ${layout.name}`, async () => {
-        await withModel(variant, layout, async (lm, expected) => {
+        await withModel(variant, layout, kv, async (lm, expected) => {
           const cases = batchCases(expected);
           assert.equal(new Set(cases.map((c) => c.promptIds.length)).size, cases.length, 'fixture prompts differ in length');
           const alone: number[][] = [];
@@ -102,7 +108,7 @@ for (const variant of VARIANTS) {
     }
 
     test('continuous batching: rows joining, queueing and leaving at different steps keep PyTorch ids', async () => {
-      await withModel(variant, LAYOUTS[0]!, async (lm, expected) => {
+      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
         // Greedy is prefix-consistent, so a row capped at k tokens must get PyTorch's first k.
         const caps = [16, 3, 11, 16, 7, 13];
         assert.equal(expected.cases.length, caps.length);
@@ -127,8 +133,31 @@ for (const variant of VARIANTS) {
       });
     });
 
+    test('chunked prefill: long prompts prefilled 3 tokens per step between running rows\' decode steps keep PyTorch ids', async () => {
+      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+        const steps: StepStats[] = [];
+        const batch = new DecoderBatch(lm, { maxBatchSize: 4, prefillChunkTokens: 3, onStep: (stats) => steps.push(stats) });
+        const add = (i: number) => batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: expected.maxNewTokens, temperature: 0 });
+        const sequences = [add(0)];
+        await batch.step();
+        await batch.step();
+        sequences.push(add(2), add(3), add(1), add(4), add(5));
+        for (let n = 0; sequences.some((s) => !s.finished); n++) {
+          assert.ok(n < 400, 'the batch never drained');
+          await batch.step();
+        }
+        const order = [0, 2, 3, 1, 4, 5];
+        for (const [k, sequence] of sequences.entries()) {
+          const c = expected.cases[order[k]!]!;
+          assert.deepEqual((await sequence.done).tokenIds, c.generatedIds, `case ${c.name}`);
+        }
+        assert.ok(steps.every((step) => step.prefillTokens <= 3), 'no step prefilled more than the chunk');
+        assert.ok(steps.some((step) => step.prefillTokens > 0 && step.decodeRows > 0), 'chunks ran in steps that also decoded');
+      });
+    });
+
     test('prompt text goes through the model tokenizer (incl. its BOS) to the same greedy ids', async () => {
-      await withModel(variant, LAYOUTS[0]!, async (lm, expected) => {
+      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
         for (const c of expected.cases) {
           const gen = await lm.generate(c.prompt, greedy(expected));
           assert.equal(gen.promptTokens, c.promptIds.length, `case ${c.name}: prompt token count`);
@@ -148,7 +177,7 @@ for (const variant of VARIANTS) {
         await readJson(variant, 'tokenizer.json'),
         await readJson(variant, 'tokenizer_config.json'),
       );
-      await withModel(variant, LAYOUTS[0]!, async (lm, expected) => {
+      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
         for (const c of expected.cases) {
           const deltas: string[] = [];
           const gen = await lm.generate(c.promptIds, greedy(expected), (delta) => deltas.push(delta));

@@ -36,7 +36,8 @@ describe('scaffold --template node on a model llmops did not build (PyTorch expo
   let server: ServerProcess;
   before(async () => {
     dir = await generateNodeProject(REFERENCE);
-    server = await startServerProcess('dist/src/main.js', { cwd: dir, env: { API_KEYS: KEY, RATE_LIMIT: '600/minute' } });
+    // 4-token prefill chunks: every prompt below is prefilled in chunks, and must still give llmops generate's text.
+    server = await startServerProcess('dist/src/main.js', { cwd: dir, env: { API_KEYS: KEY, RATE_LIMIT: '600/minute', PREFILL_CHUNK_TOKENS: '4' } });
   });
   after(async () => {
     server?.child.kill('SIGTERM');

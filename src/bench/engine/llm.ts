@@ -44,7 +44,7 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
       const tpot = new Recorder();
       const e2e = new Recorder();
       const warmupTimes: number[] = [];
-      const rss = new RssSampler().start();
+      const rss = new RssSampler().start({ timer: false });
       const gpu = plan.gpuMemory?.();
       gpu?.start();
 
@@ -55,23 +55,31 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
           const state = await lm.prefill(rows);
           let next = state.lastLogits.map(argmax);
           const firstToken = performance.now();
-          rss.sample();
-          // The RSS read stays out of the first decode step's time.
-          let previous = performance.now();
+          // RSS is read between steps and kept out of every timing (e2e too, so that e2e = TTFT + the TPOTs):
+          // session.run blocks the event loop, so a timer could only ever fire there, inside a step's time.
+          let unmeasured = 0;
+          /** Samples RSS after a timed interval that ended at `end`; returns when the next one starts. */
+          const sampleRss = (end: number) => {
+            rss.sample();
+            const after = performance.now();
+            unmeasured += after - end;
+            return after;
+          };
+          let previous = sampleRss(firstToken);
           for (let step = 1; step < plan.genTokens; step += 1) {
             await lm.decode(state, next);
             next = state.lastLogits.map(argmax);
             const now = performance.now();
             if (measured) tpot.record(now - previous);
-            previous = now;
+            previous = sampleRss(now);
           }
-          rss.sample();
           (state as { dispose?: () => void }).dispose?.();
+          const elapsed = previous - start - unmeasured;
           if (measured) {
             ttft.record(firstToken - start);
-            e2e.record(previous - start);
+            e2e.record(elapsed);
           } else {
-            warmupTimes.push(previous - start);
+            warmupTimes.push(elapsed);
           }
         },
         { signal: hooks.signal, onIteration: (phase, done, total) => hooks.onProgress?.({ phase, config: label, done, total }) },

@@ -55,16 +55,18 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 /**
  * Peak RSS of this process while one configuration runs. `process.resourceUsage().maxRSS` is the peak of the whole
  * process life, so a later, smaller configuration would inherit an earlier one's peak; instead we sample
- * `process.memoryUsage.rss()` (one read of /proc/self/statm) after every step and on a timer, which also catches
- * peaks inside a long async `session.run`.
+ * `process.memoryUsage.rss()` (one read of /proc/self/statm) after every step, and on a timer where a run may
+ * not block the event loop.
  */
 export class RssSampler {
   private peak = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  start(intervalMs = 20): this {
+  /** `timer: false` when the caller samples after every step itself (a timer would add its reads to timed steps). */
+  start(options: { intervalMs?: number; timer?: boolean } = {}): this {
     this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs);
+    if (options.timer === false) return this;
+    this.timer = setInterval(() => this.sample(), options.intervalMs ?? 20);
     this.timer.unref();
     return this;
   }

@@ -1,5 +1,8 @@
 import { isLlmopsError, usageError } from '../../errors.js';
+import { Worker } from 'node:worker_threads';
+import { InterruptedError, LlmopsError, type ExitCode } from '../../errors.js';
 import type { CausalLM } from '../../engine/index.js';
+import type { LlmWorkerInput, LlmWorkerMessage } from './llm-worker.js';
 import { benchGenericSession } from './generic.js';
 import { resolveInputSpecs } from './inputs.js';
 import { describeHardware } from './hardware.js';
@@ -55,31 +58,27 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   const engine = await import('../../engine/index.js');
   engine.assertProviderInstalled(provider);
   if (target.kind === 'llm') {
-    let lm: CausalLM | undefined;
+    let outcome: Extract<LlmWorkerMessage, { type: 'done' }>;
     try {
-      lm = await engine.CausalLM.load({ dir: target.dir, provider, ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.threads ? { threads: options.threads } : {}) });
+      outcome = await benchLlmInWorker(target.dir, target.shown, options);
     } catch (error) {
       // A directory with config.json and tokenizer.json may still hold an encoder or classifier: bench it generically.
       if (!(isLlmopsError(error) && (error.code === 'NOT_A_DECODER' || error.code === 'NO_KV_CACHE'))) throw error;
       const files = await engine.locateModelFiles(target.dir, options.dtype ? { dtype: options.dtype } : {});
       return benchOnnxFile(files.onnxPath, target.shown, options, base);
     }
-    try {
-      options.onProgress?.({ phase: 'load', message: `loaded ${target.shown} (${provider}) in ${Math.round(lm.loadMs)} ms` });
-      const { results, inputs } = await benchCausalLM(lm, options);
-      const result: LlmBenchResult = {
-        ...base,
-        provider,
-        mode: 'llm',
-        loadMs: round(lm.loadMs),
-        inputs,
-        hardware: await describeHardware({ gpu: provider !== 'cpu' }),
-        results,
-      };
-      return result;
-    } finally {
-      await lm.dispose();
-    }
+    const result: LlmBenchResult = {
+      ...base,
+      provider,
+      mode: 'llm',
+      loadMs: round(outcome.loadMs),
+      inputs: outcome.inputs,
+      kvCache: outcome.kvCache,
+      kvCacheFallback: outcome.kvCacheFallback,
+      hardware: await describeHardware({ gpu: provider !== 'cpu' }),
+      results: outcome.results,
+    };
+    return result;
   }
   return benchOnnxFile(target.file, target.shown, options, base);
 }
@@ -120,6 +119,37 @@ export async function benchCausalLM(lm: CausalLM, options: EngineBenchOptions = 
     options,
   );
   return { results, inputs };
+}
+
+/**
+ * Loads and measures the model in a worker thread (see llm-worker.ts for why): progress and the abort signal cross
+ * as messages, an LlmopsError comes back with its code and exit code.
+ */
+async function benchLlmInWorker(dir: string, shown: string, options: EngineBenchOptions): Promise<Extract<LlmWorkerMessage, { type: 'done' }>> {
+  const { signal, onProgress, ...data } = options;
+  const input: LlmWorkerInput = { dir, shown, options: data };
+  const worker = new Worker(new URL('./llm-worker.js', import.meta.url), { workerData: input });
+  const onAbort = () => worker.postMessage({ type: 'abort' });
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.on('message', (message: LlmWorkerMessage) => {
+        if (message.type === 'progress') onProgress?.(message.event);
+        else if (message.type === 'done') resolve(message);
+        else {
+          const { message: text, code, exitCode, hint, details, stack } = message.error;
+          if (code === 'INTERRUPTED') return reject(signal?.reason instanceof LlmopsError ? signal.reason : new InterruptedError());
+          if (code) return reject(new LlmopsError(text, code, { exitCode: exitCode as ExitCode, ...(hint ? { hint } : {}), ...(details ? { details } : {}) }));
+          reject(Object.assign(new Error(text), stack ? { stack } : {}));
+        }
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => reject(new Error(`the benchmark worker exited (code ${code}) before reporting`)));
+    });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await worker.terminate();
+  }
 }
 
 async function benchOnnxFile(
@@ -182,6 +212,9 @@ function validateOptions(options: EngineBenchOptions): void {
   if (options.warmup !== undefined && (!Number.isSafeInteger(options.warmup) || options.warmup < 0)) throw usageError(`Expected \`--warmup\` to be a non-negative integer, got \`${options.warmup}\``, 'INVALID_INPUT');
   if (options.durationMs !== undefined && !(options.durationMs > 0)) throw usageError(`Expected \`--duration\` to be positive, got \`${options.durationMs}\``, 'INVALID_INPUT');
   if (options.iterations !== undefined && options.durationMs !== undefined) throw usageError('--iterations and --duration are alternatives: pass one of them', 'INVALID_INPUT');
+  if (options.kvCache !== undefined && !['preallocated', 'naive'].includes(options.kvCache)) {
+    throw usageError(`Expected \`--kv-cache\` to be one of preallocated, naive, got \`${options.kvCache}\``, 'INVALID_INPUT');
+  }
   if (options.provider !== undefined && !['cpu', 'cuda', 'tensorrt'].includes(options.provider)) {
     throw usageError(`unknown provider \`${options.provider}\``, 'INVALID_PROVIDER', { hint: 'use one of: cpu, cuda, tensorrt' });
   }

@@ -39,6 +39,8 @@ export interface EngineBenchOptions {
   gpuPricePerHour?: number;
   /** ONNX dtype variant in transformers.js layout (`fp16` → onnx/model_fp16.onnx). */
   dtype?: string;
+  /** KV cache of decode steps (LLM mode): pre-allocated output buffers or a new present tensor per step. @default 'naive' */
+  kvCache?: 'preallocated' | 'naive';
   /** TensorRT container for `.plan` engines. @default DEFAULT_TENSORRT_IMAGE */
   tensorrtImage?: string;
   signal?: AbortSignal;
@@ -134,6 +136,10 @@ interface EngineBenchResultBase {
 export interface LlmBenchResult extends EngineBenchResultBase {
   mode: 'llm';
   inputs: 'text' | 'synthetic';
+  /** The KV cache path the decode steps took (after any fallback). */
+  kvCache: 'preallocated' | 'naive';
+  /** Why the pre-allocated path was not taken although asked for; null otherwise. */
+  kvCacheFallback: string | null;
   results: LlmConfigResult[];
 }
 

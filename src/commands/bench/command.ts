@@ -6,7 +6,7 @@ import type { EngineBenchFlags } from './engine-action.js';
 import type { EndpointBenchFlags } from './endpoint-action.js';
 
 /** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
-const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'gpuPrice', 'tensorrtImage'] as const;
+const ENGINE_ONLY = ['provider', 'threads', 'batch', 'genTokens', 'iterations', 'shape', 'inputs', 'dtype', 'kvCache', 'gpuPrice', 'tensorrtImage'] as const;
 const ENDPOINT_ONLY = [
   'api', 'model', 'concurrency', 'rate', 'arrival', 'burstiness', 'schedule', 'timeScale', 'prefixTokens', 'prefixCount', 'multiTurn', 'users', 'spawnRate', 'requests', 'maxTokens', 'dataset', 'tokenizer', 'slo', 'sloAttainment', 'findMax', 'findMaxTolerance', 'repeat', 'scrape', 'scrapeInterval', 'header', 'selfTest',
   'timeout', 'temperature', 'seed', 'maxConnections', 'report', 'workers', 'workerIndex', 'emitK8sJob', 'image', 'namespace', 'name', 'apiKeySecret',
@@ -41,6 +41,7 @@ export function benchCommand(): Command {
     .option('--shape <name=dim>', 'symbolic dimension (batch=8) or input shape (x=1x3x224x224); repeatable', collect)
     .addOption(new Option('--inputs <kind>', 'prompt token ids from the tokenizer on a fixed text, or synthetic').choices(['text', 'synthetic']))
     .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8')
+    .addOption(new Option('--kv-cache <path>', 'LLM decode steps: a new present tensor per step (naive, default) or pre-allocated output buffers').choices(['naive', 'preallocated']))
     .option('--gpu-price <usd>', 'GPU price in USD per hour, for $ per million tokens (config bench.gpuPricePerHour)', nonNegativeNumber)
     .option('--tensorrt-image <image>', 'TensorRT container for .plan engines')
     .optionsGroup('Endpoint load test:')

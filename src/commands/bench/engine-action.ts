@@ -15,6 +15,7 @@ export interface EngineBenchFlags {
   shape?: string[];
   inputs?: 'text' | 'synthetic';
   dtype?: string;
+  kvCache?: 'preallocated' | 'naive';
   gpuPrice?: number;
   tensorrtImage?: string;
   baseline?: string;
@@ -58,6 +59,7 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
     ...(flags.shape?.length ? { shapes: parseShapes(flags.shape) } : {}),
     ...(flags.inputs ? { inputs: flags.inputs } : {}),
     ...(dtype ? { dtype } : {}),
+    ...(flags.kvCache ? { kvCache: flags.kvCache } : {}),
     ...((flags.gpuPrice ?? config.bench.gpuPricePerHour) !== undefined ? { gpuPricePerHour: flags.gpuPrice ?? config.bench.gpuPricePerHour } : {}),
     ...(flags.tensorrtImage ? { tensorrtImage: flags.tensorrtImage } : {}),
     signal: ctx.signal,

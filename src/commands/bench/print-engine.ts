@@ -11,6 +11,7 @@ export function renderEngineResult(result: EngineBenchResult, options: { color?:
     `${hw.cpu} (${hw.cores} cores, ${hw.memoryGb} GB)${hw.gpu ? ` · ${hw.gpu}` : ''}${hw.tensorrt ? ` · TensorRT ${hw.tensorrt}` : ''}${hw.onnxruntime && result.mode !== 'tensorrt' ? ` · onnxruntime ${hw.onnxruntime}` : ''}`,
   ];
   if (result.mode === 'llm') {
+    lines.push(`kv cache ${result.kvCache}${result.kvCacheFallback ? ` (fallback: ${result.kvCacheFallback})` : ''}`);
     const withGpu = result.results.some((row) => row.peakGpuMemoryMb !== undefined);
     const withCost = result.results.some((row) => row.costPerMillionTokens !== null);
     const head = ['batch', 'prompt', 'gen', 'TTFT p50 ms', 'TTFT p99 ms', 'TPOT p50 ms', 'TPOT p99 ms', 'tok/s/seq', 'tok/s total', 'peak RSS MB'];
@@ -103,6 +104,7 @@ export function engineResultCsv(result: EngineBenchResult): string {
           ['peak_gpu_memory_mb', row.peakGpuMemoryMb],
           ['cost_per_million_tokens', row.costPerMillionTokens],
           ['warmup_iterations', row.warmup.iterations],
+          ['kv_cache', result.kvCache],
         ])
       : result.results.map((row) => [
           ...common(result),

@@ -18,9 +18,6 @@ type Level = keyof typeof LEVELS;
 // Files a model directory carries besides the graph: the engine, scaffold and transformers.js read them.
 const SIDE_FILES = /^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map|preprocessor_config|added_tokens|vocab|merges|chat_template)\.(json|txt|jinja)$/;
 
-/** Why: logits of an fp32 graph rewritten by ORT differ only by float reassociation; beyond this something broke. */
-const LOGITS_TOLERANCE = 1e-3;
-
 export const ortBackend: Backend = {
   name: 'ort',
 
@@ -53,10 +50,12 @@ export const ortBackend: Backend = {
       if (SIDE_FILES.test(name)) await copyFile(path.join(context.sourceDir, name), path.join(context.workDir, name));
     }
     context.options.onProgress?.('validating the optimized model against the source');
-    const validation = await compareWithSource(context.sourceDir, context.workDir, { tolerance: LOGITS_TOLERANCE });
+    const validation = await compareWithSource(context.sourceDir, context.workDir);
     if (!validation.passed) {
       throw new LlmopsError(
-        `the optimized model does not match its source (max |Δlogit| ${validation.maxAbsDiff} > ${validation.tolerance} or different greedy tokens)`,
+        validation.greedyMatch
+          ? `the optimized model does not match its source: max |Δlogit| ${validation.maxAbsDiff} > ${validation.tolerance} (${validation.atol} + ${validation.rtol} × max |logit| ${validation.logitScale})`
+          : `the optimized model does not match its source: its greedy continuation differs (max |Δlogit| ${validation.maxAbsDiff}, allowed ${validation.tolerance})`,
         'VALIDATION_FAILED',
         { hint: 'try a lower --optimize level', details: { validation } },
       );

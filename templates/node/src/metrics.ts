@@ -50,6 +50,7 @@ class Histogram {
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const STEP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export class Metrics {
   readonly requests = new Counter('llmops_requests_total', 'HTTP requests by route and status code.');
@@ -57,6 +58,10 @@ export class Metrics {
   readonly ttft = new Histogram('llmops_time_to_first_token_seconds', 'Time from request received to the first generated token.', LATENCY_BUCKETS);
   readonly promptTokens = new Counter('llmops_prompt_tokens_total', 'Prompt tokens processed.');
   readonly generatedTokens = new Counter('llmops_generation_tokens_total', 'Tokens generated.');
+  // Per scheduling step: a prefill that takes long next to a decode is what stalls running streams (see PREFILL_CHUNK_TOKENS).
+  readonly stepDecode = new Histogram('llmops_step_decode_seconds', 'Time of the decode part of a scheduling step (steps that decoded).', STEP_BUCKETS);
+  readonly stepPrefill = new Histogram('llmops_step_prefill_seconds', 'Time of the prefill part of a scheduling step (steps that prefilled).', STEP_BUCKETS);
+  readonly stepPrefillTokens = new Counter('llmops_step_prefill_tokens_total', 'Prompt tokens prefilled by scheduling steps (whole prompts and chunks).');
   private readonly gauges: Gauge[];
 
   constructor(state: { batchSize: () => number; queueDepth: () => number; waiting: () => number }) {
@@ -68,7 +73,16 @@ export class Metrics {
     ];
   }
 
+  /** Records one scheduling step's time split. */
+  observeStep(stats: { decodeRows: number; decodeMs: number; prefillTokens: number; prefillMs: number }): void {
+    if (stats.decodeRows > 0) this.stepDecode.observe(stats.decodeMs / 1000);
+    if (stats.prefillTokens > 0) {
+      this.stepPrefill.observe(stats.prefillMs / 1000);
+      this.stepPrefillTokens.inc({}, stats.prefillTokens);
+    }
+  }
+
   render(): string {
-    return `${[this.requests, this.latency, this.ttft, this.promptTokens, this.generatedTokens, ...this.gauges].map((m) => m.render()).join('\n')}\n`;
+    return `${[this.requests, this.latency, this.ttft, this.promptTokens, this.generatedTokens, this.stepDecode, this.stepPrefill, this.stepPrefillTokens, ...this.gauges].map((m) => m.render()).join('\n')}\n`;
   }
 }

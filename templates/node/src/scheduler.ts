@@ -1,8 +1,10 @@
-import type { CausalLM, Sequence, SequenceRequest } from './engine/index.js';
+import type { CausalLM, Sequence, SequenceRequest, StepStats } from './engine/index.js';
 
 /**
  * Continuous batching over the engine: requests join the running batch between decode steps. When the batch is idle,
  * the first request waits up to `maxQueueWaitMs` for company, so a burst is prefilled together (adaptive batching).
+ * A step prefills at most `prefillChunkTokens` prompt tokens, so a long prompt is prefilled in chunks between the
+ * running streams' decode steps instead of stalling them (0: whole prompts).
  */
 export class Scheduler {
   private readonly batch;
@@ -11,9 +13,14 @@ export class Scheduler {
 
   constructor(
     lm: CausalLM,
-    private readonly options: { maxBatchSize: number; maxQueueWaitMs: number; maxQueue: number },
+    private readonly options: { maxBatchSize: number; maxQueueWaitMs: number; maxQueue: number; prefillChunkTokens: number },
+    onStep?: (stats: StepStats) => void,
   ) {
-    this.batch = lm.createBatch({ maxBatchSize: options.maxBatchSize });
+    this.batch = lm.createBatch({
+      maxBatchSize: options.maxBatchSize,
+      ...(options.prefillChunkTokens > 0 ? { prefillChunkTokens: options.prefillChunkTokens } : {}),
+      ...(onStep ? { onStep } : {}),
+    });
   }
 
   get active(): number {

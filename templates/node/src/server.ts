@@ -22,10 +22,10 @@ type Route = '/v1/completions' | '/v1/chat/completions' | '/v1/models' | '/healt
 /** Starts the OpenAI-compatible server on the model in settings.modelDir. */
 export async function startServer(settings: Settings, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<RunningServer> {
   const lm = await CausalLM.load({ dir: settings.modelDir, provider: settings.provider, ...(settings.threads ? { threads: settings.threads } : {}) });
-  const scheduler = new Scheduler(lm, settings);
   const keys = new ApiKeys(settings.apiKeys);
   const buckets = settings.rateLimit ? new TokenBuckets(settings.rateLimit) : null;
   const metrics = new Metrics({ batchSize: () => scheduler.active, waiting: () => scheduler.waiting, queueDepth: () => scheduler.depth });
+  const scheduler = new Scheduler(lm, settings, (stats) => metrics.observeStep(stats));
   const chatTemplate = lm.tokenizer.chatTemplate ? new Template(lm.tokenizer.chatTemplate) : null;
   const promptCache = new Map<string, Generation>();
   if (!keys.enabled) log('WARNING: API_KEYS is empty: authentication is OFF and anyone who can reach this port can use the model');

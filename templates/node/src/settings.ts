@@ -11,6 +11,8 @@ export interface Settings {
   maxBatchSize: number;
   /** How long an idle batch waits for more requests before prefilling (adaptive batching). */
   maxQueueWaitMs: number;
+  /** Most prompt tokens prefilled per scheduling step: longer prompts are prefilled in chunks between decode steps (0: whole prompts). */
+  prefillChunkTokens: number;
   /** Requests waiting for a batch slot beyond which the server answers 503. */
   maxQueue: number;
   shutdownTimeoutMs: number;
@@ -56,6 +58,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, readFile: (path: string) =>
     rateLimit,
     maxBatchSize: int('MAX_BATCH_SIZE', 16, 1),
     maxQueueWaitMs: int('MAX_QUEUE_WAIT_MS', 5),
+    prefillChunkTokens: int('PREFILL_CHUNK_TOKENS', 128),
     maxQueue: int('MAX_QUEUE', 1024, 1),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT', 30, 0) * 1000,
     maxBodyBytes: int('MAX_BODY_BYTES', 1_048_576, 1024),

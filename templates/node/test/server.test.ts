@@ -65,5 +65,9 @@ describe('the model server', () => {
     assert.match(metrics, /^llmops_requests_total\{route="\/v1\/completions",status="200"\} \d+$/m);
     assert.match(metrics, /^llmops_queue_depth \d+$/m);
     assert.match(metrics, /^llmops_time_to_first_token_seconds_count \d+$/m);
+    // Every scheduling step's time split: decode steps ran and prompts were prefilled.
+    assert.match(metrics, /^llmops_step_decode_seconds_count [1-9]\d*$/m);
+    assert.match(metrics, /^llmops_step_prefill_seconds_count [1-9]\d*$/m);
+    assert.match(metrics, /^llmops_step_prefill_tokens_total [1-9]\d*$/m);
   });
 });
