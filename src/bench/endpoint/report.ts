@@ -189,11 +189,21 @@ function renderTurns(result: EndpointBenchResult): string {
         `<tr><th scope="row">${esc(shortLevel(run))}</th><td>${turn.turn}</td><td>${turn.requests}</td><td>${turn.errors}</td><td>${ms(turn.ttftMs, 'p50')}</td><td>${ms(turn.ttftMs, 'p99')}</td><td>${ms(turn.latencyMs, 'p50')}</td><td>${ms(turn.latencyMs, 'p99')}</td></tr>`,
     ),
   );
+  return tableSection(
+    'Per conversation turn',
+    ['<p>Each turn resends the whole history, with the answers the server gave: later turns carry longer prompts.</p>'],
+    ['load', 'turn', 'requests', 'errors', 'TTFT p50', 'TTFT p99', 'latency p50', 'latency p99'],
+    rows,
+  );
+}
+
+/** A report section holding one table: its heading, the paragraphs before the table, its column heads and rows. */
+function tableSection(heading: string, paragraphs: readonly string[], columns: readonly string[], rows: readonly string[]): string {
   return [
     '<section>',
-    '<h2>Per conversation turn</h2>',
-    '<p>Each turn resends the whole history, with the answers the server gave: later turns carry longer prompts.</p>',
-    '<table><thead><tr><th>load</th><th>turn</th><th>requests</th><th>errors</th><th>TTFT p50</th><th>TTFT p99</th><th>latency p50</th><th>latency p99</th></tr></thead>',
+    `<h2>${heading}</h2>`,
+    ...paragraphs,
+    `<table><thead><tr>${columns.map((c) => `<th>${c}</th>`).join('')}</tr></thead>`,
     `<tbody>${rows.join('')}</tbody></table>`,
     '</section>',
   ].join('\n');
@@ -208,14 +218,12 @@ function renderFindMax(result: EndpointBenchResult): string {
       `<tr><td>${i + 1}</td><td>${esc(search.variable === 'concurrency' ? `c=${step.level}` : `${num(step.level)} req/s`)}</td><td>${step.metSlo ? '<span class="yes">met</span>' : '<span class="no">missed</span>'}</td><td>${step.sloAttainment === null ? '—' : `${num(step.sloAttainment * 100, 1)}%`}</td></tr>`,
   );
   const found = search.limit === null ? 'No load met the SLO.' : `Highest ${esc(search.variable)} meeting the SLO: <strong>${num(search.limit)}</strong>.`;
-  return [
-    '<section>',
-    '<h2>Search for the highest load meeting the SLO</h2>',
-    `<p>${found} ${esc(sentence(search.reason))}. Bounds ${num(search.low)}–${num(search.high)}, tolerance ${num(search.tolerance * 100, 1)}%.</p>`,
-    '<table><thead><tr><th>step</th><th>load</th><th>SLO</th><th>attainment</th></tr></thead>',
-    `<tbody>${rows.join('')}</tbody></table>`,
-    '</section>',
-  ].join('\n');
+  return tableSection(
+    'Search for the highest load meeting the SLO',
+    [`<p>${found} ${esc(sentence(search.reason))}. Bounds ${num(search.low)}–${num(search.high)}, tolerance ${num(search.tolerance * 100, 1)}%.</p>`],
+    ['step', 'load', 'SLO', 'attainment'],
+    rows,
+  );
 }
 
 /** The client's self-check (send lag, CPU) and the output-token counts side by side, per step. */
@@ -227,15 +235,15 @@ function renderClientChecks(result: EndpointBenchResult): string {
     const discrepancy = counts && counts.compared > 0 ? `${counts.disagreeing} of ${counts.compared} differ (worst ${counts.maxAbsDifference}); total ${counts.totalDiscrepancy === null ? '—' : `${num(counts.totalDiscrepancy * 100, 1)}%`}` : '—';
     return `<tr><th scope="row">${esc(shortLevel(run))}</th><td>${run.schedule ? num(run.schedule.lagMs.p50, 2) : '—'}</td><td>${run.schedule ? num(run.schedule.lagMs.p99, 2) : '—'}</td><td>${run.schedule?.interArrivalCv == null ? '—' : num(run.schedule.interArrivalCv, 2)}</td><td>${num(run.client.cpuMsPerRequest, 3)}</td><td>${esc(run.tokenSource)}</td><td>${esc(discrepancy)}</td></tr>`;
   });
-  return [
-    '<section>',
-    '<h2>Client self-check and token counts</h2>',
-    `<p>Send lag (actual send − when due) p99 over the run: ${num(check.sendLagMs.p99, 2)} ms (threshold ${check.thresholds.sendLagP99Ms} ms).</p>`,
-    ...check.warnings.map((warning) => `<p class="verdict">${esc(sentence(warning))}.</p>`),
-    '<table><thead><tr><th>load</th><th>lag p50 ms</th><th>lag p99 ms</th><th>gap CV</th><th>client CPU ms/req</th><th>token source</th><th>usage vs stream</th></tr></thead>',
-    `<tbody>${rows.join('')}</tbody></table>`,
-    '</section>',
-  ].join('\n');
+  return tableSection(
+    'Client self-check and token counts',
+    [
+      `<p>Send lag (actual send − when due) p99 over the run: ${num(check.sendLagMs.p99, 2)} ms (threshold ${check.thresholds.sendLagP99Ms} ms).</p>`,
+      ...check.warnings.map((warning) => `<p class="verdict">${esc(sentence(warning))}.</p>`),
+    ],
+    ['load', 'lag p50 ms', 'lag p99 ms', 'gap CV', 'client CPU ms/req', 'token source', 'usage vs stream'],
+    rows,
+  );
 }
 
 function renderSummaryTable(result: EndpointBenchResult): string {
