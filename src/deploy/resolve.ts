@@ -36,9 +36,7 @@ export interface Resolved {
   metricsPort: number | null;
   storage: {
     strategy: StorageStrategy;
-    /** The shared volume's tree a Job or init container downloads into (init, volume without a source). */
-    downloads: boolean;
-    /** Pinned image with python3 and huggingface_hub for those downloads. */
+    /** Pinned image with python3 and huggingface_hub that downloads onto the shared volume (init, a new volume's populate Job); null when nothing does. */
     downloaderImage: string | null;
     /** Room for the model the server downloads into its cache volume (hub). */
     hubDownloadSize: string;
@@ -138,7 +136,6 @@ export function resolveDeploy(input: ResolveInput): Resolved {
   const model = resolveModel(input.model, strategy, deploy, engine);
   const storage = {
     strategy,
-    downloads: downloadsToVolume(strategy, deploy),
     downloaderImage: downloadsToVolume(strategy, deploy) ? downloaderImage(deploy, serve, image) : null,
     hubDownloadSize: deploy.storage.modelSize ?? DEFAULT_MODEL_SIZE,
   };

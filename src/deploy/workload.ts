@@ -30,8 +30,7 @@ export function serverContainer(r: Resolved, storage: ModelStorage): Container {
   const scratch = serverScratch(r);
   // Our own servers (node, fastapi) read their model, port and drain time from the environment; upstream servers
   // get them as flags (r.container.args).
-  const ownServer = r.container.args === null || !isUpstreamServer(serve.template);
-  const serverEnv: Record<string, string> = ownServer
+  const serverEnv: Record<string, string> = !isUpstreamServer(serve.template)
     ? { ...(r.model.source.kind === 'path' ? { MODEL_DIR: r.model.source.path } : {}), PORT: String(serve.port), SHUTDOWN_TIMEOUT: String(serve.shutdownTimeoutSeconds) }
     : {};
   const plainEnv: EnvVar[] = [

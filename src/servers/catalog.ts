@@ -34,7 +34,8 @@ export interface ServerArgvInput {
   extraArgs?: readonly string[] | undefined;
 }
 
-export interface ServerFacts {
+/** How llmops runs a server: its argv prefix, start-up floor, cache roots and API key (probes and metrics: deploy/facts.ts). */
+export interface ServerProfile {
   /**
    * Words before the flags in `args`. vLLM's and TGI's images start the server themselves; NVIDIA's keep their
    * entrypoint script (it sets up CUDA's environment and execs its arguments), so the program is the first argument
@@ -51,7 +52,7 @@ export interface ServerFacts {
   apiKeyEnv: string | null;
 }
 
-export const SERVERS: Record<ServerTemplate, ServerFacts> = {
+export const SERVERS: Record<ServerTemplate, ServerProfile> = {
   node: { argsPrefix: [], downloadsFromHub: false, startupFloorSeconds: 60, cacheEnv: {}, apiKeyEnv: null },
   fastapi: { argsPrefix: [], downloadsFromHub: false, startupFloorSeconds: 120, cacheEnv: {}, apiKeyEnv: null },
   vllm: {
