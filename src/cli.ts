@@ -9,13 +9,14 @@ import { compileCommand } from './commands/compile/command.js';
 import { scaffoldCommand } from './commands/scaffold/command.js';
 import { deployCommand } from './commands/deploy/command.js';
 
-
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** The commander program. Command files define options only; their actions import the heavy library code lazily. */
 export function buildProgram(): Command {
   const program = new Command('llmops')
-    .description('Compile, benchmark, serve and deploy language models: from a Hugging Face checkpoint to an autoscaled Kubernetes service.')
+    .description(
+      'Compile, benchmark, serve and deploy language models: from a Hugging Face checkpoint to an autoscaled Kubernetes service.',
+    )
     .version(version, '-V, --version', 'print the llmops version')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-c, --config <file>', 'config file (default: ./llmops.yaml when present)')
@@ -30,7 +31,15 @@ export function buildProgram(): Command {
         '\nExamples:\n  $ llmops generate --prompt "Once upon a time"\n  $ llmops config --json\n',
     );
 
-  for (const command of [generateCommand(), compileCommand(), benchCommand(), scaffoldCommand(), deployCommand(), configCommand()]) program.addCommand(command);
+  for (const command of [
+    generateCommand(),
+    compileCommand(),
+    benchCommand(),
+    scaffoldCommand(),
+    deployCommand(),
+    configCommand(),
+  ])
+    program.addCommand(command);
   return program;
 }
 
@@ -68,7 +77,12 @@ export async function main(argv: string[]): Promise<void> {
 function reportError(error: unknown, options: { verbose: boolean; json: boolean }): number {
   if (error instanceof CommanderError) {
     // commander already printed its one-line message (or the help / version text).
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.Ok;
+    if (
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.code === 'commander.help'
+    )
+      return ExitCode.Ok;
     return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   }
   if (interruption.signal.aborted && !isLlmopsError(error)) error = interruption.signal.reason;

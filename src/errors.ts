@@ -51,12 +51,20 @@ export class LlmopsError extends Error {
 }
 
 /** Invalid input from the user: exit code 2. */
-export function usageError(message: string, code = 'INVALID_INPUT', options: Omit<LlmopsErrorOptions, 'exitCode'> = {}): LlmopsError {
+export function usageError(
+  message: string,
+  code = 'INVALID_INPUT',
+  options: Omit<LlmopsErrorOptions, 'exitCode'> = {},
+): LlmopsError {
   return new LlmopsError(message, code, { ...options, exitCode: ExitCode.Usage });
 }
 
 /** A failed check (gate, SLO, lint): exit code 3. */
-export function checkFailed(message: string, code = 'CHECK_FAILED', options: Omit<LlmopsErrorOptions, 'exitCode'> = {}): LlmopsError {
+export function checkFailed(
+  message: string,
+  code = 'CHECK_FAILED',
+  options: Omit<LlmopsErrorOptions, 'exitCode'> = {},
+): LlmopsError {
   return new LlmopsError(message, code, { ...options, exitCode: ExitCode.CheckFailed });
 }
 

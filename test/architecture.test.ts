@@ -55,12 +55,25 @@ function sourceFiles(dir: string): string[] {
 
 /** Whether an import or export declaration brings in types only. */
 function isTypeOnly(node: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
-  if (ts.isExportDeclaration(node)) return node.isTypeOnly || (node.exportClause !== undefined && ts.isNamedExports(node.exportClause) && node.exportClause.elements.length > 0 && node.exportClause.elements.every((e) => e.isTypeOnly));
+  if (ts.isExportDeclaration(node))
+    return (
+      node.isTypeOnly ||
+      (node.exportClause !== undefined &&
+        ts.isNamedExports(node.exportClause) &&
+        node.exportClause.elements.length > 0 &&
+        node.exportClause.elements.every((e) => e.isTypeOnly))
+    );
   const clause = node.importClause;
   if (!clause) return false;
   if (clause.isTypeOnly) return true;
   const bindings = clause.namedBindings;
-  return clause.name === undefined && bindings !== undefined && ts.isNamedImports(bindings) && bindings.elements.length > 0 && bindings.elements.every((e) => e.isTypeOnly);
+  return (
+    clause.name === undefined &&
+    bindings !== undefined &&
+    ts.isNamedImports(bindings) &&
+    bindings.elements.length > 0 &&
+    bindings.elements.every((e) => e.isTypeOnly)
+  );
 }
 
 /** Every relative import of every module under src/ (static, type-only, re-exports and `import()`), as src/-relative paths. */
@@ -77,11 +90,24 @@ function importEdges(): Edge[] {
       edges.push({ from: rel(file), to: rel(target), typeOnly, isPackage: false });
     };
     const walk = (node: ts.Node): void => {
-      if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      if (
+        (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+        node.moduleSpecifier &&
+        ts.isStringLiteral(node.moduleSpecifier)
+      ) {
         add(node.moduleSpecifier.text, isTypeOnly(node));
-      } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+      } else if (
+        ts.isCallExpression(node) &&
+        node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+        node.arguments[0] &&
+        ts.isStringLiteral(node.arguments[0])
+      ) {
         add(node.arguments[0].text, false);
-      } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      } else if (
+        ts.isImportTypeNode(node) &&
+        ts.isLiteralTypeNode(node.argument) &&
+        ts.isStringLiteral(node.argument.literal)
+      ) {
         add(node.argument.literal.text, true);
       }
       ts.forEachChild(node, walk);
@@ -119,11 +145,18 @@ function key(edge: Edge): string {
 describe('architecture: import rules', () => {
   it('every folder and top-level module of src/ has a layer', () => {
     const units = new Set(sourceFiles(SRC).map((file) => unitOf(rel(file))!));
-    assert.deepEqual([...units].filter((unit) => !layerOf.has(unit)).sort(), [], 'add new folders to LAYERS in test/architecture.test.ts and ARCHITECTURE.md');
+    assert.deepEqual(
+      [...units].filter((unit) => !layerOf.has(unit)).sort(),
+      [],
+      'add new folders to LAYERS in test/architecture.test.ts and ARCHITECTURE.md',
+    );
   });
 
   it('src/engine imports nothing outside itself but src/errors.ts (the node scaffold copies exactly these)', () => {
-    const outside = edges.filter((e) => e.from.startsWith('engine/') && !e.to.startsWith('engine/') && e.to !== 'errors.ts' && !ALLOWED.has(key(e)));
+    const outside = edges.filter(
+      (e) =>
+        e.from.startsWith('engine/') && !e.to.startsWith('engine/') && e.to !== 'errors.ts' && !ALLOWED.has(key(e)),
+    );
     assert.deepEqual(outside.map(key), []);
   });
 
@@ -137,7 +170,10 @@ describe('architecture: import rules', () => {
     });
     const unexplained = wrong.filter((e) => !ALLOWED.has(key(e)));
     assert.deepEqual(
-      unexplained.map((e) => `${key(e)} (${unitOf(e.from)} is layer ${layerOf.get(unitOf(e.from)!)}, ${unitOf(e.to)} is layer ${layerOf.get(unitOf(e.to)!)})`),
+      unexplained.map(
+        (e) =>
+          `${key(e)} (${unitOf(e.from)} is layer ${layerOf.get(unitOf(e.from)!)}, ${unitOf(e.to)} is layer ${layerOf.get(unitOf(e.to)!)})`,
+      ),
       [],
     );
   });
@@ -146,7 +182,8 @@ describe('architecture: import rules', () => {
   // lazy-loads it): what must not loop is the modules that load each other at run time. Layers above count types too.
   it('no module loads itself back through others (no run-time import cycles)', () => {
     const graph = new Map<string, string[]>();
-    for (const e of edges) if (!e.typeOnly && !ALLOWED.has(key(e))) graph.set(e.from, [...(graph.get(e.from) ?? []), e.to]);
+    for (const e of edges)
+      if (!e.typeOnly && !ALLOWED.has(key(e))) graph.set(e.from, [...(graph.get(e.from) ?? []), e.to]);
     const cycles: string[] = [];
     const state = new Map<string, 'open' | 'done'>();
     const stack: string[] = [];
@@ -175,6 +212,9 @@ describe('architecture: import rules', () => {
 
   it('every allow-listed exception still exists (a fixed one leaves the list)', () => {
     const present = new Set(allEdges.map(key));
-    assert.deepEqual([...ALLOWED.keys()].filter((allowed) => !present.has(allowed)), []);
+    assert.deepEqual(
+      [...ALLOWED.keys()].filter((allowed) => !present.has(allowed)),
+      [],
+    );
   });
 });

@@ -47,9 +47,14 @@ const int = (name) => {
   return n;
 };
 const repeat = int('repeat');
-const sections = values.sections.split(',').map((s) => s.trim()).filter(Boolean);
-for (const s of sections) if (!['gamma', 'trace', 'self-test'].includes(s)) usage(`unknown section ${s} (gamma, trace, self-test)`);
-if (!existsSync(path.join(root, 'dist/src/bench/endpoint/self-test.js'))) usage('dist/ is missing or stale: run `npm run build` first');
+const sections = values.sections
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const s of sections)
+  if (!['gamma', 'trace', 'self-test'].includes(s)) usage(`unknown section ${s} (gamma, trace, self-test)`);
+if (!existsSync(path.join(root, 'dist/src/bench/endpoint/self-test.js')))
+  usage('dist/ is missing or stale: run `npm run build` first');
 const note = (line) => process.stderr.write(`${line}\n`);
 const cli = path.join(root, 'bin/llmops.js');
 const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-workloads-'));
@@ -57,15 +62,27 @@ process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
 function run(argv) {
   return new Promise((resolve, reject) => {
-    execFile(argv[0], argv.slice(1), { maxBuffer: 64 << 20, env: { ...process.env, CI: '1' } }, (error, stdout, stderr) => {
-      if (error && error.code !== 3) return reject(new Error(`${path.basename(argv[1] ?? argv[0])} failed (${error.code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-      resolve(stdout);
-    });
+    execFile(
+      argv[0],
+      argv.slice(1),
+      { maxBuffer: 64 << 20, env: { ...process.env, CI: '1' } },
+      (error, stdout, stderr) => {
+        if (error && error.code !== 3)
+          return reject(
+            new Error(
+              `${path.basename(argv[1] ?? argv[0])} failed (${error.code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+            ),
+          );
+        resolve(stdout);
+      },
+    );
   });
 }
 
 async function withServer(args, body) {
-  const child = spawn(process.execPath, [path.join(root, 'scripts/bench/stream-server.mjs'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'scripts/bench/stream-server.mjs'), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const url = await new Promise((resolve, reject) => {
     let err = '';
     child.stderr.on('data', (chunk) => {
@@ -100,12 +117,39 @@ async function gamma() {
   const rows = [];
   for (const k of [0.5, 1, 4]) {
     const row = await withServer(['--tokens', '1'], async (url, stats) => {
-      const out = await run([process.execPath, cli, 'bench', url, '--rate', String(rate), '--arrival', 'gamma', '--burstiness', String(k), '--requests', String(requests), '--warmup', '0', '--max-tokens', '1', '--json']);
+      const out = await run([
+        process.execPath,
+        cli,
+        'bench',
+        url,
+        '--rate',
+        String(rate),
+        '--arrival',
+        'gamma',
+        '--burstiness',
+        String(k),
+        '--requests',
+        String(requests),
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '1',
+        '--json',
+      ]);
       const step = JSON.parse(out).runs[0];
       const arrivals = (await stats()).arrivalsMs.slice(-requests);
-      return { k, expectedCv: r(1 / Math.sqrt(k)), clientCv: step.schedule.interArrivalCv, serverCv: r(cv(gaps(arrivals))), sent: step.schedule.sent, lagP99Ms: step.schedule.lagMs.p99 };
+      return {
+        k,
+        expectedCv: r(1 / Math.sqrt(k)),
+        clientCv: step.schedule.interArrivalCv,
+        serverCv: r(cv(gaps(arrivals))),
+        sent: step.schedule.sent,
+        lagP99Ms: step.schedule.lagMs.p99,
+      };
     });
-    note(`  gamma K=${k}: client CV ${row.clientCv}, server CV ${row.serverCv} (1/√K = ${row.expectedCv}), lag p99 ${row.lagP99Ms} ms`);
+    note(
+      `  gamma K=${k}: client CV ${row.clientCv}, server CV ${row.serverCv} (1/√K = ${row.expectedCv}), lag p99 ${row.lagP99Ms} ms`,
+    );
     rows.push(row);
   }
   return rows;
@@ -116,7 +160,7 @@ async function trace() {
   const rate = int('trace-rate');
   // Poisson timestamps from a fixed LCG: the same trace every run.
   let seed = 12345;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   let t = 0;
   const offsets = [];
   const lines = [];
@@ -133,8 +177,20 @@ async function trace() {
     const arrivals = (await stats()).arrivalsMs.slice(-requests).sort((a, b) => a - b);
     // Arrival i against recorded offset i (both sorted, both from their own first): how faithfully the server saw the trace.
     const offBy = arrivals.map((at, i) => Math.abs(at - arrivals[0] - offsets[i]));
-    const row = { requests, rate, sent: step.schedule.sent, errors: step.errors, lagP50Ms: step.schedule.lagMs.p50, lagP99Ms: step.schedule.lagMs.p99, lagMaxMs: step.schedule.lagMs.max, late: step.schedule.late, arrivalOffsetP99Ms: r(percentile(offBy, 99)) };
-    note(`  trace ${requests} requests at ${rate} req/s: send lag p50 ${row.lagP50Ms} ms, p99 ${row.lagP99Ms} ms, max ${row.lagMaxMs} ms; server arrivals off the trace p99 ${row.arrivalOffsetP99Ms} ms`);
+    const row = {
+      requests,
+      rate,
+      sent: step.schedule.sent,
+      errors: step.errors,
+      lagP50Ms: step.schedule.lagMs.p50,
+      lagP99Ms: step.schedule.lagMs.p99,
+      lagMaxMs: step.schedule.lagMs.max,
+      late: step.schedule.late,
+      arrivalOffsetP99Ms: r(percentile(offBy, 99)),
+    };
+    note(
+      `  trace ${requests} requests at ${rate} req/s: send lag p50 ${row.lagP50Ms} ms, p99 ${row.lagP99Ms} ms, max ${row.lagMaxMs} ms; server arrivals off the trace p99 ${row.arrivalOffsetP99Ms} ms`,
+    );
     return row;
   });
 }
@@ -142,7 +198,19 @@ async function trace() {
 async function selfTest() {
   const streams = int('streams');
   const seconds = int('seconds');
-  const out = await run([process.execPath, cli, 'bench', '--self-test', '--concurrency', String(streams), '--duration', `${seconds}s`, '--warmup', '2s', '--json']);
+  const out = await run([
+    process.execPath,
+    cli,
+    'bench',
+    '--self-test',
+    '--concurrency',
+    String(streams),
+    '--duration',
+    `${seconds}s`,
+    '--warmup',
+    '2s',
+    '--json',
+  ]);
   const result = JSON.parse(out);
   const row = {
     streams,
@@ -159,10 +227,30 @@ async function selfTest() {
     eventLoopDelayP99Ms: result.measured.eventLoopDelayP99Ms,
     warnings: result.warnings,
   };
-  note(`  self-test ${streams} streams: ${row.requestsPerSecond} req/s, TTFT p50 ${row.ttftP50Ms} ms vs server ${row.serverTtftP50Ms} (${r(row.ttftError * 100, 1)}%), ITL p50 ${row.itlP50Ms} vs ${row.serverItlP50Ms} (${r(row.itlError * 100, 1)}%), lag p99 ${row.sendLagP99Ms} ms, CPU ${row.cpuMsPerRequest} ms/req, loop delay p99 ${row.eventLoopDelayP99Ms} ms`);
+  note(
+    `  self-test ${streams} streams: ${row.requestsPerSecond} req/s, TTFT p50 ${row.ttftP50Ms} ms vs server ${row.serverTtftP50Ms} (${r(row.ttftError * 100, 1)}%), ITL p50 ${row.itlP50Ms} vs ${row.serverItlP50Ms} (${r(row.itlError * 100, 1)}%), lag p99 ${row.sendLagP99Ms} ms, CPU ${row.cpuMsPerRequest} ms/req, loop delay p99 ${row.eventLoopDelayP99Ms} ms`,
+  );
   if (values.compare) {
     // hey and Locust at the same load and timing, by the script that already drives them (pinned, same request).
-    const peers = await run([process.execPath, path.join(root, 'scripts/bench/endpoint-load.mjs'), '--clients', 'hey,locust', '--concurrency', String(streams), '--seconds', String(seconds + 2), '--warmup', '2', '--ttft', '50', '--itl', '20', '--tokens', '8', '--json']).catch((error) => {
+    const peers = await run([
+      process.execPath,
+      path.join(root, 'scripts/bench/endpoint-load.mjs'),
+      '--clients',
+      'hey,locust',
+      '--concurrency',
+      String(streams),
+      '--seconds',
+      String(seconds + 2),
+      '--warmup',
+      '2',
+      '--ttft',
+      '50',
+      '--itl',
+      '20',
+      '--tokens',
+      '8',
+      '--json',
+    ]).catch((error) => {
       note(`  hey/Locust: ${error.message}`);
       return null;
     });
@@ -176,7 +264,11 @@ async function selfTest() {
 }
 
 const runners = { gamma, trace, 'self-test': selfTest };
-const document = { repeat, host: { cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => r(x, 2)) }, sections: {} };
+const document = {
+  repeat,
+  host: { cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => r(x, 2)) },
+  sections: {},
+};
 try {
   for (const section of sections) {
     document.sections[section] = [];
@@ -197,13 +289,25 @@ if (document.sections.gamma) {
     const rows = document.sections.gamma.map((rep) => rep.find((row) => row.k === k));
     const client = median(rows.map((row) => row.clientCv));
     const server = median(rows.map((row) => row.serverCv));
-    checks.push({ check: `gamma K=${k}: client-measured CV within 10% of ${r(1 / Math.sqrt(k))}`, value: client, ok: Math.abs(client * Math.sqrt(k) - 1) <= 0.1 });
-    checks.push({ check: `gamma K=${k}: server-measured CV within 10% of ${r(1 / Math.sqrt(k))}`, value: server, ok: Math.abs(server * Math.sqrt(k) - 1) <= 0.1 });
+    checks.push({
+      check: `gamma K=${k}: client-measured CV within 10% of ${r(1 / Math.sqrt(k))}`,
+      value: client,
+      ok: Math.abs(client * Math.sqrt(k) - 1) <= 0.1,
+    });
+    checks.push({
+      check: `gamma K=${k}: server-measured CV within 10% of ${r(1 / Math.sqrt(k))}`,
+      value: server,
+      ok: Math.abs(server * Math.sqrt(k) - 1) <= 0.1,
+    });
   }
 }
 if (document.sections.trace) {
   const lag = median(document.sections.trace.map((row) => row.lagP99Ms));
-  checks.push({ check: `trace replay of ${values['trace-requests']} requests at ${values['trace-rate']} req/s: send lag p99 ≤ 5 ms`, value: lag, ok: lag <= 5 });
+  checks.push({
+    check: `trace replay of ${values['trace-requests']} requests at ${values['trace-rate']} req/s: send lag p99 ≤ 5 ms`,
+    value: lag,
+    ok: lag <= 5,
+  });
 }
 if (document.sections['self-test']) {
   const rows = document.sections['self-test'];
@@ -218,5 +322,7 @@ document.checks = checks;
 document.ok = checks.every((c) => c.ok);
 if (values.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
 else for (const c of checks) process.stdout.write(`${c.ok ? 'PASS' : 'FAIL'}  ${c.check}: ${c.value}\n`);
-note(`host: ${document.host.cpus} CPUs, load average ${document.host.loadAverage.join(' ')} at the start (other processes on the machine bend these figures)`);
+note(
+  `host: ${document.host.cpus} CPUs, load average ${document.host.loadAverage.join(' ')} at the start (other processes on the machine bend these figures)`,
+);
 process.exitCode = document.ok ? 0 : 3;

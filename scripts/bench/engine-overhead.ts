@@ -61,7 +61,10 @@ async function bareChild(dir: string, promptLength: number): Promise<SideResult>
   });
   const sig = readDecoderSignature(session, files.config, files.onnxPath);
   const tokenizer = await TextTokenizer.load(files.tokenizerPath, files.tokenizerConfig);
-  const prompt = promptIds(promptLength, { vocabSize: files.config.vocab_size ?? 356, encode: (text) => tokenizer.encode(text, { addSpecialTokens: false }) });
+  const prompt = promptIds(promptLength, {
+    vocabSize: files.config.vocab_size ?? 356,
+    encode: (text) => tokenizer.encode(text, { addSpecialTokens: false }),
+  });
   const int64 = (list: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(list, BigInt), dims);
   const lastRow = (outputs: Ort.InferenceSession.OnnxValueMapType) => {
     const logits = outputs[sig.logits] as Ort.Tensor;
@@ -74,11 +77,20 @@ async function bareChild(dir: string, promptLength: number): Promise<SideResult>
     const feeds: Record<string, Ort.Tensor> = {};
     feeds[sig.inputIds] = int64(prompt, [1, prompt.length]);
     if (sig.attentionMask) feeds[sig.attentionMask] = int64(Array(prompt.length).fill(1), [1, prompt.length]);
-    if (sig.positionIds) feeds[sig.positionIds] = int64(prompt.map((_, i) => i), [1, prompt.length]);
+    if (sig.positionIds)
+      feeds[sig.positionIds] = int64(
+        prompt.map((_, i) => i),
+        [1, prompt.length],
+      );
     if (sig.useCacheBranch) feeds[sig.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
     for (const layer of sig.layers) {
       for (const name of [layer.pastKey, layer.pastValue]) {
-        feeds[name] = new ort.Tensor(sig.kvType, sig.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, sig.kvHeads, 0, sig.headDim]);
+        feeds[name] = new ort.Tensor(sig.kvType, sig.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [
+          1,
+          sig.kvHeads,
+          0,
+          sig.headDim,
+        ]);
       }
     }
     const start = performance.now();
@@ -124,7 +136,8 @@ async function parent(): Promise<void> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
   const cli = path.join(root, 'bin', 'llmops.js');
   const self = fileURLToPath(import.meta.url);
-  if (values.size !== 'tiny' && values.size !== '80m') throw new Error(`--size must be tiny or 80m, got ${values.size}`);
+  if (values.size !== 'tiny' && values.size !== '80m')
+    throw new Error(`--size must be tiny or 80m, got ${values.size}`);
   const { ensureTinyModel } = await import('../../src/model/tiny.js');
   const dir = values.dir ?? (await ensureTinyModel({ size: values.size }));
   const prompts = values.prompts.split(',').map(Number);
@@ -132,16 +145,56 @@ async function parent(): Promise<void> {
   const threadArgs = threads ? ['--threads', String(threads)] : [];
 
   const runBare = async (prompt: number): Promise<SideResult> =>
-    JSON.parse(await run([self, '--child', 'bare', '--dir', dir, '--prompt', String(prompt), '--gen', String(genTokens), '--iterations', String(iterations), ...threadArgs])) as SideResult;
+    JSON.parse(
+      await run([
+        self,
+        '--child',
+        'bare',
+        '--dir',
+        dir,
+        '--prompt',
+        String(prompt),
+        '--gen',
+        String(genTokens),
+        '--iterations',
+        String(iterations),
+        ...threadArgs,
+      ]),
+    ) as SideResult;
   const runCli = async (prompt: number): Promise<SideResult> => {
-    const args = [cli, 'bench', dir, '--batch', '1', '--prompt-tokens', String(prompt), '--gen-tokens', String(genTokens), '--iterations', String(iterations), '--warmup', '1', '--json', ...threadArgs];
-    const row = (JSON.parse(await run(args)) as { results: Array<{ decodeTokensPerSecond: number; ttftMs: { mean: number } }> }).results[0]!;
+    const args = [
+      cli,
+      'bench',
+      dir,
+      '--batch',
+      '1',
+      '--prompt-tokens',
+      String(prompt),
+      '--gen-tokens',
+      String(genTokens),
+      '--iterations',
+      String(iterations),
+      '--warmup',
+      '1',
+      '--json',
+      ...threadArgs,
+    ];
+    const row = (
+      JSON.parse(await run(args)) as { results: Array<{ decodeTokensPerSecond: number; ttftMs: { mean: number } }> }
+    ).results[0]!;
     return { decodeTokensPerSecond: row.decodeTokensPerSecond, ttftMs: row.ttftMs.mean };
   };
 
   console.log(`model ${dir}`);
-  console.log(`${os.cpus()[0]?.model.trim()} · ${os.cpus().length} cores · load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} · threads ${threads ?? 'ORT default'}`);
-  console.log(`batch 1 · ${genTokens} generated · ${rounds} rounds per prompt length, each a bare process and a CLI process (alternating order) of ${iterations} generations after 1 warm-up\n`);
+  console.log(
+    `${os.cpus()[0]?.model.trim()} · ${os.cpus().length} cores · load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} · threads ${threads ?? 'ORT default'}`,
+  );
+  console.log(
+    `batch 1 · ${genTokens} generated · ${rounds} rounds per prompt length, each a bare process and a CLI process (alternating order) of ${iterations} generations after 1 warm-up\n`,
+  );
 
   let ok = true;
   for (const prompt of prompts) {
@@ -174,10 +227,15 @@ async function parent(): Promise<void> {
 
 function run(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: '1' } }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${args.slice(0, 3).join(' ')} failed: ${stderr.trim().split('\n').pop()}`));
-      else resolve(stdout);
-    });
+    execFile(
+      process.execPath,
+      args,
+      { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: '1' } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${args.slice(0, 3).join(' ')} failed: ${stderr.trim().split('\n').pop()}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 

@@ -24,7 +24,8 @@ const { values } = parseArgs({
     threads: { type: 'string' },
   },
 });
-if (!values.dir) throw new Error('--dir MODEL_DIR is required (a decoder with at least 1280 positions for the default cases)');
+if (!values.dir)
+  throw new Error('--dir MODEL_DIR is required (a decoder with at least 1280 positions for the default cases)');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = path.join(root, 'bin', 'llmops.js');
 const rounds = Number(values.rounds);
@@ -36,12 +37,37 @@ interface Row {
 }
 
 async function bench(kv: 'preallocated' | 'naive', prompt: number, gen: number): Promise<Row> {
-  const args = [cli, 'bench', values.dir!, '--batch', '1', '--prompt-tokens', String(prompt), '--gen-tokens', String(gen), '--iterations', values.iterations, '--warmup', '1', '--kv-cache', kv, '--json'];
+  const args = [
+    cli,
+    'bench',
+    values.dir!,
+    '--batch',
+    '1',
+    '--prompt-tokens',
+    String(prompt),
+    '--gen-tokens',
+    String(gen),
+    '--iterations',
+    values.iterations,
+    '--warmup',
+    '1',
+    '--kv-cache',
+    kv,
+    '--json',
+  ];
   if (values.threads) args.push('--threads', values.threads);
   const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: '1' } }, (error, out, err) => (error ? reject(new Error(err.trim().split('\n').pop())) : resolve(out))),
+    execFile(
+      process.execPath,
+      args,
+      { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: '1' } },
+      (error, out, err) => (error ? reject(new Error(err.trim().split('\n').pop())) : resolve(out)),
+    ),
   );
-  const result = JSON.parse(stdout) as { kvCache: string; results: Array<{ decodeTokensPerSecond: number; peakRssMb: number }> };
+  const result = JSON.parse(stdout) as {
+    kvCache: string;
+    results: Array<{ decodeTokensPerSecond: number; peakRssMb: number }>;
+  };
   if (result.kvCache !== kv) throw new Error(`asked for ${kv}, ran ${result.kvCache}`);
   return { ...result.results[0]!, kvCache: result.kvCache };
 }
@@ -53,8 +79,15 @@ const median = (xs: number[]) => {
 };
 
 console.log(`model ${values.dir}`);
-console.log(`${os.cpus()[0]?.model.trim()} · ${os.cpus().length} cores · load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} · threads ${values.threads ?? 'ORT default'}`);
-console.log(`batch 1 · ${rounds} rounds per case, each a naive and a preallocated CLI process (alternating order) of ${values.iterations} generations after 1 warm-up\n`);
+console.log(
+  `${os.cpus()[0]?.model.trim()} · ${os.cpus().length} cores · load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} · threads ${values.threads ?? 'ORT default'}`,
+);
+console.log(
+  `batch 1 · ${rounds} rounds per case, each a naive and a preallocated CLI process (alternating order) of ${values.iterations} generations after 1 warm-up\n`,
+);
 for (const spec of values.cases.split(',')) {
   const [prompt, gen] = spec.split(':').map(Number) as [number, number];
   const pairs: Array<{ naive: Row; pre: Row }> = [];

@@ -11,17 +11,32 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { values } = parseArgs({ options: { size: { type: 'string', default: '80m' }, tokens: { type: 'string', default: '64' }, soak: { type: 'string', default: '60' }, streams: { type: 'string', default: '200' } } });
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '80m' },
+    tokens: { type: 'string', default: '64' },
+    soak: { type: 'string', default: '60' },
+    streams: { type: 'string', default: '200' },
+  },
+});
 const maxTokens = Number(values.tokens);
 const { ensureTinyModel } = await import(path.join(root, 'dist/src/model/tiny.js'));
 const model = await ensureTinyModel({ size: values.size });
 const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-serverload-'));
 const project = path.join(work, 'svc');
-execFileSync(process.execPath, [path.join(root, 'bin/llmops.js'), 'scaffold', project, '--model', model], { stdio: 'ignore' });
+execFileSync(process.execPath, [path.join(root, 'bin/llmops.js'), 'scaffold', project, '--model', model], {
+  stdio: 'ignore',
+});
 symlinkSync(path.join(root, 'node_modules'), path.join(project, 'node_modules'));
-execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: project });
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+  cwd: project,
+});
 
-const server = spawn(process.execPath, ['dist/src/main.js'], { cwd: project, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MAX_BATCH_SIZE: '16', MAX_QUEUE_WAIT_MS: '5' }, stdio: ['ignore', 'ignore', 'pipe'] });
+const server = spawn(process.execPath, ['dist/src/main.js'], {
+  cwd: project,
+  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MAX_BATCH_SIZE: '16', MAX_QUEUE_WAIT_MS: '5' },
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
 const url = await new Promise((resolve) => {
   let log = '';
   server.stderr.on('data', (chunk) => {
@@ -36,12 +51,24 @@ async function stream(i) {
   const response = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'svc', prompt: `Request ${i}: the model server`, max_tokens: maxTokens, temperature: 0.8, seed: i, stream: true, stream_options: { include_usage: true } }),
+    body: JSON.stringify({
+      model: 'svc',
+      prompt: `Request ${i}: the model server`,
+      max_tokens: maxTokens,
+      temperature: 0.8,
+      seed: i,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
   });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
   const text = await response.text();
   if (!text.endsWith('data: [DONE]\n\n')) throw new Error('stream ended without [DONE]');
-  const usage = text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6))).find((e) => e.usage)?.usage;
+  const usage = text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: {'))
+    .map((e) => JSON.parse(e.slice(6)))
+    .find((e) => e.usage)?.usage;
   return usage.completion_tokens;
 }
 
@@ -50,13 +77,15 @@ async function closedLoop(concurrency, total) {
   let next = 0;
   let tokens = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      // Not `tokens += await …`: that reads `tokens` before awaiting and loses the other clients' counts.
-      const generated = await stream(next++);
-      tokens += generated;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        // Not `tokens += await …`: that reads `tokens` before awaiting and loses the other clients' counts.
+        const generated = await stream(next++);
+        tokens += generated;
+      }
+    }),
+  );
   return tokens / ((performance.now() - started) / 1000);
 }
 
@@ -65,7 +94,9 @@ const one = await closedLoop(1, 8);
 const sixteen = await closedLoop(16, 64);
 console.log(`model ${values.size} (${model}), ${maxTokens} tokens per request, MAX_BATCH_SIZE=16`);
 console.log(`1 stream   : ${one.toFixed(1)} output tokens/s`);
-console.log(`16 streams : ${sixteen.toFixed(1)} output tokens/s aggregate = ${(sixteen / one).toFixed(2)}x one stream ${sixteen / one >= 3 ? '(OK, target >= 3x)' : '(BELOW the 3x target)'}`);
+console.log(
+  `16 streams : ${sixteen.toFixed(1)} output tokens/s aggregate = ${(sixteen / one).toFixed(2)}x one stream ${sixteen / one >= 3 ? '(OK, target >= 3x)' : '(BELOW the 3x target)'}`,
+);
 
 const soakSeconds = Number(values.soak);
 if (soakSeconds > 0) {
@@ -76,23 +107,29 @@ if (soakSeconds > 0) {
   let completed = 0;
   let errors = 0;
   let i = 0;
-  await Promise.all(Array.from({ length: Number(values.streams) }, async () => {
-    while (performance.now() < deadline) {
-      try {
-        await stream(i++);
-        completed += 1;
-      } catch {
-        errors += 1;
+  await Promise.all(
+    Array.from({ length: Number(values.streams) }, async () => {
+      while (performance.now() < deadline) {
+        try {
+          await stream(i++);
+          completed += 1;
+        } catch {
+          errors += 1;
+        }
       }
-    }
-  }));
+    }),
+  );
   clearInterval(sampler);
   const firstHalf = samples.slice(0, Math.ceil(samples.length / 2));
   const secondHalf = samples.slice(Math.ceil(samples.length / 2));
   const growth = Math.max(...secondHalf) - Math.max(...firstHalf);
-  console.log(`soak: ${values.streams} concurrent streams for ${soakSeconds} s → ${completed} completed, ${errors} errors`);
+  console.log(
+    `soak: ${values.streams} concurrent streams for ${soakSeconds} s → ${completed} completed, ${errors} errors`,
+  );
   console.log(`server RSS MB every 5 s: ${samples.map((s) => s.toFixed(0)).join(' ')}`);
-  console.log(`RSS growth, max of second half − max of first half: ${growth.toFixed(1)} MB ${errors === 0 && growth < 0.05 * Math.max(...samples) ? '(OK: zero errors, RSS flat)' : '(CHECK)'}`);
+  console.log(
+    `RSS growth, max of second half − max of first half: ${growth.toFixed(1)} MB ${errors === 0 && growth < 0.05 * Math.max(...samples) ? '(OK: zero errors, RSS flat)' : '(CHECK)'}`,
+  );
 }
 server.kill('SIGTERM');
 await new Promise((resolve) => server.on('exit', resolve));

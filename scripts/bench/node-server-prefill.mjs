@@ -16,15 +16,28 @@ import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
-  options: { dir: { type: 'string' }, chunks: { type: 'string', default: '0,128' }, streams: { type: 'string', default: '16' }, 'prompt-tokens': { type: 'string', default: '1024' }, settle: { type: 'string', default: '3' }, 'stream-tokens': { type: 'string', default: '600' } },
+  options: {
+    dir: { type: 'string' },
+    chunks: { type: 'string', default: '0,128' },
+    streams: { type: 'string', default: '16' },
+    'prompt-tokens': { type: 'string', default: '1024' },
+    settle: { type: 'string', default: '3' },
+    'stream-tokens': { type: 'string', default: '600' },
+  },
 });
 if (!values.dir) throw new Error('--dir MODEL_DIR is required');
 const streams = Number(values.streams);
 const work = mkdtempSync(path.join(os.tmpdir(), 'llmops-prefill-'));
 const project = path.join(work, 'svc');
-execFileSync(process.execPath, [path.join(root, 'bin/llmops.js'), 'scaffold', project, '--model', path.resolve(values.dir)], { stdio: 'ignore' });
+execFileSync(
+  process.execPath,
+  [path.join(root, 'bin/llmops.js'), 'scaffold', project, '--model', path.resolve(values.dir)],
+  { stdio: 'ignore' },
+);
 symlinkSync(path.join(root, 'node_modules'), path.join(project, 'node_modules'));
-execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: project });
+execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+  cwd: project,
+});
 
 const pct = (xs, p) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -34,7 +47,14 @@ const pct = (xs, p) => {
 async function startServer(chunk) {
   const server = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: project,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MAX_BATCH_SIZE: String(streams + 1), MAX_QUEUE_WAIT_MS: '5', PREFILL_CHUNK_TOKENS: String(chunk) },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MAX_BATCH_SIZE: String(streams + 1),
+      MAX_QUEUE_WAIT_MS: '5',
+      PREFILL_CHUNK_TOKENS: String(chunk),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const url = await new Promise((resolve) => {
@@ -50,7 +70,11 @@ async function startServer(chunk) {
 
 /** A streamed completion; calls onChunk at each SSE data chunk; resolves with the usage. */
 async function stream(url, body, onChunk) {
-  const response = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'svc', ...body, stream: true, stream_options: { include_usage: true } }) });
+  const response = await fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'svc', ...body, stream: true, stream_options: { include_usage: true } }),
+  });
   if (!response.ok) throw new Error(`the server answered ${response.status}: ${await response.text()}`);
   const decoder = new TextDecoder();
   let usage = null;
@@ -71,7 +95,12 @@ async function stream(url, body, onChunk) {
 }
 
 const sentence = 'The model server answers requests with streamed tokens while the autoscaler watches the queue. ';
-console.log(`model ${values.dir} · ${os.cpus().length} cores · load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} · ${streams} streams + one ~${values['prompt-tokens']}-token prompt\n`);
+console.log(
+  `model ${values.dir} · ${os.cpus().length} cores · load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} · ${streams} streams + one ~${values['prompt-tokens']}-token prompt\n`,
+);
 for (const chunk of values.chunks.split(',').map(Number)) {
   const { server, url } = await startServer(chunk);
   try {
@@ -81,7 +110,11 @@ for (const chunk of values.chunks.split(',').map(Number)) {
     let prompt = '';
     let promptTokens = 0;
     for (let attempt = 0; attempt < 4; attempt += 1) {
-      prompt = sentence.repeat(Math.ceil(words / 15)).split(' ').slice(0, words).join(' ');
+      prompt = sentence
+        .repeat(Math.ceil(words / 15))
+        .split(' ')
+        .slice(0, words)
+        .join(' ');
       const usage = await stream(url, { prompt, max_tokens: 1, temperature: 0 }, () => {});
       promptTokens = usage.prompt_tokens;
       words = Math.max(1, Math.round((words * Number(values['prompt-tokens'])) / promptTokens));
@@ -90,10 +123,19 @@ for (const chunk of values.chunks.split(',').map(Number)) {
     const started = performance.now();
     let generated = 0;
     const running = arrivals.map((times, i) =>
-      stream(url, { prompt: `Request ${i}: the model server`, max_tokens: Number(values['stream-tokens']), temperature: 0.8, seed: i }, (t) => {
-        times.push(t);
-        generated += 1;
-      }),
+      stream(
+        url,
+        {
+          prompt: `Request ${i}: the model server`,
+          max_tokens: Number(values['stream-tokens']),
+          temperature: 0.8,
+          seed: i,
+        },
+        (t) => {
+          times.push(t);
+          generated += 1;
+        },
+      ),
     );
     await new Promise((resolve) => setTimeout(resolve, Number(values.settle) * 1000));
     const arrival = performance.now();
@@ -104,10 +146,12 @@ for (const chunk of values.chunks.split(',').map(Number)) {
     const throughput = generated / ((end - started) / 1000);
     server.kill('SIGKILL');
     await Promise.allSettled(running);
-    const gaps = (from, to) => arrivals.flatMap((times) => times.slice(1).flatMap((t, k) => (t >= from && t < to ? [t - times[k]] : [])));
+    const gaps = (from, to) =>
+      arrivals.flatMap((times) => times.slice(1).flatMap((t, k) => (t >= from && t < to ? [t - times[k]] : [])));
     const before = gaps(started + 1000, arrival);
     const during = gaps(arrival, firstToken + 1000);
-    if (before.length === 0 || during.length === 0) throw new Error('no inter-token gaps in a window: raise --settle or --stream-tokens');
+    if (before.length === 0 || during.length === 0)
+      throw new Error('no inter-token gaps in a window: raise --settle or --stream-tokens');
     console.log(
       `PREFILL_CHUNK_TOKENS=${chunk} (prompt ${promptTokens} tokens): ITL before p50 ${pct(before, 50).toFixed(1)} ms; during the arrival p50 ${pct(during, 50).toFixed(1)} ms, ` +
         `p99 ${pct(during, 99).toFixed(1)} ms, max ${Math.max(...during).toFixed(1)} ms → p99/p50-before ${(pct(during, 99) / pct(before, 50)).toFixed(2)} (target ≤ 2); ` +

@@ -24,16 +24,34 @@ function time(args) {
 
 const baseline = time(['-e', '0']);
 const rows = [['node -e 0', baseline]];
-for (const args of [['--version'], ['--help'], ['generate', '--help']]) rows.push([`llmops ${args.join(' ')}`, time([cli, ...args])]);
+for (const args of [['--version'], ['--help'], ['generate', '--help']])
+  rows.push([`llmops ${args.join(' ')}`, time([cli, ...args])]);
 
 console.log(`startup over ${runs} runs (median / min, ms):`);
 for (const [name, t] of rows) {
   const ratio = t.median / baseline.median;
-  console.log(`  ${name.padEnd(24)} ${t.median.toFixed(1).padStart(7)} ${t.min.toFixed(1).padStart(7)}   ${ratio.toFixed(2)}x node`);
+  console.log(
+    `  ${name.padEnd(24)} ${t.median.toFixed(1).padStart(7)} ${t.min.toFixed(1).padStart(7)}   ${ratio.toFixed(2)}x node`,
+  );
 }
 
-const traced = spawnSync(process.execPath, ['--import', path.join(root, 'scripts', 'import-trace.mjs'), cli, '--help'], { encoding: 'utf8' });
-const packages = [...new Set(traced.stderr.split('\n').filter((l) => l.startsWith('[import] ')).map((l) => l.slice(9)))].sort();
+const traced = spawnSync(
+  process.execPath,
+  ['--import', path.join(root, 'scripts', 'import-trace.mjs'), cli, '--help'],
+  { encoding: 'utf8' },
+);
+const packages = [
+  ...new Set(
+    traced.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('[import] '))
+      .map((l) => l.slice(9)),
+  ),
+].sort();
 console.log(`packages loaded by --help: ${packages.join(', ') || '(none)'}`);
 const worst = Math.max(...rows.slice(1).map(([, t]) => t.median / baseline.median));
-console.log(worst <= 2.5 ? `OK: slowest is ${worst.toFixed(2)}x node -e 0 (target <= 2.5x)` : `OVER TARGET: ${worst.toFixed(2)}x node -e 0 (target <= 2.5x)`);
+console.log(
+  worst <= 2.5
+    ? `OK: slowest is ${worst.toFixed(2)}x node -e 0 (target <= 2.5x)`
+    : `OVER TARGET: ${worst.toFixed(2)}x node -e 0 (target <= 2.5x)`,
+);

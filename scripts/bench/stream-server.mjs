@@ -37,7 +37,9 @@ const server = await startStreamServer(
     holdHeaders: values['hold-headers'],
     ttftPerInFlightMs: Number(values['ttft-per-in-flight']),
     ...(values['usage-skew'] === undefined ? {} : { usageSkew: values['usage-skew'].split(',').map(Number) }),
-    ...(values['stall-from'] === undefined ? {} : { stallFromMs: Number(values['stall-from']), stallForMs: Number(values['stall-for']) }),
+    ...(values['stall-from'] === undefined
+      ? {}
+      : { stallFromMs: Number(values['stall-from']), stallForMs: Number(values['stall-for']) }),
   },
   Number(values.port),
 );

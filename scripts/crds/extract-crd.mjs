@@ -21,7 +21,12 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
-const git = (...args) => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+const git = (...args) =>
+  execFileSync('git', ['--git-dir', gitDir, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 const text = git('show', `${tag}:${filePath}`);
 const commit = git('rev-parse', `${tag}^{commit}`).trim();
 const repo = repoName(gitDir);
@@ -31,11 +36,15 @@ const docs = parseAllDocuments(text).map((d) => {
   return d.toJS();
 });
 const crds = docs.filter((d) => d?.kind === 'CustomResourceDefinition');
-if (crds.length !== 1) throw new Error(`${filePath} at ${tag}: expected one CustomResourceDefinition, found ${crds.length}`);
+if (crds.length !== 1)
+  throw new Error(`${filePath} at ${tag}: expected one CustomResourceDefinition, found ${crds.length}`);
 const crd = crds[0];
 const served = (crd.spec.versions ?? []).filter((v) => v.served !== false);
 const v = served.find((x) => x.name === version);
-if (!v) throw new Error(`${crd.metadata.name} at ${tag} serves ${served.map((x) => x.name).join(', ') || 'no version'}, not ${version}`);
+if (!v)
+  throw new Error(
+    `${crd.metadata.name} at ${tag} serves ${served.map((x) => x.name).join(', ') || 'no version'}, not ${version}`,
+  );
 const schema = v.schema?.openAPIV3Schema ?? crd.spec.validation?.openAPIV3Schema;
 if (!schema) throw new Error(`${crd.metadata.name} ${version} has no openAPIV3Schema`);
 
@@ -65,14 +74,22 @@ function stripDescriptions(node, isPropertiesMap = false) {
 function sortKeys(node) {
   if (Array.isArray(node)) return node.map(sortKeys);
   if (node === null || typeof node !== 'object') return node;
-  return Object.fromEntries(Object.keys(node).sort().map((k) => [k, sortKeys(node[k])]));
+  return Object.fromEntries(
+    Object.keys(node)
+      .sort()
+      .map((k) => [k, sortKeys(node[k])]),
+  );
 }
 
 // owner/name of the repository: from the remote URL if there is one, else from a mirror directory named
 // owner+name (as /work/.mirror/owner+name/repo), else the directory name.
 function repoName(dir) {
   let url = '';
-  try { url = git('config', '--get', 'remote.origin.url').trim(); } catch { /* no remote */ }
+  try {
+    url = git('config', '--get', 'remote.origin.url').trim();
+  } catch {
+    /* no remote */
+  }
   const m = url.match(/github\.com[/:]([^/]+\/[^/]+?)(\.git)?\/?$/);
   if (m) return m[1];
   const parts = dir.replace(/\/+$/, '').split('/');

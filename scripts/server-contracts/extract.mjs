@@ -24,9 +24,24 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** The pins: the image llmops deploys and the upstream tag that image was built from. */
 const PINS = {
   vllm: { name: 'vLLM', image: 'vllm/vllm-openai:v0.11.0', repo: 'vllm-project/vllm', tag: 'v0.11.0' },
-  tgi: { name: 'TGI', image: 'ghcr.io/huggingface/text-generation-inference:3.3.6', repo: 'huggingface/text-generation-inference', tag: 'v3.3.6' },
-  trtllm: { name: 'TensorRT-LLM', image: 'nvcr.io/nvidia/tensorrt-llm/release:1.0.0', repo: 'NVIDIA/TensorRT-LLM', tag: 'v1.0.0' },
-  triton: { name: 'Triton', image: 'nvcr.io/nvidia/tritonserver:25.01-py3', repo: 'triton-inference-server/server', tag: 'v2.54.0' },
+  tgi: {
+    name: 'TGI',
+    image: 'ghcr.io/huggingface/text-generation-inference:3.3.6',
+    repo: 'huggingface/text-generation-inference',
+    tag: 'v3.3.6',
+  },
+  trtllm: {
+    name: 'TensorRT-LLM',
+    image: 'nvcr.io/nvidia/tensorrt-llm/release:1.0.0',
+    repo: 'NVIDIA/TensorRT-LLM',
+    tag: 'v1.0.0',
+  },
+  triton: {
+    name: 'Triton',
+    image: 'nvcr.io/nvidia/tritonserver:25.01-py3',
+    repo: 'triton-inference-server/server',
+    tag: 'v2.54.0',
+  },
 };
 
 // ---------------------------------------------------------------- source access
@@ -39,7 +54,8 @@ function openSource(spec, tag, commitOverride) {
   const isWorkTree = existsSync(path.join(dir, '.git'));
   if (isGit || isWorkTree) {
     const gitDir = isGit ? dir : path.join(dir, '.git');
-    const git = (...args) => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const git = (...args) =>
+      execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const commit = git('rev-parse', `${requested}^{commit}`).trim();
     return {
       ref: requested,
@@ -49,7 +65,8 @@ function openSource(spec, tag, commitOverride) {
       list: (dirPath) => git('ls-tree', '--name-only', `${commit}`, `${dirPath}/`).split('\n').filter(Boolean),
     };
   }
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a git directory nor a source tree`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new Error(`${dir}: not a git directory nor a source tree`);
   return {
     ref: null,
     commit: commitOverride ?? null,
@@ -86,7 +103,9 @@ function verify(src, value) {
     const out = {};
     for (const [key, inner] of Object.entries(value)) {
       if (key === 'evidence' && inner && typeof inner === 'object' && 'file' in inner) {
-        out.source = inner.unverified ? `${inner.file} (${inner.unverified})` : `${inner.file}:${lineOf(src.read(inner.file), inner.text, inner.file)}`;
+        out.source = inner.unverified
+          ? `${inner.file} (${inner.unverified})`
+          : `${inner.file}:${lineOf(src.read(inner.file), inner.text, inner.file)}`;
       } else out[key] = verify(src, inner);
     }
     return out;
@@ -212,7 +231,10 @@ function addFlag(flags, name, entry) {
 function extractVllm(src) {
   const flags = {};
   const positional = [];
-  const configFiles = src.list('vllm/config').filter((f) => f.endsWith('.py')).map((f) => (f.includes('/') ? f : `vllm/config/${f}`));
+  const configFiles = src
+    .list('vllm/config')
+    .filter((f) => f.endsWith('.py'))
+    .map((f) => (f.includes('/') ? f : `vllm/config/${f}`));
   const classText = (name) => {
     for (const file of ['vllm/entrypoints/openai/cli_args.py', 'vllm/engine/arg_utils.py', ...configFiles]) {
       const text = src.read(file);
@@ -224,7 +246,8 @@ function extractVllm(src) {
   // 1. FrontendArgs: every dataclass field becomes --field-name (cli_args.py: f"--{key.replace('_', '-')}"),
   //    a bool field becomes BooleanOptionalAction (arg_utils._compute_kwargs: contains_type(type_hints, bool)).
   const cliArgs = src.read('vllm/entrypoints/openai/cli_args.py');
-  if (!cliArgs.includes(`f"--{key.replace('_', '-')}"`)) throw new Error('vLLM: FrontendArgs no longer derives flags from field names');
+  if (!cliArgs.includes(`f"--{key.replace('_', '-')}"`))
+    throw new Error('vLLM: FrontendArgs no longer derives flags from field names');
   for (const [field, annotation] of Object.entries(dataclassFields(cliArgs, 'FrontendArgs') ?? {})) {
     const name = `--${field.replaceAll('_', '-')}`;
     const bool = isBoolAnnotation(annotation);
@@ -233,7 +256,9 @@ function extractVllm(src) {
 
   // 2. Explicit add_argument calls: make_arg_parser (cli_args.py) and EngineArgs/AsyncEngineArgs.add_cli_args (arg_utils.py).
   const argUtils = src.read('vllm/engine/arg_utils.py');
-  const kwargsClass = Object.fromEntries([...argUtils.matchAll(/(\w+_kwargs)\s*=\s*get_kwargs\((\w+)\)/g)].map((m) => [m[1], m[2]]));
+  const kwargsClass = Object.fromEntries(
+    [...argUtils.matchAll(/(\w+_kwargs)\s*=\s*get_kwargs\((\w+)\)/g)].map((m) => [m[1], m[2]]),
+  );
   const fieldCache = new Map();
   const fieldsOf = (cls) => {
     if (!fieldCache.has(cls)) fieldCache.set(cls, dataclassFields(classText(cls), cls) ?? {});
@@ -265,16 +290,21 @@ function extractVllm(src) {
     }
     const optional = /BooleanOptionalAction/.test(args) || (bool && action === undefined);
     for (const name of names) {
-      addFlag(flags, name, { value: !bool, ...(optional && name.startsWith('--') ? { negation: `--no-${name.slice(2)}` } : {}) });
+      addFlag(flags, name, {
+        value: !bool,
+        ...(optional && name.startsWith('--') ? { negation: `--no-${name.slice(2)}` } : {}),
+      });
       if (/deprecated\s*=\s*True/.test(args)) flags[name].deprecated = true;
     }
   }
-  for (const name of Object.keys(flags)) if (flags[name].negation) addFlag(flags, flags[name].negation, { value: false, negates: name });
+  for (const name of Object.keys(flags))
+    if (flags[name].negation) addFlag(flags, flags[name].negation, { value: false, negates: name });
   for (const name of Object.keys(flags)) delete flags[name].negation;
 
   // FlexibleArgumentParser: '_' and '-' interchangeable in names (utils/__init__.py parse_args), `--a.b value` for JSON args.
   const utils = src.read('vllm/utils/__init__.py');
-  const underscoreDashEquivalent = utils.includes('class FlexibleArgumentParser') && utils.includes('return match.group(0).replace("_", "-")');
+  const underscoreDashEquivalent =
+    utils.includes('class FlexibleArgumentParser') && utils.includes('return match.group(0).replace("_", "-")');
   const dockerfile = src.read('docker/Dockerfile');
   const openai = dockerfile.slice(dockerfile.indexOf('AS vllm-openai\n'));
   const entrypoint = JSON.parse(/ENTRYPOINT\s+(\[.*\])/.exec(openai)[1]);
@@ -303,34 +333,91 @@ function extractVllm(src) {
     ]),
     hand: verify(src, {
       routes: {
-        health: { path: '/health', auth: false, evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: '@router.get("/health"' } },
-        ping: { path: '/ping', auth: false, evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: '@router.get("/ping"' } },
-        models: { path: '/v1/models', auth: true, evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: '@router.get("/v1/models")' } },
-        version: { path: '/version', auth: false, evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: '@router.get("/version")' } },
-        metrics: { path: '/metrics', auth: false, evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: 'Mount("/metrics"' } },
+        health: {
+          path: '/health',
+          auth: false,
+          evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: '@router.get("/health"' },
+        },
+        ping: {
+          path: '/ping',
+          auth: false,
+          evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: '@router.get("/ping"' },
+        },
+        models: {
+          path: '/v1/models',
+          auth: true,
+          evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: '@router.get("/v1/models")' },
+        },
+        version: {
+          path: '/version',
+          auth: false,
+          evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: '@router.get("/version")' },
+        },
+        metrics: {
+          path: '/metrics',
+          auth: false,
+          evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: 'Mount("/metrics"' },
+        },
       },
       apiKey: {
         flag: '--api-key',
         env: 'VLLM_API_KEY',
         header: 'Authorization: Bearer <key>',
         guardedPrefixes: ['/v1'],
-        evidence: { file: 'vllm/entrypoints/openai/api_server.py', text: 'url_path.startswith("/v1") and not self.verify_token' },
+        evidence: {
+          file: 'vllm/entrypoints/openai/api_server.py',
+          text: 'url_path.startswith("/v1") and not self.verify_token',
+        },
         envEvidence: { evidence: { file: 'vllm/envs.py', text: '"VLLM_API_KEY"' } },
       },
       metrics: [
-        { name: 'vllm:num_requests_waiting', type: 'gauge', evidence: { file: 'vllm/v1/metrics/loggers.py', text: '"vllm:num_requests_waiting"' } },
-        { name: 'vllm:num_requests_running', type: 'gauge', evidence: { file: 'vllm/v1/metrics/loggers.py', text: '"vllm:num_requests_running"' } },
-        { name: 'vllm:kv_cache_usage_perc', type: 'gauge', range: '0..1', evidence: { file: 'vllm/v1/metrics/loggers.py', text: '"vllm:kv_cache_usage_perc"' } },
+        {
+          name: 'vllm:num_requests_waiting',
+          type: 'gauge',
+          evidence: { file: 'vllm/v1/metrics/loggers.py', text: '"vllm:num_requests_waiting"' },
+        },
+        {
+          name: 'vllm:num_requests_running',
+          type: 'gauge',
+          evidence: { file: 'vllm/v1/metrics/loggers.py', text: '"vllm:num_requests_running"' },
+        },
+        {
+          name: 'vllm:kv_cache_usage_perc',
+          type: 'gauge',
+          range: '0..1',
+          evidence: { file: 'vllm/v1/metrics/loggers.py', text: '"vllm:kv_cache_usage_perc"' },
+        },
       ],
       metricsFormat: 'prometheus',
       caches: {
-        VLLM_CACHE_ROOT: { default: '$XDG_CACHE_HOME/vllm or ~/.cache/vllm', evidence: { file: 'vllm/envs.py', text: '"VLLM_CACHE_ROOT"' } },
-        VLLM_CONFIG_ROOT: { default: '$XDG_CONFIG_HOME/vllm or ~/.config/vllm (usage_stats.json is written here)', evidence: { file: 'vllm/envs.py', text: '"VLLM_CONFIG_ROOT"' } },
-        VLLM_ASSETS_CACHE: { default: '$VLLM_CACHE_ROOT/assets', evidence: { file: 'vllm/envs.py', text: '"VLLM_ASSETS_CACHE"' } },
-        VLLM_RPC_BASE_PATH: { default: 'tempfile.gettempdir() (/tmp)', evidence: { file: 'vllm/envs.py', text: "os.getenv('VLLM_RPC_BASE_PATH'" } },
-        TORCHINDUCTOR_CACHE_DIR: { default: 'set by vLLM under $VLLM_CACHE_ROOT/torch_compile_cache', evidence: { file: 'vllm/compilation/compiler_interface.py', text: 'os.environ["TORCHINDUCTOR_CACHE_DIR"]' } },
-        TRITON_CACHE_DIR: { default: 'set by vLLM under $VLLM_CACHE_ROOT/torch_compile_cache', evidence: { file: 'vllm/compilation/compiler_interface.py', text: 'os.environ["TRITON_CACHE_DIR"]' } },
-        HF_HOME: { default: '~/.cache/huggingface (the image sets none)', evidence: { file: 'docker/Dockerfile', text: 'HF_HUB_ENABLE_HF_TRANSFER' } },
+        VLLM_CACHE_ROOT: {
+          default: '$XDG_CACHE_HOME/vllm or ~/.cache/vllm',
+          evidence: { file: 'vllm/envs.py', text: '"VLLM_CACHE_ROOT"' },
+        },
+        VLLM_CONFIG_ROOT: {
+          default: '$XDG_CONFIG_HOME/vllm or ~/.config/vllm (usage_stats.json is written here)',
+          evidence: { file: 'vllm/envs.py', text: '"VLLM_CONFIG_ROOT"' },
+        },
+        VLLM_ASSETS_CACHE: {
+          default: '$VLLM_CACHE_ROOT/assets',
+          evidence: { file: 'vllm/envs.py', text: '"VLLM_ASSETS_CACHE"' },
+        },
+        VLLM_RPC_BASE_PATH: {
+          default: 'tempfile.gettempdir() (/tmp)',
+          evidence: { file: 'vllm/envs.py', text: "os.getenv('VLLM_RPC_BASE_PATH'" },
+        },
+        TORCHINDUCTOR_CACHE_DIR: {
+          default: 'set by vLLM under $VLLM_CACHE_ROOT/torch_compile_cache',
+          evidence: { file: 'vllm/compilation/compiler_interface.py', text: 'os.environ["TORCHINDUCTOR_CACHE_DIR"]' },
+        },
+        TRITON_CACHE_DIR: {
+          default: 'set by vLLM under $VLLM_CACHE_ROOT/torch_compile_cache',
+          evidence: { file: 'vllm/compilation/compiler_interface.py', text: 'os.environ["TRITON_CACHE_DIR"]' },
+        },
+        HF_HOME: {
+          default: '~/.cache/huggingface (the image sets none)',
+          evidence: { file: 'docker/Dockerfile', text: 'HF_HUB_ENABLE_HF_TRANSFER' },
+        },
       },
     }),
   };
@@ -361,7 +448,11 @@ function extractTgi(src) {
     if (/\benv\b/.test(attr)) entry.env = /\benv\s*=\s*"([^"]+)"/.exec(attr)?.[1] ?? name.toUpperCase();
     if (/Vec</.test(type)) entry.repeatable = true;
     addFlag(flags, `--${name.replaceAll('_', '-')}`, entry);
-    if (/\bshort\b/.test(attr)) addFlag(flags, `-${/\bshort\s*=\s*'(.)'/.exec(attr)?.[1] ?? name[0]}`, { value: entry.value, aliasOf: `--${name.replaceAll('_', '-')}` });
+    if (/\bshort\b/.test(attr))
+      addFlag(flags, `-${/\bshort\s*=\s*'(.)'/.exec(attr)?.[1] ?? name[0]}`, {
+        value: entry.value,
+        aliasOf: `--${name.replaceAll('_', '-')}`,
+      });
   }
   const dockerfile = src.read('Dockerfile');
   const entrypoint = JSON.parse([...dockerfile.matchAll(/^ENTRYPOINT\s+(\[.*\])/gm)].at(-1)[1]);
@@ -383,29 +474,68 @@ function extractTgi(src) {
         health: { path: '/health', auth: false, evidence: { file: server, text: '.route("/health", get(health))' } },
         ping: { path: '/ping', auth: false, evidence: { file: server, text: '.route("/ping", get(health))' } },
         info: { path: '/info', auth: false, evidence: { file: server, text: '.route("/info", get(get_model_info))' } },
-        models: { path: '/v1/models', auth: false, evidence: { file: server, text: '.route("/v1/models", get(openai_get_model_info))' } },
-        metrics: { path: '/metrics', auth: false, evidence: { file: server, text: '.route("/metrics", get(metrics))' } },
-        generate: { path: '/generate', auth: true, evidence: { file: server, text: '.route("/generate", post(generate))' } },
-        chat: { path: '/v1/chat/completions', auth: true, evidence: { file: server, text: '.route("/v1/chat/completions", post(chat_completions))' } },
+        models: {
+          path: '/v1/models',
+          auth: false,
+          evidence: { file: server, text: '.route("/v1/models", get(openai_get_model_info))' },
+        },
+        metrics: {
+          path: '/metrics',
+          auth: false,
+          evidence: { file: server, text: '.route("/metrics", get(metrics))' },
+        },
+        generate: {
+          path: '/generate',
+          auth: true,
+          evidence: { file: server, text: '.route("/generate", post(generate))' },
+        },
+        chat: {
+          path: '/v1/chat/completions',
+          auth: true,
+          evidence: { file: server, text: '.route("/v1/chat/completions", post(chat_completions))' },
+        },
       },
-      metricsPort: { flag: '--prometheus-port', default: 9000, note: 'a second Prometheus listener; /metrics on the API port serves the same registry', evidence: { file: server, text: '.with_http_listener(p_addr)' } },
+      metricsPort: {
+        flag: '--prometheus-port',
+        default: 9000,
+        note: 'a second Prometheus listener; /metrics on the API port serves the same registry',
+        evidence: { file: server, text: '.with_http_listener(p_addr)' },
+      },
       apiKey: {
         flag: '--api-key',
         env: 'API_KEY',
         header: 'Authorization: Bearer <key> (compared case-insensitively)',
-        guarded: 'generation routes only (/, /generate, /generate_stream, /v1/chat/completions, /v1/completions, /vertex, /invocations, /tokenize); /health, /info, /metrics, /v1/models are open',
+        guarded:
+          'generation routes only (/, /generate, /generate_stream, /v1/chat/completions, /v1/completions, /vertex, /invocations, /tokenize); /health, /info, /metrics, /v1/models are open',
         evidence: { file: server, text: 'base_routes = base_routes.layer(axum::middleware::from_fn(auth))' },
       },
       metrics: [
-        { name: 'tgi_queue_size', type: 'gauge', evidence: { file: 'backends/v3/src/queue.rs', text: 'metrics::gauge!("tgi_queue_size")' } },
-        { name: 'tgi_batch_current_size', type: 'gauge', evidence: { file: 'backends/v3/src/backend.rs', text: 'metrics::gauge!("tgi_batch_current_size")' } },
+        {
+          name: 'tgi_queue_size',
+          type: 'gauge',
+          evidence: { file: 'backends/v3/src/queue.rs', text: 'metrics::gauge!("tgi_queue_size")' },
+        },
+        {
+          name: 'tgi_batch_current_size',
+          type: 'gauge',
+          evidence: { file: 'backends/v3/src/backend.rs', text: 'metrics::gauge!("tgi_batch_current_size")' },
+        },
       ],
       metricsFormat: 'prometheus',
       caches: {
         HF_HOME: { default: '/data (set by the image)', evidence: { file: 'Dockerfile', text: 'ENV HF_HOME=/data' } },
-        HUGGINGFACE_HUB_CACHE: { default: 'unset: $HF_HOME/hub; also --huggingface-hub-cache', evidence: { file: 'launcher/src/main.rs', text: 'huggingface_hub_cache: Option<String>' } },
-        HF_KERNELS_CACHE: { default: '/kernels (set by the image)', evidence: { file: 'Dockerfile', text: 'ENV HF_KERNELS_CACHE=/kernels' } },
-        SHARD_UDS_PATH: { default: '/tmp/text-generation-server (the shards\' unix sockets: /tmp must be writable)', evidence: { file: 'launcher/src/main.rs', text: '"/tmp/text-generation-server"' } },
+        HUGGINGFACE_HUB_CACHE: {
+          default: 'unset: $HF_HOME/hub; also --huggingface-hub-cache',
+          evidence: { file: 'launcher/src/main.rs', text: 'huggingface_hub_cache: Option<String>' },
+        },
+        HF_KERNELS_CACHE: {
+          default: '/kernels (set by the image)',
+          evidence: { file: 'Dockerfile', text: 'ENV HF_KERNELS_CACHE=/kernels' },
+        },
+        SHARD_UDS_PATH: {
+          default: "/tmp/text-generation-server (the shards' unix sockets: /tmp must be writable)",
+          evidence: { file: 'launcher/src/main.rs', text: '"/tmp/text-generation-server"' },
+        },
       },
     }),
   };
@@ -421,7 +551,8 @@ function extractTrtllm(src) {
   const block = text.slice(start, text.indexOf('\ndef serve(', start));
   const flags = {};
   const positional = [];
-  for (const args of calls(block, '@click.argument')) positional.push({ name: leadingStrings(args)[0].toUpperCase(), optional: /required\s*=\s*False/.test(args) });
+  for (const args of calls(block, '@click.argument'))
+    positional.push({ name: leadingStrings(args)[0].toUpperCase(), optional: /required\s*=\s*False/.test(args) });
   for (const args of calls(block, '@click.option')) {
     const names = leadingStrings(args);
     const isFlag = /is_flag\s*=\s*True/.test(args);
@@ -432,7 +563,8 @@ function extractTrtllm(src) {
         const [on, off] = name.split('/').map((s) => s.trim());
         addFlag(flags, on, { value: false });
         addFlag(flags, off, { value: false, negates: on });
-      } else addFlag(flags, name, { value: !isFlag, ...(/multiple\s*=\s*True/.test(args) ? { repeatable: true } : {}) });
+      } else
+        addFlag(flags, name, { value: !isFlag, ...(/multiple\s*=\s*True/.test(args) ? { repeatable: true } : {}) });
     }
   }
   return {
@@ -444,8 +576,21 @@ function extractTrtllm(src) {
     rules: [],
     hand: verify(src, {
       routes: {
-        health: { path: '/health', auth: false, evidence: { file, unverified: 'openai_server.py not read at the pinned tag' } },
-        metrics: { path: '/metrics', auth: false, format: 'json', evidence: { file, unverified: 'openai_server.py not read at the pinned tag: /metrics returns iteration stats as JSON, not Prometheus text' } },
+        health: {
+          path: '/health',
+          auth: false,
+          evidence: { file, unverified: 'openai_server.py not read at the pinned tag' },
+        },
+        metrics: {
+          path: '/metrics',
+          auth: false,
+          format: 'json',
+          evidence: {
+            file,
+            unverified:
+              'openai_server.py not read at the pinned tag: /metrics returns iteration stats as JSON, not Prometheus text',
+          },
+        },
       },
       apiKey: null,
       metrics: [],
@@ -479,12 +624,31 @@ function extractTriton(src) {
     rules: [],
     hand: verify(src, {
       routes: {
-        live: { path: '/v2/health/live', auth: false, evidence: { file: http, text: 'server_regex_(R"(/v2(?:/health/(live|ready))?)")' } },
-        ready: { path: '/v2/health/ready', auth: false, evidence: { file: http, text: 'server_regex_(R"(/v2(?:/health/(live|ready))?)")' } },
-        metrics: { path: '/metrics', port: 8002, auth: false, evidence: { file, text: 'The port reporting prometheus metrics. Default is 8002.' } },
+        live: {
+          path: '/v2/health/live',
+          auth: false,
+          evidence: { file: http, text: 'server_regex_(R"(/v2(?:/health/(live|ready))?)")' },
+        },
+        ready: {
+          path: '/v2/health/ready',
+          auth: false,
+          evidence: { file: http, text: 'server_regex_(R"(/v2(?:/health/(live|ready))?)")' },
+        },
+        metrics: {
+          path: '/metrics',
+          port: 8002,
+          auth: false,
+          evidence: { file, text: 'The port reporting prometheus metrics. Default is 8002.' },
+        },
       },
       apiKey: null,
-      metrics: [{ name: 'nv_inference_pending_request_count', type: 'gauge', evidence: { file: 'docs/user_guide/metrics.md', text: 'nv_inference_pending_request_count' } }],
+      metrics: [
+        {
+          name: 'nv_inference_pending_request_count',
+          type: 'gauge',
+          evidence: { file: 'docs/user_guide/metrics.md', text: 'nv_inference_pending_request_count' },
+        },
+      ],
       metricsFormat: 'prometheus',
       caches: {},
     }),
@@ -495,7 +659,12 @@ function extractTriton(src) {
 
 function sortKeys(value) {
   if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys(value[k])]),
+    );
   return value;
 }
 
@@ -543,7 +712,9 @@ for (const server of Object.keys(PINS)) {
   const contract = build(server, options[server], server === 'trtllm' ? options['trtllm-commit'] : undefined);
   const target = path.join(options.out, `${server}.json`);
   writeFileSync(target, JSON.stringify(contract, null, 2) + '\n');
-  process.stderr.write(`${server}: ${Object.keys(contract.flags).length} flags from ${contract.read.commit ?? 'a source tree'} → ${path.relative(ROOT, target)}\n`);
+  process.stderr.write(
+    `${server}: ${Object.keys(contract.flags).length} flags from ${contract.read.commit ?? 'a source tree'} → ${path.relative(ROOT, target)}\n`,
+  );
   wrote++;
 }
 if (wrote === 0) throw new Error('no server given: pass --vllm/--tgi/--triton/--trtllm (see the header)');

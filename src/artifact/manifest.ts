@@ -32,7 +32,11 @@ export interface ArtifactManifest {
   files: ArtifactFile[];
   io: { inputs: ValueSignature[]; outputs: ValueSignature[] };
   tools: Record<string, string>;
-  hardware: { portable: boolean; device: 'cpu' | 'cuda'; gpu?: { name: string; computeCapability?: string; driver?: string; memoryMiB?: number } | null };
+  hardware: {
+    portable: boolean;
+    device: 'cpu' | 'cuda';
+    gpu?: { name: string; computeCapability?: string; driver?: string; memoryMiB?: number } | null;
+  };
   validation: { passed: boolean; method: string; [key: string]: unknown } | null;
   command: string[];
   createdAt: string;
@@ -43,7 +47,9 @@ export async function describeFiles(dir: string): Promise<ArtifactFile[]> {
   const files: ArtifactFile[] = [];
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
-    const parent = (entry as unknown as { parentPath?: string; path: string }).parentPath ?? (entry as unknown as { path: string }).path;
+    const parent =
+      (entry as unknown as { parentPath?: string; path: string }).parentPath ??
+      (entry as unknown as { path: string }).path;
     const absolute = path.join(parent, entry.name);
     const relative = path.relative(dir, absolute).split(path.sep).join('/');
     if (relative === MANIFEST_FILE) continue;
@@ -57,7 +63,11 @@ export interface ReadArtifactOptions {
   verify?: boolean;
 }
 
-const INVALID = { what: 'artifact manifest', code: 'ARTIFACT_INVALID', hint: 're-run `llmops compile` to rewrite the artifact' };
+const INVALID = {
+  what: 'artifact manifest',
+  code: 'ARTIFACT_INVALID',
+  hint: 're-run `llmops compile` to rewrite the artifact',
+};
 
 /**
  * An artifact's manifest as written, without the schema check: for readers that only peek at a field or two
@@ -73,7 +83,8 @@ export async function peekArtifact(dir: string): Promise<Partial<ArtifactManifes
     return null;
   }
   const parsed = parseJson(text, file, INVALID);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw usageError(`${file} is not a JSON object`, INVALID.code, { hint: INVALID.hint });
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw usageError(`${file} is not a JSON object`, INVALID.code, { hint: INVALID.hint });
   return parsed as Partial<ArtifactManifest>;
 }
 
@@ -83,14 +94,22 @@ export async function readArtifact(dir: string, options: ReadArtifactOptions = {
   if (peeked === null) return null;
   const manifest = peeked as ArtifactManifest;
   if (manifest.schemaVersion !== MANIFEST_SCHEMA_VERSION || !Array.isArray(manifest.files)) {
-    throw usageError(`${path.join(dir, MANIFEST_FILE)} has schemaVersion ${String(manifest.schemaVersion)}; this llmops reads ${MANIFEST_SCHEMA_VERSION}`, 'ARTIFACT_INVALID');
+    throw usageError(
+      `${path.join(dir, MANIFEST_FILE)} has schemaVersion ${String(manifest.schemaVersion)}; this llmops reads ${MANIFEST_SCHEMA_VERSION}`,
+      'ARTIFACT_INVALID',
+    );
   }
   if (options.verify) {
     for (const file of manifest.files) {
       const absolute = path.join(dir, file.path);
       const actual = await sha256File(absolute).catch(() => null);
       if (actual === null) throw usageError(`artifact ${dir} is missing ${file.path}`, 'ARTIFACT_CORRUPT');
-      if (actual !== file.sha256) throw usageError(`artifact ${dir}: ${file.path} does not match its sha256 in ${MANIFEST_FILE}`, 'ARTIFACT_CORRUPT', { hint: 'the file changed after compile; rebuild the artifact' });
+      if (actual !== file.sha256)
+        throw usageError(
+          `artifact ${dir}: ${file.path} does not match its sha256 in ${MANIFEST_FILE}`,
+          'ARTIFACT_CORRUPT',
+          { hint: 'the file changed after compile; rebuild the artifact' },
+        );
     }
   }
   return manifest;

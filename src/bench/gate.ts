@@ -50,7 +50,21 @@ export interface GateResult {
 }
 
 /** Fields that identify a configuration rather than measure it, in key order. */
-const KEY_FIELDS = ['batch', 'promptTokens', 'genTokens', 'shapes', 'concurrency', 'rate', 'requestRate', 'users', 'scenario', 'name', 'inputTokens', 'outputTokens', 'maxTokens'];
+const KEY_FIELDS = [
+  'batch',
+  'promptTokens',
+  'genTokens',
+  'shapes',
+  'concurrency',
+  'rate',
+  'requestRate',
+  'users',
+  'scenario',
+  'name',
+  'inputTokens',
+  'outputTokens',
+  'maxTokens',
+];
 const LATENCY_STATS = ['p50', 'mean'];
 // The median is what we compare; its standard error is about 1.25 σ/√n for roughly normal samples.
 const MEDIAN_SE_FACTOR = 1.2533;
@@ -67,10 +81,19 @@ export function gateRows(document: unknown): GateRow[] {
     const stats = (row.stats ?? {}) as Record<string, { stddev?: number; count?: number } | undefined>;
     let worstRelativeError = 0;
     for (const [name, value] of Object.entries(row).sort(([a], [b]) => a.localeCompare(b))) {
-      if (!/Ms$/.test(name) || !value || typeof value !== 'object' || !LATENCY_STATS.every((stat) => typeof (value as Record<string, unknown>)[stat] === 'number')) continue;
+      if (
+        !/Ms$/.test(name) ||
+        !value ||
+        typeof value !== 'object' ||
+        !LATENCY_STATS.every((stat) => typeof (value as Record<string, unknown>)[stat] === 'number')
+      )
+        continue;
       const p50 = (value as Record<string, number>).p50!;
       const spread = stats[name];
-      const standardError = spread && typeof spread.stddev === 'number' && typeof spread.count === 'number' && spread.count > 0 ? (MEDIAN_SE_FACTOR * spread.stddev) / Math.sqrt(spread.count) : 0;
+      const standardError =
+        spread && typeof spread.stddev === 'number' && typeof spread.count === 'number' && spread.count > 0
+          ? (MEDIAN_SE_FACTOR * spread.stddev) / Math.sqrt(spread.count)
+          : 0;
       if (p50 > 0) worstRelativeError = Math.max(worstRelativeError, standardError / p50);
       metrics.push({ name: `${name}.p50`, better: 'lower', value: p50, standardError });
     }
@@ -114,8 +137,12 @@ export function configKey(row: Record<string, unknown>): string {
     const value = row[field];
     if (value === undefined || value === null) continue;
     if (typeof value === 'object') {
-      const entries = Array.isArray(value) ? [[field, value]] : Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
-      parts.push(`${field}=${entries.map(([name, dims]) => (Array.isArray(value) ? (dims as unknown[]).join('x') : `${name}:${Array.isArray(dims) ? dims.join('x') : String(dims)}`)).join(',')}`);
+      const entries = Array.isArray(value)
+        ? [[field, value]]
+        : Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
+      parts.push(
+        `${field}=${entries.map(([name, dims]) => (Array.isArray(value) ? (dims as unknown[]).join('x') : `${name}:${Array.isArray(dims) ? dims.join('x') : String(dims)}`)).join(',')}`,
+      );
     } else parts.push(`${field}=${String(value)}`);
   }
   return parts.join(' ') || 'default';
@@ -140,7 +167,10 @@ export function compareToBaseline(current: unknown, baseline: unknown, options: 
     for (const metric of row.metrics) {
       const reference = baseMetrics.get(metric.name);
       if (!reference || !(reference.value > 0)) continue;
-      const worseBy = metric.better === 'lower' ? metric.value / reference.value - 1 : reference.value / Math.max(metric.value, Number.MIN_VALUE) - 1;
+      const worseBy =
+        metric.better === 'lower'
+          ? metric.value / reference.value - 1
+          : reference.value / Math.max(metric.value, Number.MIN_VALUE) - 1;
       const noise = (z * Math.hypot(metric.standardError, reference.standardError)) / reference.value;
       const difference = Math.abs(metric.value - reference.value) / reference.value;
       comparisons.push({
@@ -175,7 +205,8 @@ export function compareToBaseline(current: unknown, baseline: unknown, options: 
 export async function loadBaseline(file: string, current: { kind: string }): Promise<unknown> {
   const baseline = await readBaseline(file);
   const kind = (baseline as { kind: string }).kind;
-  if (kind !== current.kind) throw usageError(`baseline ${file} holds ${kind} results but this run is ${current.kind}`, 'BASELINE_MISMATCH');
+  if (kind !== current.kind)
+    throw usageError(`baseline ${file} holds ${kind} results but this run is ${current.kind}`, 'BASELINE_MISMATCH');
   const keys = new Set(gateRows(baseline).map((row) => row.key));
   if (!gateRows(current).some((row) => keys.has(row.key))) {
     throw usageError(`baseline ${file} has no configuration in common with this run`, 'BASELINE_MISMATCH', {
@@ -187,10 +218,19 @@ export async function loadBaseline(file: string, current: { kind: string }): Pro
 
 /** Reads and shape-checks a baseline file; run it before a long benchmark so a bad path fails at once. */
 export async function readBaseline(file: string): Promise<unknown> {
-  const baseline = await readJsonFile(file, { what: 'baseline', code: 'BASELINE_INVALID', missingCode: 'BASELINE_NOT_FOUND', hint: 'pass a results file written by `llmops bench --out`' });
+  const baseline = await readJsonFile(file, {
+    what: 'baseline',
+    code: 'BASELINE_INVALID',
+    missingCode: 'BASELINE_NOT_FOUND',
+    hint: 'pass a results file written by `llmops bench --out`',
+  });
   const { kind, results, runs } = (baseline ?? {}) as { kind?: unknown; results?: unknown; runs?: unknown };
   if (typeof kind !== 'string' || !Array.isArray(kind === 'endpoint' ? runs : results)) {
-    throw usageError(`baseline ${file} is not an llmops bench results file (no kind and results or runs)`, 'BASELINE_INVALID', { hint: 'write one with `llmops bench … --out FILE`' });
+    throw usageError(
+      `baseline ${file} is not an llmops bench results file (no kind and results or runs)`,
+      'BASELINE_INVALID',
+      { hint: 'write one with `llmops bench … --out FILE`' },
+    );
   }
   return baseline;
 }

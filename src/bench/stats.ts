@@ -25,7 +25,14 @@ export class Recorder {
   private readonly histogram: hdr.Histogram;
 
   constructor(histogram?: hdr.Histogram) {
-    this.histogram = histogram ?? hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 2, numberOfSignificantValueDigits: 3, autoResize: true });
+    this.histogram =
+      histogram ??
+      hdr.build({
+        lowestDiscernibleValue: 1,
+        highestTrackableValue: 2,
+        numberOfSignificantValueDigits: 3,
+        autoResize: true,
+      });
   }
 
   record(valueMs: number): void {

@@ -36,7 +36,9 @@ export function createContext(command: Command): CommandContext {
     signal: interruption.signal,
     // The config stack (yaml, zod) loads only when a command asks for it, keeping --help and --version fast.
     config: () =>
-      (loaded ??= import('../config/index.js').then(({ loadConfig }) => loadConfig(globals.config === undefined ? {} : { configPath: globals.config }))),
+      (loaded ??= import('../config/index.js').then(({ loadConfig }) =>
+        loadConfig(globals.config === undefined ? {} : { configPath: globals.config }),
+      )),
   };
 }
 

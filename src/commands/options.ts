@@ -4,31 +4,36 @@ import { InvalidArgumentError } from 'commander';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`Expected a positive integer, got \`${value}\`.`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`Expected a positive integer, got \`${value}\`.`);
   return n;
 }
 
 export function nonNegativeInt(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`Expected a non-negative integer, got \`${value}\`.`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`Expected a non-negative integer, got \`${value}\`.`);
   return n;
 }
 
 export function integer(value: string): number {
   const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`Expected an integer, got \`${value}\`.`);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`Expected an integer, got \`${value}\`.`);
   return n;
 }
 
 export function nonNegativeNumber(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`Expected a non-negative number, got \`${value}\`.`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError(`Expected a non-negative number, got \`${value}\`.`);
   return n;
 }
 
 export function positiveNumber(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`Expected a positive number, got \`${value}\`.`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`Expected a positive number, got \`${value}\`.`);
   return n;
 }
 
@@ -43,14 +48,16 @@ export function positiveNumberList(value: string): number[] {
 
 export function probability(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError(`Expected a number in (0, 1], got \`${value}\`.`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1)
+    throw new InvalidArgumentError(`Expected a number in (0, 1], got \`${value}\`.`);
   return n;
 }
 
 /** Comma-separated positive integers: `1,4,16`. */
 export function positiveIntList(value: string): number[] {
   const parts = value.split(',').map((part) => part.trim());
-  if (parts.some((part) => part === '')) throw new InvalidArgumentError(`Expected comma-separated positive integers, got \`${value}\`.`);
+  if (parts.some((part) => part === ''))
+    throw new InvalidArgumentError(`Expected comma-separated positive integers, got \`${value}\`.`);
   return parts.map((part) => {
     try {
       return positiveInt(part);

@@ -16,7 +16,11 @@ const DEFAULT_TASK = 'text-generation-with-past';
  */
 export async function compile(options: CompileOptions): Promise<CompileResult> {
   const backend = BACKENDS[options.backend as BackendName];
-  if (!backend) throw usageError(`unknown backend \`${options.backend}\`; use one of ${Object.keys(BACKENDS).join(', ')}`, 'UNKNOWN_BACKEND');
+  if (!backend)
+    throw usageError(
+      `unknown backend \`${options.backend}\`; use one of ${Object.keys(BACKENDS).join(', ')}`,
+      'UNKNOWN_BACKEND',
+    );
   const gpuBackend = options.backend === 'tensorrt' || options.backend === 'tensorrt-llm';
   const device = options.device ?? (gpuBackend ? 'cuda' : 'cpu');
   const precision: Precision = options.precision ?? (gpuBackend || device === 'cuda' ? 'fp16' : 'fp32');
@@ -27,19 +31,35 @@ export async function compile(options: CompileOptions): Promise<CompileResult> {
 
   const existing = await stat(out).catch(() => null);
   if (existing && !options.force && !options.dryRun) {
-    throw usageError(`output ${out} already exists`, 'OUTPUT_EXISTS', { hint: 'pass --force to replace it, or choose another --out' });
+    throw usageError(`output ${out} already exists`, 'OUTPUT_EXISTS', {
+      hint: 'pass --force to replace it, or choose another --out',
+    });
   }
 
   const source = await resolveSource(options);
   const config = await readConfig(source.dir);
   // A dry run of a Hub model has not downloaded config.json: the architecture is checked when it really runs.
   const reason = source.notDownloaded ? null : backend.unsupported(config, resolved);
-  if (reason) throw usageError(`the ${options.backend} backend cannot build ${source.label}: ${reason}`, 'UNSUPPORTED_MODEL');
+  if (reason)
+    throw usageError(`the ${options.backend} backend cannot build ${source.label}: ${reason}`, 'UNSUPPORTED_MODEL');
 
   if (options.dryRun) {
-    const context: BackendContext = { options: resolved, sourceDir: source.dir, config, workDir: path.join(path.dirname(out), `.${path.basename(out)}.tmp`), outDir: out };
+    const context: BackendContext = {
+      options: resolved,
+      sourceDir: source.dir,
+      config,
+      workDir: path.join(path.dirname(out), `.${path.basename(out)}.tmp`),
+      outDir: out,
+    };
     const steps = await backend.plan(context);
-    return { out, backend: backend.name, dryRun: true, steps: steps.map(describeStep), manifest: null, warnings: source.warnings };
+    return {
+      out,
+      backend: backend.name,
+      dryRun: true,
+      steps: steps.map(describeStep),
+      manifest: null,
+      warnings: source.warnings,
+    };
   }
 
   let compiled: CompileResult | undefined;
@@ -69,7 +89,14 @@ export async function compile(options: CompileOptions): Promise<CompileResult> {
         createdAt: new Date().toISOString(),
       };
       await writeFile(path.join(workDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-      compiled = { out, backend: backend.name, dryRun: false, steps: steps.map(describeStep), manifest, warnings: [...source.warnings, ...result.warnings] };
+      compiled = {
+        out,
+        backend: backend.name,
+        dryRun: false,
+        steps: steps.map(describeStep),
+        manifest,
+        warnings: [...source.warnings, ...result.warnings],
+      };
     },
     { existing: existing ? 'replace' : 'refuse' },
   );
@@ -94,20 +121,47 @@ interface ResolvedSource {
 async function resolveSource(options: CompileOptions): Promise<ResolvedSource> {
   if (!options.model) {
     const { ensureTinyModel } = await import('../model/tiny.js');
-    return { dir: await ensureTinyModel(), label: 'llmops/tiny-gpt2 (embedded)', revision: null, commit: null, warnings: [] };
+    return {
+      dir: await ensureTinyModel(),
+      label: 'llmops/tiny-gpt2 (embedded)',
+      revision: null,
+      commit: null,
+      warnings: [],
+    };
   }
   const local = await stat(options.model).catch(() => null);
   if (local?.isDirectory()) {
-    const warnings = options.revision ? [`--revision ${options.revision} ignored: ${options.model} is a local directory`] : [];
-    return { dir: path.resolve(options.model), label: path.resolve(options.model), revision: null, commit: null, warnings };
+    const warnings = options.revision
+      ? [`--revision ${options.revision} ignored: ${options.model} is a local directory`]
+      : [];
+    return {
+      dir: path.resolve(options.model),
+      label: path.resolve(options.model),
+      revision: null,
+      commit: null,
+      warnings,
+    };
   }
   if (local) throw usageError(`model ${options.model} is a file; pass its directory`, 'MODEL_NOT_FOUND');
-  if (!/^[\w.-]+\/[\w.-]+$/.test(options.model)) throw usageError(`model ${options.model} is neither a local directory nor a Hub id (org/name)`, 'MODEL_NOT_FOUND');
+  if (!/^[\w.-]+\/[\w.-]+$/.test(options.model))
+    throw usageError(`model ${options.model} is neither a local directory nor a Hub id (org/name)`, 'MODEL_NOT_FOUND');
   if (options.dryRun) {
     // A dry run never touches the network: the plan shows where the snapshot will be.
     const { hubCacheDir, repoFolderName } = await import('../hub/index.js');
-    const dir = path.join(hubCacheDir(options.hub?.cache), repoFolderName(options.model), 'snapshots', `<${options.revision ?? 'main'}>`);
-    return { dir, label: options.model, revision: options.revision ?? 'main', commit: null, warnings: ['dry run: the Hub snapshot is not downloaded'], notDownloaded: true };
+    const dir = path.join(
+      hubCacheDir(options.hub?.cache),
+      repoFolderName(options.model),
+      'snapshots',
+      `<${options.revision ?? 'main'}>`,
+    );
+    return {
+      dir,
+      label: options.model,
+      revision: options.revision ?? 'main',
+      commit: null,
+      warnings: ['dry run: the Hub snapshot is not downloaded'],
+      notDownloaded: true,
+    };
   }
   const { downloadModel } = await import('../hub/index.js');
   options.onProgress?.(`downloading ${options.model}@${options.revision ?? 'main'}`);
@@ -119,7 +173,13 @@ async function resolveSource(options: CompileOptions): Promise<ResolvedSource> {
     cacheDir: options.hub?.cache,
     onProgress: options.onProgress,
   });
-  return { dir: downloaded.dir, label: options.model, revision: downloaded.revision, commit: downloaded.commit, warnings: [] };
+  return {
+    dir: downloaded.dir,
+    label: options.model,
+    revision: downloaded.revision,
+    commit: downloaded.commit,
+    warnings: [],
+  };
 }
 
 async function readConfig(dir: string): Promise<ModelConfig | null> {

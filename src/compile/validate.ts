@@ -77,7 +77,8 @@ export async function compareWithSource(
     const greedyMatch = expected.tokenIds.join() === actual.tokenIds.join();
     return {
       passed: logits.within && greedyMatch,
-      method: 'logits of the last prompt token (max abs diff ≤ atol + rtol × max |source logit|) and greedy continuation vs the source model',
+      method:
+        'logits of the last prompt token (max abs diff ≤ atol + rtol × max |source logit|) and greedy continuation vs the source model',
       prompt: VALIDATION_PROMPT,
       maxAbsDiff: Number(logits.maxAbsDiff.toPrecision(4)),
       tolerance: Number(logits.bound.toPrecision(4)),

@@ -40,20 +40,30 @@ const cidr = z.string().refine((value) => {
 const allowFromSchema = z.union([
   dnsLabel,
   z
-    .object({ namespace: dnsLabel.optional(), podSelector: labelMap.optional(), cidr: cidr.optional(), except: z.array(cidr).optional() })
+    .object({
+      namespace: dnsLabel.optional(),
+      podSelector: labelMap.optional(),
+      cidr: cidr.optional(),
+      except: z.array(cidr).optional(),
+    })
     .strict()
     .superRefine((peer, ctx) => {
       if (peer.cidr === undefined && peer.namespace === undefined && peer.podSelector === undefined) {
         ctx.addIssue({ code: 'custom', path: [], message: 'needs namespace, podSelector or cidr' });
       }
       if (peer.cidr !== undefined && (peer.namespace !== undefined || peer.podSelector !== undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['cidr'], message: 'cannot be combined with namespace or podSelector (a NetworkPolicy peer is one or the other): list them separately' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cidr'],
+          message:
+            'cannot be combined with namespace or podSelector (a NetworkPolicy peer is one or the other): list them separately',
+        });
       }
-      if (peer.except !== undefined && peer.cidr === undefined) ctx.addIssue({ code: 'custom', path: ['except'], message: 'needs cidr' });
+      if (peer.except !== undefined && peer.cidr === undefined)
+        ctx.addIssue({ code: 'custom', path: ['except'], message: 'needs cidr' });
     }),
 ]);
 export type AllowFrom = z.infer<typeof allowFromSchema>;
-
 
 export const serveSchema = z
   .object({
@@ -64,7 +74,10 @@ export const serveSchema = z
     /** The scaffold template the image was built from: decides probe paths and metric names. @default node */
     template: z.enum(SERVER_TEMPLATES).default('node'),
     /** Probe and metrics paths, when they differ from the template's. */
-    paths: z.object({ health: urlPath.optional(), ready: urlPath.optional(), metrics: urlPath.optional() }).strict().default({}),
+    paths: z
+      .object({ health: urlPath.optional(), ready: urlPath.optional(), metrics: urlPath.optional() })
+      .strict()
+      .default({}),
     /** How long the server finishes in-flight streams after SIGTERM (its SHUTDOWN_TIMEOUT). @default 30 */
     shutdownTimeoutSeconds: z.number().int().min(0).default(30),
     /** Extra non-secret environment variables for the server container. Secrets go in `deploy.secrets`. */
@@ -90,7 +103,12 @@ const secretRefSchema = z
   .strict();
 
 function dnsSubdomain() {
-  return z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a DNS-1123 subdomain (lowercase letters, digits, - and .)');
+  return z
+    .string()
+    .regex(
+      /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
+      'must be a DNS-1123 subdomain (lowercase letters, digits, - and .)',
+    );
 }
 
 /**
@@ -98,7 +116,10 @@ function dnsSubdomain() {
  * default). Only backends that run inside the Job's own container: `tensorrt` and `tensorrt-llm` start NVIDIA's
  * containers through Docker, which a pod does not have (and trtllm-serve compiles at start anyway).
  */
-export const COMPILED_BACKENDS: Record<ServeConfig['template'], readonly ('ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm')[]> = {
+export const COMPILED_BACKENDS: Record<
+  ServeConfig['template'],
+  readonly ('ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm')[]
+> = {
   node: ['ort', 'optimum'],
   fastapi: ['optimum', 'ort'],
   vllm: [],
@@ -130,7 +151,13 @@ export interface GraphNodeConfig {
   /** Replica bounds of this node alone. @default deploy.replicas */
   replicas?: { min: number; max: number } | undefined;
   /** This node's autoscaling signal, over deploy.autoscaling's metric and target. */
-  autoscaling?: { metric?: DeployConfig['autoscaling']['metric'] | undefined; target?: number | undefined; query?: string | undefined } | undefined;
+  autoscaling?:
+    | {
+        metric?: DeployConfig['autoscaling']['metric'] | undefined;
+        target?: number | undefined;
+        query?: string | undefined;
+      }
+    | undefined;
   /** Env names of deploy.secrets this node gets. @default all of deploy.secrets */
   secrets?: string[] | undefined;
   children: GraphNodeConfig[];
@@ -144,13 +171,28 @@ const graphNodeSchema: z.ZodType<GraphNodeConfig> = z.lazy(() =>
       image: z.string().min(1),
       template: z.enum(graphNodeTemplates).optional(),
       port: z.number().int().min(1).max(65535).optional(),
-      paths: z.object({ health: urlPath.optional(), ready: urlPath.optional(), metrics: urlPath.optional() }).strict().default({}),
+      paths: z
+        .object({ health: urlPath.optional(), ready: urlPath.optional(), metrics: urlPath.optional() })
+        .strict()
+        .default({}),
       gpu: z
-        .object({ count: z.number().int().min(1).default(1), type: z.string().regex(/^[a-z0-9-]+$/).optional() })
+        .object({
+          count: z.number().int().min(1).default(1),
+          type: z
+            .string()
+            .regex(/^[a-z0-9-]+$/)
+            .optional(),
+        })
         .strict()
         .optional(),
-      resources: z.object({ cpu: quantity.default('1'), memory: quantity.default('2Gi') }).strict().optional(),
-      replicas: z.object({ min: z.number().int().min(0), max: z.number().int().min(1) }).strict().optional(),
+      resources: z
+        .object({ cpu: quantity.default('1'), memory: quantity.default('2Gi') })
+        .strict()
+        .optional(),
+      replicas: z
+        .object({ min: z.number().int().min(0), max: z.number().int().min(1) })
+        .strict()
+        .optional(),
       autoscaling: z
         .object({
           metric: z.enum(['queue-depth', 'gpu-utilization', 'kv-cache']).optional(),
@@ -190,7 +232,10 @@ export const deploySchema = z
       .object({
         /** Accelerator: nvidia-t4, nvidia-l4, nvidia-a10g, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb… */
         /** …nvidia-h200-141gb, nvidia-b200, nvidia-l40s (see facts.ts); another type needs deploy.nodeSelector. */
-        type: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits and - (e.g. nvidia-l4)').default('nvidia-l4'),
+        type: z
+          .string()
+          .regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits and - (e.g. nvidia-l4)')
+          .default('nvidia-l4'),
         count: z.number().int().min(1).default(1),
       })
       .strict()
@@ -251,11 +296,17 @@ export const deploySchema = z
           .strict()
           .optional(),
         /** GCS bucket (gcsfuse). */
-        bucket: z.string().regex(/^[a-z0-9][-_.a-z0-9]{1,221}[a-z0-9]$/, 'must be a GCS bucket name').optional(),
+        bucket: z
+          .string()
+          .regex(/^[a-z0-9][-_.a-z0-9]{1,221}[a-z0-9]$/, 'must be a GCS bucket name')
+          .optional(),
         /** Google service account bound by Workload Identity (gcsfuse), e.g. models@project.iam.gserviceaccount.com. */
         gcpServiceAccount: z.string().email().optional(),
         /** Where the model is mounted (or, for baked, where the image holds it). @default /models */
-        path: z.string().regex(/^\/\S*$/, 'must be an absolute path').default('/models'),
+        path: z
+          .string()
+          .regex(/^\/\S*$/, 'must be an absolute path')
+          .default('/models'),
         /**
          * Size of the model's files: sizes the gcsfuse file cache and the sidecar's ephemeral storage, or the room a
          * server downloading the model (hub) gets in its cache volume.
@@ -344,7 +395,10 @@ export const deploySchema = z
     monitoring: z
       .object({
         serviceMonitor: z.boolean().default(true),
-        interval: z.string().regex(/^\d+(ms|s|m)$/, 'must be a Prometheus duration such as 30s').default('30s'),
+        interval: z
+          .string()
+          .regex(/^\d+(ms|s|m)$/, 'must be a Prometheus duration such as 30s')
+          .default('30s'),
         /** Namespace of Prometheus, allowed to scrape through the NetworkPolicy. @default monitoring */
         namespace: dnsLabel.default('monitoring'),
       })
@@ -378,7 +432,10 @@ export const deploySchema = z
       })
       .strict()
       .default({}),
-    lint: z.object({ ignore: z.array(z.string().min(1)).default([]) }).strict().default({ ignore: [] }),
+    lint: z
+      .object({ ignore: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ ignore: [] }),
     /** An inference graph (Seldon Core v1 or KServe) instead of a single model server. */
     graph: graphSchema.optional(),
   })
@@ -391,7 +448,10 @@ export const SERVE_DEFAULTS: ServeConfig = serveSchema.parse({});
 export const DEPLOY_DEFAULTS: DeployConfig = deploySchema.parse({});
 
 /** The config model entry as llmops.yaml allows it. */
-export type ModelRef = string | { id?: string | undefined; path?: string | undefined; revision?: string | undefined; dtype?: string | undefined } | undefined;
+export type ModelRef =
+  | string
+  | { id?: string | undefined; path?: string | undefined; revision?: string | undefined; dtype?: string | undefined }
+  | undefined;
 
 interface ConfigShape {
   model?: ModelRef;
@@ -432,35 +492,51 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
   const storage = deploy.storage;
 
   if (deploy.replicas.min > deploy.replicas.max) {
-    issue(['deploy', 'replicas', 'min'], `must not exceed deploy.replicas.max (${deploy.replicas.max}), got ${deploy.replicas.min}`);
+    issue(
+      ['deploy', 'replicas', 'min'],
+      `must not exceed deploy.replicas.max (${deploy.replicas.max}), got ${deploy.replicas.min}`,
+    );
   }
   if (deploy.replicas.min === 0 && deploy.autoscaling.engine !== 'keda') {
-    issue(['deploy', 'replicas', 'min'], 'can be 0 only with deploy.autoscaling.engine: keda (scale to zero); use 1 or more');
+    issue(
+      ['deploy', 'replicas', 'min'],
+      'can be 0 only with deploy.autoscaling.engine: keda (scale to zero); use 1 or more',
+    );
   }
   const wake = deploy.autoscaling.wake;
   if (deploy.replicas.min === 0 && deploy.autoscaling.engine === 'keda' && !wake) {
     issue(
       ['deploy', 'replicas', 'min'],
-      'can be 0 only with a signal that exists while no pod runs: the server\'s own metrics vanish at zero pods and the service would never wake; set deploy.autoscaling.wake (httpAddOn or a request-rate query in front of the pods), or use 1',
+      "can be 0 only with a signal that exists while no pod runs: the server's own metrics vanish at zero pods and the service would never wake; set deploy.autoscaling.wake (httpAddOn or a request-rate query in front of the pods), or use 1",
     );
   }
   if (wake && !wake.httpAddOn === !wake.query) {
     issue(['deploy', 'autoscaling', 'wake'], 'needs exactly one of httpAddOn or query');
   }
   if (wake?.httpAddOn && deploy.autoscaling.engine !== 'keda') {
-    issue(['deploy', 'autoscaling', 'wake', 'httpAddOn'], `is a KEDA add-on: set deploy.autoscaling.engine: keda, got ${deploy.autoscaling.engine}`);
+    issue(
+      ['deploy', 'autoscaling', 'wake', 'httpAddOn'],
+      `is a KEDA add-on: set deploy.autoscaling.engine: keda, got ${deploy.autoscaling.engine}`,
+    );
   }
   const strategy = storageStrategyOf(config);
   const hubId = hubModelId(config.model);
   const needsPinnedHubModel = (why: string) => {
     if (!hubId) issue(['model'], `must name a Hub model (model.id) for storage strategy ${strategy}, which ${why}`);
     else if (!pinnedRevision(config.model)) {
-      issue(['model', 'revision'], `is required for storage strategy ${strategy}: pin the revision (a commit sha) so every pod serves the same weights`);
+      issue(
+        ['model', 'revision'],
+        `is required for storage strategy ${strategy}: pin the revision (a commit sha) so every pod serves the same weights`,
+      );
     }
   };
   if (strategy === 'volume') {
     const sources = [storage.claimName && 'claimName', storage.dataSource && 'dataSource'].filter(Boolean);
-    if (sources.length > 1) issue(['deploy', 'storage', 'dataSource'], 'and deploy.storage.claimName exclude each other: mount the existing claim, or clone a new one');
+    if (sources.length > 1)
+      issue(
+        ['deploy', 'storage', 'dataSource'],
+        'and deploy.storage.claimName exclude each other: mount the existing claim, or clone a new one',
+      );
     if (sources.length === 0) {
       if (!storage.size) {
         issue(
@@ -469,26 +545,43 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
         );
       } else needsPinnedHubModel('a Job downloads into the new volume');
     }
-    if (storage.dataSource && !storage.size) issue(['deploy', 'storage', 'size'], 'is required with deploy.storage.dataSource (the size of the cloned PVC)');
+    if (storage.dataSource && !storage.size)
+      issue(['deploy', 'storage', 'size'], 'is required with deploy.storage.dataSource (the size of the cloned PVC)');
   } else if (storage.claimName || storage.dataSource) {
-    issue(['deploy', 'storage', storage.claimName ? 'claimName' : 'dataSource'], `is only used by storage strategy volume, not ${strategy}`);
+    issue(
+      ['deploy', 'storage', storage.claimName ? 'claimName' : 'dataSource'],
+      `is only used by storage strategy volume, not ${strategy}`,
+    );
   }
   if (strategy === 'init') {
-    if (!storage.size) issue(['deploy', 'storage', 'size'], 'is required for storage strategy init (the shared PVC the model is downloaded into)');
+    if (!storage.size)
+      issue(
+        ['deploy', 'storage', 'size'],
+        'is required for storage strategy init (the shared PVC the model is downloaded into)',
+      );
     needsPinnedHubModel('downloads it');
   }
   if (strategy === 'hub') {
     needsPinnedHubModel('the server downloads it at start');
     if (!SERVERS[serve.template].downloadsFromHub) {
-      issue(['deploy', 'storage', 'strategy'], `hub needs a server that downloads from the Hub itself (vllm, tgi, trtllm), not ${serve.template}: use init, volume, gcsfuse or baked`);
+      issue(
+        ['deploy', 'storage', 'strategy'],
+        `hub needs a server that downloads from the Hub itself (vllm, tgi, trtllm), not ${serve.template}: use init, volume, gcsfuse or baked`,
+      );
     }
   }
   if (deploy.compileJob.image) {
     const backends = COMPILED_BACKENDS[serve.template];
     if (backends.length === 0) {
-      issue(['deploy', 'compileJob', 'image'], `the ${serve.template} server loads (and compiles) the model itself at start: remove deploy.compileJob`);
+      issue(
+        ['deploy', 'compileJob', 'image'],
+        `the ${serve.template} server loads (and compiles) the model itself at start: remove deploy.compileJob`,
+      );
     } else if (deploy.compileJob.backend && !backends.includes(deploy.compileJob.backend)) {
-      issue(['deploy', 'compileJob', 'backend'], `the ${serve.template} server runs ${backends.join(' or ')} artifacts, not ${deploy.compileJob.backend}`);
+      issue(
+        ['deploy', 'compileJob', 'backend'],
+        `the ${serve.template} server runs ${backends.join(' or ')} artifacts, not ${deploy.compileJob.backend}`,
+      );
     }
     if (!(strategy === 'init' || (strategy === 'volume' && !storage.claimName && !storage.dataSource))) {
       issue(
@@ -499,17 +592,27 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
   }
   if (strategy === 'gcsfuse') {
     if (!storage.bucket) issue(['deploy', 'storage', 'bucket'], 'is required for storage strategy gcsfuse');
-    if (deploy.provider !== 'gke') issue(['deploy', 'provider'], `must be gke for storage strategy gcsfuse (the GCS FUSE CSI driver is a GKE add-on), got ${deploy.provider}`);
+    if (deploy.provider !== 'gke')
+      issue(
+        ['deploy', 'provider'],
+        `must be gke for storage strategy gcsfuse (the GCS FUSE CSI driver is a GKE add-on), got ${deploy.provider}`,
+      );
   }
   if (strategy !== 'gcsfuse' && strategy !== 'hub' && storage.modelSize) {
-    issue(['deploy', 'storage', 'modelSize'], `sizes the gcsfuse file cache or the hub download and is only used by those storage strategies, not ${strategy}`);
+    issue(
+      ['deploy', 'storage', 'modelSize'],
+      `sizes the gcsfuse file cache or the hub download and is only used by those storage strategies, not ${strategy}`,
+    );
   }
   if (strategy !== 'gcsfuse' && storage.bucket) {
     issue(['deploy', 'storage', 'bucket'], `is only used by storage strategy gcsfuse, not ${strategy}`);
   }
   const { maxSurge, maxUnavailable } = deploy.rollout;
   if (maxSurge === 0 && maxUnavailable === 0) {
-    issue(['deploy', 'rollout', 'maxUnavailable'], 'and deploy.rollout.maxSurge cannot both be 0 (the rollout could never progress)');
+    issue(
+      ['deploy', 'rollout', 'maxUnavailable'],
+      'and deploy.rollout.maxSurge cannot both be 0 (the rollout could never progress)',
+    );
   }
   const grace = deploy.drain.terminationGracePeriodSeconds;
   const needed = deploy.drain.preStopSeconds + serve.shutdownTimeoutSeconds;
@@ -520,38 +623,61 @@ export function checkDeployConfig(config: ConfigShape, ctx: IssueSink): void {
     );
   }
   const target = deploy.autoscaling.target;
-  if (target !== undefined && deploy.autoscaling.metric && deploy.autoscaling.metric !== 'queue-depth' && target > 100) {
-    issue(['deploy', 'autoscaling', 'target'], `is a percentage for ${deploy.autoscaling.metric}: use a value in (0, 100], got ${target}`);
+  if (
+    target !== undefined &&
+    deploy.autoscaling.metric &&
+    deploy.autoscaling.metric !== 'queue-depth' &&
+    target > 100
+  ) {
+    issue(
+      ['deploy', 'autoscaling', 'target'],
+      `is a percentage for ${deploy.autoscaling.metric}: use a value in (0, 100], got ${target}`,
+    );
   }
   const stabilization = deploy.autoscaling.scaleDownStabilizationSeconds;
   if (stabilization !== undefined && stabilization > 3600) {
-    issue(['deploy', 'autoscaling', 'scaleDownStabilizationSeconds'], `must be at most 3600 (the HPA limit), got ${stabilization}`);
+    issue(
+      ['deploy', 'autoscaling', 'scaleDownStabilizationSeconds'],
+      `must be at most 3600 (the HPA limit), got ${stabilization}`,
+    );
   }
   for (const [name, value] of Object.entries(serve.env)) {
     if (SECRET_ENV.test(name) && value !== '') {
-      issue(['serve', 'env', name], 'looks like a secret: never put its value in llmops.yaml; reference a Secret in deploy.secrets instead');
+      issue(
+        ['serve', 'env', name],
+        'looks like a secret: never put its value in llmops.yaml; reference a Secret in deploy.secrets instead',
+      );
     }
   }
   const secretNames = new Set<string>();
   deploy.secrets.forEach((secret, index) => {
     if (secretNames.has(secret.env)) issue(['deploy', 'secrets', index, 'env'], `${secret.env} is listed twice`);
     secretNames.add(secret.env);
-    if (serve.env[secret.env] !== undefined) issue(['serve', 'env', secret.env], 'is also in deploy.secrets: keep it only there');
+    if (serve.env[secret.env] !== undefined)
+      issue(['serve', 'env', secret.env], 'is also in deploy.secrets: keep it only there');
   });
   if (deploy.graph) {
     const seen = new Set<string>();
     const secretEnvs = new Set(deploy.secrets.map((s) => s.env));
     const walk = (node: GraphNodeConfig, path: (string | number)[]) => {
-      if (seen.has(node.name)) issue([...path, 'name'], `${node.name} is used by two graph nodes; names must be unique`);
+      if (seen.has(node.name))
+        issue([...path, 'name'], `${node.name} is used by two graph nodes; names must be unique`);
       seen.add(node.name);
       if ((node.type === 'COMBINER' || node.type === 'ROUTER') && node.children.length === 0) {
-        issue([...path, 'children'], `a ${node.type} needs children to ${node.type === 'ROUTER' ? 'route to' : 'combine'}`);
+        issue(
+          [...path, 'children'],
+          `a ${node.type} needs children to ${node.type === 'ROUTER' ? 'route to' : 'combine'}`,
+        );
       }
       if (node.replicas && node.replicas.min > node.replicas.max) {
-        issue([...path, 'replicas', 'min'], `must not exceed the node's replicas.max (${node.replicas.max}), got ${node.replicas.min}`);
+        issue(
+          [...path, 'replicas', 'min'],
+          `must not exceed the node's replicas.max (${node.replicas.max}), got ${node.replicas.min}`,
+        );
       }
       (node.secrets ?? []).forEach((env, index) => {
-        if (!secretEnvs.has(env)) issue([...path, 'secrets', index], `${env} is not in deploy.secrets: list the Secret reference there first`);
+        if (!secretEnvs.has(env))
+          issue([...path, 'secrets', index], `${env} is not in deploy.secrets: list the Secret reference there first`);
       });
       node.children.forEach((child, index) => walk(child, [...path, 'children', index]));
     };

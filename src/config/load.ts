@@ -37,14 +37,20 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (explicit || code !== 'ENOENT') {
-      throw usageError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`, 'CONFIG_NOT_FOUND');
+      throw usageError(
+        `cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+        'CONFIG_NOT_FOUND',
+      );
     }
   }
   return parseConfig(text ?? '', { file: text === null ? null : file, env });
 }
 
 /** Parses config text (YAML) with the environment overlaid; errors name the key and its line. */
-export function parseConfig(text: string, options: { file?: string | null; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
+export function parseConfig(
+  text: string,
+  options: { file?: string | null; env?: NodeJS.ProcessEnv } = {},
+): LoadedConfig {
   const file = options.file ?? null;
   const where = file ?? 'config';
   const lineCounter = new LineCounter();
@@ -52,7 +58,10 @@ export function parseConfig(text: string, options: { file?: string | null; env?:
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const line = lineCounter.linePos(first.pos[0]).line;
-    throw usageError(`${where}${line ? `:${line}` : ''}: invalid YAML: ${first.message.split('\n')[0]}`, 'CONFIG_INVALID');
+    throw usageError(
+      `${where}${line ? `:${line}` : ''}: invalid YAML: ${first.message.split('\n')[0]}`,
+      'CONFIG_INVALID',
+    );
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) {

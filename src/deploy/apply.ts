@@ -27,7 +27,9 @@ export async function applyManifests(options: ApplyOptions): Promise<ApplyResult
   const steps: ApplyResult['steps'] = [];
   const modes: ('server' | 'client' | undefined)[] = options.dryRun ? [options.dryRun] : ['server', undefined];
   for (const dryRun of modes) {
-    options.onProgress?.(dryRun ? `kubectl apply --dry-run=${dryRun} (context ${context})` : `kubectl apply (context ${context})`);
+    options.onProgress?.(
+      dryRun ? `kubectl apply --dry-run=${dryRun} (context ${context})` : `kubectl apply (context ${context})`,
+    );
     const { plan, changes } = await kubectlApply({ source: options.source, context: options.context, dryRun }, run);
     steps.push({ argv: [plan.file, ...plan.argv], changes });
   }

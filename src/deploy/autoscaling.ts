@@ -66,14 +66,23 @@ export function scaledObject(r: Resolved): ScaledObject {
     },
   ];
   if (r.wake?.kind === 'http-add-on') {
-    triggers.push({ type: 'external-push', name: 'http-requests', metadata: { httpScaledObject: r.name, scalerAddress: HTTP_ADD_ON.scalerAddress } });
+    triggers.push({
+      type: 'external-push',
+      name: 'http-requests',
+      metadata: { httpScaledObject: r.name, scalerAddress: HTTP_ADD_ON.scalerAddress },
+    });
   }
   if (r.wake?.kind === 'query') {
     triggers.push({
       type: 'prometheus',
       name: 'incoming-requests',
       metricType: 'AverageValue',
-      metadata: { activationThreshold: '0', query: r.wake.query, serverAddress: r.deploy.autoscaling.prometheusAddress, threshold: threshold(r.wake.requestsPerReplica) },
+      metadata: {
+        activationThreshold: '0',
+        query: r.wake.query,
+        serverAddress: r.deploy.autoscaling.prometheusAddress,
+        threshold: threshold(r.wake.requestsPerReplica),
+      },
     });
   }
   return {
@@ -89,7 +98,9 @@ export function scaledObject(r: Resolved): ScaledObject {
       ...(toZero ? { cooldownPeriod: r.timing.scaleDownStabilizationSeconds } : {}),
       // When Prometheus cannot answer, keep what runs (never fewer than the minimum) rather than guess. Not at a
       // minimum of 0: a fallback of 1 would keep a pod up, and one of 0 does nothing.
-      ...(toZero ? {} : { fallback: { behavior: 'currentReplicasIfHigher', failureThreshold: 3, replicas: r.replicas.min } }),
+      ...(toZero
+        ? {}
+        : { fallback: { behavior: 'currentReplicasIfHigher', failureThreshold: 3, replicas: r.replicas.min } }),
       advanced: { horizontalPodAutoscalerConfig: { behavior: scalingBehavior(r) } },
       triggers,
     },
@@ -106,7 +117,12 @@ export function httpScaledObject(r: Resolved): HTTPScaledObject {
   return {
     apiVersion: 'http.keda.sh/v1alpha1',
     kind: 'HTTPScaledObject',
-    metadata: { name: r.name, namespace: r.namespace, labels: r.labels, annotations: { 'httpscaledobject.keda.sh/skip-scaledobject-creation': 'true' } },
+    metadata: {
+      name: r.name,
+      namespace: r.namespace,
+      labels: r.labels,
+      annotations: { 'httpscaledobject.keda.sh/skip-scaledobject-creation': 'true' },
+    },
     spec: {
       hosts: wake.hosts,
       ...(wake.pathPrefixes ? { pathPrefixes: wake.pathPrefixes } : {}),
@@ -136,7 +152,12 @@ export function horizontalPodAutoscaler(r: Resolved): HorizontalPodAutoscaler {
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
-    metadata: { name: r.name, namespace: r.namespace, labels: r.labels, annotations: { 'llmops.dev/prometheus-query': a.query } },
+    metadata: {
+      name: r.name,
+      namespace: r.namespace,
+      labels: r.labels,
+      annotations: { 'llmops.dev/prometheus-query': a.query },
+    },
     spec: {
       scaleTargetRef: targetRef(r),
       minReplicas: Math.max(1, r.replicas.min),
@@ -146,7 +167,10 @@ export function horizontalPodAutoscaler(r: Resolved): HorizontalPodAutoscaler {
           type: 'External',
           external: {
             metric: { name: a.externalMetricName },
-            target: a.metricType === 'AverageValue' ? { type: 'AverageValue', averageValue: value } : { type: 'Value', value },
+            target:
+              a.metricType === 'AverageValue'
+                ? { type: 'AverageValue', averageValue: value }
+                : { type: 'Value', value },
           },
         },
       ],
@@ -157,7 +181,12 @@ export function horizontalPodAutoscaler(r: Resolved): HorizontalPodAutoscaler {
 
 /** prometheus-adapter config (`externalRules`; Helm chart value `rules.external`) exposing the HPA's external metric. */
 export interface PrometheusAdapterRules {
-  externalRules: { seriesQuery: string; resources: { namespaced: boolean }; name: { as: string }; metricsQuery: string }[];
+  externalRules: {
+    seriesQuery: string;
+    resources: { namespaced: boolean };
+    name: { as: string };
+    metricsQuery: string;
+  }[];
 }
 
 export function prometheusAdapterRules(r: Resolved): PrometheusAdapterRules {

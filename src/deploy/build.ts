@@ -1,4 +1,11 @@
-import { HTTP_ADD_ON, horizontalPodAutoscaler, httpScaledObject, prometheusAdapterRules, scaledObject, type PrometheusAdapterRules } from './autoscaling.js';
+import {
+  HTTP_ADD_ON,
+  horizontalPodAutoscaler,
+  httpScaledObject,
+  prometheusAdapterRules,
+  scaledObject,
+  type PrometheusAdapterRules,
+} from './autoscaling.js';
 import { compileJob, napConfig, NAP_NO_EXISTING_NOTE, type NapConfig } from './extras.js';
 import { seldonGraph, type BuiltGraph, type GraphSummary } from './graph.js';
 import { kserveGraph } from './kserve-graph.js';
@@ -51,7 +58,13 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
     objects.push(...graph.objects);
     notes.push(...graph.notes);
   } else {
-    objects.push(deployment(r, storage), service(r), podDisruptionBudget(r), networkPolicy(r, storage), ...storage.jobs);
+    objects.push(
+      deployment(r, storage),
+      service(r),
+      podDisruptionBudget(r),
+      networkPolicy(r, storage),
+      ...storage.jobs,
+    );
     if (r.autoscaling.engine === 'keda') objects.push(scaledObject(r));
     if (r.autoscaling.engine === 'hpa') objects.push(horizontalPodAutoscaler(r));
     if (r.deploy.monitoring.serviceMonitor) objects.push(serviceMonitor(r));
@@ -64,9 +77,15 @@ export function buildManifests(r: Resolved, emit: readonly Emit[] = []): BuiltMa
   }
   // The compile Job belongs to the config (deploy.compileJob.image): pods wait for its engine, so it is always emitted.
   if (r.engine || emit.includes('compile-job')) objects.push(compileJob(r));
-  objects.sort((a, b) => APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name));
+  objects.sort(
+    (a, b) =>
+      APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name),
+  );
   const adapterRules = graph ? graph.adapterRules : r.autoscaling.engine === 'hpa' ? prometheusAdapterRules(r) : null;
-  if (adapterRules && !graph) notes.push(`the HPA reads external metric ${r.autoscaling.externalMetricName}: add extras/prometheus-adapter-rules.yaml to prometheus-adapter's config`);
+  if (adapterRules && !graph)
+    notes.push(
+      `the HPA reads external metric ${r.autoscaling.externalMetricName}: add extras/prometheus-adapter-rules.yaml to prometheus-adapter's config`,
+    );
   const nap = emit.includes('nap') ? napConfig(r) : null;
   if (nap && !r.deploy.nap.existing) notes.push(NAP_NO_EXISTING_NOTE);
   return { objects, nap, adapterRules, graph: graph?.summary ?? null, notes };

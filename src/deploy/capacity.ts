@@ -25,7 +25,11 @@ export type BenchInput = { kind: 'endpoint'; capacity: EndpointCapacity } | { ki
  * know, strict about the numbers it uses: a missing or non-positive capacity is an error that says how to get one.
  */
 export async function readBenchResult(file: string): Promise<BenchInput> {
-  const data = await readJsonFile(file, { what: 'bench result', code: 'BENCH_RESULT_INVALID', hint: 'write it with `llmops bench … --out FILE`' });
+  const data = await readJsonFile(file, {
+    what: 'bench result',
+    code: 'BENCH_RESULT_INVALID',
+    hint: 'write it with `llmops bench … --out FILE`',
+  });
   return parseBenchResult(data, file);
 }
 
@@ -37,12 +41,18 @@ export function parseBenchResult(data: unknown, file: string): BenchInput {
   if (result.kind === 'engine') {
     const loadMs = result.loadMs;
     if (typeof loadMs !== 'number' || !Number.isFinite(loadMs) || loadMs <= 0) {
-      throw usageError(`engine bench result ${file} has no positive \`loadMs\`, got ${JSON.stringify(loadMs)}`, 'BENCH_RESULT_INVALID');
+      throw usageError(
+        `engine bench result ${file} has no positive \`loadMs\`, got ${JSON.stringify(loadMs)}`,
+        'BENCH_RESULT_INVALID',
+      );
     }
     return { kind: 'engine', load: { file, loadMs } };
   }
   if (result.kind !== 'endpoint') {
-    throw usageError(`bench result ${file} has \`kind\` ${JSON.stringify(result.kind)}; expected "endpoint" or "engine"`, 'BENCH_RESULT_INVALID');
+    throw usageError(
+      `bench result ${file} has \`kind\` ${JSON.stringify(result.kind)}; expected "endpoint" or "engine"`,
+      'BENCH_RESULT_INVALID',
+    );
   }
   const capacity = result.capacity as Record<string, unknown> | null | undefined;
   const rps = capacity?.requestsPerSecond;
@@ -63,12 +73,20 @@ function inFlightAtCapacity(
   runs: Record<string, unknown>[],
   rps: number,
 ): { inFlight: number | null; inFlightSource: string | null } {
-  if (isPositive(capacity.concurrency)) return { inFlight: capacity.concurrency, inFlightSource: 'capacity.concurrency' };
+  if (isPositive(capacity.concurrency))
+    return { inFlight: capacity.concurrency, inFlightSource: 'capacity.concurrency' };
   // The run the capacity came from: the one whose throughput it quotes.
-  const run = runs.find((r) => typeof r.requestsPerSecond === 'number' && Math.abs(r.requestsPerSecond - rps) <= 1e-9 * Math.max(1, rps));
-  if (run && isPositive(run.concurrency)) return { inFlight: run.concurrency, inFlightSource: 'concurrency of the capacity run' };
+  const run = runs.find(
+    (r) => typeof r.requestsPerSecond === 'number' && Math.abs(r.requestsPerSecond - rps) <= 1e-9 * Math.max(1, rps),
+  );
+  if (run && isPositive(run.concurrency))
+    return { inFlight: run.concurrency, inFlightSource: 'concurrency of the capacity run' };
   const mean = (run?.latencyMs as Record<string, unknown> | undefined)?.mean;
-  if (isPositive(mean)) return { inFlight: (rps * mean) / 1000, inFlightSource: "Little's law: capacity × mean latency of the capacity run" };
+  if (isPositive(mean))
+    return {
+      inFlight: (rps * mean) / 1000,
+      inFlightSource: "Little's law: capacity × mean latency of the capacity run",
+    };
   return { inFlight: null, inFlightSource: null };
 }
 
@@ -125,7 +143,15 @@ export function planCapacity(input: CapacityPlanInput): CapacityPlan {
   } else {
     lines.push(`target ${fmt(target)} kept from config: the bench result does not measure ${input.metric}`);
   }
-  return { peakQps, headroom, capacityPerReplica: capacity.requestsPerSecond, maxReplicas, minReplicas: input.minReplicas, target, lines };
+  return {
+    peakQps,
+    headroom,
+    capacityPerReplica: capacity.requestsPerSecond,
+    maxReplicas,
+    minReplicas: input.minReplicas,
+    target,
+    lines,
+  };
 }
 
 function fmt(n: number): string {

@@ -81,9 +81,12 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if (out && !options.force && (await exists(out))) {
     throw usageError(`output directory ${out} already exists`, 'OUTPUT_EXISTS', { hint: 'pass --force to replace it' });
   }
-  if (options.emit?.includes('nap') && !out) throw usageError('--emit nap writes extras/nap.yaml beside the manifests: add --out DIR', 'DEPLOY_NAP_NEEDS_OUT');
-  if (options.kustomize && !out) throw usageError('--kustomize writes a directory layout: add --out DIR', 'DEPLOY_KUSTOMIZE_NEEDS_OUT');
-  if (options.dryRun && !options.apply) throw usageError('--dry-run applies nothing without --apply: add --apply', 'DEPLOY_DRY_RUN_NEEDS_APPLY');
+  if (options.emit?.includes('nap') && !out)
+    throw usageError('--emit nap writes extras/nap.yaml beside the manifests: add --out DIR', 'DEPLOY_NAP_NEEDS_OUT');
+  if (options.kustomize && !out)
+    throw usageError('--kustomize writes a directory layout: add --out DIR', 'DEPLOY_KUSTOMIZE_NEEDS_OUT');
+  if (options.dryRun && !options.apply)
+    throw usageError('--dry-run applies nothing without --apply: add --apply', 'DEPLOY_DRY_RUN_NEEDS_APPLY');
 
   let capacity: EndpointCapacity | undefined;
   let load: EngineLoad | undefined;
@@ -112,18 +115,26 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const invalid = built.objects.flatMap((object) => validator.validate(object));
   if (invalid.length > 0) {
     const first = invalid[0]!;
-    throw new LlmopsError(`generated ${first.object} fails schema validation at ${first.path || '/'}: ${first.message}`, 'DEPLOY_INVALID_MANIFEST', {
-      details: { errors: invalid },
-    });
+    throw new LlmopsError(
+      `generated ${first.object} fails schema validation at ${first.path || '/'}: ${first.message}`,
+      'DEPLOY_INVALID_MANIFEST',
+      {
+        details: { errors: invalid },
+      },
+    );
   }
 
   // The schemas carry no name patterns: the API server's own rules, so `kubectl apply` does not refuse what we wrote.
   const refused = checkApiServerRules(built.objects);
   if (refused.length > 0) {
     const more = refused.length > 1 ? ` (and ${refused.length - 1} more)` : '';
-    throw usageError(`the API server would refuse ${describeFinding(refused[0]!, config.name)}${more}`, 'DEPLOY_API_SERVER_RULES', {
-      details: { findings: refused },
-    });
+    throw usageError(
+      `the API server would refuse ${describeFinding(refused[0]!, config.name)}${more}`,
+      'DEPLOY_API_SERVER_RULES',
+      {
+        details: { findings: refused },
+      },
+    );
   }
 
   const lint = lintObjects(
@@ -132,23 +143,34 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   );
   if (lint.length > 0) {
     const first = lint[0]!;
-    throw checkFailed(`lint: ${lint.length} finding(s) in the generated manifests; first: ${first.object}: ${first.message} [${first.rule}]`, 'DEPLOY_LINT_FAILED', {
-      hint: 'fix the config, or list the rule in deploy.lint.ignore',
-      details: { findings: lint },
-    });
+    throw checkFailed(
+      `lint: ${lint.length} finding(s) in the generated manifests; first: ${first.object}: ${first.message} [${first.rule}]`,
+      'DEPLOY_LINT_FAILED',
+      {
+        hint: 'fix the config, or list the rule in deploy.lint.ignore',
+        details: { findings: lint },
+      },
+    );
   }
 
   // Not Kubernetes objects: under extras/, which `kubectl apply -f DIR` (not recursive) and the kustomization skip.
   const extra: OutputFile[] = [];
   if (built.nap) extra.push({ path: `${EXTRAS_DIR}/nap.yaml`, content: toYaml(built.nap) });
-  if (built.adapterRules) extra.push({ path: `${EXTRAS_DIR}/prometheus-adapter-rules.yaml`, content: toYaml(built.adapterRules) });
-  const files = layoutFiles(built.objects, { kustomize: Boolean(options.kustomize), environments: config.deploy.environments, extra });
+  if (built.adapterRules)
+    extra.push({ path: `${EXTRAS_DIR}/prometheus-adapter-rules.yaml`, content: toYaml(built.adapterRules) });
+  const files = layoutFiles(built.objects, {
+    kustomize: Boolean(options.kustomize),
+    environments: config.deploy.environments,
+    extra,
+  });
   const yaml = toYamlStream(built.objects);
   const json = toJsonList(built.objects);
   assertNoSecrets([yaml, ...extra.map((f) => f.content)].join('\n'), config, options.env ?? process.env);
 
   if (out) {
-    await buildDirAtomically(out, (temporary) => writeFiles(temporary, files), { existing: options.force ? 'replace' : 'refuse' });
+    await buildDirAtomically(out, (temporary) => writeFiles(temporary, files), {
+      existing: options.force ? 'replace' : 'refuse',
+    });
     options.onProgress?.(`wrote ${files.length} files to ${out}`);
   }
 
@@ -156,12 +178,21 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   if (options.apply) {
     const scratch = out ? null : path.join(tmpdir(), `llmops-deploy-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
-      if (scratch) await buildDirAtomically(scratch, (temporary) => writeFiles(temporary, layoutFiles(built.objects, { kustomize: false, environments: [] })));
+      if (scratch)
+        await buildDirAtomically(scratch, (temporary) =>
+          writeFiles(temporary, layoutFiles(built.objects, { kustomize: false, environments: [] })),
+        );
       const dir = out ?? scratch!;
       const source = options.kustomize
         ? { kustomize: path.join(dir, 'base') }
         : { files: built.objects.map((object) => path.join(dir, fileNameOf(object))) };
-      apply = await applyManifests({ source, context: options.context, dryRun: options.dryRun, signal: options.signal, onProgress: options.onProgress });
+      apply = await applyManifests({
+        source,
+        context: options.context,
+        dryRun: options.dryRun,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      });
     } finally {
       if (scratch) await rm(scratch, { recursive: true, force: true });
     }
@@ -200,9 +231,13 @@ export function assertNoSecrets(text: string, config: LlmopsConfig, env: NodeJS.
   for (const [source, value] of candidates) {
     // Short values (e.g. "1", "true") would match by accident and are no secrets worth the name.
     if (value.length >= 8 && text.includes(value)) {
-      throw new LlmopsError(`refusing to write manifests: they contain the secret value of ${source}`, 'DEPLOY_SECRET_LEAK', {
-        hint: 'reference the Secret in deploy.secrets instead of putting its value in llmops.yaml',
-      });
+      throw new LlmopsError(
+        `refusing to write manifests: they contain the secret value of ${source}`,
+        'DEPLOY_SECRET_LEAK',
+        {
+          hint: 'reference the Secret in deploy.secrets instead of putting its value in llmops.yaml',
+        },
+      );
     }
   }
 }
@@ -214,7 +249,9 @@ export function assertNoSecrets(text: string, config: LlmopsConfig, env: NodeJS.
 function checkServiceName(name: string): void {
   const error = dns1035LabelError(name);
   if (!error) return;
-  const hint = /^[0-9]/.test(name) ? `e.g. \`m${name}\`` : 'lowercase letters, digits and -, starting with a letter, at most 63';
+  const hint = /^[0-9]/.test(name)
+    ? `e.g. \`m${name}\``
+    : 'lowercase letters, digits and -, starting with a letter, at most 63';
   throw usageError(`\`name\` ${name} ${error}: it names the Kubernetes Service (${hint})`, 'DEPLOY_BAD_NAME');
 }
 
@@ -258,5 +295,3 @@ async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
-
-

@@ -1,7 +1,14 @@
 import { usageError } from '../errors.js';
 import { gkeAcceleratorName } from './facts.js';
 import type { Job } from '../k8s/objects.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, scratchVolumes, secretEnv, serviceJob } from '../k8s/pod.js';
+import {
+  GPU_TOLERATIONS,
+  guaranteedResources,
+  hardenedContainerSecurity,
+  scratchVolumes,
+  secretEnv,
+  serviceJob,
+} from '../k8s/pod.js';
 import { checkPinned } from '../k8s/image.js';
 import type { Resolved } from './resolve.js';
 import { quantityToNumber, sumBytes } from '../k8s/quantity.js';
@@ -23,11 +30,17 @@ export interface NapConfig {
  */
 export function napConfig(r: Resolved): NapConfig {
   if (r.deploy.provider !== 'gke') {
-    throw usageError(`--emit nap writes a GKE node auto-provisioning config, but deploy.provider is ${r.deploy.provider}`, 'DEPLOY_NAP_NOT_GKE');
+    throw usageError(
+      `--emit nap writes a GKE node auto-provisioning config, but deploy.provider is ${r.deploy.provider}`,
+      'DEPLOY_NAP_NOT_GKE',
+    );
   }
   const accelerator = gkeAcceleratorName(r.deploy.gpu.type);
   if (!accelerator) {
-    throw usageError(`--emit nap needs a GKE accelerator for deploy.gpu.type ${r.deploy.gpu.type}: use a type GKE offers`, 'DEPLOY_NAP_NO_ACCELERATOR');
+    throw usageError(
+      `--emit nap needs a GKE accelerator for deploy.gpu.type ${r.deploy.gpu.type}: use a type GKE offers`,
+      'DEPLOY_NAP_NO_ACCELERATOR',
+    );
   }
   const limits = napLimits(r);
   return {
@@ -66,7 +79,11 @@ export const NAP_NO_EXISTING_NOTE =
 export function compileJob(r: Resolved): Job {
   const job = r.deploy.compileJob;
   const engine = r.engine;
-  if (!job.image || !engine) throw usageError('--emit compile-job needs `deploy.compileJob.image`: an image with llmops and the backend tools', 'DEPLOY_NO_COMPILE_IMAGE');
+  if (!job.image || !engine)
+    throw usageError(
+      '--emit compile-job needs `deploy.compileJob.image`: an image with llmops and the backend tools',
+      'DEPLOY_NO_COMPILE_IMAGE',
+    );
   checkPinned(job.image, 'deploy.compileJob.image');
   const scratch = scratchVolumes({ shm: r.deploy.resources.shm, cache: r.deploy.resources.cache });
   return serviceJob(r, {
@@ -94,7 +111,9 @@ export function compileJob(r: Resolved): Job {
           volumeMounts: [...scratch.mounts, { name: 'model', mountPath: r.deploy.storage.path }],
         },
       ],
-      volumes: [...scratch.volumes, { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } }].sort((a, b) => a.name.localeCompare(b.name)),
+      volumes: [...scratch.volumes, { name: 'model', persistentVolumeClaim: { claimName: modelClaimName(r) } }].sort(
+        (a, b) => a.name.localeCompare(b.name),
+      ),
     },
   });
 }

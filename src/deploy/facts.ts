@@ -16,8 +16,20 @@ export interface ServerFacts {
 
 export const SERVER_FACTS: Record<ServeConfig['template'], ServerFacts> = {
   // The scaffold's node and fastapi servers export llmops_queue_depth = requests admitted and not yet finished.
-  node: { health: '/health', ready: '/ready', metrics: '/metrics', queueMetrics: ['llmops_queue_depth'], kvCache: null },
-  fastapi: { health: '/health', ready: '/ready', metrics: '/metrics', queueMetrics: ['llmops_queue_depth'], kvCache: null },
+  node: {
+    health: '/health',
+    ready: '/ready',
+    metrics: '/metrics',
+    queueMetrics: ['llmops_queue_depth'],
+    kvCache: null,
+  },
+  fastapi: {
+    health: '/health',
+    ready: '/ready',
+    metrics: '/metrics',
+    queueMetrics: ['llmops_queue_depth'],
+    kvCache: null,
+  },
   // vLLM's API-key middleware guards every /v1 route (/v1/models answers 401 once VLLM_API_KEY is set): probes use
   // /health, which answers only while the engine is up (src/servers/contracts/vllm.json).
   vllm: {
@@ -27,7 +39,13 @@ export const SERVER_FACTS: Record<ServeConfig['template'], ServerFacts> = {
     queueMetrics: ['vllm:num_requests_waiting', 'vllm:num_requests_running'],
     kvCache: { metric: 'vllm:kv_cache_usage_perc', toPercent: 100 },
   },
-  tgi: { health: '/health', ready: '/health', metrics: '/metrics', queueMetrics: ['tgi_queue_size', 'tgi_batch_current_size'], kvCache: null },
+  tgi: {
+    health: '/health',
+    ready: '/health',
+    metrics: '/metrics',
+    queueMetrics: ['tgi_queue_size', 'tgi_batch_current_size'],
+    kvCache: null,
+  },
   trtllm: { health: '/health', ready: '/health', metrics: '/metrics', queueMetrics: null, kvCache: null },
   triton: {
     health: '/v2/health/live',
@@ -72,8 +90,18 @@ const GPU_TYPES: Record<string, GpuFacts> = {
   'nvidia-l4': { gke: 'nvidia-l4', eks: { name: 'l4' }, aks: false, product: 'NVIDIA-L4' },
   'nvidia-a10g': { gke: null, eks: { name: 'a10g' }, aks: false, product: 'NVIDIA-A10G' },
   'nvidia-v100': { gke: 'nvidia-tesla-v100', eks: { name: 'v100' }, aks: true, product: 'Tesla-V100-SXM2-16GB' },
-  'nvidia-a100-40gb': { gke: 'nvidia-tesla-a100', eks: { name: 'a100', memoryMiB: 40960 }, aks: true, product: 'NVIDIA-A100-SXM4-40GB' },
-  'nvidia-a100-80gb': { gke: 'nvidia-a100-80gb', eks: { name: 'a100', memoryMiB: 81920 }, aks: true, product: 'NVIDIA-A100-SXM4-80GB' },
+  'nvidia-a100-40gb': {
+    gke: 'nvidia-tesla-a100',
+    eks: { name: 'a100', memoryMiB: 40960 },
+    aks: true,
+    product: 'NVIDIA-A100-SXM4-40GB',
+  },
+  'nvidia-a100-80gb': {
+    gke: 'nvidia-a100-80gb',
+    eks: { name: 'a100', memoryMiB: 81920 },
+    aks: true,
+    product: 'NVIDIA-A100-SXM4-80GB',
+  },
   'nvidia-h100-80gb': { gke: 'nvidia-h100-80gb', eks: { name: 'h100' }, aks: true, product: 'NVIDIA-H100-80GB-HBM3' },
   // Named after GKE's accelerator (and its memory, like the A100/H100 types): H200 comes in one memory size.
   'nvidia-h200-141gb': { gke: 'nvidia-h200-141gb', eks: { name: 'h200' }, aks: true, product: 'NVIDIA-H200' },
@@ -101,22 +129,35 @@ function offers(provider: DeployConfig['provider'], facts: GpuFacts): boolean {
  * `nvidia.com/gpu.product` on AKS and elsewhere. `override` (deploy.nodeSelector) replaces it, and is the way to
  * run a type llmops does not know. An unknown type, or one the provider lacks, is a usage error listing the known ones.
  */
-export function gpuNodeSelector(provider: DeployConfig['provider'], type: string, override?: Record<string, string>): Record<string, string> {
+export function gpuNodeSelector(
+  provider: DeployConfig['provider'],
+  type: string,
+  override?: Record<string, string>,
+): Record<string, string> {
   if (override && Object.keys(override).length > 0) return { ...override };
   const known = GPU_TYPES[type];
   const escape = 'or set deploy.nodeSelector to the labels of your GPU nodes';
   if (!known) {
-    throw usageError(`deploy.gpu.type ${type} is not a GPU type llmops knows (${KNOWN_GPU_TYPES.join(', ')}): pick one, ${escape}`, 'DEPLOY_UNKNOWN_GPU');
+    throw usageError(
+      `deploy.gpu.type ${type} is not a GPU type llmops knows (${KNOWN_GPU_TYPES.join(', ')}): pick one, ${escape}`,
+      'DEPLOY_UNKNOWN_GPU',
+    );
   }
   if (!offers(provider, known)) {
-    throw usageError(`deploy.gpu.type ${type} is not offered on ${provider} (it has ${gpuTypesOn(provider).join(', ')}): pick one, ${escape}`, 'DEPLOY_GPU_NOT_ON_PROVIDER');
+    throw usageError(
+      `deploy.gpu.type ${type} is not offered on ${provider} (it has ${gpuTypesOn(provider).join(', ')}): pick one, ${escape}`,
+      'DEPLOY_GPU_NOT_ON_PROVIDER',
+    );
   }
   switch (provider) {
     case 'gke':
       return { 'cloud.google.com/gke-accelerator': known.gke! };
     case 'eks': {
       const { name, memoryMiB } = known.eks!;
-      return { 'karpenter.k8s.aws/instance-gpu-name': name, ...(memoryMiB ? { 'karpenter.k8s.aws/instance-gpu-memory': String(memoryMiB) } : {}) };
+      return {
+        'karpenter.k8s.aws/instance-gpu-name': name,
+        ...(memoryMiB ? { 'karpenter.k8s.aws/instance-gpu-memory': String(memoryMiB) } : {}),
+      };
     }
     case 'aks':
     case 'generic':
@@ -131,7 +172,10 @@ export function gkeAcceleratorName(type: string): string | null {
 
 /** Maps a GPU name as nvidia-smi reports it (`NVIDIA L4`, `Tesla T4`, `NVIDIA A100-SXM4-40GB`) to a deploy.gpu.type, or null. */
 export function gpuTypeFromName(name: string): string | null {
-  const normalized = name.toLowerCase().replace(/^nvidia\s+/, '').replace(/^tesla\s+/, '');
+  const normalized = name
+    .toLowerCase()
+    .replace(/^nvidia\s+/, '')
+    .replace(/^tesla\s+/, '');
   if (/^t4\b/.test(normalized)) return 'nvidia-t4';
   if (/^l40s\b/.test(normalized)) return 'nvidia-l40s';
   if (/^l4\b/.test(normalized)) return 'nvidia-l4';

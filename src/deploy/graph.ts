@@ -4,8 +4,21 @@ import type { PrometheusAdapterRules } from './autoscaling.js';
 import { scalingBehavior } from './autoscaling.js';
 import type { DeployConfig, GraphConfig, GraphNodeConfig } from '../config/deploy.js';
 import { gpuNodeSelector, SERVER_FACTS, type ServerFacts } from './facts.js';
-import type { Container, KubeObject, PodSpec, SeldonComponentSpec, SeldonDeployment, SeldonGraphNode } from '../k8s/objects.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, secretEnv } from '../k8s/pod.js';
+import type {
+  Container,
+  KubeObject,
+  PodSpec,
+  SeldonComponentSpec,
+  SeldonDeployment,
+  SeldonGraphNode,
+} from '../k8s/objects.js';
+import {
+  GPU_TOLERATIONS,
+  guaranteedResources,
+  hardenedContainerSecurity,
+  hardenedPodSecurity,
+  secretEnv,
+} from '../k8s/pod.js';
 import { checkPinned } from '../k8s/image.js';
 import { DEFAULT_TARGETS, type Resolved } from './resolve.js';
 
@@ -22,11 +35,24 @@ export const KSERVE_NOTE =
   'KServe (serving.kserve.io, Apache-2.0): the InferenceServices run in RawDeployment mode; install KServe with KEDA for their autoscaling.';
 
 /** Seldon's Python wrapper (seldon-core-microservice): liveness /health/ping, readiness /health/status, no queue metric. */
-const SELDON_WRAPPER: ServerFacts = { health: '/health/ping', ready: '/health/status', metrics: '/prometheus', queueMetrics: null, kvCache: null };
+const SELDON_WRAPPER: ServerFacts = {
+  health: '/health/ping',
+  ready: '/health/status',
+  metrics: '/prometheus',
+  queueMetrics: null,
+  kvCache: null,
+};
 
 /** How one graph node is scaled, or why it is not. */
 export type NodeScaling =
-  | { autoscaled: true; engine: 'keda' | 'hpa'; metric: DeployConfig['autoscaling']['metric']; target: number; query: string; metricType: 'AverageValue' | 'Value' }
+  | {
+      autoscaled: true;
+      engine: 'keda' | 'hpa';
+      metric: DeployConfig['autoscaling']['metric'];
+      target: number;
+      query: string;
+      metricType: 'AverageValue' | 'Value';
+    }
   | { autoscaled: false; reason: string };
 
 /** One node of the graph as it runs: its server, pod, replica bounds and autoscaling. */
@@ -83,32 +109,61 @@ export function nodePort(node: GraphNodeConfig, template: NonNullable<GraphNodeC
  * The autoscaling signal of one node, read from its own pods (`pod=~"<workload>-.*"`). `sumOnly`: the runtime's KEDA
  * trigger is always AverageValue (KServe), so averages become sums, which AverageValue divides by the replica count.
  */
-export function nodeScaling(r: Resolved, node: GraphNodeConfig, template: NonNullable<GraphNodeConfig['template']>, workload: string, sumOnly: boolean): NodeScaling {
+export function nodeScaling(
+  r: Resolved,
+  node: GraphNodeConfig,
+  template: NonNullable<GraphNodeConfig['template']>,
+  workload: string,
+  sumOnly: boolean,
+): NodeScaling {
   const engine = r.deploy.autoscaling.engine;
   if (engine === 'none') return { autoscaled: false, reason: 'deploy.autoscaling.engine is none' };
   const facts = factsOf(template);
-  const metric = node.autoscaling?.metric ?? r.deploy.autoscaling.metric ?? (facts.queueMetrics ? 'queue-depth' : 'gpu-utilization');
-  const target = node.autoscaling?.target ?? (node.autoscaling?.metric ? undefined : r.deploy.autoscaling.target) ?? DEFAULT_TARGETS[metric];
+  const metric =
+    node.autoscaling?.metric ?? r.deploy.autoscaling.metric ?? (facts.queueMetrics ? 'queue-depth' : 'gpu-utilization');
+  const target =
+    node.autoscaling?.target ??
+    (node.autoscaling?.metric ? undefined : r.deploy.autoscaling.target) ??
+    DEFAULT_TARGETS[metric];
   const ns = r.namespace;
   const selector = `namespace="${ns}",pod=~"${workload}-.*"`;
   const custom = node.autoscaling?.query;
-  if (custom) return { autoscaled: true, engine, metric, target, query: custom, metricType: metric === 'queue-depth' || sumOnly ? 'AverageValue' : 'Value' };
+  if (custom)
+    return {
+      autoscaled: true,
+      engine,
+      metric,
+      target,
+      query: custom,
+      metricType: metric === 'queue-depth' || sumOnly ? 'AverageValue' : 'Value',
+    };
   const average = (inner: string): { query: string; metricType: 'AverageValue' | 'Value' } =>
     sumOnly ? { query: `sum(${inner})`, metricType: 'AverageValue' } : { query: `avg(${inner})`, metricType: 'Value' };
   const fix = `set autoscaling.query on graph node ${node.name}, or another autoscaling.metric`;
   if (metric === 'queue-depth') {
-    if (!facts.queueMetrics) return { autoscaled: false, reason: `its server (template ${template}) exports no queue-depth metric: ${fix}` };
+    if (!facts.queueMetrics)
+      return { autoscaled: false, reason: `its server (template ${template}) exports no queue-depth metric: ${fix}` };
     const query = `sum(${facts.queueMetrics.map((m) => `${m}{${selector}}`).join(' + ')})`;
     return { autoscaled: true, engine, metric, target, query, metricType: 'AverageValue' };
   }
   if (metric === 'gpu-utilization') {
     if (!node.gpu) return { autoscaled: false, reason: `it runs on CPU, so it has no GPU utilization: ${fix}` };
-    const { query, metricType } = average(`avg_over_time(DCGM_FI_DEV_GPU_UTIL{exported_namespace="${ns}",exported_pod=~"${workload}-.*"}[5m])`);
+    const { query, metricType } = average(
+      `avg_over_time(DCGM_FI_DEV_GPU_UTIL{exported_namespace="${ns}",exported_pod=~"${workload}-.*"}[5m])`,
+    );
     return { autoscaled: true, engine, metric, target, query, metricType };
   }
-  if (!facts.kvCache) return { autoscaled: false, reason: `its server (template ${template}) exports no kv-cache metric: ${fix}` };
+  if (!facts.kvCache)
+    return { autoscaled: false, reason: `its server (template ${template}) exports no kv-cache metric: ${fix}` };
   const inner = average(`${facts.kvCache.metric}{${selector}}`);
-  return { autoscaled: true, engine, metric, target, query: `${inner.query} * ${facts.kvCache.toPercent}`, metricType: inner.metricType };
+  return {
+    autoscaled: true,
+    engine,
+    metric,
+    target,
+    query: `${inner.query} * ${facts.kvCache.toPercent}`,
+    metricType: inner.metricType,
+  };
 }
 
 /** Replica bounds of a node: its own, else deploy.replicas (at least one pod when nothing scales it). */
@@ -135,9 +190,12 @@ export function componentPod(
   const wanted = node.secrets ? new Set(node.secrets) : null;
   const secrets = r.deploy.secrets.filter((s) => !wanted || wanted.has(s.env));
   const ports: NonNullable<Container['ports']> = [{ containerPort: port, name: portName, protocol: 'TCP' }];
-  if (facts.metricsPort && facts.metricsPort !== port) ports.push({ containerPort: facts.metricsPort, name: 'metrics', protocol: 'TCP' });
+  if (facts.metricsPort && facts.metricsPort !== port)
+    ports.push({ containerPort: facts.metricsPort, name: 'metrics', protocol: 'TCP' });
   // GPU nodes load a model: the startup probe allows the measured (or configured) load time; CPU nodes a minute.
-  const startup = node.gpu ? { period: r.timing.startupPeriodSeconds, failures: r.timing.startupFailureThreshold } : { period: 5, failures: 12 };
+  const startup = node.gpu
+    ? { period: r.timing.startupPeriodSeconds, failures: r.timing.startupFailureThreshold }
+    : { period: 5, failures: 12 };
   const volumes: NonNullable<PodSpec['volumes']> = [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }];
   const mounts: NonNullable<Container['volumeMounts']> = [{ name: 'tmp', mountPath: '/tmp' }];
   if (node.gpu) {
@@ -151,7 +209,12 @@ export function componentPod(
     automountServiceAccountToken: false,
     securityContext: hardenedPodSecurity(),
     terminationGracePeriodSeconds: r.timing.terminationGracePeriodSeconds,
-    ...(node.gpu ? { nodeSelector: gpuNodeSelector(r.deploy.provider, node.gpu.type ?? r.deploy.gpu.type), tolerations: GPU_TOLERATIONS } : {}),
+    ...(node.gpu
+      ? {
+          nodeSelector: gpuNodeSelector(r.deploy.provider, node.gpu.type ?? r.deploy.gpu.type),
+          tolerations: GPU_TOLERATIONS,
+        }
+      : {}),
     containers: [
       {
         name: containerName,
@@ -160,10 +223,27 @@ export function componentPod(
         ...(env.length > 0 ? { env } : {}),
         ports,
         resources: guaranteedResources(cpu, memory, { 'ephemeral-storage': '1Gi', ...gpu }),
-        startupProbe: { httpGet: { path: paths.health, port }, periodSeconds: startup.period, failureThreshold: startup.failures, timeoutSeconds: 5 },
-        readinessProbe: { httpGet: { path: paths.ready, port }, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 5 },
-        livenessProbe: { httpGet: { path: paths.health, port }, periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 10 },
-        ...(options.preStopSleep && r.timing.preStopSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: r.timing.preStopSeconds } } } } : {}),
+        startupProbe: {
+          httpGet: { path: paths.health, port },
+          periodSeconds: startup.period,
+          failureThreshold: startup.failures,
+          timeoutSeconds: 5,
+        },
+        readinessProbe: {
+          httpGet: { path: paths.ready, port },
+          periodSeconds: 5,
+          failureThreshold: 2,
+          timeoutSeconds: 5,
+        },
+        livenessProbe: {
+          httpGet: { path: paths.health, port },
+          periodSeconds: 20,
+          failureThreshold: 3,
+          timeoutSeconds: 10,
+        },
+        ...(options.preStopSleep && r.timing.preStopSeconds > 0
+          ? { lifecycle: { preStop: { sleep: { seconds: r.timing.preStopSeconds } } } }
+          : {}),
         securityContext: hardenedContainerSecurity(),
         volumeMounts: mounts,
       },
@@ -178,8 +258,12 @@ export function threshold(value: number): string {
 }
 
 /** The plain-words line for one node, printed and in --json notes. */
-export function scalingNote(c: { node: string; replicas: { min: number; max: number }; scaling: NodeScaling }, fixedReplicas: number): string {
-  if (!c.scaling.autoscaled) return `graph node ${c.node} is NOT autoscaled (${c.scaling.reason}): it runs a fixed ${fixedReplicas} replica(s)`;
+export function scalingNote(
+  c: { node: string; replicas: { min: number; max: number }; scaling: NodeScaling },
+  fixedReplicas: number,
+): string {
+  if (!c.scaling.autoscaled)
+    return `graph node ${c.node} is NOT autoscaled (${c.scaling.reason}): it runs a fixed ${fixedReplicas} replica(s)`;
   const s = c.scaling;
   return `graph node ${c.node}: autoscaled by ${s.engine} on ${s.metric} (target ${threshold(s.target)}), ${c.replicas.min}–${c.replicas.max} replicas`;
 }
@@ -209,7 +293,15 @@ export function seldonGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
   const components: GraphComponent[] = nodes.map((node, index) => {
     const template = nodeTemplate(graph, node);
     const workload = seldonDeploymentName(r.name, PREDICTOR, index, node.name);
-    return { node, workload, template, port: nodePort(node, template), gpu: Boolean(node.gpu), replicas: nodeReplicas(r, node), scaling: nodeScaling(r, node, template, workload, false) };
+    return {
+      node,
+      workload,
+      template,
+      port: nodePort(node, template),
+      gpu: Boolean(node.gpu),
+      replicas: nodeReplicas(r, node),
+      scaling: nodeScaling(r, node, template, workload, false),
+    };
   });
   const rules: PrometheusAdapterRules['externalRules'] = [];
   const behavior = scalingBehavior(r);
@@ -230,12 +322,23 @@ export function seldonGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
           pollingInterval: r.deploy.autoscaling.pollingIntervalSeconds,
           ...(c.replicas.min === 0 ? { cooldownPeriod: r.timing.scaleDownStabilizationSeconds } : {}),
           advanced: { horizontalPodAutoscalerConfig: { behavior } },
-          triggers: [{ type: 'prometheus', metricType: s.metricType, metadata: { query: s.query, serverAddress: r.deploy.autoscaling.prometheusAddress, threshold: value } }],
+          triggers: [
+            {
+              type: 'prometheus',
+              metricType: s.metricType,
+              metadata: { query: s.query, serverAddress: r.deploy.autoscaling.prometheusAddress, threshold: value },
+            },
+          ],
         },
       };
     }
     const metricName = `llmops_${r.name}_${c.node.name}_${s.metric}`.replace(/-/g, '_');
-    rules.push({ seriesQuery: /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{/.exec(s.query)?.[1] ?? s.query, resources: { namespaced: false }, name: { as: metricName }, metricsQuery: s.query });
+    rules.push({
+      seriesQuery: /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{/.exec(s.query)?.[1] ?? s.query,
+      resources: { namespaced: false },
+      name: { as: metricName },
+      metricsQuery: s.query,
+    });
     return {
       spec,
       pdbSpec,
@@ -245,7 +348,13 @@ export function seldonGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
         metricsv2: [
           {
             type: 'External',
-            external: { metric: { name: metricName }, target: s.metricType === 'AverageValue' ? { type: 'AverageValue', averageValue: value } : { type: 'Value', value } },
+            external: {
+              metric: { name: metricName },
+              target:
+                s.metricType === 'AverageValue'
+                  ? { type: 'AverageValue', averageValue: value }
+                  : { type: 'Value', value },
+            },
           },
         ],
       },
@@ -254,7 +363,7 @@ export function seldonGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
   if (rules.length > 0) {
     notes.push(
       `Seldon's hpaSpec has no scaling behaviour: the component HPAs scale down after Kubernetes' default 300 s window, not the ${r.timing.scaleDownStabilizationSeconds} s this service needs; deploy.autoscaling.engine: keda keeps it`,
-      'the component HPAs read external metrics: add extras/prometheus-adapter-rules.yaml to prometheus-adapter\'s config',
+      "the component HPAs read external metrics: add extras/prometheus-adapter-rules.yaml to prometheus-adapter's config",
     );
   }
   const seldon: SeldonDeployment = {
@@ -270,17 +379,33 @@ function seldonNode(node: GraphNodeConfig): SeldonGraphNode {
   return { name: node.name, type: node.type, endpoint: { type: 'REST' }, children: node.children.map(seldonNode) };
 }
 
-export function finish(r: Resolved, graph: GraphConfig, objects: KubeObject[], rules: PrometheusAdapterRules['externalRules'], components: GraphComponent[], notes: string[]): BuiltGraph {
+export function finish(
+  r: Resolved,
+  graph: GraphConfig,
+  objects: KubeObject[],
+  rules: PrometheusAdapterRules['externalRules'],
+  components: GraphComponent[],
+  notes: string[],
+): BuiltGraph {
   const summary: GraphSummary = {
     runtime: graph.runtime,
-    components: components.map((c) => ({ node: c.node.name, workload: c.workload, replicas: c.replicas, scaling: c.scaling })),
+    components: components.map((c) => ({
+      node: c.node.name,
+      workload: c.workload,
+      replicas: c.replicas,
+      scaling: c.scaling,
+    })),
   };
   for (const c of summary.components) notes.push(scalingNote(c, Math.max(1, c.replicas.min)));
   if (components.some((c) => c.scaling.autoscaled) && r.deploy.autoscaling.query) {
-    notes.push('deploy.autoscaling.query is not used by a graph (it selects the single server): set autoscaling.query on the graph nodes');
+    notes.push(
+      'deploy.autoscaling.query is not used by a graph (it selects the single server): set autoscaling.query on the graph nodes',
+    );
   }
   if (components.some((c) => c.scaling.autoscaled)) {
-    notes.push(`the graph's autoscaling queries select pods by their namespace and pod labels: Prometheus must scrape the graph's pods (e.g. a PodMonitor)`);
+    notes.push(
+      `the graph's autoscaling queries select pods by their namespace and pod labels: Prometheus must scrape the graph's pods (e.g. a PodMonitor)`,
+    );
   }
   return { objects, adapterRules: rules.length > 0 ? { externalRules: rules } : null, summary, notes };
 }

@@ -4,7 +4,15 @@ export { buildManifests, type Emit } from './build.js';
 export { resolveDeploy, type Resolved } from './resolve.js';
 export { readBenchResult, parseBenchResult, planCapacity, type CapacityPlan } from './capacity.js';
 export { lintObjects, readManifests, RULES, type LintFinding } from './lint/index.js';
-export { StrictValidator, loadSchemaDir, loadBundledSchemas, loadCrdDir, withCrds, REPO_CRDS, type SchemaSet } from '../k8s/validate/index.js';
+export {
+  StrictValidator,
+  loadSchemaDir,
+  loadBundledSchemas,
+  loadCrdDir,
+  withCrds,
+  REPO_CRDS,
+  type SchemaSet,
+} from '../k8s/validate/index.js';
 export { toYaml, toYamlStream } from '../k8s/serialize.js';
 export { deploySchema, serveSchema, type DeployConfig, type ServeConfig } from '../config/deploy.js';
 /** Kinds llmops emits: the bundled schema subset covers exactly these (from ../shared/k8s-schemas, else schemas/crds/). */

@@ -14,7 +14,13 @@ import {
   type BuiltGraph,
   type GraphComponent,
 } from './graph.js';
-import type { InferenceGraph, InferenceGraphStep, InferenceService, KubeObject, PodDisruptionBudget } from '../k8s/objects.js';
+import type {
+  InferenceGraph,
+  InferenceGraphStep,
+  InferenceService,
+  KubeObject,
+  PodDisruptionBudget,
+} from '../k8s/objects.js';
 import { checkPinned } from '../k8s/image.js';
 import type { Resolved } from './resolve.js';
 
@@ -50,12 +56,23 @@ export function kserveGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
   const components: GraphComponent[] = nodes.map((node) => {
     const template = nodeTemplate(graph, node);
     const workload = `${isvcName(node)}-predictor`;
-    return { node, workload, template, port: nodePort(node, template), gpu: Boolean(node.gpu), replicas: nodeReplicas(r, node), scaling: nodeScaling(r, node, template, workload, true) };
+    return {
+      node,
+      workload,
+      template,
+      port: nodePort(node, template),
+      gpu: Boolean(node.gpu),
+      replicas: nodeReplicas(r, node),
+      scaling: nodeScaling(r, node, template, workload, true),
+    };
   });
   // KServe's hpa autoscaler class accepts only CPU and memory metrics (validateScalingHPACompExtension at v0.20.0).
   for (const c of components) {
     if (c.scaling.autoscaled && c.scaling.engine === 'hpa') {
-      c.scaling = { autoscaled: false, reason: "KServe's hpa autoscaler class scales only on CPU or memory: use deploy.autoscaling.engine: keda" };
+      c.scaling = {
+        autoscaled: false,
+        reason: "KServe's hpa autoscaler class scales only on CPU or memory: use deploy.autoscaling.engine: keda",
+      };
     }
   }
   const objects: KubeObject[] = [];
@@ -73,7 +90,10 @@ export function kserveGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
         name,
         namespace: r.namespace,
         labels,
-        annotations: { 'serving.kserve.io/autoscalerClass': s.autoscaled ? 'keda' : 'none', 'serving.kserve.io/deploymentMode': 'RawDeployment' },
+        annotations: {
+          'serving.kserve.io/autoscalerClass': s.autoscaled ? 'keda' : 'none',
+          'serving.kserve.io/deploymentMode': 'RawDeployment',
+        },
       },
       spec: {
         predictor: {
@@ -87,7 +107,11 @@ export function kserveGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
                     {
                       type: 'External',
                       external: {
-                        metric: { backend: 'prometheus', serverAddress: r.deploy.autoscaling.prometheusAddress, query: s.query },
+                        metric: {
+                          backend: 'prometheus',
+                          serverAddress: r.deploy.autoscaling.prometheusAddress,
+                          query: s.query,
+                        },
                         target: { type: 'Value', value: threshold(s.target) },
                       },
                     },
@@ -113,13 +137,16 @@ export function kserveGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
     );
   }
   objects.push(inferenceGraph(r, graph, isvcName));
-  notes.push(`every graph node answers POST /v1/models/<its InferenceService name>:predict (KServe V1 protocol), the path the InferenceGraph router calls`);
+  notes.push(
+    `every graph node answers POST /v1/models/<its InferenceService name>:predict (KServe V1 protocol), the path the InferenceGraph router calls`,
+  );
   return finish(r, graph, objects, [], components, notes);
 }
 
 function inferenceGraph(r: Resolved, graph: GraphConfig, isvcName: (node: GraphNodeConfig) => string): InferenceGraph {
   const nodes: InferenceGraph['spec']['nodes'] = {};
-  const sequence = (steps: InferenceGraphStep[]) => steps.map((step, i) => (i === 0 ? step : { ...step, data: '$response' as const }));
+  const sequence = (steps: InferenceGraphStep[]) =>
+    steps.map((step, i) => (i === 0 ? step : { ...step, data: '$response' as const }));
   const single = (node: GraphNodeConfig): InferenceGraphStep => {
     const steps = stepsOf(node);
     if (steps.length === 1) return { ...steps[0]!, name: node.name };
@@ -152,11 +179,20 @@ function inferenceGraph(r: Resolved, graph: GraphConfig, isvcName: (node: GraphN
     return node.type === 'OUTPUT_TRANSFORMER' ? [...child, self] : [self, ...child];
   };
   nodes.root = { routerType: 'Sequence', steps: sequence(stepsOf(graph.root)) };
-  const sorted = Object.fromEntries(Object.keys(nodes).sort().map((key) => [key, nodes[key]!]));
+  const sorted = Object.fromEntries(
+    Object.keys(nodes)
+      .sort()
+      .map((key) => [key, nodes[key]!]),
+  );
   return {
     apiVersion: 'serving.kserve.io/v1alpha1',
     kind: 'InferenceGraph',
-    metadata: { name: r.name, namespace: r.namespace, labels: r.labels, annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } },
+    metadata: {
+      name: r.name,
+      namespace: r.namespace,
+      labels: r.labels,
+      annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' },
+    },
     spec: {
       nodes: sorted,
       serviceAccountName: r.name,

@@ -10,7 +10,14 @@ export function serviceMonitor(r: Resolved): ServiceMonitor {
     spec: {
       selector: { matchLabels: r.selector },
       namespaceSelector: { matchNames: [r.namespace] },
-      endpoints: [{ port: r.metricsPort === null ? 'http' : 'metrics', path: r.paths.metrics, interval: r.deploy.monitoring.interval, scheme: 'http' }],
+      endpoints: [
+        {
+          port: r.metricsPort === null ? 'http' : 'metrics',
+          path: r.paths.metrics,
+          interval: r.deploy.monitoring.interval,
+          scheme: 'http',
+        },
+      ],
     },
   };
 }

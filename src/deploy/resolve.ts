@@ -2,7 +2,16 @@ import { usageError } from '../errors.js';
 import { checkPinned } from '../k8s/image.js';
 import { checkServerArgv } from '../servers/argv.js';
 import { isUpstreamServer, SERVERS, serverArgv, type ModelSource } from '../servers/catalog.js';
-import { COMPILED_BACKENDS, hubModelId, pinnedRevision, storageStrategyOf, type DeployConfig, type ModelRef, type ServeConfig, type StorageStrategy } from '../config/deploy.js';
+import {
+  COMPILED_BACKENDS,
+  hubModelId,
+  pinnedRevision,
+  storageStrategyOf,
+  type DeployConfig,
+  type ModelRef,
+  type ServeConfig,
+  type StorageStrategy,
+} from '../config/deploy.js';
 import { planCapacity, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
 import { gpuNodeSelector, SERVER_FACTS } from './facts.js';
 import type { Labels } from '../k8s/objects.js';
@@ -140,15 +149,19 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     hubDownloadSize: deploy.storage.modelSize ?? DEFAULT_MODEL_SIZE,
   };
   if (strategy === 'hub' && !deploy.storage.modelSize) {
-    notes.push(`deploy.storage.modelSize is unset: the server's download cache allows ${DEFAULT_MODEL_SIZE} for the model; set it to the model's size (a larger download evicts the pod)`);
+    notes.push(
+      `deploy.storage.modelSize is unset: the server's download cache allows ${DEFAULT_MODEL_SIZE} for the model; set it to the model's size (a larger download evicts the pod)`,
+    );
   }
 
   const timing = startupTiming(input, serve, deploy);
   const { startupFailureThreshold, startupBudgetSeconds } = timing;
   const preStopSeconds = deploy.drain.preStopSeconds;
-  const terminationGracePeriodSeconds = deploy.drain.terminationGracePeriodSeconds ?? preStopSeconds + serve.shutdownTimeoutSeconds + 10;
+  const terminationGracePeriodSeconds =
+    deploy.drain.terminationGracePeriodSeconds ?? preStopSeconds + serve.shutdownTimeoutSeconds + 10;
   const configuredWindow = deploy.autoscaling.scaleDownStabilizationSeconds;
-  const scaleDownStabilizationSeconds = configuredWindow ?? Math.min(3600, Math.max(MIN_SCALE_DOWN_WINDOW_SECONDS, startupBudgetSeconds));
+  const scaleDownStabilizationSeconds =
+    configuredWindow ?? Math.min(3600, Math.max(MIN_SCALE_DOWN_WINDOW_SECONDS, startupBudgetSeconds));
   if (configuredWindow !== undefined && configuredWindow < startupBudgetSeconds) {
     notes.push(
       `deploy.autoscaling.scaleDownStabilizationSeconds ${configuredWindow} is shorter than a pod's start budget (${startupBudgetSeconds} s): replicas may flap`,
@@ -158,20 +171,36 @@ export function resolveDeploy(input: ResolveInput): Resolved {
   const metric = deploy.autoscaling.metric ?? (facts.queueMetrics ? 'queue-depth' : 'gpu-utilization');
   let target = deploy.autoscaling.target ?? DEFAULT_TARGETS[metric];
   if (metric !== 'queue-depth' && target > 100) {
-    throw usageError(`deploy.autoscaling.target is a percentage for ${metric}: use a value in (0, 100], got ${target}`, 'DEPLOY_BAD_TARGET');
+    throw usageError(
+      `deploy.autoscaling.target is a percentage for ${metric}: use a value in (0, 100], got ${target}`,
+      'DEPLOY_BAD_TARGET',
+    );
   }
   let replicas = { ...deploy.replicas };
   let capacityPlan: CapacityPlan | null = null;
   if (input.capacity) {
     const peakQps = input.peakQps ?? deploy.capacity.peakQps;
     if (peakQps === undefined) {
-      throw usageError('an endpoint bench result needs the peak load to plan for: pass --peak-qps N (or set deploy.capacity.peakQps)', 'DEPLOY_NO_PEAK');
+      throw usageError(
+        'an endpoint bench result needs the peak load to plan for: pass --peak-qps N (or set deploy.capacity.peakQps)',
+        'DEPLOY_NO_PEAK',
+      );
     }
-    capacityPlan = planCapacity({ capacity: input.capacity, peakQps, headroom: deploy.capacity.headroom, minReplicas: replicas.min, metric, target });
+    capacityPlan = planCapacity({
+      capacity: input.capacity,
+      peakQps,
+      headroom: deploy.capacity.headroom,
+      minReplicas: replicas.min,
+      metric,
+      target,
+    });
     replicas = { min: capacityPlan.minReplicas, max: capacityPlan.maxReplicas };
     target = capacityPlan.target;
   } else if (input.peakQps !== undefined) {
-    throw usageError('--peak-qps needs an endpoint bench result to divide by: add --from-bench RESULTS.json', 'DEPLOY_NO_CAPACITY');
+    throw usageError(
+      '--peak-qps needs an endpoint bench result to divide by: add --from-bench RESULTS.json',
+      'DEPLOY_NO_CAPACITY',
+    );
   }
 
   // A graph's nodes scale on queries of their own (graph.ts): serve.template's metrics do not apply to it.
@@ -216,7 +245,15 @@ export function resolveDeploy(input: ResolveInput): Resolved {
     },
     replicas,
     rollout,
-    autoscaling: { engine: deploy.autoscaling.engine, metric, target, query, metricType, externalMetricName, seriesName },
+    autoscaling: {
+      engine: deploy.autoscaling.engine,
+      metric,
+      target,
+      query,
+      metricType,
+      externalMetricName,
+      seriesName,
+    },
     wake,
     capacityPlan,
     notes,
@@ -232,7 +269,9 @@ function startupTiming(input: ResolveInput, serve: ServeConfig, deploy: DeployCo
   const measured = input.load ? Math.ceil(input.load.loadMs / 1000) : 0;
   const modelLoadSeconds = Math.max(configured, measured);
   const modelLoadSource =
-    measured > configured ? `measured load ${input.load!.loadMs} ms (${input.load!.file})` : 'deploy.probes.modelLoadSeconds';
+    measured > configured
+      ? `measured load ${input.load!.loadMs} ms (${input.load!.file})`
+      : 'deploy.probes.modelLoadSeconds';
   const floor = SERVERS[serve.template].startupFloorSeconds;
   const fromLoad = STARTUP_SAFETY_FACTOR * modelLoadSeconds;
   const wanted = Math.max(floor, fromLoad);
@@ -240,7 +279,10 @@ function startupTiming(input: ResolveInput, serve: ServeConfig, deploy: DeployCo
   return {
     modelLoadSeconds,
     modelLoadSource,
-    startupBudgetSource: fromLoad >= floor ? `${STARTUP_SAFETY_FACTOR} × model load ${modelLoadSeconds} s` : `the ${serve.template} server's cold-start floor ${floor} s`,
+    startupBudgetSource:
+      fromLoad >= floor
+        ? `${STARTUP_SAFETY_FACTOR} × model load ${modelLoadSeconds} s`
+        : `the ${serve.template} server's cold-start floor ${floor} s`,
     startupFailureThreshold,
     startupBudgetSeconds: startupFailureThreshold * STARTUP_PERIOD_SECONDS,
   };
@@ -268,11 +310,17 @@ export function downloadDir(root: string, id: string, revision: string): string 
   return `${root}/models/${id}/${revision}`;
 }
 
-function resolveModel(model: ModelRef, strategy: StorageStrategy, deploy: DeployConfig, engine: Resolved['engine']): Resolved['model'] {
+function resolveModel(
+  model: ModelRef,
+  strategy: StorageStrategy,
+  deploy: DeployConfig,
+  engine: Resolved['engine'],
+): Resolved['model'] {
   const id = hubModelId(model);
   const revision = pinnedRevision(model);
   const root = deploy.storage.path;
-  const dir = strategy === 'hub' ? null : downloadsToVolume(strategy, deploy) ? downloadDir(root, id!, revision!) : root;
+  const dir =
+    strategy === 'hub' ? null : downloadsToVolume(strategy, deploy) ? downloadDir(root, id!, revision!) : root;
   const source: ModelSource = engine
     ? { kind: 'path', path: engine.dir }
     : dir === null
@@ -299,7 +347,12 @@ function downloaderImage(deploy: DeployConfig, serve: ServeConfig, serverImage: 
  * `serve.extraArgs`), checked against the flags the server's own parser declares; `serve.args` replaces the derived
  * flags and `serve.command` the image's entrypoint (a command of your own is not checked).
  */
-function serverContainerArgv(serve: ServeConfig, deploy: DeployConfig, name: string, source: ModelSource): Resolved['container'] {
+function serverContainerArgv(
+  serve: ServeConfig,
+  deploy: DeployConfig,
+  name: string,
+  source: ModelSource,
+): Resolved['container'] {
   const template = serve.template;
   const command = serve.command ?? null;
   if (!isUpstreamServer(template)) {
@@ -307,9 +360,18 @@ function serverContainerArgv(serve: ServeConfig, deploy: DeployConfig, name: str
     return { command, args };
   }
   if (template === 'triton' && source.kind === 'hub') {
-    throw usageError('triton serves a model repository directory, not a Hub id: use storage strategy baked, volume or gcsfuse', 'DEPLOY_TRITON_NEEDS_REPOSITORY');
+    throw usageError(
+      'triton serves a model repository directory, not a Hub id: use storage strategy baked, volume or gcsfuse',
+      'DEPLOY_TRITON_NEEDS_REPOSITORY',
+    );
   }
-  const derived = serverArgv(template, { model: source, port: serve.port, servedName: name, gpus: deploy.gpu.count, shutdownSeconds: serve.shutdownTimeoutSeconds });
+  const derived = serverArgv(template, {
+    model: source,
+    port: serve.port,
+    servedName: name,
+    gpus: deploy.gpu.count,
+    shutdownSeconds: serve.shutdownTimeoutSeconds,
+  });
   const flags = [...(serve.args ?? derived), ...serve.extraArgs];
   if (!command) {
     checkServerArgv(template, flags);
@@ -317,7 +379,10 @@ function serverContainerArgv(serve: ServeConfig, deploy: DeployConfig, name: str
     // would reach the launcher as two.
     const split = template === 'tgi' ? flags.find((arg) => /\s/.test(arg)) : undefined;
     if (split !== undefined) {
-      throw usageError(`TGI's image splits arguments at spaces (its entrypoint runs \`exec text-generation-launcher $@\` unquoted): \`${split}\` would become several; use a value without spaces, or set serve.command`, 'DEPLOY_SERVER_ARG_SPLIT');
+      throw usageError(
+        `TGI's image splits arguments at spaces (its entrypoint runs \`exec text-generation-launcher $@\` unquoted): \`${split}\` would become several; use a value without spaces, or set serve.command`,
+        'DEPLOY_SERVER_ARG_SPLIT',
+      );
     }
   }
   return { command, args: [...SERVERS[template].argsPrefix, ...flags] };
@@ -354,13 +419,24 @@ function autoscalingQuery(
     const metrics = facts.queueMetrics;
     if (!query && !metrics) throw noMetric('queue-depth', serve.template);
     const q = query ?? `sum(${metrics!.map((m) => `${m}{${selector}}`).join(' + ')})`;
-    return { query: q, metricType: 'AverageValue', externalMetricName: `${prefix}_queue_depth`, seriesName: firstSeries(q) };
+    return {
+      query: q,
+      metricType: 'AverageValue',
+      externalMetricName: `${prefix}_queue_depth`,
+      seriesName: firstSeries(q),
+    };
   }
   if (metric === 'gpu-utilization') {
     // DCGM exporter labels its series with the GPU's pod; scraped through a ServiceMonitor those labels clash with the
     // target's own and become exported_namespace / exported_pod (honorLabels: true on the exporter keeps pod / namespace).
-    const q = query ?? `avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{exported_namespace="${ns}",exported_pod=~"${name}-.*"}[5m]))`;
-    return { query: q, metricType: 'Value', externalMetricName: `${prefix}_gpu_utilization`, seriesName: firstSeries(q) };
+    const q =
+      query ?? `avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{exported_namespace="${ns}",exported_pod=~"${name}-.*"}[5m]))`;
+    return {
+      query: q,
+      metricType: 'Value',
+      externalMetricName: `${prefix}_gpu_utilization`,
+      seriesName: firstSeries(q),
+    };
   }
   const kv = facts.kvCache;
   if (!query && !kv) throw noMetric('kv-cache', serve.template);
@@ -369,7 +445,10 @@ function autoscalingQuery(
 }
 
 function noMetric(metric: string, template: string) {
-  return usageError(`the ${template} server exports no ${metric} metric: set \`deploy.autoscaling.query\` to a PromQL query, or pick another deploy.autoscaling.metric`, 'DEPLOY_NO_METRIC');
+  return usageError(
+    `the ${template} server exports no ${metric} metric: set \`deploy.autoscaling.query\` to a PromQL query, or pick another deploy.autoscaling.metric`,
+    'DEPLOY_NO_METRIC',
+  );
 }
 
 /** The image tag as a label value (`1.4.2`), or the short digest. */

@@ -16,14 +16,21 @@ export type OutputFile = FileToWrite;
  * The files of `--out`: one per object; with kustomize, those go under `base/` with a kustomization, and each
  * environment gets `overlays/<env>/kustomization.yaml` on top of the base (the place for its patches).
  */
-export function layoutFiles(objects: readonly KubeObject[], options: { kustomize: boolean; environments: readonly string[]; extra?: OutputFile[] }): OutputFile[] {
+export function layoutFiles(
+  objects: readonly KubeObject[],
+  options: { kustomize: boolean; environments: readonly string[]; extra?: OutputFile[] },
+): OutputFile[] {
   const files = objects.map((object) => ({ path: fileNameOf(object), content: toYaml(object) }));
   const extra = options.extra ?? [];
   if (!options.kustomize) return [...files, ...extra].sort((a, b) => a.path.localeCompare(b.path));
   const base = files.map((file) => ({ ...file, path: `base/${file.path}` }));
   base.push({
     path: 'base/kustomization.yaml',
-    content: toYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files.map((f) => f.path) }),
+    content: toYaml({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: files.map((f) => f.path),
+    }),
   });
   const overlays = options.environments.map((env) => ({
     path: `overlays/${env}/kustomization.yaml`,

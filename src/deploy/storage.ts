@@ -34,7 +34,17 @@ export const COMPLETE_MARKER = '.llmops-complete';
  */
 export function modelStorage(r: Resolved): ModelStorage {
   const storage = r.deploy.storage;
-  const none: ModelStorage = { volumes: [], mounts: [], initContainers: [], claims: [], jobs: [], podAnnotations: {}, serviceAccountAnnotations: {}, needsInternet: false, notes: [] };
+  const none: ModelStorage = {
+    volumes: [],
+    mounts: [],
+    initContainers: [],
+    claims: [],
+    jobs: [],
+    podAnnotations: {},
+    serviceAccountAnnotations: {},
+    needsInternet: false,
+    notes: [],
+  };
   // Pods that serve a compiled engine wait for the compile Job to write it.
   const waitForEngine = r.engine ? [waitFor(r, 'wait-for-engine', `${r.engine.dir}/llmops.json`)] : [];
   switch (r.storage.strategy) {
@@ -81,16 +91,23 @@ export function modelStorage(r: Resolved): ModelStorage {
             csi: {
               driver: 'gcsfuse.csi.storage.gke.io',
               readOnly: true,
-              volumeAttributes: { bucketName: storage.bucket!, mountOptions: gcsfuseMountOptions(cache.maxSizeMiB).join(',') },
+              volumeAttributes: {
+                bucketName: storage.bucket!,
+                mountOptions: gcsfuseMountOptions(cache.maxSizeMiB).join(','),
+              },
             },
           },
         ],
         mounts: [{ name: 'model', mountPath: storage.path, readOnly: true }],
         podAnnotations: { 'gke-gcsfuse/volumes': 'true', ...gcsfuseSidecarResources(cache.sidecarEphemeral) },
-        serviceAccountAnnotations: storage.gcpServiceAccount ? { 'iam.gke.io/gcp-service-account': storage.gcpServiceAccount } : {},
+        serviceAccountAnnotations: storage.gcpServiceAccount
+          ? { 'iam.gke.io/gcp-service-account': storage.gcpServiceAccount }
+          : {},
         needsInternet: true,
         notes: cache.assumed
-          ? [`deploy.storage.modelSize is not set: the gcsfuse file cache is sized for a ${DEFAULT_MODEL_SIZE} model (${cache.volume} volume); set it to the model's size`]
+          ? [
+              `deploy.storage.modelSize is not set: the gcsfuse file cache is sized for a ${DEFAULT_MODEL_SIZE} model (${cache.volume} volume); set it to the model's size`,
+            ]
           : [],
       };
     }
@@ -108,11 +125,21 @@ const GIB = 2 ** 30;
  * a pod emptyDir, which the kubelet counts against the pod's summed ephemeral-storage limits, so the sidecar's limit
  * carries it (+1 GiB for the sidecar's own logs and temp files).
  */
-export function gcsfuseCache(modelSize: string | undefined): { maxSizeMiB: number; volume: string; sidecarEphemeral: string; assumed: boolean } {
+export function gcsfuseCache(modelSize: string | undefined): {
+  maxSizeMiB: number;
+  volume: string;
+  sidecarEphemeral: string;
+  assumed: boolean;
+} {
   const bytes = quantityToNumber(modelSize ?? DEFAULT_MODEL_SIZE);
   const maxSizeMiB = Math.ceil((bytes * 1.1) / MIB);
   const volumeGi = Math.ceil((maxSizeMiB * MIB) / GIB) + 1;
-  return { maxSizeMiB, volume: `${volumeGi}Gi`, sidecarEphemeral: `${volumeGi + 1}Gi`, assumed: modelSize === undefined };
+  return {
+    maxSizeMiB,
+    volume: `${volumeGi}Gi`,
+    sidecarEphemeral: `${volumeGi + 1}Gi`,
+    assumed: modelSize === undefined,
+  };
 }
 
 /**
@@ -162,7 +189,13 @@ function claim(r: Resolved, mode: 'ReadOnlyMany' | 'ReadWriteMany'): PersistentV
     spec: {
       accessModes: [mode],
       ...(source
-        ? { dataSourceRef: { ...(source.kind === 'VolumeSnapshot' ? { apiGroup: 'snapshot.storage.k8s.io' } : {}), kind: source.kind, name: source.name } }
+        ? {
+            dataSourceRef: {
+              ...(source.kind === 'VolumeSnapshot' ? { apiGroup: 'snapshot.storage.k8s.io' } : {}),
+              kind: source.kind,
+              name: source.name,
+            },
+          }
         : {}),
       resources: { requests: { storage: storage.size! } },
       ...(storage.storageClass ? { storageClassName: storage.storageClass } : {}),

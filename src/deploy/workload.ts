@@ -1,7 +1,24 @@
-import type { Container, Deployment, EnvVar, NetworkPolicy, NetworkPolicyPeer, PodDisruptionBudget, Service, ServiceAccount } from '../k8s/objects.js';
+import type {
+  Container,
+  Deployment,
+  EnvVar,
+  NetworkPolicy,
+  NetworkPolicyPeer,
+  PodDisruptionBudget,
+  Service,
+  ServiceAccount,
+} from '../k8s/objects.js';
 import { isUpstreamServer, SERVERS } from '../servers/catalog.js';
 import { HTTP_ADD_ON } from './autoscaling.js';
-import { GPU_TOLERATIONS, guaranteedResources, hardenedContainerSecurity, hardenedPodSecurity, scratchVolumes, secretEnv, type Scratch } from '../k8s/pod.js';
+import {
+  GPU_TOLERATIONS,
+  guaranteedResources,
+  hardenedContainerSecurity,
+  hardenedPodSecurity,
+  scratchVolumes,
+  secretEnv,
+  type Scratch,
+} from '../k8s/pod.js';
 import { sumBytes } from '../k8s/quantity.js';
 import type { Resolved } from './resolve.js';
 import type { ModelStorage } from './storage.js';
@@ -21,7 +38,8 @@ function meta(r: Resolved, annotations: Record<string, string> = {}) {
 /** The server pod's scratch: shared memory, /tmp, and the cache volume (which also holds a model the server downloads). */
 export function serverScratch(r: Resolved): Scratch {
   const { deploy } = r;
-  const cache = r.storage.strategy === 'hub' ? sumBytes(deploy.resources.cache, r.storage.hubDownloadSize) : deploy.resources.cache;
+  const cache =
+    r.storage.strategy === 'hub' ? sumBytes(deploy.resources.cache, r.storage.hubDownloadSize) : deploy.resources.cache;
   return scratchVolumes({ shm: deploy.resources.shm, cache, cacheEnv: SERVERS[r.serve.template].cacheEnv });
 }
 
@@ -31,10 +49,17 @@ export function serverContainer(r: Resolved, storage: ModelStorage): Container {
   // Our own servers (node, fastapi) read their model, port and drain time from the environment; upstream servers
   // get them as flags (r.container.args).
   const serverEnv: Record<string, string> = !isUpstreamServer(serve.template)
-    ? { ...(r.model.source.kind === 'path' ? { MODEL_DIR: r.model.source.path } : {}), PORT: String(serve.port), SHUTDOWN_TIMEOUT: String(serve.shutdownTimeoutSeconds) }
+    ? {
+        ...(r.model.source.kind === 'path' ? { MODEL_DIR: r.model.source.path } : {}),
+        PORT: String(serve.port),
+        SHUTDOWN_TIMEOUT: String(serve.shutdownTimeoutSeconds),
+      }
     : {};
   const plainEnv: EnvVar[] = [
-    ...Object.entries({ HF_HUB_DISABLE_TELEMETRY: '1', ...serverEnv, ...serve.env }).map(([name, value]) => ({ name, value })),
+    ...Object.entries({ HF_HUB_DISABLE_TELEMETRY: '1', ...serverEnv, ...serve.env }).map(([name, value]) => ({
+      name,
+      value,
+    })),
     ...scratch.env.filter((e) => serve.env[e.name] === undefined && serverEnv[e.name] === undefined),
   ].sort((a, b) => a.name.localeCompare(b.name));
   const ports: NonNullable<Container['ports']> = [{ containerPort: serve.port, name: HTTP_PORT_NAME, protocol: 'TCP' }];
@@ -60,9 +85,19 @@ export function serverContainer(r: Resolved, storage: ModelStorage): Container {
       failureThreshold: timing.startupFailureThreshold,
       timeoutSeconds: 5,
     },
-    readinessProbe: { httpGet: { path: r.paths.ready, port: HTTP_PORT_NAME }, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 5 },
+    readinessProbe: {
+      httpGet: { path: r.paths.ready, port: HTTP_PORT_NAME },
+      periodSeconds: 5,
+      failureThreshold: 2,
+      timeoutSeconds: 5,
+    },
     // Lenient: a server busy with long generations must not be restarted for one slow health check.
-    livenessProbe: { httpGet: { path: r.paths.health, port: HTTP_PORT_NAME }, periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 10 },
+    livenessProbe: {
+      httpGet: { path: r.paths.health, port: HTTP_PORT_NAME },
+      periodSeconds: 20,
+      failureThreshold: 3,
+      timeoutSeconds: 10,
+    },
     // Keep serving while endpoints and load balancers drop the pod; then SIGTERM starts the server's own drain.
     ...(timing.preStopSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: timing.preStopSeconds } } } } : {}),
     securityContext: hardenedContainerSecurity(),
@@ -81,7 +116,10 @@ export function deployment(r: Resolved, storage: ModelStorage): Deployment {
       // An autoscaler owns the replica count; a fixed spec.replicas would fight it on every apply.
       ...(r.autoscaling.engine === 'none' ? { replicas: Math.max(1, r.replicas.min) } : {}),
       selector: { matchLabels: r.selector },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: r.rollout.maxSurge, maxUnavailable: r.rollout.maxUnavailable } },
+      strategy: {
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: r.rollout.maxSurge, maxUnavailable: r.rollout.maxUnavailable },
+      },
       revisionHistoryLimit: 5,
       progressDeadlineSeconds: r.timing.progressDeadlineSeconds,
       template: {
@@ -97,12 +135,23 @@ export function deployment(r: Resolved, storage: ModelStorage): Deployment {
           affinity: {
             podAntiAffinity: {
               preferredDuringSchedulingIgnoredDuringExecution: [
-                { weight: 100, podAffinityTerm: { labelSelector: { matchLabels: r.selector }, topologyKey: 'kubernetes.io/hostname' } },
+                {
+                  weight: 100,
+                  podAffinityTerm: {
+                    labelSelector: { matchLabels: r.selector },
+                    topologyKey: 'kubernetes.io/hostname',
+                  },
+                },
               ],
             },
           },
           topologySpreadConstraints: [
-            { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: r.selector } },
+            {
+              maxSkew: 1,
+              topologyKey: 'topology.kubernetes.io/zone',
+              whenUnsatisfiable: 'ScheduleAnyway',
+              labelSelector: { matchLabels: r.selector },
+            },
           ],
           ...(storage.initContainers.length > 0 ? { initContainers: storage.initContainers } : {}),
           containers: [serverContainer(r, storage)],
@@ -114,18 +163,36 @@ export function deployment(r: Resolved, storage: ModelStorage): Deployment {
 }
 
 export function service(r: Resolved): Service {
-  const ports: Service['spec']['ports'] = [{ name: HTTP_PORT_NAME, port: r.serve.port, protocol: 'TCP', targetPort: HTTP_PORT_NAME }];
-  if (r.metricsPort !== null) ports.push({ name: METRICS_PORT_NAME, port: r.metricsPort, protocol: 'TCP', targetPort: METRICS_PORT_NAME });
-  return { apiVersion: 'v1', kind: 'Service', metadata: meta(r), spec: { type: 'ClusterIP', selector: r.selector, ports } };
+  const ports: Service['spec']['ports'] = [
+    { name: HTTP_PORT_NAME, port: r.serve.port, protocol: 'TCP', targetPort: HTTP_PORT_NAME },
+  ];
+  if (r.metricsPort !== null)
+    ports.push({ name: METRICS_PORT_NAME, port: r.metricsPort, protocol: 'TCP', targetPort: METRICS_PORT_NAME });
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(r),
+    spec: { type: 'ClusterIP', selector: r.selector, ports },
+  };
 }
 
 export function serviceAccount(r: Resolved, storage: ModelStorage): ServiceAccount {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(r, storage.serviceAccountAnnotations), automountServiceAccountToken: false };
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: meta(r, storage.serviceAccountAnnotations),
+    automountServiceAccountToken: false,
+  };
 }
 
 /** One voluntary eviction at a time: node drains proceed, and a multi-replica service keeps serving. */
 export function podDisruptionBudget(r: Resolved): PodDisruptionBudget {
-  return { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(r), spec: { maxUnavailable: 1, selector: { matchLabels: r.selector } } };
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(r),
+    spec: { maxUnavailable: 1, selector: { matchLabels: r.selector } },
+  };
 }
 
 /**
@@ -136,9 +203,13 @@ export function networkPolicy(r: Resolved, storage: ModelStorage): NetworkPolicy
   // The KEDA HTTP add-on's interceptor forwards every request from its own namespace.
   const viaInterceptor = r.wake?.kind === 'http-add-on' ? [HTTP_ADD_ON.namespace] : [];
   const apiPeers = [{ podSelector: {} }, ...[...r.deploy.allowFrom, ...viaInterceptor].map(allowPeer)];
-  const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': r.deploy.monitoring.namespace } } };
+  const monitoring = {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': r.deploy.monitoring.namespace } },
+  };
   const metricsPort = r.metricsPort ?? r.serve.port;
-  const ingress: NetworkPolicy['spec']['ingress'] = [{ from: apiPeers, ports: [{ port: r.serve.port, protocol: 'TCP' }] }];
+  const ingress: NetworkPolicy['spec']['ingress'] = [
+    { from: apiPeers, ports: [{ port: r.serve.port, protocol: 'TCP' }] },
+  ];
   ingress.push({ from: [monitoring], ports: [{ port: metricsPort, protocol: 'TCP' }] });
   const egress: NetworkPolicy['spec']['egress'] = [
     {
@@ -180,7 +251,8 @@ type AllowFrom = Resolved['deploy']['allowFrom'][number];
 function allowPeer(allow: AllowFrom): NetworkPolicyPeer {
   const byName = (ns: string) => ({ matchLabels: { 'kubernetes.io/metadata.name': ns } });
   if (typeof allow === 'string') return { namespaceSelector: byName(allow) };
-  if (allow.cidr !== undefined) return { ipBlock: { cidr: allow.cidr, ...(allow.except?.length ? { except: allow.except } : {}) } };
+  if (allow.cidr !== undefined)
+    return { ipBlock: { cidr: allow.cidr, ...(allow.except?.length ? { except: allow.except } : {}) } };
   return {
     ...(allow.namespace !== undefined ? { namespaceSelector: byName(allow.namespace) } : {}),
     // Without a namespace, a pod selector alone means pods of this namespace.

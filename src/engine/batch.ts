@@ -156,7 +156,8 @@ export class DecoderBatch {
   ) {
     this.maxBatchSize = options.maxBatchSize ?? 16;
     const chunk = options.prefillChunkTokens;
-    if (chunk !== undefined && !(Number.isSafeInteger(chunk) && chunk > 0)) throw usageError(`prefillChunkTokens must be a positive integer, got ${chunk}`, 'INVALID_INPUT');
+    if (chunk !== undefined && !(Number.isSafeInteger(chunk) && chunk > 0))
+      throw usageError(`prefillChunkTokens must be a positive integer, got ${chunk}`, 'INVALID_INPUT');
     this.chunkTokens = chunk ?? Infinity;
   }
 
@@ -174,7 +175,10 @@ export class DecoderBatch {
     if (request.promptIds.length === 0) throw usageError('the prompt is empty', 'EMPTY_PROMPT');
     const context = this.lm.contextLength;
     if (context !== undefined && request.promptIds.length >= context) {
-      throw usageError(`the prompt has ${request.promptIds.length} tokens; the model's context is ${context}`, 'PROMPT_TOO_LONG');
+      throw usageError(
+        `the prompt has ${request.promptIds.length} tokens; the model's context is ${context}`,
+        'PROMPT_TOO_LONG',
+      );
     }
     const sequence = new Sequence(request, this.lm);
     this.pending.push(sequence);
@@ -201,7 +205,9 @@ export class DecoderBatch {
         this.state,
         this.active.map((sequence) => sequence.nextInput),
       );
-      this.active.forEach((sequence, row) => sequence.accept(this.state!.lastLogits[row]!, this.state!.positions[row]!));
+      this.active.forEach((sequence, row) =>
+        sequence.accept(this.state!.lastLogits[row]!, this.state!.positions[row]!),
+      );
       this.dropFinished();
       stats.decodeMs = performance.now() - started;
     }
@@ -215,7 +221,10 @@ export class DecoderBatch {
     // when nothing else was prefilled this step, and otherwise waits for the next step (FIFO order is kept).
     const admitted: Sequence[] = [];
     let admittedTokens = 0;
-    while (this.pending.length > 0 && this.active.length + admitted.length + (this.partial ? 1 : 0) < this.maxBatchSize) {
+    while (
+      this.pending.length > 0 &&
+      this.active.length + admitted.length + (this.partial ? 1 : 0) < this.maxBatchSize
+    ) {
       const length = this.pending[0]!.request.promptIds.length;
       if (admittedTokens + length <= budget) {
         admitted.push(this.pending.shift()!);

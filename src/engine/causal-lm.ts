@@ -7,7 +7,13 @@ import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-fil
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { readDecoderSignature, type DecoderSignature } from './signature.js';
 import { TextTokenizer } from './tokenizer.js';
-import { DecoderBatch, type DecoderBatchOptions, type GenerateOptions, type Generation, type SequenceRequest } from './batch.js';
+import {
+  DecoderBatch,
+  type DecoderBatchOptions,
+  type GenerateOptions,
+  type Generation,
+  type SequenceRequest,
+} from './batch.js';
 
 export interface LoadModelOptions {
   /** Model directory in Optimum or transformers.js layout. */
@@ -73,7 +79,11 @@ export class CausalLM {
     const eos = [
       ...ids(init.files.generationConfig.eos_token_id),
       ...ids(config.eos_token_id),
-      ...ids(init.tokenizer.specialToken('eos_token') === undefined ? undefined : init.tokenizer.tokenId(init.tokenizer.specialToken('eos_token')!)),
+      ...ids(
+        init.tokenizer.specialToken('eos_token') === undefined
+          ? undefined
+          : init.tokenizer.tokenId(init.tokenizer.specialToken('eos_token')!),
+      ),
     ];
     this.eosTokenIds = new Set(eos);
     this.padTokenId = init.files.generationConfig.pad_token_id ?? config.pad_token_id ?? eos[0] ?? 0;
@@ -82,7 +92,10 @@ export class CausalLM {
     const blocker = init.kvCache === 'naive' ? null : preallocationBlocker(init.signature, config.vocab_size);
     this.kvPath = init.kvCache === 'naive' || blocker ? 'naive' : 'preallocated';
     this.kvFallback = blocker;
-    this.kvPool = this.kvPath === 'preallocated' ? new KvBufferPool(init.ort, init.signature, config.vocab_size, this.contextLength) : null;
+    this.kvPool =
+      this.kvPath === 'preallocated'
+        ? new KvBufferPool(init.ort, init.signature, config.vocab_size, this.contextLength)
+        : null;
   }
 
   /** The KV cache path decode steps take (after any fallback). */
@@ -108,7 +121,16 @@ export class CausalLM {
     });
     const loadMs = performance.now() - started;
     const signature = readDecoderSignature(session, files.config, files.onnxPath);
-    return new CausalLM({ ort, files, session, signature, tokenizer, provider, loadMs, kvCache: options.kvCache ?? 'naive' });
+    return new CausalLM({
+      ort,
+      files,
+      session,
+      signature,
+      tokenizer,
+      provider,
+      loadMs,
+      kvCache: options.kvCache ?? 'naive',
+    });
   }
 
   get config(): ModelConfig {
@@ -125,7 +147,8 @@ export class CausalLM {
    * `state.lastLogits[i]` are the logits of row i's last prompt token.
    */
   async prefill(rows: readonly (readonly number[])[]): Promise<DecodeState> {
-    if (rows.length === 0 || rows.some((row) => row.length === 0)) throw usageError('every prompt needs at least one token', 'EMPTY_PROMPT');
+    if (rows.length === 0 || rows.some((row) => row.length === 0))
+      throw usageError('every prompt needs at least one token', 'EMPTY_PROMPT');
     const batch = rows.length;
     const length = Math.max(...rows.map((row) => row.length));
     const inputIds = new BigInt64Array(batch * length).fill(BigInt(this.padTokenId));
@@ -168,7 +191,14 @@ export class CausalLM {
     const start = state.positions[0]!;
     const positionIds = BigInt64Array.from(chunk, (_, i) => BigInt(start + i));
     const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true);
-    return { rows: 1, pastLength: total, mask, positions: [start + chunk.length], past: this.presentsAsPast(outputs), lastLogits: this.lastLogits(outputs, 1) };
+    return {
+      rows: 1,
+      pastLength: total,
+      mask,
+      positions: [start + chunk.length],
+      past: this.presentsAsPast(outputs),
+      lastLogits: this.lastLogits(outputs, 1),
+    };
   }
 
   /** One decode step: feeds one token per row, extends every row's cache by one, updates `lastLogits`. In place. */
@@ -227,8 +257,16 @@ export class CausalLM {
   }
 
   /** Generates a completion for one prompt (text or token ids). `onText` receives text as it becomes final. */
-  async generate(prompt: string | readonly number[], options: GenerateOptions = {}, onText?: (delta: string, tokenId: number) => void): Promise<Generation> {
-    const [generation] = await this.generateBatch([prompt], options, onText ? (_index, delta, tokenId) => onText(delta, tokenId) : undefined);
+  async generate(
+    prompt: string | readonly number[],
+    options: GenerateOptions = {},
+    onText?: (delta: string, tokenId: number) => void,
+  ): Promise<Generation> {
+    const [generation] = await this.generateBatch(
+      [prompt],
+      options,
+      onText ? (_index, delta, tokenId) => onText(delta, tokenId) : undefined,
+    );
     return generation!;
   }
 
@@ -299,7 +337,10 @@ export class CausalLM {
     return past;
   }
 
-  private lastLogits(outputs: Ort.InferenceSession.OnnxValueMapType | Record<string, Ort.Tensor>, batch: number): Float32Array[] {
+  private lastLogits(
+    outputs: Ort.InferenceSession.OnnxValueMapType | Record<string, Ort.Tensor>,
+    batch: number,
+  ): Float32Array[] {
     const logits = outputs[this.signature.logits] as Ort.Tensor;
     const vocab = logits.dims[logits.dims.length - 1]!;
     // Some exports return only the last position's logits; handle [batch, 1, vocab] whatever the input length.

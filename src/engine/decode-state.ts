@@ -36,11 +36,18 @@ function leadingPadding(state: DecodeState, row: number): number {
  * Keeps only `keep` rows (in that order) and trims the left padding they all share, so a long-running batch
  * doesn't carry the prompt padding of sequences that already left.
  */
-export function selectRows(ort: typeof Ort, signature: DecoderSignature, state: DecodeState, keep: number[]): DecodeState {
+export function selectRows(
+  ort: typeof Ort,
+  signature: DecoderSignature,
+  state: DecodeState,
+  keep: number[],
+): DecodeState {
   const trim = keep.length === 0 ? 0 : Math.min(...keep.map((row) => leadingPadding(state, row)));
   const pastLength = state.pastLength - trim;
   const mask = new BigInt64Array(keep.length * pastLength);
-  keep.forEach((row, index) => mask.set(state.mask.subarray(row * state.pastLength + trim, (row + 1) * state.pastLength), index * pastLength));
+  keep.forEach((row, index) =>
+    mask.set(state.mask.subarray(row * state.pastLength + trim, (row + 1) * state.pastLength), index * pastLength),
+  );
   const past = new Map<string, Ort.Tensor>();
   const { kvHeads, headDim } = signature;
   for (const [name, tensor] of state.past) {
@@ -65,14 +72,22 @@ export function selectRows(ort: typeof Ort, signature: DecoderSignature, state: 
 }
 
 /** Appends the rows of `b` after those of `a`, left-padding the shorter past so both share one length. */
-export function concatStates(ort: typeof Ort, signature: DecoderSignature, a: DecodeState, b: DecodeState): DecodeState {
+export function concatStates(
+  ort: typeof Ort,
+  signature: DecoderSignature,
+  a: DecodeState,
+  b: DecodeState,
+): DecodeState {
   const pastLength = Math.max(a.pastLength, b.pastLength);
   const rows = a.rows + b.rows;
   const mask = new BigInt64Array(rows * pastLength);
   const placeMask = (state: DecodeState, rowOffset: number) => {
     const pad = pastLength - state.pastLength;
     for (let row = 0; row < state.rows; row += 1) {
-      mask.set(state.mask.subarray(row * state.pastLength, (row + 1) * state.pastLength), (rowOffset + row) * pastLength + pad);
+      mask.set(
+        state.mask.subarray(row * state.pastLength, (row + 1) * state.pastLength),
+        (rowOffset + row) * pastLength + pad,
+      );
     }
   };
   placeMask(a, 0);
@@ -90,7 +105,10 @@ export function concatStates(ort: typeof Ort, signature: DecoderSignature, a: De
       for (let row = 0; row < state.rows; row += 1) {
         for (let head = 0; head < kvHeads; head += 1) {
           const from = (row * kvHeads + head) * block;
-          target.set(data.subarray(from, from + block), ((rowOffset + row) * kvHeads + head) * pastLength * headDim + pad * headDim);
+          target.set(
+            data.subarray(from, from + block),
+            ((rowOffset + row) * kvHeads + head) * pastLength * headDim + pad * headDim,
+          );
         }
       }
     };

@@ -27,13 +27,16 @@ interface StateBuffers {
 /** Why a model cannot take pre-allocated outputs (null when it can): the shapes must be known before the run. */
 export function preallocationBlocker(signature: DecoderSignature, vocabSize: number | undefined): string | null {
   const logits = signature.outputs.find((output) => output.name === signature.logits);
-  if (!logits || (logits.dims.length !== 2 && logits.dims.length !== 3)) return `logits have ${logits?.dims.length ?? 0} dimensions, not [batch, (sequence,) vocab]`;
-  if (logitsVocab(signature, vocabSize) === undefined) return 'the vocabulary size is neither in the logits shape nor in config.json';
+  if (!logits || (logits.dims.length !== 2 && logits.dims.length !== 3))
+    return `logits have ${logits?.dims.length ?? 0} dimensions, not [batch, (sequence,) vocab]`;
+  if (logitsVocab(signature, vocabSize) === undefined)
+    return 'the vocabulary size is neither in the logits shape nor in config.json';
   for (const layer of signature.layers) {
     for (const name of [layer.presentKey, layer.presentValue]) {
       const dims = signature.outputs.find((output) => output.name === name)?.dims ?? [];
       const fixed = (index: number, expected: number) => typeof dims[index] !== 'number' || dims[index] === expected;
-      if (dims.length !== 4 || !fixed(1, signature.kvHeads) || !fixed(3, signature.headDim)) return `${name} is not [batch, ${signature.kvHeads}, sequence, ${signature.headDim}]`;
+      if (dims.length !== 4 || !fixed(1, signature.kvHeads) || !fixed(3, signature.headDim))
+        return `${name} is not [batch, ${signature.kvHeads}, sequence, ${signature.headDim}]`;
     }
   }
   return null;
@@ -76,16 +79,25 @@ export class KvBufferPool {
           buffer = new ArrayBuffer(this.capacity(state.rows, length) * (kvType === 'float16' ? 2 : 4));
           buffers.spare.set(name, buffer);
         }
-        const data = kvType === 'float16' ? new Uint16Array(buffer, 0, elements) : new Float32Array(buffer, 0, elements);
+        const data =
+          kvType === 'float16' ? new Uint16Array(buffer, 0, elements) : new Float32Array(buffer, 0, elements);
         fetches[name] = new this.ort.Tensor(kvType, data, [state.rows, kvHeads, length, headDim]);
       }
     }
     const logitsElements = state.rows * this.vocab;
     const logitsBytes = logitsElements * (logitsType === 'float16' ? 2 : 4);
     let logits = buffers.logits[buffers.parity];
-    if (!logits || logits.byteLength < logitsBytes) logits = buffers.logits[buffers.parity] = new ArrayBuffer(logitsBytes);
-    const logitsData = logitsType === 'float16' ? new Uint16Array(logits, 0, logitsElements) : new Float32Array(logits, 0, logitsElements);
-    fetches[this.signature.logits] = new this.ort.Tensor(logitsType, logitsData, this.logitsRank === 3 ? [state.rows, 1, this.vocab] : [state.rows, this.vocab]);
+    if (!logits || logits.byteLength < logitsBytes)
+      logits = buffers.logits[buffers.parity] = new ArrayBuffer(logitsBytes);
+    const logitsData =
+      logitsType === 'float16'
+        ? new Uint16Array(logits, 0, logitsElements)
+        : new Float32Array(logits, 0, logitsElements);
+    fetches[this.signature.logits] = new this.ort.Tensor(
+      logitsType,
+      logitsData,
+      this.logitsRank === 3 ? [state.rows, 1, this.vocab] : [state.rows, this.vocab],
+    );
     return fetches;
   }
 
@@ -111,7 +123,8 @@ export class KvBufferPool {
   /** Positions to allocate for: a quarter more than needed (at least 64), never beyond the model's context. */
   private capacity(rows: number, length: number): number {
     const wanted = Math.max(length + 64, Math.ceil(length * 1.25));
-    const positions = this.contextLength !== undefined && this.contextLength >= length ? Math.min(wanted, this.contextLength) : wanted;
+    const positions =
+      this.contextLength !== undefined && this.contextLength >= length ? Math.min(wanted, this.contextLength) : wanted;
     return rows * this.signature.kvHeads * positions * this.signature.headDim;
   }
 

@@ -54,22 +54,31 @@ export async function locateModelFiles(dir: string, options: { dtype?: string } 
   const absolute = path.resolve(dir);
   const info = await stat(absolute).catch(() => null);
   if (!info) throw usageError(`model directory ${dir} does not exist`, 'MODEL_NOT_FOUND');
-  if (!info.isDirectory()) throw usageError(`model path ${dir} is not a directory`, 'MODEL_NOT_FOUND', { hint: 'pass the directory that holds model.onnx and config.json' });
+  if (!info.isDirectory())
+    throw usageError(`model path ${dir} is not a directory`, 'MODEL_NOT_FOUND', {
+      hint: 'pass the directory that holds model.onnx and config.json',
+    });
 
   const { onnxPath, layout } = await findOnnx(absolute, dir, options.dtype);
   const config = await readJson<ModelConfig>(path.join(absolute, 'config.json'), dir, true);
-  const generationConfig = (await readJson<GenerationConfig>(path.join(absolute, 'generation_config.json'), dir, false)) ?? {};
+  const generationConfig =
+    (await readJson<GenerationConfig>(path.join(absolute, 'generation_config.json'), dir, false)) ?? {};
   const tokenizerPath = path.join(absolute, 'tokenizer.json');
   if (!(await exists(tokenizerPath))) {
     throw usageError(`model directory ${dir} has no tokenizer.json`, 'TOKENIZER_NOT_FOUND', {
       hint: 'export the tokenizer with the model (optimum-cli export onnx does) or copy tokenizer.json into the directory',
     });
   }
-  const tokenizerConfig = (await readJson<Record<string, unknown>>(path.join(absolute, 'tokenizer_config.json'), dir, false)) ?? {};
+  const tokenizerConfig =
+    (await readJson<Record<string, unknown>>(path.join(absolute, 'tokenizer_config.json'), dir, false)) ?? {};
   return { dir: absolute, onnxPath, layout, config: config!, generationConfig, tokenizerPath, tokenizerConfig };
 }
 
-async function findOnnx(absolute: string, shown: string, dtype: string | undefined): Promise<{ onnxPath: string; layout: ModelFiles['layout'] }> {
+async function findOnnx(
+  absolute: string,
+  shown: string,
+  dtype: string | undefined,
+): Promise<{ onnxPath: string; layout: ModelFiles['layout'] }> {
   const suffix = dtype && dtype !== 'fp32' ? `_${dtype}` : '';
   const candidates: Array<[string, ModelFiles['layout']]> = [
     [path.join(absolute, `model${suffix}.onnx`), 'optimum'],
@@ -77,15 +86,22 @@ async function findOnnx(absolute: string, shown: string, dtype: string | undefin
   ];
   // Older Optimum exports name the merged decoder this way; prefer it only when there is no model.onnx.
   if (!suffix) {
-    candidates.push([path.join(absolute, 'decoder_model_merged.onnx'), 'optimum'], [path.join(absolute, 'onnx', 'decoder_model_merged.onnx'), 'transformers.js']);
+    candidates.push(
+      [path.join(absolute, 'decoder_model_merged.onnx'), 'optimum'],
+      [path.join(absolute, 'onnx', 'decoder_model_merged.onnx'), 'transformers.js'],
+    );
   }
   for (const [candidate, layout] of candidates) if (await exists(candidate)) return { onnxPath: candidate, layout };
 
   if (dtype) {
     const variants = await listVariants(absolute);
-    throw usageError(`model directory ${shown} has no ${dtype} variant (model${suffix}.onnx)`, 'MODEL_VARIANT_NOT_FOUND', {
-      hint: variants.length ? `available --dtype values: ${variants.join(', ')}` : 'omit --dtype',
-    });
+    throw usageError(
+      `model directory ${shown} has no ${dtype} variant (model${suffix}.onnx)`,
+      'MODEL_VARIANT_NOT_FOUND',
+      {
+        hint: variants.length ? `available --dtype values: ${variants.join(', ')}` : 'omit --dtype',
+      },
+    );
   }
   throw usageError(`model directory ${shown} has no model.onnx or onnx/model.onnx`, 'MODEL_NOT_FOUND', {
     hint: 'export it with `llmops compile --backend optimum` or point at an ONNX model directory',
@@ -118,7 +134,10 @@ async function readJson<T>(file: string, shownDir: string, required: boolean): P
   try {
     return JSON.parse(text) as T;
   } catch (error) {
-    throw usageError(`${path.join(shownDir, path.basename(file))} is not valid JSON: ${(error as Error).message}`, 'MODEL_CONFIG_INVALID');
+    throw usageError(
+      `${path.join(shownDir, path.basename(file))} is not valid JSON: ${(error as Error).message}`,
+      'MODEL_CONFIG_INVALID',
+    );
   }
 }
 

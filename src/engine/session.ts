@@ -28,12 +28,16 @@ export async function loadOrt(): Promise<typeof Ort> {
 }
 
 /** Creates an InferenceSession with the requested execution provider; corrupt models and missing providers are one-line errors. */
-export async function createSession(modelPath: string, options: CreateSessionOptions = {}): Promise<Ort.InferenceSession> {
+export async function createSession(
+  modelPath: string,
+  options: CreateSessionOptions = {},
+): Promise<Ort.InferenceSession> {
   const ort = await loadOrt();
   const provider = options.provider ?? 'cpu';
   assertProviderInstalled(provider);
   const sessionOptions: Ort.InferenceSession.SessionOptions = {
-    executionProviders: provider === 'cpu' ? ['cpu'] : provider === 'cuda' ? ['cuda', 'cpu'] : ['tensorrt', 'cuda', 'cpu'],
+    executionProviders:
+      provider === 'cpu' ? ['cpu'] : provider === 'cuda' ? ['cuda', 'cpu'] : ['tensorrt', 'cuda', 'cpu'],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
@@ -53,10 +57,17 @@ export async function createSession(modelPath: string, options: CreateSessionOpt
   } catch (error) {
     const message = firstLine((error as Error).message);
     if (/provider|cuda|tensorrt|libcudnn|libnvinfer/i.test(message) && provider !== 'cpu') {
-      throw new LlmopsError(`ONNX Runtime could not start the ${provider} execution provider: ${message}`, 'PROVIDER_FAILED', {
-        hint: provider === 'cuda' ? 'check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries' : 'check TensorRT libraries are on LD_LIBRARY_PATH',
-        cause: error,
-      });
+      throw new LlmopsError(
+        `ONNX Runtime could not start the ${provider} execution provider: ${message}`,
+        'PROVIDER_FAILED',
+        {
+          hint:
+            provider === 'cuda'
+              ? 'check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries'
+              : 'check TensorRT libraries are on LD_LIBRARY_PATH',
+          cause: error,
+        },
+      );
     }
     throw usageError(`cannot load ${modelPath}: ${message}`, 'MODEL_CORRUPT', {
       hint: 'the file is truncated, corrupt or not an ONNX model; re-export or re-download it',
@@ -76,12 +87,21 @@ export function assertProviderInstalled(provider: ExecutionProvider): void {
   const binDir = path.join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
   const library = `libonnxruntime_providers_${provider === 'cuda' ? 'cuda' : 'tensorrt'}.so`;
   if (!existsSync(path.join(binDir, library))) {
-    throw usageError(`the ${provider} execution provider is not installed (${library} not found in onnxruntime-node)`, 'PROVIDER_NOT_INSTALLED', {
-      hint: 'reinstall with GPU support: npm install onnxruntime-node --onnxruntime-node-install=cuda12 (needs an NVIDIA driver, CUDA 12 and cuDNN 9)',
-    });
+    throw usageError(
+      `the ${provider} execution provider is not installed (${library} not found in onnxruntime-node)`,
+      'PROVIDER_NOT_INSTALLED',
+      {
+        hint: 'reinstall with GPU support: npm install onnxruntime-node --onnxruntime-node-install=cuda12 (needs an NVIDIA driver, CUDA 12 and cuDNN 9)',
+      },
+    );
   }
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim())?.trim() ?? text;
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim())
+      ?.trim() ?? text
+  );
 }

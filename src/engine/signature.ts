@@ -38,21 +38,31 @@ const PRESENT = /^present(?:_key_values)?\.(\d+)\.(key|value)$/;
 
 export function readValueInfos(metadata: readonly Ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
   return metadata.map((value) =>
-    value.isTensor ? { name: value.name, type: value.type, dims: [...value.shape] } : { name: value.name, type: 'non-tensor', dims: [] },
+    value.isTensor
+      ? { name: value.name, type: value.type, dims: [...value.shape] }
+      : { name: value.name, type: 'non-tensor', dims: [] },
   );
 }
 
 /** Reads the decoder-with-past signature; throws a usage error naming what is missing when the model isn't one. */
-export function readDecoderSignature(session: Ort.InferenceSession, config: ModelConfig, shownPath: string): DecoderSignature {
+export function readDecoderSignature(
+  session: Ort.InferenceSession,
+  config: ModelConfig,
+  shownPath: string,
+): DecoderSignature {
   const inputs = readValueInfos(session.inputMetadata);
   const outputs = readValueInfos(session.outputMetadata);
   const inputByName = new Map(inputs.map((value) => [value.name, value]));
   const outputByName = new Map(outputs.map((value) => [value.name, value]));
 
   if (!inputByName.has('input_ids') || !outputByName.has('logits')) {
-    throw usageError(`${shownPath} is not a causal language model (no input_ids input or logits output)`, 'NOT_A_DECODER', {
-      hint: 'generate needs a text-generation export; use `llmops bench` for other ONNX models',
-    });
+    throw usageError(
+      `${shownPath} is not a causal language model (no input_ids input or logits output)`,
+      'NOT_A_DECODER',
+      {
+        hint: 'generate needs a text-generation export; use `llmops bench` for other ONNX models',
+      },
+    );
   }
 
   const pastByLayer = new Map<number, Partial<KvLayer>>();
@@ -73,9 +83,13 @@ export function readDecoderSignature(session: Ort.InferenceSession, config: Mode
     else layer.presentValue = output.name;
   }
   if (pastByLayer.size === 0) {
-    throw usageError(`${shownPath} has no past_key_values inputs: the engine needs a decoder with KV cache`, 'NO_KV_CACHE', {
-      hint: 'export with --task text-generation-with-past',
-    });
+    throw usageError(
+      `${shownPath} has no past_key_values inputs: the engine needs a decoder with KV cache`,
+      'NO_KV_CACHE',
+      {
+        hint: 'export with --task text-generation-with-past',
+      },
+    );
   }
   const layers: KvLayer[] = [];
   for (let index = 0; index < pastByLayer.size; index += 1) {
@@ -92,7 +106,10 @@ export function readDecoderSignature(session: Ort.InferenceSession, config: Mode
   const kvHeads = numeric(firstPast.dims[1]) ?? config.num_key_value_heads ?? heads;
   const headDim = numeric(firstPast.dims[3]) ?? config.head_dim ?? (hidden && heads ? hidden / heads : undefined);
   if (!kvHeads || !headDim) {
-    throw usageError(`${shownPath}: cannot tell the KV cache shape (config.json lacks num_attention_heads / hidden_size)`, 'BAD_KV_SIGNATURE');
+    throw usageError(
+      `${shownPath}: cannot tell the KV cache shape (config.json lacks num_attention_heads / hidden_size)`,
+      'BAD_KV_SIGNATURE',
+    );
   }
 
   const logits = outputByName.get('logits')!;

@@ -26,7 +26,10 @@ export class TextTokenizer {
     try {
       return new TextTokenizer(new Tokenizer(json as object, config), config);
     } catch (error) {
-      throw usageError(`${tokenizerPath} is not a tokenizer this engine can load: ${(error as Error).message.split('\n')[0]}`, 'TOKENIZER_INVALID');
+      throw usageError(
+        `${tokenizerPath} is not a tokenizer this engine can load: ${(error as Error).message.split('\n')[0]}`,
+        'TOKENIZER_INVALID',
+      );
     }
   }
 
@@ -50,7 +53,8 @@ export class TextTokenizer {
   specialToken(key: 'eos_token' | 'bos_token' | 'pad_token' | 'unk_token'): string | undefined {
     const value = this.config[key];
     if (typeof value === 'string') return value;
-    if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+    if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string')
+      return (value as { content: string }).content;
     return undefined;
   }
 }

@@ -20,7 +20,10 @@ export function temporaryBeside(target: string): string {
 
 /** A fresh hidden directory name beside `target`, unique per process and call. */
 export function temporaryDirBeside(target: string, tag = 'tmp'): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
 }
 
 /** Writes `text` to a temporary file beside `file`, then renames it over `file`. */
@@ -58,7 +61,11 @@ export interface BuildDirOptions {
  * Builds a directory in a temporary directory beside `dir`, then moves it into place; on any error the temporary
  * directory is removed and the error rethrown, so `dir` is either untouched or complete.
  */
-export async function buildDirAtomically(dir: string, build: (temporary: string) => Promise<unknown>, options: BuildDirOptions = {}): Promise<void> {
+export async function buildDirAtomically(
+  dir: string,
+  build: (temporary: string) => Promise<unknown>,
+  options: BuildDirOptions = {},
+): Promise<void> {
   await mkdir(path.dirname(dir), { recursive: true });
   const temporary = temporaryDirBeside(dir, options.tag);
   try {

@@ -22,7 +22,11 @@ export async function readJsonFile(file: string, options: ReadJsonOptions): Prom
     text = await readFile(file, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw usageError(`${options.what} ${file} cannot be read: ${reason}`, options.missingCode ?? options.code, options.hint === undefined ? {} : { hint: options.hint });
+    throw usageError(
+      `${options.what} ${file} cannot be read: ${reason}`,
+      options.missingCode ?? options.code,
+      options.hint === undefined ? {} : { hint: options.hint },
+    );
   }
   return parseJson(text, file, options);
 }
@@ -32,6 +36,10 @@ export function parseJson(text: string, file: string, options: ReadJsonOptions):
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw usageError(`${options.what} ${file} is not valid JSON: ${(error as Error).message}`, options.code, options.hint === undefined ? {} : { hint: options.hint });
+    throw usageError(
+      `${options.what} ${file} is not valid JSON: ${(error as Error).message}`,
+      options.code,
+      options.hint === undefined ? {} : { hint: options.hint },
+    );
   }
 }

@@ -51,15 +51,25 @@ export async function downloadModel(options: DownloadModelOptions): Promise<Down
     ...(options.token ? { accessToken: options.token } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   };
-  const failure = (error: unknown) => hubError(error, { repo: options.repo, revision, endpoint, hasToken: Boolean(options.token) });
+  const failure = (error: unknown) =>
+    hubError(error, { repo: options.repo, revision, endpoint, hasToken: Boolean(options.token) });
 
   let commit: string;
   const entries: TreeEntry[] = [];
   try {
     const info = await hub.modelInfo({ ...common, name: options.repo, revision, additionalFields: ['sha'] });
     commit = (info as { sha?: string }).sha ?? '';
-    if (!/^[0-9a-f]{40}$/.test(commit)) throw new LlmopsError(`the Hub at ${endpoint} returned no commit sha for ${options.repo}@${revision}`, 'HUB_BAD_RESPONSE');
-    for await (const entry of hub.listFiles({ ...common, repo: { type: 'model', name: options.repo }, revision: commit, recursive: true })) {
+    if (!/^[0-9a-f]{40}$/.test(commit))
+      throw new LlmopsError(
+        `the Hub at ${endpoint} returned no commit sha for ${options.repo}@${revision}`,
+        'HUB_BAD_RESPONSE',
+      );
+    for await (const entry of hub.listFiles({
+      ...common,
+      repo: { type: 'model', name: options.repo },
+      revision: commit,
+      recursive: true,
+    })) {
       if (entry.type === 'file') entries.push(entry as TreeEntry);
     }
   } catch (error) {
@@ -71,7 +81,12 @@ export async function downloadModel(options: DownloadModelOptions): Promise<Down
   const debug = console.debug;
   console.debug = (...args: unknown[]) => options.onProgress?.(args.map(String).join(' '));
   try {
-    dir = await hub.snapshotDownload({ ...common, repo: { type: 'model', name: options.repo }, revision: commit, cacheDir });
+    dir = await hub.snapshotDownload({
+      ...common,
+      repo: { type: 'model', name: options.repo },
+      revision: commit,
+      cacheDir,
+    });
   } catch (error) {
     throw failure(error);
   } finally {
@@ -94,9 +109,13 @@ export async function downloadModel(options: DownloadModelOptions): Promise<Down
         const blob = await realpath(file).catch(() => null);
         await rm(file, { force: true });
         if (blob) await rm(blob, { force: true });
-        throw new LlmopsError(`${options.repo}: ${entry.path} is corrupt (sha256 ${actual.slice(0, 12)}… ≠ ${entry.lfs.oid.slice(0, 12)}… from the Hub); the bad copy was removed from the cache`, 'HUB_CORRUPT_DOWNLOAD', {
-          hint: 'run the command again to re-download it',
-        });
+        throw new LlmopsError(
+          `${options.repo}: ${entry.path} is corrupt (sha256 ${actual.slice(0, 12)}… ≠ ${entry.lfs.oid.slice(0, 12)}… from the Hub); the bad copy was removed from the cache`,
+          'HUB_CORRUPT_DOWNLOAD',
+          {
+            hint: 'run the command again to re-download it',
+          },
+        );
       }
       files.push({ path: entry.path, size: entry.size, sha256: actual });
     } else files.push({ path: entry.path, size: entry.size });
@@ -105,15 +124,24 @@ export async function downloadModel(options: DownloadModelOptions): Promise<Down
 }
 
 /** Maps Hub and network failures to errors a user can act on; the token is never part of a message. */
-function hubError(error: unknown, context: { repo: string; revision: string; endpoint: string; hasToken: boolean }): LlmopsError {
+function hubError(
+  error: unknown,
+  context: { repo: string; revision: string; endpoint: string; hasToken: boolean },
+): LlmopsError {
   if (error instanceof LlmopsError) return error;
   const status = (error as { statusCode?: number }).statusCode;
   const where = `${context.repo}@${context.revision}`;
   if (status === 401 || status === 403) {
     return usageError(
-      context.hasToken ? `access to ${context.repo} was refused with the token in HF_TOKEN (HTTP ${status})` : `${context.repo} is gated or private (HTTP ${status})`,
+      context.hasToken
+        ? `access to ${context.repo} was refused with the token in HF_TOKEN (HTTP ${status})`
+        : `${context.repo} is gated or private (HTTP ${status})`,
       'HUB_ACCESS_DENIED',
-      { hint: context.hasToken ? 'check the token has read access and that you accepted the model license on the Hub' : 'accept the model license on the Hub and set HF_TOKEN' },
+      {
+        hint: context.hasToken
+          ? 'check the token has read access and that you accepted the model license on the Hub'
+          : 'accept the model license on the Hub and set HF_TOKEN',
+      },
     );
   }
   if (status === 404) {
@@ -122,11 +150,23 @@ function hubError(error: unknown, context: { repo: string; revision: string; end
     });
   }
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  if ((error as Error).message === 'fetch failed' || (cause?.code && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET/.test(cause.code))) {
-    return new LlmopsError(`cannot reach the Hub at ${context.endpoint} (${cause?.code ?? cause?.message ?? 'network error'})`, 'HUB_UNREACHABLE', {
-      hint: 'check the network, or set HF_ENDPOINT to a reachable mirror',
-    });
+  if (
+    (error as Error).message === 'fetch failed' ||
+    (cause?.code && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET/.test(cause.code))
+  ) {
+    return new LlmopsError(
+      `cannot reach the Hub at ${context.endpoint} (${cause?.code ?? cause?.message ?? 'network error'})`,
+      'HUB_UNREACHABLE',
+      {
+        hint: 'check the network, or set HF_ENDPOINT to a reachable mirror',
+      },
+    );
   }
-  if (status) return new LlmopsError(`the Hub at ${context.endpoint} answered HTTP ${status} for ${where}`, 'HUB_ERROR');
-  return new LlmopsError(`downloading ${where} from ${context.endpoint} failed: ${(error as Error).message}`, 'HUB_ERROR', { cause: error });
+  if (status)
+    return new LlmopsError(`the Hub at ${context.endpoint} answered HTTP ${status} for ${where}`, 'HUB_ERROR');
+  return new LlmopsError(
+    `downloading ${where} from ${context.endpoint} failed: ${(error as Error).message}`,
+    'HUB_ERROR',
+    { cause: error },
+  );
 }

@@ -3,7 +3,10 @@ import { usageError } from '../errors.js';
 /** A tag other than `latest`, or a digest: the same manifest must always run the same bits. */
 export function checkPinned(image: string, where: string): void {
   if (!isPinnedImage(image)) {
-    throw usageError(`${where} \`${image}\` is not pinned: use a version tag (not latest) or a digest (@sha256:…)`, 'DEPLOY_IMAGE_NOT_PINNED');
+    throw usageError(
+      `${where} \`${image}\` is not pinned: use a version tag (not latest) or a digest (@sha256:…)`,
+      'DEPLOY_IMAGE_NOT_PINNED',
+    );
   }
 }
 

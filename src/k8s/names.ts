@@ -30,19 +30,28 @@ export const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
 
 /** Why a DNS-1123 label is not one, or null. */
 export function dns1123LabelError(value: string): string | null {
-  if (value.length > DNS1123_LABEL_MAX) return `is ${value.length} characters, over the ${DNS1123_LABEL_MAX} of a DNS-1123 label`;
-  return DNS1123_LABEL.test(value) ? null : 'must be a DNS-1123 label (lowercase letters, digits and -, starting and ending with a letter or digit)';
+  if (value.length > DNS1123_LABEL_MAX)
+    return `is ${value.length} characters, over the ${DNS1123_LABEL_MAX} of a DNS-1123 label`;
+  return DNS1123_LABEL.test(value)
+    ? null
+    : 'must be a DNS-1123 label (lowercase letters, digits and -, starting and ending with a letter or digit)';
 }
 
 export function dns1123SubdomainError(value: string): string | null {
-  if (value.length > DNS1123_SUBDOMAIN_MAX) return `is ${value.length} characters, over the ${DNS1123_SUBDOMAIN_MAX} of a DNS-1123 subdomain`;
-  return DNS1123_SUBDOMAIN.test(value) ? null : 'must be a DNS-1123 subdomain (lowercase letters, digits, - and ., starting and ending with a letter or digit)';
+  if (value.length > DNS1123_SUBDOMAIN_MAX)
+    return `is ${value.length} characters, over the ${DNS1123_SUBDOMAIN_MAX} of a DNS-1123 subdomain`;
+  return DNS1123_SUBDOMAIN.test(value)
+    ? null
+    : 'must be a DNS-1123 subdomain (lowercase letters, digits, - and ., starting and ending with a letter or digit)';
 }
 
 export function dns1035LabelError(value: string): string | null {
-  if (value.length > DNS1123_LABEL_MAX) return `is ${value.length} characters, over the ${DNS1123_LABEL_MAX} of a DNS-1035 label`;
+  if (value.length > DNS1123_LABEL_MAX)
+    return `is ${value.length} characters, over the ${DNS1123_LABEL_MAX} of a DNS-1035 label`;
   if (/^[0-9]/.test(value)) return 'must start with a letter (a DNS-1035 label)';
-  return DNS1035_LABEL.test(value) ? null : 'must be a DNS-1035 label (lowercase letters, digits and -, starting with a letter)';
+  return DNS1035_LABEL.test(value)
+    ? null
+    : 'must be a DNS-1035 label (lowercase letters, digits and -, starting with a letter)';
 }
 
 /** A label or annotation key: an optional DNS-1123 subdomain prefix (≤ 253) and `/`, then a name (≤ 63). */
@@ -56,14 +65,20 @@ export function labelKeyError(key: string): string | null {
     if (error) return `prefix ${error}`;
   }
   if (name === '') return 'has an empty name';
-  if (name.length > LABEL_VALUE_MAX) return `name part is ${name.length} characters, over the ${LABEL_VALUE_MAX} allowed`;
-  return QUALIFIED_NAME_PART.test(name) ? null : 'name part must be letters, digits, -, _ and ., starting and ending with a letter or digit';
+  if (name.length > LABEL_VALUE_MAX)
+    return `name part is ${name.length} characters, over the ${LABEL_VALUE_MAX} allowed`;
+  return QUALIFIED_NAME_PART.test(name)
+    ? null
+    : 'name part must be letters, digits, -, _ and ., starting and ending with a letter or digit';
 }
 
 /** A label value: empty, or ≤ 63 characters of letters, digits, -, _ and ., starting and ending alphanumeric. */
 export function labelValueError(value: string): string | null {
-  if (value.length > LABEL_VALUE_MAX) return `is ${value.length} characters, over the ${LABEL_VALUE_MAX} a label value may have`;
-  return value === '' || QUALIFIED_NAME_PART.test(value) ? null : 'must be letters, digits, -, _ and ., starting and ending with a letter or digit';
+  if (value.length > LABEL_VALUE_MAX)
+    return `is ${value.length} characters, over the ${LABEL_VALUE_MAX} a label value may have`;
+  return value === '' || QUALIFIED_NAME_PART.test(value)
+    ? null
+    : 'must be letters, digits, -, _ and ., starting and ending with a letter or digit';
 }
 
 /** IANA_SVC_NAME (RFC 6335) as IsValidPortName checks it. */
@@ -93,7 +108,11 @@ export interface ApiServerFinding {
 const NAME_RULES: Record<string, (name: string) => string | null> = {
   Service: dns1035LabelError,
   Namespace: dns1123LabelError,
-  Job: (name) => dns1123SubdomainError(name) ?? (name.length > LABEL_VALUE_MAX ? `is ${name.length} characters: a Job's name becomes its pods' job-name label, at most ${LABEL_VALUE_MAX}` : null),
+  Job: (name) =>
+    dns1123SubdomainError(name) ??
+    (name.length > LABEL_VALUE_MAX
+      ? `is ${name.length} characters: a Job's name becomes its pods' job-name label, at most ${LABEL_VALUE_MAX}`
+      : null),
 };
 
 type Json = unknown;
@@ -147,10 +166,19 @@ function walk(value: Json, path: string, check: Check, kind: string): void {
       let size = 0;
       for (const [k, v] of map) {
         // ValidateAnnotations checks the lowercased key as a qualified name.
-        check(`${field}[${JSON.stringify(k)}]`, k, labelKeyError(k.toLowerCase()) && `key ${labelKeyError(k.toLowerCase())}`);
+        check(
+          `${field}[${JSON.stringify(k)}]`,
+          k,
+          labelKeyError(k.toLowerCase()) && `key ${labelKeyError(k.toLowerCase())}`,
+        );
         size += k.length + v.length;
       }
-      if (size > TOTAL_ANNOTATION_SIZE_LIMIT) check(field, `${size} bytes`, `total size ${size} bytes is over the ${TOTAL_ANNOTATION_SIZE_LIMIT} (256 KiB) limit`);
+      if (size > TOTAL_ANNOTATION_SIZE_LIMIT)
+        check(
+          field,
+          `${size} bytes`,
+          `total size ${size} bytes is over the ${TOTAL_ANNOTATION_SIZE_LIMIT} (256 KiB) limit`,
+        );
       continue;
     }
     if ((key === 'containers' || key === 'initContainers') && Array.isArray(child)) {
@@ -158,12 +186,14 @@ function walk(value: Json, path: string, check: Check, kind: string): void {
     }
     if (key === 'volumes' && Array.isArray(child)) {
       child.forEach((volume, index) => {
-        if (isRecord(volume) && typeof volume.name === 'string') check(`${field}[${index}].name`, volume.name, dns1123LabelError(volume.name));
+        if (isRecord(volume) && typeof volume.name === 'string')
+          check(`${field}[${index}].name`, volume.name, dns1123LabelError(volume.name));
       });
     }
     if (kind === 'Service' && field === 'spec.ports' && Array.isArray(child)) {
       child.forEach((port, index) => {
-        if (isRecord(port) && typeof port.name === 'string') check(`${field}[${index}].name`, port.name, dns1123LabelError(port.name));
+        if (isRecord(port) && typeof port.name === 'string')
+          check(`${field}[${index}].name`, port.name, dns1123LabelError(port.name));
       });
     }
     walk(child, field, check, kind);
@@ -174,13 +204,16 @@ function checkContainer(container: Json, field: string, check: Check): void {
   if (!isRecord(container)) return;
   if (typeof container.name === 'string') check(`${field}.name`, container.name, dns1123LabelError(container.name));
   for (const [index, port] of (Array.isArray(container.ports) ? container.ports : []).entries()) {
-    if (isRecord(port) && typeof port.name === 'string') check(`${field}.ports[${index}].name`, port.name, portNameError(port.name));
+    if (isRecord(port) && typeof port.name === 'string')
+      check(`${field}.ports[${index}].name`, port.name, portNameError(port.name));
   }
   for (const [index, env] of (Array.isArray(container.env) ? container.env : []).entries()) {
-    if (isRecord(env) && typeof env.name === 'string') check(`${field}.env[${index}].name`, env.name, envVarNameError(env.name));
+    if (isRecord(env) && typeof env.name === 'string')
+      check(`${field}.env[${index}].name`, env.name, envVarNameError(env.name));
   }
   for (const [index, mount] of (Array.isArray(container.volumeMounts) ? container.volumeMounts : []).entries()) {
-    if (isRecord(mount) && typeof mount.name === 'string') check(`${field}.volumeMounts[${index}].name`, mount.name, dns1123LabelError(mount.name));
+    if (isRecord(mount) && typeof mount.name === 'string')
+      check(`${field}.volumeMounts[${index}].name`, mount.name, dns1123LabelError(mount.name));
   }
 }
 
@@ -201,9 +234,13 @@ export function describeFinding(finding: ApiServerFinding, name: string): string
   const key = configKeyFor(finding, name);
   let fix = `change \`${key}\``;
   if (key === 'name' && finding.value.includes(name)) {
-    const limit = /label|job-name/.test(finding.message) || /labels\[|matchLabels\[|nodeSelector\[/.test(finding.field) ? LABEL_VALUE_MAX : DNS1123_LABEL_MAX;
+    const limit =
+      /label|job-name/.test(finding.message) || /labels\[|matchLabels\[|nodeSelector\[/.test(finding.field)
+        ? LABEL_VALUE_MAX
+        : DNS1123_LABEL_MAX;
     const extra = finding.value.length - name.length;
-    if (finding.value.length > limit && limit - extra > 0) fix = `shorten \`name\` (${name.length} characters) to at most ${limit - extra}`;
+    if (finding.value.length > limit && limit - extra > 0)
+      fix = `shorten \`name\` (${name.length} characters) to at most ${limit - extra}`;
     else if (/start with a letter/.test(finding.message)) fix = `start \`name\` with a letter (e.g. \`m${name}\`)`;
   }
   return `${finding.object}: ${finding.field} \`${finding.value}\` ${finding.message}: ${fix}`;
@@ -221,7 +258,11 @@ export function validateName(name: string): string {
     .replace(/^-+|-+$/g, '')
     .slice(0, 63)
     .replace(/-+$/g, '');
-  throw usageError(`invalid name \`${name}\`: it must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)`, 'INVALID_NAME', {
-    ...(suggestion ? { hint: `try --name ${suggestion}` } : {}),
-  });
+  throw usageError(
+    `invalid name \`${name}\`: it must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)`,
+    'INVALID_NAME',
+    {
+      ...(suggestion ? { hint: `try --name ${suggestion}` } : {}),
+    },
+  );
 }

@@ -240,9 +240,18 @@ export interface ScaledObject extends KubeObject {
     maxReplicaCount: number;
     pollingInterval: number;
     cooldownPeriod?: number;
-    fallback?: { failureThreshold: number; replicas: number; behavior: 'static' | 'currentReplicas' | 'currentReplicasIfHigher' | 'currentReplicasIfLower' };
+    fallback?: {
+      failureThreshold: number;
+      replicas: number;
+      behavior: 'static' | 'currentReplicas' | 'currentReplicasIfHigher' | 'currentReplicasIfLower';
+    };
     advanced: { horizontalPodAutoscalerConfig: { behavior: ScalingBehavior } };
-    triggers: { type: 'prometheus' | 'external-push'; name?: string; metricType?: 'AverageValue' | 'Value'; metadata: Record<string, string> }[];
+    triggers: {
+      type: 'prometheus' | 'external-push';
+      name?: string;
+      metricType?: 'AverageValue' | 'Value';
+      metadata: Record<string, string>;
+    }[];
   };
 }
 
@@ -329,7 +338,10 @@ export interface InferenceService extends KubeObject {
       autoScaling?: {
         metrics: {
           type: 'External';
-          external: { metric: { backend: 'prometheus'; serverAddress: string; query: string }; target: { type: 'Value'; value: Quantity } };
+          external: {
+            metric: { backend: 'prometheus'; serverAddress: string; query: string };
+            target: { type: 'Value'; value: Quantity };
+          };
         }[];
         behavior: ScalingBehavior;
       };

@@ -1,4 +1,13 @@
-import type { Container, EnvVar, Job, Labels, PodSecurityContext, PodSpec, SecurityContext, Toleration } from './objects.js';
+import type {
+  Container,
+  EnvVar,
+  Job,
+  Labels,
+  PodSecurityContext,
+  PodSpec,
+  SecurityContext,
+  Toleration,
+} from './objects.js';
 import { sumBytes } from './quantity.js';
 
 /** Above 10000 so the ids clash with no host user (kube-score container-security-context-user-group-id). */
@@ -23,7 +32,14 @@ export function hardenedContainerSecurity(): SecurityContext {
 
 export function hardenedPodSecurity(): PodSecurityContext {
   // OnRootMismatch: no recursive chown of a many-gigabyte model volume on every pod start.
-  return { fsGroup: RUN_AS_USER, fsGroupChangePolicy: 'OnRootMismatch', runAsGroup: RUN_AS_USER, runAsNonRoot: true, runAsUser: RUN_AS_USER, seccompProfile: { type: 'RuntimeDefault' } };
+  return {
+    fsGroup: RUN_AS_USER,
+    fsGroupChangePolicy: 'OnRootMismatch',
+    runAsGroup: RUN_AS_USER,
+    runAsNonRoot: true,
+    runAsUser: RUN_AS_USER,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 }
 
 /** Secret references only: the value stays in the cluster, never in a manifest. */
@@ -37,7 +53,11 @@ export function secretEnv(secrets: readonly { env: string; key: string; name: st
 export const GPU_TOLERATIONS: Toleration[] = [{ effect: 'NoSchedule', key: 'nvidia.com/gpu', operator: 'Exists' }];
 
 /** Container resources with requests equal to limits: GPU pods get Guaranteed QoS and are evicted last. */
-export function guaranteedResources(cpu: string, memory: string, extra: Record<string, string> = {}): Container['resources'] {
+export function guaranteedResources(
+  cpu: string,
+  memory: string,
+  extra: Record<string, string> = {},
+): Container['resources'] {
   const values = { cpu, memory, ...extra };
   return { limits: { ...values }, requests: { ...values } };
 }
@@ -95,10 +115,20 @@ export function scratchVolumes(options: ScratchOptions): Scratch {
  */
 export function serviceJob(
   service: { name: string; namespace: string; labels: Labels },
-  job: { suffix: string; component: string; backoffLimit: number; ttlSecondsAfterFinished?: number; spec: Omit<PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'securityContext'> },
+  job: {
+    suffix: string;
+    component: string;
+    backoffLimit: number;
+    ttlSecondsAfterFinished?: number;
+    spec: Omit<PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'securityContext'>;
+  },
 ): Job {
   const name = `${service.name}-${job.suffix}`;
-  const labels = { ...service.labels, 'app.kubernetes.io/component': job.component, 'app.kubernetes.io/instance': name };
+  const labels = {
+    ...service.labels,
+    'app.kubernetes.io/component': job.component,
+    'app.kubernetes.io/instance': name,
+  };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -109,7 +139,12 @@ export function serviceJob(
       ...(job.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: job.ttlSecondsAfterFinished } : {}),
       template: {
         metadata: { labels },
-        spec: { serviceAccountName: service.name, automountServiceAccountToken: false, securityContext: hardenedPodSecurity(), ...job.spec },
+        spec: {
+          serviceAccountName: service.name,
+          automountServiceAccountToken: false,
+          securityContext: hardenedPodSecurity(),
+          ...job.spec,
+        },
       },
     },
   };

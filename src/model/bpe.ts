@@ -55,7 +55,9 @@ export function trainBpe(corpus: string, vocabSize: number, specialTokens: numbe
     const mapped = [...encoder.encode(word)].map((b) => map[b]!).join('');
     wordCounts.set(mapped, (wordCounts.get(mapped) ?? 0) + 1);
   }
-  const words = [...wordCounts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([word, count]) => ({ symbols: [...word], count }));
+  const words = [...wordCounts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([word, count]) => ({ symbols: [...word], count }));
 
   const vocab = new Map<string, number>();
   for (const token of byteTokenOrder(map)) vocab.set(token, vocab.size);

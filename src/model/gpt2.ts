@@ -43,7 +43,10 @@ export function gpt2Weights(d: Gpt2Dimensions): WeightSpec[] {
       { name: `${p}.mlp.c_proj.bias`, dims: [e], init: 'zeros' },
     );
   }
-  weights.push({ name: 'transformer.ln_f.weight', dims: [e], init: 'ones' }, { name: 'transformer.ln_f.bias', dims: [e], init: 'zeros' });
+  weights.push(
+    { name: 'transformer.ln_f.weight', dims: [e], init: 'ones' },
+    { name: 'transformer.ln_f.bias', dims: [e], init: 'zeros' },
+  );
   return weights;
 }
 
@@ -52,7 +55,9 @@ export function gpt2Weights(d: Gpt2Dimensions): WeightSpec[] {
  * the past length and combined with attention_mask, so left-padded batches and cached decoding both work.
  * Weight initializers are appended by the caller (inline or external data).
  */
-export function gpt2Graph(d: Gpt2Dimensions): Omit<OnnxModel, 'initializers'> & { constants: GraphBuilder['initializers'] } {
+export function gpt2Graph(
+  d: Gpt2Dimensions,
+): Omit<OnnxModel, 'initializers'> & { constants: GraphBuilder['initializers'] } {
   const g = new GraphBuilder();
   const e = d.hidden;
   const headDim = e / d.heads;
@@ -86,18 +91,30 @@ export function gpt2Graph(d: Gpt2Dimensions): Omit<OnnxModel, 'initializers'> & 
   const padding = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: DataType.BOOL }), axes12]);
   const bias = g.op('Where', [g.op('And', [causal, padding]), zeroF, maskedF]);
 
-  let hidden = g.op('Add', [g.op('Gather', [w('transformer.wte.weight'), 'input_ids'], { axis: 0 }), g.op('Gather', [w('transformer.wpe.weight'), 'position_ids'], { axis: 0 })]);
+  let hidden = g.op('Add', [
+    g.op('Gather', [w('transformer.wte.weight'), 'input_ids'], { axis: 0 }),
+    g.op('Gather', [w('transformer.wpe.weight'), 'position_ids'], { axis: 0 }),
+  ]);
   const layerNorm = (x: string, prefix: string) =>
-    g.op('LayerNormalization', [x, `${prefix}.weight`, `${prefix}.bias`], { axis: -1, epsilon: { float: LAYER_NORM_EPSILON } });
-  const linear = (x: string, prefix: string) => g.op('Add', [g.op('MatMul', [x, `${prefix}.weight`]), `${prefix}.bias`]);
+    g.op('LayerNormalization', [x, `${prefix}.weight`, `${prefix}.bias`], {
+      axis: -1,
+      epsilon: { float: LAYER_NORM_EPSILON },
+    });
+  const linear = (x: string, prefix: string) =>
+    g.op('Add', [g.op('MatMul', [x, `${prefix}.weight`]), `${prefix}.bias`]);
   const heads = (x: string) => g.op('Transpose', [g.op('Reshape', [x, headShape])], { perm: [0, 2, 1, 3] });
 
   for (let l = 0; l < d.layers; l += 1) {
     const p = `transformer.h.${l}`;
-    const [q, k, v] = g.ops('Split', [linear(layerNorm(hidden, `${p}.ln_1`), `${p}.attn.c_attn`), splitSizes], 3, { axis: 2 }) as [string, string, string];
+    const [q, k, v] = g.ops('Split', [linear(layerNorm(hidden, `${p}.ln_1`), `${p}.attn.c_attn`), splitSizes], 3, {
+      axis: 2,
+    }) as [string, string, string];
     const key = g.op('Concat', [`past_key_values.${l}.key`, heads(k)], { axis: 2 }, [`present.${l}.key`]);
     const value = g.op('Concat', [`past_key_values.${l}.value`, heads(v)], { axis: 2 }, [`present.${l}.value`]);
-    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [heads(q), g.op('Transpose', [key], { perm: [0, 1, 3, 2] })]), scale]), bias]);
+    const scores = g.op('Add', [
+      g.op('Mul', [g.op('MatMul', [heads(q), g.op('Transpose', [key], { perm: [0, 1, 3, 2] })]), scale]),
+      bias,
+    ]);
     const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), value]);
     const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergedShape]);
     hidden = g.op('Add', [hidden, linear(merged, `${p}.attn.c_proj`)]);
@@ -115,16 +132,33 @@ export function gpt2Graph(d: Gpt2Dimensions): Omit<OnnxModel, 'initializers'> & 
 
   const batch = 'batch_size';
   const total = 'past_sequence_length + sequence_length';
-  const kv = (name: string, length: string): OnnxValueInfo => ({ name, dataType: DataType.FLOAT, dims: [batch, d.heads, length, headDim] });
+  const kv = (name: string, length: string): OnnxValueInfo => ({
+    name,
+    dataType: DataType.FLOAT,
+    dims: [batch, d.heads, length, headDim],
+  });
   const inputs: OnnxValueInfo[] = [
     { name: 'input_ids', dataType: DataType.INT64, dims: [batch, 'sequence_length'] },
     { name: 'attention_mask', dataType: DataType.INT64, dims: [batch, total] },
     { name: 'position_ids', dataType: DataType.INT64, dims: [batch, 'sequence_length'] },
   ];
-  const outputs: OnnxValueInfo[] = [{ name: 'logits', dataType: DataType.FLOAT, dims: [batch, 'sequence_length', d.vocabSize] }];
+  const outputs: OnnxValueInfo[] = [
+    { name: 'logits', dataType: DataType.FLOAT, dims: [batch, 'sequence_length', d.vocabSize] },
+  ];
   for (let l = 0; l < d.layers; l += 1) {
-    inputs.push(kv(`past_key_values.${l}.key`, 'past_sequence_length'), kv(`past_key_values.${l}.value`, 'past_sequence_length'));
+    inputs.push(
+      kv(`past_key_values.${l}.key`, 'past_sequence_length'),
+      kv(`past_key_values.${l}.value`, 'past_sequence_length'),
+    );
     outputs.push(kv(`present.${l}.key`, total), kv(`present.${l}.value`, total));
   }
-  return { graphName: 'tiny-gpt2', nodes: g.nodes, constants: g.initializers, inputs, outputs, opset: 17, producer: { name: 'llmops', version: '1' } };
+  return {
+    graphName: 'tiny-gpt2',
+    nodes: g.nodes,
+    constants: g.initializers,
+    inputs,
+    outputs,
+    opset: 17,
+    producer: { name: 'llmops', version: '1' },
+  };
 }

@@ -65,7 +65,8 @@ function encodeNode(w: ProtoWriter, node: OnnxNode): void {
   for (const output of node.outputs) w.string(2, output);
   w.string(3, node.name);
   w.string(4, node.op);
-  for (const [name, value] of Object.entries(node.attributes ?? {})) w.message(5, (a) => encodeAttribute(a, name, value));
+  for (const [name, value] of Object.entries(node.attributes ?? {}))
+    w.message(5, (a) => encodeAttribute(a, name, value));
 }
 
 // AttributeProto: name=1, f=2, i=3, s=4, floats=7, ints=8, type=20 (FLOAT=1, INT=2, STRING=3, FLOATS=6, INTS=7).
@@ -108,7 +109,8 @@ function encodeValueInfo(w: ProtoWriter, info: OnnxValueInfo): void {
     type.message(1, (tensor) => {
       tensor.int(1, info.dataType);
       tensor.message(2, (shape) => {
-        for (const dim of info.dims) shape.message(1, (d) => (typeof dim === 'number' ? d.int(1, dim) : d.string(2, dim)));
+        for (const dim of info.dims)
+          shape.message(1, (d) => (typeof dim === 'number' ? d.int(1, dim) : d.string(2, dim)));
       });
     }),
   );

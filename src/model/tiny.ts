@@ -57,8 +57,9 @@ const CHAT_TEMPLATE =
  */
 export async function buildTinyModel(options: BuildTinyModelOptions): Promise<BuiltTinyModel> {
   const spec = typeof options.size === 'object' ? options.size : TINY_MODEL_SPECS[options.size ?? 'tiny'];
-  if (spec.hidden % spec.heads !== 0) throw new Error(`hidden (${spec.hidden}) must be a multiple of heads (${spec.heads})`);
-  const external = options.externalData ?? (options.size === '80m');
+  if (spec.hidden % spec.heads !== 0)
+    throw new Error(`hidden (${spec.hidden}) must be a multiple of heads (${spec.heads})`);
+  const external = options.externalData ?? options.size === '80m';
   const onnxDir = options.layout === 'transformers.js' ? path.join(options.dir, 'onnx') : options.dir;
   await mkdir(onnxDir, { recursive: true });
 
@@ -72,7 +73,13 @@ export async function buildTinyModel(options: BuildTinyModelOptions): Promise<Bu
   const initializers: OnnxInitializer[] = [...graph.constants];
   let parameters = 0;
   const dataFile = 'model.onnx_data';
-  const files = ['config.json', 'generation_config.json', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json'];
+  const files = [
+    'config.json',
+    'generation_config.json',
+    'special_tokens_map.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ];
   if (external) {
     // Weights are streamed to the data file one tensor at a time: the 80M variant never sits in memory twice.
     const handle = await open(path.join(onnxDir, dataFile), 'w');
@@ -84,7 +91,12 @@ export async function buildTinyModel(options: BuildTinyModelOptions): Promise<Bu
         const aligned = Math.ceil(offset / 4096) * 4096;
         const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
         await handle.write(bytes, 0, bytes.length, aligned);
-        initializers.push({ name: weight.name, dims: weight.dims, dataType: DataType.FLOAT, data: { location: dataFile, offset: aligned, length: bytes.length } });
+        initializers.push({
+          name: weight.name,
+          dims: weight.dims,
+          dataType: DataType.FLOAT,
+          data: { location: dataFile, offset: aligned, length: bytes.length },
+        });
         offset = aligned + bytes.length;
       }
     } finally {
@@ -95,11 +107,19 @@ export async function buildTinyModel(options: BuildTinyModelOptions): Promise<Bu
     for (const weight of weights) {
       const values = generate(weight, random, eosId);
       parameters += values.length;
-      initializers.push({ name: weight.name, dims: weight.dims, dataType: DataType.FLOAT, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+      initializers.push({
+        name: weight.name,
+        dims: weight.dims,
+        dataType: DataType.FLOAT,
+        data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+      });
     }
   }
   const { constants: _constants, ...model } = graph;
-  await writeFile(path.join(onnxDir, 'model.onnx'), encodeModel({ ...model, initializers, docString: `tiny GPT-2 built by llmops (seed ${options.seed ?? 0})` }));
+  await writeFile(
+    path.join(onnxDir, 'model.onnx'),
+    encodeModel({ ...model, initializers, docString: `tiny GPT-2 built by llmops (seed ${options.seed ?? 0})` }),
+  );
   files.push(path.relative(options.dir, path.join(onnxDir, 'model.onnx')));
 
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
@@ -126,8 +146,14 @@ export async function buildTinyModel(options: BuildTinyModelOptions): Promise<Bu
       vocab_size: dims.vocabSize,
     }),
   );
-  await writeFile(path.join(options.dir, 'generation_config.json'), json({ bos_token_id: eosId, eos_token_id: eosId, max_length: dims.maxPositions }));
-  await writeFile(path.join(options.dir, 'special_tokens_map.json'), json({ bos_token: EOS_TOKEN, eos_token: EOS_TOKEN, unk_token: EOS_TOKEN }));
+  await writeFile(
+    path.join(options.dir, 'generation_config.json'),
+    json({ bos_token_id: eosId, eos_token_id: eosId, max_length: dims.maxPositions }),
+  );
+  await writeFile(
+    path.join(options.dir, 'special_tokens_map.json'),
+    json({ bos_token: EOS_TOKEN, eos_token: EOS_TOKEN, unk_token: EOS_TOKEN }),
+  );
   await writeFile(path.join(options.dir, 'tokenizer.json'), json(tokenizerJson(bpe, [EOS_TOKEN])));
   await writeFile(
     path.join(options.dir, 'tokenizer_config.json'),

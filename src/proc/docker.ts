@@ -34,7 +34,9 @@ export interface DockerRunSpec {
 }
 
 export function defaultUser(): string | null {
-  return typeof process.getuid === 'function' && typeof process.getgid === 'function' ? `${process.getuid()}:${process.getgid()}` : null;
+  return typeof process.getuid === 'function' && typeof process.getgid === 'function'
+    ? `${process.getuid()}:${process.getgid()}`
+    : null;
 }
 
 /** The `docker run` plan for a spec. Pure: tests compare argv without Docker. */
@@ -45,9 +47,11 @@ export function dockerRunPlan(spec: DockerRunSpec): CommandPlan {
   if (spec.gpus !== undefined) argv.push('--gpus', String(spec.gpus));
   if (spec.ipcHost) argv.push('--ipc', 'host');
   if (spec.shmSize) argv.push('--shm-size', spec.shmSize);
-  for (const mount of spec.mounts ?? []) argv.push('-v', `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`);
+  for (const mount of spec.mounts ?? [])
+    argv.push('-v', `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`);
   for (const name of [...(spec.envNames ?? [])].sort()) argv.push('-e', name);
-  for (const [key, value] of Object.entries(spec.env ?? {}).sort(([a], [b]) => a.localeCompare(b))) argv.push('-e', `${key}=${value}`);
+  for (const [key, value] of Object.entries(spec.env ?? {}).sort(([a], [b]) => a.localeCompare(b)))
+    argv.push('-e', `${key}=${value}`);
   if (spec.workdir) argv.push('-w', spec.workdir);
   if (spec.entrypoint) argv.push('--entrypoint', spec.entrypoint);
   argv.push(spec.image, ...spec.args);
@@ -72,7 +76,9 @@ export async function runContainer(spec: DockerRunSpec, options: RunPlanOptions 
     return await runPlan(plan, {
       ...options,
       onAbort: async () => {
-        await runPlan({ name: 'docker-rm', file: 'docker', argv: ['rm', '-f', spec.containerName] }).catch(() => undefined);
+        await runPlan({ name: 'docker-rm', file: 'docker', argv: ['rm', '-f', spec.containerName] }).catch(
+          () => undefined,
+        );
         await options.onAbort?.();
       },
     });
@@ -92,11 +98,19 @@ export function classifyDockerFailure(plan: CommandPlan, error: ToolFailedError)
       cause: error,
     });
   }
-  if (/could not select device driver .*gpu|nvidia-container-cli|unknown or invalid runtime name: nvidia|--gpus.*not supported/i.test(text)) {
-    return new LlmopsError(`${plan.name}: Docker cannot give the container a GPU (NVIDIA Container Toolkit missing or no GPU)`, 'DOCKER_NO_GPU_RUNTIME', {
-      hint: 'install the NVIDIA Container Toolkit and restart Docker: https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/',
-      cause: error,
-    });
+  if (
+    /could not select device driver .*gpu|nvidia-container-cli|unknown or invalid runtime name: nvidia|--gpus.*not supported/i.test(
+      text,
+    )
+  ) {
+    return new LlmopsError(
+      `${plan.name}: Docker cannot give the container a GPU (NVIDIA Container Toolkit missing or no GPU)`,
+      'DOCKER_NO_GPU_RUNTIME',
+      {
+        hint: 'install the NVIDIA Container Toolkit and restart Docker: https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/',
+        cause: error,
+      },
+    );
   }
   if (exitCode === 137 || /out of memory|OOMKilled|CUDA out of memory|cudaErrorMemoryAllocation/i.test(text)) {
     return new LlmopsError(`${plan.name}: the container ran out of memory (exit ${exitCode})`, 'OUT_OF_MEMORY', {
@@ -105,11 +119,14 @@ export function classifyDockerFailure(plan: CommandPlan, error: ToolFailedError)
     });
   }
   if (/pull access denied|manifest unknown|not found: manifest|unable to find image/i.test(text) && exitCode === 125) {
-    return new LlmopsError(`${plan.name}: image ${plan.argv.find((a, i) => i > 0 && !a.startsWith('-')) ?? ''} could not be pulled`, 'DOCKER_IMAGE_UNAVAILABLE', {
-      hint: 'check the image name and tag, and `docker login` for private registries',
-      cause: error,
-    });
+    return new LlmopsError(
+      `${plan.name}: image ${plan.argv.find((a, i) => i > 0 && !a.startsWith('-')) ?? ''} could not be pulled`,
+      'DOCKER_IMAGE_UNAVAILABLE',
+      {
+        hint: 'check the image name and tag, and `docker login` for private registries',
+        cause: error,
+      },
+    );
   }
   return error;
 }
-

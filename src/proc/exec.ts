@@ -65,9 +65,13 @@ export async function runPlan(plan: CommandPlan, options: RunPlanOptions = {}): 
     if (result.failed) {
       const code = (result as { code?: string }).code;
       if (code === 'ENOENT') {
-        throw new LlmopsError(`\`${plan.file}\` was not found on PATH`, 'TOOL_NOT_FOUND', { hint: `install ${plan.file} or put it on PATH`, details: { step: plan.name } });
+        throw new LlmopsError(`\`${plan.file}\` was not found on PATH`, 'TOOL_NOT_FOUND', {
+          hint: `install ${plan.file} or put it on PATH`,
+          details: { step: plan.name },
+        });
       }
-      if (result.timedOut) throw new LlmopsError(`${plan.name}: \`${plan.file}\` timed out after ${options.timeoutMs} ms`, 'TOOL_TIMEOUT');
+      if (result.timedOut)
+        throw new LlmopsError(`${plan.name}: \`${plan.file}\` timed out after ${options.timeoutMs} ms`, 'TOOL_TIMEOUT');
       throw new ToolFailedError(plan, result.exitCode ?? -1, stderr || stdout);
     }
     return { stdout, stderr, exitCode: result.exitCode ?? 0 };
@@ -81,9 +85,14 @@ export class ToolFailedError extends LlmopsError {
   readonly stderr: string;
   constructor(plan: CommandPlan, exitCode: number, output: string, message?: string) {
     const tail = lastLines(output, STDERR_TAIL_LINES);
-    super(message ?? `${plan.name}: \`${plan.file}\` exited with code ${exitCode}${tail ? `: ${tail.replace(/\n/g, ' | ')}` : ''}`, 'TOOL_FAILED', {
-      details: { step: plan.name, exitCode },
-    });
+    super(
+      message ??
+        `${plan.name}: \`${plan.file}\` exited with code ${exitCode}${tail ? `: ${tail.replace(/\n/g, ' | ')}` : ''}`,
+      'TOOL_FAILED',
+      {
+        details: { step: plan.name, exitCode },
+      },
+    );
     this.stderr = output;
   }
 }

@@ -25,7 +25,8 @@ export function kubectlContextPlan(context?: string): CommandPlan {
 
 /** `kubectl apply` with llmops as the field manager, so later applies by llmops own the fields they set. */
 export function kubectlApplyPlan(spec: KubectlApplySpec): CommandPlan {
-  const source = 'files' in spec.source ? spec.source.files.flatMap((file) => ['-f', file]) : ['-k', spec.source.kustomize];
+  const source =
+    'files' in spec.source ? spec.source.files.flatMap((file) => ['-f', file]) : ['-k', spec.source.kustomize];
   const argv = [...contextArgs(spec.context), 'apply', ...source, '--field-manager', 'llmops'];
   if (spec.dryRun) argv.push(`--dry-run=${spec.dryRun}`);
   return { name: spec.dryRun ? `kubectl-apply-dry-run-${spec.dryRun}` : 'kubectl-apply', file: 'kubectl', argv };
@@ -42,7 +43,10 @@ export interface AppliedChange {
 export function parseApplyOutput(stdout: string): AppliedChange[] {
   const changes: AppliedChange[] = [];
   for (const line of stdout.split('\n')) {
-    const match = /^(\S+\/\S+) (created|configured|unchanged|serverside-applied|pruned)(?: \((?:server|client) dry run\))?\s*$/.exec(line.trim());
+    const match =
+      /^(\S+\/\S+) (created|configured|unchanged|serverside-applied|pruned)(?: \((?:server|client) dry run\))?\s*$/.exec(
+        line.trim(),
+      );
     if (match) changes.push({ object: match[1]!, action: match[2]! });
   }
   return changes;
@@ -59,16 +63,25 @@ export async function kubectlContext(context: string | undefined, options: RunPl
   } catch (error) {
     if (error instanceof ToolFailedError || (error instanceof Error && error.message === 'empty')) {
       throw usageError(
-        context ? `kubectl has no context \`${context}\` in its kubeconfig` : 'kubectl has no current context: no cluster is configured',
+        context
+          ? `kubectl has no context \`${context}\` in its kubeconfig`
+          : 'kubectl has no current context: no cluster is configured',
         'KUBECTL_NO_CONTEXT',
-        { hint: context ? 'list them with `kubectl config get-contexts`' : 'pick one with --context or `kubectl config use-context NAME`' },
+        {
+          hint: context
+            ? 'list them with `kubectl config get-contexts`'
+            : 'pick one with --context or `kubectl config use-context NAME`',
+        },
       );
     }
     throw error;
   }
 }
 
-export async function kubectlApply(spec: KubectlApplySpec, options: RunPlanOptions = {}): Promise<{ plan: CommandPlan; result: RunPlanResult; changes: AppliedChange[] }> {
+export async function kubectlApply(
+  spec: KubectlApplySpec,
+  options: RunPlanOptions = {},
+): Promise<{ plan: CommandPlan; result: RunPlanResult; changes: AppliedChange[] }> {
   const plan = kubectlApplyPlan(spec);
   const result = await runPlan(plan, options);
   return { plan, result, changes: parseApplyOutput(result.stdout) };

@@ -10,7 +10,11 @@ export interface GpuInfo {
 export const GPU_QUERY_FIELDS = ['name', 'compute_cap', 'driver_version', 'memory.total'];
 
 export function gpuQueryPlan(): CommandPlan {
-  return { name: 'nvidia-smi', file: 'nvidia-smi', argv: [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'] };
+  return {
+    name: 'nvidia-smi',
+    file: 'nvidia-smi',
+    argv: [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'],
+  };
 }
 
 /** Parses `nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader,nounits`. */
@@ -45,7 +49,10 @@ export async function queryGpus(): Promise<GpuInfo[]> {
 export async function queryGpuMemoryUsedMiB(): Promise<number[]> {
   if (!(await which('nvidia-smi'))) return [];
   try {
-    const { stdout } = await runPlan({ name: 'nvidia-smi', file: 'nvidia-smi', argv: ['--query-gpu=memory.used', '--format=csv,noheader,nounits'] }, { timeoutMs: 15_000 });
+    const { stdout } = await runPlan(
+      { name: 'nvidia-smi', file: 'nvidia-smi', argv: ['--query-gpu=memory.used', '--format=csv,noheader,nounits'] },
+      { timeoutMs: 15_000 },
+    );
     return stdout.split('\n').map(Number).filter(Number.isFinite);
   } catch {
     return [];
@@ -54,7 +61,11 @@ export async function queryGpuMemoryUsedMiB(): Promise<number[]> {
 
 /** GPU memory used by each compute process, in MiB. */
 export function computeAppsPlan(): CommandPlan {
-  return { name: 'nvidia-smi', file: 'nvidia-smi', argv: ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'] };
+  return {
+    name: 'nvidia-smi',
+    file: 'nvidia-smi',
+    argv: ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'],
+  };
 }
 
 /** Parses `pid, used_memory` CSV lines into MiB per pid; `[N/A]` values are skipped. */
@@ -84,7 +95,10 @@ export async function gpuMemoryOf(pid: number, signal?: AbortSignal): Promise<nu
  * Samples this process's GPU memory on a slow timer while a configuration runs (nvidia-smi takes tens of ms, so
  * sampling it per step would distort the timings). Returns the peak seen, or null when nothing was readable.
  */
-export function gpuMemorySampler(pid = process.pid, intervalMs = 1000): { start(): void; stop(): Promise<number | null> } {
+export function gpuMemorySampler(
+  pid = process.pid,
+  intervalMs = 1000,
+): { start(): void; stop(): Promise<number | null> } {
   let peak: number | null = null;
   let timer: NodeJS.Timeout | undefined;
   let pending: Promise<void> = Promise.resolve();

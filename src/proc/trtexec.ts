@@ -27,7 +27,8 @@ export interface TrtexecBuildOptions {
   workspaceMiB?: number;
 }
 
-const dims = (values: Array<number | DimRange>, pick: keyof DimRange) => values.map((v) => (typeof v === 'number' ? v : v[pick])).join('x');
+const dims = (values: Array<number | DimRange>, pick: keyof DimRange) =>
+  values.map((v) => (typeof v === 'number' ? v : v[pick])).join('x');
 
 /** `trtexec` arguments for building an engine from ONNX with one optimization profile. */
 export function trtexecBuildArgs(options: TrtexecBuildOptions): string[] {
@@ -35,7 +36,13 @@ export function trtexecBuildArgs(options: TrtexecBuildOptions): string[] {
     Object.entries(options.profile)
       .map(([name, values]) => `${name}:${dims(values, pick)}`)
       .join(',');
-  const args = [`--onnx=${options.onnx}`, `--saveEngine=${options.engine}`, `--minShapes=${shapes('min')}`, `--optShapes=${shapes('opt')}`, `--maxShapes=${shapes('max')}`];
+  const args = [
+    `--onnx=${options.onnx}`,
+    `--saveEngine=${options.engine}`,
+    `--minShapes=${shapes('min')}`,
+    `--optShapes=${shapes('opt')}`,
+    `--maxShapes=${shapes('max')}`,
+  ];
   if (options.tensorrtMajor >= 11) {
     // TensorRT 11 builds strongly typed networks only: precision comes from the ONNX tensors' dtypes.
     if (options.precision !== 'fp32') args.push('--stronglyTyped');
@@ -50,13 +57,18 @@ export function trtexecBuildArgs(options: TrtexecBuildOptions): string[] {
 /** Parses `batch=1:4:8,seq=1:128:512,past=0:128:1024` (each range min:opt:max, or one number for all three). */
 export function parseShapes(spec: string): Record<string, DimRange> {
   const out: Record<string, DimRange> = {};
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^([a-z_]+)=(\d+)(?::(\d+):(\d+))?$/.exec(part);
-    if (!match) throw usageError(`--shapes: expected NAME=MIN:OPT:MAX (e.g. batch=1:4:8), got \`${part}\``, 'INVALID_SHAPES');
+    if (!match)
+      throw usageError(`--shapes: expected NAME=MIN:OPT:MAX (e.g. batch=1:4:8), got \`${part}\``, 'INVALID_SHAPES');
     const min = Number(match[2]);
     const opt = match[3] === undefined ? min : Number(match[3]);
     const max = match[4] === undefined ? min : Number(match[4]);
-    if (!(min <= opt && opt <= max)) throw usageError(`--shapes: ${match[1]} needs MIN <= OPT <= MAX, got ${min}:${opt}:${max}`, 'INVALID_SHAPES');
+    if (!(min <= opt && opt <= max))
+      throw usageError(`--shapes: ${match[1]} needs MIN <= OPT <= MAX, got ${min}:${opt}:${max}`, 'INVALID_SHAPES');
     out[match[1]!] = { min, opt, max };
   }
   return out;
@@ -72,7 +84,8 @@ export function parseTensorrtVersion(log: string): string | null {
     const raw = match[1]!;
     if (raw.includes('.')) return raw;
     const value = Number(raw);
-    const [major, rest] = value >= 100000 ? [Math.floor(value / 10000), value % 10000] : [Math.floor(value / 1000), value % 1000];
+    const [major, rest] =
+      value >= 100000 ? [Math.floor(value / 10000), value % 10000] : [Math.floor(value / 1000), value % 1000];
     return `${major}.${Math.floor(rest / 100)}.${rest % 100}`;
   }
   const line = /TensorRT version:?\s*(\d+\.\d+\.\d+)/i.exec(log);
@@ -100,9 +113,15 @@ export const TIMES_FILE = 'times.json';
 /** `trtexec --loadEngine … --exportTimes` in the TensorRT container, as a Docker plan. */
 export function trtexecBenchSpec(options: TrtexecBenchSpecOptions): DockerRunSpec {
   const engineName = path.basename(options.enginePath);
-  const args = ['trtexec', `--loadEngine=/engine/${engineName}`, `--exportTimes=/out/${TIMES_FILE}`, `--warmUp=${Math.round(options.warmupMs)}`];
+  const args = [
+    'trtexec',
+    `--loadEngine=/engine/${engineName}`,
+    `--exportTimes=/out/${TIMES_FILE}`,
+    `--warmUp=${Math.round(options.warmupMs)}`,
+  ];
   // trtexec runs for at least --iterations AND at least --duration seconds; zero duration makes the count exact.
-  if (options.durationS !== undefined) args.push(`--duration=${Math.max(1, Math.round(options.durationS))}`, '--iterations=1');
+  if (options.durationS !== undefined)
+    args.push(`--duration=${Math.max(1, Math.round(options.durationS))}`, '--iterations=1');
   else args.push(`--iterations=${options.iterations ?? 100}`, '--duration=0');
   const shapes = Object.entries(options.shapes ?? {}).sort(([a], [b]) => a.localeCompare(b));
   if (shapes.length > 0) args.push(`--shapes=${shapes.map(([name, dims]) => `${name}:${dims.join('x')}`).join(',')}`);
@@ -121,14 +140,24 @@ export function trtexecBenchSpec(options: TrtexecBenchSpecOptions): DockerRunSpe
 
 /** `trtexec --help`: cheap, and its banner says which TensorRT the container has. */
 export function trtexecVersionSpec(image: string): DockerRunSpec {
-  return { name: 'trtexec-version', image, containerName: containerName('trtexec-version'), args: ['trtexec', '--help'], gpus: 'all' };
+  return {
+    name: 'trtexec-version',
+    image,
+    containerName: containerName('trtexec-version'),
+    args: ['trtexec', '--help'],
+    gpus: 'all',
+  };
 }
 
 /** The engine/runtime versions from TensorRT's deserialization errors, when the failure was a version mismatch. */
 export function parseVersionMismatch(log: string): { engine: string | null; runtime: string | null } | null {
-  const library = /not compatible with this version of TensorRT, expecting library version ([\d.]+) got ([\d.]+)/.exec(log);
+  const library = /not compatible with this version of TensorRT, expecting library version ([\d.]+) got ([\d.]+)/.exec(
+    log,
+  );
   if (library) return { runtime: library[1]!, engine: library[2]! };
-  const tag = /Version tag does not match\.?\s*Note: Current Version: (\d+), Serialized Engine Version: (\d+)/.exec(log);
+  const tag = /Version tag does not match\.?\s*Note: Current Version: (\d+), Serialized Engine Version: (\d+)/.exec(
+    log,
+  );
   if (tag) return { runtime: `serialization version ${tag[1]}`, engine: `serialization version ${tag[2]}` };
   if (/Version tag does not match|Magic tag does not match/.test(log)) return { engine: null, runtime: null };
   return null;
@@ -171,7 +200,8 @@ export function parseExportTimes(text: string): TrtexecTiming[] {
   return parsed.map((entry, index) => {
     const record = entry as Record<string, unknown>;
     const number = (...keys: string[]) => {
-      for (const key of keys) if (typeof record[key] === 'number' && Number.isFinite(record[key])) return record[key] as number;
+      for (const key of keys)
+        if (typeof record[key] === 'number' && Number.isFinite(record[key])) return record[key] as number;
       return undefined;
     };
     const latencyMs = number('latencyMs');

@@ -5,7 +5,10 @@ const PLACEHOLDER = /(?<!\$)\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}/g;
 export function renderPlaceholders(text: string, values: Record<string, string>, file: string): string {
   return text.replace(PLACEHOLDER, (_match, key: string) => {
     const value = values[key];
-    if (value === undefined) throw new Error(`template ${file} uses an unknown placeholder {{ ${key} }} (known: ${Object.keys(values).sort().join(', ')})`);
+    if (value === undefined)
+      throw new Error(
+        `template ${file} uses an unknown placeholder {{ ${key} }} (known: ${Object.keys(values).sort().join(', ')})`,
+      );
     return value;
   });
 }

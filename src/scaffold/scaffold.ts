@@ -9,7 +9,13 @@ import { validateName } from '../k8s/names.js';
 import { renderPlaceholders, targetName } from './render.js';
 import { TEMPLATES, TEMPLATE_NAMES, type TemplateName } from './templates.js';
 import { SERVER_IMAGES, SERVERS } from '../servers/catalog.js';
-import { ENGINE_MODEL_DIR, modelLimitArgs, templateFiles, type GeneratedFile, type ScaffoldContext } from './generators.js';
+import {
+  ENGINE_MODEL_DIR,
+  modelLimitArgs,
+  templateFiles,
+  type GeneratedFile,
+  type ScaffoldContext,
+} from './generators.js';
 
 export interface ScaffoldOptions {
   /** Directory of the new project. */
@@ -41,7 +47,11 @@ const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 /** Creates a serving project from a template. Nothing is written until everything is rendered. */
 export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult> {
   if (!(TEMPLATE_NAMES as readonly string[]).includes(options.template)) {
-    throw usageError(`unknown template \`${options.template}\`; use one of ${TEMPLATE_NAMES.join(', ')}`, 'UNKNOWN_TEMPLATE', { hint: 'llmops scaffold --list shows them' });
+    throw usageError(
+      `unknown template \`${options.template}\`; use one of ${TEMPLATE_NAMES.join(', ')}`,
+      'UNKNOWN_TEMPLATE',
+      { hint: 'llmops scaffold --list shows them' },
+    );
   }
   const template = TEMPLATES[options.template as TemplateName];
   const dir = path.resolve(options.dir);
@@ -50,7 +60,9 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
   const existing = await readdir(dir).catch(() => null);
   const nonEmpty = existing !== null && existing.length > 0;
   if (nonEmpty && !options.force) {
-    throw usageError(`${options.dir} is not empty`, 'TARGET_NOT_EMPTY', { hint: 'pass --force to write into it (existing files with the same names are replaced; .git is kept)' });
+    throw usageError(`${options.dir} is not empty`, 'TARGET_NOT_EMPTY', {
+      hint: 'pass --force to write into it (existing files with the same names are replaced; .git is kept)',
+    });
   }
   if ((await stat(dir).catch(() => null))?.isFile()) throw usageError(`${options.dir} is a file`, 'TARGET_NOT_EMPTY');
 
@@ -66,15 +78,34 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
   const files: GeneratedFile[] = [];
   const values = placeholderValues(context);
   for (const relative of await listFiles(path.join(PACKAGE_ROOT, 'templates', template.name))) {
-    files.push({ path: targetName(relative), content: renderPlaceholders(await readFile(path.join(PACKAGE_ROOT, 'templates', template.name, relative), 'utf8'), values, `templates/${template.name}/${relative}`) });
+    files.push({
+      path: targetName(relative),
+      content: renderPlaceholders(
+        await readFile(path.join(PACKAGE_ROOT, 'templates', template.name, relative), 'utf8'),
+        values,
+        `templates/${template.name}/${relative}`,
+      ),
+    });
   }
   for (const relative of template.shared) {
-    files.push({ path: targetName(relative), content: renderPlaceholders(await readFile(path.join(PACKAGE_ROOT, 'templates', '_shared', relative), 'utf8'), values, `templates/_shared/${relative}`) });
+    files.push({
+      path: targetName(relative),
+      content: renderPlaceholders(
+        await readFile(path.join(PACKAGE_ROOT, 'templates', '_shared', relative), 'utf8'),
+        values,
+        `templates/_shared/${relative}`,
+      ),
+    });
   }
   if (template.vendorEngine) {
     // The node server runs llmops's own engine, copied in so the project has no dependency on llmops.
-    for (const file of (await readdir(path.join(PACKAGE_ROOT, 'src', 'engine'))).filter((f) => f.endsWith('.ts')).sort()) {
-      files.push({ path: `src/engine/${file}`, content: await readFile(path.join(PACKAGE_ROOT, 'src', 'engine', file), 'utf8') });
+    for (const file of (await readdir(path.join(PACKAGE_ROOT, 'src', 'engine')))
+      .filter((f) => f.endsWith('.ts'))
+      .sort()) {
+      files.push({
+        path: `src/engine/${file}`,
+        content: await readFile(path.join(PACKAGE_ROOT, 'src', 'engine', file), 'utf8'),
+      });
     }
     files.push({ path: 'src/errors.ts', content: await readFile(path.join(PACKAGE_ROOT, 'src', 'errors.ts'), 'utf8') });
   }
@@ -92,12 +123,20 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
     },
     { existing: existing === null ? 'refuse' : 'merge', tag: 'scaffold' },
   );
-  const written = [...files.map((f) => f.path), ...(model.copied ? [`${(template.modelTarget?.(name) ?? { dir: 'model' }).dir}/`] : [])].sort();
+  const written = [
+    ...files.map((f) => f.path),
+    ...(model.copied ? [`${(template.modelTarget?.(name) ?? { dir: 'model' }).dir}/`] : []),
+  ].sort();
   return {
     dir,
     template: template.name,
     name,
-    model: { kind: model.kind, source: model.source, copied: model.copied, target: model.copied ? (template.modelTarget?.(name) ?? { dir: 'model' }).dir : null },
+    model: {
+      kind: model.kind,
+      source: model.source,
+      copied: model.copied,
+      target: model.copied ? (template.modelTarget?.(name) ?? { dir: 'model' }).dir : null,
+    },
     files: written,
     notes: template.note ? [template.note] : [],
   };
@@ -109,27 +148,57 @@ async function resolveModelSource(options: ScaffoldOptions): Promise<ModelSource
   const template = TEMPLATES[options.template as TemplateName];
   if (!options.model) {
     if (template.servesCheckpoints) {
-      throw usageError(`the ${template.name} template serves a Hugging Face checkpoint, not llmops's embedded ONNX model: pass --model ORG/NAME (and --revision SHA)`, 'MODEL_REQUIRED', {
-        hint: `e.g. llmops scaffold svc --template ${template.name} --model Qwen/Qwen2.5-0.5B-Instruct --revision <commit sha>`,
-      });
+      throw usageError(
+        `the ${template.name} template serves a Hugging Face checkpoint, not llmops's embedded ONNX model: pass --model ORG/NAME (and --revision SHA)`,
+        'MODEL_REQUIRED',
+        {
+          hint: `e.g. llmops scaffold svc --template ${template.name} --model Qwen/Qwen2.5-0.5B-Instruct --revision <commit sha>`,
+        },
+      );
     }
     const { ensureTinyModel } = await import('../model/tiny.js');
     const dir = await ensureTinyModel();
-    return { kind: 'embedded', source: 'llmops/tiny-gpt2 (embedded)', dir, copied: template.copyModel, artifact: null, config: await readJson(path.join(dir, 'config.json')) };
+    return {
+      kind: 'embedded',
+      source: 'llmops/tiny-gpt2 (embedded)',
+      dir,
+      copied: template.copyModel,
+      artifact: null,
+      config: await readJson(path.join(dir, 'config.json')),
+    };
   }
   const info = await stat(options.model).catch(() => null);
   if (info?.isDirectory()) {
     const dir = path.resolve(options.model);
     const artifact = await readArtifact(dir);
-    return { kind: artifact ? 'artifact' : 'local', source: dir, dir, copied: template.copyModel, artifact, config: await readJson(path.join(dir, 'config.json')) };
+    return {
+      kind: artifact ? 'artifact' : 'local',
+      source: dir,
+      dir,
+      copied: template.copyModel,
+      artifact,
+      config: await readJson(path.join(dir, 'config.json')),
+    };
   }
   if (/^[\w.-]+\/[\w.-]+$/.test(options.model)) {
     if (!template.servesCheckpoints) {
-      throw usageError(`the ${template.name} template serves a local model: ${options.model} is a Hub id`, 'MODEL_NOT_LOCAL', {
-        hint: `compile it first (llmops compile --model ${options.model} --backend optimum --out models/x) and pass --model models/x`,
-      });
+      throw usageError(
+        `the ${template.name} template serves a local model: ${options.model} is a Hub id`,
+        'MODEL_NOT_LOCAL',
+        {
+          hint: `compile it first (llmops compile --model ${options.model} --backend optimum --out models/x) and pass --model models/x`,
+        },
+      );
     }
-    return { kind: 'hub', source: options.model, dir: null, copied: false, artifact: null, config: null, ...(options.revision ? { revision: options.revision } : {}) };
+    return {
+      kind: 'hub',
+      source: options.model,
+      dir: null,
+      copied: false,
+      artifact: null,
+      config: null,
+      ...(options.revision ? { revision: options.revision } : {}),
+    };
   }
   throw usageError(`model ${options.model} is neither a directory nor a Hub id (org/name)`, 'MODEL_NOT_FOUND');
 }
@@ -145,7 +214,9 @@ async function copyModel(source: string, target: string, files: RegExp): Promise
 
 async function listFiles(root: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
-  for (const entry of (await readdir(path.join(root, prefix), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of (await readdir(path.join(root, prefix), { withFileTypes: true })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
     const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.isDirectory()) out.push(...(await listFiles(root, relative)));
     else out.push(relative);
@@ -183,12 +254,19 @@ function placeholderValues(context: ScaffoldContext): Record<string, string> {
 function llmopsYaml(context: ScaffoldContext): string {
   const template = context.template;
   const hub = context.model.kind === 'hub';
-  const model = hub ? { id: context.model.source, revision: context.model.revision ?? 'main' } : context.model.copied ? copiedModelPath(template) : context.model.source;
+  const model = hub
+    ? { id: context.model.source, revision: context.model.revision ?? 'main' }
+    : context.model.copied
+      ? copiedModelPath(template)
+      : context.model.source;
   const engine = template === 'vllm' || template === 'tgi' || template === 'trtllm';
   // Secrets are references to Kubernetes Secrets (created outside llmops), never values.
-  const apiKeyEnv = template === 'node' || template === 'fastapi' ? 'API_KEYS' : engine ? SERVERS[template].apiKeyEnv : null;
+  const apiKeyEnv =
+    template === 'node' || template === 'fastapi' ? 'API_KEYS' : engine ? SERVERS[template].apiKeyEnv : null;
   const secrets = [
-    ...(apiKeyEnv ? [{ env: apiKeyEnv, name: `${context.name}-api-keys`, key: apiKeyEnv === 'API_KEYS' ? 'api-keys' : 'api-key' }] : []),
+    ...(apiKeyEnv
+      ? [{ env: apiKeyEnv, name: `${context.name}-api-keys`, key: apiKeyEnv === 'API_KEYS' ? 'api-keys' : 'api-key' }]
+      : []),
     ...(hub ? [{ env: 'HF_TOKEN', name: 'hf-token', key: 'token' }] : []),
   ];
   // Hub models: the pinned upstream image downloads the revision itself (storage strategy hub, the default).
@@ -205,9 +283,12 @@ function llmopsYaml(context: ScaffoldContext): string {
   const lines = [`# llmops configuration for ${context.name} — see \`llmops config\` for the effective values.`];
   if (!(engine && hub)) {
     const buildArgs = engine ? '--build-arg MODEL_SOURCE=baked ' : '';
-    lines.push(`# serve.image: build it from this project (docker build ${buildArgs}-t ${context.image} .) and push it where the cluster pulls from.`);
+    lines.push(
+      `# serve.image: build it from this project (docker build ${buildArgs}-t ${context.image} .) and push it where the cluster pulls from.`,
+    );
   }
-  if (hub && !/^[0-9a-f]{40}$/.test(context.model.revision ?? '')) lines.push('# model.revision: pin a commit sha before deploying, so every pod serves the same weights.');
+  if (hub && !/^[0-9a-f]{40}$/.test(context.model.revision ?? ''))
+    lines.push('# model.revision: pin a commit sha before deploying, so every pod serves the same weights.');
   return `${lines.join('\n')}\n${stringify(config, { lineWidth: 0 })}`;
 }
 

@@ -26,19 +26,28 @@ const ENGINE_SHARED = [...ALL_SHARED, 'Dockerfile'];
 export const TEMPLATES: Record<TemplateName, TemplateInfo> = {
   node: {
     name: 'node',
-    description: 'TypeScript ONNX server (runs out of the box): OpenAI API, SSE streaming, continuous batching, keys, rate limits, metrics',
+    description:
+      'TypeScript ONNX server (runs out of the box): OpenAI API, SSE streaming, continuous batching, keys, rate limits, metrics',
     vendorEngine: true,
     copyModel: true,
     shared: ALL_SHARED,
   },
   fastapi: {
     name: 'fastapi',
-    description: 'FastAPI + Optimum ONNX Runtime: the book\'s service done right (streaming, hashed keys, slowapi, metrics)',
+    description:
+      "FastAPI + Optimum ONNX Runtime: the book's service done right (streaming, hashed keys, slowapi, metrics)",
     vendorEngine: false,
     copyModel: true,
     shared: ALL_SHARED,
   },
-  vllm: { name: 'vllm', description: 'vLLM OpenAI-compatible server: container and engine arguments from llmops.yaml', vendorEngine: false, copyModel: true, servesCheckpoints: true, shared: ENGINE_SHARED },
+  vllm: {
+    name: 'vllm',
+    description: 'vLLM OpenAI-compatible server: container and engine arguments from llmops.yaml',
+    vendorEngine: false,
+    copyModel: true,
+    servesCheckpoints: true,
+    shared: ENGINE_SHARED,
+  },
   tgi: {
     name: 'tgi',
     description: 'Hugging Face Text Generation Inference (upstream in maintenance mode; prefer vllm)',
@@ -48,7 +57,14 @@ export const TEMPLATES: Record<TemplateName, TemplateInfo> = {
     shared: ENGINE_SHARED,
     note: 'TGI is in maintenance mode upstream; prefer --template vllm for new services',
   },
-  trtllm: { name: 'trtllm', description: 'TensorRT-LLM trtllm-serve (compiles at serve time), OpenAI-compatible', vendorEngine: false, copyModel: true, servesCheckpoints: true, shared: ENGINE_SHARED },
+  trtllm: {
+    name: 'trtllm',
+    description: 'TensorRT-LLM trtllm-serve (compiles at serve time), OpenAI-compatible',
+    vendorEngine: false,
+    copyModel: true,
+    servesCheckpoints: true,
+    shared: ENGINE_SHARED,
+  },
   triton: {
     name: 'triton',
     description: 'Triton Inference Server model repository (ONNX Runtime or TensorRT plan) with dynamic batching',

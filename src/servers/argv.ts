@@ -37,9 +37,22 @@ export interface ServerContract {
   flags: Record<string, ContractFlag>;
   positional: { name: string; optional: boolean }[];
   syntax: { underscoreDashEquivalent: boolean; dottedJsonArgs: boolean; allowAbbrev: boolean; equalsValue: boolean };
-  rules: { when: { argv0?: string; entrypoint?: string }; forbid?: string; note?: string; why?: string; source: string }[];
+  rules: {
+    when: { argv0?: string; entrypoint?: string };
+    forbid?: string;
+    note?: string;
+    why?: string;
+    source: string;
+  }[];
   routes: Record<string, ContractRoute>;
-  apiKey: { flag: string; env: string; header: string; source: string; guardedPrefixes?: string[]; guarded?: string } | null;
+  apiKey: {
+    flag: string;
+    env: string;
+    header: string;
+    source: string;
+    guardedPrefixes?: string[];
+    guarded?: string;
+  } | null;
   metrics: { name: string; type: string; source: string }[];
   metricsFormat: 'prometheus' | 'json';
   metricsPort?: { flag: string; default: number; source: string };
@@ -134,7 +147,9 @@ export function checkServerArgv(server: ServerName, argv: readonly string[]): vo
   const lead = LEADING_WORDS[server].find((words) => words.every((word, i) => argv[i] === word)) ?? [];
   const rest = argv.slice(lead.length);
   const argv0 = lead.at(-1);
-  const forbidden = new Map(contract.rules.filter((rule) => rule.forbid && rule.when.argv0 === argv0).map((rule) => [rule.forbid!, rule]));
+  const forbidden = new Map(
+    contract.rules.filter((rule) => rule.forbid && rule.when.argv0 === argv0).map((rule) => [rule.forbid!, rule]),
+  );
   let positionals = 0;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
@@ -149,26 +164,47 @@ export function checkServerArgv(server: ServerName, argv: readonly string[]): vo
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const found = lookup(contract, name);
-    if (!found) throw usageError(`${label(contract)} has no flag ${name}${suggest(contract, name)}`, 'UNKNOWN_SERVER_FLAG', { details: { server, version: contract.version, flag: name } });
+    if (!found)
+      throw usageError(`${label(contract)} has no flag ${name}${suggest(contract, name)}`, 'UNKNOWN_SERVER_FLAG', {
+        details: { server, version: contract.version, flag: name },
+      });
     const rule = forbidden.get(found.key);
-    if (rule) throw usageError(`${label(contract)} refuses ${found.key} after \`${lead.join(' ')}\`: ${rule.why ?? rule.note}`, 'UNKNOWN_SERVER_FLAG', { details: { server, flag: found.key } });
+    if (rule)
+      throw usageError(
+        `${label(contract)} refuses ${found.key} after \`${lead.join(' ')}\`: ${rule.why ?? rule.note}`,
+        'UNKNOWN_SERVER_FLAG',
+        { details: { server, flag: found.key } },
+      );
     if (!found.flag.value) {
-      if (eq >= 0) throw usageError(`${label(contract)} flag ${name} takes no value, got ${arg}`, 'UNKNOWN_SERVER_FLAG', { details: { server, flag: name } });
+      if (eq >= 0)
+        throw usageError(`${label(contract)} flag ${name} takes no value, got ${arg}`, 'UNKNOWN_SERVER_FLAG', {
+          details: { server, flag: name },
+        });
       continue;
     }
     if (eq >= 0) continue;
     const next = rest[i + 1];
     if (next === undefined || (next.startsWith('--') && next.length > 2)) {
-      throw usageError(`${label(contract)} flag ${name} needs a value`, 'MISSING_SERVER_FLAG_VALUE', { details: { server, flag: name } });
+      throw usageError(`${label(contract)} flag ${name} needs a value`, 'MISSING_SERVER_FLAG_VALUE', {
+        details: { server, flag: name },
+      });
     }
     i++;
   }
   const allowed = contract.positional.length;
   if (positionals > allowed) {
-    throw usageError(`${label(contract)} takes ${allowed === 0 ? 'no positional arguments' : `at most ${allowed} positional argument(s) (${contract.positional.map((p) => p.name).join(', ')})`}, got ${positionals}`, 'UNKNOWN_SERVER_FLAG', { details: { server } });
+    throw usageError(
+      `${label(contract)} takes ${allowed === 0 ? 'no positional arguments' : `at most ${allowed} positional argument(s) (${contract.positional.map((p) => p.name).join(', ')})`}, got ${positionals}`,
+      'UNKNOWN_SERVER_FLAG',
+      { details: { server } },
+    );
   }
   const required = contract.positional.filter((p) => !p.optional).length;
   if (positionals < required) {
-    throw usageError(`${label(contract)} needs ${contract.positional.map((p) => p.name).join(', ')} as a positional argument`, 'MISSING_SERVER_FLAG_VALUE', { details: { server } });
+    throw usageError(
+      `${label(contract)} needs ${contract.positional.map((p) => p.name).join(', ')} as a positional argument`,
+      'MISSING_SERVER_FLAG_VALUE',
+      { details: { server } },
+    );
   }
 }

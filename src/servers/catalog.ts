@@ -80,7 +80,13 @@ export const SERVERS: Record<ServerTemplate, ServerProfile> = {
     cacheEnv: {},
     apiKeyEnv: null,
   },
-  triton: { argsPrefix: ['tritonserver'], downloadsFromHub: false, startupFloorSeconds: 300, cacheEnv: {}, apiKeyEnv: null },
+  triton: {
+    argsPrefix: ['tritonserver'],
+    downloadsFromHub: false,
+    startupFloorSeconds: 300,
+    cacheEnv: {},
+    apiKeyEnv: null,
+  },
 };
 
 /** Triton serves metrics on a port of its own. */
@@ -94,31 +100,44 @@ export function serverArgv(template: UpstreamServer, input: ServerArgvInput): st
     case 'vllm':
       // The image runs the API server module, which takes the model as --model (its positional is ignored).
       return [
-        '--model', model.kind === 'hub' ? model.id : model.path,
+        '--model',
+        model.kind === 'hub' ? model.id : model.path,
         ...(model.kind === 'hub' ? ['--revision', model.revision] : []),
-        '--served-model-name', servedName,
-        '--host', '0.0.0.0',
-        '--port', String(port),
-        '--tensor-parallel-size', String(gpus),
+        '--served-model-name',
+        servedName,
+        '--host',
+        '0.0.0.0',
+        '--port',
+        String(port),
+        '--tensor-parallel-size',
+        String(gpus),
         ...extra,
       ];
     case 'tgi':
       return [
-        '--model-id', model.kind === 'hub' ? model.id : model.path,
+        '--model-id',
+        model.kind === 'hub' ? model.id : model.path,
         ...(model.kind === 'hub' ? ['--revision', model.revision] : []),
-        '--hostname', '0.0.0.0',
-        '--port', String(port),
-        '--num-shard', String(gpus),
+        '--hostname',
+        '0.0.0.0',
+        '--port',
+        String(port),
+        '--num-shard',
+        String(gpus),
         ...extra,
       ];
     case 'trtllm':
       return [
         model.kind === 'hub' ? model.id : model.path,
         ...(model.kind === 'hub' ? ['--revision', model.revision] : []),
-        '--host', '0.0.0.0',
-        '--port', String(port),
-        '--backend', 'pytorch',
-        '--tp_size', String(gpus),
+        '--host',
+        '0.0.0.0',
+        '--port',
+        String(port),
+        '--backend',
+        'pytorch',
+        '--tp_size',
+        String(gpus),
         ...extra,
       ];
     case 'triton':

@@ -1,7 +1,11 @@
 import Table from 'cli-table3';
 
 /** A bordered table for stdout; colour only for the header row and only when asked. */
-export function renderTable(head: string[], rows: Array<Array<string | number>>, options: { color?: boolean } = {}): string {
+export function renderTable(
+  head: string[],
+  rows: Array<Array<string | number>>,
+  options: { color?: boolean } = {},
+): string {
   const table = new Table({
     head,
     style: { head: options.color ? ['cyan'] : [], border: [] },

@@ -28,7 +28,10 @@ describe('llmops bench URL', () => {
     const json = await llmops(['bench', server.url, ...quick, '--json']);
     assert.equal(json.code, 0, json.stderr);
     const result = JSON.parse(json.stdout) as EndpointBenchResult;
-    assert.deepEqual([result.kind, result.schemaVersion, result.api, result.model, result.runs.length], ['endpoint', 1, 'openai-chat', 'stream-test', 1]);
+    assert.deepEqual(
+      [result.kind, result.schemaVersion, result.api, result.model, result.runs.length],
+      ['endpoint', 1, 'openai-chat', 'stream-test', 1],
+    );
     assert.equal(result.runs[0]!.requests, 8);
     const text = await llmops(['bench', server.url, ...quick]);
     assert.equal(text.code, 0, text.stderr);
@@ -46,7 +49,10 @@ describe('llmops bench URL', () => {
     assert.equal((JSON.parse(await readFile(out, 'utf8')) as EndpointBenchResult).runs[0]!.requests, 8);
     const stats = (await readFile(`${prefix}_stats.csv`, 'utf8')).trim().split('\n');
     assert.match(stats[0]!, /^Type,Name,Request Count,Failure Count,Median Response Time/);
-    assert.deepEqual(stats.slice(1).map((line) => line.split(',')[0]), ['POST', 'TTFT', 'ITL', '']);
+    assert.deepEqual(
+      stats.slice(1).map((line) => line.split(',')[0]),
+      ['POST', 'TTFT', 'ITL', ''],
+    );
     assert.equal(stats[1]!.split(',')[2], '8');
     const requests = (await readFile(`${prefix}_requests.csv`, 'utf8')).trim().split('\n');
     assert.equal(requests.length, 9, 'a header and one row per measured request');
@@ -76,17 +82,38 @@ describe('llmops bench URL', () => {
     const args = ['--concurrency', '2', '--requests', '40', '--warmup', '0', '--max-tokens', '4'];
     assert.equal((await llmops(['bench', server.url, ...args, '--out', baseline])).code, 0);
     const rows = gateRows(JSON.parse(await readFile(baseline, 'utf8')));
-    assert.deepEqual(rows.map((row) => row.key), ['concurrency=2']);
-    assert.deepEqual(rows[0]!.metrics.map((m) => m.name), ['itlMs.p50', 'latencyMs.p50', 'ttftMs.p50', 'outputTokensPerSecond', 'requestsPerSecond']);
-    assert.ok(rows[0]!.metrics.every((m) => m.standardError > 0), 'noise from the histograms');
+    assert.deepEqual(
+      rows.map((row) => row.key),
+      ['concurrency=2'],
+    );
+    assert.deepEqual(
+      rows[0]!.metrics.map((m) => m.name),
+      ['itlMs.p50', 'latencyMs.p50', 'ttftMs.p50', 'outputTokensPerSecond', 'requestsPerSecond'],
+    );
+    assert.ok(
+      rows[0]!.metrics.every((m) => m.standardError > 0),
+      'noise from the histograms',
+    );
 
     const slow = await startStreamServer({ tokens: 4, ttftMs: 60, itlMs: 1 });
     try {
-      const regressed = await llmops(['bench', slow.url, ...args, '--baseline', baseline, '--max-regression', '10%', '--json']);
+      const regressed = await llmops([
+        'bench',
+        slow.url,
+        ...args,
+        '--baseline',
+        baseline,
+        '--max-regression',
+        '10%',
+        '--json',
+      ]);
       assert.equal(regressed.code, 3, regressed.stderr);
       assert.match(regressed.stderr, /bench gate failed/);
       const gate = (JSON.parse(regressed.stdout) as { gate: GateResult }).gate;
-      assert.ok(gate.regressions.some((r) => r.metric === 'ttftMs.p50' && r.config === 'concurrency=2'), JSON.stringify(gate.regressions));
+      assert.ok(
+        gate.regressions.some((r) => r.metric === 'ttftMs.p50' && r.config === 'concurrency=2'),
+        JSON.stringify(gate.regressions),
+      );
     } finally {
       await slow.close();
     }
@@ -94,7 +121,18 @@ describe('llmops bench URL', () => {
     const same = await llmops(['bench', server.url, ...args, '--baseline', baseline, '--max-regression', '100%']);
     assert.equal(same.code, 0, same.stderr);
     assert.match(same.stdout, /gate passed/);
-    const other = await llmops(['bench', server.url, '--concurrency', '3', '--requests', '3', '--warmup', '0', '--baseline', baseline]);
+    const other = await llmops([
+      'bench',
+      server.url,
+      '--concurrency',
+      '3',
+      '--requests',
+      '3',
+      '--warmup',
+      '0',
+      '--baseline',
+      baseline,
+    ]);
     assert.equal(other.code, 2);
     assert.match(other.stderr, /no configuration in common/);
   });
@@ -102,7 +140,10 @@ describe('llmops bench URL', () => {
   it('bad input exits 2 with one line: flags of the model bench, bad values, conflicting load shapes', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['bench', server.url, '--batch', '4'], /--batch does not apply when the target is an endpoint URL/],
-      [['bench', server.url, '--baseline', path.join(os.tmpdir(), 'no-such-baseline.json')], /baseline .* cannot be read/],
+      [
+        ['bench', server.url, '--baseline', path.join(os.tmpdir(), 'no-such-baseline.json')],
+        /baseline .* cannot be read/,
+      ],
       [['bench', './some-model', '--concurrency', '4'], /--concurrency does not apply when the target is a model/],
       [['bench', server.url, '--concurrency', '4', '--rate', '5'], /different load shapes/],
       [['bench', server.url, '--slo', 'ttft=fast'], /--slo <spec>.*Expected SLOs/],
@@ -118,7 +159,10 @@ describe('llmops bench URL', () => {
       const run = await llmops(args);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, message, args.join(' '));
-      assert.ok(errorLines(run.stderr).length === 1 && !/\n\s+at /.test(run.stderr), `one line for ${args.join(' ')}: ${run.stderr}`);
+      assert.ok(
+        errorLines(run.stderr).length === 1 && !/\n\s+at /.test(run.stderr),
+        `one line for ${args.join(' ')}: ${run.stderr}`,
+      );
     }
   });
 
@@ -134,10 +178,29 @@ describe('llmops bench URL', () => {
 
   it('Ctrl-C prints and saves the partial results and exits 130', async () => {
     const out = path.join(dir, 'partial.json');
-    const child = spawn(process.execPath, [cliPath, 'bench', server.url, '--concurrency', '4', '--duration', '60s', '--warmup', '0', '--max-tokens', '4', '--out', out, '--json'], {
-      env: { ...process.env, CI: '1', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        cliPath,
+        'bench',
+        server.url,
+        '--concurrency',
+        '4',
+        '--duration',
+        '60s',
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '4',
+        '--out',
+        out,
+        '--json',
+      ],
+      {
+        env: { ...process.env, CI: '1', NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -158,20 +221,55 @@ describe('llmops bench URL', () => {
   it('workers of a distributed run each take their share, and bench merge combines them exactly', async () => {
     const files = [path.join(dir, 'w0.json'), path.join(dir, 'w1.json')];
     const runs = await Promise.all(
-      files.map((file, index) => llmops(['bench', server.url, '--concurrency', '3', '--requests', '9', '--warmup', '0', '--max-tokens', '4', '--workers', '2', '--worker-index', String(index), '--out', file])),
+      files.map((file, index) =>
+        llmops([
+          'bench',
+          server.url,
+          '--concurrency',
+          '3',
+          '--requests',
+          '9',
+          '--warmup',
+          '0',
+          '--max-tokens',
+          '4',
+          '--workers',
+          '2',
+          '--worker-index',
+          String(index),
+          '--out',
+          file,
+        ]),
+      ),
     );
     for (const run of runs) assert.equal(run.code, 0, run.stderr);
-    const results = await Promise.all(files.map(async (file) => JSON.parse(await readFile(file, 'utf8')) as EndpointBenchResult));
-    assert.deepEqual(results.map((r) => [r.runs[0]!.workerShare, r.runs[0]!.requests, r.worker?.index]), [[2, 5, 0], [1, 4, 1]]);
+    const results = await Promise.all(
+      files.map(async (file) => JSON.parse(await readFile(file, 'utf8')) as EndpointBenchResult),
+    );
+    assert.deepEqual(
+      results.map((r) => [r.runs[0]!.workerShare, r.runs[0]!.requests, r.worker?.index]),
+      [
+        [2, 5, 0],
+        [1, 4, 1],
+      ],
+    );
     // A pod log: a stray stderr line before the JSON document must not stop the merge.
     await writeFile(files[1]!, `(node:1) warning: something\n${await readFile(files[1]!, 'utf8')}`);
     const merged = await llmops(['bench', 'merge', ...files, '--json']);
     assert.equal(merged.code, 0, merged.stderr);
     const result = JSON.parse(merged.stdout) as EndpointBenchResult;
     const step = result.runs[0]!;
-    assert.deepEqual([result.workers, step.concurrency, step.requests, step.workerShare, result.worker], [2, 3, 9, undefined, undefined]);
-    const union = Recorder.decode(results[0]!.runs[0]!.ttftMs.histogram).merge(Recorder.decode(results[1]!.runs[0]!.ttftMs.histogram));
-    assert.deepEqual([step.ttftMs.p50, step.ttftMs.p99, step.ttftMs.count], [union.percentile(50), union.percentile(99), 9]);
+    assert.deepEqual(
+      [result.workers, step.concurrency, step.requests, step.workerShare, result.worker],
+      [2, 3, 9, undefined, undefined],
+    );
+    const union = Recorder.decode(results[0]!.runs[0]!.ttftMs.histogram).merge(
+      Recorder.decode(results[1]!.runs[0]!.ttftMs.histogram),
+    );
+    assert.deepEqual(
+      [step.ttftMs.p50, step.ttftMs.p99, step.ttftMs.count],
+      [union.percentile(50), union.percentile(99), 9],
+    );
     const bad = await llmops(['bench', 'merge', cliPath]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /holds no JSON bench result/);
@@ -180,21 +278,77 @@ describe('llmops bench URL', () => {
   it('--emit-k8s-job prints an Indexed Job of workers with the key by Secret reference only', async () => {
     const secret = 'sk-live-do-not-print-4242';
     const run = await llmops(
-      ['bench', server.url, '--concurrency', '8,32', '--duration', '60s', '--out', 'x.json', '--emit-k8s-job', '--workers', '4', '--image', 'ghcr.io/acme/llmops:0.1.0', '--namespace', 'llm', '--api-key-secret', 'bench-key:token'],
+      [
+        'bench',
+        server.url,
+        '--concurrency',
+        '8,32',
+        '--duration',
+        '60s',
+        '--out',
+        'x.json',
+        '--emit-k8s-job',
+        '--workers',
+        '4',
+        '--image',
+        'ghcr.io/acme/llmops:0.1.0',
+        '--namespace',
+        'llm',
+        '--api-key-secret',
+        'bench-key:token',
+      ],
       { env: { LLMOPS_API_KEY: secret } },
     );
     assert.equal(run.code, 0, run.stderr);
-    const job = parse(run.stdout) as { kind: string; spec: { completionMode: string; completions: number; template: { spec: { containers: Array<{ args: string[]; env: unknown[] }> } } } };
+    const job = parse(run.stdout) as {
+      kind: string;
+      spec: {
+        completionMode: string;
+        completions: number;
+        template: { spec: { containers: Array<{ args: string[]; env: unknown[] }> } };
+      };
+    };
     assert.deepEqual([job.kind, job.spec.completionMode, job.spec.completions], ['Job', 'Indexed', 4]);
     const container = job.spec.template.spec.containers[0]!;
-    assert.deepEqual(container.args, ['bench', server.url, '--concurrency', '8,32', '--duration', '60s', '--workers', '4', '--json', '--quiet']);
+    assert.deepEqual(container.args, [
+      'bench',
+      server.url,
+      '--concurrency',
+      '8,32',
+      '--duration',
+      '60s',
+      '--workers',
+      '4',
+      '--json',
+      '--quiet',
+    ]);
     assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), 'the key appears nowhere');
     assert.match(run.stdout, /secretKeyRef/);
     assert.match(run.stderr, /llmops bench merge/);
-    const leak = await llmops(['bench', server.url, '--header', `Authorization: Bearer ${secret}`, '--emit-k8s-job', '--workers', '2', '--image', 'ghcr.io/acme/llmops:0.1.0']);
+    const leak = await llmops([
+      'bench',
+      server.url,
+      '--header',
+      `Authorization: Bearer ${secret}`,
+      '--emit-k8s-job',
+      '--workers',
+      '2',
+      '--image',
+      'ghcr.io/acme/llmops:0.1.0',
+    ]);
     assert.equal(leak.code, 2);
     assert.ok(!leak.stderr.includes(secret) && !leak.stdout.includes(secret));
-    const apiKeyHeader = await llmops(['bench', server.url, '--header', `X-Api-Key: ${secret}`, '--emit-k8s-job', '--workers', '2', '--image', 'ghcr.io/acme/llmops:0.1.0']);
+    const apiKeyHeader = await llmops([
+      'bench',
+      server.url,
+      '--header',
+      `X-Api-Key: ${secret}`,
+      '--emit-k8s-job',
+      '--workers',
+      '2',
+      '--image',
+      'ghcr.io/acme/llmops:0.1.0',
+    ]);
     assert.equal(apiKeyHeader.code, 2);
     assert.match(apiKeyHeader.stderr, /x-api-key header would be written into the Job/);
   });
@@ -203,7 +357,7 @@ describe('llmops bench URL', () => {
     const prefix = path.join(dir, 'new', 'deeper', 'load');
     const run = await llmops(['bench', server.url, ...quick, '--csv', prefix]);
     assert.equal(run.code, 0, run.stderr);
-    assert.ok(await stat(`${prefix}_requests.csv`) && (await stat(`${prefix}_stats.csv`)));
+    assert.ok((await stat(`${prefix}_requests.csv`)) && (await stat(`${prefix}_stats.csv`)));
   });
 
   it('nothing is left behind when a run fails before it starts', async () => {

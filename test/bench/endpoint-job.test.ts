@@ -14,7 +14,16 @@ function options(overrides: Partial<BenchWorkerJobOptions> = {}): BenchWorkerJob
     namespace: 'llm',
     image: 'ghcr.io/acme/llmops:0.1.0',
     workers: 4,
-    benchArgs: ['bench', 'http://tiny-gpt.llm.svc:8000', '--api', 'openai-chat', '--concurrency', '8,32', '--duration', '60s'],
+    benchArgs: [
+      'bench',
+      'http://tiny-gpt.llm.svc:8000',
+      '--api',
+      'openai-chat',
+      '--concurrency',
+      '8,32',
+      '--duration',
+      '60s',
+    ],
     apiKeySecret: { name: 'tiny-gpt-api-keys', key: 'api-key' },
     ...overrides,
   };
@@ -41,12 +50,16 @@ function usageErrorMatching(pattern: RegExp): (error: unknown) => boolean {
   };
 }
 
-test('the worker Job passes strict validation against the Kubernetes 1.30 schema', { skip: SCHEMAS_MISSING }, async () => {
-  const { job } = buildBenchWorkerJob(options());
-  assert.deepEqual((await officialValidator()).validate(job), []);
-  const { job: bare } = buildBenchWorkerJob(options({ namespace: undefined, apiKeySecret: undefined, workers: 1 }));
-  assert.deepEqual((await officialValidator()).validate(bare), []);
-});
+test(
+  'the worker Job passes strict validation against the Kubernetes 1.30 schema',
+  { skip: SCHEMAS_MISSING },
+  async () => {
+    const { job } = buildBenchWorkerJob(options());
+    assert.deepEqual((await officialValidator()).validate(job), []);
+    const { job: bare } = buildBenchWorkerJob(options({ namespace: undefined, apiKeySecret: undefined, workers: 1 }));
+    assert.deepEqual((await officialValidator()).validate(bare), []);
+  },
+);
 
 test('the worker Job passes every lint rule, default-service-account suppressed by a kube-linter annotation giving the reason', () => {
   const { job } = buildBenchWorkerJob(options());
@@ -85,7 +98,10 @@ test('the API key reaches the workers only as a Secret reference: its value is n
   assert.ok(!container.env!.some((e) => e.value !== undefined && /key/i.test(e.name)), 'no literal key value');
 
   const { job: keyless } = buildBenchWorkerJob(options({ apiKeySecret: undefined }));
-  assert.equal(keyless.spec.template.spec.containers[0]!.env!.find((e) => e.name === 'LLMOPS_API_KEY'), undefined);
+  assert.equal(
+    keyless.spec.template.spec.containers[0]!.env!.find((e) => e.name === 'LLMOPS_API_KEY'),
+    undefined,
+  );
 });
 
 test('an API key in the bench arguments is refused (exit 2), as flag or as the value of LLMOPS_API_KEY', () => {
@@ -94,14 +110,24 @@ test('an API key in the bench arguments is refused (exit 2), as flag or as the v
     usageErrorMatching(/API key cannot be passed .* as an argument/),
   );
   assert.throws(
-    () => withApiKey(() => buildBenchWorkerJob(options({ benchArgs: ['bench', 'http://svc:8000', '--header', `Authorization: Bearer ${SENTINEL_KEY}`] }))),
-    (error) => usageErrorMatching(/contain the value of LLMOPS_API_KEY/)(error) && !(error as Error).message.includes(SENTINEL_KEY),
+    () =>
+      withApiKey(() =>
+        buildBenchWorkerJob(
+          options({ benchArgs: ['bench', 'http://svc:8000', '--header', `Authorization: Bearer ${SENTINEL_KEY}`] }),
+        ),
+      ),
+    (error) =>
+      usageErrorMatching(/contain the value of LLMOPS_API_KEY/)(error) &&
+      !(error as Error).message.includes(SENTINEL_KEY),
   );
   assert.throws(
     () => buildBenchWorkerJob(options({ benchArgs: ['bench', 'http://svc:8000', '--workers', '2'] })),
     usageErrorMatching(/`--workers` is set by --emit-k8s-job itself/),
   );
-  assert.throws(() => buildBenchWorkerJob(options({ benchArgs: ['bench', 'http://svc:8000', '--emit-k8s-job'] })), usageErrorMatching(/--emit-k8s-job/));
+  assert.throws(
+    () => buildBenchWorkerJob(options({ benchArgs: ['bench', 'http://svc:8000', '--emit-k8s-job'] })),
+    usageErrorMatching(/--emit-k8s-job/),
+  );
 });
 
 test('N workers: an Indexed Job with completions = parallelism = N, no retries, and args ending --workers N --json --quiet', () => {
@@ -141,7 +167,9 @@ test('N workers: an Indexed Job with completions = parallelism = N, no retries, 
   const sameName = buildBenchWorkerJob(options({ name: 'tiny-gpt' })).job.spec.template.metadata.labels;
   assert.notEqual(sameName['app.kubernetes.io/name'], 'tiny-gpt');
 
-  const sized = buildBenchWorkerJob(options({ resources: { cpu: '4', memory: '2Gi' }, activeDeadlineSeconds: 900 })).job;
+  const sized = buildBenchWorkerJob(
+    options({ resources: { cpu: '4', memory: '2Gi' }, activeDeadlineSeconds: 900 }),
+  ).job;
   assert.equal(sized.spec.template.spec.containers[0]!.resources?.limits?.cpu, '4');
   assert.equal(sized.spec.activeDeadlineSeconds, 900);
 });
@@ -160,20 +188,33 @@ test('the collect snippet waits for the Job, fetches each index’s full log int
 
 test('an unpinned image is refused with exit code 2, naming --image', () => {
   for (const image of ['ghcr.io/acme/llmops', 'ghcr.io/acme/llmops:latest', 'localhost:5000/llmops']) {
-    assert.throws(() => buildBenchWorkerJob(options({ image })), usageErrorMatching(/--image `.*` is not pinned/), image);
+    assert.throws(
+      () => buildBenchWorkerJob(options({ image })),
+      usageErrorMatching(/--image `.*` is not pinned/),
+      image,
+    );
   }
   const digest = `ghcr.io/acme/llmops@sha256:${'a'.repeat(64)}`;
   assert.equal(buildBenchWorkerJob(options({ image: digest })).job.spec.template.spec.containers[0]!.image, digest);
 });
 
 test('a name that is not a DNS-1123 label, or too long for the pod hostnames, is refused with exit code 2', () => {
-  assert.throws(() => buildBenchWorkerJob(options({ name: 'Tiny_GPT bench' })), usageErrorMatching(/invalid name `Tiny_GPT bench`: it must be a DNS-1123 label/));
+  assert.throws(
+    () => buildBenchWorkerJob(options({ name: 'Tiny_GPT bench' })),
+    usageErrorMatching(/invalid name `Tiny_GPT bench`: it must be a DNS-1123 label/),
+  );
   assert.throws(() => buildBenchWorkerJob(options({ name: 'a'.repeat(64) })), usageErrorMatching(/DNS-1123 label/));
   // 61 characters + "-10" is a 64-character hostname.
-  assert.throws(() => buildBenchWorkerJob(options({ name: 'a'.repeat(61), workers: 11 })), usageErrorMatching(/--name.* too long for 11 workers/));
+  assert.throws(
+    () => buildBenchWorkerJob(options({ name: 'a'.repeat(61), workers: 11 })),
+    usageErrorMatching(/--name.* too long for 11 workers/),
+  );
   assert.doesNotThrow(() => buildBenchWorkerJob(options({ name: 'a'.repeat(61), workers: 10 })));
   assert.throws(() => buildBenchWorkerJob(options({ namespace: 'LLM' })), usageErrorMatching(/--namespace/));
   assert.throws(() => buildBenchWorkerJob(options({ workers: 0 })), usageErrorMatching(/--workers/));
   assert.throws(() => buildBenchWorkerJob(options({ workers: 2.5 })), usageErrorMatching(/--workers/));
-  assert.throws(() => buildBenchWorkerJob(options({ apiKeySecret: { name: 'Bad Name', key: 'k' } })), usageErrorMatching(/--api-key-secret/));
+  assert.throws(
+    () => buildBenchWorkerJob(options({ apiKeySecret: { name: 'Bad Name', key: 'k' } })),
+    usageErrorMatching(/--api-key-secret/),
+  );
 });

@@ -9,10 +9,13 @@ import { repoRoot } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server-process.js';
 import { startStreamServer, type ServerStats } from '../helpers/stream-server.js';
 
-
 /** The stream server in its own process, so its timers never wait on the load generator's event loop. */
 async function serverProcess(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const server = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), { cwd: repoRoot, env: {}, args });
+  const server = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), {
+    cwd: repoRoot,
+    env: {},
+    args,
+  });
   return {
     url: server.url,
     stop: async () => {
@@ -27,7 +30,13 @@ describe('endpoint load generator: measured against a server whose timing is kno
     // 50 + 2 × 100 ms a request: ~1,600 req/s at 400 streams, well within what the one-process server sustains.
     const server = await serverProcess(['--ttft', '50', '--itl', '100', '--tokens', '3']);
     try {
-      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [400] }, durationMs: 3000, warmupMs: 1000, maxTokens: 3 });
+      const result = await benchEndpoint({
+        url: server.url,
+        load: { kind: 'concurrency', levels: [400] },
+        durationMs: 3000,
+        warmupMs: 1000,
+        maxTokens: 3,
+      });
       const [step] = result.runs as [EndpointRun];
       assert.equal(step.errors, 0, JSON.stringify(step.errorsByKind));
       assert.ok(step.requests > 3000, `${step.requests} requests`);
@@ -44,7 +53,13 @@ describe('endpoint load generator: measured against a server whose timing is kno
   it('counts output tokens from the stream, and says so, when the server sends no usage', async () => {
     const server = await serverProcess(['--tokens', '5', '--tokens-per-chunk', '1', '--no-usage']);
     try {
-      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [2] }, requests: 10, warmupMs: 0, maxTokens: 5 });
+      const result = await benchEndpoint({
+        url: server.url,
+        load: { kind: 'concurrency', levels: [2] },
+        requests: 10,
+        warmupMs: 0,
+        maxTokens: 5,
+      });
       assert.deepEqual([result.runs[0]!.tokenSource, result.runs[0]!.outputTokens], ['stream', 50]);
     } finally {
       await server.stop();
@@ -52,14 +67,38 @@ describe('endpoint load generator: measured against a server whose timing is kno
   });
 
   it('counts every kind of error exactly, and never crashes on them', async () => {
-    const behaviours = ['ok', 'http_429', 'http_503', 'reset', 'midstream', 'malformed', 'hang', 'error_event'] as const;
+    const behaviours = [
+      'ok',
+      'http_429',
+      'http_503',
+      'reset',
+      'midstream',
+      'malformed',
+      'hang',
+      'error_event',
+    ] as const;
     const server = await startStreamServer({ tokens: 4, itlMs: 2, behaviours: [...behaviours] });
     try {
       // One request at a time walks the server's script in order: each behaviour exactly twice.
-      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [1] }, requests: 16, warmupMs: 0, maxTokens: 4, timeoutMs: 400 });
+      const result = await benchEndpoint({
+        url: server.url,
+        load: { kind: 'concurrency', levels: [1] },
+        requests: 16,
+        warmupMs: 0,
+        maxTokens: 4,
+        timeoutMs: 400,
+      });
       const [step] = result.runs as [EndpointRun];
       assert.equal(step.requests, 16);
-      assert.deepEqual(step.errorsByKind, { connection: 2, http_429: 2, http_503: 2, malformed_stream: 2, stream_closed: 2, stream_error: 2, timeout: 2 });
+      assert.deepEqual(step.errorsByKind, {
+        connection: 2,
+        http_429: 2,
+        http_503: 2,
+        malformed_stream: 2,
+        stream_closed: 2,
+        stream_error: 2,
+        timeout: 2,
+      });
       assert.equal(step.errors, 14);
       assert.equal(step.latencyMs.count, 2, 'latency only from the successful requests');
       assert.equal(server.stats().requests, 16);
@@ -75,10 +114,24 @@ describe('endpoint load generator: measured against a server whose timing is kno
     const [openServer, closedServer] = await Promise.all([serverProcess(stall), serverProcess(stall)]);
     try {
       const [open] = await Promise.all([
-        benchEndpoint({ url: openServer.url, load: { kind: 'rate', levels: [50], arrival: 'constant' }, durationMs: 3000, warmupMs: 0, maxTokens: 2 }),
-        benchEndpoint({ url: closedServer.url, load: { kind: 'concurrency', levels: [2] }, durationMs: 3000, warmupMs: 0, maxTokens: 2 }),
+        benchEndpoint({
+          url: openServer.url,
+          load: { kind: 'rate', levels: [50], arrival: 'constant' },
+          durationMs: 3000,
+          warmupMs: 0,
+          maxTokens: 2,
+        }),
+        benchEndpoint({
+          url: closedServer.url,
+          load: { kind: 'concurrency', levels: [2] },
+          durationMs: 3000,
+          warmupMs: 0,
+          maxTokens: 2,
+        }),
       ]);
-      const inStall = async (url: string) => ((await (await fetch(`${url}/stats`)).json()) as ServerStats).arrivalsMs.filter((t) => t >= 1100 && t < 1900).length;
+      const inStall = async (url: string) =>
+        ((await (await fetch(`${url}/stats`)).json()) as ServerStats).arrivalsMs.filter((t) => t >= 1100 && t < 1900)
+          .length;
       // 50 req/s × 0.8 s of stall: the open loop still sent its ~40, the closed loop's two workers were stuck.
       const openArrivals = await inStall(openServer.url);
       const closedArrivals = await inStall(closedServer.url);
@@ -87,7 +140,10 @@ describe('endpoint load generator: measured against a server whose timing is kno
       const [step] = open.runs as [EndpointRun];
       assert.ok(step.schedule!.late <= 2, `${step.schedule!.late} sends left late`);
       assert.ok(step.schedule!.lagMs.p50 < 2, `schedule lag p50 ${step.schedule!.lagMs.p50} ms`);
-      assert.ok(step.schedule!.sent >= 145 && step.schedule!.sent <= 151, `${step.schedule!.sent} sends in 3 s at 50/s`);
+      assert.ok(
+        step.schedule!.sent >= 145 && step.schedule!.sent <= 151,
+        `${step.schedule!.sent} sends in 3 s at 50/s`,
+      );
       // Requests sent into the stall waited up to a second: the latency tail shows what users saw.
       assert.ok(step.latencyMs.max >= 800, `latency max ${step.latencyMs.max} ms`);
       assert.ok(step.latencyMs.p99 >= 700, `latency p99 ${step.latencyMs.p99} ms`);
@@ -99,10 +155,22 @@ describe('endpoint load generator: measured against a server whose timing is kno
   it('a server that goes away mid-sweep: its errors are counted, and the steps after the one that found it gone are not run', async () => {
     const server = await startStreamServer({ tokens: 2, itlMs: 1 });
     setTimeout(() => void server.close(), 700);
-    const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [1, 2, 4] }, durationMs: 1000, warmupMs: 0, maxTokens: 2 });
-    assert.deepEqual(result.runs.map((run) => run.concurrency), [1, 2]);
+    const result = await benchEndpoint({
+      url: server.url,
+      load: { kind: 'concurrency', levels: [1, 2, 4] },
+      durationMs: 1000,
+      warmupMs: 0,
+      maxTokens: 2,
+    });
+    assert.deepEqual(
+      result.runs.map((run) => run.concurrency),
+      [1, 2],
+    );
     const [first, second] = result.runs as [EndpointRun, EndpointRun];
-    assert.ok(first.requests > first.errors && first.errors > 0, `first step: ${first.requests} requests, ${JSON.stringify(first.errorsByKind)}`);
+    assert.ok(
+      first.requests > first.errors && first.errors > 0,
+      `first step: ${first.requests} requests, ${JSON.stringify(first.errorsByKind)}`,
+    );
     assert.equal(second.errorsByKind.connection, second.requests);
     assert.match(result.stoppedEarly ?? '', /every request at c=2 failed to connect/);
   });
@@ -110,15 +178,43 @@ describe('endpoint load generator: measured against a server whose timing is kno
   it('speaks TGI and OpenAI completions, and a users ramp spawns users at the spawn rate', async () => {
     const server = await startStreamServer({ tokens: 3, itlMs: 1, ttftMs: 5 });
     try {
-      const tgi = await benchEndpoint({ url: server.url, api: 'tgi', load: { kind: 'concurrency', levels: [2] }, requests: 6, warmupMs: 0, maxTokens: 3 });
-      assert.deepEqual([tgi.api, tgi.target, tgi.model, tgi.runs[0]!.errors, tgi.runs[0]!.outputTokens, tgi.runs[0]!.tokenSource], ['tgi', `${server.url}/generate_stream`, null, 0, 18, 'usage']);
-      const completions = await benchEndpoint({ url: `${server.url}/v1/completions`, load: { kind: 'concurrency', levels: [1] }, requests: 3, warmupMs: 0, maxTokens: 3 });
-      assert.deepEqual([completions.api, completions.model, completions.runs[0]!.outputTokens], ['openai-completions', 'stream-test', 9]);
-      const ramp = await benchEndpoint({ url: server.url, load: { kind: 'users', users: 4, spawnRate: 4 }, durationMs: 1500, warmupMs: 0, maxTokens: 3 });
+      const tgi = await benchEndpoint({
+        url: server.url,
+        api: 'tgi',
+        load: { kind: 'concurrency', levels: [2] },
+        requests: 6,
+        warmupMs: 0,
+        maxTokens: 3,
+      });
+      assert.deepEqual(
+        [tgi.api, tgi.target, tgi.model, tgi.runs[0]!.errors, tgi.runs[0]!.outputTokens, tgi.runs[0]!.tokenSource],
+        ['tgi', `${server.url}/generate_stream`, null, 0, 18, 'usage'],
+      );
+      const completions = await benchEndpoint({
+        url: `${server.url}/v1/completions`,
+        load: { kind: 'concurrency', levels: [1] },
+        requests: 3,
+        warmupMs: 0,
+        maxTokens: 3,
+      });
+      assert.deepEqual(
+        [completions.api, completions.model, completions.runs[0]!.outputTokens],
+        ['openai-completions', 'stream-test', 9],
+      );
+      const ramp = await benchEndpoint({
+        url: server.url,
+        load: { kind: 'users', users: 4, spawnRate: 4 },
+        durationMs: 1500,
+        warmupMs: 0,
+        maxTokens: 3,
+      });
       const [step] = ramp.runs as [EndpointRun];
       assert.deepEqual([step.users, step.spawnRate, step.errors], [4, 4, 0]);
       // One user for the first quarter second, all four after 0.75 s.
-      assert.ok(step.timeline.length >= 1 && Math.max(...step.timeline.map((p) => p.inFlight)) === 4, JSON.stringify(step.timeline));
+      assert.ok(
+        step.timeline.length >= 1 && Math.max(...step.timeline.map((p) => p.inFlight)) === 4,
+        JSON.stringify(step.timeline),
+      );
     } finally {
       await server.close();
     }
@@ -130,7 +226,14 @@ describe('bench merge', () => {
     const server = await startStreamServer({ tokens: 5, itlMs: 1, ttftMs: 3 });
     const samples: RequestSample[] = [];
     try {
-      await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [4] }, requests: 200, warmupMs: 0, maxTokens: 5, onSample: (s) => samples.push(s) });
+      await benchEndpoint({
+        url: server.url,
+        load: { kind: 'concurrency', levels: [4] },
+        requests: 200,
+        warmupMs: 0,
+        maxTokens: 5,
+        onSample: (s) => samples.push(s),
+      });
     } finally {
       await server.close();
     }
@@ -147,9 +250,22 @@ describe('bench merge', () => {
         client: { cpuMsPerRequest: 0.1, eventLoopDelayMs: { p50: 0, p99: 1, max: 2 } },
       };
       return {
-        schemaVersion: 1, kind: 'endpoint', target: 'http://x/v1/chat/completions', api: 'openai-chat', model: 'm', load: { kind: 'concurrency', levels: [4] },
-        prompts: { source: 'synthetic', tokens: { mean: 8, stddev: 0 }, tokenizer: null, dataset: null, count: 64 }, maxTokens: 5, slo: { ttftMs: 1000 }, sloAttainment: 0.9,
-        runs: [step], knee: null, capacity: null, workers: 1, startedAt: '2026-01-01T00:00:00.000Z', interrupted: false,
+        schemaVersion: 1,
+        kind: 'endpoint',
+        target: 'http://x/v1/chat/completions',
+        api: 'openai-chat',
+        model: 'm',
+        load: { kind: 'concurrency', levels: [4] },
+        prompts: { source: 'synthetic', tokens: { mean: 8, stddev: 0 }, tokenizer: null, dataset: null, count: 64 },
+        maxTokens: 5,
+        slo: { ttftMs: 1000 },
+        sloAttainment: 0.9,
+        runs: [step],
+        knee: null,
+        capacity: null,
+        workers: 1,
+        startedAt: '2026-01-01T00:00:00.000Z',
+        interrupted: false,
       };
     };
     const whole = resultOf(samples).runs[0]!;
@@ -163,15 +279,39 @@ describe('bench merge', () => {
       const { histogram: _b, ...theirs } = whole[metric];
       assert.deepEqual(ours, theirs, metric);
     }
-    assert.deepEqual([step.requests, step.errors, step.outputTokens, step.sloAttainment], [whole.requests, whole.errors, whole.outputTokens, whole.sloAttainment]);
+    assert.deepEqual(
+      [step.requests, step.errors, step.outputTokens, step.sloAttainment],
+      [whole.requests, whole.errors, whole.outputTokens, whole.sloAttainment],
+    );
     assert.equal(merged.workers, 2);
     assert.equal(merged.capacity?.concurrency, 4);
   });
 
   it('refuses to merge runs of different endpoints or load levels', () => {
-    const base = { schemaVersion: 1, kind: 'endpoint', target: 'http://a/v1/chat/completions', api: 'openai-chat', runs: [], slo: null } as unknown as EndpointBenchResult;
-    assert.throws(() => mergeEndpointResults([{ file: 'a', result: base }, { file: 'b', result: { ...base, target: 'http://b/v1/chat/completions' } }]), /b benchmarked/);
+    const base = {
+      schemaVersion: 1,
+      kind: 'endpoint',
+      target: 'http://a/v1/chat/completions',
+      api: 'openai-chat',
+      runs: [],
+      slo: null,
+    } as unknown as EndpointBenchResult;
+    assert.throws(
+      () =>
+        mergeEndpointResults([
+          { file: 'a', result: base },
+          { file: 'b', result: { ...base, target: 'http://b/v1/chat/completions' } },
+        ]),
+      /b benchmarked/,
+    );
     const withRun = { ...base, runs: [{ concurrency: 1 }] } as unknown as EndpointBenchResult;
-    assert.throws(() => mergeEndpointResults([{ file: 'a', result: base }, { file: 'b', result: withRun }]), /load levels/);
+    assert.throws(
+      () =>
+        mergeEndpointResults([
+          { file: 'a', result: base },
+          { file: 'b', result: withRun },
+        ]),
+      /load levels/,
+    );
   });
 });

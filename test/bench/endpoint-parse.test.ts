@@ -4,7 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createStreamReader, requestBody, resolveEndpoint } from '../../src/bench/endpoint/api.js';
-import { approximateTokenCounter, datasetPrompts, loadTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
+import {
+  approximateTokenCounter,
+  datasetPrompts,
+  loadTokenCounter,
+  syntheticPrompts,
+} from '../../src/bench/endpoint/prompts.js';
 import { findCapacity, findKnee } from '../../src/bench/endpoint/saturation.js';
 import { meetsSlo, parseSlo, requestRates } from '../../src/bench/endpoint/slo.js';
 import { SseParser } from '../../src/bench/endpoint/sse.js';
@@ -21,13 +26,15 @@ function parseAll(chunks: Uint8Array[]): string[] {
 }
 
 describe('SSE parsing', () => {
-  const stream = 'data: {"a":"é"}\r\n\r\n: keep-alive comment\n\nevent: message\ndata:{"b":1}\n\ndata: line one\ndata: line two\n\ndata: [DONE]\n\n';
+  const stream =
+    'data: {"a":"é"}\r\n\r\n: keep-alive comment\n\nevent: message\ndata:{"b":1}\n\ndata: line one\ndata: line two\n\ndata: [DONE]\n\n';
   const expected = ['{"a":"é"}', '{"b":1}', 'line one\nline two', '[DONE]'];
 
   it('gives the same events however the bytes are split, multi-byte characters and CRLF included', () => {
     const bytes = new TextEncoder().encode(stream);
     assert.deepEqual(parseAll([bytes]), expected);
-    for (let cut = 1; cut < bytes.length; cut += 1) assert.deepEqual(parseAll([bytes.subarray(0, cut), bytes.subarray(cut)]), expected, `split at byte ${cut}`);
+    for (let cut = 1; cut < bytes.length; cut += 1)
+      assert.deepEqual(parseAll([bytes.subarray(0, cut), bytes.subarray(cut)]), expected, `split at byte ${cut}`);
     assert.deepEqual(parseAll([...bytes].map((b) => Uint8Array.of(b))), expected);
   });
 
@@ -49,7 +56,10 @@ describe('stream formats', () => {
     assert.equal(reader.onEvent('{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}'), false);
     assert.equal(reader.done, false);
     reader.onEvent('[DONE]');
-    assert.deepEqual([reader.done, reader.completionTokens, reader.promptTokens, reader.failure], [true, 2, 5, undefined]);
+    assert.deepEqual(
+      [reader.done, reader.completionTokens, reader.promptTokens, reader.failure],
+      [true, 2, 5, undefined],
+    );
   });
 
   it('OpenAI completions read choices[0].text', () => {
@@ -60,8 +70,16 @@ describe('stream formats', () => {
 
   it('TGI: tokens until the event with generated_text, whose details carry the count; special tokens are not output', () => {
     const reader = createStreamReader('tgi');
-    assert.equal(reader.onEvent('{"token":{"id":1,"text":"a","special":false},"generated_text":null,"details":null}'), true);
-    assert.equal(reader.onEvent('{"token":{"id":2,"text":"</s>","special":true},"generated_text":"a","details":{"generated_tokens":2}}'), false);
+    assert.equal(
+      reader.onEvent('{"token":{"id":1,"text":"a","special":false},"generated_text":null,"details":null}'),
+      true,
+    );
+    assert.equal(
+      reader.onEvent(
+        '{"token":{"id":2,"text":"</s>","special":true},"generated_text":"a","details":{"generated_tokens":2}}',
+      ),
+      false,
+    );
     assert.deepEqual([reader.done, reader.completionTokens], [true, 2]);
   });
 
@@ -77,10 +95,23 @@ describe('stream formats', () => {
   it('request bodies: chat asks for usage, vllm adds ignore_eos, tgi uses max_new_tokens', () => {
     const prompt = { text: 'hello' };
     const chat = JSON.parse(requestBody('openai-chat', prompt, { model: 'm', maxTokens: 7 }));
-    assert.deepEqual(chat, { model: 'm', messages: [{ role: 'user', content: 'hello' }], max_tokens: 7, stream: true, stream_options: { include_usage: true } });
+    assert.deepEqual(chat, {
+      model: 'm',
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 7,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     assert.equal(JSON.parse(requestBody('vllm', prompt, { model: 'm', maxTokens: 7 })).ignore_eos, true);
-    assert.equal(JSON.parse(requestBody('openai-completions', { text: 'x', maxTokens: 3 }, { model: 'm', maxTokens: 7 })).max_tokens, 3);
-    assert.deepEqual(JSON.parse(requestBody('tgi', prompt, { model: null, maxTokens: 7, temperature: 0.5 })).parameters, { max_new_tokens: 7, details: true, temperature: 0.5 });
+    assert.equal(
+      JSON.parse(requestBody('openai-completions', { text: 'x', maxTokens: 3 }, { model: 'm', maxTokens: 7 }))
+        .max_tokens,
+      3,
+    );
+    assert.deepEqual(
+      JSON.parse(requestBody('tgi', prompt, { model: null, maxTokens: 7, temperature: 0.5 })).parameters,
+      { max_new_tokens: 7, details: true, temperature: 0.5 },
+    );
   });
 });
 
@@ -99,20 +130,41 @@ describe('endpoint URLs', () => {
 
   it('refuses what is not an http(s) URL with exit code 2', () => {
     for (const url of ['not a url', 'ftp://h/x']) {
-      assert.throws(() => resolveEndpoint(url), (error: unknown) => error instanceof LlmopsError && error.exitCode === 2);
+      assert.throws(
+        () => resolveEndpoint(url),
+        (error: unknown) => error instanceof LlmopsError && error.exitCode === 2,
+      );
     }
   });
 });
 
 function sample(overrides: Partial<RequestSample>): RequestSample {
-  return { startMs: 0, scheduledMs: 0, endMs: 1000, ok: true, status: 200, ttftMs: 100, itlGapsMs: [20, 20, 20], outputTokens: 4, tokenSource: 'stream', promptTokens: null, ...overrides };
+  return {
+    startMs: 0,
+    scheduledMs: 0,
+    endMs: 1000,
+    ok: true,
+    status: 200,
+    ttftMs: 100,
+    itlGapsMs: [20, 20, 20],
+    outputTokens: 4,
+    tokenSource: 'stream',
+    promptTokens: null,
+    ...overrides,
+  };
 }
 
 describe('SLOs', () => {
   it('parses units and refuses nonsense', () => {
-    assert.deepEqual(parseSlo('ttft=500ms,itl=0.1s,tps=11,latency=30s'), { ttftMs: 500, itlMs: 100, tps: 11, latencyMs: 30_000 });
+    assert.deepEqual(parseSlo('ttft=500ms,itl=0.1s,tps=11,latency=30s'), {
+      ttftMs: 500,
+      itlMs: 100,
+      tps: 11,
+      latencyMs: 30_000,
+    });
     assert.deepEqual(parseSlo('ttft=250'), { ttftMs: 250 });
-    for (const bad of ['ttft', 'speed=3', 'tps=11ms', '']) assert.throws(() => parseSlo(bad), /Expected|tokens per second/);
+    for (const bad of ['ttft', 'speed=3', 'tps=11ms', ''])
+      assert.throws(() => parseSlo(bad), /Expected|tokens per second/);
   });
 
   it('mean ITL and TPS per request follow DESIGN.md (after the first token), and each SLO can fail a request', () => {
@@ -128,8 +180,23 @@ describe('SLOs', () => {
   });
 });
 
-function run(load: number, rps: number, ttftP50: number, latencyP50: number, metSlo: boolean | null = null): EndpointRun {
-  const summary = (p50: number) => ({ count: 10, p50, p90: p50, p95: p50, p99: p50, mean: p50, max: p50, histogram: '' });
+function run(
+  load: number,
+  rps: number,
+  ttftP50: number,
+  latencyP50: number,
+  metSlo: boolean | null = null,
+): EndpointRun {
+  const summary = (p50: number) => ({
+    count: 10,
+    p50,
+    p90: p50,
+    p95: p50,
+    p99: p50,
+    mean: p50,
+    max: p50,
+    histogram: '',
+  });
   return {
     concurrency: load,
     requests: 100,
@@ -182,8 +249,20 @@ describe('saturation', () => {
 
   it('capacity is the highest throughput among steps that met the SLO', () => {
     const runs = [run(1, 10, 50, 500, true), run(8, 70, 55, 560, true), run(32, 75, 400, 2000, false)];
-    assert.deepEqual(findCapacity(runs, { ttftMs: 100 }), { index: 1, concurrency: 8, requestsPerSecond: 70, outputTokensPerSecond: 7000, slo: { ttftMs: 100 } });
-    assert.equal(findCapacity(runs.map((r) => ({ ...r, metSlo: false })), { ttftMs: 1 }), null);
+    assert.deepEqual(findCapacity(runs, { ttftMs: 100 }), {
+      index: 1,
+      concurrency: 8,
+      requestsPerSecond: 70,
+      outputTokensPerSecond: 7000,
+      slo: { ttftMs: 100 },
+    });
+    assert.equal(
+      findCapacity(
+        runs.map((r) => ({ ...r, metSlo: false })),
+        { ttftMs: 1 },
+      ),
+      null,
+    );
     assert.equal(findCapacity(runs, null), null);
   });
 });
@@ -214,18 +293,38 @@ describe('prompts', () => {
       [
         JSON.stringify({ prompt: 'one', max_tokens: 5 }),
         '',
-        JSON.stringify({ messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'two' }] }),
-        JSON.stringify({ conversations: [{ from: 'gpt', value: 'hello' }, { from: 'human', value: 'three' }] }),
+        JSON.stringify({
+          messages: [
+            { role: 'system', content: 'be brief' },
+            { role: 'user', content: 'two' },
+          ],
+        }),
+        JSON.stringify({
+          conversations: [
+            { from: 'gpt', value: 'hello' },
+            { from: 'human', value: 'three' },
+          ],
+        }),
         JSON.stringify({ conversations: [{ from: 'gpt', value: 'only the model' }] }),
       ].join('\n'),
     );
     const prompts = await datasetPrompts(file);
-    assert.deepEqual(prompts.map((p) => [p.text, p.maxTokens, p.messages?.length]), [['one', 5, undefined], ['be brief\ntwo', undefined, 2], ['three', undefined, undefined]]);
+    assert.deepEqual(
+      prompts.map((p) => [p.text, p.maxTokens, p.messages?.length]),
+      [
+        ['one', 5, undefined],
+        ['be brief\ntwo', undefined, 2],
+        ['three', undefined, undefined],
+      ],
+    );
     const array = path.join(dir, 'sharegpt.json');
     await writeFile(array, JSON.stringify([{ conversations: [{ from: 'human', value: 'q' }] }]));
     assert.equal((await datasetPrompts(array))[0]!.text, 'q');
     await writeFile(file, `${JSON.stringify({ prompt: 'ok' })}\n{oops\n`);
-    await assert.rejects(datasetPrompts(file), (error: unknown) => error instanceof LlmopsError && error.exitCode === 2 && /line 2/.test(error.message));
+    await assert.rejects(
+      datasetPrompts(file),
+      (error: unknown) => error instanceof LlmopsError && error.exitCode === 2 && /line 2/.test(error.message),
+    );
     await writeFile(file, `${JSON.stringify({ question: 'x' })}\n`);
     await assert.rejects(datasetPrompts(file), /line 1 has no `prompt`/);
   });

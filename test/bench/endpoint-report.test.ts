@@ -22,11 +22,19 @@ function summarize(recorder: Recorder): MetricSummary {
 /** Records `count` values spread around `median` (a right-skewed tail, as latencies are). */
 function recorded(next: () => number, count: number, median: number): Recorder {
   const recorder = new Recorder();
-  for (let i = 0; i < count; i++) recorder.record(median * Math.exp((next() - 0.5) * 0.6 + (next() < 0.05 ? next() : 0)));
+  for (let i = 0; i < count; i++)
+    recorder.record(median * Math.exp((next() - 0.5) * 0.6 + (next() < 0.05 ? next() : 0)));
   return recorder;
 }
 
-function timeline(next: () => number, seconds: number, perSecond: number, inFlight: number, ttftMs: number, latencyMs: number): TimelinePoint[] {
+function timeline(
+  next: () => number,
+  seconds: number,
+  perSecond: number,
+  inFlight: number,
+  ttftMs: number,
+  latencyMs: number,
+): TimelinePoint[] {
   return Array.from({ length: seconds }, (_, t) => {
     const completed = Math.round(perSecond * (0.85 + next() * 0.3));
     return {
@@ -42,7 +50,11 @@ function timeline(next: () => number, seconds: number, perSecond: number, inFlig
 }
 
 /** One step whose numbers agree with each other: 128 output tokens per request, requests/s = in flight ÷ latency. */
-function run(next: () => number, load: Partial<EndpointRun>, shape: { errors: Record<string, number>; ttftMs: number; itlMs: number; seconds: number; inFlight: number }): EndpointRun {
+function run(
+  next: () => number,
+  load: Partial<EndpointRun>,
+  shape: { errors: Record<string, number>; ttftMs: number; itlMs: number; seconds: number; inFlight: number },
+): EndpointRun {
   const latencyMs = shape.ttftMs + shape.itlMs * 127;
   const requests = Math.round((shape.seconds * shape.inFlight * 1000) / latencyMs);
   const errors = Object.values(shape.errors).reduce((a, b) => a + b, 0);
@@ -79,7 +91,11 @@ function sweep(): EndpointBenchResult {
   const runs = [
     run(next, { concurrency: 1 }, { errors: {}, ttftMs: 45, itlMs: 12, seconds: 30, inFlight: 1 }),
     run(next, { concurrency: 8 }, { errors: {}, ttftMs: 120, itlMs: 16, seconds: 30, inFlight: 8 }),
-    run(next, { concurrency: 32 }, { errors: { http_503: 3, timeout: 1 }, ttftMs: 900, itlMs: 40, seconds: 30, inFlight: 31 }),
+    run(
+      next,
+      { concurrency: 32 },
+      { errors: { http_503: 3, timeout: 1 }, ttftMs: 900, itlMs: 40, seconds: 30, inFlight: 31 },
+    ),
   ];
   const attainment = [1, 0.99, 0.41];
   runs.forEach((r, i) => {
@@ -94,13 +110,32 @@ function sweep(): EndpointBenchResult {
     api: 'vllm',
     model: 'meta-llama/Llama-3.1-8B-Instruct',
     load: { kind: 'concurrency', levels: [1, 8, 32] },
-    prompts: { source: 'synthetic', tokens: { mean: 256, stddev: 0 }, tokenizer: 'meta-llama/Llama-3.1-8B-Instruct', dataset: null, count: 64 },
+    prompts: {
+      source: 'synthetic',
+      tokens: { mean: 256, stddev: 0 },
+      tokenizer: 'meta-llama/Llama-3.1-8B-Instruct',
+      dataset: null,
+      count: 64,
+    },
     maxTokens: 128,
     slo: { ttftMs: 500, latencyMs: 5000 },
     sloAttainment: 0.95,
     runs,
-    knee: { index: 1, concurrency: 8, requestsPerSecond: runs[1]!.requestsPerSecond, outputTokensPerSecond: runs[1]!.outputTokensPerSecond, reason: 'c=32 adds 44% req/s for 650% more TTFT p50', saturated: true },
-    capacity: { index: 1, concurrency: 8, requestsPerSecond: runs[1]!.requestsPerSecond, outputTokensPerSecond: runs[1]!.outputTokensPerSecond, slo: { ttftMs: 500, latencyMs: 5000 } },
+    knee: {
+      index: 1,
+      concurrency: 8,
+      requestsPerSecond: runs[1]!.requestsPerSecond,
+      outputTokensPerSecond: runs[1]!.outputTokensPerSecond,
+      reason: 'c=32 adds 44% req/s for 650% more TTFT p50',
+      saturated: true,
+    },
+    capacity: {
+      index: 1,
+      concurrency: 8,
+      requestsPerSecond: runs[1]!.requestsPerSecond,
+      outputTokensPerSecond: runs[1]!.outputTokensPerSecond,
+      slo: { ttftMs: 500, latencyMs: 5000 },
+    },
     workers: 1,
     startedAt: '2026-01-01T00:00:00.000Z',
     interrupted: false,
@@ -127,9 +162,15 @@ test('an SLO far above the data is named, not drawn to scale: the data keeps the
   const html = renderHtmlReport(result);
   assert.ok(html.includes('SLO 60,000 ms (above the chart)'), 'the off-scale SLO is named');
   // The TTFT chart's y axis ends near the data (p99 of ~2.5 s), not at 60 s.
-  const ttftChart = html.slice(html.indexOf('aria-label="Time to first token"'), html.indexOf('</svg>', html.indexOf('aria-label="Time to first token"')));
+  const ttftChart = html.slice(
+    html.indexOf('aria-label="Time to first token"'),
+    html.indexOf('</svg>', html.indexOf('aria-label="Time to first token"')),
+  );
   assert.doesNotMatch(ttftChart, />60,000</);
-  assert.ok(html.includes('SLO 5,000 ms') && !html.includes('SLO 5,000 ms (above the chart)'), 'an SLO within the data range is still drawn');
+  assert.ok(
+    html.includes('SLO 5,000 ms') && !html.includes('SLO 5,000 ms (above the chart)'),
+    'an SLO within the data range is still drawn',
+  );
   assertFiniteGeometry(html);
 });
 
@@ -172,7 +213,11 @@ test('edge cases render without NaN: a single step, no successful requests, an e
   const base = sweep();
   const empty: MetricSummary = summarize(new Recorder());
   const failed: EndpointRun = {
-    ...run(next, { users: 50, spawnRate: 5 }, { errors: { connection: 12 }, ttftMs: 1000, itlMs: 30, seconds: 10, inFlight: 50 }),
+    ...run(
+      next,
+      { users: 50, spawnRate: 5 },
+      { errors: { connection: 12 }, ttftMs: 1000, itlMs: 30, seconds: 10, inFlight: 50 },
+    ),
     requests: 12,
     requestsPerSecond: 1.2,
     ttftMs: empty,
@@ -185,8 +230,32 @@ test('edge cases render without NaN: a single step, no successful requests, an e
     interrupted: true,
   };
   const cases: Array<[string, EndpointBenchResult]> = [
-    ['single step, nothing succeeded', { ...base, load: { kind: 'users', users: 50, spawnRate: 5 }, slo: null, runs: [failed], knee: null, capacity: null, interrupted: true, model: null }],
-    ['single rate step', { ...base, load: { kind: 'rate', levels: [2.5], arrival: 'poisson' }, runs: [{ ...base.runs[0]!, concurrency: undefined, rate: 2.5, goodput: null, metSlo: null, sloAttainment: null }], slo: null, knee: null, capacity: null }],
+    [
+      'single step, nothing succeeded',
+      {
+        ...base,
+        load: { kind: 'users', users: 50, spawnRate: 5 },
+        slo: null,
+        runs: [failed],
+        knee: null,
+        capacity: null,
+        interrupted: true,
+        model: null,
+      },
+    ],
+    [
+      'single rate step',
+      {
+        ...base,
+        load: { kind: 'rate', levels: [2.5], arrival: 'poisson' },
+        runs: [
+          { ...base.runs[0]!, concurrency: undefined, rate: 2.5, goodput: null, metSlo: null, sloAttainment: null },
+        ],
+        slo: null,
+        knee: null,
+        capacity: null,
+      },
+    ],
     ['no steps at all', { ...base, runs: [], knee: null, capacity: null }],
   ];
   for (const [name, result] of cases) {
@@ -243,17 +312,21 @@ test('renders in headless Chromium with the charts drawn', { timeout: 120_000 },
   const { pixels, channels } = image;
   const total = image.width * image.height;
   let inked = 0;
-  for (let i = 0; i < pixels.length; i += channels) if (pixels[i]! < 235 || pixels[i + 1]! < 235 || pixels[i + 2]! < 235) inked++;
+  for (let i = 0; i < pixels.length; i += channels)
+    if (pixels[i]! < 235 || pixels[i + 1]! < 235 || pixels[i + 2]! < 235) inked++;
   assert.ok(inked > total * 0.01, `only ${inked} of ${total} pixels are not white`);
 
   // Every series colour the charts use must show up on screen, so a page of text without charts fails.
-  const colours = [...new Set([...html.matchAll(/<path class="line"[^>]* stroke="#([0-9a-f]{6})"/g)].map((m) => m[1]!))];
+  const colours = [
+    ...new Set([...html.matchAll(/<path class="line"[^>]* stroke="#([0-9a-f]{6})"/g)].map((m) => m[1]!)),
+  ];
   assert.ok(colours.length >= 4, `series colours ${colours.join(', ')}`);
   for (const hex of colours) {
     const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
     let count = 0;
     for (let i = 0; i < pixels.length; i += channels) {
-      if (Math.abs(pixels[i]! - r!) <= 8 && Math.abs(pixels[i + 1]! - g!) <= 8 && Math.abs(pixels[i + 2]! - b!) <= 8) count++;
+      if (Math.abs(pixels[i]! - r!) <= 8 && Math.abs(pixels[i + 1]! - g!) <= 8 && Math.abs(pixels[i + 2]! - b!) <= 8)
+        count++;
     }
     assert.ok(count >= 150, `colour #${hex} covers only ${count} pixels`);
   }

@@ -53,9 +53,15 @@ describe('arrivals', () => {
   }
 
   it('Poisson gaps have CV 1 and constant gaps CV 0', () => {
-    const poisson = Array.from({ length: 20_000 }, arrivalGaps({ rate: 10, arrival: 'poisson', random: createRandom(3) }));
+    const poisson = Array.from(
+      { length: 20_000 },
+      arrivalGaps({ rate: 10, arrival: 'poisson', random: createRandom(3) }),
+    );
     assert.ok(Math.abs(cv(poisson) - 1) < 0.05, `Poisson CV ${cv(poisson)}`);
-    const constant = Array.from({ length: 100 }, arrivalGaps({ rate: 10, arrival: 'constant', random: createRandom(3) }));
+    const constant = Array.from(
+      { length: 100 },
+      arrivalGaps({ rate: 10, arrival: 'constant', random: createRandom(3) }),
+    );
     assert.deepEqual(new Set(constant), new Set([100]));
   });
 });
@@ -65,9 +71,18 @@ describe('client self-check', () => {
     const lag = new Recorder();
     for (const value of lags) lag.record(value);
     return {
-      rate: 10, requests: lags.length, errors: 0, errorsByKind: {}, ttftMs: { p50: ttftP50 },
+      rate: 10,
+      requests: lags.length,
+      errors: 0,
+      errorsByKind: {},
+      ttftMs: { p50: ttftP50 },
       client: { cpuMsPerRequest: 0.2, eventLoopDelayMs: { p50: 0, p99: loopP99, max: loopP99 } },
-      schedule: { sent: lags.length, late: lags.filter((v) => v > 10).length, lagMs: metricSummary(lag), interArrivalCv: 1 },
+      schedule: {
+        sent: lags.length,
+        late: lags.filter((v) => v > 10).length,
+        lagMs: metricSummary(lag),
+        interArrivalCv: 1,
+      },
     } as unknown as EndpointRun;
   }
 
@@ -90,7 +105,13 @@ describe('bench URL workloads against a loopback server', () => {
   it('every closed-loop step records its send lag and the run its self-check', async () => {
     const server = await startStreamServer({ tokens: 3, itlMs: 1, ttftMs: 2 });
     try {
-      const result = await benchEndpoint({ url: server.url, load: { kind: 'concurrency', levels: [4] }, requests: 40, warmupMs: 0, maxTokens: 3 });
+      const result = await benchEndpoint({
+        url: server.url,
+        load: { kind: 'concurrency', levels: [4] },
+        requests: 40,
+        warmupMs: 0,
+        maxTokens: 3,
+      });
       const [step] = result.runs as [EndpointRun];
       assert.equal(step.schedule!.sent, 40);
       assert.equal(step.schedule!.lagMs.count, 40);
@@ -106,7 +127,11 @@ describe('bench URL workloads against a loopback server', () => {
 
   it('--arrival gamma --burstiness 4: the server sees gaps with CV near 1/√4, and the JSON reports the measured CV', async () => {
     // The server in a process of its own, so its arrival times are not those of the client's event loop.
-    const child = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), { cwd: repoRoot, env: {}, args: ['--tokens', '1'] });
+    const child = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), {
+      cwd: repoRoot,
+      env: {},
+      args: ['--tokens', '1'],
+    });
     const server = {
       url: child.url,
       stats: async () => (await (await fetch(`${child.url}/stats`)).json()) as ServerStats,
@@ -116,7 +141,23 @@ describe('bench URL workloads against a loopback server', () => {
       },
     };
     try {
-      const run = await llmops(['bench', server.url, '--rate', '50', '--arrival', 'gamma', '--burstiness', '4', '--requests', '150', '--warmup', '0', '--max-tokens', '1', '--json']);
+      const run = await llmops([
+        'bench',
+        server.url,
+        '--rate',
+        '50',
+        '--arrival',
+        'gamma',
+        '--burstiness',
+        '4',
+        '--requests',
+        '150',
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '1',
+        '--json',
+      ]);
       assert.equal(run.code, 0, run.stderr);
       const result = JSON.parse(run.stdout) as EndpointBenchResult;
       assert.deepEqual(result.load, { kind: 'rate', levels: [50], arrival: 'gamma', burstiness: 4 });
@@ -124,7 +165,10 @@ describe('bench URL workloads against a loopback server', () => {
       assert.equal(step.schedule!.sent, 150);
       // The schedule this seed gives (--seed 1, first step) is within 10% of 1/√4; what the client and the server
       // measured follows it, up to the timer jitter of a loaded machine (the tight figure is scripts/bench/endpoint-workloads.mjs's).
-      const scheduled = Array.from({ length: 149 }, arrivalGaps({ rate: 50, arrival: 'gamma', burstiness: 4, random: createRandom(104729) })).slice(1);
+      const scheduled = Array.from(
+        { length: 149 },
+        arrivalGaps({ rate: 50, arrival: 'gamma', burstiness: 4, random: createRandom(104729) }),
+      ).slice(1);
       assert.ok(Math.abs(cv(scheduled) / 0.5 - 1) < 0.1, `scheduled CV ${cv(scheduled)}`);
       const arrivals = (await server.stats()).arrivalsMs.slice(-150);
       const serverCv = cv(arrivals.slice(1).map((t, i) => t - arrivals[i]!));
@@ -133,8 +177,14 @@ describe('bench URL workloads against a loopback server', () => {
         assert.ok(step.schedule!.lagMs.p99 > SEND_LAG_WARN_MS);
         return;
       }
-      assert.ok(Math.abs(step.schedule!.interArrivalCv! - cv(scheduled)) < 0.15, `client-measured CV ${step.schedule!.interArrivalCv}, scheduled ${cv(scheduled)}`);
-      assert.ok(Math.abs(serverCv - cv(scheduled)) < 0.15, `server-measured CV ${serverCv}, scheduled ${cv(scheduled)}`);
+      assert.ok(
+        Math.abs(step.schedule!.interArrivalCv! - cv(scheduled)) < 0.15,
+        `client-measured CV ${step.schedule!.interArrivalCv}, scheduled ${cv(scheduled)}`,
+      );
+      assert.ok(
+        Math.abs(serverCv - cv(scheduled)) < 0.15,
+        `server-measured CV ${serverCv}, scheduled ${cv(scheduled)}`,
+      );
     } finally {
       await server.close();
     }
@@ -148,16 +198,29 @@ describe('bench URL workloads against a loopback server', () => {
       let t = 5000;
       const lines = Array.from({ length: 200 }, (_, i) => {
         t += random() < 0.1 ? 40 : random() * 4;
-        return JSON.stringify({ timestamp: Math.round(t * 10) / 10, input_length: 8 + (i % 5) * 8, output_length: 1 + (i % 4) });
+        return JSON.stringify({
+          timestamp: Math.round(t * 10) / 10,
+          input_length: 8 + (i % 5) * 8,
+          output_length: 1 + (i % 4),
+        });
       });
       const trace = path.join(dir, 'trace.jsonl');
       await writeFile(trace, `${lines.join('\n')}\n`);
       const result = await benchEndpoint({ url: server.url, schedule: { file: trace }, maxTokens: 64 });
       const expected = lines.map((line) => JSON.parse(line) as { timestamp: number; output_length: number });
-      assert.deepEqual(result.load, { kind: 'schedule', file: trace, requests: 200, timeScale: 1, spanS: Math.round((expected[199]!.timestamp - expected[0]!.timestamp)) / 1000 });
+      assert.deepEqual(result.load, {
+        kind: 'schedule',
+        file: trace,
+        requests: 200,
+        timeScale: 1,
+        spanS: Math.round(expected[199]!.timestamp - expected[0]!.timestamp) / 1000,
+      });
       const [step] = result.runs as [EndpointRun];
       assert.deepEqual([step.requests, step.errors, step.schedule!.sent, step.trace], [200, 0, 200, trace]);
-      assert.equal(step.outputTokens, expected.reduce((sum, e) => sum + e.output_length, 0));
+      assert.equal(
+        step.outputTokens,
+        expected.reduce((sum, e) => sum + e.output_length, 0),
+      );
       const stats = server.stats();
       const bodies = stats.bodies as Array<{ max_tokens: number; messages: Array<{ content: string }> }>;
       // Requests a fraction of a millisecond apart may reach the server out of order (new connections open at their own
@@ -165,15 +228,29 @@ describe('bench URL workloads against a loopback server', () => {
       const numbers = bodies.map((b) => Number(/^Request (\d+)\./.exec(b.messages[0]!.content)?.[1]));
       const first = Math.min(...numbers);
       const lineOf = numbers.map((n) => n - first);
-      assert.deepEqual([...lineOf].sort((a, b) => a - b), expected.map((_, i) => i), 'every trace line sent once');
-      assert.deepEqual(bodies.map((b, i) => b.max_tokens - expected[lineOf[i]!]!.output_length), bodies.map(() => 0), 'each with its output length');
+      assert.deepEqual(
+        [...lineOf].sort((a, b) => a - b),
+        expected.map((_, i) => i),
+        'every trace line sent once',
+      );
+      assert.deepEqual(
+        bodies.map((b, i) => b.max_tokens - expected[lineOf[i]!]!.output_length),
+        bodies.map(() => 0),
+        'each with its output length',
+      );
       const startMs = stats.arrivalsMs[lineOf.indexOf(0)]!;
-      const off = stats.arrivalsMs.map((at, i) => Math.abs(at - startMs - (expected[lineOf[i]!]!.timestamp - expected[0]!.timestamp))).sort((a, b) => a - b);
+      const off = stats.arrivalsMs
+        .map((at, i) => Math.abs(at - startMs - (expected[lineOf[i]!]!.timestamp - expected[0]!.timestamp)))
+        .sort((a, b) => a - b);
       // Generous, for a loaded 2-core machine: the tight figure (lag p99 ≤ 5 ms at 500 req/s) is scripts/bench/endpoint-workloads.mjs's.
       // Either the replay kept to the trace, or (a machine so loaded that sends left late) the client said so itself.
-      if (result.selfCheck!.warnings.some((w) => /send lag/.test(w))) assert.ok(step.schedule!.lagMs.p99 > SEND_LAG_WARN_MS);
+      if (result.selfCheck!.warnings.some((w) => /send lag/.test(w)))
+        assert.ok(step.schedule!.lagMs.p99 > SEND_LAG_WARN_MS);
       else {
-        assert.ok(off[Math.floor(off.length * 0.9)]! < 50, `arrivals off their recorded offsets: p90 ${off[Math.floor(off.length * 0.9)]} ms`);
+        assert.ok(
+          off[Math.floor(off.length * 0.9)]! < 50,
+          `arrivals off their recorded offsets: p90 ${off[Math.floor(off.length * 0.9)]} ms`,
+        );
         assert.ok(off[off.length - 1]! < 250, `worst arrival ${off[off.length - 1]} ms off its recorded offset`);
       }
     } finally {
@@ -185,7 +262,10 @@ describe('bench URL workloads against a loopback server', () => {
     const server = await startStreamServer({ tokens: 1 });
     try {
       const trace = path.join(dir, 'slow.jsonl');
-      await writeFile(trace, [0, 200, 400, 600].map((timestamp) => JSON.stringify({ timestamp, prompt: 'hello', max_tokens: 1 })).join('\n'));
+      await writeFile(
+        trace,
+        [0, 200, 400, 600].map((timestamp) => JSON.stringify({ timestamp, prompt: 'hello', max_tokens: 1 })).join('\n'),
+      );
       const result = await benchEndpoint({ url: server.url, schedule: { file: trace, timeScale: 0.5 } });
       const arrivals = server.stats().arrivalsMs;
       const span = arrivals[3]! - arrivals[0]!;
@@ -218,17 +298,27 @@ describe('bench URL workloads against a loopback server', () => {
 
 describe('shared prefixes', () => {
   it('--prefix-tokens N --prefix-count M: prompt i starts with prefix i mod M of about N tokens, and the rest differs', () => {
-    const prompts = syntheticPrompts({ count: 9, mean: 16, stddev: 0, counter: approximateTokenCounter, seed: 5, prefix: { tokens: 32, count: 3 } });
+    const prompts = syntheticPrompts({
+      count: 9,
+      mean: 16,
+      stddev: 0,
+      counter: approximateTokenCounter,
+      seed: 5,
+      prefix: { tokens: 32, count: 3 },
+    });
     const prefixes = prompts.map((p) => p.text.split('\n\n')[0]!);
     assert.equal(new Set(prefixes).size, 3);
     for (let i = 0; i < 9; i += 1) assert.equal(prefixes[i], prefixes[i % 3]);
-    for (const prefix of prefixes) assert.ok(Math.abs(approximateTokenCounter.count(prefix) - 32) <= 2, `${approximateTokenCounter.count(prefix)} tokens: ${prefix}`);
+    for (const prefix of prefixes)
+      assert.ok(
+        Math.abs(approximateTokenCounter.count(prefix) - 32) <= 2,
+        `${approximateTokenCounter.count(prefix)} tokens: ${prefix}`,
+      );
     assert.equal(new Set(prompts.map((p) => p.text.split('\n\n')[1])).size, 9, 'each prompt has its own part');
     const plain = syntheticPrompts({ count: 9, mean: 16, stddev: 0, counter: approximateTokenCounter, seed: 5 });
     assert.ok(plain.every((p) => !p.text.includes('\n\n')));
   });
 });
-
 
 describe('output token counts', () => {
   it('a server whose usage disagrees with the stream is reported per request and in aggregate, not averaged away', async () => {
@@ -236,13 +326,35 @@ describe('output token counts', () => {
     const server = await startStreamServer({ tokens: 4, usageSkew: [2, -2] });
     try {
       const csv = path.join(dir, 'skew');
-      const run = await llmops(['bench', server.url, '--concurrency', '1', '--requests', '20', '--warmup', '0', '--max-tokens', '4', '--csv', csv, '--json']);
+      const run = await llmops([
+        'bench',
+        server.url,
+        '--concurrency',
+        '1',
+        '--requests',
+        '20',
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '4',
+        '--csv',
+        csv,
+        '--json',
+      ]);
       assert.equal(run.code, 0, run.stderr);
       const step = (JSON.parse(run.stdout) as EndpointBenchResult).runs[0]!;
       assert.equal(step.tokenSource, 'usage');
       assert.deepEqual(step.tokenCounts, {
-        requestsWithUsage: 20, usageTokens: 80, tokenizerTokens: null, streamEvents: 80, comparedWith: 'events',
-        compared: 20, disagreeing: 20, totalDiscrepancy: 0, maxAbsDifference: 2, maxAbsDiscrepancy: 1,
+        requestsWithUsage: 20,
+        usageTokens: 80,
+        tokenizerTokens: null,
+        streamEvents: 80,
+        comparedWith: 'events',
+        compared: 20,
+        disagreeing: 20,
+        totalDiscrepancy: 0,
+        maxAbsDifference: 2,
+        maxAbsDiscrepancy: 1,
       });
       const rows = (await readFile(`${csv}_requests.csv`, 'utf8')).trim().split('\n');
       const header = rows[0]!.split(',');
@@ -250,7 +362,18 @@ describe('output token counts', () => {
       const column = (name: string) => cells.map((cell) => cell[header.indexOf(name)]);
       assert.deepEqual(new Set(column('usage_tokens')), new Set(['6', '2']));
       assert.deepEqual(new Set(column('stream_events')), new Set(['4']));
-      const text = await llmops(['bench', server.url, '--concurrency', '1', '--requests', '20', '--warmup', '0', '--max-tokens', '4']);
+      const text = await llmops([
+        'bench',
+        server.url,
+        '--concurrency',
+        '1',
+        '--requests',
+        '20',
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '4',
+      ]);
       assert.match(text.stdout, /disagree on 20 of 20 requests \(worst 2 tokens, 100(\.0)?%, in total \+0(\.0)?%\)/);
     } finally {
       await server.close();
@@ -261,11 +384,38 @@ describe('output token counts', () => {
     const server = await startStreamServer({ tokens: 4, tokensPerChunk: 2, usage: false });
     try {
       const counter = await loadTokenCounter(await ensureTinyModel());
-      const result = await benchEndpoint({ url: server.url, tokenizer: await ensureTinyModel(), load: { kind: 'concurrency', levels: [1] }, requests: 3, warmupMs: 0, maxTokens: 4 });
+      const result = await benchEndpoint({
+        url: server.url,
+        tokenizer: await ensureTinyModel(),
+        load: { kind: 'concurrency', levels: [1] },
+        requests: 3,
+        warmupMs: 0,
+        maxTokens: 4,
+      });
       const step = result.runs[0]!;
       const perRequest = counter.count('alpha beta gamma delta ');
-      assert.deepEqual([step.tokenSource, step.outputTokens, step.tokenCounts!.tokenizerTokens, step.tokenCounts!.streamEvents, step.tokenCounts!.compared], ['tokenizer', 3 * perRequest, 3 * perRequest, 12, 0]);
-      const plain = await llmops(['bench', server.url, '--concurrency', '1', '--requests', '3', '--warmup', '0', '--max-tokens', '4']);
+      assert.deepEqual(
+        [
+          step.tokenSource,
+          step.outputTokens,
+          step.tokenCounts!.tokenizerTokens,
+          step.tokenCounts!.streamEvents,
+          step.tokenCounts!.compared,
+        ],
+        ['tokenizer', 3 * perRequest, 3 * perRequest, 12, 0],
+      );
+      const plain = await llmops([
+        'bench',
+        server.url,
+        '--concurrency',
+        '1',
+        '--requests',
+        '3',
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '4',
+      ]);
       assert.match(plain.stdout, /counted as stream events, one token per content event .*pass --tokenizer/);
     } finally {
       await server.close();
@@ -288,20 +438,62 @@ describe('--find-max', () => {
   it('on a server whose TTFT rises with load it finds the known limit, lists its steps, and deploy reads the capacity', async () => {
     // TTFT = 20 ms × requests in flight: an SLO of 410 ms holds up to concurrency 20 exactly. 80% attainment leaves
     // room for timer jitter on a loaded machine at 20 (400 ms), while 21 (420 ms) misses in every steady-state request.
-    const child = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), { cwd: repoRoot, env: {}, args: ['--tokens', '2', '--ttft-per-in-flight', '20'] });
+    const child = await startServerProcess(path.join(repoRoot, 'scripts/bench/stream-server.mjs'), {
+      cwd: repoRoot,
+      env: {},
+      args: ['--tokens', '2', '--ttft-per-in-flight', '20'],
+    });
     try {
       const out = path.join(dir, 'max.json');
       const report = path.join(dir, 'max.html');
-      const run = await llmops(['bench', child.url, '--find-max', '--concurrency', '1,32', '--slo', 'ttft=410ms', '--slo-attainment', '0.8', '--duration', '800ms', '--warmup', '0', '--max-tokens', '2', '--out', out, '--report', report, '--json']);
+      const run = await llmops([
+        'bench',
+        child.url,
+        '--find-max',
+        '--concurrency',
+        '1,32',
+        '--slo',
+        'ttft=410ms',
+        '--slo-attainment',
+        '0.8',
+        '--duration',
+        '800ms',
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '2',
+        '--out',
+        out,
+        '--report',
+        report,
+        '--json',
+      ]);
       assert.equal(run.code, 0, run.stderr);
       const result = JSON.parse(run.stdout) as EndpointBenchResult;
       const search = result.findMax!;
-      assert.ok(search.limit !== null && Math.abs(search.limit - 20) <= 1, `limit ${search.limit} (within 5% of 20): ${JSON.stringify(search.steps)}`);
-      assert.deepEqual(search.steps.slice(0, 2).map((s) => [s.level, s.metSlo]), [[1, true], [32, false]]);
-      assert.deepEqual(search.steps.map((s) => s.level), result.runs.map((r) => r.concurrency), 'every step tried is a run');
+      assert.ok(
+        search.limit !== null && Math.abs(search.limit - 20) <= 1,
+        `limit ${search.limit} (within 5% of 20): ${JSON.stringify(search.steps)}`,
+      );
+      assert.deepEqual(
+        search.steps.slice(0, 2).map((s) => [s.level, s.metSlo]),
+        [
+          [1, true],
+          [32, false],
+        ],
+      );
+      assert.deepEqual(
+        search.steps.map((s) => s.level),
+        result.runs.map((r) => r.concurrency),
+        'every step tried is a run',
+      );
       assert.equal(result.capacity!.concurrency, search.limit);
       const plan = parseBenchResult(JSON.parse(await readFile(out, 'utf8')), out);
-      assert.ok(plan.kind === 'endpoint' && plan.capacity.requestsPerSecond === result.capacity!.requestsPerSecond && plan.capacity.inFlight === search.limit);
+      assert.ok(
+        plan.kind === 'endpoint' &&
+          plan.capacity.requestsPerSecond === result.capacity!.requestsPerSecond &&
+          plan.capacity.inFlight === search.limit,
+      );
       assert.match(await readFile(report, 'utf8'), /Search for the highest load meeting the SLO/);
     } finally {
       child.child.kill('SIGTERM');
@@ -329,12 +521,49 @@ describe('--multi-turn', () => {
     try {
       const dataset = path.join(dir, 'chats.jsonl');
       const conversations = [
-        { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'A1' }, { role: 'assistant', content: 'recorded answer, never sent' }, { role: 'user', content: 'A2' }, { role: 'user', content: 'A3' }] },
-        { conversations: [{ from: 'human', value: 'B1' }, { from: 'gpt', value: 'recorded' }, { from: 'human', value: 'B2' }, { from: 'gpt', value: 'recorded' }, { from: 'human', value: 'B3' }] },
-        { messages: [{ role: 'user', content: 'C1' }, { role: 'user', content: 'C2' }], max_tokens: 2 },
+        {
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: 'A1' },
+            { role: 'assistant', content: 'recorded answer, never sent' },
+            { role: 'user', content: 'A2' },
+            { role: 'user', content: 'A3' },
+          ],
+        },
+        {
+          conversations: [
+            { from: 'human', value: 'B1' },
+            { from: 'gpt', value: 'recorded' },
+            { from: 'human', value: 'B2' },
+            { from: 'gpt', value: 'recorded' },
+            { from: 'human', value: 'B3' },
+          ],
+        },
+        {
+          messages: [
+            { role: 'user', content: 'C1' },
+            { role: 'user', content: 'C2' },
+          ],
+          max_tokens: 2,
+        },
       ];
       await writeFile(dataset, conversations.map((c) => JSON.stringify(c)).join('\n'));
-      const run = await llmops(['bench', server.url, '--dataset', dataset, '--multi-turn', '--concurrency', '2', '--requests', '8', '--warmup', '0', '--max-tokens', '3', '--json']);
+      const run = await llmops([
+        'bench',
+        server.url,
+        '--dataset',
+        dataset,
+        '--multi-turn',
+        '--concurrency',
+        '2',
+        '--requests',
+        '8',
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '3',
+        '--json',
+      ]);
       assert.equal(run.code, 0, run.stderr);
       const result = JSON.parse(run.stdout) as EndpointBenchResult;
       assert.deepEqual(result.prompts.conversations, { count: 3, turns: 8 });
@@ -343,11 +572,20 @@ describe('--multi-turn', () => {
       const bodies = server.stats().bodies as Body[];
       assert.equal(bodies.length, 8);
       // The server's answer to every turn: its first max_tokens words.
-      const answer = (tokens: number) => ['alpha', 'beta', 'gamma'].slice(0, tokens).map((w) => `${w} `).join('');
+      const answer = (tokens: number) =>
+        ['alpha', 'beta', 'gamma']
+          .slice(0, tokens)
+          .map((w) => `${w} `)
+          .join('');
       const expected = (system: string | null, users: string[], tokens: number) =>
         users.map((_, k) => [
           ...(system ? [{ role: 'system', content: system }] : []),
-          ...users.slice(0, k + 1).flatMap((content, i) => [{ role: 'user', content }, ...(i < k ? [{ role: 'assistant', content: answer(tokens) }] : [])]),
+          ...users
+            .slice(0, k + 1)
+            .flatMap((content, i) => [
+              { role: 'user', content },
+              ...(i < k ? [{ role: 'assistant', content: answer(tokens) }] : []),
+            ]),
         ]);
       const scripts: Record<string, Array<Body['messages']>> = {
         A1: expected('Be brief.', ['A1', 'A2', 'A3'], 3),
@@ -372,12 +610,32 @@ describe('--multi-turn', () => {
         assert.ok(seen.length >= (first === 'C1' ? 1 : 3), `${first} played: ${seen.length} requests`);
       }
       assert.ok(bodies.filter((b) => b.messages.some((m) => m.content === 'C1')).every((b) => b.max_tokens === 2));
-      assert.deepEqual(step.turns!.map((t) => [t.turn, t.requests, t.errors, t.ttftMs.count]), turnCounts.map((n, i) => [i + 1, n, 0, n]));
+      assert.deepEqual(
+        step.turns!.map((t) => [t.turn, t.requests, t.errors, t.ttftMs.count]),
+        turnCounts.map((n, i) => [i + 1, n, 0, n]),
+      );
       assert.ok(step.turns!.every((t) => t.ttftMs.p50 > 0));
       const report = path.join(dir, 'turns.html');
-      const text = await llmops(['bench', server.url, '--dataset', dataset, '--multi-turn', '--concurrency', '1', '--requests', '3', '--warmup', '0', '--report', report]);
+      const text = await llmops([
+        'bench',
+        server.url,
+        '--dataset',
+        dataset,
+        '--multi-turn',
+        '--concurrency',
+        '1',
+        '--requests',
+        '3',
+        '--warmup',
+        '0',
+        '--report',
+        report,
+      ]);
       assert.match(await readFile(report, 'utf8'), /Per conversation turn/);
-      assert.match(text.stdout, /concurrency 1: per turn \(requests, TTFT p50, latency p50\): #1 1, [\d.]+ ms, [\d.]+ ms; #2 1/);
+      assert.match(
+        text.stdout,
+        /concurrency 1: per turn \(requests, TTFT p50, latency p50\): #1 1, [\d.]+ ms, [\d.]+ ms; #2 1/,
+      );
       const bad = await llmops(['bench', server.url, '--multi-turn', '--rate', '5', '--dataset', dataset]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--multi-turn plays the conversations of a --dataset, closed loop/);
@@ -389,21 +647,48 @@ describe('--multi-turn', () => {
 
 describe('--self-test', () => {
   it('measures the client against a loopback server of known timing and reports its error, lag and verdict', async () => {
-    const run = await llmops(['bench', '--self-test', '--concurrency', '20', '--duration', '1500ms', '--warmup', '500ms', '--json']);
+    const run = await llmops([
+      'bench',
+      '--self-test',
+      '--concurrency',
+      '20',
+      '--duration',
+      '1500ms',
+      '--warmup',
+      '500ms',
+      '--json',
+    ]);
     const result = JSON.parse(run.stdout) as SelfTestResult;
     assert.equal(run.code, result.passed ? 0 : 3, run.stderr);
-    assert.deepEqual([result.kind, result.concurrency, result.server.ttftMs, result.server.itlMs, result.server.tokens], ['endpoint-self-test', 20, 50, 20, 8]);
+    assert.deepEqual(
+      [result.kind, result.concurrency, result.server.ttftMs, result.server.itlMs, result.server.tokens],
+      ['endpoint-self-test', 20, 50, 20, 8],
+    );
     assert.equal(result.measured.errors, 0);
     // 20 streams of 50 + 7 × 20 ms: ~100 req/s for 1.5 s.
-    assert.ok(result.measured.requests >= 60 && result.measured.requests <= 170, `${result.measured.requests} requests`);
+    assert.ok(
+      result.measured.requests >= 60 && result.measured.requests <= 170,
+      `${result.measured.requests} requests`,
+    );
     // The server's own figures are near what it was told (generous: this machine may be loaded)…
-    assert.ok(result.server.observed.ttftP50Ms >= 50 && result.server.observed.ttftP50Ms < 80, `server TTFT ${result.server.observed.ttftP50Ms}`);
+    assert.ok(
+      result.server.observed.ttftP50Ms >= 50 && result.server.observed.ttftP50Ms < 80,
+      `server TTFT ${result.server.observed.ttftP50Ms}`,
+    );
     assert.ok(result.server.observed.requests > 0);
     // …and the error is the client's p50 against them, exactly as reported.
-    assert.equal(result.error.ttft, Math.round(((result.measured.ttftP50Ms - result.server.observed.ttftP50Ms) / result.server.observed.ttftP50Ms) * 10_000) / 10_000);
+    assert.equal(
+      result.error.ttft,
+      Math.round(
+        ((result.measured.ttftP50Ms - result.server.observed.ttftP50Ms) / result.server.observed.ttftP50Ms) * 10_000,
+      ) / 10_000,
+    );
     assert.equal(result.error.vsNominal.itl, Math.round(((result.measured.itlP50Ms - 20) / 20) * 10_000) / 10_000);
     assert.equal(result.passed, result.warnings.length === 0);
-    assert.equal(result.warnings.some((w) => /TTFT p50/.test(w)), Math.abs(result.error.ttft) > 0.05);
+    assert.equal(
+      result.warnings.some((w) => /TTFT p50/.test(w)),
+      Math.abs(result.error.ttft) > 0.05,
+    );
     assert.equal(result.result.runs[0]!.concurrency, 20);
     const bad = await llmops(['bench', '--self-test', 'http://127.0.0.1:9']);
     assert.equal(bad.code, 2);
@@ -415,12 +700,40 @@ describe('--repeat and bench compare', () => {
   it('compare: intervals apart only when they do not overlap; a run without repeats has no verdict', () => {
     const result = (ttfts: number[] | null, p50: number): EndpointBenchResult =>
       ({
-        target: 't', startedAt: 's',
-        runs: [{ concurrency: 4, requests: 10, errors: 0, requestsPerSecond: 1, outputTokensPerSecond: 1, ttftMs: { count: 1, p50, p99: p50 }, itlMs: { count: 0 }, latencyMs: { count: 0 } }],
-        ...(ttfts ? { repeat: { count: ttfts.length, levels: [{ level: 'concurrency 4', metrics: { 'ttftMs.p50': meanInterval(ttfts) } }] } } : {}),
+        target: 't',
+        startedAt: 's',
+        runs: [
+          {
+            concurrency: 4,
+            requests: 10,
+            errors: 0,
+            requestsPerSecond: 1,
+            outputTokensPerSecond: 1,
+            ttftMs: { count: 1, p50, p99: p50 },
+            itlMs: { count: 0 },
+            latencyMs: { count: 0 },
+          },
+        ],
+        ...(ttfts
+          ? {
+              repeat: {
+                count: ttfts.length,
+                levels: [{ level: 'concurrency 4', metrics: { 'ttftMs.p50': meanInterval(ttfts) } }],
+              },
+            }
+          : {}),
       }) as unknown as EndpointBenchResult;
-    const row = (a: EndpointBenchResult, b: EndpointBenchResult) => compareEndpointResults({ file: 'a', result: a }, { file: 'b', result: b }).rows.find((r) => r.metric === 'ttftMs.p50')!;
-    assert.deepEqual([row(result([10, 11, 12], 10), result([20, 21, 22], 20)).significant, row(result([10, 11, 12], 10), result([20, 21, 22], 20)).change], [true, 0.9091]);
+    const row = (a: EndpointBenchResult, b: EndpointBenchResult) =>
+      compareEndpointResults({ file: 'a', result: a }, { file: 'b', result: b }).rows.find(
+        (r) => r.metric === 'ttftMs.p50',
+      )!;
+    assert.deepEqual(
+      [
+        row(result([10, 11, 12], 10), result([20, 21, 22], 20)).significant,
+        row(result([10, 11, 12], 10), result([20, 21, 22], 20)).change,
+      ],
+      [true, 0.9091],
+    );
     assert.equal(row(result([10, 15, 20], 10), result([14, 16, 30], 14)).significant, false);
     assert.equal(row(result(null, 10), result(null, 20)).significant, null);
     assert.equal(row(result(null, 10), result(null, 20)).change, 1);
@@ -429,12 +742,18 @@ describe('--repeat and bench compare', () => {
   it('a 95% interval is the mean ± t(0.975, n−1) · s/√n', () => {
     const m = meanInterval([10, 12, 14]);
     assert.deepEqual([m.mean, m.stddev], [12, 2]);
-    assert.deepEqual(m.ci95, [Math.round((12 - (4.303 * 2) / Math.sqrt(3)) * 1e4) / 1e4, Math.round((12 + (4.303 * 2) / Math.sqrt(3)) * 1e4) / 1e4]);
+    assert.deepEqual(m.ci95, [
+      Math.round((12 - (4.303 * 2) / Math.sqrt(3)) * 1e4) / 1e4,
+      Math.round((12 + (4.303 * 2) / Math.sqrt(3)) * 1e4) / 1e4,
+    ]);
     assert.deepEqual(meanInterval([5]).ci95, [5, 5]);
   });
 
   it('--repeat 3 reports mean and interval per metric; compare puts a slower server beside a faster one, intervals apart', async () => {
-    const [fast, slow] = await Promise.all([startStreamServer({ tokens: 3, ttftMs: 5, itlMs: 1 }), startStreamServer({ tokens: 3, ttftMs: 40, itlMs: 1 })]);
+    const [fast, slow] = await Promise.all([
+      startStreamServer({ tokens: 3, ttftMs: 5, itlMs: 1 }),
+      startStreamServer({ tokens: 3, ttftMs: 40, itlMs: 1 }),
+    ]);
     try {
       const args = ['--concurrency', '2', '--requests', '16', '--warmup', '0', '--max-tokens', '3', '--repeat', '3'];
       const a = path.join(dir, 'fast.json');
@@ -444,7 +763,10 @@ describe('--repeat and bench compare', () => {
       const result = JSON.parse(first.stdout) as EndpointBenchResult;
       assert.equal(fast.stats().requests, 3 * 16, 'three whole runs');
       const ttft = result.repeat!.levels[0]!.metrics['ttftMs.p50']!;
-      assert.deepEqual([result.repeat!.count, result.repeat!.levels[0]!.level, ttft.values.length], [3, 'concurrency 2', 3]);
+      assert.deepEqual(
+        [result.repeat!.count, result.repeat!.levels[0]!.level, ttft.values.length],
+        [3, 'concurrency 2', 3],
+      );
       assert.equal(ttft.values[0], result.runs[0]!.ttftMs.p50, 'runs are the first repetition');
       assert.ok(ttft.ci95[0] <= ttft.mean && ttft.mean <= ttft.ci95[1]);
       assert.equal((await llmops(['bench', slow.url, ...args, '--out', b])).code, 0);
@@ -466,7 +788,10 @@ describe('--repeat and bench compare', () => {
       assert.equal((await llmops(['bench', 'merge', a, '--out', merged])).code, 0);
       assert.equal((JSON.parse(await readFile(merged, 'utf8')) as EndpointBenchResult).repeat, undefined);
       const other = path.join(dir, 'other.json');
-      await writeFile(other, JSON.stringify({ ...result, runs: result.runs.map((r) => ({ ...r, concurrency: 9 })), repeat: undefined }));
+      await writeFile(
+        other,
+        JSON.stringify({ ...result, runs: result.runs.map((r) => ({ ...r, concurrency: 9 })), repeat: undefined }),
+      );
       const none = await llmops(['bench', 'compare', a, other]);
       assert.equal(none.code, 2);
       assert.match(none.stderr, /share no load level/);
@@ -485,25 +810,69 @@ describe('--scrape', () => {
     const metrics = http.createServer((req, res) => {
       if (req.url?.startsWith('/api/v1/query')) {
         const query = new URL(req.url, 'http://x').searchParams.get('query');
-        return void res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [0, 1].map((gpu) => ({ metric: { __name__: query, gpu: String(gpu) }, value: [0, '150'] })) } }));
+        return void res.end(
+          JSON.stringify({
+            status: 'success',
+            data: {
+              resultType: 'vector',
+              result: [0, 1].map((gpu) => ({ metric: { __name__: query, gpu: String(gpu) }, value: [0, '150'] })),
+            },
+          }),
+        );
       }
       scrapes += 1;
-      res.end(`# HELP vllm:num_requests_waiting waiting\n# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name="m"} ${scrapes}\nsomething_else 7\nvllm:gpu_cache_usage_perc{model_name="m"} 0.25\n`);
+      res.end(
+        `# HELP vllm:num_requests_waiting waiting\n# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name="m"} ${scrapes}\nsomething_else 7\nvllm:gpu_cache_usage_perc{model_name="m"} 0.25\n`,
+      );
     });
     await new Promise<void>((resolve) => metrics.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(metrics.address() as { port: number }).port}`;
     try {
       const report = path.join(dir, 'scrape.html');
-      const run = await llmops(['bench', server.url, '--concurrency', '2', '--duration', '1500ms', '--warmup', '0', '--max-tokens', '4', '--scrape', `${base}/metrics`, '--scrape', `${base}/api/v1/query?query=DCGM_FI_DEV_POWER_USAGE`, '--scrape-interval', '250ms', '--report', report, '--json']);
+      const run = await llmops([
+        'bench',
+        server.url,
+        '--concurrency',
+        '2',
+        '--duration',
+        '1500ms',
+        '--warmup',
+        '0',
+        '--max-tokens',
+        '4',
+        '--scrape',
+        `${base}/metrics`,
+        '--scrape',
+        `${base}/api/v1/query?query=DCGM_FI_DEV_POWER_USAGE`,
+        '--scrape-interval',
+        '250ms',
+        '--report',
+        report,
+        '--json',
+      ]);
       assert.equal(run.code, 0, run.stderr);
       const step = (JSON.parse(run.stdout) as EndpointBenchResult).runs[0]!;
       const scrape = step.scrape!;
       assert.ok(scrape.t.length >= 5 && scrape.t.length <= 9, `${scrape.t.length} samples: ${scrape.t}`);
-      assert.ok(scrape.t.every((t, i) => i === 0 || t > scrape.t[i - 1]!), 'on one increasing time axis');
-      assert.deepEqual(scrape.series.map((s) => s.name), ['DCGM_FI_DEV_POWER_USAGE{gpu="0"}', 'DCGM_FI_DEV_POWER_USAGE{gpu="1"}', 'vllm:gpu_cache_usage_perc{model_name="m"}', 'vllm:num_requests_waiting{model_name="m"}']);
+      assert.ok(
+        scrape.t.every((t, i) => i === 0 || t > scrape.t[i - 1]!),
+        'on one increasing time axis',
+      );
+      assert.deepEqual(
+        scrape.series.map((s) => s.name),
+        [
+          'DCGM_FI_DEV_POWER_USAGE{gpu="0"}',
+          'DCGM_FI_DEV_POWER_USAGE{gpu="1"}',
+          'vllm:gpu_cache_usage_perc{model_name="m"}',
+          'vllm:num_requests_waiting{model_name="m"}',
+        ],
+      );
       const waiting = scrape.series.find((s) => s.name.startsWith('vllm:num_requests_waiting'))!.values;
       assert.equal(waiting.length, scrape.t.length);
-      assert.ok(waiting.every((v, i) => i === 0 || v! > waiting[i - 1]!), `one value per sample, in order: ${waiting}`);
+      assert.ok(
+        waiting.every((v, i) => i === 0 || v! > waiting[i - 1]!),
+        `one value per sample, in order: ${waiting}`,
+      );
       assert.deepEqual([scrape.failures, scrape.meanPowerW], [0, 300]);
       assert.equal(scrape.tokensPerJoule, Math.round((step.outputTokensPerSecond / 300) * 1e4) / 1e4);
       const html = await readFile(report, 'utf8');
@@ -523,11 +892,16 @@ describe('trace files', () => {
   it("Mooncake hash_ids become shared 512-token blocks: requests that shared a block share that prefix, at each line's input length", async () => {
     const counter = await loadTokenCounter(await ensureTinyModel());
     const file = path.join(dir, 'mooncake.jsonl');
-    await writeFile(file, [
-      { timestamp: 0, input_length: 700, output_length: 5, hash_ids: [1, 2] },
-      { timestamp: 10, input_length: 600, output_length: 5, hash_ids: [1, 3] },
-      { timestamp: 20, input_length: 1100, output_length: 5, hash_ids: [1, 2] },
-    ].map((line) => JSON.stringify(line)).join('\n'));
+    await writeFile(
+      file,
+      [
+        { timestamp: 0, input_length: 700, output_length: 5, hash_ids: [1, 2] },
+        { timestamp: 10, input_length: 600, output_length: 5, hash_ids: [1, 3] },
+        { timestamp: 20, input_length: 1100, output_length: 5, hash_ids: [1, 2] },
+      ]
+        .map((line) => JSON.stringify(line))
+        .join('\n'),
+    );
     const trace = await readTrace(file, { timeScale: 2, counter, seed: 1 });
     assert.deepEqual(trace.offsetsMs, [0, 20, 40]);
     const [a, b, c] = trace.prompts.map((p) => p.text) as [string, string, string];
@@ -537,7 +911,15 @@ describe('trace files', () => {
     // The first stops 188 tokens into block 2; the third has all of block 2, so it starts with the whole first prompt.
     assert.ok(c.startsWith(a), 'the third shares blocks 1 and 2 with the first');
     assert.ok(!b.includes('Block 2.') && b.includes('Block 3.'));
-    for (const [text, tokens] of [[a, 700], [b, 600], [c, 1100]] as const) assert.ok(Math.abs(counter.count(text) - tokens) <= tokens * 0.01, `${counter.count(text)} tokens for ${tokens}`);
-    assert.deepEqual(trace.prompts.map((p) => p.maxTokens), [5, 5, 5]);
+    for (const [text, tokens] of [
+      [a, 700],
+      [b, 600],
+      [c, 1100],
+    ] as const)
+      assert.ok(Math.abs(counter.count(text) - tokens) <= tokens * 0.01, `${counter.count(text)} tokens for ${tokens}`);
+    assert.deepEqual(
+      trace.prompts.map((p) => p.maxTokens),
+      [5, 5, 5],
+    );
   });
 });

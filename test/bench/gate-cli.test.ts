@@ -13,7 +13,9 @@ function scaled(result: GenericBenchResult, factor: number): GenericBenchResult 
     ...result,
     results: result.results.map((row) => ({
       ...row,
-      latencyMs: Object.fromEntries(Object.entries(row.latencyMs).map(([key, value]) => [key, value * factor])) as GenericBenchResult['results'][number]['latencyMs'],
+      latencyMs: Object.fromEntries(
+        Object.entries(row.latencyMs).map(([key, value]) => [key, value * factor]),
+      ) as GenericBenchResult['results'][number]['latencyMs'],
       throughputPerSecond: row.throughputPerSecond / factor,
       stats: { latencyMs: { ...row.stats.latencyMs, stddev: row.stats.latencyMs.stddev * factor } },
     })),
@@ -26,7 +28,16 @@ describe('bench gate from the CLI', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let current: GenericBenchResult;
-  const args = () => ['bench', path.join(dir, 'model.plan'), '--shape', 'input=8x16', '--iterations', '60', '--warmup', '1'];
+  const args = () => [
+    'bench',
+    path.join(dir, 'model.plan'),
+    '--shape',
+    'input=8x16',
+    '--iterations',
+    '60',
+    '--warmup',
+    '1',
+  ];
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-gate-'));
@@ -43,9 +54,15 @@ describe('bench gate from the CLI', () => {
     const run = await llmops([...args(), '--baseline', path.join(dir, 'fast.json'), '--max-regression', '5%'], { env });
     assert.equal(run.code, 3, run.stderr);
     assert.match(run.stdout, /gate FAILED: 2 metric/);
-    assert.match(run.stdout, /batch=8 shapes=input:8x16 │ latencyMs\.p50 +│ [\d.]+ +│ [\d.]+ +│ \+25\.0% worse │ ±[\d.]+% │ REGRESSED/);
+    assert.match(
+      run.stdout,
+      /batch=8 shapes=input:8x16 │ latencyMs\.p50 +│ [\d.]+ +│ [\d.]+ +│ \+25\.0% worse │ ±[\d.]+% │ REGRESSED/,
+    );
     assert.match(run.stdout, /throughputPerSecond .*REGRESSED/);
-    assert.match(run.stderr, /llmops: error: bench gate failed: 2 metric\(s\) regressed more than 5% against .*fast\.json/);
+    assert.match(
+      run.stderr,
+      /llmops: error: bench gate failed: 2 metric\(s\) regressed more than 5% against .*fast\.json/,
+    );
   });
 
   it('exits 0 on an equal baseline', async () => {
@@ -64,7 +81,9 @@ describe('bench gate from the CLI', () => {
     const out = path.join(dir, 'gated.json');
     const run = await llmops([...args(), '--baseline', path.join(dir, 'fast.json'), '--json', '--out', out], { env });
     assert.equal(run.code, 3);
-    const document = JSON.parse(run.stdout) as GenericBenchResult & { gate: { passed: boolean; regressions: unknown[] } };
+    const document = JSON.parse(run.stdout) as GenericBenchResult & {
+      gate: { passed: boolean; regressions: unknown[] };
+    };
     assert.equal(document.gate.passed, false);
     assert.equal(document.gate.regressions.length, 2);
     const saved = JSON.parse(await readFile(out, 'utf8')) as GenericBenchResult;

@@ -35,19 +35,24 @@ describe('generic ONNX bench', () => {
     assert.equal(row!.iterations, 30);
     assert.equal(row!.warmup.iterations, 3);
     assert.deepEqual(Object.keys(row!.latencyMs), ['p50', 'p90', 'p95', 'p99', 'mean', 'max']);
-    assert.ok(row!.latencyMs.p50 > 0 && row!.latencyMs.p50 <= row!.latencyMs.p99 && row!.latencyMs.p99 <= row!.latencyMs.max);
+    assert.ok(
+      row!.latencyMs.p50 > 0 && row!.latencyMs.p50 <= row!.latencyMs.p99 && row!.latencyMs.p99 <= row!.latencyMs.max,
+    );
     assert.equal(row!.stats.latencyMs.count, 30);
     // Items per second can't exceed what the mean latency allows (the loop adds a little time between runs).
-    assert.ok(row!.throughputPerSecond > 0 && row!.throughputPerSecond <= (8 * 1000) / row!.latencyMs.mean * 1.01);
+    assert.ok(row!.throughputPerSecond > 0 && row!.throughputPerSecond <= ((8 * 1000) / row!.latencyMs.mean) * 1.01);
     assert.ok(typeof row!.peakRssMb === 'number' && row!.peakRssMb > 10);
   });
 
   it('runs one configuration per --batch value on the leading symbolic dimension', async () => {
     const result = (await benchEngine({ target: mlp, batch: [1, 4], iterations: 5, warmup: 1 })) as GenericBenchResult;
-    assert.deepEqual(result.results.map((row) => row.shapes.x), [
-      [1, 128],
-      [4, 128],
-    ]);
+    assert.deepEqual(
+      result.results.map((row) => row.shapes.x),
+      [
+        [1, 128],
+        [4, 128],
+      ],
+    );
   });
 
   it('prints a table and writes --out JSON and --csv, refusing to overwrite without --force', async () => {

@@ -19,7 +19,21 @@ before(async () => {
 
 describe('LLM bench of a decoder with KV cache', () => {
   it('measures each batch × prompt length and prints the versioned JSON schema', async () => {
-    const run = await llmops(['bench', decoder, '--batch', '1,2', '--prompt-tokens', '8,16', '--gen-tokens', '4', '--iterations', '2', '--gpu-price', '2.5', '--json']);
+    const run = await llmops([
+      'bench',
+      decoder,
+      '--batch',
+      '1,2',
+      '--prompt-tokens',
+      '8,16',
+      '--gen-tokens',
+      '4',
+      '--iterations',
+      '2',
+      '--gpu-price',
+      '2.5',
+      '--json',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout) as LlmBenchResult;
     assert.equal(result.schemaVersion, 1);
@@ -30,14 +44,27 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.equal(result.inputs, 'text');
     assert.ok(result.loadMs! > 0);
     assert.ok(result.hardware.cores > 0 && result.hardware.cpu.length > 0);
-    assert.deepEqual(result.results.map((row) => [row.batch, row.promptTokens, row.genTokens]), [
-      [1, 8, 4],
-      [2, 8, 4],
-      [1, 16, 4],
-      [2, 16, 4],
-    ]);
+    assert.deepEqual(
+      result.results.map((row) => [row.batch, row.promptTokens, row.genTokens]),
+      [
+        [1, 8, 4],
+        [2, 8, 4],
+        [1, 16, 4],
+        [2, 16, 4],
+      ],
+    );
     for (const row of result.results) {
-      for (const key of ['batch', 'promptTokens', 'genTokens', 'ttftMs', 'tpotMs', 'decodeTokensPerSecond', 'throughputTokensPerSecond', 'peakRssMb', 'costPerMillionTokens']) {
+      for (const key of [
+        'batch',
+        'promptTokens',
+        'genTokens',
+        'ttftMs',
+        'tpotMs',
+        'decodeTokensPerSecond',
+        'throughputTokensPerSecond',
+        'peakRssMb',
+        'costPerMillionTokens',
+      ]) {
         assert.ok(key in row, `result lacks ${key}`);
       }
       assert.deepEqual(Object.keys(row.ttftMs), ['p50', 'p90', 'p95', 'p99', 'mean', 'max']);
@@ -46,12 +73,22 @@ describe('LLM bench of a decoder with KV cache', () => {
       assert.equal(row.stats.tpotMs.count, 2 * 3);
       assert.equal(row.warmup.iterations, 1);
       assert.ok(row.decodeTokensPerSecond > 0 && row.throughputTokensPerSecond > 0);
-      assert.equal(row.costPerMillionTokens, Number(((2.5 / (row.throughputTokensPerSecond * 3600)) * 1e6).toPrecision(4)));
+      assert.equal(
+        row.costPerMillionTokens,
+        Number(((2.5 / (row.throughputTokensPerSecond * 3600)) * 1e6).toPrecision(4)),
+      );
     }
   });
 
   it('uses synthetic ids when asked, and the same code path through the library', async () => {
-    const result = (await benchEngine({ target: decoder, promptTokens: [4], genTokens: 2, iterations: 1, warmup: 0, inputs: 'synthetic' })) as LlmBenchResult;
+    const result = (await benchEngine({
+      target: decoder,
+      promptTokens: [4],
+      genTokens: 2,
+      iterations: 1,
+      warmup: 0,
+      inputs: 'synthetic',
+    })) as LlmBenchResult;
     assert.equal(result.inputs, 'synthetic');
     assert.equal(result.results[0]!.iterations, 1);
     assert.equal(result.results[0]!.warmup.iterations, 0);
@@ -71,9 +108,16 @@ describe('LLM bench of a decoder with KV cache', () => {
         if (event.phase === 'measure' && event.done === 3) controller.abort();
       },
     });
-    await assert.rejects(running, (error: Error & { code?: string; exitCode?: number }) => error.code === 'INTERRUPTED' && error.exitCode === 130);
+    await assert.rejects(
+      running,
+      (error: Error & { code?: string; exitCode?: number }) => error.code === 'INTERRUPTED' && error.exitCode === 130,
+    );
     assert.ok(events.includes('load') && events.includes('warmup') && events.includes('measure'), events.join());
-    await assert.rejects(benchEngine({ target: decoder, promptTokens: [60], genTokens: 8 }), (error: Error & { code?: string; exitCode?: number }) => error.code === 'CONTEXT_TOO_LONG' && error.exitCode === 2);
+    await assert.rejects(
+      benchEngine({ target: decoder, promptTokens: [60], genTokens: 8 }),
+      (error: Error & { code?: string; exitCode?: number }) =>
+        error.code === 'CONTEXT_TOO_LONG' && error.exitCode === 2,
+    );
   });
 
   it('reports the KV cache path: naive by default, preallocated when asked, in JSON, table and CSV', async () => {
@@ -92,7 +136,12 @@ describe('LLM bench of a decoder with KV cache', () => {
   });
 
   it('detects the decoder from a .onnx file inside a model directory', async () => {
-    const result = await benchEngine({ target: path.join(decoder, 'model.onnx'), promptTokens: [4], genTokens: 2, iterations: 1 });
+    const result = await benchEngine({
+      target: path.join(decoder, 'model.onnx'),
+      promptTokens: [4],
+      genTokens: 2,
+      iterations: 1,
+    });
     assert.equal(result.mode, 'llm');
   });
 
@@ -112,18 +161,37 @@ describe('LLM bench of a decoder with KV cache', () => {
 
   it('writes CSV with one row per configuration', async () => {
     const csv = path.join(root, 'llm.csv');
-    const run = await llmops(['bench', decoder, '--batch', '1,3', '--prompt-tokens', '8', '--gen-tokens', '3', '--iterations', '1', '--csv', csv]);
+    const run = await llmops([
+      'bench',
+      decoder,
+      '--batch',
+      '1,3',
+      '--prompt-tokens',
+      '8',
+      '--gen-tokens',
+      '3',
+      '--iterations',
+      '1',
+      '--csv',
+      csv,
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const lines = (await readFile(csv, 'utf8')).trim().split('\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[0]!, /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache$/);
+    assert.match(
+      lines[0]!,
+      /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache$/,
+    );
     assert.match(lines[2]!, /,llm,cpu,,[\d.]+,3,8,3,1,.*,naive$/);
     assert.match(run.stdout, /TTFT p50 ms/);
   });
 
   it('benches the embedded tiny model when no target is given', async () => {
     const cache = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-cache-'));
-    const run = await llmops(['bench', '--prompt-tokens', '16', '--gen-tokens', '4', '--iterations', '2', '--json'], { cwd: root, env: { LLMOPS_CACHE_DIR: cache } });
+    const run = await llmops(['bench', '--prompt-tokens', '16', '--gen-tokens', '4', '--iterations', '2', '--json'], {
+      cwd: root,
+      env: { LLMOPS_CACHE_DIR: cache },
+    });
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout) as LlmBenchResult;
     assert.equal(result.model, 'embedded:tiny');

@@ -28,7 +28,14 @@ function scriptedLM(prefillMs: number, decodeMs: number) {
 describe('LLM phase measurements', () => {
   it('times prefill as TTFT and each decode step as TPOT, excluding warm-up', async () => {
     const { lm, calls } = scriptedLM(12, 3);
-    const [result] = await benchLlm(lm, { batches: [2], promptTokens: [16], genTokens: 5, warmup: 1, iterations: 3, promptIds: (n) => Array.from({ length: n }, (_, i) => i + 1) });
+    const [result] = await benchLlm(lm, {
+      batches: [2],
+      promptTokens: [16],
+      genTokens: 5,
+      warmup: 1,
+      iterations: 3,
+      promptIds: (n) => Array.from({ length: n }, (_, i) => i + 1),
+    });
     assert.ok(result);
     // 4 generations (1 warm-up + 3 measured), each 1 prefill + 4 decode steps.
     assert.equal(calls.filter((c) => c.kind === 'prefill').length, 4);
@@ -52,26 +59,51 @@ describe('LLM phase measurements', () => {
 
   it('gives a cost per million tokens from the aggregate throughput', async () => {
     const { lm } = scriptedLM(1, 1);
-    const [result] = await benchLlm(lm, { batches: [1], promptTokens: [4], genTokens: 3, warmup: 0, iterations: 2, gpuPricePerHour: 3.6, promptIds: (n) => Array(n).fill(5) });
+    const [result] = await benchLlm(lm, {
+      batches: [1],
+      promptTokens: [4],
+      genTokens: 3,
+      warmup: 0,
+      iterations: 2,
+      gpuPricePerHour: 3.6,
+      promptIds: (n) => Array(n).fill(5),
+    });
     assert.equal(result!.costPerMillionTokens, Number((1e6 / result!.throughputTokensPerSecond / 1000).toPrecision(4)));
   });
 
   it('runs one configuration per batch × prompt length, in order', async () => {
     const { lm } = scriptedLM(0, 0);
-    const results = await benchLlm(lm, { batches: [1, 4], promptTokens: [8, 32], genTokens: 2, warmup: 0, iterations: 1, promptIds: (n) => Array(n).fill(5) });
-    assert.deepEqual(results.map((r) => [r.promptTokens, r.batch]), [
-      [8, 1],
-      [8, 4],
-      [32, 1],
-      [32, 4],
-    ]);
+    const results = await benchLlm(lm, {
+      batches: [1, 4],
+      promptTokens: [8, 32],
+      genTokens: 2,
+      warmup: 0,
+      iterations: 1,
+      promptIds: (n) => Array(n).fill(5),
+    });
+    assert.deepEqual(
+      results.map((r) => [r.promptTokens, r.batch]),
+      [
+        [8, 1],
+        [8, 4],
+        [32, 1],
+        [32, 4],
+      ],
+    );
   });
 
   it('stops between iterations when aborted', async () => {
     const { lm } = scriptedLM(2, 1);
     const controller = new AbortController();
     controller.abort();
-    await assert.rejects(benchLlm(lm, { batches: [1], promptTokens: [4], genTokens: 2, warmup: 0, iterations: 5, promptIds: (n) => Array(n).fill(5) }, { signal: controller.signal }), /interrupted/);
+    await assert.rejects(
+      benchLlm(
+        lm,
+        { batches: [1], promptTokens: [4], genTokens: 2, warmup: 0, iterations: 5, promptIds: (n) => Array(n).fill(5) },
+        { signal: controller.signal },
+      ),
+      /interrupted/,
+    );
   });
 });
 

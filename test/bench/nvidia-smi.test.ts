@@ -8,10 +8,13 @@ import { gpuMemoryOf, gpuMemorySampler, parseComputeApps } from '../../src/proc/
 describe('nvidia-smi', () => {
   it('sums used GPU memory per pid and skips unreadable rows', () => {
     const usage = parseComputeApps('1234, 512\n1234, 256\n99, [N/A]\n\n4321, 1024\n');
-    assert.deepEqual([...usage.entries()], [
-      [1234, 768],
-      [4321, 1024],
-    ]);
+    assert.deepEqual(
+      [...usage.entries()],
+      [
+        [1234, 768],
+        [4321, 1024],
+      ],
+    );
   });
 
   it('reads this process from a fake nvidia-smi on PATH, and is null when none is installed', async () => {

@@ -46,27 +46,45 @@ export function encodeModel(graph: OnnxGraph): Buffer {
           stringField(3, node.name ?? `node${index}`),
           stringField(4, node.opType),
           // AttributeProto: name (1), i (3), type (20) = INT (2).
-          ...Object.entries(node.attributes ?? {}).map(([name, value]) => field(5, concat([stringField(1, name), varintField(3, value), varintField(20, 2)]))),
+          ...Object.entries(node.attributes ?? {}).map(([name, value]) =>
+            field(5, concat([stringField(1, name), varintField(3, value), varintField(20, 2)])),
+          ),
         ]),
       ),
     ),
     stringField(2, 'fixture'),
     ...graph.initializers.map((init) =>
-      field(5, concat([...init.dims.map((dim) => varintField(1, dim)), varintField(2, init.data instanceof BigInt64Array ? 7 : 1), stringField(8, init.name), field(9, Buffer.from(init.data.buffer, init.data.byteOffset, init.data.byteLength))])),
+      field(
+        5,
+        concat([
+          ...init.dims.map((dim) => varintField(1, dim)),
+          varintField(2, init.data instanceof BigInt64Array ? 7 : 1),
+          stringField(8, init.name),
+          field(9, Buffer.from(init.data.buffer, init.data.byteOffset, init.data.byteLength)),
+        ]),
+      ),
     ),
     ...graph.inputs.map((value) => field(11, valueInfo(value))),
     ...graph.outputs.map((value) => field(12, valueInfo(value))),
   ]);
-  return concat([varintField(1, 8), stringField(2, 'llmops-test'), field(7, graphBytes), field(8, concat([stringField(1, ''), varintField(2, graph.opset ?? 17)]))]);
+  return concat([
+    varintField(1, 8),
+    stringField(2, 'llmops-test'),
+    field(7, graphBytes),
+    field(8, concat([stringField(1, ''), varintField(2, graph.opset ?? 17)])),
+  ]);
 }
 
 /** x [batch, inFeatures] → MatMul → Add → Relu → MatMul → y [batch, outFeatures]: a small MLP with a symbolic batch. */
-export function mlpModel(options: { inFeatures?: number; hidden?: number; outFeatures?: number; batchDim?: Dim } = {}): Buffer {
+export function mlpModel(
+  options: { inFeatures?: number; hidden?: number; outFeatures?: number; batchDim?: Dim } = {},
+): Buffer {
   const inFeatures = options.inFeatures ?? 16;
   const hidden = options.hidden ?? 32;
   const outFeatures = options.outFeatures ?? 4;
   const batch = options.batchDim ?? 'batch';
-  const weights = (count: number, seed: number) => Float32Array.from({ length: count }, (_, index) => Math.sin(index * 0.37 + seed) * 0.1);
+  const weights = (count: number, seed: number) =>
+    Float32Array.from({ length: count }, (_, index) => Math.sin(index * 0.37 + seed) * 0.1);
   return encodeModel({
     inputs: [{ name: 'x', elemType: 1, dims: [batch, inFeatures] }],
     outputs: [{ name: 'y', elemType: 1, dims: [batch, outFeatures] }],

@@ -53,8 +53,21 @@ describe('engine result rendering', () => {
   });
 
   it('renders the gate verdict and the regressed metrics', () => {
-    const slower = { ...result, results: [{ ...result.results[0]!, latencyMs: summary(4), throughputPerSecond: 2000, stats: { latencyMs: { count: 1000, min: 4, stddev: 0.01, histogram: '' } } }] };
-    const tight = { ...result, results: [{ ...result.results[0]!, stats: { latencyMs: { count: 1000, min: 2, stddev: 0.01, histogram: '' } } }] };
+    const slower = {
+      ...result,
+      results: [
+        {
+          ...result.results[0]!,
+          latencyMs: summary(4),
+          throughputPerSecond: 2000,
+          stats: { latencyMs: { count: 1000, min: 4, stddev: 0.01, histogram: '' } },
+        },
+      ],
+    };
+    const tight = {
+      ...result,
+      results: [{ ...result.results[0]!, stats: { latencyMs: { count: 1000, min: 2, stddev: 0.01, histogram: '' } } }],
+    };
     const text = renderGate(compareToBaseline(slower, tight, { maxRegression: 0.05 }));
     assert.match(text, /gate FAILED: 2 metric/);
     assert.match(text, /latencyMs\.p50 .*\+100\.0% worse .*REGRESSED/);
@@ -66,14 +79,23 @@ describe('bench targets', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-target-'));
     await writeFile(path.join(dir, 'a.plan'), 'x');
     await writeFile(path.join(dir, 'b.plan'), 'x');
-    await assert.rejects(resolveTarget(dir), (error: unknown) => error instanceof LlmopsError && error.exitCode === 2 && /several TensorRT engines \(a\.plan, b\.plan\)/.test(error.message));
+    await assert.rejects(
+      resolveTarget(dir),
+      (error: unknown) =>
+        error instanceof LlmopsError &&
+        error.exitCode === 2 &&
+        /several TensorRT engines \(a\.plan, b\.plan\)/.test(error.message),
+    );
   });
 
   it('reads the engine TensorRT version from the artifact manifest', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-target-'));
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'model.plan'), 'x');
-    await writeFile(path.join(dir, 'llmops.json'), JSON.stringify({ backend: 'tensorrt', toolVersions: { tensorrt: { version: '10.3.0.26' } } }));
+    await writeFile(
+      path.join(dir, 'llmops.json'),
+      JSON.stringify({ backend: 'tensorrt', toolVersions: { tensorrt: { version: '10.3.0.26' } } }),
+    );
     const target = await resolveTarget(dir);
     assert.equal(target.kind, 'plan');
     assert.equal(target.kind === 'plan' && target.tensorrtVersion, '10.3.0.26');

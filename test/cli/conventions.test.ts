@@ -58,9 +58,16 @@ describe('CLI conventions', () => {
   it('config --json prints the effective configuration with environment overrides and secrets redacted', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-cli-'));
     await writeFile(path.join(dir, 'llmops.yaml'), 'name: demo\ngenerate:\n  maxTokens: 12\n');
-    const result = await runCli(['config', '--json'], { cwd: dir, env: { HF_TOKEN: 'hf_secret_value_123', LLMOPS_PROVIDER: 'cpu' } });
+    const result = await runCli(['config', '--json'], {
+      cwd: dir,
+      env: { HF_TOKEN: 'hf_secret_value_123', LLMOPS_PROVIDER: 'cpu' },
+    });
     assert.equal(result.code, 0, result.stderr);
-    const document = JSON.parse(result.stdout) as { file: string; fromEnv: Record<string, string>; config: Record<string, any> };
+    const document = JSON.parse(result.stdout) as {
+      file: string;
+      fromEnv: Record<string, string>;
+      config: Record<string, any>;
+    };
     assert.equal(document.file, path.join(dir, 'llmops.yaml'));
     assert.equal(document.config.name, 'demo');
     assert.equal(document.config.generate.maxTokens, 12);

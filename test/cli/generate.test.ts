@@ -18,10 +18,19 @@ describe('llmops generate', () => {
   it('streams the completion of the embedded model, and --json reports the same generation', async () => {
     const text = await runCli(['generate', '--prompt', 'Hello there', '--max-tokens', '12'], { env: cacheEnv });
     assert.equal(text.code, 0, text.stderr);
-    const json = await runCli(['generate', '--prompt', 'Hello there', '--max-tokens', '12', '--json'], { env: cacheEnv });
+    const json = await runCli(['generate', '--prompt', 'Hello there', '--max-tokens', '12', '--json'], {
+      env: cacheEnv,
+    });
     assert.equal(json.code, 0, json.stderr);
     const result = JSON.parse(json.stdout) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(result).sort(), ['finishReason', 'promptTokens', 'text', 'tokenIds', 'tokensPerSecond', 'ttftMs']);
+    assert.deepEqual(Object.keys(result).sort(), [
+      'finishReason',
+      'promptTokens',
+      'text',
+      'tokenIds',
+      'tokensPerSecond',
+      'ttftMs',
+    ]);
     assert.equal(text.stdout, `${result.text as string}\n`);
     assert.equal((result.tokenIds as number[]).length, 12);
     assert.equal(result.finishReason, 'length');
@@ -30,7 +39,23 @@ describe('llmops generate', () => {
   });
 
   it('takes a model directory and sampling flags', async () => {
-    const args = ['generate', model, '-p', 'abc', '-n', '8', '--temperature', '0.9', '--top-k', '20', '--top-p', '0.9', '--seed', '3', '--json'];
+    const args = [
+      'generate',
+      model,
+      '-p',
+      'abc',
+      '-n',
+      '8',
+      '--temperature',
+      '0.9',
+      '--top-k',
+      '20',
+      '--top-p',
+      '0.9',
+      '--seed',
+      '3',
+      '--json',
+    ];
     const first = JSON.parse((await runCli(args)).stdout) as { tokenIds: number[] };
     const second = JSON.parse((await runCli(args)).stdout) as { tokenIds: number[] };
     assert.deepEqual(first.tokenIds, second.tokenIds);
@@ -39,15 +64,23 @@ describe('llmops generate', () => {
   it('reads generation defaults from llmops.yaml, and flags win', async () => {
     const cwd = await mkdtemp(path.join(os.tmpdir(), 'llmops-gen-'));
     await writeFile(path.join(cwd, 'llmops.yaml'), `model: ${JSON.stringify(model)}\ngenerate:\n  maxTokens: 3\n`);
-    const fromFile = JSON.parse((await runCli(['generate', '-p', 'x', '--json'], { cwd })).stdout) as { tokenIds: number[] };
+    const fromFile = JSON.parse((await runCli(['generate', '-p', 'x', '--json'], { cwd })).stdout) as {
+      tokenIds: number[];
+    };
     assert.equal(fromFile.tokenIds.length, 3);
-    const fromFlag = JSON.parse((await runCli(['generate', '-p', 'x', '-n', '5', '--json'], { cwd })).stdout) as { tokenIds: number[] };
+    const fromFlag = JSON.parse((await runCli(['generate', '-p', 'x', '-n', '5', '--json'], { cwd })).stdout) as {
+      tokenIds: number[];
+    };
     assert.equal(fromFlag.tokenIds.length, 5);
   });
 
   const badInputs: Array<[string, () => Promise<string[]>, RegExp]> = [
     ['a missing directory', async () => ['/nonexistent/dir'], /model directory \/nonexistent\/dir does not exist/],
-    ['a directory without a model', async () => [await mkdtemp(path.join(os.tmpdir(), 'llmops-empty-'))], /has no model\.onnx or onnx\/model\.onnx/],
+    [
+      'a directory without a model',
+      async () => [await mkdtemp(path.join(os.tmpdir(), 'llmops-empty-'))],
+      /has no model\.onnx or onnx\/model\.onnx/,
+    ],
     [
       'a corrupt model.onnx',
       async () => {
@@ -68,7 +101,11 @@ describe('llmops generate', () => {
       },
       /has no tokenizer\.json/,
     ],
-    ['a Hub id that is not local', async () => ['acme/tiny-gpt'], /looks like a Hub id.*llmops compile --model acme\/tiny-gpt/],
+    [
+      'a Hub id that is not local',
+      async () => ['acme/tiny-gpt'],
+      /looks like a Hub id.*llmops compile --model acme\/tiny-gpt/,
+    ],
     ['a temperature out of range', async () => ['--temperature', '-1'], /--temperature.*non-negative number/],
     ['an unknown provider', async () => ['--provider', 'tpu'], /argument 'tpu' is invalid.*cpu, cuda, tensorrt/],
   ];

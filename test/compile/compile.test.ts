@@ -40,7 +40,10 @@ describe('compile --backend ort', () => {
     const compiled = await CausalLM.load({ dir: path.join(cwd, 'art') });
     const prompts = ['The model server', 'Once upon a time, a small', 'GPU'];
     for (const prompt of prompts) {
-      assert.deepEqual((await compiled.generate(prompt, { maxTokens: 16 })).tokenIds, (await source.generate(prompt, { maxTokens: 16 })).tokenIds);
+      assert.deepEqual(
+        (await compiled.generate(prompt, { maxTokens: 16 })).tokenIds,
+        (await source.generate(prompt, { maxTokens: 16 })).tokenIds,
+      );
     }
     await source.dispose();
     await compiled.dispose();
@@ -51,7 +54,10 @@ describe('compile --backend ort', () => {
     const cwd = await tempDir();
     assert.equal((await runCli(['compile', '--model', tiny, '--out', 'art'], { cwd })).code, 0);
     await writeFile(path.join(cwd, 'art', 'tokenizer_config.json'), '{}');
-    await assert.rejects(readArtifact(path.join(cwd, 'art'), { verify: true }), /tokenizer_config\.json does not match its sha256/);
+    await assert.rejects(
+      readArtifact(path.join(cwd, 'art'), { verify: true }),
+      /tokenizer_config\.json does not match its sha256/,
+    );
   });
 
   it('keeps external data external for large models', async () => {
@@ -82,9 +88,21 @@ describe('compile: bad input exits 2 and touches nothing', () => {
       },
       /tensorrt-llm backend cannot build .*no checkpoint converter for model_type bert/,
     ],
-    ['ort asked for fp16', async () => ['--model', tiny, '--precision', 'fp16'], /ort backend optimizes the graph as it is \(fp32\)/],
-    ['an invalid --optimize level', async () => ['--model', tiny, '--optimize', 'O9'], /--optimize for the ort backend must be one of/],
-    ['malformed --shapes', async () => ['--model', tiny, '--backend', 'tensorrt', '--shapes', 'batch=8:4:1', '--dry-run'], /MIN <= OPT <= MAX/],
+    [
+      'ort asked for fp16',
+      async () => ['--model', tiny, '--precision', 'fp16'],
+      /ort backend optimizes the graph as it is \(fp32\)/,
+    ],
+    [
+      'an invalid --optimize level',
+      async () => ['--model', tiny, '--optimize', 'O9'],
+      /--optimize for the ort backend must be one of/,
+    ],
+    [
+      'malformed --shapes',
+      async () => ['--model', tiny, '--backend', 'tensorrt', '--shapes', 'batch=8:4:1', '--dry-run'],
+      /MIN <= OPT <= MAX/,
+    ],
   ];
   for (const [name, args, message] of cases) {
     it(name, async () => {
@@ -111,9 +129,48 @@ describe('compile: bad input exits 2 and touches nothing', () => {
 
 // Flags these tools document (optimum 1.24 `optimum-cli export onnx --help`; TensorRT 10 `trtexec --help`;
 // TensorRT-LLM 0.20 `trtllm-build --help` and convert_checkpoint.py).
-const OPTIMUM_FLAGS = new Set(['--model', '--task', '--opset', '--device', '--dtype', '--optimize', '--monolith', '--no-post-process', '--trust-remote-code', '--framework', '--atol', '--cache_dir', '--pad_token_id', '--library-name']);
-const TRTEXEC_FLAGS = new Set(['--onnx', '--saveEngine', '--minShapes', '--optShapes', '--maxShapes', '--fp16', '--bf16', '--int8', '--best', '--stronglyTyped', '--timingCacheFile', '--memPoolSize', '--skipInference', '--builderOptimizationLevel', '--verbose']);
-const TRTLLM_BUILD_FLAGS = new Set(['--checkpoint_dir', '--output_dir', '--gemm_plugin', '--max_batch_size', '--max_input_len', '--max_seq_len', '--max_num_tokens']);
+const OPTIMUM_FLAGS = new Set([
+  '--model',
+  '--task',
+  '--opset',
+  '--device',
+  '--dtype',
+  '--optimize',
+  '--monolith',
+  '--no-post-process',
+  '--trust-remote-code',
+  '--framework',
+  '--atol',
+  '--cache_dir',
+  '--pad_token_id',
+  '--library-name',
+]);
+const TRTEXEC_FLAGS = new Set([
+  '--onnx',
+  '--saveEngine',
+  '--minShapes',
+  '--optShapes',
+  '--maxShapes',
+  '--fp16',
+  '--bf16',
+  '--int8',
+  '--best',
+  '--stronglyTyped',
+  '--timingCacheFile',
+  '--memPoolSize',
+  '--skipInference',
+  '--builderOptimizationLevel',
+  '--verbose',
+]);
+const TRTLLM_BUILD_FLAGS = new Set([
+  '--checkpoint_dir',
+  '--output_dir',
+  '--gemm_plugin',
+  '--max_batch_size',
+  '--max_input_len',
+  '--max_seq_len',
+  '--max_num_tokens',
+]);
 const CONVERT_FLAGS = new Set(['--model_dir', '--output_dir', '--dtype', '--tp_size', '--pp_size']);
 
 function flagsOf(argv: string[]): string[] {
@@ -129,12 +186,21 @@ function containerCommand(argv: string[]): string[] {
 }
 
 describe('compile --dry-run', () => {
-  async function plan(args: string[]): Promise<{ backend: string; steps: Array<{ name: string; argv: string[] }>; out: string }> {
+  async function plan(
+    args: string[],
+  ): Promise<{ backend: string; steps: Array<{ name: string; argv: string[] }>; out: string }> {
     const cwd = await tempDir();
-    const result = await runCli(['compile', '--model', tiny, '--dry-run', '--json', '--out', 'art', ...args], { cwd, env: { PATH: '/usr/bin:/bin' } });
+    const result = await runCli(['compile', '--model', tiny, '--dry-run', '--json', '--out', 'art', ...args], {
+      cwd,
+      env: { PATH: '/usr/bin:/bin' },
+    });
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await readdir(cwd), [], 'a dry run writes nothing');
-    return JSON.parse(result.stdout) as { backend: string; steps: Array<{ name: string; argv: string[] }>; out: string };
+    return JSON.parse(result.stdout) as {
+      backend: string;
+      steps: Array<{ name: string; argv: string[] }>;
+      out: string;
+    };
   }
 
   it('optimum: only flags optimum-cli export onnx defines, the source mounted read-only', async () => {
@@ -147,7 +213,10 @@ describe('compile --dry-run', () => {
     const exportArgs = cli.slice(cli.indexOf('optimum-cli') + 1);
     assert.deepEqual(exportArgs.slice(0, 2), ['export', 'onnx']);
     for (const flag of flagsOf(exportArgs)) assert.ok(OPTIMUM_FLAGS.has(flag), `optimum-cli has no ${flag}`);
-    assert.deepEqual(exportArgs.slice(exportArgs.indexOf('--task'), exportArgs.indexOf('--task') + 2), ['--task', 'text-generation-with-past']);
+    assert.deepEqual(exportArgs.slice(exportArgs.indexOf('--task'), exportArgs.indexOf('--task') + 2), [
+      '--task',
+      'text-generation-with-past',
+    ]);
   });
 
   it('tensorrt: trtexec flags per TensorRT 10, profiles for every KV input from config.json', async () => {
@@ -166,11 +235,15 @@ describe('compile --dry-run', () => {
 
   it('tensorrt-llm: convert_checkpoint.py and trtllm-build flags', async () => {
     const { steps } = await plan(['--backend', 'tensorrt-llm']);
-    assert.deepEqual(steps.map((step) => step.name), ['trtllm-convert', 'trtllm-build']);
+    assert.deepEqual(
+      steps.map((step) => step.name),
+      ['trtllm-convert', 'trtllm-build'],
+    );
     const convert = containerCommand(steps[0]!.argv);
     assert.match(convert[1]!, /examples\/models\/core\/gpt\/convert_checkpoint\.py$/);
     for (const flag of flagsOf(convert)) assert.ok(CONVERT_FLAGS.has(flag), `convert_checkpoint.py has no ${flag}`);
-    for (const flag of flagsOf(containerCommand(steps[1]!.argv))) assert.ok(TRTLLM_BUILD_FLAGS.has(flag), `trtllm-build has no ${flag}`);
+    for (const flag of flagsOf(containerCommand(steps[1]!.argv)))
+      assert.ok(TRTLLM_BUILD_FLAGS.has(flag), `trtllm-build has no ${flag}`);
   });
 
   it('is deterministic and prints pasteable commands without --json', async () => {
@@ -191,7 +264,9 @@ describe('compile --dry-run', () => {
     const socketDir = await tempDir('llmops-nodocker-');
     for (const step of steps) {
       const stderr = await new Promise<string>((resolve) => {
-        const child = spawn(docker, step.argv.slice(1), { env: { ...process.env, DOCKER_HOST: `unix://${socketDir}/absent.sock` } });
+        const child = spawn(docker, step.argv.slice(1), {
+          env: { ...process.env, DOCKER_HOST: `unix://${socketDir}/absent.sock` },
+        });
         let err = '';
         child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
         child.on('close', () => resolve(err));
@@ -201,7 +276,9 @@ describe('compile --dry-run', () => {
     }
     // And the check can fail: a bad flag is rejected before any connection.
     const bad = await new Promise<string>((resolve) => {
-      const child = spawn(docker, ['run', '--no-such-flag', 'image'], { env: { ...process.env, DOCKER_HOST: `unix://${socketDir}/absent.sock` } });
+      const child = spawn(docker, ['run', '--no-such-flag', 'image'], {
+        env: { ...process.env, DOCKER_HOST: `unix://${socketDir}/absent.sock` },
+      });
       let err = '';
       child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
       child.on('close', () => resolve(err));
@@ -218,7 +295,10 @@ describe('compile with a fake docker on PATH', () => {
 
   it('tensorrt success: records the GPU, TensorRT version and image; the user owns the output', async () => {
     const cwd = await tempDir();
-    const result = await runCli(['compile', '--model', tiny, '--backend', 'tensorrt', '--out', 'engine', '--json'], { cwd, env: docker.env('ok') });
+    const result = await runCli(['compile', '--model', tiny, '--backend', 'tensorrt', '--out', 'engine', '--json'], {
+      cwd,
+      env: docker.env('ok'),
+    });
     assert.equal(result.code, 0, result.stderr);
     const manifest = JSON.parse(result.stdout) as ArtifactManifest;
     assert.equal(manifest.tools.tensorrt, '10.8.0');
@@ -236,10 +316,27 @@ describe('compile with a fake docker on PATH', () => {
   it('optimum success validates the export in the engine; an accuracy warning fails the build', async () => {
     const cwd = await tempDir();
     const env = docker.env('ok', { FAKE_EXPORT_FROM: tiny });
-    const ok = await runCli(['compile', '--model', tiny, '--backend', 'optimum', '--image', 'python:3.11-slim-bookworm', '--out', 'onnx', '--json'], { cwd, env });
+    const ok = await runCli(
+      [
+        'compile',
+        '--model',
+        tiny,
+        '--backend',
+        'optimum',
+        '--image',
+        'python:3.11-slim-bookworm',
+        '--out',
+        'onnx',
+        '--json',
+      ],
+      { cwd, env },
+    );
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal((JSON.parse(ok.stdout) as ArtifactManifest).tools.optimum, '1.24.0');
-    const bad = await runCli(['compile', '--model', tiny, '--backend', 'optimum', '--image', 'python:3.11-slim-bookworm', '--out', 'bad'], { cwd, env: docker.env('accuracy', { FAKE_EXPORT_FROM: tiny }) });
+    const bad = await runCli(
+      ['compile', '--model', tiny, '--backend', 'optimum', '--image', 'python:3.11-slim-bookworm', '--out', 'bad'],
+      { cwd, env: docker.env('accuracy', { FAKE_EXPORT_FROM: tiny }) },
+    );
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /does not match the PyTorch model: .*not within the set tolerance/);
     assert.ok(!(await readdir(cwd)).includes('bad'));
@@ -253,7 +350,10 @@ describe('compile with a fake docker on PATH', () => {
   for (const [mode, message] of failures) {
     it(`${mode}: one clear line, exit 1, no partial artifact`, async () => {
       const cwd = await tempDir();
-      const result = await runCli(['compile', '--model', tiny, '--backend', 'tensorrt', '--out', 'engine'], { cwd, env: docker.env(mode) });
+      const result = await runCli(['compile', '--model', tiny, '--backend', 'tensorrt', '--out', 'engine'], {
+        cwd,
+        env: docker.env(mode),
+      });
       assert.equal(result.code, 1, result.stderr);
       assert.match(result.stderr, message);
       assert.ok(isOneLineError(result.stderr), result.stderr);
@@ -264,7 +364,11 @@ describe('compile with a fake docker on PATH', () => {
   it('SIGINT removes the running container and leaves nothing behind (exit 130)', async () => {
     const cwd = await tempDir();
     await writeFile(docker.log, '');
-    const child = spawn(process.execPath, [cliPath, 'compile', '--model', tiny, '--backend', 'tensorrt', '--out', 'engine'], { cwd, env: { ...process.env, ...docker.env('hang') } });
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'compile', '--model', tiny, '--backend', 'tensorrt', '--out', 'engine'],
+      { cwd, env: { ...process.env, ...docker.env('hang') } },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     // Wait until the build container is running.
@@ -279,7 +383,10 @@ describe('compile with a fake docker on PATH', () => {
     const calls = await docker.calls();
     const run = calls.filter((argv) => argv[0] === 'run').pop()!;
     const name = run[run.indexOf('--name') + 1];
-    assert.ok(calls.some((argv) => argv[0] === 'rm' && argv.includes('-f') && argv.includes(name!)), 'docker rm -f <container> was called');
+    assert.ok(
+      calls.some((argv) => argv[0] === 'rm' && argv.includes('-f') && argv.includes(name!)),
+      'docker rm -f <container> was called',
+    );
     assert.deepEqual(await readdir(cwd), []);
   });
 });
@@ -301,7 +408,8 @@ describe('compile validation', () => {
   it('the tolerance scales with the logits: fp32-sized differences pass at any scale, a few percent of the scale fails', async () => {
     const { compareLogits, DEFAULT_LOGITS_TOLERANCE } = await import('../../src/compile/validate.js');
     const row = (scale: number) => Float32Array.from({ length: 64 }, (_, i) => scale * Math.sin(i * 1.7));
-    const shifted = (values: Float32Array, delta: number) => values.map((value, i) => (i === 5 ? value + delta : value));
+    const shifted = (values: Float32Array, delta: number) =>
+      values.map((value, i) => (i === 5 ? value + delta : value));
     // What the issue measured on an 86M PyTorch export: |Δ| 0.04 on logits in the tens.
     const large = row(40);
     assert.equal(compareLogits(large, shifted(large, 0.04)).within, true);
@@ -312,7 +420,10 @@ describe('compile validation', () => {
     assert.equal(compareLogits(small, shifted(small, 5e-3)).within, false);
     assert.equal(compareLogits(large, shifted(large, Number.NaN)).within, false, 'NaN fails');
     assert.equal(compareLogits(large, large.subarray(1)).within, false, 'a different vocabulary fails');
-    assert.equal(compareLogits(large, large).bound, DEFAULT_LOGITS_TOLERANCE.atol + DEFAULT_LOGITS_TOLERANCE.rtol * Math.max(...large.map(Math.abs)));
+    assert.equal(
+      compareLogits(large, large).bound,
+      DEFAULT_LOGITS_TOLERANCE.atol + DEFAULT_LOGITS_TOLERANCE.rtol * Math.max(...large.map(Math.abs)),
+    );
   });
 
   it('fails a graph whose weights were perturbed by 3% even when the greedy tokens still match', async () => {
@@ -345,11 +456,30 @@ describe('compile --backend ort on PyTorch exports with realistic weights', () =
   }
   const sizes: Array<[string, string[]]> = [
     ['~11M (6 × 384)', ['--layers', '6', '--hidden', '384', '--heads', '6', '--positions', '512']],
-    ['~30M (6 × 640)', ['--layers', '6', '--hidden', '640', '--heads', '10', '--positions', '512', '--residual-scale', '5', '--outlier-dims', '4', '--outlier-value', '300']],
+    [
+      '~30M (6 × 640)',
+      [
+        '--layers',
+        '6',
+        '--hidden',
+        '640',
+        '--heads',
+        '10',
+        '--positions',
+        '512',
+        '--residual-scale',
+        '5',
+        '--outlier-dims',
+        '4',
+        '--outlier-value',
+        '300',
+      ],
+    ],
   ];
   for (const [name, args] of sizes) {
     it(`compiles ${name} with default options, the validation recorded`, async (t) => {
-      if (!(await torchAvailable())) return t.skip(`needs ${python} with torch and onnx (apt-get install python3-torch python3-onnx)`);
+      if (!(await torchAvailable()))
+        return t.skip(`needs ${python} with torch and onnx (apt-get install python3-torch python3-onnx)`);
       const { execa } = await import('execa');
       const cwd = await tempDir();
       const model = path.join(cwd, 'model');
@@ -357,7 +487,13 @@ describe('compile --backend ort on PyTorch exports with realistic weights', () =
       const result = await runCli(['compile', '--model', model, '--backend', 'ort', '--out', 'art', '--json'], { cwd });
       assert.equal(result.code, 0, result.stderr);
       const manifest = JSON.parse(result.stdout) as ArtifactManifest;
-      const validation = manifest.validation as unknown as { passed: boolean; greedyMatch: boolean; logitScale: number; tolerance: number; maxAbsDiff: number };
+      const validation = manifest.validation as unknown as {
+        passed: boolean;
+        greedyMatch: boolean;
+        logitScale: number;
+        tolerance: number;
+        maxAbsDiff: number;
+      };
       assert.equal(validation.passed, true);
       assert.equal(validation.greedyMatch, true);
       assert.ok(validation.logitScale > 5, `logits of realistic scale, got max |logit| ${validation.logitScale}`);

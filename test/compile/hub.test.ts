@@ -31,9 +31,14 @@ describe('compile from the Hub (loopback stand-in)', () => {
   before(async () => {
     const tiny = await ensureTinyModel();
     const files: StandInFile[] = [];
-    for (const name of (await readdir(tiny)).sort()) files.push({ path: name, content: await readFile(path.join(tiny, name)), lfs: name.endsWith('.onnx') });
+    for (const name of (await readdir(tiny)).sort())
+      files.push({ path: name, content: await readFile(path.join(tiny, name)), lfs: name.endsWith('.onnx') });
     // v1 differs from main by its generation config, so the two revisions are distinct commits.
-    const v1 = files.map((file) => (file.path === 'generation_config.json' ? { ...file, content: Buffer.from(`${file.content.toString().trim()}\n\n`) } : file));
+    const v1 = files.map((file) =>
+      file.path === 'generation_config.json'
+        ? { ...file, content: Buffer.from(`${file.content.toString().trim()}\n\n`) }
+        : file,
+    );
     hub = await startHubStandIn(
       [
         { id: 'acme/tiny', revisions: { main: MAIN, v1: V1 }, commits: { [MAIN]: files, [V1]: v1 } },
@@ -48,11 +53,19 @@ describe('compile from the Hub (loopback stand-in)', () => {
     await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
   });
 
-  const env = (cache: string, extra: NodeJS.ProcessEnv = {}) => ({ HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_TOKEN: '', ...extra });
+  const env = (cache: string, extra: NodeJS.ProcessEnv = {}) => ({
+    HF_ENDPOINT: hub.url,
+    HF_HUB_CACHE: cache,
+    HF_TOKEN: '',
+    ...extra,
+  });
 
   it('a public repo: resolves main to its commit, fills the shared cache in huggingface_hub layout, records the source', async () => {
     const [cwd, cache] = [await tempDir(), await tempDir()];
-    const result = await runCli(['compile', '--model', 'acme/tiny', '--out', 'art', '--json'], { cwd, env: env(cache) });
+    const result = await runCli(['compile', '--model', 'acme/tiny', '--out', 'art', '--json'], {
+      cwd,
+      env: env(cache),
+    });
     assert.equal(result.code, 0, result.stderr);
     const manifest = JSON.parse(result.stdout) as ArtifactManifest;
     assert.deepEqual(manifest.source, { model: 'acme/tiny', revision: 'main', commit: MAIN });
@@ -64,9 +77,16 @@ describe('compile from the Hub (loopback stand-in)', () => {
 
   it('a pinned revision resolves to its own commit', async () => {
     const [cwd, cache] = [await tempDir(), await tempDir()];
-    const result = await runCli(['compile', '--model', 'acme/tiny', '--revision', 'v1', '--out', 'art', '--json'], { cwd, env: env(cache) });
+    const result = await runCli(['compile', '--model', 'acme/tiny', '--revision', 'v1', '--out', 'art', '--json'], {
+      cwd,
+      env: env(cache),
+    });
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual((JSON.parse(result.stdout) as ArtifactManifest).source, { model: 'acme/tiny', revision: 'v1', commit: V1 });
+    assert.deepEqual((JSON.parse(result.stdout) as ArtifactManifest).source, {
+      model: 'acme/tiny',
+      revision: 'v1',
+      commit: V1,
+    });
     assert.equal((await readFile(path.join(cache, 'models--acme--tiny', 'refs', 'v1'), 'utf8')).trim(), V1);
   });
 
@@ -78,10 +98,14 @@ describe('compile from the Hub (loopback stand-in)', () => {
     assert.ok(isOneLineError(denied.stderr));
     assert.deepEqual(await readdir(cwd), []);
 
-    const allowed = await runCli(['compile', '--model', 'acme/gated', '--out', 'art', '--json', '--verbose'], { cwd, env: env(cache, { HF_TOKEN: TOKEN }) });
+    const allowed = await runCli(['compile', '--model', 'acme/gated', '--out', 'art', '--json', '--verbose'], {
+      cwd,
+      env: env(cache, { HF_TOKEN: TOKEN }),
+    });
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.ok(hub.requests.some((request) => request.authorized));
-    for (const text of [allowed.stdout, allowed.stderr, await readFile(path.join(cwd, 'art', 'llmops.json'), 'utf8')]) assert.ok(!text.includes(TOKEN));
+    for (const text of [allowed.stdout, allowed.stderr, await readFile(path.join(cwd, 'art', 'llmops.json'), 'utf8')])
+      assert.ok(!text.includes(TOKEN));
     const config = await runCli(['config', '--json'], { cwd, env: env(cache, { HF_TOKEN: TOKEN }) });
     assert.ok(!config.stdout.includes(TOKEN));
   });
@@ -101,18 +125,30 @@ describe('compile from the Hub (loopback stand-in)', () => {
     const missing = await runCli(['compile', '--model', 'acme/nope', '--out', 'art'], { cwd, env: env(cache) });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /acme\/nope@main was not found/);
-    const badRevision = await runCli(['compile', '--model', 'acme/tiny', '--revision', 'v9', '--out', 'art'], { cwd, env: env(cache) });
+    const badRevision = await runCli(['compile', '--model', 'acme/tiny', '--revision', 'v9', '--out', 'art'], {
+      cwd,
+      env: env(cache),
+    });
     assert.equal(badRevision.code, 2);
     const closed = await closedPort();
-    const refused = await runCli(['compile', '--model', 'acme/tiny', '--out', 'art'], { cwd, env: env(cache, { HF_ENDPOINT: `http://127.0.0.1:${closed}` }) });
+    const refused = await runCli(['compile', '--model', 'acme/tiny', '--out', 'art'], {
+      cwd,
+      env: env(cache, { HF_ENDPOINT: `http://127.0.0.1:${closed}` }),
+    });
     assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, new RegExp(`cannot reach the Hub at http://127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`));
+    assert.match(
+      refused.stderr,
+      new RegExp(`cannot reach the Hub at http://127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`),
+    );
     assert.ok(isOneLineError(refused.stderr));
   });
 
   it('a dry run of a Hub model needs no network', async () => {
     const [cwd, cache] = [await tempDir(), await tempDir()];
-    const result = await runCli(['compile', '--model', 'acme/tiny', '--backend', 'optimum', '--image', 'img:1', '--dry-run', '--json'], { cwd, env: env(cache, { HF_ENDPOINT: 'http://127.0.0.1:9' }) });
+    const result = await runCli(
+      ['compile', '--model', 'acme/tiny', '--backend', 'optimum', '--image', 'img:1', '--dry-run', '--json'],
+      { cwd, env: env(cache, { HF_ENDPOINT: 'http://127.0.0.1:9' }) },
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /models--acme--tiny\/snapshots\/<main>:\/model:ro/);
   });

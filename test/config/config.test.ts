@@ -59,7 +59,15 @@ describe('llmops.yaml', () => {
   });
 
   it('redacts secrets wherever they are nested', () => {
-    const redacted = redactSecrets({ hub: { token: 'hf_x', endpoint: 'e' }, serve: { apiKeys: ['a'] }, list: [{ password: 'p' }] });
-    assert.deepEqual(redacted, { hub: { token: '<redacted>', endpoint: 'e' }, serve: { apiKeys: '<redacted>' }, list: [{ password: '<redacted>' }] });
+    const redacted = redactSecrets({
+      hub: { token: 'hf_x', endpoint: 'e' },
+      serve: { apiKeys: ['a'] },
+      list: [{ password: 'p' }],
+    });
+    assert.deepEqual(redacted, {
+      hub: { token: '<redacted>', endpoint: 'e' },
+      serve: { apiKeys: '<redacted>' },
+      list: [{ password: '<redacted>' }],
+    });
   });
 });

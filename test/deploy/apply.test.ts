@@ -44,14 +44,35 @@ process.exit(2);
 }
 
 async function calls(log: string): Promise<string[][]> {
-  return (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as string[]);
+  return (await readFile(log, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as string[]);
 }
 
 test('the apply plan is an argv array with llmops as field manager', () => {
-  assert.deepEqual(kubectlApplyPlan({ source: { files: ['/k/a.yaml', '/k/b.yaml'] }, context: 'prod', dryRun: 'server' }).argv, [
-    '--context', 'prod', 'apply', '-f', '/k/a.yaml', '-f', '/k/b.yaml', '--field-manager', 'llmops', '--dry-run=server',
+  assert.deepEqual(
+    kubectlApplyPlan({ source: { files: ['/k/a.yaml', '/k/b.yaml'] }, context: 'prod', dryRun: 'server' }).argv,
+    [
+      '--context',
+      'prod',
+      'apply',
+      '-f',
+      '/k/a.yaml',
+      '-f',
+      '/k/b.yaml',
+      '--field-manager',
+      'llmops',
+      '--dry-run=server',
+    ],
+  );
+  assert.deepEqual(kubectlApplyPlan({ source: { kustomize: '/k/base' } }).argv, [
+    'apply',
+    '-k',
+    '/k/base',
+    '--field-manager',
+    'llmops',
   ]);
-  assert.deepEqual(kubectlApplyPlan({ source: { kustomize: '/k/base' } }).argv, ['apply', '-k', '/k/base', '--field-manager', 'llmops']);
   assert.deepEqual(parseApplyOutput('deployment.apps/x created (server dry run)\nservice/x unchanged\nnoise\n'), [
     { object: 'deployment.apps/x', action: 'created' },
     { object: 'service/x', action: 'unchanged' },
@@ -63,12 +84,26 @@ test('--apply: server-side dry run first, then apply, with the recorded argv; ch
   await writeConfig(dir, exampleConfig({ strategy: 'volume', engine: 'keda' }));
   const { bin, log } = await fakeKubectl(dir);
   const out = path.join(dir, 'k8s');
-  const run = runCli(['deploy', '--out', out, '--apply', '--context', 'prod'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}` } });
+  const run = runCli(['deploy', '--out', out, '--apply', '--context', 'prod'], {
+    cwd: dir,
+    env: { PATH: `${bin}:${process.env.PATH}` },
+  });
   assert.equal(run.status, 0, run.stderr);
   // A new model volume comes with the Job that fills it.
-  const files = ['serviceaccount', 'persistentvolumeclaim', 'service', 'deployment', 'poddisruptionbudget', 'networkpolicy', 'scaledobject', 'servicemonitor', 'job'].flatMap(
-    (kind) => ['-f', path.join(out, `${kind}-tiny-gpt${{ persistentvolumeclaim: '-model', job: '-model-populate' }[kind] ?? ''}.yaml`)],
-  );
+  const files = [
+    'serviceaccount',
+    'persistentvolumeclaim',
+    'service',
+    'deployment',
+    'poddisruptionbudget',
+    'networkpolicy',
+    'scaledobject',
+    'servicemonitor',
+    'job',
+  ].flatMap((kind) => [
+    '-f',
+    path.join(out, `${kind}-tiny-gpt${{ persistentvolumeclaim: '-model', job: '-model-populate' }[kind] ?? ''}.yaml`),
+  ]);
   assert.deepEqual(await calls(log), [
     ['config', 'get-contexts', 'prod', '-o', 'name'],
     ['--context', 'prod', 'apply', ...files, '--field-manager', 'llmops', '--dry-run=server'],
@@ -96,14 +131,23 @@ test('--apply --dry-run=client runs only that dry run; --kustomize applies the b
   const out = path.join(dir, 'k8s');
   const kustomize = runCli(['deploy', '--out', out, '--kustomize', '--apply'], { cwd: dir, env });
   assert.equal(kustomize.status, 0, kustomize.stderr);
-  assert.deepEqual((await calls(log)).slice(-1)[0], ['apply', '-k', path.join(out, 'base'), '--field-manager', 'llmops']);
+  assert.deepEqual((await calls(log)).slice(-1)[0], [
+    'apply',
+    '-k',
+    path.join(out, 'base'),
+    '--field-manager',
+    'llmops',
+  ]);
 });
 
 test('a failing kubectl exits 1 with one line carrying its error', async () => {
   const dir = await tempDir();
   await writeConfig(dir, exampleConfig({ strategy: 'baked' }));
   const { bin } = await fakeKubectl(dir);
-  const run = runCli(['deploy', '--apply'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}`, FAKE_KUBECTL_FAIL: 'apply' } });
+  const run = runCli(['deploy', '--apply'], {
+    cwd: dir,
+    env: { PATH: `${bin}:${process.env.PATH}`, FAKE_KUBECTL_FAIL: 'apply' },
+  });
   assert.equal(run.status, 1);
   const lines = run.stderr.split('\n').filter((l) => l.startsWith('llmops: error'));
   assert.equal(lines.length, 1);
@@ -115,10 +159,16 @@ test('a missing context (exit 2) and a missing kubectl (exit 1) are clear errors
   const dir = await tempDir();
   await writeConfig(dir, exampleConfig({ strategy: 'baked' }));
   const { bin } = await fakeKubectl(dir);
-  const noContext = runCli(['deploy', '--apply'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}`, FAKE_KUBECTL_NO_CONTEXT: '1' } });
+  const noContext = runCli(['deploy', '--apply'], {
+    cwd: dir,
+    env: { PATH: `${bin}:${process.env.PATH}`, FAKE_KUBECTL_NO_CONTEXT: '1' },
+  });
   assert.equal(noContext.status, 2);
   assert.match(noContext.stderr, /kubectl has no current context/);
-  const named = runCli(['deploy', '--apply', '--context', 'nope'], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}`, FAKE_KUBECTL_NO_CONTEXT: '1' } });
+  const named = runCli(['deploy', '--apply', '--context', 'nope'], {
+    cwd: dir,
+    env: { PATH: `${bin}:${process.env.PATH}`, FAKE_KUBECTL_NO_CONTEXT: '1' },
+  });
   assert.match(named.stderr, /no context `nope`/);
 
   const noKubectl = runCli(['deploy', '--apply'], { cwd: dir, env: { PATH: path.join(dir, 'empty') } });

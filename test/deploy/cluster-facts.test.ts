@@ -13,8 +13,10 @@ import { exampleConfig, loadExample, runCli, tempDir, writeConfig } from './help
 
 type Raw = Record<string, unknown>;
 const deployOf = (raw: Raw) => raw.deploy as Raw;
-const isUsage = (pattern: RegExp) => (error: unknown) => error instanceof LlmopsError && error.exitCode === 2 && pattern.test(error.message);
-const objectOf = <T extends KubeObject>(objects: KubeObject[], kind: string) => objects.find((o) => o.kind === kind) as T;
+const isUsage = (pattern: RegExp) => (error: unknown) =>
+  error instanceof LlmopsError && error.exitCode === 2 && pattern.test(error.message);
+const objectOf = <T extends KubeObject>(objects: KubeObject[], kind: string) =>
+  objects.find((o) => o.kind === kind) as T;
 
 describe('API-server name rules', () => {
   test('a name starting with a digit is one line, exit 2, suggesting a fix', async () => {
@@ -30,18 +32,25 @@ describe('API-server name rules', () => {
 
   test('a 60-character name overflows the derived Job name and labels: exit 2 saying how short it must be', async () => {
     const name = `m${'x'.repeat(59)}`;
-    const raw = { ...exampleConfig({ strategy: 'init', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } } }), name };
-    await assert.rejects(
-      deploy({ config: loadExample(raw), emit: ['compile-job'], env: {} }),
-      (error: unknown) => {
-        assert.ok(isUsage(new RegExp(`^the API server would refuse Job/${name}-compile: .*shorten \`name\` \\(60 characters\\) to at most 55 \\(and 2 more\\)$`))(error), String(error));
-        // The derived label values are findings too, each naming its field.
-        const fields = ((error as LlmopsError).details!.findings as { field: string }[]).map((f) => f.field);
-        assert.ok(fields.includes('metadata.labels["app.kubernetes.io/instance"]'), fields.join(', '));
-        assert.ok(fields.includes('spec.template.metadata.labels["app.kubernetes.io/instance"]'), fields.join(', '));
-        return true;
-      },
-    );
+    const raw = {
+      ...exampleConfig({ strategy: 'init', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } } }),
+      name,
+    };
+    await assert.rejects(deploy({ config: loadExample(raw), emit: ['compile-job'], env: {} }), (error: unknown) => {
+      assert.ok(
+        isUsage(
+          new RegExp(
+            `^the API server would refuse Job/${name}-compile: .*shorten \`name\` \\(60 characters\\) to at most 55 \\(and 2 more\\)$`,
+          ),
+        )(error),
+        String(error),
+      );
+      // The derived label values are findings too, each naming its field.
+      const fields = ((error as LlmopsError).details!.findings as { field: string }[]).map((f) => f.field);
+      assert.ok(fields.includes('metadata.labels["app.kubernetes.io/instance"]'), fields.join(', '));
+      assert.ok(fields.includes('spec.template.metadata.labels["app.kubernetes.io/instance"]'), fields.join(', '));
+      return true;
+    });
     const dir = await tempDir();
     await writeConfig(dir, raw);
     const run = runCli(['deploy', '-o', 'yaml', '--emit', 'compile-job', '--quiet'], { cwd: dir });
@@ -53,7 +62,12 @@ describe('API-server name rules', () => {
 
   test('the checker names object and field for labels, ports, env, volumes, annotations and Service names', () => {
     const findings = checkApiServerRules([
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: '7b', namespace: 'llm', labels: { 'app/x': 'v'.repeat(64), 'bad key!': 'ok' } }, spec: { ports: [{ name: 'Http' }] } },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: '7b', namespace: 'llm', labels: { 'app/x': 'v'.repeat(64), 'bad key!': 'ok' } },
+        spec: { ports: [{ name: 'Http' }] },
+      },
       {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -62,7 +76,14 @@ describe('API-server name rules', () => {
           template: {
             metadata: { labels: { a: '' } },
             spec: {
-              containers: [{ name: 'Server', ports: [{ name: 'metrics-port-long' }], env: [{ name: '1BAD' }], volumeMounts: [{ name: 'model_dir' }] }],
+              containers: [
+                {
+                  name: 'Server',
+                  ports: [{ name: 'metrics-port-long' }],
+                  env: [{ name: '1BAD' }],
+                  volumeMounts: [{ name: 'model_dir' }],
+                },
+              ],
               volumes: [{ name: 'model_dir' }],
             },
           },
@@ -94,8 +115,16 @@ describe('GPU catalog per provider', () => {
     ['gke', 'nvidia-h200-141gb', { 'cloud.google.com/gke-accelerator': 'nvidia-h200-141gb' }],
     ['gke', 'nvidia-b200', { 'cloud.google.com/gke-accelerator': 'nvidia-b200' }],
     ['eks', 'nvidia-a10g', { 'karpenter.k8s.aws/instance-gpu-name': 'a10g' }],
-    ['eks', 'nvidia-a100-40gb', { 'karpenter.k8s.aws/instance-gpu-name': 'a100', 'karpenter.k8s.aws/instance-gpu-memory': '40960' }],
-    ['eks', 'nvidia-a100-80gb', { 'karpenter.k8s.aws/instance-gpu-name': 'a100', 'karpenter.k8s.aws/instance-gpu-memory': '81920' }],
+    [
+      'eks',
+      'nvidia-a100-40gb',
+      { 'karpenter.k8s.aws/instance-gpu-name': 'a100', 'karpenter.k8s.aws/instance-gpu-memory': '40960' },
+    ],
+    [
+      'eks',
+      'nvidia-a100-80gb',
+      { 'karpenter.k8s.aws/instance-gpu-name': 'a100', 'karpenter.k8s.aws/instance-gpu-memory': '81920' },
+    ],
     ['eks', 'nvidia-l40s', { 'karpenter.k8s.aws/instance-gpu-name': 'l40s' }],
     ['eks', 'nvidia-h200-141gb', { 'karpenter.k8s.aws/instance-gpu-name': 'h200' }],
     ['aks', 'nvidia-t4', { 'nvidia.com/gpu.product': 'Tesla-T4' }],
@@ -108,10 +137,16 @@ describe('GPU catalog per provider', () => {
   }
 
   test('a GPU the provider lacks, or an unknown one, is a usage error listing the known types', () => {
-    assert.throws(() => gpuNodeSelector('gke', 'nvidia-l40s'), isUsage(/not offered on gke \(it has nvidia-t4, .*nvidia-b200\).*deploy\.nodeSelector/));
+    assert.throws(
+      () => gpuNodeSelector('gke', 'nvidia-l40s'),
+      isUsage(/not offered on gke \(it has nvidia-t4, .*nvidia-b200\).*deploy\.nodeSelector/),
+    );
     assert.throws(() => gpuNodeSelector('gke', 'nvidia-a10g'), isUsage(/not offered on gke/));
     assert.throws(() => gpuNodeSelector('aks', 'nvidia-a10g'), isUsage(/not offered on aks/));
-    assert.throws(() => gpuNodeSelector('eks', 'nvidia-rtx-9000'), isUsage(new RegExp(`not a GPU type llmops knows \\(${KNOWN_GPU_TYPES.join(', ')}\\)`)));
+    assert.throws(
+      () => gpuNodeSelector('eks', 'nvidia-rtx-9000'),
+      isUsage(new RegExp(`not a GPU type llmops knows \\(${KNOWN_GPU_TYPES.join(', ')}\\)`)),
+    );
   });
 
   test('unknown type → exit 2 in one line; deploy.nodeSelector replaces the derived selector and lets it through', async () => {
@@ -123,9 +158,15 @@ describe('GPU catalog per provider', () => {
     assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
     assert.match(run.stderr, /nvidia-rtx-pro-6000 is not a GPU type llmops knows/);
 
-    deployOf(raw).nodeSelector = { 'cloud.google.com/gke-accelerator': 'nvidia-rtx-pro-6000', 'cloud.google.com/gke-spot': 'true' };
+    deployOf(raw).nodeSelector = {
+      'cloud.google.com/gke-accelerator': 'nvidia-rtx-pro-6000',
+      'cloud.google.com/gke-spot': 'true',
+    };
     const result = await deploy({ config: loadExample(raw), env: {} });
-    assert.deepEqual(objectOf<Deployment>(result.objects, 'Deployment').spec.template.spec.nodeSelector, deployOf(raw).nodeSelector);
+    assert.deepEqual(
+      objectOf<Deployment>(result.objects, 'Deployment').spec.template.spec.nodeSelector,
+      deployOf(raw).nodeSelector,
+    );
   });
 
   test('a node selector with a bad label key is a config error naming the key', async () => {
@@ -156,11 +197,19 @@ describe('GPU catalog per provider', () => {
 describe('--emit nap', () => {
   test('limits are what the rest of the cluster uses plus replicas.max of this service', async () => {
     const dir = await tempDir();
-    await writeConfig(dir, exampleConfig({ strategy: 'baked', extra: { gpu: { type: 'nvidia-t4', count: 2 }, nap: { existing: { cpu: 24, memory: '96Gi', gpus: 2 } } } }));
+    await writeConfig(
+      dir,
+      exampleConfig({
+        strategy: 'baked',
+        extra: { gpu: { type: 'nvidia-t4', count: 2 }, nap: { existing: { cpu: 24, memory: '96Gi', gpus: 2 } } },
+      }),
+    );
     const out = path.join(dir, 'k8s');
     const run = runCli(['deploy', '--out', out, '--emit', 'nap'], { cwd: dir });
     assert.equal(run.status, 0, run.stderr);
-    const nap = parse(await readFile(path.join(out, 'extras', 'nap.yaml'), 'utf8')) as { resourceLimits: { resourceType: string; maximum: number }[] };
+    const nap = parse(await readFile(path.join(out, 'extras', 'nap.yaml'), 'utf8')) as {
+      resourceLimits: { resourceType: string; maximum: number }[];
+    };
     // This service: 8 replicas × (2 × 4 CPUs, 2 × 16 GiB, 2 T4s) = 64 CPUs, 256 GiB, 16 T4s; plus 24, 96 and 2.
     assert.deepEqual(nap.resourceLimits, [
       { maximum: 88, resourceType: 'cpu' },
@@ -174,7 +223,10 @@ describe('--emit nap', () => {
     const config = loadExample(exampleConfig({ strategy: 'baked' }));
     const dir = await tempDir();
     const result = await deploy({ config, emit: ['nap'], out: path.join(dir, 'k8s'), env: {} });
-    assert.ok(result.notes.some((n) => /cover only this service.*deploy\.nap\.existing/.test(n)), result.notes.join('\n'));
+    assert.ok(
+      result.notes.some((n) => /cover only this service.*deploy\.nap\.existing/.test(n)),
+      result.notes.join('\n'),
+    );
   });
 });
 
@@ -187,7 +239,10 @@ describe('gcsfuse', () => {
     // 40 GiB × 1.1 = 45056 MiB of cache; a 45 GiB volume (44 + 1); the sidecar's ephemeral storage carries it, +1 GiB.
     assert.equal(pod.metadata.annotations?.['gke-gcsfuse/ephemeral-storage-limit'], '46Gi');
     assert.equal(pod.metadata.annotations?.['gke-gcsfuse/ephemeral-storage-request'], '46Gi');
-    assert.equal(pod.metadata.annotations?.['gke-gcsfuse/cpu-limit'], pod.metadata.annotations?.['gke-gcsfuse/cpu-request']);
+    assert.equal(
+      pod.metadata.annotations?.['gke-gcsfuse/cpu-limit'],
+      pod.metadata.annotations?.['gke-gcsfuse/cpu-request'],
+    );
     const volumes = pod.spec.volumes!;
     assert.deepEqual(volumes.find((v) => v.name === 'gke-gcsfuse-cache')?.emptyDir, { sizeLimit: '45Gi' });
     const options = volumes.find((v) => v.name === 'model')!.csi!.volumeAttributes!.mountOptions!.split(',');
@@ -198,7 +253,12 @@ describe('gcsfuse', () => {
   });
 
   test('an unknown model size is assumed (20Gi) with a note', () => {
-    assert.deepEqual(gcsfuseCache(undefined), { maxSizeMiB: 22528, volume: '23Gi', sidecarEphemeral: '24Gi', assumed: true });
+    assert.deepEqual(gcsfuseCache(undefined), {
+      maxSizeMiB: 22528,
+      volume: '23Gi',
+      sidecarEphemeral: '24Gi',
+      assumed: true,
+    });
   });
 
   test('modelSize with another strategy is a config error', async () => {
@@ -221,7 +281,10 @@ describe('NetworkPolicy', () => {
       { ipBlock: { cidr: '169.254.20.10/32' } },
       { ipBlock: { cidr: '169.254.169.254/32' } },
     ]);
-    assert.deepEqual(dns.ports.map((p) => `${p.port}/${p.protocol}`), ['53/UDP', '53/TCP']);
+    assert.deepEqual(
+      dns.ports.map((p) => `${p.port}/${p.protocol}`),
+      ['53/UDP', '53/TCP'],
+    );
   });
 
   test('deploy.allowFrom takes namespace names, pod selectors (optionally in a namespace) and CIDRs', async () => {
@@ -231,12 +294,18 @@ describe('NetworkPolicy', () => {
       { namespace: 'ingress', podSelector: { 'app.kubernetes.io/name': 'ingress-nginx' } },
       { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] },
     ];
-    const result = await deploy({ config: loadExample(exampleConfig({ strategy: 'baked', extra: { allowFrom } })), env: {} });
+    const result = await deploy({
+      config: loadExample(exampleConfig({ strategy: 'baked', extra: { allowFrom } })),
+      env: {},
+    });
     assert.deepEqual(objectOf<NetworkPolicy>(result.objects, 'NetworkPolicy').spec.ingress[0]!.from, [
       { podSelector: {} },
       { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gateway' } } },
       { podSelector: { matchLabels: { app: 'web' } } },
-      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } } },
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+      },
       { ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } },
     ]);
   });

@@ -7,16 +7,52 @@ const deployOf = (raw: Raw) => raw.deploy as Raw;
 
 /** Each case: a change to the example config, and the key the one-line error must name. */
 const CASES: { name: string; change: (raw: Raw) => void; key: string; message: RegExp }[] = [
-  { name: 'unknown key', change: (raw) => void (deployOf(raw).replica = 3), key: 'deploy.replica', message: /is not a known key/ },
-  { name: 'wrong type', change: (raw) => void (deployOf(raw).replicas = { min: 'two', max: 8 }), key: 'deploy.replicas.min', message: /must be a number/ },
-  { name: 'gpu count 0.5', change: (raw) => void (deployOf(raw).gpu = { type: 'nvidia-l4', count: 0.5 }), key: 'deploy.gpu.count', message: /integer/ },
-  { name: 'gpu count 0', change: (raw) => void (deployOf(raw).gpu = { type: 'nvidia-l4', count: 0 }), key: 'deploy.gpu.count', message: /1/ },
-  { name: 'init without size', change: (raw) => void (deployOf(raw).storage = { strategy: 'init' }), key: 'deploy.storage.size', message: /required for storage strategy init/ },
-  { name: 'volume without size or claim', change: (raw) => void (deployOf(raw).storage = { strategy: 'volume' }), key: 'deploy.storage.size', message: /required for storage strategy volume/ },
-  { name: 'gcsfuse without bucket', change: (raw) => void (deployOf(raw).storage = { strategy: 'gcsfuse' }), key: 'deploy.storage.bucket', message: /required for storage strategy gcsfuse/ },
+  {
+    name: 'unknown key',
+    change: (raw) => void (deployOf(raw).replica = 3),
+    key: 'deploy.replica',
+    message: /is not a known key/,
+  },
+  {
+    name: 'wrong type',
+    change: (raw) => void (deployOf(raw).replicas = { min: 'two', max: 8 }),
+    key: 'deploy.replicas.min',
+    message: /must be a number/,
+  },
+  {
+    name: 'gpu count 0.5',
+    change: (raw) => void (deployOf(raw).gpu = { type: 'nvidia-l4', count: 0.5 }),
+    key: 'deploy.gpu.count',
+    message: /integer/,
+  },
+  {
+    name: 'gpu count 0',
+    change: (raw) => void (deployOf(raw).gpu = { type: 'nvidia-l4', count: 0 }),
+    key: 'deploy.gpu.count',
+    message: /1/,
+  },
+  {
+    name: 'init without size',
+    change: (raw) => void (deployOf(raw).storage = { strategy: 'init' }),
+    key: 'deploy.storage.size',
+    message: /required for storage strategy init/,
+  },
+  {
+    name: 'volume without size or claim',
+    change: (raw) => void (deployOf(raw).storage = { strategy: 'volume' }),
+    key: 'deploy.storage.size',
+    message: /required for storage strategy volume/,
+  },
+  {
+    name: 'gcsfuse without bucket',
+    change: (raw) => void (deployOf(raw).storage = { strategy: 'gcsfuse' }),
+    key: 'deploy.storage.bucket',
+    message: /required for storage strategy gcsfuse/,
+  },
   {
     name: 'gcsfuse off GKE',
-    change: (raw) => Object.assign(deployOf(raw), { provider: 'eks', storage: { strategy: 'gcsfuse', bucket: 'acme-models' } }),
+    change: (raw) =>
+      Object.assign(deployOf(raw), { provider: 'eks', storage: { strategy: 'gcsfuse', bucket: 'acme-models' } }),
     key: 'deploy.provider',
     message: /must be gke/,
   },
@@ -26,7 +62,12 @@ const CASES: { name: string; change: (raw: Raw) => void; key: string; message: R
     key: 'model.revision',
     message: /required for storage strategy init/,
   },
-  { name: 'unknown storage strategy', change: (raw) => void (deployOf(raw).storage = { strategy: 'nfs' }), key: 'deploy.storage.strategy', message: /must be one of/ },
+  {
+    name: 'unknown storage strategy',
+    change: (raw) => void (deployOf(raw).storage = { strategy: 'nfs' }),
+    key: 'deploy.storage.strategy',
+    message: /must be one of/,
+  },
   {
     name: 'volume without a source or a size',
     change: (raw) => void (deployOf(raw).storage = { strategy: 'volume' }),
@@ -40,12 +81,17 @@ const CASES: { name: string; change: (raw: Raw) => void; key: string; message: R
     message: /downloads from the Hub itself.*not node/,
   },
   {
-    name: 'scale to zero on the pods\' own metric',
+    name: "scale to zero on the pods' own metric",
     change: (raw) => void (deployOf(raw).replicas = { min: 0, max: 8 }),
     key: 'deploy.replicas.min',
     message: /never wake/,
   },
-  { name: 'replicas.min above max', change: (raw) => void (deployOf(raw).replicas = { min: 9, max: 8 }), key: 'deploy.replicas.min', message: /must not exceed/ },
+  {
+    name: 'replicas.min above max',
+    change: (raw) => void (deployOf(raw).replicas = { min: 9, max: 8 }),
+    key: 'deploy.replicas.min',
+    message: /must not exceed/,
+  },
   {
     name: 'grace shorter than preStop + shutdown',
     change: (raw) => void (deployOf(raw).drain = { preStopSeconds: 15, terminationGracePeriodSeconds: 20 }),
@@ -58,8 +104,18 @@ const CASES: { name: string; change: (raw: Raw) => void; key: string; message: R
     key: 'serve.env.HF_TOKEN',
     message: /looks like a secret/,
   },
-  { name: 'bad quantity', change: (raw) => void (deployOf(raw).resources = { cpu: 'four', memory: '16Gi' }), key: 'deploy.resources.cpu', message: /quantity/ },
-  { name: 'percentage target above 100', change: (raw) => void (deployOf(raw).autoscaling = { metric: 'gpu-utilization', target: 170 }), key: 'deploy.autoscaling.target', message: /percentage/ },
+  {
+    name: 'bad quantity',
+    change: (raw) => void (deployOf(raw).resources = { cpu: 'four', memory: '16Gi' }),
+    key: 'deploy.resources.cpu',
+    message: /quantity/,
+  },
+  {
+    name: 'percentage target above 100',
+    change: (raw) => void (deployOf(raw).autoscaling = { metric: 'gpu-utilization', target: 170 }),
+    key: 'deploy.autoscaling.target',
+    message: /percentage/,
+  },
 ];
 
 describe('bad deploy config exits 2 with one line naming the key', () => {

@@ -36,14 +36,31 @@ interface Volume {
 async function freshVolume(name: string): Promise<Volume> {
   const root = path.join(work, name);
   await mkdir(root, { recursive: true });
-  return { root, modelDir: path.join(root, 'models/acme/tiny-gpt', REVISION), engineDir: path.join(root, 'engines/acme/tiny-gpt', REVISION, 'ort') };
+  return {
+    root,
+    modelDir: path.join(root, 'models/acme/tiny-gpt', REVISION),
+    engineDir: path.join(root, 'engines/acme/tiny-gpt', REVISION, 'ort'),
+  };
 }
 
 /** Runs the download script as one pod's init container does (its own HOSTNAME). */
-function download(volume: Volume, pod: string, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+function download(
+  volume: Volume,
+  pod: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('sh', ['-c', DOWNLOAD_SCRIPT], {
-      env: { PATH: `${path.join(work, 'bin')}:${process.env.PATH}`, HOSTNAME: pod, MODEL_DIR: volume.modelDir, HF_REPO: 'acme/tiny-gpt', HF_REVISION: REVISION, STALE_MINUTES: '5', TINY_MODEL: tinyModel, ...extraEnv },
+      env: {
+        PATH: `${path.join(work, 'bin')}:${process.env.PATH}`,
+        HOSTNAME: pod,
+        MODEL_DIR: volume.modelDir,
+        HF_REPO: 'acme/tiny-gpt',
+        HF_REVISION: REVISION,
+        STALE_MINUTES: '5',
+        TINY_MODEL: tinyModel,
+        ...extraEnv,
+      },
     });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -55,7 +72,10 @@ function download(volume: Volume, pod: string, extraEnv: Record<string, string> 
 
 /** What the compile Job's container runs after its download init container: the real CLI. */
 async function compile(volume: Volume): Promise<void> {
-  const result = await runCli(['compile', '--model', volume.modelDir, '--backend', 'ort', '--out', volume.engineDir, '--force'], { timeoutMs: 120_000 });
+  const result = await runCli(
+    ['compile', '--model', volume.modelDir, '--backend', 'ort', '--out', volume.engineDir, '--force'],
+    { timeoutMs: 120_000 },
+  );
   assert.equal(result.code, 0, result.stderr);
 }
 
@@ -141,7 +161,9 @@ describe('the download script and the compile Job share one volume', () => {
   });
 
   test('the emitted init container and compile Job run exactly this script and these paths', async () => {
-    const config = loadExample(exampleConfig({ strategy: 'init', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } } }));
+    const config = loadExample(
+      exampleConfig({ strategy: 'init', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } } }),
+    );
     const result = await deploy({ config });
     const job = result.objects.find((o) => o.kind === 'Job') as Job;
     const init = job.spec.template.spec.initContainers![0]!;

@@ -10,12 +10,26 @@ const GOLDEN_DIR = path.join(repoRoot, 'test/deploy/golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 const CASES: { file: string; raw: Record<string, unknown>; emit?: ('nap' | 'compile-job')[] }[] = [
-  { file: 'init-keda.yaml', raw: exampleConfig({ strategy: 'init', engine: 'keda', extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } } }), emit: ['compile-job'] },
-  { file: 'volume-hpa-gpu-utilization.yaml', raw: exampleConfig({ strategy: 'volume', engine: 'hpa', metric: 'gpu-utilization' }) },
+  {
+    file: 'init-keda.yaml',
+    raw: exampleConfig({
+      strategy: 'init',
+      engine: 'keda',
+      extra: { compileJob: { image: 'ghcr.io/acme/llmops:0.1.0' } },
+    }),
+    emit: ['compile-job'],
+  },
+  {
+    file: 'volume-hpa-gpu-utilization.yaml',
+    raw: exampleConfig({ strategy: 'volume', engine: 'hpa', metric: 'gpu-utilization' }),
+  },
   { file: 'gcsfuse-none.yaml', raw: exampleConfig({ strategy: 'gcsfuse', engine: 'none' }) },
   {
     file: 'baked-keda-vllm-eks.yaml',
-    raw: { ...exampleConfig({ strategy: 'baked', metric: 'kv-cache', extra: { provider: 'eks' } }), serve: { image: 'ghcr.io/acme/vllm-server:0.11.0', template: 'vllm' } },
+    raw: {
+      ...exampleConfig({ strategy: 'baked', metric: 'kv-cache', extra: { provider: 'eks' } }),
+      serve: { image: 'ghcr.io/acme/vllm-server:0.11.0', template: 'vllm' },
+    },
   },
 ];
 

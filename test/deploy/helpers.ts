@@ -6,7 +6,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig, type LlmopsConfig } from '../../src/config/index.js';
-import { loadCrdDir, loadSchemaDir, REPO_CRDS, StrictValidator, withCrds, type SchemaSet } from '../../src/k8s/validate/index.js';
+import {
+  loadCrdDir,
+  loadSchemaDir,
+  REPO_CRDS,
+  StrictValidator,
+  withCrds,
+  type SchemaSet,
+} from '../../src/k8s/validate/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** The official schemas: `../shared/k8s-schemas` beside the repository root (CI clones put `shared/` there). */
@@ -19,7 +26,9 @@ let fullSchemas: Promise<SchemaSet> | undefined;
 let fullValidator: Promise<StrictValidator> | undefined;
 /** The shared schemas, plus the CRDs kept in this repository (schemas/crds/) for kinds the shared directory lacks. */
 export function officialSchemas(): Promise<SchemaSet> {
-  return (fullSchemas ??= Promise.all([loadSchemaDir(schemaDir), loadCrdDir(REPO_CRDS)]).then(([set, crds]) => withCrds(set, crds)));
+  return (fullSchemas ??= Promise.all([loadSchemaDir(schemaDir), loadCrdDir(REPO_CRDS)]).then(([set, crds]) =>
+    withCrds(set, crds),
+  ));
 }
 export function officialValidator(): Promise<StrictValidator> {
   return (fullValidator ??= officialSchemas().then((set) => StrictValidator.create(set)));
@@ -33,12 +42,20 @@ export const SECRET_ENV = {
 };
 
 /** The issue's example config, with a knob per dimension the tests vary. */
-export function exampleConfig(overrides: { strategy?: string; engine?: string; metric?: string; extra?: Record<string, unknown> } = {}): Record<string, unknown> {
+export function exampleConfig(
+  overrides: { strategy?: string; engine?: string; metric?: string; extra?: Record<string, unknown> } = {},
+): Record<string, unknown> {
   const strategy = overrides.strategy ?? 'init';
   const storage: Record<string, unknown> = { strategy };
   // The node server's image has no Hub client: downloads (init, a new volume's populate Job) use a pinned one.
-  if (strategy === 'volume' || strategy === 'init') Object.assign(storage, { size: '20Gi', storageClass: 'standard-rwx', downloaderImage: 'ghcr.io/acme/hf-downloader:1.1.5' });
-  if (strategy === 'gcsfuse') Object.assign(storage, { bucket: 'acme-models', gcpServiceAccount: 'models@acme-prod.iam.gserviceaccount.com' });
+  if (strategy === 'volume' || strategy === 'init')
+    Object.assign(storage, {
+      size: '20Gi',
+      storageClass: 'standard-rwx',
+      downloaderImage: 'ghcr.io/acme/hf-downloader:1.1.5',
+    });
+  if (strategy === 'gcsfuse')
+    Object.assign(storage, { bucket: 'acme-models', gcpServiceAccount: 'models@acme-prod.iam.gserviceaccount.com' });
   const deploy: Record<string, unknown> = {
     namespace: 'llm',
     replicas: { min: 2, max: 8 },

@@ -50,21 +50,43 @@ test('rules catch what a default GPU setup gets wrong, naming the checks they mi
   const findings = lintObjects([{ object: naiveGpuDeployment() }, { object: cpuHpa }]);
   const rules = new Set(findings.map((f) => f.rule));
   for (const expected of [
-    'image-tag', 'image-pull-policy', 'resources', 'run-as-non-root', 'privilege-escalation', 'read-only-root-filesystem', 'drop-capabilities',
-    'probes-identical', 'secret-in-env', 'automount-service-account-token', 'default-service-account', 'gpu-toleration', 'gpu-node-selector',
-    'gpu-startup-probe', 'gpu-rolling-update', 'pod-disruption-budget', 'anti-affinity', 'network-policy', 'replicas-with-autoscaler',
-    'scale-down-window', 'resource-metric-for-gpu',
+    'image-tag',
+    'image-pull-policy',
+    'resources',
+    'run-as-non-root',
+    'privilege-escalation',
+    'read-only-root-filesystem',
+    'drop-capabilities',
+    'probes-identical',
+    'secret-in-env',
+    'automount-service-account-token',
+    'default-service-account',
+    'gpu-toleration',
+    'gpu-node-selector',
+    'gpu-startup-probe',
+    'gpu-rolling-update',
+    'pod-disruption-budget',
+    'anti-affinity',
+    'network-policy',
+    'replicas-with-autoscaler',
+    'scale-down-window',
+    'resource-metric-for-gpu',
   ]) {
     assert.ok(rules.has(expected), `expected a ${expected} finding`);
   }
   const tag = findings.find((f) => f.rule === 'image-tag')!;
-  assert.deepEqual(tag.mirrors, ['kube-score:container-image-tag', 'polaris:tagNotSpecified', 'kube-linter:latest-tag']);
+  assert.deepEqual(tag.mirrors, [
+    'kube-score:container-image-tag',
+    'polaris:tagNotSpecified',
+    'kube-linter:latest-tag',
+  ]);
   assert.equal(tag.object, 'Deployment/ml/llm');
   assert.ok(RULES.every((rule) => /^[a-z0-9-]+$/.test(rule.id) && rule.description.length > 0));
 });
 
 test("the mirrored tools' suppression annotations are honoured", () => {
-  const only = (annotations: Record<string, string>) => new Set(lintObjects([{ object: naiveGpuDeployment(annotations) }]).map((f) => f.rule));
+  const only = (annotations: Record<string, string>) =>
+    new Set(lintObjects([{ object: naiveGpuDeployment(annotations) }]).map((f) => f.rule));
   const base = only({});
   assert.ok(base.has('image-tag') && base.has('read-only-root-filesystem') && base.has('pod-disruption-budget'));
 
@@ -75,12 +97,21 @@ test("the mirrored tools' suppression annotations are honoured", () => {
   const polarisAll = only({ 'polaris.fairwinds.com/exempt': 'true' });
   assert.ok(!polarisAll.has('image-tag') && !polarisAll.has('read-only-root-filesystem'));
   assert.ok(polarisAll.has('gpu-toleration'), 'rules Polaris does not have stay on');
-  assert.ok(!only({ 'ignore-check.kube-linter.io/no-read-only-root-fs': 'model server writes to /' }).has('read-only-root-filesystem'));
+  assert.ok(
+    !only({ 'ignore-check.kube-linter.io/no-read-only-root-fs': 'model server writes to /' }).has(
+      'read-only-root-filesystem',
+    ),
+  );
   const linterAll = only({ 'kube-linter.io/ignore-all': 'legacy' });
-  assert.ok(!linterAll.has('run-as-non-root') && linterAll.has('ephemeral-storage'), 'kube-score-only rules are not silenced by kube-linter');
+  assert.ok(
+    !linterAll.has('run-as-non-root') && linterAll.has('ephemeral-storage'),
+    'kube-score-only rules are not silenced by kube-linter',
+  );
   assert.ok(!only({ 'llmops.dev/lint-ignore': 'gpu-toleration,gpu-node-selector' }).has('gpu-node-selector'));
   // Options ignore by llmops id or by a mirrored check id.
-  assert.ok(!lintObjects([{ object: naiveGpuDeployment() }], { ignore: ['latest-tag'] }).some((f) => f.rule === 'image-tag'));
+  assert.ok(
+    !lintObjects([{ object: naiveGpuDeployment() }], { ignore: ['latest-tag'] }).some((f) => f.rule === 'image-tag'),
+  );
 });
 
 test('llmops deploy lint: exit 3 with a table on findings, one JSON document with --json, exit 0 on deploy output', async () => {

@@ -8,7 +8,15 @@ import { parseAllDocuments } from 'yaml';
 import { deploy } from '../../src/deploy/index.js';
 import { lintObjects } from '../../src/deploy/lint/index.js';
 import { checkApiServerRules } from '../../src/k8s/names.js';
-import { exampleConfig, loadExample, officialSchemas, officialValidator, SCHEMAS_MISSING, SECRET_ENV, tempDir } from './helpers.js';
+import {
+  exampleConfig,
+  loadExample,
+  officialSchemas,
+  officialValidator,
+  SCHEMAS_MISSING,
+  SECRET_ENV,
+  tempDir,
+} from './helpers.js';
 
 const STRATEGIES = ['baked', 'volume', 'init', 'gcsfuse'] as const;
 const ENGINES = ['keda', 'hpa', 'none'] as const;
@@ -16,7 +24,9 @@ const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => exist
 
 async function readTree(dir: string, prefix = ''): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const entry of (await readdir(path.join(dir, prefix), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of (await readdir(path.join(dir, prefix), { withFileTypes: true })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
     const rel = path.join(prefix, entry.name);
     if (entry.isDirectory()) Object.assign(out, await readTree(dir, rel));
     else out[rel] = await readFile(path.join(dir, rel), 'utf8');
@@ -45,13 +55,21 @@ describe('every storage strategy × autoscaler engine', { skip: SCHEMAS_MISSING 
         // The API server's name rules (deploy checked them too, before writing).
         assert.deepEqual(checkApiServerRules(a.objects), []);
         const kinds = a.objects.map((o) => o.kind);
-        assert.ok(kinds.includes('Deployment') && kinds.includes('Service') && kinds.includes('PodDisruptionBudget') && kinds.includes('NetworkPolicy'));
+        assert.ok(
+          kinds.includes('Deployment') &&
+            kinds.includes('Service') &&
+            kinds.includes('PodDisruptionBudget') &&
+            kinds.includes('NetworkPolicy'),
+        );
         assert.equal(kinds.includes('ScaledObject'), engine === 'keda');
         assert.equal(kinds.includes('HorizontalPodAutoscaler'), engine === 'hpa');
         assert.equal(kinds.includes('PersistentVolumeClaim'), strategy === 'volume' || strategy === 'init');
 
         // Lint: the same rules as `llmops deploy lint`, on the YAML as written.
-        const docs = a.yaml.split(/^---\n/m).filter(Boolean).flatMap((text) => parseAllDocuments(text).map((d) => d.toJS()));
+        const docs = a.yaml
+          .split(/^---\n/m)
+          .filter(Boolean)
+          .flatMap((text) => parseAllDocuments(text).map((d) => d.toJS()));
         assert.equal(docs.length, a.objects.length);
         assert.deepEqual(lintObjects(docs.map((object) => ({ object }))), []);
 
@@ -61,10 +79,19 @@ describe('every storage strategy × autoscaler engine', { skip: SCHEMAS_MISSING 
         for (const [name, value] of Object.entries(SECRET_ENV)) {
           for (const part of value.split(',')) assert.ok(!everything.includes(part), `${name} value leaked`);
         }
-        const deployment = a.objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { replicas?: number; template: { spec: { containers: { env: { name: string; valueFrom?: unknown }[] }[] } } } };
+        const deployment = a.objects.find((o) => o.kind === 'Deployment') as unknown as {
+          spec: {
+            replicas?: number;
+            template: { spec: { containers: { env: { name: string; valueFrom?: unknown }[] }[] } };
+          };
+        };
         const hfToken = deployment.spec.template.spec.containers[0]!.env.find((e) => e.name === 'HF_TOKEN');
         assert.deepEqual(hfToken?.valueFrom, { secretKeyRef: { key: 'token', name: 'hf-token' } });
-        assert.equal(deployment.spec.replicas === undefined, engine !== 'none', 'spec.replicas is omitted exactly when an autoscaler owns it');
+        assert.equal(
+          deployment.spec.replicas === undefined,
+          engine !== 'none',
+          'spec.replicas is omitted exactly when an autoscaler owns it',
+        );
 
         // Deterministic: two runs, byte-identical files.
         assert.equal(a.yaml, b.yaml);
@@ -72,7 +99,9 @@ describe('every storage strategy × autoscaler engine', { skip: SCHEMAS_MISSING 
 
         if (KUBECTL) {
           for (const dir of ['base', 'overlays/staging', 'overlays/production']) {
-            const built: SpawnSyncReturns<string> = spawnSync(KUBECTL, ['kustomize', path.join(outA, dir)], { encoding: 'utf8' });
+            const built: SpawnSyncReturns<string> = spawnSync(KUBECTL, ['kustomize', path.join(outA, dir)], {
+              encoding: 'utf8',
+            });
             assert.equal(built.status, 0, `kubectl kustomize ${dir}: ${built.stderr}`);
             assert.equal(parseAllDocuments(built.stdout).length, a.objects.length);
           }
@@ -82,6 +111,10 @@ describe('every storage strategy × autoscaler engine', { skip: SCHEMAS_MISSING 
   }
 });
 
-test('kubectl kustomize is present for the layout check', { skip: KUBECTL ? false : 'kubectl not installed: the kustomize build check was skipped' }, () => {
-  assert.ok(KUBECTL);
-});
+test(
+  'kubectl kustomize is present for the layout check',
+  { skip: KUBECTL ? false : 'kubectl not installed: the kustomize build check was skipped' },
+  () => {
+    assert.ok(KUBECTL);
+  },
+);

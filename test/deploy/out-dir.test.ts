@@ -28,14 +28,20 @@ async function assertApplicable(dir: string, skip: string[] = []): Promise<void>
   for (const file of files) {
     for (const doc of parseAllDocuments(await readFile(path.join(dir, file), 'utf8'))) {
       const o = doc.toJS() as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } };
-      assert.ok(typeof o.apiVersion === 'string' && typeof o.kind === 'string' && typeof o.metadata?.name === 'string', `${file} is not a Kubernetes object`);
+      assert.ok(
+        typeof o.apiVersion === 'string' && typeof o.kind === 'string' && typeof o.metadata?.name === 'string',
+        `${file} is not a Kubernetes object`,
+      );
     }
   }
   if (KUBECTL) {
     const scratch = await mkdtemp(path.join(tmpdir(), 'llmops-apply-check-'));
     try {
       for (const file of files) await copyFile(path.join(dir, file), path.join(scratch, file));
-      await writeFile(path.join(scratch, 'kustomization.yaml'), `resources:\n${files.map((f) => `- ${f}`).join('\n')}\n`);
+      await writeFile(
+        path.join(scratch, 'kustomization.yaml'),
+        `resources:\n${files.map((f) => `- ${f}`).join('\n')}\n`,
+      );
       const built = spawnSync(KUBECTL, ['kustomize', scratch], { encoding: 'utf8' });
       assert.equal(built.status, 0, `kubectl kustomize of the files in ${dir}: ${built.stderr}`);
     } finally {
@@ -46,7 +52,8 @@ async function assertApplicable(dir: string, skip: string[] = []): Promise<void>
 
 const CASES: { name: string; raw: () => Record<string, unknown> }[] = [];
 for (const strategy of ['baked', 'volume', 'init', 'gcsfuse']) {
-  for (const engine of ['keda', 'hpa', 'none']) CASES.push({ name: `${strategy} × ${engine}`, raw: () => exampleConfig({ strategy, engine }) });
+  for (const engine of ['keda', 'hpa', 'none'])
+    CASES.push({ name: `${strategy} × ${engine}`, raw: () => exampleConfig({ strategy, engine }) });
 }
 for (const runtime of ['seldon-v1', 'kserve']) {
   for (const engine of ['keda', 'hpa']) {
@@ -56,30 +63,51 @@ for (const runtime of ['seldon-v1', 'kserve']) {
         exampleConfig({
           strategy: 'baked',
           engine,
-          extra: { graph: { runtime, root: { name: 'encoder', type: 'TRANSFORMER', image: 'ghcr.io/acme/encoder:2.0.1', children: [{ name: 'llm', type: 'MODEL', image: 'ghcr.io/acme/llm:1.0.0', template: 'vllm', gpu: { count: 1 } }] } } },
+          extra: {
+            graph: {
+              runtime,
+              root: {
+                name: 'encoder',
+                type: 'TRANSFORMER',
+                image: 'ghcr.io/acme/encoder:2.0.1',
+                children: [
+                  { name: 'llm', type: 'MODEL', image: 'ghcr.io/acme/llm:1.0.0', template: 'vllm', gpu: { count: 1 } },
+                ],
+              },
+            },
+          },
         }),
     });
   }
 }
 
 for (const c of CASES) {
-  test(`${c.name}: kubectl apply -f OUT (and -f OUT/base) reads only Kubernetes objects; nap and adapter rules are under extras/`, { skip: SCHEMAS_MISSING }, async () => {
-    const config = loadExample(c.raw());
-    const schemas = await officialSchemas();
-    const slug = c.name.replace(/\W+/g, '-');
-    const flat = path.join(work, `${slug}-flat`);
-    const result = await deploy({ config, out: flat, emit: ['nap'], schemas });
-    await assertApplicable(flat);
-    assert.ok(result.files?.includes('extras/nap.yaml'));
-    if (config.deploy.autoscaling.engine === 'hpa' && config.deploy.graph?.runtime !== 'kserve') assert.ok(result.files?.includes('extras/prometheus-adapter-rules.yaml'));
+  test(
+    `${c.name}: kubectl apply -f OUT (and -f OUT/base) reads only Kubernetes objects; nap and adapter rules are under extras/`,
+    { skip: SCHEMAS_MISSING },
+    async () => {
+      const config = loadExample(c.raw());
+      const schemas = await officialSchemas();
+      const slug = c.name.replace(/\W+/g, '-');
+      const flat = path.join(work, `${slug}-flat`);
+      const result = await deploy({ config, out: flat, emit: ['nap'], schemas });
+      await assertApplicable(flat);
+      assert.ok(result.files?.includes('extras/nap.yaml'));
+      if (config.deploy.autoscaling.engine === 'hpa' && config.deploy.graph?.runtime !== 'kserve')
+        assert.ok(result.files?.includes('extras/prometheus-adapter-rules.yaml'));
 
-    const kustomized = path.join(work, `${slug}-kustomize`);
-    await deploy({ config, out: kustomized, kustomize: true, emit: ['nap'], schemas });
-    assert.deepEqual(await applyFiles(kustomized), [], 'only directories at the top of a kustomize layout');
-    await assertApplicable(path.join(kustomized, 'base'), ['kustomization.yaml']);
-  });
+      const kustomized = path.join(work, `${slug}-kustomize`);
+      await deploy({ config, out: kustomized, kustomize: true, emit: ['nap'], schemas });
+      assert.deepEqual(await applyFiles(kustomized), [], 'only directories at the top of a kustomize layout');
+      await assertApplicable(path.join(kustomized, 'base'), ['kustomization.yaml']);
+    },
+  );
 }
 
-test('kubectl is present for the offline apply check', { skip: KUBECTL ? false : 'kubectl not installed: the kustomize build of each --out directory was skipped' }, () => {
-  assert.ok(KUBECTL);
-});
+test(
+  'kubectl is present for the offline apply check',
+  { skip: KUBECTL ? false : 'kubectl not installed: the kustomize build of each --out directory was skipped' },
+  () => {
+    assert.ok(KUBECTL);
+  },
+);

@@ -24,16 +24,27 @@ const MODEL_ID = 'acme/chat-7b';
 const STRATEGIES: Record<string, { storage: Record<string, unknown>; modelAt: string | null }> = {
   baked: { storage: { strategy: 'baked', path: '/models/model' }, modelAt: '/models/model' },
   'volume-claim': { storage: { strategy: 'volume', claimName: 'chat-weights' }, modelAt: '/models' },
-  'volume-snapshot': { storage: { strategy: 'volume', size: '40Gi', dataSource: { kind: 'VolumeSnapshot', name: 'chat-7b-weights' } }, modelAt: '/models' },
-  'volume-populate': { storage: { strategy: 'volume', size: '40Gi', storageClass: 'standard-rwx' }, modelAt: `/models/models/${MODEL_ID}/${REVISION}` },
-  init: { storage: { strategy: 'init', size: '40Gi', storageClass: 'standard-rwx' }, modelAt: `/models/models/${MODEL_ID}/${REVISION}` },
+  'volume-snapshot': {
+    storage: { strategy: 'volume', size: '40Gi', dataSource: { kind: 'VolumeSnapshot', name: 'chat-7b-weights' } },
+    modelAt: '/models',
+  },
+  'volume-populate': {
+    storage: { strategy: 'volume', size: '40Gi', storageClass: 'standard-rwx' },
+    modelAt: `/models/models/${MODEL_ID}/${REVISION}`,
+  },
+  init: {
+    storage: { strategy: 'init', size: '40Gi', storageClass: 'standard-rwx' },
+    modelAt: `/models/models/${MODEL_ID}/${REVISION}`,
+  },
   gcsfuse: { storage: { strategy: 'gcsfuse', bucket: 'acme-models', modelSize: '15Gi' }, modelAt: '/models' },
   hub: { storage: { strategy: 'hub', modelSize: '15Gi' }, modelAt: null },
 };
 
 function config(server: UpstreamServer, storage: Record<string, unknown>): Record<string, unknown> {
   // Triton's image has no Hub client: downloads use a pinned image that has one.
-  const downloader = server === 'triton' && (storage.strategy === 'init' || (storage.strategy === 'volume' && storage.size && !storage.dataSource));
+  const downloader =
+    server === 'triton' &&
+    (storage.strategy === 'init' || (storage.strategy === 'volume' && storage.size && !storage.dataSource));
   const apiKey = { vllm: 'VLLM_API_KEY', tgi: 'API_KEY' }[server as string];
   return {
     name: 'chat',
@@ -44,7 +55,10 @@ function config(server: UpstreamServer, storage: Record<string, unknown>): Recor
       replicas: { min: 1, max: 4 },
       gpu: { type: 'nvidia-l4', count: 2 },
       storage: { ...storage, ...(downloader ? { downloaderImage: 'ghcr.io/acme/hf-downloader:1.1.5' } : {}) },
-      secrets: [{ env: 'HF_TOKEN', name: 'hf-token', key: 'token' }, ...(apiKey ? [{ env: apiKey, name: 'chat-api-key', key: 'key' }] : [])],
+      secrets: [
+        { env: 'HF_TOKEN', name: 'hf-token', key: 'token' },
+        ...(apiKey ? [{ env: apiKey, name: 'chat-api-key', key: 'key' }] : []),
+      ],
     },
   };
 }
@@ -80,7 +94,9 @@ function cacheLocation(name: string, fallback: string, env: Record<string, strin
 }
 
 function writable(container: Container, file: string): boolean {
-  return (container.volumeMounts ?? []).some((m) => !m.readOnly && (file === m.mountPath || file.startsWith(`${m.mountPath}/`)));
+  return (container.volumeMounts ?? []).some(
+    (m) => !m.readOnly && (file === m.mountPath || file.startsWith(`${m.mountPath}/`)),
+  );
 }
 
 function checkAgainstContract(contract: ServerContract, container: Container, modelAt: string | null): void {
@@ -100,18 +116,26 @@ function checkAgainstContract(contract: ServerContract, container: Container, mo
   for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
     const get = probe?.httpGet;
     assert.ok(get, 'an HTTP probe');
-    const route = Object.values(contract.routes).find((r) => r.path === get.path && (r.port === undefined || r.port === get.port));
+    const route = Object.values(contract.routes).find(
+      (r) => r.path === get.path && (r.port === undefined || r.port === get.port),
+    );
     assert.ok(route, `${contract.server} serves ${get.path}`);
     assert.equal(route.auth, false, `${contract.server} ${get.path} answers without the API key`);
   }
   // 4. A read-only root filesystem, and every cache the server writes on a writable volume.
   assert.equal(container.securityContext?.readOnlyRootFilesystem, true);
-  const env = Object.fromEntries((container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
-  for (const name of ['HOME', 'XDG_CACHE_HOME', 'HF_HOME']) assert.ok(env[name] && writable(container, env[name]), `${name} is writable`);
+  const env = Object.fromEntries(
+    (container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+  );
+  for (const name of ['HOME', 'XDG_CACHE_HOME', 'HF_HOME'])
+    assert.ok(env[name] && writable(container, env[name]), `${name} is writable`);
   assert.ok(writable(container, '/tmp'), '/tmp is writable');
   for (const [name, cache] of Object.entries(contract.caches)) {
     const where = cacheLocation(name, cache.default, env);
-    assert.ok(where && writable(container, where), `${contract.server} writes ${name} to ${where}: not on a writable volume`);
+    assert.ok(
+      where && writable(container, where),
+      `${contract.server} writes ${name} to ${where}: not on a writable volume`,
+    );
   }
 }
 
@@ -121,19 +145,28 @@ describe('every upstream server × storage strategy', { skip: SCHEMAS_MISSING },
       const file = `${server}-${strategy}.yaml`;
       if (server === 'triton' && strategy === 'hub') {
         test(`${server} × ${strategy}: refused (Triton serves a model repository, not a Hub id)`, () => {
-          assert.throws(() => loadExample(config(server, storage)), /hub needs a server that downloads from the Hub itself/);
+          assert.throws(
+            () => loadExample(config(server, storage)),
+            /hub needs a server that downloads from the Hub itself/,
+          );
         });
         continue;
       }
       test(`${server} × ${strategy}: argv accepted by ${server}'s parser, probes on open routes, caches writable, valid, golden`, async () => {
         const env = { ...SECRET_ENV };
-        const result = await deploy({ config: loadExample(config(server, storage), env), schemas: await officialSchemas(), env });
+        const result = await deploy({
+          config: loadExample(config(server, storage), env),
+          schemas: await officialSchemas(),
+          env,
+        });
         const contract = loadContract(server);
         checkAgainstContract(contract, serverContainer(result.objects), modelAt);
         const validator = await officialValidator();
-        for (const object of result.objects) assert.deepEqual(validator.validate(object), [], `${object.kind} is invalid`);
+        for (const object of result.objects)
+          assert.deepEqual(validator.validate(object), [], `${object.kind} is invalid`);
         assert.deepEqual(checkApiServerRules(result.objects), []);
-        for (const value of Object.values(SECRET_ENV)) assert.ok(!result.yaml.includes(value.split(',')[0]!), 'no secret value');
+        for (const value of Object.values(SECRET_ENV))
+          assert.ok(!result.yaml.includes(value.split(',')[0]!), 'no secret value');
 
         const golden = path.join(GOLDEN_DIR, file);
         if (UPDATE) {
@@ -154,7 +187,8 @@ describe('the server argv is checked before anything is written', () => {
       assert.ok(isLlmopsError(error), String(error));
       assert.equal(error.exitCode, 2);
       assert.doesNotMatch(error.message, /\n/);
-      for (const fragment of fragments) assert.ok(error.message.includes(fragment), `${error.message} lacks ${fragment}`);
+      for (const fragment of fragments)
+        assert.ok(error.message.includes(fragment), `${error.message} lacks ${fragment}`);
       return true;
     });
 
@@ -178,7 +212,10 @@ describe('the server argv is checked before anything is written', () => {
 
   test('serve.command replaces the entrypoint: a command of your own is not checked against the server', async () => {
     const raw = config('vllm', STRATEGIES.hub!.storage);
-    Object.assign(raw.serve as Record<string, unknown>, { command: ['/opt/wrapper.sh'], extraArgs: ['--anything-goes'] });
+    Object.assign(raw.serve as Record<string, unknown>, {
+      command: ['/opt/wrapper.sh'],
+      extraArgs: ['--anything-goes'],
+    });
     const container = serverContainer((await deploy({ config: loadExample(raw) })).objects);
     assert.deepEqual(container.command, ['/opt/wrapper.sh']);
     assert.equal(container.args!.at(-1), '--anything-goes');
@@ -213,13 +250,19 @@ describe('a vLLM deployment with an API key', () => {
       const { port } = server.address() as AddressInfo;
       const raw = config('vllm', STRATEGIES.hub!.storage);
       const container = serverContainer((await deploy({ config: loadExample(raw) })).objects);
-      assert.ok(container.env!.some((e) => e.name === 'VLLM_API_KEY' && e.valueFrom), 'the key is set, from its Secret');
+      assert.ok(
+        container.env!.some((e) => e.name === 'VLLM_API_KEY' && e.valueFrom),
+        'the key is set, from its Secret',
+      );
       for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
         const response = await fetch(`http://127.0.0.1:${port}${probe!.httpGet!.path}`);
         assert.equal(response.status, 200, `${probe!.httpGet!.path} without the key`);
       }
       assert.equal((await fetch(`http://127.0.0.1:${port}/v1/models`)).status, 401, 'the stand-in enforces the key');
-      assert.equal((await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
+      assert.equal(
+        (await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status,
+        200,
+      );
     } finally {
       server.close();
     }

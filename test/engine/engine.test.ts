@@ -58,7 +58,8 @@ describe('engine on the embedded tiny model', () => {
   it('sequences joining a running batch mid-way get the tokens they would get alone', async () => {
     const prompts = ['one two three', 'The quick brown fox jumps', 'x'];
     const alone = [];
-    for (const prompt of prompts) alone.push((await lm.generate(prompt, { maxTokens: 10 + prompts.indexOf(prompt) * 3 })).tokenIds);
+    for (const prompt of prompts)
+      alone.push((await lm.generate(prompt, { maxTokens: 10 + prompts.indexOf(prompt) * 3 })).tokenIds);
     const batch = lm.createBatch({ maxBatchSize: 8 });
     const first = batch.add({ promptIds: lm.tokenizer.encode(prompts[0]!), maxTokens: 10 });
     await batch.step();
@@ -88,8 +89,17 @@ describe('engine on the embedded tiny model', () => {
     const prompt = lm.tokenizer.encode('The model server answers requests with streamed tokens.');
     const sequence = batch.add({ promptIds: prompt, maxTokens: 3 });
     while (!sequence.finished) await batch.step();
-    assert.deepEqual(steps.map((step) => [step.prefillTokens, step.decodeRows]), [[prompt.length, 0], [0, 1], [0, 1]]);
-    assert.ok(steps[0]!.prefillMs > 0 && steps[0]!.decodeMs === 0 && steps[1]!.decodeMs > 0 && steps[1]!.prefillMs === 0);
+    assert.deepEqual(
+      steps.map((step) => [step.prefillTokens, step.decodeRows]),
+      [
+        [prompt.length, 0],
+        [0, 1],
+        [0, 1],
+      ],
+    );
+    assert.ok(
+      steps[0]!.prefillMs > 0 && steps[0]!.decodeMs === 0 && steps[1]!.decodeMs > 0 && steps[1]!.prefillMs === 0,
+    );
     assert.deepEqual(batch.lastStep, steps[2]);
     assert.throws(() => lm.createBatch({ prefillChunkTokens: 0 }), /prefillChunkTokens must be a positive integer/);
   });
@@ -107,7 +117,11 @@ describe('engine on the embedded tiny model', () => {
 
   it('streams exactly the final text, and seeded sampling is reproducible', async () => {
     let streamed = '';
-    const generation = await lm.generate('Once upon a time', { maxTokens: 20, temperature: 0.9, topP: 0.95, seed: 42 }, (delta) => (streamed += delta));
+    const generation = await lm.generate(
+      'Once upon a time',
+      { maxTokens: 20, temperature: 0.9, topP: 0.95, seed: 42 },
+      (delta) => (streamed += delta),
+    );
     assert.equal(streamed, generation.text);
     const again = await lm.generate('Once upon a time', { maxTokens: 20, temperature: 0.9, topP: 0.95, seed: 42 });
     assert.deepEqual(again.tokenIds, generation.tokenIds);
@@ -121,7 +135,10 @@ describe('engine on the embedded tiny model', () => {
     const decoder = new IncrementalDecoder(lm.tokenizer);
     const deltas = ids.map((id) => decoder.push(id));
     deltas.push(decoder.flush());
-    assert.ok(deltas.every((delta) => !delta.includes('\uFFFD')), JSON.stringify(deltas));
+    assert.ok(
+      deltas.every((delta) => !delta.includes('\uFFFD')),
+      JSON.stringify(deltas),
+    );
     assert.ok(deltas.filter((delta) => delta === '').length > 0, 'some tokens held back half a character');
     assert.equal(deltas.join(''), text);
   });
@@ -143,13 +160,17 @@ describe('engine on the embedded tiny model', () => {
 
   it('refuses a prompt longer than the context with a usage error', async () => {
     const ids = Array.from({ length: lm.contextLength! + 1 }, () => 1);
-    await assert.rejects(lm.generate(ids, { maxTokens: 1 }), (error: unknown) => error instanceof LlmopsError && error.exitCode === 2);
+    await assert.rejects(
+      lm.generate(ids, { maxTokens: 1 }),
+      (error: unknown) => error instanceof LlmopsError && error.exitCode === 2,
+    );
   });
 
   it('loads the transformers.js layout and picks dtype variants', async () => {
     const tjs = await mkdtemp(path.join(os.tmpdir(), 'llmops-tjs-'));
     try {
-      for (const name of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) await cp(path.join(dir, name), path.join(tjs, name));
+      for (const name of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'])
+        await cp(path.join(dir, name), path.join(tjs, name));
       await cp(path.join(dir, 'model.onnx'), path.join(tjs, 'onnx', 'model.onnx'), { recursive: true });
       await cp(path.join(dir, 'model.onnx'), path.join(tjs, 'onnx', 'model_q8.onnx'));
       const other = await CausalLM.load({ dir: tjs });
@@ -162,7 +183,10 @@ describe('engine on the embedded tiny model', () => {
       await variant.dispose();
       await assert.rejects(
         CausalLM.load({ dir: tjs, dtype: 'fp16' }),
-        (error: unknown) => error instanceof LlmopsError && /no fp16 variant/.test(error.message) && error.hint === 'available --dtype values: fp32, q8',
+        (error: unknown) =>
+          error instanceof LlmopsError &&
+          /no fp16 variant/.test(error.message) &&
+          error.hint === 'available --dtype values: fp32, q8',
       );
     } finally {
       await rm(tjs, { recursive: true, force: true });
@@ -171,7 +195,7 @@ describe('engine on the embedded tiny model', () => {
 });
 
 describe('engine: KV cache paths', () => {
-  it('pre-allocated outputs reuse two buffers per KV tensor across steps and give the naive (default) path\'s tokens', async () => {
+  it("pre-allocated outputs reuse two buffers per KV tensor across steps and give the naive (default) path's tokens", async () => {
     const dir = await ensureTinyModel();
     const pre = await CausalLM.load({ dir, kvCache: 'preallocated' });
     const naive = await CausalLM.load({ dir });
@@ -181,7 +205,11 @@ describe('engine: KV cache paths', () => {
       assert.equal(naive.kvCache, 'naive');
       const prompts = ['The model server', 'Once upon a time, a small', 'GPU'];
       for (const prompt of prompts) {
-        assert.deepEqual((await pre.generate(prompt, { maxTokens: 40 })).tokenIds, (await naive.generate(prompt, { maxTokens: 40 })).tokenIds, prompt);
+        assert.deepEqual(
+          (await pre.generate(prompt, { maxTokens: 40 })).tokenIds,
+          (await naive.generate(prompt, { maxTokens: 40 })).tokenIds,
+          prompt,
+        );
       }
       // Steps write into two buffers per KV tensor that swap roles; after the first growth, no new buffer per step.
       const state = await pre.prefill([pre.tokenizer.encode('The model server answers')]);
@@ -230,10 +258,18 @@ describe('engine: KV cache paths', () => {
     try {
       const sig = lm.signature;
       assert.equal(preallocationBlocker(sig, undefined), null);
-      const symbolicVocab = { ...sig, outputs: sig.outputs.map((o) => (o.name === 'logits' ? { ...o, dims: ['batch', 'sequence', 'vocab'] } : o)) };
+      const symbolicVocab = {
+        ...sig,
+        outputs: sig.outputs.map((o) => (o.name === 'logits' ? { ...o, dims: ['batch', 'sequence', 'vocab'] } : o)),
+      };
       assert.equal(preallocationBlocker(symbolicVocab, 512), null, 'config.json vocab_size is enough');
       assert.match(preallocationBlocker(symbolicVocab, undefined)!, /vocabulary size/);
-      const otherLayout = { ...sig, outputs: sig.outputs.map((o) => (o.name === 'present.0.key' ? { ...o, dims: ['batch', sig.headDim, 'sequence', sig.kvHeads] } : o)) };
+      const otherLayout = {
+        ...sig,
+        outputs: sig.outputs.map((o) =>
+          o.name === 'present.0.key' ? { ...o, dims: ['batch', sig.headDim, 'sequence', sig.kvHeads] } : o,
+        ),
+      };
       assert.match(preallocationBlocker(otherLayout, 512)!, /present\.0\.key is not \[batch, 4, sequence, 16\]/);
     } finally {
       await lm.dispose();
@@ -248,10 +284,14 @@ describe('engine: bad model directories are usage errors', () => {
     await cp(source, copy, { recursive: true });
     return copy;
   }
-  const isUsage = (pattern: RegExp) => (error: unknown) => error instanceof LlmopsError && error.exitCode === 2 && pattern.test(error.message);
+  const isUsage = (pattern: RegExp) => (error: unknown) =>
+    error instanceof LlmopsError && error.exitCode === 2 && pattern.test(error.message);
 
   it('missing directory', async () => {
-    await assert.rejects(CausalLM.load({ dir: '/nonexistent/model' }), isUsage(/model directory \/nonexistent\/model does not exist/));
+    await assert.rejects(
+      CausalLM.load({ dir: '/nonexistent/model' }),
+      isUsage(/model directory \/nonexistent\/model does not exist/),
+    );
   });
 
   it('directory without a model', async () => {
@@ -280,12 +320,18 @@ describe('engine: bad model directories are usage errors', () => {
 
   it('corrupt config.json', async () => {
     const copy = await copyOfTinyModel();
-    await writeFile(path.join(copy, 'config.json'), (await readFile(path.join(copy, 'config.json'), 'utf8')).slice(0, 10));
+    await writeFile(
+      path.join(copy, 'config.json'),
+      (await readFile(path.join(copy, 'config.json'), 'utf8')).slice(0, 10),
+    );
     await assert.rejects(CausalLM.load({ dir: copy }), isUsage(/config\.json is not valid JSON/));
   });
 
   it('a GPU provider that is not installed says how to install it', async () => {
     const source = await ensureTinyModel();
-    await assert.rejects(CausalLM.load({ dir: source, provider: 'cuda' }), isUsage(/cuda execution provider is not installed/));
+    await assert.rejects(
+      CausalLM.load({ dir: source, provider: 'cuda' }),
+      isUsage(/cuda execution provider is not installed/),
+    );
   });
 });

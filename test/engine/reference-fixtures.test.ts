@@ -127,7 +127,9 @@ for (const variant of VARIANTS) {
       test('a loop that never selects use_cache_branch fails or gets different ids (the fixture can tell)', async () => {
         const expected = await readExpected(variant);
         const kv = kvShapeFromConfig(await readJson<Record<string, number>>(variant, 'config.json'));
-        const session = await ort.InferenceSession.create(join(fixtureDir(variant), 'model.onnx'), { logSeverityLevel: 4 });
+        const session = await ort.InferenceSession.create(join(fixtureDir(variant), 'model.onnx'), {
+          logSeverityLevel: 4,
+        });
         try {
           const c = expected.cases[0]!;
           // The no-past branch sees a mask longer than its keys: onnxruntime may reject that outright.

@@ -36,7 +36,10 @@ function layoutsFor(variant: Variant): Layout[] {
     // Older Optimum exports name the merged decoder decoder_model_merged.onnx.
     return [
       ...LAYOUTS,
-      { name: 'Optimum layout (decoder_model_merged.onnx)', make: (v, into) => optimumLayout(v, into, 'decoder_model_merged.onnx') },
+      {
+        name: 'Optimum layout (decoder_model_merged.onnx)',
+        make: (v, into) => optimumLayout(v, into, 'decoder_model_merged.onnx'),
+      },
       {
         name: 'transformers.js layout (onnx/decoder_model_merged.onnx)',
         make: (v, into) => transformersJsLayout(v, into, undefined, 'decoder_model_merged.onnx'),
@@ -57,11 +60,21 @@ function layoutsFor(variant: Variant): Layout[] {
 
 const KV_PATHS: KvCachePath[] = ['preallocated', 'naive'];
 
-async function withModel<T>(variant: Variant, layout: Layout, kv: KvCachePath, fn: (lm: CausalLM, expected: Expected) => Promise<T>) {
+async function withModel<T>(
+  variant: Variant,
+  layout: Layout,
+  kv: KvCachePath,
+  fn: (lm: CausalLM, expected: Expected) => Promise<T>,
+) {
   const expected = await readExpected(variant);
   return withTempDir(async (tmp) => {
     const dir = await layout.make(variant, tmp);
-    const lm = await CausalLM.load({ dir, provider: 'cpu', kvCache: kv, ...(layout.dtype ? { dtype: layout.dtype } : {}) });
+    const lm = await CausalLM.load({
+      dir,
+      provider: 'cpu',
+      kvCache: kv,
+      ...(layout.dtype ? { dtype: layout.dtype } : {}),
+    });
     try {
       assert.equal(lm.kvCache, kv, `KV path (fallback: ${lm.kvCacheFallback})`);
       const result = await fn(lm, expected);
@@ -76,116 +89,134 @@ async function withModel<T>(variant: Variant, layout: Layout, kv: KvCachePath, f
 const greedy = (expected: Expected) => ({ maxTokens: expected.maxNewTokens, temperature: 0 });
 
 for (const variant of VARIANTS) {
-  for (const kv of KV_PATHS) describe(`engine vs PyTorch reference: ${variant}, ${kv} KV cache`, () => {
-    for (const layout of layoutsFor(variant)) {
-      test(`greedy token ids from prompt ids equal PyTorch's, ${layout.name}`, async () => {
-        await withModel(variant, layout, kv, async (lm, expected) => {
-          for (const c of expected.cases) {
-            const gen = await lm.generate(c.promptIds, greedy(expected));
-            assert.deepEqual(gen.tokenIds, c.generatedIds, `case ${c.name} (${c.promptIds.length} prompt tokens)`);
-            assert.equal(gen.finishReason, 'length', `case ${c.name}`);
+  for (const kv of KV_PATHS)
+    describe(`engine vs PyTorch reference: ${variant}, ${kv} KV cache`, () => {
+      for (const layout of layoutsFor(variant)) {
+        test(`greedy token ids from prompt ids equal PyTorch's, ${layout.name}`, async () => {
+          await withModel(variant, layout, kv, async (lm, expected) => {
+            for (const c of expected.cases) {
+              const gen = await lm.generate(c.promptIds, greedy(expected));
+              assert.deepEqual(gen.tokenIds, c.generatedIds, `case ${c.name} (${c.promptIds.length} prompt tokens)`);
+              assert.equal(gen.finishReason, 'length', `case ${c.name}`);
+            }
+          });
+        });
+
+        test(`four prompts of different lengths batched give each the tokens it gets alone, ${layout.name}`, async () => {
+          await withModel(variant, layout, kv, async (lm, expected) => {
+            const cases = batchCases(expected);
+            assert.equal(
+              new Set(cases.map((c) => c.promptIds.length)).size,
+              cases.length,
+              'fixture prompts differ in length',
+            );
+            const alone: number[][] = [];
+            for (const c of cases) alone.push((await lm.generate(c.promptIds, greedy(expected))).tokenIds);
+            const batched = await lm.generateBatch(
+              cases.map((c) => c.promptIds),
+              greedy(expected),
+            );
+            assert.equal(batched.length, cases.length);
+            cases.forEach((c, i) => {
+              assert.deepEqual(batched[i]!.tokenIds, alone[i], `case ${c.name}: batched vs alone`);
+              assert.deepEqual(batched[i]!.tokenIds, c.generatedIds, `case ${c.name}: batched vs PyTorch`);
+            });
+          });
+        });
+      }
+
+      test('continuous batching: rows joining, queueing and leaving at different steps keep PyTorch ids', async () => {
+        await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+          // Greedy is prefix-consistent, so a row capped at k tokens must get PyTorch's first k.
+          const caps = [16, 3, 11, 16, 7, 13];
+          assert.equal(expected.cases.length, caps.length);
+          const batch = new DecoderBatch(lm, { maxBatchSize: 3 });
+          const add = (i: number) =>
+            batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: caps[i]!, temperature: 0 });
+          const sequences: Sequence[] = [add(0), add(1)];
+          await batch.step();
+          await batch.step();
+          // Joins a running batch with a longer past; the rest wait in the queue for free slots.
+          sequences.push(add(3), add(2), add(4), add(5));
+          for (let steps = 0; sequences.some((s) => !s.finished); steps++) {
+            assert.ok(steps < 200, 'the batch never drained');
+            await batch.step();
+          }
+          const order = [0, 1, 3, 2, 4, 5];
+          for (const [k, sequence] of sequences.entries()) {
+            const c = expected.cases[order[k]!]!;
+            const gen = await sequence.done;
+            assert.deepEqual(gen.tokenIds, c.generatedIds.slice(0, caps[order[k]!]), `case ${c.name}`);
           }
         });
       });
 
-      test(`four prompts of different lengths batched give each the tokens it gets alone, ${layout.name}`, async () => {
-        await withModel(variant, layout, kv, async (lm, expected) => {
-          const cases = batchCases(expected);
-          assert.equal(new Set(cases.map((c) => c.promptIds.length)).size, cases.length, 'fixture prompts differ in length');
-          const alone: number[][] = [];
-          for (const c of cases) alone.push((await lm.generate(c.promptIds, greedy(expected))).tokenIds);
-          const batched = await lm.generateBatch(
-            cases.map((c) => c.promptIds),
-            greedy(expected),
-          );
-          assert.equal(batched.length, cases.length);
-          cases.forEach((c, i) => {
-            assert.deepEqual(batched[i]!.tokenIds, alone[i], `case ${c.name}: batched vs alone`);
-            assert.deepEqual(batched[i]!.tokenIds, c.generatedIds, `case ${c.name}: batched vs PyTorch`);
+      test("chunked prefill: long prompts prefilled 3 tokens per step between running rows' decode steps keep PyTorch ids", async () => {
+        await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+          const steps: StepStats[] = [];
+          const batch = new DecoderBatch(lm, {
+            maxBatchSize: 4,
+            prefillChunkTokens: 3,
+            onStep: (stats) => steps.push(stats),
           });
+          const add = (i: number) =>
+            batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: expected.maxNewTokens, temperature: 0 });
+          const sequences = [add(0)];
+          await batch.step();
+          await batch.step();
+          sequences.push(add(2), add(3), add(1), add(4), add(5));
+          for (let n = 0; sequences.some((s) => !s.finished); n++) {
+            assert.ok(n < 400, 'the batch never drained');
+            await batch.step();
+          }
+          const order = [0, 2, 3, 1, 4, 5];
+          for (const [k, sequence] of sequences.entries()) {
+            const c = expected.cases[order[k]!]!;
+            assert.deepEqual((await sequence.done).tokenIds, c.generatedIds, `case ${c.name}`);
+          }
+          assert.ok(
+            steps.every((step) => step.prefillTokens <= 3),
+            'no step prefilled more than the chunk',
+          );
+          assert.ok(
+            steps.some((step) => step.prefillTokens > 0 && step.decodeRows > 0),
+            'chunks ran in steps that also decoded',
+          );
         });
       });
-    }
 
-    test('continuous batching: rows joining, queueing and leaving at different steps keep PyTorch ids', async () => {
-      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
-        // Greedy is prefix-consistent, so a row capped at k tokens must get PyTorch's first k.
-        const caps = [16, 3, 11, 16, 7, 13];
-        assert.equal(expected.cases.length, caps.length);
-        const batch = new DecoderBatch(lm, { maxBatchSize: 3 });
-        const add = (i: number) =>
-          batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: caps[i]!, temperature: 0 });
-        const sequences: Sequence[] = [add(0), add(1)];
-        await batch.step();
-        await batch.step();
-        // Joins a running batch with a longer past; the rest wait in the queue for free slots.
-        sequences.push(add(3), add(2), add(4), add(5));
-        for (let steps = 0; sequences.some((s) => !s.finished); steps++) {
-          assert.ok(steps < 200, 'the batch never drained');
-          await batch.step();
-        }
-        const order = [0, 1, 3, 2, 4, 5];
-        for (const [k, sequence] of sequences.entries()) {
-          const c = expected.cases[order[k]!]!;
-          const gen = await sequence.done;
-          assert.deepEqual(gen.tokenIds, c.generatedIds.slice(0, caps[order[k]!]), `case ${c.name}`);
-        }
+      test('prompt text goes through the model tokenizer (incl. its BOS) to the same greedy ids', async () => {
+        await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+          for (const c of expected.cases) {
+            const gen = await lm.generate(c.prompt, greedy(expected));
+            assert.equal(gen.promptTokens, c.promptIds.length, `case ${c.name}: prompt token count`);
+            assert.deepEqual(gen.tokenIds, c.generatedIds, `case ${c.name}`);
+          }
+          const cases = batchCases(expected);
+          const batched = await lm.generateBatch(
+            cases.map((c) => c.prompt),
+            greedy(expected),
+          );
+          cases.forEach((c, i) =>
+            assert.deepEqual(batched[i]!.tokenIds, c.generatedIds, `case ${c.name}: batched text`),
+          );
+        });
       });
-    });
 
-    test('chunked prefill: long prompts prefilled 3 tokens per step between running rows\' decode steps keep PyTorch ids', async () => {
-      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
-        const steps: StepStats[] = [];
-        const batch = new DecoderBatch(lm, { maxBatchSize: 4, prefillChunkTokens: 3, onStep: (stats) => steps.push(stats) });
-        const add = (i: number) => batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: expected.maxNewTokens, temperature: 0 });
-        const sequences = [add(0)];
-        await batch.step();
-        await batch.step();
-        sequences.push(add(2), add(3), add(1), add(4), add(5));
-        for (let n = 0; sequences.some((s) => !s.finished); n++) {
-          assert.ok(n < 400, 'the batch never drained');
-          await batch.step();
-        }
-        const order = [0, 2, 3, 1, 4, 5];
-        for (const [k, sequence] of sequences.entries()) {
-          const c = expected.cases[order[k]!]!;
-          assert.deepEqual((await sequence.done).tokenIds, c.generatedIds, `case ${c.name}`);
-        }
-        assert.ok(steps.every((step) => step.prefillTokens <= 3), 'no step prefilled more than the chunk');
-        assert.ok(steps.some((step) => step.prefillTokens > 0 && step.decodeRows > 0), 'chunks ran in steps that also decoded');
-      });
-    });
-
-    test('prompt text goes through the model tokenizer (incl. its BOS) to the same greedy ids', async () => {
-      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
-        for (const c of expected.cases) {
-          const gen = await lm.generate(c.prompt, greedy(expected));
-          assert.equal(gen.promptTokens, c.promptIds.length, `case ${c.name}: prompt token count`);
-          assert.deepEqual(gen.tokenIds, c.generatedIds, `case ${c.name}`);
-        }
-        const cases = batchCases(expected);
-        const batched = await lm.generateBatch(
-          cases.map((c) => c.prompt),
-          greedy(expected),
+      test('generated text, whole and streamed, is the tokenizer decoding of the generated ids', async () => {
+        const tokenizer = new Tokenizer(
+          await readJson(variant, 'tokenizer.json'),
+          await readJson(variant, 'tokenizer_config.json'),
         );
-        cases.forEach((c, i) => assert.deepEqual(batched[i]!.tokenIds, c.generatedIds, `case ${c.name}: batched text`));
+        await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+          for (const c of expected.cases) {
+            const deltas: string[] = [];
+            const gen = await lm.generate(c.promptIds, greedy(expected), (delta) => deltas.push(delta));
+            const decoded = tokenizer.decode(c.generatedIds, { skip_special_tokens: true });
+            assert.equal(gen.text, decoded, `case ${c.name}`);
+            assert.equal(deltas.join(''), decoded, `case ${c.name}: streamed deltas`);
+          }
+        });
       });
     });
-
-    test('generated text, whole and streamed, is the tokenizer decoding of the generated ids', async () => {
-      const tokenizer = new Tokenizer(
-        await readJson(variant, 'tokenizer.json'),
-        await readJson(variant, 'tokenizer_config.json'),
-      );
-      await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
-        for (const c of expected.cases) {
-          const deltas: string[] = [];
-          const gen = await lm.generate(c.promptIds, greedy(expected), (delta) => deltas.push(delta));
-          const decoded = tokenizer.decode(c.generatedIds, { skip_special_tokens: true });
-          assert.equal(gen.text, decoded, `case ${c.name}`);
-          assert.equal(deltas.join(''), decoded, `case ${c.name}: streamed deltas`);
-        }
-      });
-    });
-  });
 }

@@ -58,7 +58,11 @@ describe('transformers.js vs PyTorch on the reference fixtures', () => {
         const model = await loadModel(dir, dtype, variant === 'llama-gqa');
         try {
           for (const c of expected.cases) {
-            assert.deepEqual(await greedyIds(model, c.promptIds, expected.maxNewTokens), c.generatedIds, `case ${c.name}`);
+            assert.deepEqual(
+              await greedyIds(model, c.promptIds, expected.maxNewTokens),
+              c.generatedIds,
+              `case ${c.name}`,
+            );
           }
         } finally {
           await model.dispose();
@@ -109,7 +113,9 @@ describe('transformers.js vs the engine on the embedded tiny model', () => {
         // The four prompts differ in length: left-padded together, each keeps transformers.js's ids.
         for (const [layout, lm] of engines) {
           const batched = await lm.generateBatch(allPromptIds, { maxTokens: MAX_NEW_TOKENS, temperature: 0 });
-          batched.forEach((gen, i) => assert.deepEqual(gen.tokenIds, allExpected[i], `${layout} layout, batched prompt ${i}`));
+          batched.forEach((gen, i) =>
+            assert.deepEqual(gen.tokenIds, allExpected[i], `${layout} layout, batched prompt ${i}`),
+          );
         }
         // Guard against a vacuous pass: the comparison must cover more than one repeated token.
         assert.ok(distinct.size > 3, `only ${distinct.size} distinct generated ids`);

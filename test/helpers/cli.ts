@@ -14,7 +14,10 @@ export interface CliResult {
 }
 
 /** Runs `node bin/llmops.js …` as a user would, capturing both streams. */
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: options.cwd ?? repoRoot,
@@ -37,6 +40,9 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
 
 /** True when stderr is a single line error without a stack trace. */
 export function isOneLineError(stderr: string): boolean {
-  const lines = stderr.trim().split('\n').filter((line) => !/^npm warn/.test(line));
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((line) => !/^npm warn/.test(line));
   return lines.length >= 1 && lines.length <= 2 && !/\n\s+at /.test(stderr) && !stderr.includes('    at ');
 }

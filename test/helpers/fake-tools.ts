@@ -67,7 +67,12 @@ export async function installFakeDocker(): Promise<FakeDocker> {
   return {
     binDir,
     log,
-    env: (mode = 'ok', extra = {}) => ({ PATH: `${binDir}${path.delimiter}${process.env.PATH}`, FAKE_DOCKER_LOG: log, FAKE_DOCKER_MODE: mode, ...extra }),
+    env: (mode = 'ok', extra = {}) => ({
+      PATH: `${binDir}${path.delimiter}${process.env.PATH}`,
+      FAKE_DOCKER_LOG: log,
+      FAKE_DOCKER_MODE: mode,
+      ...extra,
+    }),
     calls: async () =>
       (await readFile(log, 'utf8'))
         .split('\n')

@@ -47,13 +47,21 @@ export async function startHubStandIn(repos: StandInRepo[], token: string): Prom
     };
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree|paths-info)\/([^/]+)(?:\/(.*))?$/.exec(url.pathname);
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
-    const repo = byId.get(decodeURIComponent((api?.[1] ?? resolve?.[1]) ?? ''));
+    const repo = byId.get(decodeURIComponent(api?.[1] ?? resolve?.[1] ?? ''));
     if (!repo) return json(404, { error: 'Repository not found' }, { 'x-error-code': 'RepoNotFound' });
-    if (repo.gated && !authorized) return json(401, { error: `Access to model ${repo.id} is restricted. You must have access to it and be authenticated to access it.` }, { 'x-error-code': 'GatedRepo' });
-    const revision = decodeURIComponent((api?.[3] ?? resolve?.[2]) ?? 'main');
+    if (repo.gated && !authorized)
+      return json(
+        401,
+        {
+          error: `Access to model ${repo.id} is restricted. You must have access to it and be authenticated to access it.`,
+        },
+        { 'x-error-code': 'GatedRepo' },
+      );
+    const revision = decodeURIComponent(api?.[3] ?? resolve?.[2] ?? 'main');
     const commit = repo.commits[revision] ? revision : repo.revisions[revision === 'HEAD' ? 'main' : revision];
     const files = commit ? repo.commits[commit] : undefined;
-    if (!commit || !files) return json(404, { error: `Invalid rev id: ${revision}` }, { 'x-error-code': 'RevisionNotFound' });
+    if (!commit || !files)
+      return json(404, { error: `Invalid rev id: ${revision}` }, { 'x-error-code': 'RevisionNotFound' });
     const entry = (file: StandInFile) => ({
       type: 'file',
       path: file.path,
@@ -64,7 +72,17 @@ export async function startHubStandIn(repos: StandInRepo[], token: string): Prom
     });
 
     if (api?.[2] === 'revision') {
-      return json(200, { _id: `id-${repo.id}`, id: repo.id, sha: commit, private: false, gated: repo.gated ? 'manual' : false, downloads: 0, likes: 0, lastModified: '2026-01-01T00:00:00.000Z', siblings: files.map((f) => ({ rfilename: f.path })) });
+      return json(200, {
+        _id: `id-${repo.id}`,
+        id: repo.id,
+        sha: commit,
+        private: false,
+        gated: repo.gated ? 'manual' : false,
+        downloads: 0,
+        likes: 0,
+        lastModified: '2026-01-01T00:00:00.000Z',
+        siblings: files.map((f) => ({ rfilename: f.path })),
+      });
     }
     if (api?.[2] === 'tree') return json(200, files.map(entry));
     if (api?.[2] === 'paths-info') {
@@ -96,7 +114,11 @@ export async function startHubStandIn(repos: StandInRepo[], token: string): Prom
       if (range) {
         const start = Number(range[1]);
         const end = range[2] ? Math.min(Number(range[2]), content.length - 1) : content.length - 1;
-        res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${content.length}`, 'content-length': String(end - start + 1) });
+        res.writeHead(206, {
+          ...headers,
+          'content-range': `bytes ${start}-${end}/${content.length}`,
+          'content-length': String(end - start + 1),
+        });
         return res.end(content.subarray(start, end + 1));
       }
       res.writeHead(200, { ...headers, 'content-length': String(content.length) });

@@ -22,7 +22,11 @@ export function parseTextFormat(text: string): Fields {
     const add = (name: string, value: Value | Value[]) => {
       const existing = fields[name];
       if (existing === undefined) fields[name] = value;
-      else fields[name] = [...(Array.isArray(existing) ? existing : [existing]), ...(Array.isArray(value) ? value : [value])];
+      else
+        fields[name] = [
+          ...(Array.isArray(existing) ? existing : [existing]),
+          ...(Array.isArray(value) ? value : [value]),
+        ];
     };
     while (i < tokens.length && peek() !== end) {
       const name = next()!;
@@ -65,15 +69,18 @@ export function validateAgainst(type: protobuf.Type, fields: Fields, path = type
     if (Array.isArray(raw) && !field.repeated) problems.push(`${path}.${name}: not a repeated field`);
     for (const value of values) {
       if (field.resolvedType instanceof protobuf.Type) {
-        if (typeof value !== 'object' || 'enum' in value) problems.push(`${path}.${name}: expected a ${field.resolvedType.name} message`);
+        if (typeof value !== 'object' || 'enum' in value)
+          problems.push(`${path}.${name}: expected a ${field.resolvedType.name} message`);
         else problems.push(...validateAgainst(field.resolvedType, value as Fields, `${path}.${name}`));
       } else if (field.resolvedType instanceof protobuf.Enum) {
-        if (typeof value !== 'object' || !('enum' in value) || !(String(value.enum) in field.resolvedType.values)) problems.push(`${path}.${name}: ${JSON.stringify(value)} is not a ${field.resolvedType.name}`);
+        if (typeof value !== 'object' || !('enum' in value) || !(String(value.enum) in field.resolvedType.values))
+          problems.push(`${path}.${name}: ${JSON.stringify(value)} is not a ${field.resolvedType.name}`);
       } else if (field.type === 'string') {
         if (typeof value !== 'string') problems.push(`${path}.${name}: expected a string`);
       } else if (field.type === 'bool') {
         if (typeof value !== 'boolean') problems.push(`${path}.${name}: expected a bool`);
-      } else if (typeof value !== 'number' || !Number.isInteger(value)) problems.push(`${path}.${name}: expected an integer`);
+      } else if (typeof value !== 'number' || !Number.isInteger(value))
+        problems.push(`${path}.${name}: expected an integer`);
     }
   }
   return problems;

@@ -21,7 +21,7 @@ export function decodePng(buffer: Buffer): DecodedPng {
   let height = 0;
   let channels: 3 | 4 = 4;
   const idat: Buffer[] = [];
-  for (let offset = 8; offset + 8 <= buffer.length; ) {
+  for (let offset = 8; offset + 8 <= buffer.length;) {
     const length = buffer.readUInt32BE(offset);
     const type = buffer.toString('latin1', offset + 4, offset + 8);
     const data = buffer.subarray(offset + 8, offset + 8 + length);
@@ -43,7 +43,8 @@ export function decodePng(buffer: Buffer): DecodedPng {
   if (width === 0 || height === 0) throw new Error('not a PNG: no IHDR');
   const raw = inflateSync(Buffer.concat(idat));
   const stride = width * channels;
-  if (raw.length < (stride + 1) * height) throw new Error(`truncated PNG data: ${raw.length} bytes for ${width}x${height}`);
+  if (raw.length < (stride + 1) * height)
+    throw new Error(`truncated PNG data: ${raw.length} bytes for ${width}x${height}`);
   const pixels = new Uint8Array(stride * height);
   for (let row = 0; row < height; row++) {
     const filter = raw[row * (stride + 1)]!;

@@ -79,11 +79,7 @@ export async function transformersJsLayout(
   for (const file of await readdir(fixtureDir(variant))) {
     if (file === 'expected.json') continue;
     const target =
-      file === 'model.onnx'
-        ? join('onnx', graphName)
-        : file === 'model.onnx_data'
-          ? join('onnx', file)
-          : file;
+      file === 'model.onnx' ? join('onnx', graphName) : file === 'model.onnx_data' ? join('onnx', file) : file;
     await cp(join(fixtureDir(variant), file), join(dir, target));
   }
   return dir;

@@ -9,8 +9,15 @@ export interface ServerProcess {
 }
 
 /** Starts `node <entry> [args]` with PORT=0 and waits for its "serving … on http://…" line. */
-export async function startServerProcess(entry: string, options: { cwd: string; env: NodeJS.ProcessEnv; args?: string[]; timeoutMs?: number }): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [entry, ...(options.args ?? [])], { cwd: options.cwd, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServerProcess(
+  entry: string,
+  options: { cwd: string; env: NodeJS.ProcessEnv; args?: string[]; timeoutMs?: number },
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [entry, ...(options.args ?? [])], {
+    cwd: options.cwd,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   const url = await new Promise<string>((resolve, reject) => {

@@ -79,12 +79,19 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
   const perChunk = Math.max(1, options.tokensPerChunk ?? 1);
   let usageReports = 0;
   const startedAt = performance.now();
-  const stats: ServerStats = { requests: 0, maxInFlight: 0, arrivalsMs: [], byBehaviour: {}, ...(options.recordBodies ? { bodies: [] } : {}) };
+  const stats: ServerStats = {
+    requests: 0,
+    maxInFlight: 0,
+    arrivalsMs: [],
+    byBehaviour: {},
+    ...(options.recordBodies ? { bodies: [] } : {}),
+  };
   let inFlight = 0;
   const sockets = new Set<Socket>();
 
   const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/v1/models') return json(res, 200, { object: 'list', data: [{ id: 'stream-test', object: 'model' }] });
+    if (req.method === 'GET' && req.url === '/v1/models')
+      return json(res, 200, { object: 'list', data: [{ id: 'stream-test', object: 'model' }] });
     if (req.method === 'GET' && req.url === '/stats') return json(res, 200, stats);
     if (req.method === 'GET') return json(res, 200, { ok: true });
     const chunks: Buffer[] = [];
@@ -103,7 +110,10 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
       }
       stats.bodies?.push(body);
       const stallEnd = options.stallFromMs === undefined ? 0 : options.stallFromMs + (options.stallForMs ?? 0);
-      const stallMs = options.stallFromMs !== undefined && arrivedMs >= options.stallFromMs && arrivedMs < stallEnd ? stallEnd - arrivedMs : 0;
+      const stallMs =
+        options.stallFromMs !== undefined && arrivedMs >= options.stallFromMs && arrivedMs < stallEnd
+          ? stallEnd - arrivedMs
+          : 0;
       inFlight += 1;
       stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
       res.on('close', () => (inFlight -= 1));
@@ -114,15 +124,26 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
     });
   });
 
-  function respond(url: string, body: Record<string, unknown>, behaviour: Behaviour, res: http.ServerResponse, firstTokenMs: number): void {
+  function respond(
+    url: string,
+    body: Record<string, unknown>,
+    behaviour: Behaviour,
+    res: http.ServerResponse,
+    firstTokenMs: number,
+  ): void {
     if (behaviour === 'hang') return;
     if (behaviour === 'reset') return void res.socket?.destroy();
-    if (behaviour.startsWith('http_')) return json(res, Number(behaviour.slice(5)), { error: { message: `scripted ${behaviour}`, type: 'test' } });
+    if (behaviour.startsWith('http_'))
+      return json(res, Number(behaviour.slice(5)), { error: { message: `scripted ${behaviour}`, type: 'test' } });
     const tgi = url.startsWith('/generate_stream');
     const chat = url.startsWith('/v1/chat/completions');
-    const requested = tgi ? (body.parameters as { max_new_tokens?: number } | undefined)?.max_new_tokens : (body.max_tokens as number | undefined);
+    const requested = tgi
+      ? (body.parameters as { max_new_tokens?: number } | undefined)?.max_new_tokens
+      : (body.max_tokens as number | undefined);
     const tokens = Math.max(1, Math.min(options.tokens ?? 8, requested ?? Infinity));
-    const withUsage = (options.usage ?? true) && Boolean((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage);
+    const withUsage =
+      (options.usage ?? true) &&
+      Boolean((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     if (!options.holdHeaders) res.flushHeaders();
     const event = (i: number) => {
@@ -131,7 +152,9 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
         const last = i === tokens - 1;
         return `data:${JSON.stringify({ index: i, token: { id: i, text, logprob: 0, special: false }, generated_text: last ? 'done' : null, details: last ? { finish_reason: 'length', generated_tokens: tokens } : null })}\n\n`;
       }
-      const choice = chat ? { index: 0, delta: { content: text }, finish_reason: null } : { index: 0, text, finish_reason: null };
+      const choice = chat
+        ? { index: 0, delta: { content: text }, finish_reason: null }
+        : { index: 0, text, finish_reason: null };
       return `data: ${JSON.stringify({ id: 'x', object: chat ? 'chat.completion.chunk' : 'text_completion', choices: [choice] })}\n\n`;
     };
     const finish = () => {
@@ -139,7 +162,9 @@ export async function startStreamServer(options: StreamServerOptions = {}, port 
         const skew = options.usageSkew?.[usageReports % options.usageSkew.length] ?? 0;
         if (withUsage) {
           usageReports += 1;
-          res.write(`data: ${JSON.stringify({ id: 'x', choices: [], usage: { prompt_tokens: 3, completion_tokens: tokens + skew, total_tokens: tokens + skew + 3 } })}\n\n`);
+          res.write(
+            `data: ${JSON.stringify({ id: 'x', choices: [], usage: { prompt_tokens: 3, completion_tokens: tokens + skew, total_tokens: tokens + skew + 3 } })}\n\n`,
+          );
         }
         res.write('data: [DONE]\n\n');
       }

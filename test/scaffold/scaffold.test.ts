@@ -27,7 +27,11 @@ async function generateNodeProject(model?: string): Promise<string> {
   const result = await runCli(['scaffold', dir, '--template', 'node', ...(model ? ['--model', model] : []), '--json']);
   assert.equal(result.code, 0, result.stderr);
   await symlink(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
-  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+    { cwd: dir, stdio: 'pipe' },
+  );
   return dir;
 }
 
@@ -37,7 +41,10 @@ describe('scaffold --template node on a model llmops did not build (PyTorch expo
   before(async () => {
     dir = await generateNodeProject(REFERENCE);
     // 4-token prefill chunks: every prompt below is prefilled in chunks, and must still give llmops generate's text.
-    server = await startServerProcess('dist/src/main.js', { cwd: dir, env: { API_KEYS: KEY, RATE_LIMIT: '600/minute', PREFILL_CHUNK_TOKENS: '4' } });
+    server = await startServerProcess('dist/src/main.js', {
+      cwd: dir,
+      env: { API_KEYS: KEY, RATE_LIMIT: '600/minute', PREFILL_CHUNK_TOKENS: '4' },
+    });
   });
   after(async () => {
     server?.child.kill('SIGTERM');
@@ -45,7 +52,15 @@ describe('scaffold --template node on a model llmops did not build (PyTorch expo
   });
 
   async function generateText(prompt: string, maxTokens: number): Promise<string> {
-    const result = await runCli(['generate', REFERENCE, '--prompt', prompt, '--max-tokens', String(maxTokens), '--json']);
+    const result = await runCli([
+      'generate',
+      REFERENCE,
+      '--prompt',
+      prompt,
+      '--max-tokens',
+      String(maxTokens),
+      '--json',
+    ]);
     assert.equal(result.code, 0, result.stderr);
     return (JSON.parse(result.stdout) as { text: string }).text;
   }
@@ -55,13 +70,25 @@ describe('scaffold --template node on a model llmops did not build (PyTorch expo
     const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY });
     const expected = await generateText('Hello, world', 12);
 
-    const plain = await client.completions.create({ model: 'svc', prompt: 'Hello, world', max_tokens: 12, temperature: 0 });
+    const plain = await client.completions.create({
+      model: 'svc',
+      prompt: 'Hello, world',
+      max_tokens: 12,
+      temperature: 0,
+    });
     assert.equal(plain.choices[0]!.text, expected);
     assert.equal(plain.usage?.completion_tokens, 12);
 
     let streamed = '';
     let usage: { completion_tokens: number } | undefined;
-    const stream = await client.completions.create({ model: 'svc', prompt: 'Hello, world', max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.completions.create({
+      model: 'svc',
+      prompt: 'Hello, world',
+      max_tokens: 12,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     for await (const chunk of stream) {
       streamed += chunk.choices[0]?.text ?? '';
       if (chunk.usage) usage = chunk.usage;
@@ -70,23 +97,43 @@ describe('scaffold --template node on a model llmops did not build (PyTorch expo
     assert.equal(usage?.completion_tokens, 12);
 
     const chatExpected = await generateText('user: Hi there\nassistant:', 10);
-    const chat = await client.chat.completions.create({ model: 'svc', messages: [{ role: 'user', content: 'Hi there' }], max_tokens: 10, temperature: 0 });
+    const chat = await client.chat.completions.create({
+      model: 'svc',
+      messages: [{ role: 'user', content: 'Hi there' }],
+      max_tokens: 10,
+      temperature: 0,
+    });
     assert.equal(chat.choices[0]!.message.content, chatExpected);
     let chatStreamed = '';
-    for await (const chunk of await client.chat.completions.create({ model: 'svc', messages: [{ role: 'user', content: 'Hi there' }], max_tokens: 10, temperature: 0, stream: true })) {
+    for await (const chunk of await client.chat.completions.create({
+      model: 'svc',
+      messages: [{ role: 'user', content: 'Hi there' }],
+      max_tokens: 10,
+      temperature: 0,
+      stream: true,
+    })) {
       chatStreamed += chunk.choices[0]?.delta?.content ?? '';
     }
     assert.equal(chatStreamed, chatExpected);
     const models = await client.models.list();
-    assert.deepEqual(models.data.map((m) => m.id), ['svc']);
+    assert.deepEqual(
+      models.data.map((m) => m.id),
+      ['svc'],
+    );
   });
 
   it('a wrong key is 401 and max_tokens -5 is 400 through the client', async () => {
     const { default: OpenAI, AuthenticationError, BadRequestError } = await import('openai');
     const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'sk-wrong', maxRetries: 0 });
-    await assert.rejects(wrong.completions.create({ model: 'svc', prompt: 'x', max_tokens: 2 }), (error: unknown) => error instanceof AuthenticationError && error.status === 401);
+    await assert.rejects(
+      wrong.completions.create({ model: 'svc', prompt: 'x', max_tokens: 2 }),
+      (error: unknown) => error instanceof AuthenticationError && error.status === 401,
+    );
     const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
-    await assert.rejects(client.completions.create({ model: 'svc', prompt: 'x', max_tokens: -5 }), (error: unknown) => error instanceof BadRequestError && /max_tokens/.test(error.message));
+    await assert.rejects(
+      client.completions.create({ model: 'svc', prompt: 'x', max_tokens: -5 }),
+      (error: unknown) => error instanceof BadRequestError && /max_tokens/.test(error.message),
+    );
   });
 
   it('/metrics passes promtool check metrics', async (t) => {
@@ -105,12 +152,19 @@ describe('node server limits and shutdown', () => {
   });
 
   it('over the rate limit answers 429 with Retry-After', async () => {
-    const server = await startServerProcess('dist/src/main.js', { cwd: dir, env: { API_KEYS: KEY, RATE_LIMIT: '3/minute', RATE_LIMIT_BURST: '3' } });
+    const server = await startServerProcess('dist/src/main.js', {
+      cwd: dir,
+      env: { API_KEYS: KEY, RATE_LIMIT: '3/minute', RATE_LIMIT_BURST: '3' },
+    });
     try {
       const statuses: number[] = [];
       let retryAfter: string | null = null;
       for (let i = 0; i < 5; i += 1) {
-        const response = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x', max_tokens: 1 }) });
+        const response = await fetch(`${server.url}/v1/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ prompt: 'x', max_tokens: 1 }),
+        });
         statuses.push(response.status);
         if (response.status === 429) retryAfter = response.headers.get('retry-after');
         await response.arrayBuffer();
@@ -123,9 +177,16 @@ describe('node server limits and shutdown', () => {
   });
 
   it('SIGTERM with 12 streams in flight: all 12 finish with [DONE], new requests are refused, exit 0', async () => {
-    const server = await startServerProcess('dist/src/main.js', { cwd: dir, env: { SHUTDOWN_TIMEOUT: '60', MAX_BATCH_SIZE: '4' } });
+    const server = await startServerProcess('dist/src/main.js', {
+      cwd: dir,
+      env: { SHUTDOWN_TIMEOUT: '60', MAX_BATCH_SIZE: '4' },
+    });
     const streams = Array.from({ length: 12 }, (_, i) =>
-      fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: `stream ${i}`, max_tokens: 240, temperature: 0, stream: true }) }).then(async (response) => ({
+      fetch(`${server.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: `stream ${i}`, max_tokens: 240, temperature: 0, stream: true }),
+      }).then(async (response) => ({
         status: response.status,
         body: await response.text(),
       })),
@@ -140,7 +201,11 @@ describe('node server limits and shutdown', () => {
     assert.equal(depth, 12, 'all 12 streams are in flight before SIGTERM');
     server.child.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const refused = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'late', max_tokens: 2 }) }).then(
+    const refused = await fetch(`${server.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'late', max_tokens: 2 }),
+    }).then(
       (response) => response.status,
       () => 'connection refused',
     );
@@ -165,11 +230,24 @@ describe('llmops scaffold', () => {
     assert.match(refused.stderr, /is not empty.*--force/);
     assert.ok(isOneLineError(refused.stderr));
     assert.deepEqual((await readdir(dir)).sort(), ['README.md', 'keep.txt']);
-    const forced = await runCli(['scaffold', dir, '--name', 'svc', '--force', '--template', 'vllm', '--model', 'acme/tiny']);
+    const forced = await runCli([
+      'scaffold',
+      dir,
+      '--name',
+      'svc',
+      '--force',
+      '--template',
+      'vllm',
+      '--model',
+      'acme/tiny',
+    ]);
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(await readFile(path.join(dir, 'keep.txt'), 'utf8'), 'mine');
     assert.notEqual(await readFile(path.join(dir, 'README.md'), 'utf8'), 'old');
-    assert.ok((await readdir(path.dirname(dir))).every((entry) => !entry.includes('.scaffold-')), 'no temp dir left');
+    assert.ok(
+      (await readdir(path.dirname(dir))).every((entry) => !entry.includes('.scaffold-')),
+      'no temp dir left',
+    );
   });
 
   it('validates the name and suggests a fix', async () => {
@@ -182,7 +260,10 @@ describe('llmops scaffold', () => {
 
   it('lists the templates, and an unknown template is a usage error', async () => {
     const list = await runCli(['scaffold', '--list', '--json']);
-    assert.deepEqual((JSON.parse(list.stdout) as { templates: Array<{ name: string }> }).templates.map((t) => t.name), ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton']);
+    assert.deepEqual(
+      (JSON.parse(list.stdout) as { templates: Array<{ name: string }> }).templates.map((t) => t.name),
+      ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton'],
+    );
     const unknown = await runCli(['scaffold', 'x', '--template', 'django']);
     assert.equal(unknown.code, 2);
   });
@@ -193,15 +274,32 @@ describe('llmops scaffold', () => {
     const result = await runCli(['scaffold', dir, '--json']);
     assert.equal(result.code, 0, result.stderr);
     const files = (JSON.parse(result.stdout) as { files: string[] }).files;
-    for (const file of ['.gitignore', '.npmrc', '.dockerignore', '.github/workflows/llmops.yml', 'Dockerfile', 'locustfile.py', 'README.md', 'src/engine/causal-lm.ts', 'src/errors.ts', 'model/']) {
+    for (const file of [
+      '.gitignore',
+      '.npmrc',
+      '.dockerignore',
+      '.github/workflows/llmops.yml',
+      'Dockerfile',
+      'locustfile.py',
+      'README.md',
+      'src/engine/causal-lm.ts',
+      'src/errors.ts',
+      'model/',
+    ]) {
       assert.ok(files.includes(file), `${file} in ${files.join(', ')}`);
     }
     const yamlText = await readFile(path.join(dir, 'llmops.yaml'), 'utf8');
     const { config } = parseConfig(yamlText, { file: 'llmops.yaml' });
     assert.equal(config.name, 'svc');
     assert.equal((parse(yamlText) as { model: string }).model, './model');
-    assert.deepEqual(JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')).dependencies['onnxruntime-node'], '^1.30.0');
+    assert.deepEqual(
+      JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')).dependencies['onnxruntime-node'],
+      '^1.30.0',
+    );
     assert.doesNotMatch(await readFile(path.join(dir, 'src', 'settings.ts'), 'utf8'), /\{\{/);
-    assert.match(await readFile(path.join(dir, '.github', 'workflows', 'llmops.yml'), 'utf8'), /\$\{\{ secrets\.HF_TOKEN \}\}/);
+    assert.match(
+      await readFile(path.join(dir, '.github', 'workflows', 'llmops.yml'), 'utf8'),
+      /\$\{\{ secrets\.HF_TOKEN \}\}/,
+    );
   });
 });

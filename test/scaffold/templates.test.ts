@@ -34,39 +34,71 @@ describe('scaffold templates', () => {
     if (python.error) return t.skip('/usr/bin/python3 not installed');
     const compiled = spawnSync('/usr/bin/python3', ['-m', 'py_compile', ...files], { encoding: 'utf8' });
     assert.equal(compiled.status, 0, compiled.stderr);
-    for (const line of (await readFile(path.join(dir, 'requirements.txt'), 'utf8')).split('\n').filter((l) => l && !l.startsWith('#'))) assert.match(line, /==\d/);
+    for (const line of (await readFile(path.join(dir, 'requirements.txt'), 'utf8'))
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#')))
+      assert.match(line, /==\d/);
     assert.ok((await readdir(path.join(dir, 'model'))).includes('model.onnx'));
   });
 
   for (const template of ['vllm', 'tgi', 'trtllm'] as const) {
     it(`${template}: compose file with engine arguments from the model, secrets by name only, a valid llmops.yaml`, async () => {
       const dir = await generate(template, ['--model', 'Qwen/Qwen2.5-0.5B-Instruct', '--revision', 'v1.0']);
-      const compose = parse(await readFile(path.join(dir, 'compose.yaml'), 'utf8')) as { services: Record<string, { image: string; command: string[]; environment: string[] }> };
+      const compose = parse(await readFile(path.join(dir, 'compose.yaml'), 'utf8')) as {
+        services: Record<string, { image: string; command: string[]; environment: string[] }>;
+      };
       const service = compose.services.svc!;
       assert.match(service.image, /:[\w.-]+$/);
       assert.doesNotMatch(service.image, /:latest$/);
       const args = service.command.join(' ');
       assert.match(args, /Qwen\/Qwen2\.5-0\.5B-Instruct/);
-      assert.match(args, template === 'tgi' ? /--revision v1\.0/ : template === 'vllm' ? /--revision v1\.0 .*--served-model-name svc/ : /--tp_size 1/);
-      assert.ok(service.environment.every((entry) => !entry.includes('=')), 'secrets are passed by name');
+      assert.match(
+        args,
+        template === 'tgi'
+          ? /--revision v1\.0/
+          : template === 'vllm'
+            ? /--revision v1\.0 .*--served-model-name svc/
+            : /--tp_size 1/,
+      );
+      assert.ok(
+        service.environment.every((entry) => !entry.includes('=')),
+        'secrets are passed by name',
+      );
       const yamlText = await readFile(path.join(dir, 'llmops.yaml'), 'utf8');
-      assert.deepEqual((parse(yamlText) as { model: unknown }).model, { id: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'v1.0' });
+      assert.deepEqual((parse(yamlText) as { model: unknown }).model, {
+        id: 'Qwen/Qwen2.5-0.5B-Instruct',
+        revision: 'v1.0',
+      });
       assert.equal(parseConfig(yamlText).config.name, 'svc');
-      for (const file of await pythonFiles(dir)) assert.equal(spawnSync('/usr/bin/python3', ['-m', 'py_compile', file]).status, 0);
+      for (const file of await pythonFiles(dir))
+        assert.equal(spawnSync('/usr/bin/python3', ['-m', 'py_compile', file]).status, 0);
     });
   }
 
   for (const template of ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton'] as const) {
     it(`${template}: the project deploys with its own llmops.yaml, and the server command line matches its compose file`, async () => {
       const hub = template === 'vllm' || template === 'tgi' || template === 'trtllm';
-      const dir = await generate(template, hub ? ['--model', 'Qwen/Qwen2.5-0.5B-Instruct', '--revision', '0123abcd0123abcd0123abcd0123abcd0123abcd'] : []);
+      const dir = await generate(
+        template,
+        hub ? ['--model', 'Qwen/Qwen2.5-0.5B-Instruct', '--revision', '0123abcd0123abcd0123abcd0123abcd0123abcd'] : [],
+      );
       const run = await runCli(['deploy', '-o', 'yaml'], { cwd: dir });
       assert.equal(run.code, 0, run.stderr);
-      const docs = parseAllDocuments(run.stdout).map((d) => d.toJS() as { kind: string; spec: { template: { spec: { containers: { name: string; args?: string[] }[] } } } });
-      const server = docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers.find((c) => c.name === 'server')!;
+      const docs = parseAllDocuments(run.stdout).map(
+        (d) =>
+          d.toJS() as {
+            kind: string;
+            spec: { template: { spec: { containers: { name: string; args?: string[] }[] } } };
+          },
+      );
+      const server = docs
+        .find((d) => d.kind === 'Deployment')!
+        .spec.template.spec.containers.find((c) => c.name === 'server')!;
       if (!hub) return;
       // Compose and Kubernetes run one command line, built by one function, except for the port and served name.
-      const compose = parse(await readFile(path.join(dir, 'compose.yaml'), 'utf8')) as { services: Record<string, { command: string[] }> };
+      const compose = parse(await readFile(path.join(dir, 'compose.yaml'), 'utf8')) as {
+        services: Record<string, { command: string[] }>;
+      };
       assert.deepEqual(server.args, compose.services.svc!.command);
     });
   }
@@ -92,7 +124,10 @@ describe('scaffold templates', () => {
     const dir = await generate('triton');
     const text = await readFile(path.join(dir, 'model_repository', 'svc', 'config.pbtxt'), 'utf8');
     // keepCase: field names as the .proto spells them (Triton's text format uses snake_case).
-    const { root } = protobuf.parse(await readFile(path.join(repoRoot, 'test', 'fixtures', 'triton', 'model_config.proto'), 'utf8'), { keepCase: true });
+    const { root } = protobuf.parse(
+      await readFile(path.join(repoRoot, 'test', 'fixtures', 'triton', 'model_config.proto'), 'utf8'),
+      { keepCase: true },
+    );
     const type = root.lookupType('inference.ModelConfig');
     const fields = parseTextFormat(text);
     assert.deepEqual(validateAgainst(type, fields), []);
@@ -104,12 +139,15 @@ describe('scaffold templates', () => {
     assert.ok((fields.dynamic_batching as { max_queue_delay_microseconds: number }).max_queue_delay_microseconds > 0);
     assert.deepEqual(await readdir(path.join(dir, 'model_repository', 'svc', '1')), ['model.onnx']);
     // The check can fail: a misspelt field is reported.
-    assert.deepEqual(validateAgainst(type, parseTextFormat('max_batch_sise: 4')), ['ModelConfig.max_batch_sise: no such field in ModelConfig']);
+    assert.deepEqual(validateAgainst(type, parseTextFormat('max_batch_sise: 4')), [
+      'ModelConfig.max_batch_sise: no such field in ModelConfig',
+    ]);
   });
 
   it('the same inputs give byte-identical projects', async () => {
     const a = await generate('vllm', ['--model', 'acme/m']);
     const b = await generate('vllm', ['--model', 'acme/m']);
-    for (const file of ['compose.yaml', 'llmops.yaml', 'README.md', 'Dockerfile']) assert.equal(await readFile(path.join(a, file), 'utf8'), await readFile(path.join(b, file), 'utf8'));
+    for (const file of ['compose.yaml', 'llmops.yaml', 'README.md', 'Dockerfile'])
+      assert.equal(await readFile(path.join(a, file), 'utf8'), await readFile(path.join(b, file), 'utf8'));
   });
 });

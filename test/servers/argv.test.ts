@@ -12,7 +12,15 @@ function context(kind: 'hub' | 'local'): ScaffoldContext {
     template: 'vllm',
     port: 8000,
     image: 'svc:latest',
-    model: { kind, source: 'org/model', dir: null, copied: false, artifact: null, config: { max_position_embeddings: 4096 }, revision: 'abc123' },
+    model: {
+      kind,
+      source: 'org/model',
+      dir: null,
+      copied: false,
+      artifact: null,
+      config: { max_position_embeddings: 4096 },
+      revision: 'abc123',
+    },
     packageRoot: '.',
   };
 }
@@ -24,7 +32,8 @@ function refuses(server: ServerName, argv: string[], ...fragments: string[]): vo
     (error: unknown) => {
       assert.ok(isLlmopsError(error), String(error));
       assert.equal(error.exitCode, 2);
-      for (const fragment of fragments) assert.ok(error.message.includes(fragment), `${error.message} lacks ${fragment}`);
+      for (const fragment of fragments)
+        assert.ok(error.message.includes(fragment), `${error.message} lacks ${fragment}`);
       return true;
     },
   );
@@ -44,9 +53,19 @@ describe('server argv contracts', () => {
   });
 
   it('names the unknown flag, the server and version, and the closest flag', () => {
-    refuses('vllm', ['--model', 'm', '--max-model-length', '4096'], 'vLLM v0.11.0 has no flag --max-model-length', 'did you mean --max-model-len?');
+    refuses(
+      'vllm',
+      ['--model', 'm', '--max-model-length', '4096'],
+      'vLLM v0.11.0 has no flag --max-model-length',
+      'did you mean --max-model-len?',
+    );
     refuses('tgi', ['--model-id', 'm', '--max-model-len', '4096'], 'TGI v3.3.6 has no flag --max-model-len');
-    refuses('trtllm', ['trtllm-serve', 'm', '--tp-size', '2'], 'TensorRT-LLM v1.0.0 has no flag --tp-size', 'did you mean --tp_size?');
+    refuses(
+      'trtllm',
+      ['trtllm-serve', 'm', '--tp-size', '2'],
+      'TensorRT-LLM v1.0.0 has no flag --tp-size',
+      'did you mean --tp_size?',
+    );
     refuses('triton', ['--model-repo=/models'], 'Triton v2.54.0 has no flag --model-repo');
   });
 
@@ -62,7 +81,15 @@ describe('server argv contracts', () => {
   });
 
   it('knows boolean flags and their --no- forms', () => {
-    checkServerArgv('vllm', ['--model', 'm', '--enable-prefix-caching', '--no-enable-prefix-caching', '--trust-remote-code', '--port', '8000']);
+    checkServerArgv('vllm', [
+      '--model',
+      'm',
+      '--enable-prefix-caching',
+      '--no-enable-prefix-caching',
+      '--trust-remote-code',
+      '--port',
+      '8000',
+    ]);
     checkServerArgv('vllm', ['--model', 'm', '--no_enable_prefix_caching']);
     checkServerArgv('tgi', ['--model-id', 'm', '--trust-remote-code', '--port', '8080']);
     checkServerArgv('trtllm', ['trtllm-serve', 'serve', 'm', '--trust_remote_code']);

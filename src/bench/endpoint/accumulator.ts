@@ -1,6 +1,14 @@
 import { Recorder } from '../stats.js';
 import { meetsSlo, requestRates } from './slo.js';
-import type { EndpointRun, MetricSummary, RequestSample, Slo, TokenCountCheck, TokenSource, TurnMetrics } from './types.js';
+import type {
+  EndpointRun,
+  MetricSummary,
+  RequestSample,
+  Slo,
+  TokenCountCheck,
+  TokenSource,
+  TurnMetrics,
+} from './types.js';
 
 /**
  * A Recorder's summary with its histogram, as results carry it. Percentiles and max are at bucket resolution (3 significant digits), so a
@@ -9,14 +17,39 @@ import type { EndpointRun, MetricSummary, RequestSample, Slo, TokenCountCheck, T
 export function metricSummary(recorder: Recorder): MetricSummary {
   const at = (p: number) => recorder.percentile(p);
   const mean = recorder.count === 0 ? 0 : recorder.summary().mean;
-  return { count: recorder.count, p50: at(50), p90: at(90), p95: at(95), p99: at(99), mean, max: recorder.bucketMax, histogram: recorder.encode() };
+  return {
+    count: recorder.count,
+    p50: at(50),
+    p90: at(90),
+    p95: at(95),
+    p99: at(99),
+    mean,
+    max: recorder.bucketMax,
+    histogram: recorder.encode(),
+  };
 }
 
 /** What a step's accumulator measures: the part of a run's record that comes from its requests. */
 export type StepMetrics = Pick<
   EndpointRun,
-  | 'requests' | 'errors' | 'errorsByKind' | 'durationS' | 'requestsPerSecond' | 'outputTokensPerSecond' | 'ttftMs' | 'itlMs' | 'tpsPerRequest'
-  | 'latencyMs' | 'goodput' | 'sloAttainment' | 'outputTokens' | 'promptTokens' | 'tokenSource' | 'tokenCounts' | 'timeline' | 'turns'
+  | 'requests'
+  | 'errors'
+  | 'errorsByKind'
+  | 'durationS'
+  | 'requestsPerSecond'
+  | 'outputTokensPerSecond'
+  | 'ttftMs'
+  | 'itlMs'
+  | 'tpsPerRequest'
+  | 'latencyMs'
+  | 'goodput'
+  | 'sloAttainment'
+  | 'outputTokens'
+  | 'promptTokens'
+  | 'tokenSource'
+  | 'tokenCounts'
+  | 'timeline'
+  | 'turns'
 >;
 
 /** Sums a step's per-request token counts and compares each request's usage with the client's own count. */
@@ -45,7 +78,10 @@ class TokenCounts {
     const difference = Math.abs(client - counts.usage);
     if (difference > 0) this.disagreeing += 1;
     this.maxAbsDifference = Math.max(this.maxAbsDifference, difference);
-    this.maxAbsDiscrepancy = Math.max(this.maxAbsDiscrepancy, counts.usage > 0 ? difference / counts.usage : difference > 0 ? 1 : 0);
+    this.maxAbsDiscrepancy = Math.max(
+      this.maxAbsDiscrepancy,
+      counts.usage > 0 ? difference / counts.usage : difference > 0 ? 1 : 0,
+    );
   }
 
   summary(): TokenCountCheck {
@@ -57,7 +93,10 @@ class TokenCounts {
       comparedWith: this.tokenizerTokens === null ? 'events' : 'tokenizer',
       compared: this.compared,
       disagreeing: this.disagreeing,
-      totalDiscrepancy: this.compared > 0 && this.comparedUsage > 0 ? round((this.comparedClient - this.comparedUsage) / this.comparedUsage, 4) : null,
+      totalDiscrepancy:
+        this.compared > 0 && this.comparedUsage > 0
+          ? round((this.comparedClient - this.comparedUsage) / this.comparedUsage, 4)
+          : null,
       maxAbsDifference: this.maxAbsDifference,
       maxAbsDiscrepancy: round(this.maxAbsDiscrepancy, 4),
     };
@@ -107,7 +146,8 @@ export class StepAccumulator {
   /** Takes a finished request; `windowEndMs` is null while the window is still open (every completion is inside it). */
   add(sample: RequestSample, windowEndMs: number | null): void {
     const good = this.slo !== null && meetsSlo(sample, this.slo);
-    if (sample.startMs >= this.windowStartMs && (windowEndMs === null || sample.startMs <= windowEndMs)) this.addStats(sample, good);
+    if (sample.startMs >= this.windowStartMs && (windowEndMs === null || sample.startMs <= windowEndMs))
+      this.addStats(sample, good);
     if (sample.endMs >= this.windowStartMs && (windowEndMs === null || sample.endMs <= windowEndMs)) {
       this.completedInWindow += 1;
       if (sample.ok) this.tokensInWindow += sample.outputTokens;
@@ -137,7 +177,8 @@ export class StepAccumulator {
   private addStats(sample: RequestSample, good: boolean): void {
     this.requests += 1;
     if (sample.turn !== undefined) {
-      while (this.turns.length < sample.turn) this.turns.push({ requests: 0, errors: 0, ttft: new Recorder(), latency: new Recorder() });
+      while (this.turns.length < sample.turn)
+        this.turns.push({ requests: 0, errors: 0, ttft: new Recorder(), latency: new Recorder() });
       const turn = this.turns[sample.turn - 1]!;
       turn.requests += 1;
       if (!sample.ok) turn.errors += 1;
@@ -166,7 +207,15 @@ export class StepAccumulator {
 
   private bucket(atMs: number): Bucket {
     const index = Math.max(0, Math.floor((atMs - this.windowStartMs) / 1000));
-    while (this.buckets.length <= index) this.buckets.push({ completed: 0, errors: 0, outputTokens: 0, inFlight: 0, ttft: new Recorder(), latency: new Recorder() });
+    while (this.buckets.length <= index)
+      this.buckets.push({
+        completed: 0,
+        errors: 0,
+        outputTokens: 0,
+        inFlight: 0,
+        ttft: new Recorder(),
+        latency: new Recorder(),
+      });
     return this.buckets[index]!;
   }
 
@@ -192,7 +241,15 @@ export class StepAccumulator {
       tokenSource: sources.length === 1 ? sources[0]! : sources.length === 0 ? 'stream' : 'mixed',
       tokenCounts: this.tokenCounts.summary(),
       ...(this.turns.length > 0
-        ? { turns: this.turns.map((t, i): TurnMetrics => ({ turn: i + 1, requests: t.requests, errors: t.errors, ttftMs: metricSummary(t.ttft), latencyMs: metricSummary(t.latency) })) }
+        ? {
+            turns: this.turns.map((t, i): TurnMetrics => ({
+              turn: i + 1,
+              requests: t.requests,
+              errors: t.errors,
+              ttftMs: metricSummary(t.ttft),
+              latencyMs: metricSummary(t.latency),
+            })),
+          }
         : {}),
       timeline: this.buckets.slice(0, Math.max(1, Math.ceil(durationS))).map((bucket, t) => ({
         t,

@@ -51,11 +51,21 @@ export function resolveEndpoint(url: string, api?: EndpointApi): Endpoint {
     parsed.username || parsed.password
       ? `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`
       : undefined;
-  return { api: resolvedApi, origin: parsed.origin, path: pathname + parsed.search, display: parsed.origin + pathname, basicAuth };
+  return {
+    api: resolvedApi,
+    origin: parsed.origin,
+    path: pathname + parsed.search,
+    display: parsed.origin + pathname,
+    basicAuth,
+  };
 }
 
 /** The JSON body of one streaming request. */
-export function requestBody(api: EndpointApi, prompt: Prompt, options: { model: string | null; maxTokens: number; temperature?: number }): string {
+export function requestBody(
+  api: EndpointApi,
+  prompt: Prompt,
+  options: { model: string | null; maxTokens: number; temperature?: number },
+): string {
   const maxTokens = prompt.maxTokens ?? options.maxTokens;
   const sampling = options.temperature === undefined ? {} : { temperature: options.temperature };
   switch (api) {
@@ -81,7 +91,11 @@ export function requestBody(api: EndpointApi, prompt: Prompt, options: { model: 
         ...sampling,
       });
     case 'tgi':
-      return JSON.stringify({ inputs: prompt.text, parameters: { max_new_tokens: maxTokens, details: true, ...sampling }, stream: true });
+      return JSON.stringify({
+        inputs: prompt.text,
+        parameters: { max_new_tokens: maxTokens, details: true, ...sampling },
+        stream: true,
+      });
   }
 }
 
@@ -163,12 +177,15 @@ class OpenAiStreamReader extends JsonStreamReader {
       this.failure = 'malformed_stream';
       return false;
     }
-    const choice = choices[0] as { delta?: { content?: unknown; reasoning_content?: unknown }; text?: unknown } | undefined;
+    const choice = choices[0] as
+      { delta?: { content?: unknown; reasoning_content?: unknown }; text?: unknown } | undefined;
     if (!choice) return false;
     if (this.chat) {
       const delta = choice.delta;
       // Reasoning models stream their thinking as reasoning_content: output tokens all the same.
-      const text = (typeof delta?.reasoning_content === 'string' ? delta.reasoning_content : '') + (typeof delta?.content === 'string' ? delta.content : '');
+      const text =
+        (typeof delta?.reasoning_content === 'string' ? delta.reasoning_content : '') +
+        (typeof delta?.content === 'string' ? delta.content : '');
       this.lastText = text;
       return text !== '';
     }

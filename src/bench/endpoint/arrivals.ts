@@ -6,7 +6,12 @@ export type Arrival = 'poisson' | 'constant' | 'gamma';
  * `constant`: equal gaps (CV 0); `gamma`: gamma-distributed gaps of shape `burstiness` K (CV 1/√K) — K < 1 is
  * burstier than Poisson, K > 1 smoother, K = 1 is Poisson (vLLM's and AIPerf's `--burstiness`).
  */
-export function arrivalGaps(options: { rate: number; arrival: Arrival; burstiness?: number; random: () => number }): () => number {
+export function arrivalGaps(options: {
+  rate: number;
+  arrival: Arrival;
+  burstiness?: number;
+  random: () => number;
+}): () => number {
   const meanMs = 1000 / options.rate;
   const { random } = options;
   switch (options.arrival) {

@@ -95,7 +95,14 @@ export function sendStreamingRequest(
     if (options.signal?.aborted) return finish(undefined);
 
     dispatcher.dispatch(
-      { path: request.path, method: 'POST', body: request.body, headers: request.headers, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs },
+      {
+        path: request.path,
+        method: 'POST',
+        body: request.body,
+        headers: request.headers,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      },
       {
         onRequestStart(c) {
           controller = c;
@@ -103,7 +110,8 @@ export function sendStreamingRequest(
         onResponseStart(_c, statusCode, headers) {
           status = statusCode;
           const contentType = headers['content-type'];
-          contentTypeWrong = statusCode < 300 && typeof contentType === 'string' && !contentType.includes('text/event-stream');
+          contentTypeWrong =
+            statusCode < 300 && typeof contentType === 'string' && !contentType.includes('text/event-stream');
         },
         onResponseData(c, chunk) {
           if (status >= 300 || contentTypeWrong || settled) return;
@@ -122,7 +130,8 @@ export function sendStreamingRequest(
           finish(undefined);
         },
         onResponseError(_c, error) {
-          if (error instanceof RequestTimeout || UNDICI_TIMEOUTS.has((error as { code?: string }).code ?? '')) return finish('timeout');
+          if (error instanceof RequestTimeout || UNDICI_TIMEOUTS.has((error as { code?: string }).code ?? ''))
+            return finish('timeout');
           if (status >= 300) return finish(`http_${status}`);
           finish(status !== 0 ? 'stream_closed' : 'connection');
         },

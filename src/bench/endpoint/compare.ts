@@ -3,7 +3,17 @@ import { levelKey, REPEATED_METRICS } from './repeat.js';
 import type { EndpointBenchResult, EndpointRun } from './types.js';
 
 /** What `bench compare` puts side by side, per load level present in both runs. */
-const COMPARED = ['requestsPerSecond', 'outputTokensPerSecond', 'ttftMs.p50', 'ttftMs.p99', 'itlMs.p50', 'itlMs.p99', 'latencyMs.p50', 'latencyMs.p99', 'errorRate'] as const;
+const COMPARED = [
+  'requestsPerSecond',
+  'outputTokensPerSecond',
+  'ttftMs.p50',
+  'ttftMs.p99',
+  'itlMs.p50',
+  'itlMs.p99',
+  'latencyMs.p50',
+  'latencyMs.p99',
+  'errorRate',
+] as const;
 
 export interface ComparisonRow {
   level: string;
@@ -30,7 +40,10 @@ export interface EndpointComparison {
 }
 
 /** Side by side, metric by metric, for the load levels two endpoint results share; repeat means where they have them. */
-export function compareEndpointResults(a: { file: string; result: EndpointBenchResult }, b: { file: string; result: EndpointBenchResult }): EndpointComparison {
+export function compareEndpointResults(
+  a: { file: string; result: EndpointBenchResult },
+  b: { file: string; result: EndpointBenchResult },
+): EndpointComparison {
   const levelsA = a.result.runs.map(levelKey);
   const levelsB = b.result.runs.map(levelKey);
   const rows: ComparisonRow[] = [];
@@ -40,7 +53,10 @@ export function compareEndpointResults(a: { file: string; result: EndpointBenchR
     for (const metric of COMPARED) {
       const sideA = side(a.result, runA, level, metric);
       const sideB = side(b.result, runB, level, metric);
-      const change = sideA.value !== null && sideB.value !== null && sideA.value !== 0 ? round((sideB.value - sideA.value) / sideA.value, 4) : null;
+      const change =
+        sideA.value !== null && sideB.value !== null && sideA.value !== 0
+          ? round((sideB.value - sideA.value) / sideA.value, 4)
+          : null;
       rows.push({
         level,
         metric,
@@ -53,7 +69,12 @@ export function compareEndpointResults(a: { file: string; result: EndpointBenchR
       });
     }
   }
-  const facts = (file: string, result: EndpointBenchResult) => ({ file, target: result.target, startedAt: result.startedAt, repeats: result.repeat?.count ?? 1 });
+  const facts = (file: string, result: EndpointBenchResult) => ({
+    file,
+    target: result.target,
+    startedAt: result.startedAt,
+    repeats: result.repeat?.count ?? 1,
+  });
   return {
     schemaVersion: 1,
     kind: 'endpoint-compare',
@@ -66,7 +87,12 @@ export function compareEndpointResults(a: { file: string; result: EndpointBenchR
 }
 
 /** A metric of one side: the repeat mean and interval when the run was repeated, else the run's own value. */
-function side(result: EndpointBenchResult, run: EndpointRun, level: string, metric: string): { value: number | null; ci?: [number, number] } {
+function side(
+  result: EndpointBenchResult,
+  run: EndpointRun,
+  level: string,
+  metric: string,
+): { value: number | null; ci?: [number, number] } {
   const repeated = result.repeat?.levels.find((l) => l.level === level)?.metrics[metric];
   if (repeated && result.repeat!.count > 1) return { value: repeated.mean, ci: repeated.ci95 };
   const value = REPEATED_METRICS[metric]!(run);

@@ -12,9 +12,28 @@ import type { EndpointBenchResult, RequestSample } from './types.js';
 
 /** Locust's `--csv` stats columns, so spreadsheets and scripts written for Locust read ours. */
 const LOCUST_HEADER = [
-  'Type', 'Name', 'Request Count', 'Failure Count', 'Median Response Time', 'Average Response Time', 'Min Response Time',
-  'Max Response Time', 'Average Content Size', 'Requests/s', 'Failures/s',
-  '50%', '66%', '75%', '80%', '90%', '95%', '98%', '99%', '99.9%', '99.99%', '100%',
+  'Type',
+  'Name',
+  'Request Count',
+  'Failure Count',
+  'Median Response Time',
+  'Average Response Time',
+  'Min Response Time',
+  'Max Response Time',
+  'Average Content Size',
+  'Requests/s',
+  'Failures/s',
+  '50%',
+  '66%',
+  '75%',
+  '80%',
+  '90%',
+  '95%',
+  '98%',
+  '99%',
+  '99.9%',
+  '99.99%',
+  '100%',
 ];
 const LOCUST_PERCENTILES = [50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100];
 
@@ -45,24 +64,95 @@ export function locustStatsCsv(result: EndpointBenchResult): string {
     seconds += run.durationS;
     const ok = run.requests - run.errors;
     const perSecond = (n: number) => (run.durationS > 0 ? round(n / run.durationS) : 0);
-    text += row('POST', name(label), run.requests, run.errors, latency, ok > 0 ? round(run.outputTokens / ok) : 0, run.requestsPerSecond, perSecond(run.errors));
-    text += row('TTFT', name(label), run.ttftMs.count, 0, Recorder.decode(run.ttftMs.histogram), 0, perSecond(run.ttftMs.count), 0);
-    text += row('ITL', name(label), run.itlMs.count, 0, Recorder.decode(run.itlMs.histogram), 0, perSecond(run.itlMs.count), 0);
+    text += row(
+      'POST',
+      name(label),
+      run.requests,
+      run.errors,
+      latency,
+      ok > 0 ? round(run.outputTokens / ok) : 0,
+      run.requestsPerSecond,
+      perSecond(run.errors),
+    );
+    text += row(
+      'TTFT',
+      name(label),
+      run.ttftMs.count,
+      0,
+      Recorder.decode(run.ttftMs.histogram),
+      0,
+      perSecond(run.ttftMs.count),
+      0,
+    );
+    text += row(
+      'ITL',
+      name(label),
+      run.itlMs.count,
+      0,
+      Recorder.decode(run.itlMs.histogram),
+      0,
+      perSecond(run.itlMs.count),
+      0,
+    );
   }
   const ok = requests - failures;
-  text += row('', 'Aggregated', requests, failures, all, ok > 0 ? round(tokens / ok) : 0, seconds > 0 ? round(requests / seconds) : 0, seconds > 0 ? round(failures / seconds) : 0);
+  text += row(
+    '',
+    'Aggregated',
+    requests,
+    failures,
+    all,
+    ok > 0 ? round(tokens / ok) : 0,
+    seconds > 0 ? round(requests / seconds) : 0,
+    seconds > 0 ? round(failures / seconds) : 0,
+  );
   return text;
 }
 
-function row(type: string, name: string, count: number, failures: number, recorder: Recorder, contentSize: number, rps: number, fps: number): string {
+function row(
+  type: string,
+  name: string,
+  count: number,
+  failures: number,
+  recorder: Recorder,
+  contentSize: number,
+  rps: number,
+  fps: number,
+): string {
   const summary = recorder.summary();
   return csvLine([
-    type, name, count, failures, recorder.percentile(50), summary.mean, summary.min, summary.max, contentSize, rps, fps,
+    type,
+    name,
+    count,
+    failures,
+    recorder.percentile(50),
+    summary.mean,
+    summary.min,
+    summary.max,
+    contentSize,
+    rps,
+    fps,
     ...LOCUST_PERCENTILES.map((p) => recorder.percentile(p)),
   ]);
 }
 
-export const REQUESTS_CSV_HEADER = ['step', 'start_s', 'status', 'ok', 'error', 'ttft_ms', 'latency_ms', 'output_tokens', 'token_source', 'mean_itl_ms', 'tps', 'schedule_lag_ms', 'usage_tokens', 'tokenizer_tokens', 'stream_events'];
+export const REQUESTS_CSV_HEADER = [
+  'step',
+  'start_s',
+  'status',
+  'ok',
+  'error',
+  'ttft_ms',
+  'latency_ms',
+  'output_tokens',
+  'token_source',
+  'mean_itl_ms',
+  'tps',
+  'schedule_lag_ms',
+  'usage_tokens',
+  'tokenizer_tokens',
+  'stream_events',
+];
 
 /**
  * `PREFIX_requests.csv`, one row per measured request, streamed to disk as requests finish so memory does not grow
@@ -94,7 +184,10 @@ export class RequestsCsvWriter {
       return new RequestsCsvWriter(target, temporary, stream, originMs);
     } catch (error) {
       // The path the user gave cannot hold a file (a parent is a file, no permission): bad input, exit 2.
-      throw usageError(`cannot write --csv ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'OUTPUT_UNWRITABLE');
+      throw usageError(
+        `cannot write --csv ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        'OUTPUT_UNWRITABLE',
+      );
     }
   }
 
@@ -103,9 +196,21 @@ export class RequestsCsvWriter {
     const r = (value: number | null) => (value === null ? null : round(value));
     this.stream.write(
       csvLine([
-        step, r((sample.startMs - this.originMs) / 1000), sample.status, sample.ok ? 1 : 0, sample.error ?? '', r(sample.ttftMs), r(sample.endMs - sample.startMs),
-        sample.outputTokens, sample.tokenSource, r(meanItlMs), r(tps), r(sample.startMs - sample.scheduledMs),
-        sample.tokenCounts?.usage ?? null, sample.tokenCounts?.tokenizer ?? null, sample.tokenCounts?.events ?? null,
+        step,
+        r((sample.startMs - this.originMs) / 1000),
+        sample.status,
+        sample.ok ? 1 : 0,
+        sample.error ?? '',
+        r(sample.ttftMs),
+        r(sample.endMs - sample.startMs),
+        sample.outputTokens,
+        sample.tokenSource,
+        r(meanItlMs),
+        r(tps),
+        r(sample.startMs - sample.scheduledMs),
+        sample.tokenCounts?.usage ?? null,
+        sample.tokenCounts?.tokenizer ?? null,
+        sample.tokenCounts?.events ?? null,
       ]),
     );
   }
@@ -114,6 +219,10 @@ export class RequestsCsvWriter {
     await new Promise<void>((resolve) => this.stream.end(() => resolve()));
     if (keep && !this.failure) return rename(this.temporary, this.file);
     await rm(this.temporary, { force: true });
-    if (keep) throw new LlmopsError(`cannot write --csv ${this.file}: ${(this.failure as NodeJS.ErrnoException).code ?? this.failure!.message}`, 'OUTPUT_UNWRITABLE');
+    if (keep)
+      throw new LlmopsError(
+        `cannot write --csv ${this.file}: ${(this.failure as NodeJS.ErrnoException).code ?? this.failure!.message}`,
+        'OUTPUT_UNWRITABLE',
+      );
   }
 }

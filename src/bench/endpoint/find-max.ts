@@ -29,14 +29,23 @@ export interface FindMax {
  * then halves the bracket [highest met, lowest missed] until it is within `tolerance` of its upper end (for
  * concurrency, until the two are one apart). Assumes, as every SLO search does, that a heavier load never does better.
  */
-export function* bisectLoad(variable: FindMax['variable'], low: number, high: number, tolerance: number): Generator<number, void, boolean> {
+export function* bisectLoad(
+  variable: FindMax['variable'],
+  low: number,
+  high: number,
+  tolerance: number,
+): Generator<number, void, boolean> {
   if (!(yield low)) return;
   if (yield high) return;
   let met = low;
   let missed = high;
-  const narrow = () => (variable === 'concurrency' ? missed - met <= 1 || missed - met <= tolerance * missed : missed - met <= tolerance * missed);
+  const narrow = () =>
+    variable === 'concurrency'
+      ? missed - met <= 1 || missed - met <= tolerance * missed
+      : missed - met <= tolerance * missed;
   while (!narrow()) {
-    const mid = variable === 'concurrency' ? Math.floor((met + missed) / 2) : Math.round(((met + missed) / 2) * 1000) / 1000;
+    const mid =
+      variable === 'concurrency' ? Math.floor((met + missed) / 2) : Math.round(((met + missed) / 2) * 1000) / 1000;
     if (mid <= met || mid >= missed) break;
     if (yield mid) met = mid;
     else missed = mid;
@@ -44,17 +53,32 @@ export function* bisectLoad(variable: FindMax['variable'], low: number, high: nu
 }
 
 /** What the search found, from the runs it made (in the order it made them). */
-export function summarizeFindMax(variable: FindMax['variable'], low: number, high: number, tolerance: number, runs: readonly EndpointRun[]): FindMax {
-  const steps: FindMaxStep[] = runs.map((run, index) => ({ index, level: (variable === 'concurrency' ? run.concurrency : run.rate) ?? 0, metSlo: run.metSlo === true, sloAttainment: run.sloAttainment }));
+export function summarizeFindMax(
+  variable: FindMax['variable'],
+  low: number,
+  high: number,
+  tolerance: number,
+  runs: readonly EndpointRun[],
+): FindMax {
+  const steps: FindMaxStep[] = runs.map((run, index) => ({
+    index,
+    level: (variable === 'concurrency' ? run.concurrency : run.rate) ?? 0,
+    metSlo: run.metSlo === true,
+    sloAttainment: run.sloAttainment,
+  }));
   const met = steps.filter((step) => step.metSlo).map((step) => step.level);
   const limit = met.length > 0 ? Math.max(...met) : null;
-  const misses = steps.filter((step) => !step.metSlo && (limit === null || step.level > limit)).map((step) => step.level);
+  const misses = steps
+    .filter((step) => !step.metSlo && (limit === null || step.level > limit))
+    .map((step) => step.level);
   const firstMiss = misses.length > 0 ? Math.min(...misses) : null;
   const unit = variable === 'concurrency' ? 'concurrency' : 'req/s';
   const interrupted = runs.some((run) => run.interrupted);
   let reason: string;
   if (limit === null) reason = `even the lower bound (${unit} ${low}) missed the SLO`;
-  else if (firstMiss === null) reason = `the upper bound (${unit} ${high}) met the SLO: the limit is at or above it; raise the bound`;
-  else reason = `${unit} ${limit} met the SLO and ${firstMiss} missed it${interrupted ? ' (interrupted before the search narrowed further)' : ''}`;
+  else if (firstMiss === null)
+    reason = `the upper bound (${unit} ${high}) met the SLO: the limit is at or above it; raise the bound`;
+  else
+    reason = `${unit} ${limit} met the SLO and ${firstMiss} missed it${interrupted ? ' (interrupted before the search narrowed further)' : ''}`;
   return { variable, low, high, tolerance, limit, firstMiss, reason, steps };
 }

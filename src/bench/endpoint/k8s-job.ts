@@ -61,24 +61,41 @@ export function buildBenchWorkerJob(options: BenchWorkerJobOptions): BenchWorker
   const deadline = options.activeDeadlineSeconds ?? DEFAULT_DEADLINE_SECONDS;
   validateName(name);
   if (namespace !== undefined && !DNS_LABEL.test(namespace)) {
-    throw usageError(`Expected \`--namespace\` to be a DNS-1123 label (lowercase letters, digits and '-'), got \`${namespace}\`.`, 'INVALID_NAMESPACE');
+    throw usageError(
+      `Expected \`--namespace\` to be a DNS-1123 label (lowercase letters, digits and '-'), got \`${namespace}\`.`,
+      'INVALID_NAMESPACE',
+    );
   }
   checkPinned(image, '--image');
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
-    throw usageError(`Expected \`--workers\` to be an integer from 1 to ${MAX_WORKERS}, got \`${workers}\`.`, 'INVALID_WORKERS');
+    throw usageError(
+      `Expected \`--workers\` to be an integer from 1 to ${MAX_WORKERS}, got \`${workers}\`.`,
+      'INVALID_WORKERS',
+    );
   }
   // Pod i's hostname is `NAME-i`, and a hostname is a DNS label too: the API server would refuse the pods, not the Job.
   const longestHostname = `${name}-${workers - 1}`;
   if (longestHostname.length > 63) {
-    throw usageError(`\`--name\` ${name} is too long for ${workers} workers: pod hostname ${longestHostname} exceeds 63 characters`, 'INVALID_NAME', {
-      hint: `use a name of at most ${63 - 1 - String(workers - 1).length} characters`,
-    });
+    throw usageError(
+      `\`--name\` ${name} is too long for ${workers} workers: pod hostname ${longestHostname} exceeds 63 characters`,
+      'INVALID_NAME',
+      {
+        hint: `use a name of at most ${63 - 1 - String(workers - 1).length} characters`,
+      },
+    );
   }
   if (!Number.isInteger(deadline) || deadline < 1) {
-    throw usageError(`Expected the Job's activeDeadlineSeconds to be a positive integer, got \`${deadline}\`.`, 'INVALID_DEADLINE');
+    throw usageError(
+      `Expected the Job's activeDeadlineSeconds to be a positive integer, got \`${deadline}\`.`,
+      'INVALID_DEADLINE',
+    );
   }
   for (const [field, value] of Object.entries(resources)) {
-    if (!QUANTITY.test(value)) throw usageError(`Expected the worker's ${field} to be a Kubernetes quantity such as 2, 500m or 1Gi, got \`${value}\`.`, 'INVALID_RESOURCES');
+    if (!QUANTITY.test(value))
+      throw usageError(
+        `Expected the worker's ${field} to be a Kubernetes quantity such as 2, 500m or 1Gi, got \`${value}\`.`,
+        'INVALID_RESOURCES',
+      );
   }
   if (apiKeySecret && (!SECRET_NAME.test(apiKeySecret.name) || !SECRET_KEY.test(apiKeySecret.key))) {
     throw usageError(
@@ -103,7 +120,10 @@ export function buildBenchWorkerJob(options: BenchWorkerJobOptions): BenchWorker
       namespace,
       labels,
       // kube-linter's own annotation (llmops lint honours it): the value is the reason, kept in the manifest.
-      annotations: { 'ignore-check.kube-linter.io/default-service-account': 'bench workers mount no service account token and call no Kubernetes API' },
+      annotations: {
+        'ignore-check.kube-linter.io/default-service-account':
+          'bench workers mount no service account token and call no Kubernetes API',
+      },
     },
     spec: {
       completionMode: 'Indexed',
@@ -124,7 +144,10 @@ export function buildBenchWorkerJob(options: BenchWorkerJobOptions): BenchWorker
             podAntiAffinity: {
               // Two load generators on one node contend for its CPUs and NIC and skew the measurement.
               preferredDuringSchedulingIgnoredDuringExecution: [
-                { weight: 100, podAffinityTerm: { labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' } },
+                {
+                  weight: 100,
+                  podAffinityTerm: { labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' },
+                },
               ],
             },
           },
@@ -135,7 +158,14 @@ export function buildBenchWorkerJob(options: BenchWorkerJobOptions): BenchWorker
               imagePullPolicy: 'Always',
               args: [...options.benchArgs, '--workers', String(workers), '--json', '--quiet'],
               env: [
-                ...(apiKeySecret ? [{ name: 'LLMOPS_API_KEY', valueFrom: { secretKeyRef: { key: apiKeySecret.key, name: apiKeySecret.name } } }] : []),
+                ...(apiKeySecret
+                  ? [
+                      {
+                        name: 'LLMOPS_API_KEY',
+                        valueFrom: { secretKeyRef: { key: apiKeySecret.key, name: apiKeySecret.name } },
+                      },
+                    ]
+                  : []),
                 // The pod log is stdout and stderr together: a Node warning would corrupt the worker's JSON.
                 { name: 'NODE_NO_WARNINGS', value: '1' },
               ],
@@ -158,7 +188,11 @@ function checkBenchArgs(args: readonly string[]): void {
   }
   for (const arg of args) {
     const flag = arg.split('=')[0]!;
-    if (OWNED_FLAGS.includes(flag)) throw usageError(`\`${flag}\` is set by --emit-k8s-job itself and cannot be passed to the workers`, 'BENCH_JOB_FLAG');
+    if (OWNED_FLAGS.includes(flag))
+      throw usageError(
+        `\`${flag}\` is set by --emit-k8s-job itself and cannot be passed to the workers`,
+        'BENCH_JOB_FLAG',
+      );
     // The key reaches the pods from the Secret only: an argument would sit in the manifest and in `ps`.
     if (flag === '--api-key') {
       throw usageError('an API key cannot be passed to Kubernetes workers as an argument', 'BENCH_JOB_SECRET_ARG', {
@@ -168,9 +202,13 @@ function checkBenchArgs(args: readonly string[]): void {
   }
   const key = process.env.LLMOPS_API_KEY;
   if (key && args.some((arg) => arg.includes(key))) {
-    throw usageError('the bench arguments contain the value of LLMOPS_API_KEY: it would be written into the Job', 'BENCH_JOB_SECRET_ARG', {
-      hint: 'pass the key through a Secret with --api-key-secret NAME:KEY',
-    });
+    throw usageError(
+      'the bench arguments contain the value of LLMOPS_API_KEY: it would be written into the Job',
+      'BENCH_JOB_SECRET_ARG',
+      {
+        hint: 'pass the key through a Secret with --api-key-secret NAME:KEY',
+      },
+    );
   }
 }
 

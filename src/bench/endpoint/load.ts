@@ -112,7 +112,8 @@ class Step {
     if (this.aborted) return false;
     const now = performance.now();
     if (this.windowEndMs !== null && now >= this.windowEndMs) return false;
-    if (this.plan.requests !== undefined && now >= this.windowStartMs && this.counted >= this.plan.requests) return false;
+    if (this.plan.requests !== undefined && now >= this.windowStartMs && this.counted >= this.plan.requests)
+      return false;
     return true;
   }
 
@@ -184,7 +185,9 @@ class Step {
     const cpu = process.cpuUsage(this.cpuAtWindow ?? undefined);
     this.loopDelay.disable();
     const windowEnd = this.windowEndMs ?? Math.max(this.lastEndMs, this.windowStartMs);
-    const metrics = this.accumulator.metrics(Math.max(0, Math.min(windowEnd, performance.now()) - this.windowStartMs) / 1000);
+    const metrics = this.accumulator.metrics(
+      Math.max(0, Math.min(windowEnd, performance.now()) - this.windowStartMs) / 1000,
+    );
     const nsToMs = (ns: number) => round(Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS));
     const delay = this.loopDelay;
     const measured = delay.count > 0;
@@ -192,14 +195,20 @@ class Step {
       ...metrics,
       warmup: { durationS: round(this.plan.warmupMs / 1000), requests: this.warmupRequests },
       client: {
-        cpuMsPerRequest: this.cpuAtWindow && metrics.requests > 0 ? round((cpu.user + cpu.system) / 1000 / metrics.requests) : 0,
+        cpuMsPerRequest:
+          this.cpuAtWindow && metrics.requests > 0 ? round((cpu.user + cpu.system) / 1000 / metrics.requests) : 0,
         eventLoopDelayMs: {
           p50: measured ? nsToMs(delay.percentile(50)) : 0,
           p99: measured ? nsToMs(delay.percentile(99)) : 0,
           max: measured ? nsToMs(delay.max) : 0,
         },
       },
-      schedule: { sent: this.sent, late: this.late, lagMs: metricSummary(this.lag), interArrivalCv: options.openLoop && this.gaps.cv !== null ? round(this.gaps.cv) : null },
+      schedule: {
+        sent: this.sent,
+        late: this.late,
+        lagMs: metricSummary(this.lag),
+        interArrivalCv: options.openLoop && this.gaps.cv !== null ? round(this.gaps.cv) : null,
+      },
       interrupted: this.aborted,
     };
   }
@@ -248,7 +257,11 @@ export async function runUsersStep(plan: StepPlan, send: Send, users: number, sp
  * the server is — no coordinated omission. A stalled server makes requests pile up in flight, and their latency shows
  * it; a send that leaves more than LATE_SEND_MS after its due time is counted late (the client fell behind).
  */
-async function runScheduled(step: Step, plan: StepPlan, nextDue: () => { atMs: number; promptIndex?: number } | null): Promise<void> {
+async function runScheduled(
+  step: Step,
+  plan: StepPlan,
+  nextDue: () => { atMs: number; promptIndex?: number } | null,
+): Promise<void> {
   for (let due = nextDue(); due !== null && step.accepting; due = nextDue()) {
     const dueMs = step.startMs + due.atMs;
     const wait = dueMs - performance.now();
@@ -268,7 +281,12 @@ export async function runRateStep(
   options: { arrival: Arrival; burstiness?: number; seed: number; phase?: number },
 ): Promise<StepOutcome> {
   const step = new Step(plan, send);
-  const gapMs = arrivalGaps({ rate, arrival: options.arrival, burstiness: options.burstiness, random: createRandom(options.seed) });
+  const gapMs = arrivalGaps({
+    rate,
+    arrival: options.arrival,
+    burstiness: options.burstiness,
+    random: createRandom(options.seed),
+  });
   // Workers of a distributed run share one constant schedule by starting at different phases of the gap.
   let atMs = options.arrival === 'constant' ? ((options.phase ?? 0) * 1000) / rate : gapMs();
   await runScheduled(step, plan, () => {
@@ -297,7 +315,12 @@ export async function runScheduleStep(plan: StepPlan, send: Send, offsetsMs: rea
  * i mod count). A turn is sent when the answer to the previous one has fully arrived, so its history can hold that
  * answer; a failed turn ends its conversation. `turns[i]` is the number of turns of conversation i.
  */
-export async function runConversationStep(plan: StepPlan, send: Send, concurrency: number, turns: readonly number[]): Promise<StepOutcome> {
+export async function runConversationStep(
+  plan: StepPlan,
+  send: Send,
+  concurrency: number,
+  turns: readonly number[],
+): Promise<StepOutcome> {
   const step = new Step(plan, send);
   let nextConversation = 0;
   let nextSession = 0;

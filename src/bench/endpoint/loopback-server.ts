@@ -64,10 +64,14 @@ export function createLoopbackServer(timing: LoopbackTiming): http.Server {
         if (sent === 0) ttft.record(now - arrivedMs);
         else itl.record(now - lastMs);
         lastMs = now;
-        res.write(`data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"tok${sent} "},"finish_reason":null}]}\n\n`);
+        res.write(
+          `data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"tok${sent} "},"finish_reason":null}]}\n\n`,
+        );
         sent += 1;
         if (sent < timing.tokens) return void setTimeout(next, timing.itlMs);
-        res.write(`data: {"id":"x","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":${timing.tokens},"total_tokens":${timing.tokens + 1}}}\n\n`);
+        res.write(
+          `data: {"id":"x","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":${timing.tokens},"total_tokens":${timing.tokens + 1}}}\n\n`,
+        );
         res.end('data: [DONE]\n\n');
       };
       setTimeout(next, timing.ttftMs);
@@ -80,8 +84,20 @@ export function createLoopbackServer(timing: LoopbackTiming): http.Server {
 
 // Run directly: serve on 127.0.0.1 until SIGTERM.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { ttft: { type: 'string', default: '50' }, itl: { type: 'string', default: '20' }, tokens: { type: 'string', default: '8' } } });
-  const server = createLoopbackServer({ ttftMs: Number(values.ttft), itlMs: Number(values.itl), tokens: Number(values.tokens) });
-  server.listen(0, '127.0.0.1', () => process.stderr.write(`loopback server on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`));
+  const { values } = parseArgs({
+    options: {
+      ttft: { type: 'string', default: '50' },
+      itl: { type: 'string', default: '20' },
+      tokens: { type: 'string', default: '8' },
+    },
+  });
+  const server = createLoopbackServer({
+    ttftMs: Number(values.ttft),
+    itlMs: Number(values.itl),
+    tokens: Number(values.tokens),
+  });
+  server.listen(0, '127.0.0.1', () =>
+    process.stderr.write(`loopback server on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`),
+  );
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }

@@ -3,7 +3,14 @@ import { Recorder } from '../stats.js';
 import { metricSummary, round } from './accumulator.js';
 import { findCapacity, findKnee } from './saturation.js';
 import { clientSelfCheck } from './self-check.js';
-import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint, TokenCountCheck, TurnMetrics } from './types.js';
+import type {
+  EndpointBenchResult,
+  EndpointRun,
+  MetricSummary,
+  TimelinePoint,
+  TokenCountCheck,
+  TurnMetrics,
+} from './types.js';
 
 const METRICS = ['ttftMs', 'itlMs', 'tpsPerRequest', 'latencyMs'] as const;
 
@@ -28,24 +35,44 @@ function sum(values: number[]): number {
  * up; percentiles come from the union of the workers' HDR histograms, so they are those of one run that saw every
  * request — not averages of percentiles. Runs are matched by load level; every result must have the same levels.
  */
-export function mergeEndpointResults(inputs: Array<{ file: string; result: EndpointBenchResult }>): EndpointBenchResult {
-  if (inputs.length === 0) throw usageError('nothing to merge', 'MERGE_EMPTY', { hint: 'llmops bench merge A.json B.json …' });
-  const [first, ...rest] = inputs as [{ file: string; result: EndpointBenchResult }, ...Array<{ file: string; result: EndpointBenchResult }>];
+export function mergeEndpointResults(
+  inputs: Array<{ file: string; result: EndpointBenchResult }>,
+): EndpointBenchResult {
+  if (inputs.length === 0)
+    throw usageError('nothing to merge', 'MERGE_EMPTY', { hint: 'llmops bench merge A.json B.json …' });
+  const [first, ...rest] = inputs as [
+    { file: string; result: EndpointBenchResult },
+    ...Array<{ file: string; result: EndpointBenchResult }>,
+  ];
   const levels = first.result.runs.map(levelKey);
   for (const { file, result } of rest) {
     if (result.api !== first.result.api || result.target !== first.result.target) {
-      throw usageError(`${file} benchmarked ${result.api} at ${result.target}, ${first.file} ${first.result.api} at ${first.result.target}`, 'MERGE_MISMATCH', {
-        hint: 'merge only the workers of one run',
-      });
+      throw usageError(
+        `${file} benchmarked ${result.api} at ${result.target}, ${first.file} ${first.result.api} at ${first.result.target}`,
+        'MERGE_MISMATCH',
+        {
+          hint: 'merge only the workers of one run',
+        },
+      );
     }
     const theirs = result.runs.map(levelKey);
     if (theirs.join('|') !== levels.join('|')) {
-      throw usageError(`${file} has load levels [${theirs.join(', ')}], ${first.file} [${levels.join(', ')}]`, 'MERGE_MISMATCH', { hint: 'merge only the workers of one run' });
+      throw usageError(
+        `${file} has load levels [${theirs.join(', ')}], ${first.file} [${levels.join(', ')}]`,
+        'MERGE_MISMATCH',
+        { hint: 'merge only the workers of one run' },
+      );
     }
-    if (JSON.stringify(result.slo) !== JSON.stringify(first.result.slo)) throw usageError(`${file} was run with other SLOs than ${first.file}`, 'MERGE_MISMATCH');
+    if (JSON.stringify(result.slo) !== JSON.stringify(first.result.slo))
+      throw usageError(`${file} was run with other SLOs than ${first.file}`, 'MERGE_MISMATCH');
   }
   const results = inputs.map(({ result }) => result);
-  const runs = levels.map((_, index) => mergeRuns(results.map((result) => result.runs[index]!), first.result.sloAttainment));
+  const runs = levels.map((_, index) =>
+    mergeRuns(
+      results.map((result) => result.runs[index]!),
+      first.result.sloAttainment,
+    ),
+  );
   // A worker's repeat intervals are its own: they do not add up across workers, so the merged run has none.
   const { worker: _worker, repeat: _repeat, ...base } = first.result;
   return {
@@ -64,13 +91,18 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
   const [first] = runs as [EndpointRun, ...EndpointRun[]];
   const requests = sum(runs.map((run) => run.requests));
   const errorsByKind: Record<string, number> = {};
-  for (const run of runs) for (const [kind, count] of Object.entries(run.errorsByKind)) errorsByKind[kind] = (errorsByKind[kind] ?? 0) + count;
-  const weighted = (value: (run: EndpointRun) => number) => (requests > 0 ? sum(runs.map((run) => value(run) * run.requests)) / requests : 0);
+  for (const run of runs)
+    for (const [kind, count] of Object.entries(run.errorsByKind))
+      errorsByKind[kind] = (errorsByKind[kind] ?? 0) + count;
+  const weighted = (value: (run: EndpointRun) => number) =>
+    requests > 0 ? sum(runs.map((run) => value(run) * run.requests)) / requests : 0;
   const sources = new Set(runs.filter((run) => run.requests > run.errors).map((run) => run.tokenSource));
   const withSlo = first.sloAttainment !== null;
   const sloAttainment = withSlo ? round(weighted((run) => run.sloAttainment ?? 0)) : null;
   const schedules = runs.map((run) => run.schedule).filter((schedule) => schedule !== undefined);
-  const promptTokens = runs.every((run) => run.promptTokens === null) ? null : sum(runs.map((run) => run.promptTokens ?? 0));
+  const promptTokens = runs.every((run) => run.promptTokens === null)
+    ? null
+    : sum(runs.map((run) => run.promptTokens ?? 0));
   // A scrape is of the server, not of one worker's share: each worker's samples are kept in its own file, not merged.
   const { workerShare: _share, interrupted: _interrupted, schedule: _schedule, scrape: _scrape, ...level } = first;
   return {
@@ -90,7 +122,9 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     promptTokens,
     tokenSource: sources.size === 1 ? [...sources][0]! : sources.size === 0 ? first.tokenSource : 'mixed',
     ...(runs.some((run) => run.turns) ? { turns: mergeTurns(runs.map((run) => run.turns ?? [])) } : {}),
-    ...(runs.every((run) => run.tokenCounts) ? { tokenCounts: mergeTokenCounts(runs.map((run) => run.tokenCounts!)) } : {}),
+    ...(runs.every((run) => run.tokenCounts)
+      ? { tokenCounts: mergeTokenCounts(runs.map((run) => run.tokenCounts!)) }
+      : {}),
     ...(schedules.length > 0
       ? {
           schedule: {
@@ -102,7 +136,10 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
           },
         }
       : {}),
-    warmup: { durationS: Math.max(...runs.map((run) => run.warmup.durationS)), requests: sum(runs.map((run) => run.warmup.requests)) },
+    warmup: {
+      durationS: Math.max(...runs.map((run) => run.warmup.durationS)),
+      requests: sum(runs.map((run) => run.warmup.requests)),
+    },
     client: {
       cpuMsPerRequest: round(weighted((run) => run.client.cpuMsPerRequest)),
       // Each worker's event loop is its own: the worst one says whether any measurement was bent by its client.
@@ -135,8 +172,12 @@ function mergeTurns(perWorker: TurnMetrics[][]): TurnMetrics[] {
 /** Adds the workers' counts; the total discrepancy is recomputed from each worker's usage total and its own. */
 function mergeTokenCounts(counts: TokenCountCheck[]): TokenCountCheck {
   const usage = sum(counts.map((c) => (c.compared > 0 ? c.usageTokens : 0)));
-  const client = sum(counts.map((c) => (c.compared > 0 && c.totalDiscrepancy !== null ? c.usageTokens * (1 + c.totalDiscrepancy) : 0)));
-  const tokenizer = counts.every((c) => c.tokenizerTokens === null) ? null : sum(counts.map((c) => c.tokenizerTokens ?? 0));
+  const client = sum(
+    counts.map((c) => (c.compared > 0 && c.totalDiscrepancy !== null ? c.usageTokens * (1 + c.totalDiscrepancy) : 0)),
+  );
+  const tokenizer = counts.every((c) => c.tokenizerTokens === null)
+    ? null
+    : sum(counts.map((c) => c.tokenizerTokens ?? 0));
   const compared = sum(counts.map((c) => c.compared));
   return {
     requestsWithUsage: sum(counts.map((c) => c.requestsWithUsage)),
@@ -156,11 +197,15 @@ function mergeTokenCounts(counts: TokenCountCheck[]): TokenCountCheck {
 function mergeTimelines(timelines: TimelinePoint[][]): TimelinePoint[] {
   const length = Math.max(0, ...timelines.map((timeline) => timeline.length));
   return Array.from({ length }, (_, t) => {
-    const points = timelines.map((timeline) => timeline[t]).filter((point): point is TimelinePoint => point !== undefined);
+    const points = timelines
+      .map((timeline) => timeline[t])
+      .filter((point): point is TimelinePoint => point !== undefined);
     const weightedP50 = (value: (point: TimelinePoint) => number | null) => {
       const known = points.filter((point) => value(point) !== null && point.completed > point.errors);
       const weight = sum(known.map((point) => point.completed - point.errors));
-      return weight > 0 ? round(sum(known.map((point) => value(point)! * (point.completed - point.errors))) / weight) : null;
+      return weight > 0
+        ? round(sum(known.map((point) => value(point)! * (point.completed - point.errors))) / weight)
+        : null;
     };
     return {
       t,
@@ -190,15 +235,23 @@ export function parseEndpointResult(text: string, file: string): EndpointBenchRe
     } catch {
       data = undefined;
     }
-    if (data === undefined) throw usageError(`${file} holds no JSON bench result`, 'MERGE_INVALID', { hint: 'give files written by `llmops bench URL --out FILE` or `--json`' });
+    if (data === undefined)
+      throw usageError(`${file} holds no JSON bench result`, 'MERGE_INVALID', {
+        hint: 'give files written by `llmops bench URL --out FILE` or `--json`',
+      });
   }
   const result = data as Partial<EndpointBenchResult>;
   if (result?.kind !== 'endpoint' || !Array.isArray(result.runs)) {
-    throw usageError(`${file} is not an endpoint bench result (kind ${JSON.stringify(result?.kind)})`, 'MERGE_INVALID', { hint: 'bench merge combines `llmops bench URL` results' });
+    throw usageError(
+      `${file} is not an endpoint bench result (kind ${JSON.stringify(result?.kind)})`,
+      'MERGE_INVALID',
+      { hint: 'bench merge combines `llmops bench URL` results' },
+    );
   }
   for (const run of result.runs) {
     for (const metric of METRICS) {
-      if (typeof run[metric]?.histogram !== 'string') throw usageError(`${file}: a run has no ${metric} histogram to merge`, 'MERGE_INVALID');
+      if (typeof run[metric]?.histogram !== 'string')
+        throw usageError(`${file}: a run has no ${metric} histogram to merge`, 'MERGE_INVALID');
     }
   }
   return result as EndpointBenchResult;

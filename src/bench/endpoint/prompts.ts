@@ -22,7 +22,10 @@ export async function loadTokenCounter(location: string): Promise<TokenCounter> 
   const info = await stat(location).catch(() => null);
   if (!info) throw usageError(`--tokenizer ${location} does not exist`, 'TOKENIZER_NOT_FOUND');
   const file = info.isDirectory() ? path.join(location, 'tokenizer.json') : location;
-  if (!(await stat(file).catch(() => null))) throw usageError(`${location} has no tokenizer.json`, 'TOKENIZER_NOT_FOUND', { hint: 'pass the model directory or its tokenizer.json' });
+  if (!(await stat(file).catch(() => null)))
+    throw usageError(`${location} has no tokenizer.json`, 'TOKENIZER_NOT_FOUND', {
+      hint: 'pass the model directory or its tokenizer.json',
+    });
   // tokenizer_config.json is optional beside it (special tokens); a broken one is named rather than ignored.
   const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
   const configText = await readFile(configFile, 'utf8').catch(() => '{}');
@@ -93,7 +96,14 @@ export function syntheticPrompts(options: {
   const random = createRandom(options.seed ?? 1);
   const prefixes: string[] = [];
   for (let j = 0; j < (options.prefix?.count ?? 0); j += 1) {
-    prefixes.push(corpusText(`Shared context ${j + 1}.`, options.prefix!.tokens, options.counter, Math.floor(random() * WORDS.length)));
+    prefixes.push(
+      corpusText(
+        `Shared context ${j + 1}.`,
+        options.prefix!.tokens,
+        options.counter,
+        Math.floor(random() * WORDS.length),
+      ),
+    );
   }
   const prompts: Prompt[] = [];
   for (let i = 0; i < options.count; i += 1) {
@@ -111,8 +121,13 @@ export function syntheticPrompts(options: {
  */
 export async function datasetPrompts(file: string): Promise<Prompt[]> {
   const entries = await readDatasetEntries(file);
-  const prompts = entries.map(({ value, where }) => datasetPrompt(value, `--dataset ${file} ${where}`)).filter((p): p is Prompt => p !== null);
-  if (prompts.length === 0) throw usageError(`--dataset ${file} has no prompts`, 'DATASET_INVALID', { hint: 'one JSON object per line: {"prompt": "…"}' });
+  const prompts = entries
+    .map(({ value, where }) => datasetPrompt(value, `--dataset ${file} ${where}`))
+    .filter((p): p is Prompt => p !== null);
+  if (prompts.length === 0)
+    throw usageError(`--dataset ${file} has no prompts`, 'DATASET_INVALID', {
+      hint: 'one JSON object per line: {"prompt": "…"}',
+    });
   return prompts;
 }
 
@@ -140,10 +155,16 @@ export async function datasetConversations(file: string): Promise<Conversation[]
       const messages = prompt.messages!;
       const firstUser = messages.findIndex((m) => m.role === 'user');
       if (firstUser === -1) throw usageError(`${at} has no user message`, 'DATASET_INVALID');
-      conversations.push({ system: messages.slice(0, firstUser).filter((m) => m.role === 'system'), turns: messages.filter((m) => m.role === 'user').map((m) => ({ content: m.content, ...maxTokens })) });
+      conversations.push({
+        system: messages.slice(0, firstUser).filter((m) => m.role === 'system'),
+        turns: messages.filter((m) => m.role === 'user').map((m) => ({ content: m.content, ...maxTokens })),
+      });
     } else if (Array.isArray(entry.conversations)) {
       const turns = (entry.conversations as Array<{ from?: unknown; value?: unknown }>)
-        .filter((turn) => ['human', 'user'].includes(String(turn?.from)) && typeof turn.value === 'string' && turn.value !== '')
+        .filter(
+          (turn) =>
+            ['human', 'user'].includes(String(turn?.from)) && typeof turn.value === 'string' && turn.value !== '',
+        )
         .map((turn) => ({ content: turn.value as string, ...maxTokens }));
       conversations.push({ system: [], turns });
     } else conversations.push({ system: [], turns: [{ content: prompt.text, ...maxTokens }] });
@@ -171,7 +192,9 @@ async function readDatasetEntries(file: string): Promise<Array<{ value: unknown;
       try {
         entries.push({ value: JSON.parse(line), where: `line ${i + 1}` });
       } catch {
-        throw usageError(`--dataset ${file} line ${i + 1} is not JSON`, 'DATASET_INVALID', { hint: 'one JSON object per line: {"prompt": "…"}' });
+        throw usageError(`--dataset ${file} line ${i + 1} is not JSON`, 'DATASET_INVALID', {
+          hint: 'one JSON object per line: {"prompt": "…"}',
+        });
       }
     });
   }
@@ -180,25 +203,33 @@ async function readDatasetEntries(file: string): Promise<Array<{ value: unknown;
 
 /** One dataset entry as a prompt (null for a ShareGPT conversation that opens with the model). */
 export function datasetPrompt(value: unknown, where: string): Prompt | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw usageError(`${where} is not a JSON object`, 'DATASET_INVALID');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw usageError(`${where} is not a JSON object`, 'DATASET_INVALID');
   const entry = value as Record<string, unknown>;
   const maxTokens = entry.max_tokens ?? entry.output_len;
   if (maxTokens !== undefined && (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens <= 0)) {
-    throw usageError(`${where}: \`max_tokens\` must be a positive integer, got ${JSON.stringify(maxTokens)}`, 'DATASET_INVALID');
+    throw usageError(
+      `${where}: \`max_tokens\` must be a positive integer, got ${JSON.stringify(maxTokens)}`,
+      'DATASET_INVALID',
+    );
   }
-  const withMax = (prompt: Prompt): Prompt => (maxTokens === undefined ? prompt : { ...prompt, maxTokens: maxTokens as number });
+  const withMax = (prompt: Prompt): Prompt =>
+    maxTokens === undefined ? prompt : { ...prompt, maxTokens: maxTokens as number };
   const plain = entry.prompt ?? entry.text;
   if (typeof plain === 'string') return withMax({ text: plain });
   if (Array.isArray(entry.messages)) {
     const messages = entry.messages.map((m: unknown) => {
       const message = m as { role?: unknown; content?: unknown };
-      if (typeof message?.role !== 'string' || typeof message.content !== 'string') throw usageError(`${where}: each message needs string \`role\` and \`content\``, 'DATASET_INVALID');
+      if (typeof message?.role !== 'string' || typeof message.content !== 'string')
+        throw usageError(`${where}: each message needs string \`role\` and \`content\``, 'DATASET_INVALID');
       return { role: message.role, content: message.content };
     });
     return withMax({ text: messages.map((m) => m.content).join('\n'), messages });
   }
   if (Array.isArray(entry.conversations)) {
-    const human = entry.conversations.find((turn: unknown) => ['human', 'user'].includes(String((turn as { from?: unknown })?.from)));
+    const human = entry.conversations.find((turn: unknown) =>
+      ['human', 'user'].includes(String((turn as { from?: unknown })?.from)),
+    );
     const content = (human as { value?: unknown } | undefined)?.value;
     // ShareGPT has conversations that open with the model; vLLM's benchmark skips those too.
     return typeof content === 'string' && content !== '' ? withMax({ text: content }) : null;

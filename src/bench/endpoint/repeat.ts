@@ -34,14 +34,22 @@ export interface RepeatSummary {
 }
 
 /** Two-sided 97.5% quantiles of Student's t for 1…30 degrees of freedom; beyond, the normal's 1.96. */
-const T_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T_975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 export function meanInterval(values: number[]): RepeatedMetric {
   const n = values.length;
   const mean = values.reduce((a, b) => a + b, 0) / n;
   const stddev = n > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
   const half = n > 1 ? (T_975[n - 2] ?? 1.96) * (stddev / Math.sqrt(n)) : 0;
-  return { mean: round(mean, 4), ci95: [round(mean - half, 4), round(mean + half, 4)], stddev: round(stddev, 4), values };
+  return {
+    mean: round(mean, 4),
+    ci95: [round(mean - half, 4), round(mean + half, 4)],
+    stddev: round(stddev, 4),
+    values,
+  };
 }
 
 export function levelKey(run: EndpointRun): string {

@@ -130,13 +130,15 @@ function describeShape(load: LoadShape): string {
 }
 
 function describePrompts(prompts: EndpointBenchResult['prompts']): string {
-  const parts = [prompts.source === 'dataset' && prompts.dataset ? `dataset ${prompts.dataset}` : prompts.source, `${prompts.count} prompts`];
+  const parts = [
+    prompts.source === 'dataset' && prompts.dataset ? `dataset ${prompts.dataset}` : prompts.source,
+    `${prompts.count} prompts`,
+  ];
   if (prompts.tokens) parts.push(`${num(prompts.tokens.mean, 0)} ± ${num(prompts.tokens.stddev, 0)} tokens`);
   if (prompts.prefix) parts.push(`${prompts.prefix.count} shared prefixes of ${prompts.prefix.tokens} tokens`);
   if (prompts.tokenizer) parts.push(`tokenizer ${prompts.tokenizer}`);
   return parts.join(', ');
 }
-
 
 /** A step's load in words: `concurrency 8`, `4 req/s`, `50 users`. */
 
@@ -152,7 +154,11 @@ function levelOf(run: EndpointRun): number {
 }
 
 function xAxisName(load: LoadShape): string {
-  return load.kind === 'concurrency' ? 'concurrency (requests in flight)' : load.kind === 'rate' ? 'offered rate (req/s)' : 'users';
+  return load.kind === 'concurrency'
+    ? 'concurrency (requests in flight)'
+    : load.kind === 'rate'
+      ? 'offered rate (req/s)'
+      : 'users';
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -170,11 +176,30 @@ function renderServerMetrics(result: EndpointBenchResult): string {
   const xLabel = 'seconds into the measured window';
   const ttftAt = scrape.t.map((t) => (t >= 0 ? (run.timeline[Math.floor(t)]?.ttftP50Ms ?? null) : null));
   const palette = [COLOR.orange, COLOR.green, COLOR.purple, COLOR.sky, COLOR.vermillion, COLOR.grey];
-  const charts = [lineChart({ title: 'Client TTFT p50 (that second)', xLabels, xLabel, yLabel: 'ms', series: [{ name: 'TTFT p50', values: ttftAt, color: COLOR.blue }] })];
+  const charts = [
+    lineChart({
+      title: 'Client TTFT p50 (that second)',
+      xLabels,
+      xLabel,
+      yLabel: 'ms',
+      series: [{ name: 'TTFT p50', values: ttftAt, color: COLOR.blue }],
+    }),
+  ];
   scrape.series.slice(0, 6).forEach((s, i) => {
-    charts.push(lineChart({ title: s.name, xLabels, xLabel, yLabel: 'value', series: [{ name: s.name, values: s.values, color: palette[i % palette.length]! }] }));
+    charts.push(
+      lineChart({
+        title: s.name,
+        xLabels,
+        xLabel,
+        yLabel: 'value',
+        series: [{ name: s.name, values: s.values, color: palette[i % palette.length]! }],
+      }),
+    );
   });
-  const energy = scrape.tokensPerJoule === null ? '' : ` Mean power ${num(scrape.meanPowerW ?? 0, 1)} W: <strong>${num(scrape.tokensPerJoule, 3)} output tokens per joule</strong>.`;
+  const energy =
+    scrape.tokensPerJoule === null
+      ? ''
+      : ` Mean power ${num(scrape.meanPowerW ?? 0, 1)} W: <strong>${num(scrape.tokensPerJoule, 3)} output tokens per joule</strong>.`;
   return [
     '<section>',
     `<h2>Server metrics at ${esc(describeLoad(run))}</h2>`,
@@ -204,7 +229,12 @@ function renderTurns(result: EndpointBenchResult): string {
 }
 
 /** A report section holding one table: its heading, the paragraphs before the table, its column heads and rows. */
-function tableSection(heading: string, paragraphs: readonly string[], columns: readonly string[], rows: readonly string[]): string {
+function tableSection(
+  heading: string,
+  paragraphs: readonly string[],
+  columns: readonly string[],
+  rows: readonly string[],
+): string {
   return [
     '<section>',
     `<h2>${heading}</h2>`,
@@ -223,10 +253,15 @@ function renderFindMax(result: EndpointBenchResult): string {
     (step, i) =>
       `<tr><td>${i + 1}</td><td>${esc(search.variable === 'concurrency' ? `c=${step.level}` : `${num(step.level)} req/s`)}</td><td>${step.metSlo ? '<span class="yes">met</span>' : '<span class="no">missed</span>'}</td><td>${step.sloAttainment === null ? '—' : `${num(step.sloAttainment * 100, 1)}%`}</td></tr>`,
   );
-  const found = search.limit === null ? 'No load met the SLO.' : `Highest ${esc(search.variable)} meeting the SLO: <strong>${num(search.limit)}</strong>.`;
+  const found =
+    search.limit === null
+      ? 'No load met the SLO.'
+      : `Highest ${esc(search.variable)} meeting the SLO: <strong>${num(search.limit)}</strong>.`;
   return tableSection(
     'Search for the highest load meeting the SLO',
-    [`<p>${found} ${esc(sentence(search.reason))}. Bounds ${num(search.low)}–${num(search.high)}, tolerance ${num(search.tolerance * 100, 1)}%.</p>`],
+    [
+      `<p>${found} ${esc(sentence(search.reason))}. Bounds ${num(search.low)}–${num(search.high)}, tolerance ${num(search.tolerance * 100, 1)}%.</p>`,
+    ],
     ['step', 'load', 'SLO', 'attainment'],
     rows,
   );
@@ -238,7 +273,10 @@ function renderClientChecks(result: EndpointBenchResult): string {
   if (!check) return '';
   const rows = result.runs.map((run) => {
     const counts = run.tokenCounts;
-    const discrepancy = counts && counts.compared > 0 ? `${counts.disagreeing} of ${counts.compared} differ (worst ${counts.maxAbsDifference}); total ${counts.totalDiscrepancy === null ? '—' : `${num(counts.totalDiscrepancy * 100, 1)}%`}` : '—';
+    const discrepancy =
+      counts && counts.compared > 0
+        ? `${counts.disagreeing} of ${counts.compared} differ (worst ${counts.maxAbsDifference}); total ${counts.totalDiscrepancy === null ? '—' : `${num(counts.totalDiscrepancy * 100, 1)}%`}`
+        : '—';
     return `<tr><th scope="row">${esc(shortLevel(run))}</th><td>${run.schedule ? num(run.schedule.lagMs.p50, 2) : '—'}</td><td>${run.schedule ? num(run.schedule.lagMs.p99, 2) : '—'}</td><td>${run.schedule?.interArrivalCv == null ? '—' : num(run.schedule.interArrivalCv, 2)}</td><td>${num(run.client.cpuMsPerRequest, 3)}</td><td>${esc(run.tokenSource)}</td><td>${esc(discrepancy)}</td></tr>`;
   });
   return tableSection(
@@ -264,8 +302,12 @@ function renderSummaryTable(result: EndpointBenchResult): string {
       .sort()
       .map((kind) => `${esc(kind)}: ${run.errorsByKind[kind]}`)
       .join(', ');
-    const attainment = run.sloAttainment === null ? '' : ` <span class="muted">${num(run.sloAttainment * 100, 1)}%</span>`;
-    const met = run.metSlo === null ? '—' : `${run.metSlo ? '<span class="yes">yes</span>' : '<span class="no">no</span>'}${attainment}`;
+    const attainment =
+      run.sloAttainment === null ? '' : ` <span class="muted">${num(run.sloAttainment * 100, 1)}%</span>`;
+    const met =
+      run.metSlo === null
+        ? '—'
+        : `${run.metSlo ? '<span class="yes">yes</span>' : '<span class="no">no</span>'}${attainment}`;
     const cells = [
       `<th scope="row">${esc(shortLevel(run))}${badges}</th>`,
       `<td>${run.requests}</td>`,
@@ -315,17 +357,41 @@ function renderSweepCharts(result: EndpointBenchResult): string {
     runs.map((run) => (metric(run).count === 0 ? null : metric(run)[key]));
   const percentiles = (metric: (run: EndpointRun) => MetricSummary) =>
     PERCENTILE_SERIES.map(({ key, color }) => ({ name: key, values: pick(metric, key), color }));
-  const sloLine = (value: number | undefined): HLine[] => (value === undefined ? [] : [{ value, label: `SLO ${num(value)} ms` }]);
+  const sloLine = (value: number | undefined): HLine[] =>
+    value === undefined ? [] : [{ value, label: `SLO ${num(value)} ms` }];
   const kneeLine: VLine[] = result.knee?.saturated ? [{ index: result.knee.index, label: 'knee' }] : [];
 
-  const throughputSeries: Series[] = [{ name: 'requests/s', values: runs.map((r) => r.requestsPerSecond), color: COLOR.blue }];
+  const throughputSeries: Series[] = [
+    { name: 'requests/s', values: runs.map((r) => r.requestsPerSecond), color: COLOR.blue },
+  ];
   if (runs.some((r) => r.goodput !== null)) {
     throughputSeries.push({ name: 'goodput', values: runs.map((r) => r.goodput), color: COLOR.green, dashed: true });
   }
   const charts = [
-    lineChart({ title: 'Time to first token', xLabels, xLabel, yLabel: 'ms', series: percentiles((r) => r.ttftMs), hLines: sloLine(result.slo?.ttftMs) }),
-    lineChart({ title: 'End-to-end latency', xLabels, xLabel, yLabel: 'ms', series: percentiles((r) => r.latencyMs), hLines: sloLine(result.slo?.latencyMs) }),
-    lineChart({ title: 'Requests per second', xLabels, xLabel, yLabel: 'req/s', series: throughputSeries, vLines: kneeLine }),
+    lineChart({
+      title: 'Time to first token',
+      xLabels,
+      xLabel,
+      yLabel: 'ms',
+      series: percentiles((r) => r.ttftMs),
+      hLines: sloLine(result.slo?.ttftMs),
+    }),
+    lineChart({
+      title: 'End-to-end latency',
+      xLabels,
+      xLabel,
+      yLabel: 'ms',
+      series: percentiles((r) => r.latencyMs),
+      hLines: sloLine(result.slo?.latencyMs),
+    }),
+    lineChart({
+      title: 'Requests per second',
+      xLabels,
+      xLabel,
+      yLabel: 'req/s',
+      series: throughputSeries,
+      vLines: kneeLine,
+    }),
     lineChart({
       title: 'Output tokens per second',
       xLabels,
@@ -335,11 +401,22 @@ function renderSweepCharts(result: EndpointBenchResult): string {
       vLines: kneeLine,
     }),
   ];
-  return ['<section>', '<h2>Across the sweep</h2>', `<div class="charts">\n${charts.map(figure).join('\n')}\n</div>`, '</section>'].join('\n');
+  return [
+    '<section>',
+    '<h2>Across the sweep</h2>',
+    `<div class="charts">\n${charts.map(figure).join('\n')}\n</div>`,
+    '</section>',
+  ].join('\n');
 }
 
 function shortTick(run: EndpointRun): string {
-  return run.concurrency !== undefined ? String(run.concurrency) : run.rate !== undefined ? num(run.rate) : run.users !== undefined ? String(run.users) : '—';
+  return run.concurrency !== undefined
+    ? String(run.concurrency)
+    : run.rate !== undefined
+      ? num(run.rate)
+      : run.users !== undefined
+        ? String(run.users)
+        : '—';
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -359,7 +436,8 @@ function renderTimeSeries(result: EndpointBenchResult): string {
     { name: 'completed/s', values: column((p) => perSecond(p.completed)), color: COLOR.blue },
     { name: 'in flight', values: column((p) => p.inFlight), color: COLOR.orange, dashed: true },
   ];
-  if (timeline.some((p) => p.errors > 0)) requests.push({ name: 'errors/s', values: column((p) => perSecond(p.errors)), color: COLOR.vermillion });
+  if (timeline.some((p) => p.errors > 0))
+    requests.push({ name: 'errors/s', values: column((p) => perSecond(p.errors)), color: COLOR.vermillion });
   const ttftSlo = result.slo?.ttftMs;
   const latencySlo = result.slo?.latencyMs;
   const charts = [
@@ -453,7 +531,9 @@ function lineChart(options: LineChartOptions): string {
   const dataMax = Math.max(0, ...finite);
   // A reference far above the data (a 5 s SLO over 20 ms TTFTs) would flatten the data into the axis: it stays off
   // the scale and is named in the corner instead.
-  const onScale = hLines.filter((h) => isFiniteNumber(h.value) && (dataMax === 0 || h.value <= OFF_SCALE_FACTOR * dataMax));
+  const onScale = hLines.filter(
+    (h) => isFiniteNumber(h.value) && (dataMax === 0 || h.value <= OFF_SCALE_FACTOR * dataMax),
+  );
   const offScale = hLines.filter((h) => isFiniteNumber(h.value) && !onScale.includes(h));
   const yMax = Math.max(dataMax, ...onScale.map((h) => h.value));
   const ticks = niceTicks(yMax);
@@ -472,18 +552,26 @@ function lineChart(options: LineChartOptions): string {
   const x = (i: number) => plot.left + band * (i + 0.5);
   const y = (v: number) => plot.bottom - (v / top) * (plot.bottom - plot.top);
 
-  out.push(`<svg class="chart" viewBox="0 0 ${CHART.width} ${CHART.height}" role="img" aria-label="${esc(title)}" font-size="${CHART.fontSize}">`);
+  out.push(
+    `<svg class="chart" viewBox="0 0 ${CHART.width} ${CHART.height}" role="img" aria-label="${esc(title)}" font-size="${CHART.fontSize}">`,
+  );
   out.push(`<text class="title" x="16" y="24">${esc(title)}</text>`);
   out.push(...legend.items);
 
   // Y grid, ticks and label.
   ticks.forEach((t, i) => {
     const ty = c(y(t));
-    out.push(`<line class="${i === 0 ? 'axis' : 'grid'}" x1="${c(plot.left)}" y1="${ty}" x2="${c(plot.right)}" y2="${ty}"/>`);
-    out.push(`<text class="tick" x="${c(plot.left - 6)}" y="${c(y(t) + 4)}" text-anchor="end">${esc(tickLabels[i]!)}</text>`);
+    out.push(
+      `<line class="${i === 0 ? 'axis' : 'grid'}" x1="${c(plot.left)}" y1="${ty}" x2="${c(plot.right)}" y2="${ty}"/>`,
+    );
+    out.push(
+      `<text class="tick" x="${c(plot.left - 6)}" y="${c(y(t) + 4)}" text-anchor="end">${esc(tickLabels[i]!)}</text>`,
+    );
   });
   const yMid = c((plot.top + plot.bottom) / 2);
-  out.push(`<text class="axis-label" transform="translate(22 ${yMid}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
+  out.push(
+    `<text class="axis-label" transform="translate(22 ${yMid}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
+  );
 
   // X axis: thin the labels so they never overlap.
   out.push(`<line class="axis" x1="${c(plot.left)}" y1="${c(plot.top)}" x2="${c(plot.left)}" y2="${c(plot.bottom)}"/>`);
@@ -494,12 +582,17 @@ function lineChart(options: LineChartOptions): string {
     out.push(`<line class="axis" x1="${c(x(i))}" y1="${c(plot.bottom)}" x2="${c(x(i))}" y2="${c(plot.bottom + 4)}"/>`);
     out.push(`<text class="tick" x="${c(x(i))}" y="${c(plot.bottom + 16)}" text-anchor="middle">${esc(label)}</text>`);
   });
-  if (xLabel) out.push(`<text class="axis-label" x="${c((plot.left + plot.right) / 2)}" y="${c(CHART.height - 12)}" text-anchor="middle">${esc(xLabel)}</text>`);
+  if (xLabel)
+    out.push(
+      `<text class="axis-label" x="${c((plot.left + plot.right) / 2)}" y="${c(CHART.height - 12)}" text-anchor="middle">${esc(xLabel)}</text>`,
+    );
 
   // Reference labels go where no data line runs under them, trying the usual spot first.
   const obstacles = sampleLines(series, x, y);
   offScale.forEach((h, i) => {
-    out.push(`<text class="ref-label" x="${c(plot.right - 4)}" y="${c(plot.top + 12 + i * 14)}" text-anchor="end">${esc(`${h.label} (above the chart)`)}</text>`);
+    out.push(
+      `<text class="ref-label" x="${c(plot.right - 4)}" y="${c(plot.top + 12 + i * 14)}" text-anchor="end">${esc(`${h.label} (above the chart)`)}</text>`,
+    );
   });
   for (const h of onScale) {
     const hy = y(h.value);
@@ -523,7 +616,9 @@ function lineChart(options: LineChartOptions): string {
   }
 
   if (finite.length === 0) {
-    out.push(`<text class="empty" x="${c((plot.left + plot.right) / 2)}" y="${c((plot.top + plot.bottom) / 2)}" text-anchor="middle">no data</text>`);
+    out.push(
+      `<text class="empty" x="${c((plot.left + plot.right) / 2)}" y="${c((plot.top + plot.bottom) / 2)}" text-anchor="middle">no data</text>`,
+    );
   }
 
   const radius = xLabels.length > 40 ? 1.8 : 3.5;
@@ -550,7 +645,9 @@ function placeLabel(label: string, obstacles: Array<[number, number]>, spots: La
   const width = textWidth(label);
   const clear = (spot: LabelSpot) => {
     const left = spot.anchor === 'start' ? spot.x : spot.x - width;
-    return !obstacles.some(([px, py]) => px >= left - 3 && px <= left + width + 3 && py >= spot.y - 12 && py <= spot.y + 4);
+    return !obstacles.some(
+      ([px, py]) => px >= left - 3 && px <= left + width + 3 && py >= spot.y - 12 && py <= spot.y + 4,
+    );
   };
   return spots.find(clear) ?? spots[0]!;
 }
@@ -568,7 +665,8 @@ function sampleLines(series: Series[], x: (i: number) => number, y: (v: number) 
       points.push([x(i), y(v)]);
       const next = s.values[i + 1];
       if (!isFiniteNumber(next)) return;
-      for (let k = 1; k < 24; k++) points.push([x(i) + ((x(i + 1) - x(i)) * k) / 24, y(v) + ((y(next) - y(v)) * k) / 24]);
+      for (let k = 1; k < 24; k++)
+        points.push([x(i) + ((x(i + 1) - x(i)) * k) / 24, y(v) + ((y(next) - y(v)) * k) / 24]);
     });
   }
   return points;
@@ -590,7 +688,12 @@ function pathData(values: Array<number | null>, x: (i: number) => number, y: (v:
 }
 
 /** Legend entries laid out left to right, wrapping onto another row when the width runs out. */
-function layoutLegend(series: Series[], left: number, right: number, firstRowY: number): { items: string[]; bottom: number } {
+function layoutLegend(
+  series: Series[],
+  left: number,
+  right: number,
+  firstRowY: number,
+): { items: string[]; bottom: number } {
   const items: string[] = [];
   let cx = left;
   let cy = firstRowY;
@@ -636,7 +739,10 @@ function figure(svg: string): string {
 // Small helpers
 
 function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+  return text.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
+  );
 }
 
 function isFiniteNumber(value: number | null | undefined): value is number {
@@ -714,20 +820,28 @@ footer { margin-top: 28px; color: var(--muted); font-size: 12px; }
 `.trim();
 
 /** `llmops bench compare A B --report FILE.html`: the comparison table, then each run's own facts and table. */
-export function renderComparisonReport(comparison: EndpointComparison, a: EndpointBenchResult, b: EndpointBenchResult): string {
+export function renderComparisonReport(
+  comparison: EndpointComparison,
+  a: EndpointBenchResult,
+  b: EndpointBenchResult,
+): string {
   const pct = (x: number | null) => (x === null ? '—' : `${x >= 0 ? '+' : ''}${num(x * 100, 1)}%`);
-  const value = (x: number | null, ci?: [number, number]) => (x === null ? '—' : `${num(x, 2)}${ci ? ` <span class="muted">[${num(ci[0], 2)}, ${num(ci[1], 2)}]</span>` : ''}`);
+  const value = (x: number | null, ci?: [number, number]) =>
+    x === null ? '—' : `${num(x, 2)}${ci ? ` <span class="muted">[${num(ci[0], 2)}, ${num(ci[1], 2)}]</span>` : ''}`;
   const rows = comparison.rows.map(
     (row) =>
       `<tr><th scope="row">${esc(row.level)}</th><td>${esc(row.metric)}</td><td>${value(row.a, row.aCi95)}</td><td>${value(row.b, row.bCi95)}</td><td>${pct(row.change)}</td><td>${row.significant === null ? '—' : row.significant ? '<span class="no">yes</span>' : 'no'}</td></tr>`,
   );
-  const run = (label: string, file: string, result: EndpointBenchResult) => [`<h2>${label}: ${esc(file)}</h2>`, renderHeader(result), renderSummaryTable(result)].join('\n');
+  const run = (label: string, file: string, result: EndpointBenchResult) =>
+    [`<h2>${label}: ${esc(file)}</h2>`, renderHeader(result), renderSummaryTable(result)].join('\n');
   return htmlPage(`Comparison: ${comparison.a.file} vs ${comparison.b.file}`, [
     `<h1>${esc(comparison.a.file)} (A) vs ${esc(comparison.b.file)} (B)</h1>`,
     '<p>Values are the repeat means with 95% intervals where a run was made with <code>--repeat</code>; "apart" says whether the two intervals do not overlap.</p>',
     '<table><thead><tr><th>load</th><th>metric</th><th>A</th><th>B</th><th>B vs A</th><th>apart</th></tr></thead>',
     `<tbody>${rows.join('')}</tbody></table>`,
-    comparison.onlyInA.length + comparison.onlyInB.length > 0 ? `<p>Only in A: ${esc(comparison.onlyInA.join(', ') || 'none')}; only in B: ${esc(comparison.onlyInB.join(', ') || 'none')}.</p>` : '',
+    comparison.onlyInA.length + comparison.onlyInB.length > 0
+      ? `<p>Only in A: ${esc(comparison.onlyInA.join(', ') || 'none')}; only in B: ${esc(comparison.onlyInB.join(', ') || 'none')}.</p>`
+      : '',
     run('A', comparison.a.file, a),
     run('B', comparison.b.file, b),
   ]);

@@ -4,15 +4,43 @@ import { Pool } from 'undici';
 import { LlmopsError, usageError } from '../../errors.js';
 import { requestBody, resolveEndpoint, type Endpoint } from './api.js';
 import { sendStreamingRequest, type StreamingRequest } from './client.js';
-import { runConcurrencyStep, runConversationStep, runRateStep, runScheduleStep, runUsersStep, type Send, type StepOutcome, type StepPlan, type StepProgress, type TurnRef } from './load.js';
+import {
+  runConcurrencyStep,
+  runConversationStep,
+  runRateStep,
+  runScheduleStep,
+  runUsersStep,
+  type Send,
+  type StepOutcome,
+  type StepPlan,
+  type StepProgress,
+  type TurnRef,
+} from './load.js';
 import { bisectLoad, summarizeFindMax } from './find-max.js';
 import { summarizeRepeats } from './repeat.js';
 import { parseScrapeSource, Scraper } from './scrape.js';
 import { clientSelfCheck } from './self-check.js';
 import { readTrace, type Trace } from './trace.js';
-import { approximateTokenCounter, datasetConversations, datasetPrompts, loadTokenCounter, syntheticPrompts, type Conversation, type TokenCounter } from './prompts.js';
+import {
+  approximateTokenCounter,
+  datasetConversations,
+  datasetPrompts,
+  loadTokenCounter,
+  syntheticPrompts,
+  type Conversation,
+  type TokenCounter,
+} from './prompts.js';
 import { findCapacity, findKnee, stepFacts } from './saturation.js';
-import type { Capacity, EndpointApi, EndpointBenchResult, EndpointRun, LoadShape, Prompt, RequestSample, Slo } from './types.js';
+import type {
+  Capacity,
+  EndpointApi,
+  EndpointBenchResult,
+  EndpointRun,
+  LoadShape,
+  Prompt,
+  RequestSample,
+  Slo,
+} from './types.js';
 
 export interface EndpointBenchOptions {
   /** The server (`http://host:8000`, given the API's standard path) or a full endpoint URL. */
@@ -94,15 +122,24 @@ const DEFAULT_LOAD: LoadShape = { kind: 'concurrency', levels: [1, 8, 32] };
  */
 export async function benchEndpoint(options: EndpointBenchOptions): Promise<EndpointBenchResult> {
   const times = options.repeat ?? 1;
-  if (!Number.isInteger(times) || times < 1) throw usageError(`Expected --repeat to be a positive integer, got ${times}`, 'INVALID_REPEAT');
-  if (times > 1 && options.findMax) throw usageError('--repeat and --find-max do not combine: each search tries its own loads', 'INVALID_REPEAT', { hint: 'run --find-max, then --repeat at the limit it found' });
+  if (!Number.isInteger(times) || times < 1)
+    throw usageError(`Expected --repeat to be a positive integer, got ${times}`, 'INVALID_REPEAT');
+  if (times > 1 && options.findMax)
+    throw usageError('--repeat and --find-max do not combine: each search tries its own loads', 'INVALID_REPEAT', {
+      hint: 'run --find-max, then --repeat at the limit it found',
+    });
   const first = await benchEndpointOnce(options);
   if (times === 1) return first;
   const results = [first];
   const { onSample: _samples, ...rest } = options;
-  while (results.length < times && !results[results.length - 1]!.interrupted) results.push(await benchEndpointOnce(rest));
+  while (results.length < times && !results[results.length - 1]!.interrupted)
+    results.push(await benchEndpointOnce(rest));
   const complete = results.filter((result) => !result.interrupted);
-  return { ...first, ...(complete.length > 0 ? { repeat: summarizeRepeats(complete) } : {}), interrupted: results.some((result) => result.interrupted) };
+  return {
+    ...first,
+    ...(complete.length > 0 ? { repeat: summarizeRepeats(complete) } : {}),
+    interrupted: results.some((result) => result.interrupted),
+  };
 }
 
 async function benchEndpointOnce(options: EndpointBenchOptions): Promise<EndpointBenchResult> {
@@ -111,41 +148,65 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
   const worker = options.worker ?? { index: 0, count: 1 };
   validateOptions(options, options.load ?? DEFAULT_LOAD, worker);
   const scrapeSources = (options.scrape ?? []).map(parseScrapeSource);
-  if (options.scrapeIntervalMs !== undefined && !(options.scrapeIntervalMs >= 50)) throw usageError(`Expected --scrape-interval of at least 50ms, got ${options.scrapeIntervalMs}ms`, 'INVALID_SCRAPE');
+  if (options.scrapeIntervalMs !== undefined && !(options.scrapeIntervalMs >= 50))
+    throw usageError(
+      `Expected --scrape-interval of at least 50ms, got ${options.scrapeIntervalMs}ms`,
+      'INVALID_SCRAPE',
+    );
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: 'text/event-stream',
     ...(endpoint.basicAuth ? { authorization: endpoint.basicAuth } : {}),
     ...lowerCaseKeys(options.headers ?? {}),
   };
-  if (!headers.authorization && process.env.LLMOPS_API_KEY) headers.authorization = `Bearer ${process.env.LLMOPS_API_KEY}`;
+  if (!headers.authorization && process.env.LLMOPS_API_KEY)
+    headers.authorization = `Bearer ${process.env.LLMOPS_API_KEY}`;
 
   const counter: TokenCounter = options.tokenizer ? await loadTokenCounter(options.tokenizer) : approximateTokenCounter;
   const promptTokens = options.promptTokens ?? { mean: 128, stddev: 0 };
   const trace: Trace | undefined = options.schedule
-    ? await readTrace(options.schedule.file, { timeScale: options.schedule.timeScale ?? 1, counter, seed: (options.seed ?? 1) * 7919, ...(options.requests === undefined ? {} : { limit: options.requests }) })
+    ? await readTrace(options.schedule.file, {
+        timeScale: options.schedule.timeScale ?? 1,
+        counter,
+        seed: (options.seed ?? 1) * 7919,
+        ...(options.requests === undefined ? {} : { limit: options.requests }),
+      })
     : undefined;
   const load: LoadShape = trace
-    ? { kind: 'schedule', file: options.schedule!.file, requests: trace.prompts.length, timeScale: options.schedule!.timeScale ?? 1, spanS: round3(trace.spanS) }
+    ? {
+        kind: 'schedule',
+        file: options.schedule!.file,
+        requests: trace.prompts.length,
+        timeScale: options.schedule!.timeScale ?? 1,
+        spanS: round3(trace.spanS),
+      }
     : (options.load ?? DEFAULT_LOAD);
   const maxLevel = load.kind === 'users' ? load.users : load.kind === 'schedule' ? 1 : Math.max(...load.levels);
-  const conversations: Conversation[] | undefined = options.multiTurn ? await datasetConversations(options.dataset!) : undefined;
+  const conversations: Conversation[] | undefined = options.multiTurn
+    ? await datasetConversations(options.dataset!)
+    : undefined;
   const prompts: Prompt[] = trace
     ? trace.prompts
     : conversations
       ? conversations.map((conversation) => ({ text: conversation.turns[0]!.content }))
       : options.dataset
-      ? await datasetPrompts(options.dataset)
-      : syntheticPrompts({
-          count: Math.min(1024, Math.max(64, Math.ceil(maxLevel * 2))),
-          ...promptTokens,
-          counter,
-          seed: (options.seed ?? 1) * 7919 + worker.index,
-          ...(options.prefix ? { prefix: options.prefix } : {}),
-        });
+        ? await datasetPrompts(options.dataset)
+        : syntheticPrompts({
+            count: Math.min(1024, Math.max(64, Math.ceil(maxLevel * 2))),
+            ...promptTokens,
+            counter,
+            seed: (options.seed ?? 1) * 7919 + worker.index,
+            ...(options.prefix ? { prefix: options.prefix } : {}),
+          });
 
-  const connections = load.kind === 'rate' || load.kind === 'schedule' ? (options.maxConnections ?? 10_000) : share(maxLevel, worker);
-  const pool = new Pool(endpoint.origin, { connections: Math.max(1, connections), pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 10_000 } });
+  const connections =
+    load.kind === 'rate' || load.kind === 'schedule' ? (options.maxConnections ?? 10_000) : share(maxLevel, worker);
+  const pool = new Pool(endpoint.origin, {
+    connections: Math.max(1, connections),
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    connect: { timeout: 10_000 },
+  });
   const startedAt = new Date().toISOString();
   const signal = options.signal ?? new AbortController().signal;
   // One listener for the whole run: destroying the pool ends every request in flight at once.
@@ -156,7 +217,11 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
     const requests: StreamingRequest[] = prompts.map((prompt) => ({
       path: endpoint.path,
       headers,
-      body: requestBody(endpoint.api, prompt, { model, maxTokens, ...(options.temperature === undefined ? {} : { temperature: options.temperature }) }),
+      body: requestBody(endpoint.api, prompt, {
+        model,
+        maxTokens,
+        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+      }),
     }));
     let next = 0;
     const timeoutMs = options.timeoutMs ?? 120_000;
@@ -174,9 +239,21 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
       const turn = conversation.turns[ref.turn]!;
       const history = (ref.turn > 0 ? sessions.get(ref.session) : undefined) ?? [...conversation.system];
       history.push({ role: 'user', content: turn.content });
-      const prompt: Prompt = { text: history.map((message) => message.content).join('\n'), messages: history, ...(turn.maxTokens === undefined ? {} : { maxTokens: turn.maxTokens }) };
-      const body = requestBody(endpoint.api, prompt, { model, maxTokens, ...(options.temperature === undefined ? {} : { temperature: options.temperature }) });
-      const sample = await sendStreamingRequest(pool, { path: endpoint.path, headers, body }, { ...sendOptions(scheduledMs), keepText: true });
+      const prompt: Prompt = {
+        text: history.map((message) => message.content).join('\n'),
+        messages: history,
+        ...(turn.maxTokens === undefined ? {} : { maxTokens: turn.maxTokens }),
+      };
+      const body = requestBody(endpoint.api, prompt, {
+        model,
+        maxTokens,
+        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+      });
+      const sample = await sendStreamingRequest(
+        pool,
+        { path: endpoint.path, headers, body },
+        { ...sendOptions(scheduledMs), keepText: true },
+      );
       if (sample?.ok && ref.turn + 1 < conversation.turns.length) {
         history.push({ role: 'assistant', content: sample.text ?? '' });
         sessions.set(ref.session, history);
@@ -212,18 +289,27 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
         ...(options.onSample ? { onSample: (sample: RequestSample) => options.onSample!(sample, step.label) } : {}),
       };
       // Sampled on the step's own clock: t = 0 where its measured window begins.
-      const scraper = scrapeSources.length > 0 ? new Scraper(scrapeSources, options.scrapeIntervalMs ?? 1000, performance.now() + plan.warmupMs) : undefined;
+      const scraper =
+        scrapeSources.length > 0
+          ? new Scraper(scrapeSources, options.scrapeIntervalMs ?? 1000, performance.now() + plan.warmupMs)
+          : undefined;
       let outcome: StepOutcome;
       if (step.share === 0) {
         // This worker's share of a small level is nothing; it still waits out the step so workers stay in step.
         await sleep(plan.warmupMs + (plan.durationMs ?? 0), undefined, { signal }).catch(() => undefined);
         outcome = await runConcurrencyStep({ ...plan, warmupMs: 0, durationMs: 0 }, send, 0);
       } else if (conversations && load.kind === 'concurrency') {
-        outcome = await runConversationStep(plan, send, step.share, conversations.map((conversation) => conversation.turns.length));
+        outcome = await runConversationStep(
+          plan,
+          send,
+          step.share,
+          conversations.map((conversation) => conversation.turns.length),
+        );
         // Conversations the step's end cut short are not continued in the next step.
         sessions.clear();
       } else if (load.kind === 'concurrency') outcome = await runConcurrencyStep(plan, send, step.share);
-      else if (load.kind === 'users') outcome = await runUsersStep(plan, send, step.share, load.spawnRate / worker.count);
+      else if (load.kind === 'users')
+        outcome = await runUsersStep(plan, send, step.share, load.spawnRate / worker.count);
       else if (load.kind === 'schedule') outcome = await runScheduleStep(plan, send, trace!.offsetsMs);
       else {
         outcome = await runRateStep(plan, send, step.share, {
@@ -234,7 +320,9 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
         });
       }
       const { interrupted, ...metrics } = outcome;
-      const scrape = scraper ? await scraper.stop({ durationS: metrics.durationS, outputTokensPerSecond: metrics.outputTokensPerSecond }) : undefined;
+      const scrape = scraper
+        ? await scraper.stop({ durationS: metrics.durationS, outputTokensPerSecond: metrics.outputTokensPerSecond })
+        : undefined;
       runs.push({
         ...step.level,
         ...(worker.count > 1 ? { workerShare: step.share } : {}),
@@ -248,10 +336,22 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
         stoppedEarly = `every request at ${step.label} failed to connect: the server is gone, so the heavier steps were not run`;
       }
     };
-    const search = options.findMax && (load.kind === 'concurrency' || load.kind === 'rate') ? { variable: load.kind, low: load.levels[0]!, high: load.levels[1]!, tolerance: options.findMax.tolerance ?? 0.02 } : undefined;
+    const search =
+      options.findMax && (load.kind === 'concurrency' || load.kind === 'rate')
+        ? {
+            variable: load.kind,
+            low: load.levels[0]!,
+            high: load.levels[1]!,
+            tolerance: options.findMax.tolerance ?? 0.02,
+          }
+        : undefined;
     if (search) {
       const levels = bisectLoad(search.variable, search.low, search.high, search.tolerance);
-      for (let next = levels.next(); !next.done && !signal.aborted && !stoppedEarly; next = levels.next(runs[runs.length - 1]!.metSlo === true)) {
+      for (
+        let next = levels.next();
+        !next.done && !signal.aborted && !stoppedEarly;
+        next = levels.next(runs[runs.length - 1]!.metSlo === true)
+      ) {
         await measure(levelStep(load, next.value, worker));
       }
     } else {
@@ -277,16 +377,32 @@ async function benchEndpointOnce(options: EndpointBenchOptions): Promise<Endpoin
               tokenizer: counter.source,
               dataset: options.dataset,
               count: prompts.length,
-              ...(conversations ? { conversations: { count: conversations.length, turns: conversations.reduce((sum, c) => sum + c.turns.length, 0) } } : {}),
+              ...(conversations
+                ? {
+                    conversations: {
+                      count: conversations.length,
+                      turns: conversations.reduce((sum, c) => sum + c.turns.length, 0),
+                    },
+                  }
+                : {}),
             }
-          : { source: 'synthetic', tokens: promptTokens, tokenizer: counter.source, dataset: null, count: prompts.length, ...(options.prefix ? { prefix: options.prefix } : {}) },
+          : {
+              source: 'synthetic',
+              tokens: promptTokens,
+              tokenizer: counter.source,
+              dataset: null,
+              count: prompts.length,
+              ...(options.prefix ? { prefix: options.prefix } : {}),
+            },
       maxTokens,
       slo,
       sloAttainment: attainment,
       runs,
       knee: findKnee(runs),
       capacity: search ? capacityAtLimit(runs, slo, search.variable) : findCapacity(runs, slo),
-      ...(search ? { findMax: summarizeFindMax(search.variable, search.low, search.high, search.tolerance, runs) } : {}),
+      ...(search
+        ? { findMax: summarizeFindMax(search.variable, search.low, search.high, search.tolerance, runs) }
+        : {}),
       selfCheck: clientSelfCheck(runs),
       workers: 1,
       ...(worker.count > 1 ? { worker } : {}),
@@ -308,14 +424,17 @@ interface StepSpec {
 
 /** The step of one concurrency or rate level. */
 function levelStep(load: LoadShape, level: number, worker: { index: number; count: number }): StepSpec {
-  if (load.kind === 'concurrency') return { label: `c=${level}`, share: share(level, worker), level: { concurrency: level } };
+  if (load.kind === 'concurrency')
+    return { label: `c=${level}`, share: share(level, worker), level: { concurrency: level } };
   return { label: `${level} req/s`, share: level / worker.count, level: { rate: level } };
 }
 
 /** After --find-max, the capacity deploy reads is the limit the search found: the heaviest load that met the SLO. */
 function capacityAtLimit(runs: EndpointRun[], slo: Slo | null, variable: 'concurrency' | 'rate'): Capacity | null {
   if (!slo) return null;
-  const met = runs.map((run, index) => ({ run, index })).filter(({ run }) => run.metSlo === true && run.requestsPerSecond > 0);
+  const met = runs
+    .map((run, index) => ({ run, index }))
+    .filter(({ run }) => run.metSlo === true && run.requestsPerSecond > 0);
   if (met.length === 0) return null;
   const { run, index } = met.reduce((a, b) => ((b.run[variable] ?? 0) > (a.run[variable] ?? 0) ? b : a));
   return { ...stepFacts(run, index), slo };
@@ -324,11 +443,19 @@ function capacityAtLimit(runs: EndpointRun[], slo: Slo | null, variable: 'concur
 /** One step per load level; `share` is this worker's part of it, `level` what the run records (the whole level). */
 function* steps(load: LoadShape, worker: { index: number; count: number }): Generator<StepSpec> {
   if (load.kind === 'users') {
-    yield { label: `users=${load.users}`, share: share(load.users, worker), level: { users: load.users, spawnRate: load.spawnRate } };
+    yield {
+      label: `users=${load.users}`,
+      share: share(load.users, worker),
+      level: { users: load.users, spawnRate: load.spawnRate },
+    };
     return;
   }
   if (load.kind === 'schedule') {
-    yield { label: 'trace', share: 1, level: { rate: load.spanS > 0 ? round3(load.requests / load.spanS) : load.requests, trace: load.file } };
+    yield {
+      label: 'trace',
+      share: 1,
+      level: { rate: load.spanS > 0 ? round3(load.requests / load.spanS) : load.requests, trace: load.file },
+    };
     return;
   }
   for (const level of load.levels) yield levelStep(load, level, worker);
@@ -343,33 +470,75 @@ function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
-function validateOptions(options: EndpointBenchOptions, load: LoadShape, worker: { index: number; count: number }): void {
+function validateOptions(
+  options: EndpointBenchOptions,
+  load: LoadShape,
+  worker: { index: number; count: number },
+): void {
   if (options.schedule) {
-    if (options.load) throw usageError('--schedule replays a trace: it takes no --concurrency, --rate or --users', 'INVALID_LOAD');
+    if (options.load)
+      throw usageError('--schedule replays a trace: it takes no --concurrency, --rate or --users', 'INVALID_LOAD');
     if (options.dataset) throw usageError('--schedule brings its own prompts: it takes no --dataset', 'INVALID_LOAD');
-    if (options.durationMs !== undefined) throw usageError('--schedule replays the whole trace: use --requests N to replay its first N lines, not --duration', 'INVALID_LOAD');
+    if (options.durationMs !== undefined)
+      throw usageError(
+        '--schedule replays the whole trace: use --requests N to replay its first N lines, not --duration',
+        'INVALID_LOAD',
+      );
     if (worker.count > 1) throw usageError('--schedule cannot be split over --workers yet', 'INVALID_LOAD');
-    if (!(options.schedule.timeScale === undefined || options.schedule.timeScale > 0)) throw usageError(`Expected --time-scale > 0, got ${options.schedule.timeScale}`, 'INVALID_LOAD');
+    if (!(options.schedule.timeScale === undefined || options.schedule.timeScale > 0))
+      throw usageError(`Expected --time-scale > 0, got ${options.schedule.timeScale}`, 'INVALID_LOAD');
   }
   if (options.findMax) {
-    if (!options.slo || Object.keys(options.slo).length === 0) throw usageError('--find-max searches for the highest load meeting an SLO: give --slo', 'INVALID_FIND_MAX', { hint: 'e.g. --find-max --concurrency 1,64 --slo ttft=500ms' });
-    if ((load.kind !== 'concurrency' && load.kind !== 'rate') || options.schedule || load.levels.length !== 2 || !(load.levels[0]! < load.levels[1]!)) {
-      throw usageError('--find-max needs the bounds to search between as --concurrency LOW,HIGH or --rate LOW,HIGH (LOW < HIGH)', 'INVALID_FIND_MAX');
+    if (!options.slo || Object.keys(options.slo).length === 0)
+      throw usageError('--find-max searches for the highest load meeting an SLO: give --slo', 'INVALID_FIND_MAX', {
+        hint: 'e.g. --find-max --concurrency 1,64 --slo ttft=500ms',
+      });
+    if (
+      (load.kind !== 'concurrency' && load.kind !== 'rate') ||
+      options.schedule ||
+      load.levels.length !== 2 ||
+      !(load.levels[0]! < load.levels[1]!)
+    ) {
+      throw usageError(
+        '--find-max needs the bounds to search between as --concurrency LOW,HIGH or --rate LOW,HIGH (LOW < HIGH)',
+        'INVALID_FIND_MAX',
+      );
     }
-    if (worker.count > 1) throw usageError('--find-max cannot be split over --workers: each would search on its own', 'INVALID_FIND_MAX');
+    if (worker.count > 1)
+      throw usageError('--find-max cannot be split over --workers: each would search on its own', 'INVALID_FIND_MAX');
     const tolerance = options.findMax.tolerance;
-    if (tolerance !== undefined && !(tolerance > 0 && tolerance < 1)) throw usageError(`Expected --find-max-tolerance in (0%, 100%), got ${tolerance * 100}%`, 'INVALID_FIND_MAX');
+    if (tolerance !== undefined && !(tolerance > 0 && tolerance < 1))
+      throw usageError(`Expected --find-max-tolerance in (0%, 100%), got ${tolerance * 100}%`, 'INVALID_FIND_MAX');
   }
   if (options.multiTurn && (!options.dataset || load.kind !== 'concurrency' || options.schedule)) {
-    throw usageError('--multi-turn plays the conversations of a --dataset, closed loop: give --dataset FILE and --concurrency (not --rate, --users or --schedule)', 'INVALID_LOAD');
+    throw usageError(
+      '--multi-turn plays the conversations of a --dataset, closed loop: give --dataset FILE and --concurrency (not --rate, --users or --schedule)',
+      'INVALID_LOAD',
+    );
   }
-  if (options.prefix && (options.dataset || options.schedule)) throw usageError('--prefix-tokens shapes synthetic prompts: it takes no --dataset or --schedule', 'INVALID_PROMPTS');
-  if (load.kind === 'rate' && load.burstiness !== undefined && load.arrival !== 'gamma') throw usageError('--burstiness goes with --arrival gamma', 'INVALID_LOAD');
-  if (load.kind === 'rate' && load.burstiness !== undefined && !(load.burstiness > 0)) throw usageError(`Expected --burstiness > 0, got ${load.burstiness}`, 'INVALID_LOAD');
-  if (load.kind !== 'users' && load.kind !== 'schedule' && load.levels.length === 0) throw usageError('Expected at least one load level', 'INVALID_LOAD');
-  if (options.durationMs !== undefined && options.requests !== undefined) throw usageError('Give --duration or --requests, not both', 'INVALID_LOAD');
-  if (!Number.isInteger(worker.count) || worker.count < 1 || !Number.isInteger(worker.index) || worker.index < 0 || worker.index >= worker.count) {
-    throw usageError(`worker index ${worker.index} is not in 0…${worker.count - 1}`, 'INVALID_WORKER', { hint: 'JOB_COMPLETION_INDEX (or --worker-index) must be below --workers' });
+  if (options.prefix && (options.dataset || options.schedule))
+    throw usageError(
+      '--prefix-tokens shapes synthetic prompts: it takes no --dataset or --schedule',
+      'INVALID_PROMPTS',
+    );
+  if (load.kind === 'rate' && load.burstiness !== undefined && load.arrival !== 'gamma')
+    throw usageError('--burstiness goes with --arrival gamma', 'INVALID_LOAD');
+  if (load.kind === 'rate' && load.burstiness !== undefined && !(load.burstiness > 0))
+    throw usageError(`Expected --burstiness > 0, got ${load.burstiness}`, 'INVALID_LOAD');
+  if (load.kind !== 'users' && load.kind !== 'schedule' && load.levels.length === 0)
+    throw usageError('Expected at least one load level', 'INVALID_LOAD');
+  if (options.durationMs !== undefined && options.requests !== undefined)
+    throw usageError('Give --duration or --requests, not both', 'INVALID_LOAD');
+  if (
+    !Number.isInteger(worker.count) ||
+    worker.count < 1 ||
+    !Number.isInteger(worker.index) ||
+    worker.index < 0 ||
+    worker.index >= worker.count
+  ) {
+    throw usageError(`worker index ${worker.index} is not in 0…${worker.count - 1}`, 'INVALID_WORKER', {
+      hint: 'JOB_COMPLETION_INDEX (or --worker-index) must be below --workers',
+    });
   }
   if (options.sloAttainment !== undefined && !(options.sloAttainment > 0 && options.sloAttainment <= 1)) {
     throw usageError(`Expected --slo-attainment in (0, 1], got ${options.sloAttainment}`, 'INVALID_SLO');
@@ -384,26 +553,47 @@ function lowerCaseKeys(headers: Record<string, string>): Record<string, string> 
  * The model name for OpenAI requests: the one given, else the server's first model (GET /v1/models, which also tells
  * early and clearly that the server is unreachable or wants a key). TGI serves one model and takes no name.
  */
-async function resolveModelName(pool: Pool, endpoint: Endpoint, given: string | undefined, headers: Record<string, string>): Promise<string | null> {
+async function resolveModelName(
+  pool: Pool,
+  endpoint: Endpoint,
+  given: string | undefined,
+  headers: Record<string, string>,
+): Promise<string | null> {
   const probePath = given === undefined && endpoint.api !== 'tgi' ? '/v1/models' : '/';
   let response;
   try {
     const auth = headers.authorization === undefined ? {} : { authorization: headers.authorization };
-    response = await pool.request({ method: 'GET', path: probePath, headers: auth, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    response = await pool.request({
+      method: 'GET',
+      path: probePath,
+      headers: auth,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new LlmopsError(`cannot reach ${endpoint.origin}: ${code}`, 'ENDPOINT_UNREACHABLE', { hint: 'is the server running, and is the URL right?' });
+    throw new LlmopsError(`cannot reach ${endpoint.origin}: ${code}`, 'ENDPOINT_UNREACHABLE', {
+      hint: 'is the server running, and is the URL right?',
+    });
   }
   const text = await response.body.text().catch(() => '');
   if (probePath === '/' || given !== undefined) return given ?? null;
   if (response.statusCode === 401 || response.statusCode === 403) {
-    throw usageError(`${endpoint.origin}/v1/models answered ${response.statusCode}: the server wants an API key`, 'ENDPOINT_UNAUTHORIZED', {
-      hint: 'set LLMOPS_API_KEY, or pass --header "Authorization: Bearer …"',
-    });
+    throw usageError(
+      `${endpoint.origin}/v1/models answered ${response.statusCode}: the server wants an API key`,
+      'ENDPOINT_UNAUTHORIZED',
+      {
+        hint: 'set LLMOPS_API_KEY, or pass --header "Authorization: Bearer …"',
+      },
+    );
   }
   const id = response.statusCode === 200 ? firstModelId(text) : undefined;
   if (!id) {
-    throw usageError(`cannot tell which model ${endpoint.origin} serves (GET /v1/models answered ${response.statusCode})`, 'ENDPOINT_MODEL_UNKNOWN', { hint: 'pass --model NAME' });
+    throw usageError(
+      `cannot tell which model ${endpoint.origin} serves (GET /v1/models answered ${response.statusCode})`,
+      'ENDPOINT_MODEL_UNKNOWN',
+      { hint: 'pass --model NAME' },
+    );
   }
   return id;
 }

@@ -15,7 +15,10 @@ function loadOf(run: EndpointRun): number {
  * with fewer than two steps there is no sweep and no knee.
  */
 export function findKnee(runs: readonly EndpointRun[]): Knee | null {
-  const order = runs.map((run, index) => ({ run, index })).filter(({ run }) => run.requests > run.errors).sort((a, b) => loadOf(a.run) - loadOf(b.run));
+  const order = runs
+    .map((run, index) => ({ run, index }))
+    .filter(({ run }) => run.requests > run.errors)
+    .sort((a, b) => loadOf(a.run) - loadOf(b.run));
   if (order.length < 2) return null;
   for (let i = 1; i < order.length; i += 1) {
     const previous = order[i - 1]!.run;
@@ -25,7 +28,11 @@ export function findKnee(runs: readonly EndpointRun[]): Knee | null {
     const latencyGrowth = previous.latencyMs.p50 > 0 ? current.latencyMs.p50 / previous.latencyMs.p50 - 1 : 0;
     if (gain < KNEE_MIN_THROUGHPUT_GAIN && Math.max(ttftGrowth, latencyGrowth) > KNEE_LATENCY_GROWTH) {
       const grew = ttftGrowth >= latencyGrowth ? `TTFT p50 ${pct(ttftGrowth)}` : `latency p50 ${pct(latencyGrowth)}`;
-      return knee(order[i - 1]!, `at ${describeLoad(current)} throughput ${gain >= 0 ? 'rose only' : 'fell'} ${pct(Math.abs(gain))} while ${grew}`, true);
+      return knee(
+        order[i - 1]!,
+        `at ${describeLoad(current)} throughput ${gain >= 0 ? 'rose only' : 'fell'} ${pct(Math.abs(gain))} while ${grew}`,
+        true,
+      );
     }
   }
   const best = order.reduce((a, b) => (b.run.requestsPerSecond > a.run.requestsPerSecond ? b : a));
@@ -33,7 +40,10 @@ export function findKnee(runs: readonly EndpointRun[]): Knee | null {
 }
 
 /** Which step, at what load, with what throughput: what a knee and a capacity both quote. */
-export function stepFacts(run: EndpointRun, index: number): Pick<Knee, 'index' | 'concurrency' | 'rate' | 'requestsPerSecond' | 'outputTokensPerSecond'> {
+export function stepFacts(
+  run: EndpointRun,
+  index: number,
+): Pick<Knee, 'index' | 'concurrency' | 'rate' | 'requestsPerSecond' | 'outputTokensPerSecond'> {
   return {
     index,
     ...(run.concurrency !== undefined ? { concurrency: run.concurrency } : {}),
@@ -52,14 +62,17 @@ export function findCapacity(runs: readonly EndpointRun[], slo: Slo | null): Cap
   if (!slo) return null;
   let best: { run: EndpointRun; index: number } | null = null;
   runs.forEach((run, index) => {
-    if (run.metSlo && run.requestsPerSecond > 0 && (!best || run.requestsPerSecond > best.run.requestsPerSecond)) best = { run, index };
+    if (run.metSlo && run.requestsPerSecond > 0 && (!best || run.requestsPerSecond > best.run.requestsPerSecond))
+      best = { run, index };
   });
   if (!best) return null;
   const { run, index } = best as { run: EndpointRun; index: number };
   return { ...stepFacts(run, index), slo };
 }
 
-export function describeLoad(run: Pick<EndpointRun, 'concurrency' | 'rate' | 'users'> & { trace?: string | undefined }): string {
+export function describeLoad(
+  run: Pick<EndpointRun, 'concurrency' | 'rate' | 'users'> & { trace?: string | undefined },
+): string {
   if (run.concurrency !== undefined) return `concurrency ${run.concurrency}`;
   if (run.trace !== undefined) return `trace (${run.rate ?? 0} req/s mean)`;
   if (run.rate !== undefined) return `${run.rate} req/s`;

@@ -7,12 +7,28 @@ import { round } from './accumulator.js';
  * KV-cache use, GPU utilization, memory and power. A `/metrics` page has hundreds of series; these are kept.
  */
 const KNOWN_GAUGES = new Set([
-  'vllm:num_requests_waiting', 'vllm:num_requests_running', 'vllm:num_requests_swapped', 'vllm:gpu_cache_usage_perc', 'vllm:kv_cache_usage_perc',
-  'tgi_queue_size', 'tgi_batch_current_size', 'tgi_batch_current_max_tokens',
-  'sglang:num_queue_reqs', 'sglang:num_running_reqs', 'sglang:token_usage',
-  'llmops_queue_depth', 'llmops_batch_size', 'llmops_requests_in_flight',
-  'DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_POWER_USAGE', 'DCGM_FI_DEV_FB_USED', 'DCGM_FI_DEV_MEM_COPY_UTIL', 'DCGM_FI_DEV_GPU_TEMP',
-  'nv_gpu_utilization', 'nv_gpu_power_usage', 'nv_inference_pending_request_count',
+  'vllm:num_requests_waiting',
+  'vllm:num_requests_running',
+  'vllm:num_requests_swapped',
+  'vllm:gpu_cache_usage_perc',
+  'vllm:kv_cache_usage_perc',
+  'tgi_queue_size',
+  'tgi_batch_current_size',
+  'tgi_batch_current_max_tokens',
+  'sglang:num_queue_reqs',
+  'sglang:num_running_reqs',
+  'sglang:token_usage',
+  'llmops_queue_depth',
+  'llmops_batch_size',
+  'llmops_requests_in_flight',
+  'DCGM_FI_DEV_GPU_UTIL',
+  'DCGM_FI_DEV_POWER_USAGE',
+  'DCGM_FI_DEV_FB_USED',
+  'DCGM_FI_DEV_MEM_COPY_UTIL',
+  'DCGM_FI_DEV_GPU_TEMP',
+  'nv_gpu_utilization',
+  'nv_gpu_power_usage',
+  'nv_inference_pending_request_count',
 ]);
 /** Series whose values are watts: their sum over GPUs is the power tokens per joule divides by. */
 const POWER = /POWER_USAGE|power_usage/;
@@ -32,11 +48,15 @@ export function parseScrapeSource(url: string): ScrapeSource {
   try {
     parsed = new URL(url);
   } catch {
-    throw usageError(`--scrape \`${url}\` is not a URL`, 'INVALID_SCRAPE', { hint: 'e.g. --scrape http://localhost:8000/metrics or http://prometheus:9090/api/v1/query?query=…' });
+    throw usageError(`--scrape \`${url}\` is not a URL`, 'INVALID_SCRAPE', {
+      hint: 'e.g. --scrape http://localhost:8000/metrics or http://prometheus:9090/api/v1/query?query=…',
+    });
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw usageError(`--scrape needs an http(s) URL, got \`${parsed.protocol}\``, 'INVALID_SCRAPE');
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw usageError(`--scrape needs an http(s) URL, got \`${parsed.protocol}\``, 'INVALID_SCRAPE');
   const kind = /\/api\/v1\/query$/.test(parsed.pathname) ? 'query' : 'metrics';
-  if (kind === 'query' && !parsed.searchParams.get('query')) throw usageError(`--scrape ${parsed.origin}${parsed.pathname} has no ?query=`, 'INVALID_SCRAPE');
+  if (kind === 'query' && !parsed.searchParams.get('query'))
+    throw usageError(`--scrape ${parsed.origin}${parsed.pathname} has no ?query=`, 'INVALID_SCRAPE');
   parsed.username = '';
   parsed.password = '';
   return { url, kind, display: parsed.toString() };
@@ -90,7 +110,8 @@ export class Scraper {
             const key = `${source.display}\u0000${name}`;
             let entry = this.series.get(key);
             if (!entry) {
-              if ([...this.series.values()].filter((s) => s.source === source.display).length >= MAX_SERIES_PER_SOURCE) continue;
+              if ([...this.series.values()].filter((s) => s.source === source.display).length >= MAX_SERIES_PER_SOURCE)
+                continue;
               entry = { source: source.display, name, values: Array.from({ length: index }, () => null) };
               this.series.set(key, entry);
             }
@@ -107,10 +128,15 @@ export class Scraper {
 
   private async read(source: ScrapeSource): Promise<Array<[string, number]>> {
     try {
-      const response = await fetch(source.url, { headers: this.headers, signal: AbortSignal.timeout(Math.max(500, this.intervalMs)) });
+      const response = await fetch(source.url, {
+        headers: this.headers,
+        signal: AbortSignal.timeout(Math.max(500, this.intervalMs)),
+      });
       const text = await response.text();
       if (response.status !== 200) throw new Error(String(response.status));
-      return source.kind === 'query' ? parseQueryResponse(text, new URL(source.url).searchParams.get('query') ?? '') : parseMetricsText(text);
+      return source.kind === 'query'
+        ? parseQueryResponse(text, new URL(source.url).searchParams.get('query') ?? '')
+        : parseMetricsText(text);
     } catch {
       this.failures += 1;
       return [];
@@ -122,12 +148,20 @@ export class Scraper {
     clearInterval(this.timer);
     await this.inFlight;
     await this.sample();
-    const series = [...this.series.values()].sort((a, b) => a.source.localeCompare(b.source) || a.name.localeCompare(b.name));
+    const series = [...this.series.values()].sort(
+      (a, b) => a.source.localeCompare(b.source) || a.name.localeCompare(b.name),
+    );
     const power = series.filter((s) => POWER.test(s.name));
     let meanPowerW: number | null = null;
     if (power.length > 0) {
       const totals = this.t
-        .map((t, i) => ({ t, total: power.reduce<number | null>((sum, s) => (s.values[i] === null || s.values[i] === undefined ? sum : (sum ?? 0) + s.values[i]!), null) }))
+        .map((t, i) => ({
+          t,
+          total: power.reduce<number | null>(
+            (sum, s) => (s.values[i] === null || s.values[i] === undefined ? sum : (sum ?? 0) + s.values[i]!),
+            null,
+          ),
+        }))
         .filter(({ t, total }) => t >= 0 && t <= window.durationS + this.intervalMs / 1000 && total !== null);
       if (totals.length > 0) meanPowerW = round(totals.reduce((sum, { total }) => sum + total!, 0) / totals.length);
     }
@@ -137,7 +171,8 @@ export class Scraper {
       series,
       failures: this.failures,
       meanPowerW,
-      tokensPerJoule: meanPowerW !== null && meanPowerW > 0 ? round(window.outputTokensPerSecond / meanPowerW, 4) : null,
+      tokensPerJoule:
+        meanPowerW !== null && meanPowerW > 0 ? round(window.outputTokensPerSecond / meanPowerW, 4) : null,
     };
   }
 }

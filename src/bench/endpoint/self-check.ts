@@ -40,12 +40,16 @@ export function clientSelfCheck(runs: readonly EndpointRun[]): ClientSelfCheck {
       sends += run.schedule.sent;
       lateSends += run.schedule.late;
       if (run.schedule.lagMs.p99 > SEND_LAG_WARN_MS) {
-        warnings.push(`${load}: send lag p99 ${run.schedule.lagMs.p99} ms is above ${SEND_LAG_WARN_MS} ms: requests left late, so the offered load and the latencies include client time`);
+        warnings.push(
+          `${load}: send lag p99 ${run.schedule.lagMs.p99} ms is above ${SEND_LAG_WARN_MS} ms: requests left late, so the offered load and the latencies include client time`,
+        );
       }
     }
     const loopLimit = Math.max(LOOP_DELAY_WARN_MS, LOOP_DELAY_WARN_SHARE_OF_TTFT * run.ttftMs.p50);
     if (run.client.eventLoopDelayMs.p99 > loopLimit) {
-      warnings.push(`${load}: the client's event loop lagged ${run.client.eventLoopDelayMs.p99} ms (p99), above ${round(loopLimit)} ms: latencies include client time; spread the load over --workers`);
+      warnings.push(
+        `${load}: the client's event loop lagged ${run.client.eventLoopDelayMs.p99} ms (p99), above ${round(loopLimit)} ms: latencies include client time; spread the load over --workers`,
+      );
     }
   }
   const measured = runs.filter((run) => run.requests > 0);

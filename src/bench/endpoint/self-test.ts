@@ -30,7 +30,16 @@ export interface SelfTestResult {
   /** What the loopback server was told to do, and what it observed itself doing in the measured window. */
   server: LoopbackTiming & { observed: LoopbackObserved };
   concurrency: number;
-  measured: { requests: number; errors: number; requestsPerSecond: number; ttftP50Ms: number; itlP50Ms: number; sendLagP99Ms: number; cpuMsPerRequest: number; eventLoopDelayP99Ms: number };
+  measured: {
+    requests: number;
+    errors: number;
+    requestsPerSecond: number;
+    ttftP50Ms: number;
+    itlP50Ms: number;
+    sendLagP99Ms: number;
+    cpuMsPerRequest: number;
+    eventLoopDelayP99Ms: number;
+  };
   /**
    * The client's error: (client p50 − the server's own p50) ÷ the server's, for TTFT and ITL — what passes or fails.
    * `vsNominal`: the same against the timing the server was told (which includes its own timers running late).
@@ -64,7 +73,8 @@ export async function selfTest(options: SelfTestOptions = {}): Promise<SelfTestR
       ...(options.signal ? { signal: options.signal } : {}),
       onProgress: (progress) => {
         // The server forgets the warm-up when the client does, so both sides measure the same window.
-        if (!progress.warmingUp && reset === undefined) reset = fetch(`${server.url}/stats/reset`, { method: 'POST' }).catch(() => undefined);
+        if (!progress.warmingUp && reset === undefined)
+          reset = fetch(`${server.url}/stats/reset`, { method: 'POST' }).catch(() => undefined);
         options.onProgress?.(progress);
       },
     });
@@ -79,12 +89,26 @@ export async function selfTest(options: SelfTestOptions = {}): Promise<SelfTestR
     const lagP99 = run.schedule?.lagMs.p99 ?? 0;
     const warnings: string[] = [];
     const pct = (x: number) => `${round(x * 100, 1)}%`;
-    if (run.errors > 0) warnings.push(`${run.errors} of ${run.requests} requests to the loopback server failed (${Object.keys(run.errorsByKind).join(', ')})`);
-    if (Math.abs(ttftError) > SELF_TEST_MAX_ERROR) warnings.push(`TTFT p50 ${run.ttftMs.p50} ms against the server's own ${observed.ttftP50Ms} ms: ${pct(ttftError)} off, more than ${pct(SELF_TEST_MAX_ERROR)}`);
-    if (Math.abs(itlError) > SELF_TEST_MAX_ERROR) warnings.push(`ITL p50 ${run.itlMs.p50} ms against the server's own ${observed.itlP50Ms} ms: ${pct(itlError)} off, more than ${pct(SELF_TEST_MAX_ERROR)}`);
+    if (run.errors > 0)
+      warnings.push(
+        `${run.errors} of ${run.requests} requests to the loopback server failed (${Object.keys(run.errorsByKind).join(', ')})`,
+      );
+    if (Math.abs(ttftError) > SELF_TEST_MAX_ERROR)
+      warnings.push(
+        `TTFT p50 ${run.ttftMs.p50} ms against the server's own ${observed.ttftP50Ms} ms: ${pct(ttftError)} off, more than ${pct(SELF_TEST_MAX_ERROR)}`,
+      );
+    if (Math.abs(itlError) > SELF_TEST_MAX_ERROR)
+      warnings.push(
+        `ITL p50 ${run.itlMs.p50} ms against the server's own ${observed.itlP50Ms} ms: ${pct(itlError)} off, more than ${pct(SELF_TEST_MAX_ERROR)}`,
+      );
     // Not the client's fault, but it makes every figure on this machine suspect: say so.
-    if (relative(observed.ttftP50Ms, timing.ttftMs) > SELF_TEST_MAX_ERROR || relative(observed.itlP50Ms, timing.itlMs) > SELF_TEST_MAX_ERROR) {
-      warnings.push(`the loopback server itself ran late (TTFT p50 ${observed.ttftP50Ms} ms for ${timing.ttftMs}, ITL p50 ${observed.itlP50Ms} ms for ${timing.itlMs}): the machine is too busy for this load`);
+    if (
+      relative(observed.ttftP50Ms, timing.ttftMs) > SELF_TEST_MAX_ERROR ||
+      relative(observed.itlP50Ms, timing.itlMs) > SELF_TEST_MAX_ERROR
+    ) {
+      warnings.push(
+        `the loopback server itself ran late (TTFT p50 ${observed.ttftP50Ms} ms for ${timing.ttftMs}, ITL p50 ${observed.itlP50Ms} ms for ${timing.itlMs}): the machine is too busy for this load`,
+      );
     }
     if (lagP99 > SEND_LAG_WARN_MS) warnings.push(`send lag p99 ${lagP99} ms, above ${SEND_LAG_WARN_MS} ms`);
     return {
@@ -115,11 +139,19 @@ export async function selfTest(options: SelfTestOptions = {}): Promise<SelfTestR
 
 async function startLoopbackServer(timing: LoopbackTiming): Promise<{ url: string; stop: () => Promise<void> }> {
   const entry = fileURLToPath(new URL('./loopback-server.js', import.meta.url));
-  const child = spawn(process.execPath, [entry, '--ttft', String(timing.ttftMs), '--itl', String(timing.itlMs), '--tokens', String(timing.tokens)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [entry, '--ttft', String(timing.ttftMs), '--itl', String(timing.itlMs), '--tokens', String(timing.tokens)],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new LlmopsError(`the self-test's loopback server did not start: ${stderr.trim()}`, 'SELF_TEST_SERVER')), 15_000);
+    const timer = setTimeout(
+      () =>
+        reject(new LlmopsError(`the self-test's loopback server did not start: ${stderr.trim()}`, 'SELF_TEST_SERVER')),
+      15_000,
+    );
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       const match = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);

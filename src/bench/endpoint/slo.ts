@@ -7,11 +7,19 @@ const KEYS = { ttft: 'ttftMs', itl: 'itlMs', tps: 'tps', latency: 'latencyMs' } 
 /** `ttft=500ms,itl=100ms,tps=11,latency=30s` → an Slo. Times take ms/s/m (bare numbers are ms); tps is tokens/s. */
 export function parseSlo(value: string): Slo {
   const slo: Slo = {};
-  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^(ttft|itl|tps|latency)\s*=\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(part);
-    if (!match) throw usageError(`Expected SLOs such as ttft=500ms,itl=100ms,tps=11,latency=30s, got \`${part}\`.`, 'INVALID_SLO');
+    if (!match)
+      throw usageError(
+        `Expected SLOs such as ttft=500ms,itl=100ms,tps=11,latency=30s, got \`${part}\`.`,
+        'INVALID_SLO',
+      );
     const [, name, number, unit] = match as unknown as [string, keyof typeof KEYS, string, string | undefined];
-    if (name === 'tps' && unit) throw usageError(`\`tps\` is tokens per second and takes no unit, got \`${part}\`.`, 'INVALID_SLO');
+    if (name === 'tps' && unit)
+      throw usageError(`\`tps\` is tokens per second and takes no unit, got \`${part}\`.`, 'INVALID_SLO');
     slo[KEYS[name]] = name === 'tps' ? Number(number) : Number(number) * UNITS[unit ?? 'ms']!;
   }
   if (Object.keys(slo).length === 0) throw usageError('Expected at least one SLO, e.g. ttft=500ms.', 'INVALID_SLO');
@@ -49,5 +57,7 @@ export function describeSlo(slo: Slo, attainment?: number): string {
   if (slo.tps !== undefined) parts.push(`TPS ≥ ${n(slo.tps)} tok/s`);
   if (slo.latencyMs !== undefined) parts.push(`latency ≤ ${n(slo.latencyMs)} ms`);
   const limits = parts.join(', ') || 'no limits';
-  return attainment === undefined ? limits : `${limits}; met when ≥ ${n(Math.round(attainment * 1000) / 10)}% of requests meet it`;
+  return attainment === undefined
+    ? limits
+    : `${limits}; met when ≥ ${n(Math.round(attainment * 1000) / 10)}% of requests meet it`;
 }

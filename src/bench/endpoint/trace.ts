@@ -19,7 +19,10 @@ export interface Trace {
  * non-decreasing; the replay starts at the first one. `timeScale` multiplies the gaps (0.5 replays twice as fast).
  * `input_length` becomes a synthetic prompt of that many tokens (exact with a tokenizer, else estimated).
  */
-export async function readTrace(file: string, options: { timeScale: number; counter: TokenCounter; limit?: number; seed: number }): Promise<Trace> {
+export async function readTrace(
+  file: string,
+  options: { timeScale: number; counter: TokenCounter; limit?: number; seed: number },
+): Promise<Trace> {
   const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw usageError(`cannot read --schedule ${file}: ${error.code ?? error.message}`, 'SCHEDULE_INVALID');
   });
@@ -37,14 +40,25 @@ export async function readTrace(file: string, options: { timeScale: number; coun
     try {
       entry = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      throw usageError(`${where} is not JSON`, 'SCHEDULE_INVALID', { hint: 'one JSON object per line: {"timestamp": 0, "input_length": 128, "output_length": 64}' });
+      throw usageError(`${where} is not JSON`, 'SCHEDULE_INVALID', {
+        hint: 'one JSON object per line: {"timestamp": 0, "input_length": 128, "output_length": 64}',
+      });
     }
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw usageError(`${where} is not a JSON object`, 'SCHEDULE_INVALID');
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw usageError(`${where} is not a JSON object`, 'SCHEDULE_INVALID');
     const timestamp = entry.timestamp;
     if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0) {
-      throw usageError(`${where}: \`timestamp\` must be a number of milliseconds ≥ 0, got ${JSON.stringify(timestamp)}`, 'SCHEDULE_INVALID');
+      throw usageError(
+        `${where}: \`timestamp\` must be a number of milliseconds ≥ 0, got ${JSON.stringify(timestamp)}`,
+        'SCHEDULE_INVALID',
+      );
     }
-    if (timestamp < previous) throw usageError(`${where}: timestamp ${timestamp} is earlier than the line before (${previous})`, 'SCHEDULE_INVALID', { hint: 'sort the trace by timestamp' });
+    if (timestamp < previous)
+      throw usageError(
+        `${where}: timestamp ${timestamp} is earlier than the line before (${previous})`,
+        'SCHEDULE_INVALID',
+        { hint: 'sort the trace by timestamp' },
+      );
     previous = timestamp;
     first ??= timestamp;
     offsetsMs.push((timestamp - first) * options.timeScale);
@@ -57,20 +71,34 @@ export async function readTrace(file: string, options: { timeScale: number; coun
 /** Tokens per `hash_ids` block in Mooncake traces. */
 export const TRACE_BLOCK_TOKENS = 512;
 
-function tracePrompt(entry: Record<string, unknown>, where: string, counter: TokenCounter, seed: number, blocks: Map<number, string>): Prompt {
+function tracePrompt(
+  entry: Record<string, unknown>,
+  where: string,
+  counter: TokenCounter,
+  seed: number,
+  blocks: Map<number, string>,
+): Prompt {
   const output = entry.output_length ?? entry.max_tokens;
   if (output !== undefined && (typeof output !== 'number' || !Number.isInteger(output) || output <= 0)) {
-    throw usageError(`${where}: \`output_length\` must be a positive integer, got ${JSON.stringify(output)}`, 'SCHEDULE_INVALID');
+    throw usageError(
+      `${where}: \`output_length\` must be a positive integer, got ${JSON.stringify(output)}`,
+      'SCHEDULE_INVALID',
+    );
   }
-  const withOutput = (prompt: Prompt): Prompt => (output === undefined ? prompt : { ...prompt, maxTokens: output as number });
+  const withOutput = (prompt: Prompt): Prompt =>
+    output === undefined ? prompt : { ...prompt, maxTokens: output as number };
   const input = entry.input_length;
   if (input !== undefined) {
     if (typeof input !== 'number' || !Number.isInteger(input) || input <= 0) {
-      throw usageError(`${where}: \`input_length\` must be a positive integer, got ${JSON.stringify(input)}`, 'SCHEDULE_INVALID');
+      throw usageError(
+        `${where}: \`input_length\` must be a positive integer, got ${JSON.stringify(input)}`,
+        'SCHEDULE_INVALID',
+      );
     }
     const hashIds = entry.hash_ids;
     if (hashIds !== undefined) {
-      if (!Array.isArray(hashIds) || !hashIds.every((id) => Number.isInteger(id) && id >= 0)) throw usageError(`${where}: \`hash_ids\` must be an array of non-negative integers`, 'SCHEDULE_INVALID');
+      if (!Array.isArray(hashIds) || !hashIds.every((id) => Number.isInteger(id) && id >= 0))
+        throw usageError(`${where}: \`hash_ids\` must be an array of non-negative integers`, 'SCHEDULE_INVALID');
       return withOutput({ text: blockPrompt(hashIds as number[], input, counter, seed, blocks) });
     }
     return withOutput(lengthPrompt(input, counter, seed));
@@ -88,7 +116,13 @@ function tracePrompt(entry: Record<string, unknown>, where: string, counter: Tok
  * id recurs, so requests that share ids share a prefix as they did in the recorded traffic and a prefix cache sees
  * the same hits), the last block cut so the prompt has `input_length` tokens, and any tokens beyond the blocks unique.
  */
-function blockPrompt(hashIds: number[], inputTokens: number, counter: TokenCounter, seed: number, blocks: Map<number, string>): string {
+function blockPrompt(
+  hashIds: number[],
+  inputTokens: number,
+  counter: TokenCounter,
+  seed: number,
+  blocks: Map<number, string>,
+): string {
   const parts: string[] = [];
   let remaining = inputTokens;
   for (const id of hashIds) {

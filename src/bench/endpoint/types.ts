@@ -13,7 +13,12 @@ export type LoadShape =
   /** Closed loop: this many requests always in flight, each sent when the previous one of its worker ends. */
   | { kind: 'concurrency'; levels: number[] }
   /** Open loop: requests per second on a fixed schedule, sent on time however slow the server is. */
-  | { kind: 'rate'; levels: number[]; arrival: Arrival; /** Gamma shape K (arrival `gamma` only): gaps have CV 1/√K. */ burstiness?: number }
+  | {
+      kind: 'rate';
+      levels: number[];
+      arrival: Arrival;
+      /** Gamma shape K (arrival `gamma` only): gaps have CV 1/√K. */ burstiness?: number;
+    }
   /** Trace replay: one step, each request at its recorded time (× `timeScale`) with its recorded lengths. */
   | { kind: 'schedule'; file: string; requests: number; timeScale: number; spanS: number }
   /** Locust-style: `users` closed-loop users, `spawnRate` more each second until all run. One step. */

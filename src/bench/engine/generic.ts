@@ -28,7 +28,9 @@ export async function benchGenericSession(
   for (const batch of plan.batches) {
     const specs = resolveInputSpecs(session.inputMetadata, plan.shapes, batch, shownPath);
     const feeds = synthesizeFeeds(ort, specs);
-    const shapes = Object.fromEntries(specs.map((spec) => [spec.name, spec.dims]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+    const shapes = Object.fromEntries(
+      specs.map((spec) => [spec.name, spec.dims]).sort(([a], [b]) => String(a).localeCompare(String(b))),
+    );
     const leading = specs[0]?.dims[0] ?? 1;
     const label = `shapes ${specs.map((spec) => `${spec.name}=${spec.dims.join('x')}`).join(',')}`;
 

@@ -19,7 +19,16 @@ export async function describeHardware(options: { gpu: boolean; tensorrt?: strin
     const gpus = await queryGpus();
     if (gpus.length > 0) {
       info.gpu = gpus
-        .map((gpu) => [gpu.name, gpu.memoryMiB ? `${gpu.memoryMiB} MiB` : '', gpu.computeCapability ? `sm ${gpu.computeCapability}` : '', gpu.driver ? `driver ${gpu.driver}` : ''].filter(Boolean).join(', '))
+        .map((gpu) =>
+          [
+            gpu.name,
+            gpu.memoryMiB ? `${gpu.memoryMiB} MiB` : '',
+            gpu.computeCapability ? `sm ${gpu.computeCapability}` : '',
+            gpu.driver ? `driver ${gpu.driver}` : '',
+          ]
+            .filter(Boolean)
+            .join(', '),
+        )
         .join('; ');
     }
   }

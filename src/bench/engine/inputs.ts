@@ -10,11 +10,17 @@ export function parseShapes(values: readonly string[]): Record<string, number | 
   for (const value of values) {
     const match = /^([^=\s]+)=(\d+(?:x\d+)*)$/.exec(value.trim());
     if (!match) {
-      throw usageError(`malformed --shape \`${value}\`: expected NAME=DIM (batch=8) or INPUT=D1xD2… (pixel_values=1x3x224x224)`, 'INVALID_SHAPE');
+      throw usageError(
+        `malformed --shape \`${value}\`: expected NAME=DIM (batch=8) or INPUT=D1xD2… (pixel_values=1x3x224x224)`,
+        'INVALID_SHAPE',
+      );
     }
     const dims = match[2]!.split('x').map(Number);
     if (dims.some((dim) => !Number.isSafeInteger(dim) || dim <= 0)) {
-      throw usageError(`malformed --shape \`${value}\`: dimensions must be positive integers, as in NAME=DIM (batch=8)`, 'INVALID_SHAPE');
+      throw usageError(
+        `malformed --shape \`${value}\`: dimensions must be positive integers, as in NAME=DIM (batch=8)`,
+        'INVALID_SHAPE',
+      );
     }
     shapes[match[1]!] = dims.length === 1 && !match[2]!.includes('x') ? dims[0]! : dims;
   }
@@ -43,11 +49,18 @@ export function resolveInputSpecs(
   const unresolved = new Set<string>();
   const specs: InputSpec[] = [];
   for (const value of metadata) {
-    if (!value.isTensor) throw usageError(`${shownPath}: input ${value.name} is not a tensor; generic mode can only synthesize tensors`, 'UNSUPPORTED_INPUT');
+    if (!value.isTensor)
+      throw usageError(
+        `${shownPath}: input ${value.name} is not a tensor; generic mode can only synthesize tensors`,
+        'UNSUPPORTED_INPUT',
+      );
     const whole = shapes[value.name];
     if (Array.isArray(whole)) {
       if (whole.length !== value.shape.length) {
-        throw usageError(`--shape ${value.name}=${whole.join('x')} has ${whole.length} dimensions but input ${value.name} has ${value.shape.length}`, 'INVALID_SHAPE');
+        throw usageError(
+          `--shape ${value.name}=${whole.join('x')} has ${whole.length} dimensions but input ${value.name} has ${value.shape.length}`,
+          'INVALID_SHAPE',
+        );
       }
       specs.push({ name: value.name, type: value.type, dims: [...whole] });
       continue;
@@ -57,7 +70,12 @@ export function resolveInputSpecs(
       const symbol = typeof dim === 'string' && dim ? dim : `${value.name}[${index}]`;
       const given = shapes[symbol];
       if (typeof given === 'number') return given;
-      if (index === 0 && batch !== undefined && (LEADING_BATCH_NAMES.test(symbol) || typeof dim !== 'string' || dim === '')) return batch;
+      if (
+        index === 0 &&
+        batch !== undefined &&
+        (LEADING_BATCH_NAMES.test(symbol) || typeof dim !== 'string' || dim === '')
+      )
+        return batch;
       unresolved.add(symbol);
       return 0;
     });
@@ -87,7 +105,11 @@ export function synthesizeFeeds(ort: typeof Ort, specs: readonly InputSpec[], se
   const feeds: Record<string, Ort.Tensor> = {};
   for (const spec of specs) {
     const size = spec.dims.reduce((product, dim) => product * dim, 1);
-    feeds[spec.name] = new ort.Tensor(spec.type as 'float32', makeData(spec.type, size, random) as Float32Array, spec.dims);
+    feeds[spec.name] = new ort.Tensor(
+      spec.type as 'float32',
+      makeData(spec.type, size, random) as Float32Array,
+      spec.dims,
+    );
   }
   return feeds;
 }
@@ -100,7 +122,10 @@ function makeData(type: Ort.Tensor.Type, size: number, random: () => number): Or
       return Float64Array.from({ length: size }, () => random() * 2 - 1);
     case 'float16': {
       // IEEE half bit patterns of values in [-1, 1): sign, exponent 14 (0.5-1) and a random mantissa.
-      return Uint16Array.from({ length: size }, () => ((random() < 0.5 ? 0x8000 : 0) | (14 << 10) | Math.floor(random() * 1024)) & 0xffff);
+      return Uint16Array.from(
+        { length: size },
+        () => ((random() < 0.5 ? 0x8000 : 0) | (14 << 10) | Math.floor(random() * 1024)) & 0xffff,
+      );
     }
     case 'int64':
       return new BigInt64Array(size).fill(1n);

@@ -20,8 +20,25 @@ export interface LlmWorkerInput {
 
 export type LlmWorkerMessage =
   | { type: 'progress'; event: EngineBenchProgress }
-  | { type: 'done'; loadMs: number; results: LlmConfigResult[]; inputs: 'text' | 'synthetic'; kvCache: 'preallocated' | 'naive'; kvCacheFallback: string | null }
-  | { type: 'error'; error: { message: string; code?: string; exitCode?: number; hint?: string; details?: Record<string, unknown>; stack?: string } };
+  | {
+      type: 'done';
+      loadMs: number;
+      results: LlmConfigResult[];
+      inputs: 'text' | 'synthetic';
+      kvCache: 'preallocated' | 'naive';
+      kvCacheFallback: string | null;
+    }
+  | {
+      type: 'error';
+      error: {
+        message: string;
+        code?: string;
+        exitCode?: number;
+        hint?: string;
+        details?: Record<string, unknown>;
+        stack?: string;
+      };
+    };
 
 const port = parentPort!;
 const { dir, shown, options } = workerData as LlmWorkerInput;
@@ -40,9 +57,23 @@ try {
     ...(options.kvCache ? { kvCache: options.kvCache } : {}),
   });
   try {
-    post({ type: 'progress', event: { phase: 'load', message: `loaded ${shown} (${lm.provider}) in ${Math.round(lm.loadMs)} ms` } });
-    const { results, inputs } = await benchCausalLM(lm, { ...options, signal: abort.signal, onProgress: (event) => post({ type: 'progress', event }) });
-    post({ type: 'done', loadMs: lm.loadMs, results, inputs, kvCache: lm.kvCache, kvCacheFallback: lm.kvCacheFallback });
+    post({
+      type: 'progress',
+      event: { phase: 'load', message: `loaded ${shown} (${lm.provider}) in ${Math.round(lm.loadMs)} ms` },
+    });
+    const { results, inputs } = await benchCausalLM(lm, {
+      ...options,
+      signal: abort.signal,
+      onProgress: (event) => post({ type: 'progress', event }),
+    });
+    post({
+      type: 'done',
+      loadMs: lm.loadMs,
+      results,
+      inputs,
+      kvCache: lm.kvCache,
+      kvCacheFallback: lm.kvCacheFallback,
+    });
   } finally {
     await lm.dispose();
   }
@@ -50,7 +81,16 @@ try {
   post({
     type: 'error',
     error: isLlmopsError(error)
-      ? { message: error.message, code: error.code, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}), ...(error.details ? { details: error.details } : {}) }
-      : { message: (error as Error).message ?? String(error), ...((error as Error).stack ? { stack: (error as Error).stack } : {}) },
+      ? {
+          message: error.message,
+          code: error.code,
+          exitCode: error.exitCode,
+          ...(error.hint ? { hint: error.hint } : {}),
+          ...(error.details ? { details: error.details } : {}),
+        }
+      : {
+          message: (error as Error).message ?? String(error),
+          ...((error as Error).stack ? { stack: (error as Error).stack } : {}),
+        },
   });
 }

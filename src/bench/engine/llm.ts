@@ -31,7 +31,11 @@ export interface LlmBenchPlan {
  * first token (greedy), TPOT is one batched decode step plus picking the next tokens. Only engine calls and token
  * selection are inside the timers, so the figures stay within a few percent of the runtime underneath.
  */
-export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<EngineBenchOptions, 'signal' | 'onProgress'> = {}): Promise<LlmConfigResult[]> {
+export async function benchLlm(
+  lm: BenchableLM,
+  plan: LlmBenchPlan,
+  hooks: Pick<EngineBenchOptions, 'signal' | 'onProgress'> = {},
+): Promise<LlmConfigResult[]> {
   if (plan.genTokens < 1) throw usageError(`--gen-tokens must be at least 1, got ${plan.genTokens}`, 'INVALID_INPUT');
   const results: LlmConfigResult[] = [];
   for (const promptTokens of plan.promptTokens) {
@@ -82,7 +86,10 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
             warmupTimes.push(elapsed);
           }
         },
-        { signal: hooks.signal, onIteration: (phase, done, total) => hooks.onProgress?.({ phase, config: label, done, total }) },
+        {
+          signal: hooks.signal,
+          onIteration: (phase, done, total) => hooks.onProgress?.({ phase, config: label, done, total }),
+        },
       );
       const peakRssMb = rss.stop();
       const peakGpuMemoryMb = gpu ? await gpu.stop() : null;
@@ -91,7 +98,8 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
       const tpotStats = describe(tpot);
       const e2eStats = describe(e2e);
       const decodeTokensPerSecond = tpotStats.latency.mean > 0 ? round(1000 / tpotStats.latency.mean, 2) : 0;
-      const throughputTokensPerSecond = e2eStats.latency.mean > 0 ? round((batch * plan.genTokens) / (e2eStats.latency.mean / 1000), 2) : 0;
+      const throughputTokensPerSecond =
+        e2eStats.latency.mean > 0 ? round((batch * plan.genTokens) / (e2eStats.latency.mean / 1000), 2) : 0;
       results.push({
         batch,
         promptTokens,
@@ -107,14 +115,15 @@ export async function benchLlm(lm: BenchableLM, plan: LlmBenchPlan, hooks: Pick<
         costPerMillionTokens: costPerMillionTokens(plan.gpuPricePerHour, throughputTokensPerSecond),
         warmup: { iterations: warmupTimes.length, meanMs: round(mean(warmupTimes)) },
         stats: { ttftMs: ttftStats.stats, tpotMs: tpotStats.stats, e2eMs: e2eStats.stats },
-        noisy: [ttftStats.noisy && 'ttftMs', tpotStats.noisy && 'tpotMs', e2eStats.noisy && 'e2eMs'].filter((name): name is string => Boolean(name)),
+        noisy: [ttftStats.noisy && 'ttftMs', tpotStats.noisy && 'tpotMs', e2eStats.noisy && 'e2eMs'].filter(
+          (name): name is string => Boolean(name),
+        ),
       });
       hooks.onProgress?.({ phase: 'config-done', config: label });
     }
   }
   return results;
 }
-
 
 function rotate(ids: readonly number[], offset: number): number[] {
   if (ids.length === 0) return [];
@@ -130,7 +139,10 @@ export const PROMPT_TEXT =
   'into addresses. Language models are the newest layer: they turn text into a program that answers in text. ';
 
 /** Prompt ids of exactly `length` tokens: the tokenized text repeated, or ids spread over the vocabulary. */
-export function promptIds(length: number, source: { encode?: (text: string) => number[]; vocabSize: number }): number[] {
+export function promptIds(
+  length: number,
+  source: { encode?: (text: string) => number[]; vocabSize: number },
+): number[] {
   if (source.encode) {
     const base = source.encode(PROMPT_TEXT);
     if (base.length > 0) return Array.from({ length }, (_, index) => base[index % base.length]!);

@@ -28,7 +28,10 @@ export interface LoopPlan {
 export async function runIterations(
   plan: LoopPlan,
   body: (measured: boolean) => Promise<void>,
-  hooks: { signal?: AbortSignal; onIteration?: (phase: 'warmup' | 'measure', done: number, total: number | null) => void } = {},
+  hooks: {
+    signal?: AbortSignal;
+    onIteration?: (phase: 'warmup' | 'measure', done: number, total: number | null) => void;
+  } = {},
 ): Promise<{ iterations: number; wallMs: number }> {
   for (let index = 0; index < plan.warmup; index += 1) {
     throwIfAborted(hooks.signal);

@@ -8,7 +8,13 @@ import { resolveInputSpecs } from './inputs.js';
 import { describeHardware } from './hardware.js';
 import { benchLlm, promptIds } from './llm.js';
 import { resolveTarget, type BenchTarget } from './target.js';
-import type { EngineBenchOptions, EngineBenchResult, GenericBenchResult, LlmBenchResult, LlmConfigResult } from './types.js';
+import type {
+  EngineBenchOptions,
+  EngineBenchResult,
+  GenericBenchResult,
+  LlmBenchResult,
+  LlmConfigResult,
+} from './types.js';
 
 export type * from './types.js';
 
@@ -87,14 +93,21 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
  * The LLM measurements on an already loaded model: what `benchEngine` runs, exposed so that a benchmark script can
  * compare it with a bare ONNX Runtime loop over the very same session.
  */
-export async function benchCausalLM(lm: CausalLM, options: EngineBenchOptions = {}): Promise<{ results: LlmConfigResult[]; inputs: 'text' | 'synthetic' }> {
+export async function benchCausalLM(
+  lm: CausalLM,
+  options: EngineBenchOptions = {},
+): Promise<{ results: LlmConfigResult[]; inputs: 'text' | 'synthetic' }> {
   const promptLengths = options.promptTokens ?? [128];
   const genTokens = options.genTokens ?? 128;
   const longest = Math.max(...promptLengths) + genTokens;
   if (lm.contextLength !== undefined && longest > lm.contextLength) {
-    throw usageError(`prompt + generated tokens (${longest}) exceed the model's context of ${lm.contextLength} positions`, 'CONTEXT_TOO_LONG', {
-      hint: `lower --prompt-tokens or --gen-tokens so that their sum is at most ${lm.contextLength}`,
-    });
+    throw usageError(
+      `prompt + generated tokens (${longest}) exceed the model's context of ${lm.contextLength} positions`,
+      'CONTEXT_TOO_LONG',
+      {
+        hint: `lower --prompt-tokens or --gen-tokens so that their sum is at most ${lm.contextLength}`,
+      },
+    );
   }
   const inputs = options.inputs ?? 'text';
   // Without vocab_size in config.json, synthetic ids stay within the first 256 ids every tokenizer has.
@@ -111,7 +124,16 @@ export async function benchCausalLM(lm: CausalLM, options: EngineBenchOptions = 
       ...loopLength(options, DEFAULTS.llm.iterations),
       gpuPricePerHour: options.gpuPricePerHour ?? null,
       promptIds: (length) => {
-        if (!cache.has(length)) cache.set(length, promptIds(length, { vocabSize, ...(inputs === 'text' ? { encode: (text: string) => lm.tokenizer.encode(text, { addSpecialTokens: false }) } : {}) }));
+        if (!cache.has(length))
+          cache.set(
+            length,
+            promptIds(length, {
+              vocabSize,
+              ...(inputs === 'text'
+                ? { encode: (text: string) => lm.tokenizer.encode(text, { addSpecialTokens: false }) }
+                : {}),
+            }),
+          );
         return cache.get(length)!;
       },
       ...(gpuMemory ? { gpuMemory: () => gpuMemory() } : {}),
@@ -125,7 +147,11 @@ export async function benchCausalLM(lm: CausalLM, options: EngineBenchOptions = 
  * Loads and measures the model in a worker thread (see llm-worker.ts for why): progress and the abort signal cross
  * as messages, an LlmopsError comes back with its code and exit code.
  */
-async function benchLlmInWorker(dir: string, shown: string, options: EngineBenchOptions): Promise<Extract<LlmWorkerMessage, { type: 'done' }>> {
+async function benchLlmInWorker(
+  dir: string,
+  shown: string,
+  options: EngineBenchOptions,
+): Promise<Extract<LlmWorkerMessage, { type: 'done' }>> {
   const { signal, onProgress, ...data } = options;
   const input: LlmWorkerInput = { dir, shown, options: data };
   const worker = new Worker(new URL('./llm-worker.js', import.meta.url), { workerData: input });
@@ -138,8 +164,16 @@ async function benchLlmInWorker(dir: string, shown: string, options: EngineBench
         else if (message.type === 'done') resolve(message);
         else {
           const { message: text, code, exitCode, hint, details, stack } = message.error;
-          if (code === 'INTERRUPTED') return reject(signal?.reason instanceof LlmopsError ? signal.reason : new InterruptedError());
-          if (code) return reject(new LlmopsError(text, code, { exitCode: exitCode as ExitCode, ...(hint ? { hint } : {}), ...(details ? { details } : {}) }));
+          if (code === 'INTERRUPTED')
+            return reject(signal?.reason instanceof LlmopsError ? signal.reason : new InterruptedError());
+          if (code)
+            return reject(
+              new LlmopsError(text, code, {
+                exitCode: exitCode as ExitCode,
+                ...(hint ? { hint } : {}),
+                ...(details ? { details } : {}),
+              }),
+            );
           reject(Object.assign(new Error(text), stack ? { stack } : {}));
         }
       });
@@ -162,11 +196,15 @@ async function benchOnnxFile(
   const provider = options.provider ?? 'cpu';
   const ort = await engine.loadOrt();
   const started = performance.now();
-  const session = await engine.createSession(file, { provider, ...(options.threads ? { threads: options.threads } : {}) });
+  const session = await engine.createSession(file, {
+    provider,
+    ...(options.threads ? { threads: options.threads } : {}),
+  });
   const loadMs = round(performance.now() - started);
   try {
     // Shapes are checked for every configuration before anything is measured or reported.
-    for (const batch of options.batch?.length ? options.batch : [undefined]) resolveInputSpecs(session.inputMetadata, options.shapes ?? {}, batch, shown);
+    for (const batch of options.batch?.length ? options.batch : [undefined])
+      resolveInputSpecs(session.inputMetadata, options.shapes ?? {}, batch, shown);
     options.onProgress?.({ phase: 'load', message: `loaded ${shown} (${provider}) in ${Math.round(loadMs)} ms` });
     const gpuMemory = provider === 'cpu' ? undefined : (await import('../../proc/nvidia-smi.js')).gpuMemorySampler();
     gpuMemory?.start();
@@ -184,13 +222,23 @@ async function benchOnnxFile(
     );
     const gpuPeak = gpuMemory ? await gpuMemory.stop() : null;
     if (gpuPeak !== null) for (const result of results) result.peakGpuMemoryMb = gpuPeak;
-    return { ...base, provider, mode: 'generic', loadMs, hardware: await describeHardware({ gpu: provider !== 'cpu' }), results };
+    return {
+      ...base,
+      provider,
+      mode: 'generic',
+      loadMs,
+      hardware: await describeHardware({ gpu: provider !== 'cpu' }),
+      results,
+    };
   } finally {
     await session.release();
   }
 }
 
-function loopLength(options: EngineBenchOptions, defaultIterations: number): { iterations?: number; durationMs?: number } {
+function loopLength(
+  options: EngineBenchOptions,
+  defaultIterations: number,
+): { iterations?: number; durationMs?: number } {
   if (options.durationMs !== undefined) return { durationMs: options.durationMs };
   return { iterations: options.iterations ?? defaultIterations };
 }
@@ -206,19 +254,34 @@ function validateOptions(options: EngineBenchOptions): void {
   ];
   for (const [flag, value] of positiveInts) {
     const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
-    if (Array.isArray(value) && value.length === 0) throw usageError(`${flag} needs at least one value`, 'INVALID_INPUT');
-    for (const item of values) if (!Number.isSafeInteger(item) || item <= 0) throw usageError(`Expected \`${flag}\` to be a positive integer, got \`${item}\``, 'INVALID_INPUT');
+    if (Array.isArray(value) && value.length === 0)
+      throw usageError(`${flag} needs at least one value`, 'INVALID_INPUT');
+    for (const item of values)
+      if (!Number.isSafeInteger(item) || item <= 0)
+        throw usageError(`Expected \`${flag}\` to be a positive integer, got \`${item}\``, 'INVALID_INPUT');
   }
-  if (options.warmup !== undefined && (!Number.isSafeInteger(options.warmup) || options.warmup < 0)) throw usageError(`Expected \`--warmup\` to be a non-negative integer, got \`${options.warmup}\``, 'INVALID_INPUT');
-  if (options.durationMs !== undefined && !(options.durationMs > 0)) throw usageError(`Expected \`--duration\` to be positive, got \`${options.durationMs}\``, 'INVALID_INPUT');
-  if (options.iterations !== undefined && options.durationMs !== undefined) throw usageError('--iterations and --duration are alternatives: pass one of them', 'INVALID_INPUT');
+  if (options.warmup !== undefined && (!Number.isSafeInteger(options.warmup) || options.warmup < 0))
+    throw usageError(`Expected \`--warmup\` to be a non-negative integer, got \`${options.warmup}\``, 'INVALID_INPUT');
+  if (options.durationMs !== undefined && !(options.durationMs > 0))
+    throw usageError(`Expected \`--duration\` to be positive, got \`${options.durationMs}\``, 'INVALID_INPUT');
+  if (options.iterations !== undefined && options.durationMs !== undefined)
+    throw usageError('--iterations and --duration are alternatives: pass one of them', 'INVALID_INPUT');
   if (options.kvCache !== undefined && !['preallocated', 'naive'].includes(options.kvCache)) {
-    throw usageError(`Expected \`--kv-cache\` to be one of preallocated, naive, got \`${options.kvCache}\``, 'INVALID_INPUT');
+    throw usageError(
+      `Expected \`--kv-cache\` to be one of preallocated, naive, got \`${options.kvCache}\``,
+      'INVALID_INPUT',
+    );
   }
   if (options.provider !== undefined && !['cpu', 'cuda', 'tensorrt'].includes(options.provider)) {
-    throw usageError(`unknown provider \`${options.provider}\``, 'INVALID_PROVIDER', { hint: 'use one of: cpu, cuda, tensorrt' });
+    throw usageError(`unknown provider \`${options.provider}\``, 'INVALID_PROVIDER', {
+      hint: 'use one of: cpu, cuda, tensorrt',
+    });
   }
-  if (options.gpuPricePerHour !== undefined && !(options.gpuPricePerHour >= 0)) throw usageError(`Expected \`--gpu-price\` to be a non-negative number, got \`${options.gpuPricePerHour}\``, 'INVALID_INPUT');
+  if (options.gpuPricePerHour !== undefined && !(options.gpuPricePerHour >= 0))
+    throw usageError(
+      `Expected \`--gpu-price\` to be a non-negative number, got \`${options.gpuPricePerHour}\``,
+      'INVALID_INPUT',
+    );
 }
 
 function round(value: number): number {

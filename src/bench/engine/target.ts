@@ -19,13 +19,22 @@ const PLAN_EXTENSIONS = new Set(['.plan', '.engine', '.trt']);
 export async function resolveTarget(target: string): Promise<BenchTarget> {
   const absolute = path.resolve(target);
   const info = await stat(absolute).catch(() => null);
-  if (!info) throw usageError(`bench target ${target} does not exist`, 'MODEL_NOT_FOUND', { hint: 'pass a model directory, a .onnx file, a TensorRT .plan, or nothing for the embedded model' });
+  if (!info)
+    throw usageError(`bench target ${target} does not exist`, 'MODEL_NOT_FOUND', {
+      hint: 'pass a model directory, a .onnx file, a TensorRT .plan, or nothing for the embedded model',
+    });
 
   if (info.isFile()) {
     const extension = path.extname(absolute).toLowerCase();
     if (PLAN_EXTENSIONS.has(extension)) {
       const manifest = await readManifest(path.dirname(absolute));
-      return { kind: 'plan', file: absolute, shown: target, tensorrtVersion: manifest ? manifestTensorrtVersion(manifest) : null, image: manifest ? manifestImage(manifest) : null };
+      return {
+        kind: 'plan',
+        file: absolute,
+        shown: target,
+        tensorrtVersion: manifest ? manifestTensorrtVersion(manifest) : null,
+        image: manifest ? manifestImage(manifest) : null,
+      };
     }
     if (extension === '.onnx') {
       await assertOnnxFile(absolute, target);
@@ -40,9 +49,21 @@ export async function resolveTarget(target: string): Promise<BenchTarget> {
   const manifest = await readManifest(absolute);
   const names = await readdir(absolute);
   const plans = names.filter((name) => PLAN_EXTENSIONS.has(path.extname(name).toLowerCase())).sort();
-  if (plans.length > 0 && (manifest === null || /tensorrt/i.test(String(manifest.backend ?? '')) || !(await hasOnnx(absolute)))) {
-    if (plans.length > 1) throw usageError(`${target} holds several TensorRT engines (${plans.join(', ')})`, 'AMBIGUOUS_TARGET', { hint: `pass one of them: ${path.join(target, plans[0]!)}` });
-    return { kind: 'plan', file: path.join(absolute, plans[0]!), shown: target, tensorrtVersion: manifest ? manifestTensorrtVersion(manifest) : null, image: manifest ? manifestImage(manifest) : null };
+  if (
+    plans.length > 0 &&
+    (manifest === null || /tensorrt/i.test(String(manifest.backend ?? '')) || !(await hasOnnx(absolute)))
+  ) {
+    if (plans.length > 1)
+      throw usageError(`${target} holds several TensorRT engines (${plans.join(', ')})`, 'AMBIGUOUS_TARGET', {
+        hint: `pass one of them: ${path.join(target, plans[0]!)}`,
+      });
+    return {
+      kind: 'plan',
+      file: path.join(absolute, plans[0]!),
+      shown: target,
+      tensorrtVersion: manifest ? manifestTensorrtVersion(manifest) : null,
+      image: manifest ? manifestImage(manifest) : null,
+    };
   }
   if (await isLlmDir(absolute)) return { kind: 'llm', dir: absolute, shown: target };
   for (const candidate of ['model.onnx', path.join('onnx', 'model.onnx')]) {
@@ -53,9 +74,13 @@ export async function resolveTarget(target: string): Promise<BenchTarget> {
 }
 
 function notAModel(target: string) {
-  return usageError(`${target} is not a model: expected a model directory, a .onnx file or a TensorRT .plan`, 'NOT_A_MODEL', {
-    hint: 'export one with `llmops compile`, or run `llmops bench` with no target for the embedded model',
-  });
+  return usageError(
+    `${target} is not a model: expected a model directory, a .onnx file or a TensorRT .plan`,
+    'NOT_A_MODEL',
+    {
+      hint: 'export one with `llmops compile`, or run `llmops bench` with no target for the embedded model',
+    },
+  );
 }
 
 /** The directory a causal LM's ONNX file belongs to (Optimum: beside it; transformers.js: its parent's). */
@@ -67,12 +92,18 @@ function llmDirOf(file: string): string | null {
 }
 
 async function isLlmDir(dir: string): Promise<boolean> {
-  const [config, tokenizer] = await Promise.all([isFile(path.join(dir, 'config.json')), isFile(path.join(dir, 'tokenizer.json'))]);
+  const [config, tokenizer] = await Promise.all([
+    isFile(path.join(dir, 'config.json')),
+    isFile(path.join(dir, 'tokenizer.json')),
+  ]);
   return config && tokenizer && (await hasOnnx(dir));
 }
 
 async function hasOnnx(dir: string): Promise<boolean> {
-  const names = [...(await readdir(dir).catch(() => [] as string[])), ...(await readdir(path.join(dir, 'onnx')).catch(() => [] as string[]))];
+  const names = [
+    ...(await readdir(dir).catch(() => [] as string[])),
+    ...(await readdir(path.join(dir, 'onnx')).catch(() => [] as string[])),
+  ];
   return names.some((name) => name.endsWith('.onnx'));
 }
 
@@ -86,7 +117,9 @@ async function assertOnnxFile(file: string, shown: string): Promise<void> {
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);
     if (bytesRead < 2 || buffer[0] !== 0x08) {
-      throw usageError(`${shown} is not an ONNX model (it does not start with an ONNX ModelProto)`, 'NOT_A_MODEL', { hint: 're-export the model or check the path' });
+      throw usageError(`${shown} is not an ONNX model (it does not start with an ONNX ModelProto)`, 'NOT_A_MODEL', {
+        hint: 're-export the model or check the path',
+      });
     }
   } finally {
     await handle.close();
@@ -107,11 +140,15 @@ export function manifestTensorrtVersion(manifest: Record<string, unknown>): stri
   for (const key of ['tools', 'toolVersions', 'versions']) {
     const map = manifest[key];
     if (map && typeof map === 'object') {
-      const entry = (map as Record<string, unknown>).tensorrt ?? (map as Record<string, unknown>).TensorRT ?? (map as Record<string, unknown>).trt;
+      const entry =
+        (map as Record<string, unknown>).tensorrt ??
+        (map as Record<string, unknown>).TensorRT ??
+        (map as Record<string, unknown>).trt;
       candidates.push(entry && typeof entry === 'object' ? (entry as Record<string, unknown>).version : entry);
     }
   }
-  for (const candidate of candidates) if (typeof candidate === 'string' && /^\d+\.\d+/.test(candidate)) return candidate;
+  for (const candidate of candidates)
+    if (typeof candidate === 'string' && /^\d+\.\d+/.test(candidate)) return candidate;
   return null;
 }
 

@@ -32,7 +32,10 @@ export interface PlanBenchOutcome {
  */
 export async function benchPlan(
   target: { file: string; shown: string; tensorrtVersion: string | null; image: string | null },
-  options: Pick<EngineBenchOptions, 'shapes' | 'batch' | 'iterations' | 'durationMs' | 'warmup' | 'tensorrtImage' | 'signal' | 'onProgress'>,
+  options: Pick<
+    EngineBenchOptions,
+    'shapes' | 'batch' | 'iterations' | 'durationMs' | 'warmup' | 'tensorrtImage' | 'signal' | 'onProgress'
+  >,
 ): Promise<PlanBenchOutcome> {
   // The image the engine was built in (from the artifact manifest) is the one it loads in; compile's default otherwise.
   const image = options.tensorrtImage ?? target.image ?? (await import('../../proc/trtexec.js')).TENSORRT_DEFAULT_IMAGE;
@@ -47,7 +50,8 @@ export async function benchPlan(
       throw error;
     });
     const containerVersion = parseTensorrtVersion(`${probe.stdout}\n${probe.stderr}`);
-    if (containerVersion && !sameRelease(containerVersion, target.tensorrtVersion)) throw mismatch(target.shown, target.tensorrtVersion, containerVersion, image);
+    if (containerVersion && !sameRelease(containerVersion, target.tensorrtVersion))
+      throw mismatch(target.shown, target.tensorrtVersion, containerVersion, image);
   }
 
   const results: GenericConfigResult[] = [];
@@ -55,8 +59,17 @@ export async function benchPlan(
   let tensorrtVersion: string | null = null;
   for (const shapes of shapeSets) {
     throwIfAborted(options.signal);
-    const label = Object.keys(shapes).length ? `shapes ${Object.entries(shapes).map(([name, dims]) => `${name}=${dims.join('x')}`).join(',')}` : 'engine shapes';
-    options.onProgress?.({ phase: 'measure', config: label, done: 0, total: options.durationMs === undefined ? (options.iterations ?? 100) : null });
+    const label = Object.keys(shapes).length
+      ? `shapes ${Object.entries(shapes)
+          .map(([name, dims]) => `${name}=${dims.join('x')}`)
+          .join(',')}`
+      : 'engine shapes';
+    options.onProgress?.({
+      phase: 'measure',
+      config: label,
+      done: 0,
+      total: options.durationMs === undefined ? (options.iterations ?? 100) : null,
+    });
     const outDir = await mkdtemp(path.join(os.tmpdir(), 'llmops-trtexec-'));
     try {
       const spec = trtexecBenchSpec({
@@ -65,16 +78,29 @@ export async function benchPlan(
         outDir,
         shapes,
         warmupMs: 0,
-        ...(options.durationMs !== undefined ? { durationS: options.durationMs / 1000 } : { iterations: (options.iterations ?? 100) + warmup }),
+        ...(options.durationMs !== undefined
+          ? { durationS: options.durationMs / 1000 }
+          : { iterations: (options.iterations ?? 100) + warmup }),
       });
       let log: string;
       try {
         const run = await runContainer(spec, { signal: options.signal });
         log = `${run.stdout}\n${run.stderr}`;
       } catch (error) {
-        const text = error instanceof ToolFailedError ? error.stderr : error instanceof LlmopsError && error.cause instanceof ToolFailedError ? error.cause.stderr : '';
+        const text =
+          error instanceof ToolFailedError
+            ? error.stderr
+            : error instanceof LlmopsError && error.cause instanceof ToolFailedError
+              ? error.cause.stderr
+              : '';
         const versions = parseVersionMismatch(text);
-        if (versions) throw mismatch(target.shown, versions.engine ?? target.tensorrtVersion ?? 'another version', versions.runtime ?? parseTensorrtVersion(text) ?? 'this one', image);
+        if (versions)
+          throw mismatch(
+            target.shown,
+            versions.engine ?? target.tensorrtVersion ?? 'another version',
+            versions.runtime ?? parseTensorrtVersion(text) ?? 'this one',
+            image,
+          );
         throw error;
       }
       tensorrtVersion ??= parseTensorrtVersion(log);
@@ -84,7 +110,11 @@ export async function benchPlan(
       try {
         timesText = await readFile(path.join(outDir, TIMES_FILE), 'utf8');
       } catch {
-        throw new LlmopsError(`trtexec finished but wrote no --exportTimes file for ${target.shown}`, 'TRTEXEC_NO_TIMES', { hint: 'run with --verbose to see its log' });
+        throw new LlmopsError(
+          `trtexec finished but wrote no --exportTimes file for ${target.shown}`,
+          'TRTEXEC_NO_TIMES',
+          { hint: 'run with --verbose to see its log' },
+        );
       }
       let timings;
       try {
@@ -124,18 +154,27 @@ export async function benchPlan(
  * A `.plan` has no ONNX metadata to resolve symbolic names against, so shapes must name inputs (`INPUT=1x3x224x224`).
  * `--batch` then replaces the leading dimension of each, one configuration per batch size.
  */
-export function planShapeSets(shapes: Record<string, number | number[]>, batches: number[] | undefined): Array<Record<string, number[]>> {
+export function planShapeSets(
+  shapes: Record<string, number | number[]>,
+  batches: number[] | undefined,
+): Array<Record<string, number[]>> {
   const whole: Record<string, number[]> = {};
   for (const [name, value] of Object.entries(shapes)) {
     if (!Array.isArray(value)) {
-      throw usageError(`--shape ${name}=${value} names a dimension, but a TensorRT engine needs whole input shapes`, 'INVALID_SHAPE', {
-        hint: 'pass --shape INPUT=D1xD2… (e.g. --shape input=8x3x224x224) for each dynamic input',
-      });
+      throw usageError(
+        `--shape ${name}=${value} names a dimension, but a TensorRT engine needs whole input shapes`,
+        'INVALID_SHAPE',
+        {
+          hint: 'pass --shape INPUT=D1xD2… (e.g. --shape input=8x3x224x224) for each dynamic input',
+        },
+      );
     }
     whole[name] = value;
   }
   if (!batches?.length || Object.keys(whole).length === 0) return [whole];
-  return batches.map((batch) => Object.fromEntries(Object.entries(whole).map(([name, dims]) => [name, [batch, ...dims.slice(1)]])));
+  return batches.map((batch) =>
+    Object.fromEntries(Object.entries(whole).map(([name, dims]) => [name, [batch, ...dims.slice(1)]])),
+  );
 }
 
 function sameRelease(a: string, b: string): boolean {
@@ -144,7 +183,11 @@ function sameRelease(a: string, b: string): boolean {
 }
 
 function mismatch(shown: string, engine: string, runtime: string, image: string): LlmopsError {
-  return usageError(`${shown} was built with TensorRT ${engine} but ${image} has TensorRT ${runtime}; engines only load in the TensorRT they were built with`, 'TENSORRT_VERSION_MISMATCH', {
-    hint: `rebuild the engine with \`llmops compile --backend tensorrt\` using this image, or bench it with the image it was built in (--tensorrt-image)`,
-  });
+  return usageError(
+    `${shown} was built with TensorRT ${engine} but ${image} has TensorRT ${runtime}; engines only load in the TensorRT they were built with`,
+    'TENSORRT_VERSION_MISMATCH',
+    {
+      hint: `rebuild the engine with \`llmops compile --backend tensorrt\` using this image, or bench it with the image it was built in (--tensorrt-image)`,
+    },
+  );
 }

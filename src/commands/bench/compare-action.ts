@@ -4,12 +4,19 @@ import { usageError } from '../../errors.js';
 import { fmt, renderTable } from '../../ui/table.js';
 
 /** `llmops bench compare A B`: two endpoint results side by side per load level; a table, --json, --out, --report. */
-export async function runCompare(ctx: CommandContext, options: { out?: string; report?: string; force?: boolean }, a: string, b: string): Promise<void> {
-  const [{ parseEndpointResult }, { compareEndpointResults }, { assertWritable, writeResultsFile }] = await Promise.all([
-    import('../../bench/endpoint/merge.js'),
-    import('../../bench/endpoint/compare.js'),
-    import('../../bench/results-file.js'),
-  ]);
+export async function runCompare(
+  ctx: CommandContext,
+  options: { out?: string; report?: string; force?: boolean },
+  a: string,
+  b: string,
+): Promise<void> {
+  const [{ parseEndpointResult }, { compareEndpointResults }, { assertWritable, writeResultsFile }] = await Promise.all(
+    [
+      import('../../bench/endpoint/merge.js'),
+      import('../../bench/endpoint/compare.js'),
+      import('../../bench/results-file.js'),
+    ],
+  );
   await assertWritable(options.out, { force: options.force, flag: '--out' });
   await assertWritable(options.report, { force: options.force, flag: '--report' });
   const read = async (file: string) => {
@@ -20,22 +27,44 @@ export async function runCompare(ctx: CommandContext, options: { out?: string; r
   };
   const [left, right] = await Promise.all([read(a), read(b)]);
   const comparison = compareEndpointResults(left, right);
-  if (comparison.rows.length === 0) throw usageError(`${a} and ${b} share no load level`, 'COMPARE_NO_COMMON_LEVEL', { hint: `levels of ${a}: ${comparison.onlyInA.join(', ')}; of ${b}: ${comparison.onlyInB.join(', ')}` });
-  if (options.out) await writeResultsFile(options.out, `${JSON.stringify(comparison, null, 2)}\n`, { force: options.force, flag: '--out' });
+  if (comparison.rows.length === 0)
+    throw usageError(`${a} and ${b} share no load level`, 'COMPARE_NO_COMMON_LEVEL', {
+      hint: `levels of ${a}: ${comparison.onlyInA.join(', ')}; of ${b}: ${comparison.onlyInB.join(', ')}`,
+    });
+  if (options.out)
+    await writeResultsFile(options.out, `${JSON.stringify(comparison, null, 2)}\n`, {
+      force: options.force,
+      flag: '--out',
+    });
   if (options.report) {
     const { renderComparisonReport } = await import('../../bench/endpoint/report.js');
-    await writeResultsFile(options.report, renderComparisonReport(comparison, left.result, right.result), { force: options.force, flag: '--report' });
+    await writeResultsFile(options.report, renderComparisonReport(comparison, left.result, right.result), {
+      force: options.force,
+      flag: '--report',
+    });
   }
-  const value = (x: number | null, ci?: [number, number]) => (x === null ? '—' : `${fmt(x, 2)}${ci ? ` [${fmt(ci[0], 2)}, ${fmt(ci[1], 2)}]` : ''}`);
+  const value = (x: number | null, ci?: [number, number]) =>
+    x === null ? '—' : `${fmt(x, 2)}${ci ? ` [${fmt(ci[0], 2)}, ${fmt(ci[1], 2)}]` : ''}`;
   ctx.output.result(comparison, () =>
     [
       `A: ${a} (${comparison.a.target}, ${comparison.a.repeats} run${comparison.a.repeats > 1 ? 's' : ''}) · B: ${b} (${comparison.b.target}, ${comparison.b.repeats} run${comparison.b.repeats > 1 ? 's' : ''})`,
       renderTable(
         ['load', 'metric', 'A', 'B', 'B vs A', 'intervals apart'],
-        comparison.rows.map((row) => [row.level, row.metric, value(row.a, row.aCi95), value(row.b, row.bCi95), row.change === null ? '—' : `${row.change >= 0 ? '+' : ''}${fmt(row.change * 100, 1)}%`, row.significant === null ? '—' : row.significant ? 'yes' : 'no']),
+        comparison.rows.map((row) => [
+          row.level,
+          row.metric,
+          value(row.a, row.aCi95),
+          value(row.b, row.bCi95),
+          row.change === null ? '—' : `${row.change >= 0 ? '+' : ''}${fmt(row.change * 100, 1)}%`,
+          row.significant === null ? '—' : row.significant ? 'yes' : 'no',
+        ]),
         { color: ctx.output.options.color },
       ),
-      ...(comparison.onlyInA.length + comparison.onlyInB.length > 0 ? [`only in A: ${comparison.onlyInA.join(', ') || 'none'}; only in B: ${comparison.onlyInB.join(', ') || 'none'}`] : []),
+      ...(comparison.onlyInA.length + comparison.onlyInB.length > 0
+        ? [
+            `only in A: ${comparison.onlyInA.join(', ') || 'none'}; only in B: ${comparison.onlyInB.join(', ') || 'none'}`,
+          ]
+        : []),
     ].join('\n'),
   );
 }

@@ -6,8 +6,21 @@ import { usageError } from '../../errors.js';
 import { fmt } from '../../ui/table.js';
 
 /** The endpoint-bench flags as commander parses them (command.ts converts the ones shared with the engine bench). */
-export interface EndpointBenchFlags
-  extends Pick<EndpointBenchOptions, 'api' | 'model' | 'requests' | 'promptTokens' | 'maxTokens' | 'dataset' | 'tokenizer' | 'slo' | 'sloAttainment' | 'temperature' | 'seed' | 'maxConnections'> {
+export interface EndpointBenchFlags extends Pick<
+  EndpointBenchOptions,
+  | 'api'
+  | 'model'
+  | 'requests'
+  | 'promptTokens'
+  | 'maxTokens'
+  | 'dataset'
+  | 'tokenizer'
+  | 'slo'
+  | 'sloAttainment'
+  | 'temperature'
+  | 'seed'
+  | 'maxConnections'
+> {
   concurrency?: number[];
   rate?: number[];
   arrival?: 'poisson' | 'constant' | 'gamma';
@@ -48,9 +61,20 @@ export interface EndpointBenchFlags
  * given and no step met it, or a step regressed against --baseline; 130 after saving the partial results of an
  * interrupted run.
  */
-export async function runEndpointBench(ctx: CommandContext, flags: EndpointBenchFlags, url: string, argv: string[]): Promise<void> {
+export async function runEndpointBench(
+  ctx: CommandContext,
+  flags: EndpointBenchFlags,
+  url: string,
+  argv: string[],
+): Promise<void> {
   if (flags.emitK8sJob) return emitWorkerJob(ctx, flags, argv);
-  const [{ benchEndpoint }, print, { renderGate }, { assertWritable, writeResultsFile }, { RequestsCsvWriter, locustStatsCsv }] = await Promise.all([
+  const [
+    { benchEndpoint },
+    print,
+    { renderGate },
+    { assertWritable, writeResultsFile },
+    { RequestsCsvWriter, locustStatsCsv },
+  ] = await Promise.all([
     import('../../bench/endpoint/run.js'),
     import('./print-endpoint.js'),
     import('./print-gate.js'),
@@ -59,7 +83,12 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
   ]);
   const statsCsv = flags.csv ? `${flags.csv}_stats.csv` : undefined;
   const requestsCsv = flags.csv ? `${flags.csv}_requests.csv` : undefined;
-  for (const [file, flag] of [[flags.out, '--out'], [statsCsv, '--csv'], [requestsCsv, '--csv'], [flags.report, '--report']] as const) {
+  for (const [file, flag] of [
+    [flags.out, '--out'],
+    [statsCsv, '--csv'],
+    [requestsCsv, '--csv'],
+    [flags.report, '--report'],
+  ] as const) {
     await assertWritable(file, { force: flags.force, flag });
   }
   // A bad baseline fails now, not after a long load test.
@@ -102,10 +131,17 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
   const spinner = ctx.output.interactive ? await ctx.output.spinner(`load-testing ${url}`) : undefined;
   options.onProgress = (p) => {
     if (spinner) {
-      const window = p.warmingUp ? 'warming up' : p.windowS === null ? `${p.elapsedS}s` : `${p.elapsedS}s/${p.windowS + (options.warmupMs ?? 5000) / 1000}s`;
-      spinner.update(`${p.step} · ${window} · ${p.completed} requests · ${p.requestsPerSecond} req/s · ${p.errors} errors · TTFT p50 ${fmt(p.ttftP50Ms(), 1)} ms`);
+      const window = p.warmingUp
+        ? 'warming up'
+        : p.windowS === null
+          ? `${p.elapsedS}s`
+          : `${p.elapsedS}s/${p.windowS + (options.warmupMs ?? 5000) / 1000}s`;
+      spinner.update(
+        `${p.step} · ${window} · ${p.completed} requests · ${p.requestsPerSecond} req/s · ${p.errors} errors · TTFT p50 ${fmt(p.ttftP50Ms(), 1)} ms`,
+      );
     } else if (p.phase === 'start') ctx.output.info(`${p.step}: running`);
-    else if (p.phase === 'done') ctx.output.info(`${p.step}: ${p.completed} requests, ${p.errors} errors in ${p.elapsedS}s`);
+    else if (p.phase === 'done')
+      ctx.output.info(`${p.step}: ${p.completed} requests, ${p.errors} errors in ${p.elapsedS}s`);
   };
   let result: EndpointBenchResult;
   try {
@@ -119,7 +155,8 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
   await requestsWriter?.close(true);
 
   // Saved before any verdict, and on an interrupt too: a CI job keeps what was measured.
-  if (flags.out) await writeResultsFile(flags.out, `${JSON.stringify(result, null, 2)}\n`, { force: flags.force, flag: '--out' });
+  if (flags.out)
+    await writeResultsFile(flags.out, `${JSON.stringify(result, null, 2)}\n`, { force: flags.force, flag: '--out' });
   if (statsCsv) await writeResultsFile(statsCsv, locustStatsCsv(result), { force: flags.force, flag: '--csv' });
   if (flags.report) {
     const { renderHtmlReport } = await import('../../bench/endpoint/report.js');
@@ -133,7 +170,9 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
   }
   const color = ctx.output.options.color;
   ctx.output.result(gate ? { ...result, gate } : result, () =>
-    [print.renderEndpointResult(result, { color }), gate ? renderGate(gate, { color }) : ''].filter(Boolean).join('\n\n'),
+    [print.renderEndpointResult(result, { color }), gate ? renderGate(gate, { color }) : '']
+      .filter(Boolean)
+      .join('\n\n'),
   );
 
   const { ExitCode } = await import('../../errors.js');
@@ -147,40 +186,63 @@ export async function runEndpointBench(ctx: CommandContext, flags: EndpointBench
     process.exitCode = ExitCode.CheckFailed;
   }
   if (gate && !gate.passed) {
-    ctx.output.stderr.write(`llmops: error: bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${flags.baseline}\n`);
+    ctx.output.stderr.write(
+      `llmops: error: bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${flags.baseline}\n`,
+    );
     process.exitCode = ExitCode.CheckFailed;
   }
 }
 
 function loadShape(flags: EndpointBenchFlags): LoadShape | undefined {
-  const given = [flags.concurrency && '--concurrency', flags.rate && '--rate', flags.users !== undefined && '--users'].filter(Boolean);
+  const given = [
+    flags.concurrency && '--concurrency',
+    flags.rate && '--rate',
+    flags.users !== undefined && '--users',
+  ].filter(Boolean);
   if (given.length > 1) throw usageError(`${given.join(' and ')} are different load shapes; give one`, 'INVALID_LOAD');
-  if (flags.spawnRate !== undefined && flags.users === undefined) throw usageError('--spawn-rate goes with --users', 'INVALID_LOAD');
+  if (flags.spawnRate !== undefined && flags.users === undefined)
+    throw usageError('--spawn-rate goes with --users', 'INVALID_LOAD');
   if (flags.arrival !== undefined && !flags.rate) throw usageError('--arrival goes with --rate', 'INVALID_LOAD');
-  if (flags.burstiness !== undefined && flags.arrival !== 'gamma') throw usageError('--burstiness goes with --arrival gamma', 'INVALID_LOAD');
-  if (flags.rate) return { kind: 'rate', levels: flags.rate, arrival: flags.arrival ?? 'poisson', ...(flags.arrival === 'gamma' ? { burstiness: flags.burstiness ?? 1 } : {}) };
-  if (flags.users !== undefined) return { kind: 'users', users: flags.users, spawnRate: flags.spawnRate ?? flags.users };
+  if (flags.burstiness !== undefined && flags.arrival !== 'gamma')
+    throw usageError('--burstiness goes with --arrival gamma', 'INVALID_LOAD');
+  if (flags.rate)
+    return {
+      kind: 'rate',
+      levels: flags.rate,
+      arrival: flags.arrival ?? 'poisson',
+      ...(flags.arrival === 'gamma' ? { burstiness: flags.burstiness ?? 1 } : {}),
+    };
+  if (flags.users !== undefined)
+    return { kind: 'users', users: flags.users, spawnRate: flags.spawnRate ?? flags.users };
   if (flags.concurrency) return { kind: 'concurrency', levels: flags.concurrency };
   return undefined;
 }
 
 function scrapeIntervalOf(flags: EndpointBenchFlags): number | undefined {
-  if (flags.scrapeInterval !== undefined && !flags.scrape) throw usageError('--scrape-interval goes with --scrape', 'INVALID_SCRAPE');
+  if (flags.scrapeInterval !== undefined && !flags.scrape)
+    throw usageError('--scrape-interval goes with --scrape', 'INVALID_SCRAPE');
   return flags.scrapeInterval;
 }
 
 function findMaxOf(flags: EndpointBenchFlags): EndpointBenchOptions['findMax'] {
-  if (flags.findMaxTolerance !== undefined && !flags.findMax) throw usageError('--find-max-tolerance goes with --find-max', 'INVALID_FIND_MAX');
-  return flags.findMax ? (flags.findMaxTolerance === undefined ? {} : { tolerance: flags.findMaxTolerance }) : undefined;
+  if (flags.findMaxTolerance !== undefined && !flags.findMax)
+    throw usageError('--find-max-tolerance goes with --find-max', 'INVALID_FIND_MAX');
+  return flags.findMax
+    ? flags.findMaxTolerance === undefined
+      ? {}
+      : { tolerance: flags.findMaxTolerance }
+    : undefined;
 }
 
 function scheduleOf(flags: EndpointBenchFlags): EndpointBenchOptions['schedule'] {
-  if (flags.timeScale !== undefined && flags.schedule === undefined) throw usageError('--time-scale goes with --schedule', 'INVALID_LOAD');
+  if (flags.timeScale !== undefined && flags.schedule === undefined)
+    throw usageError('--time-scale goes with --schedule', 'INVALID_LOAD');
   return flags.schedule === undefined ? undefined : { file: flags.schedule, timeScale: flags.timeScale ?? 1 };
 }
 
 function prefixOf(flags: EndpointBenchFlags): EndpointBenchOptions['prefix'] {
-  if (flags.prefixCount !== undefined && flags.prefixTokens === undefined) throw usageError('--prefix-count goes with --prefix-tokens', 'INVALID_PROMPTS');
+  if (flags.prefixCount !== undefined && flags.prefixTokens === undefined)
+    throw usageError('--prefix-count goes with --prefix-tokens', 'INVALID_PROMPTS');
   return flags.prefixTokens === undefined ? undefined : { tokens: flags.prefixTokens, count: flags.prefixCount ?? 1 };
 }
 
@@ -190,7 +252,8 @@ export function parseHeaders(pairs: string[]): Record<string, string> {
   for (const pair of pairs) {
     const colon = pair.indexOf(':');
     const name = colon > 0 ? pair.slice(0, colon).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw usageError(`Expected \`--header\` as NAME:VALUE, got a header without a valid name`, 'INVALID_HEADER');
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+      throw usageError(`Expected \`--header\` as NAME:VALUE, got a header without a valid name`, 'INVALID_HEADER');
     headers[name.toLowerCase()] = pair.slice(colon + 1).trim();
   }
   return headers;
@@ -209,12 +272,21 @@ function workerOf(flags: EndpointBenchFlags): { index: number; count: number } |
 
 /** `--emit-k8s-job`: the Indexed Job that runs this same bench on --workers pods, on stdout; how to collect, on stderr. */
 async function emitWorkerJob(ctx: CommandContext, flags: EndpointBenchFlags, argv: string[]): Promise<void> {
-  const [{ buildBenchWorkerJob }, { toYaml }] = await Promise.all([import('../../bench/endpoint/k8s-job.js'), import('../../deploy/serialize.js')]);
+  const [{ buildBenchWorkerJob }, { toYaml }] = await Promise.all([
+    import('../../bench/endpoint/k8s-job.js'),
+    import('../../deploy/serialize.js'),
+  ]);
   if (flags.workers === undefined) throw usageError('--emit-k8s-job needs --workers N', 'INVALID_WORKERS');
-  if (!flags.image) throw usageError('--emit-k8s-job needs --image: an image whose entrypoint is llmops, pinned by tag or digest', 'IMAGE_REQUIRED');
+  if (!flags.image)
+    throw usageError(
+      '--emit-k8s-job needs --image: an image whose entrypoint is llmops, pinned by tag or digest',
+      'IMAGE_REQUIRED',
+    );
   const credential = Object.keys(parseHeaders(flags.header ?? [])).find((name) => CREDENTIAL_HEADER.test(name));
   if (credential) {
-    throw usageError(`the ${credential} header would be written into the Job in clear text`, 'SECRET_IN_JOB', { hint: 'keep the key in a Secret and pass --api-key-secret NAME:KEY' });
+    throw usageError(`the ${credential} header would be written into the Job in clear text`, 'SECRET_IN_JOB', {
+      hint: 'keep the key in a Secret and pass --api-key-secret NAME:KEY',
+    });
   }
   let apiKeySecret: { name: string; key: string } | undefined;
   if (flags.apiKeySecret) {
@@ -238,9 +310,25 @@ const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|session|password/i;
 
 /** Flags that concern this process only (outputs, the Job itself, global output modes), with whether they take a value. */
 const LOCAL_FLAGS: Record<string, boolean> = {
-  '--emit-k8s-job': false, '--workers': true, '--worker-index': true, '--image': true, '--namespace': true, '--name': true, '--api-key-secret': true,
-  '--out': true, '--csv': true, '--report': true, '--force': false, '--json': false, '--quiet': false, '-q': false, '--verbose': false, '-v': false,
-  '--no-color': false, '--config': true, '-c': true,
+  '--emit-k8s-job': false,
+  '--workers': true,
+  '--worker-index': true,
+  '--image': true,
+  '--namespace': true,
+  '--name': true,
+  '--api-key-secret': true,
+  '--out': true,
+  '--csv': true,
+  '--report': true,
+  '--force': false,
+  '--json': false,
+  '--quiet': false,
+  '-q': false,
+  '--verbose': false,
+  '-v': false,
+  '--no-color': false,
+  '--config': true,
+  '-c': true,
 };
 
 /** The worker's argv: this command's, from `bench` on, without the flags that only concern this process. */

@@ -29,14 +29,19 @@ export interface EngineBenchFlags {
  * `llmops bench TARGET` for a model: flags (over config) → benchEngine → table or JSON → --out/--csv → gate.
  * A failed gate prints its table and sets exit code 3 after the results, so --json still prints one document.
  */
-export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlags, target: string | undefined): Promise<void> {
-  const [{ benchEngine }, { parseShapes }, print, { renderGate }, { assertWritable, writeResultsFile }] = await Promise.all([
-    import('../../bench/engine/run.js'),
-    import('../../bench/engine/inputs.js'),
-    import('./print-engine.js'),
-    import('./print-gate.js'),
-    import('../../bench/results-file.js'),
-  ]);
+export async function runEngineBench(
+  ctx: CommandContext,
+  flags: EngineBenchFlags,
+  target: string | undefined,
+): Promise<void> {
+  const [{ benchEngine }, { parseShapes }, print, { renderGate }, { assertWritable, writeResultsFile }] =
+    await Promise.all([
+      import('../../bench/engine/run.js'),
+      import('../../bench/engine/inputs.js'),
+      import('./print-engine.js'),
+      import('./print-gate.js'),
+      import('../../bench/results-file.js'),
+    ]);
   const { config } = await ctx.config();
   // No target: `model` from llmops.yaml (or LLMOPS_MODEL), else benchEngine's embedded model.
   let dtype = flags.dtype;
@@ -49,7 +54,7 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
   const options: EngineBenchOptions = {
     ...(target !== undefined ? { target } : {}),
     provider: flags.provider ?? config.engine.provider,
-    ...(flags.threads ?? config.engine.threads ? { threads: flags.threads ?? config.engine.threads } : {}),
+    ...((flags.threads ?? config.engine.threads) ? { threads: flags.threads ?? config.engine.threads } : {}),
     ...(flags.batch ? { batch: flags.batch } : {}),
     ...(flags.promptTokens ? { promptTokens: flags.promptTokens } : {}),
     ...(flags.genTokens !== undefined ? { genTokens: flags.genTokens } : {}),
@@ -60,7 +65,9 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
     ...(flags.inputs ? { inputs: flags.inputs } : {}),
     ...(dtype ? { dtype } : {}),
     ...(flags.kvCache ? { kvCache: flags.kvCache } : {}),
-    ...((flags.gpuPrice ?? config.bench.gpuPricePerHour) !== undefined ? { gpuPricePerHour: flags.gpuPrice ?? config.bench.gpuPricePerHour } : {}),
+    ...((flags.gpuPrice ?? config.bench.gpuPricePerHour) !== undefined
+      ? { gpuPricePerHour: flags.gpuPrice ?? config.bench.gpuPricePerHour }
+      : {}),
     ...(flags.tensorrtImage ? { tensorrtImage: flags.tensorrtImage } : {}),
     signal: ctx.signal,
   };
@@ -85,19 +92,32 @@ export async function runEngineBench(ctx: CommandContext, flags: EngineBenchFlag
   }
 
   // Results are saved before the gate runs, so a CI job keeps them whatever the verdict.
-  if (flags.out) await writeResultsFile(flags.out, `${JSON.stringify(result, null, 2)}\n`, { force: flags.force, flag: '--out' });
-  if (flags.csv) await writeResultsFile(flags.csv, print.engineResultCsv(result), { force: flags.force, flag: '--csv' });
+  if (flags.out)
+    await writeResultsFile(flags.out, `${JSON.stringify(result, null, 2)}\n`, { force: flags.force, flag: '--out' });
+  if (flags.csv)
+    await writeResultsFile(flags.csv, print.engineResultCsv(result), { force: flags.force, flag: '--csv' });
   let gate: GateResult | undefined;
   if (flags.baseline && gateModule) {
     const baseline = await gateModule.loadBaseline(flags.baseline, result);
-    gate = gateModule.compareToBaseline(result, baseline, { maxRegression: flags.maxRegression ?? config.bench.maxRegression });
+    gate = gateModule.compareToBaseline(result, baseline, {
+      maxRegression: flags.maxRegression ?? config.bench.maxRegression,
+    });
   }
   const document = gate ? { ...result, gate } : result;
 
-  ctx.output.result(document, () => [print.renderEngineResult(result, { color: ctx.output.options.color }), gate ? renderGate(gate, { color: ctx.output.options.color }) : ''].filter(Boolean).join('\n\n'));
+  ctx.output.result(document, () =>
+    [
+      print.renderEngineResult(result, { color: ctx.output.options.color }),
+      gate ? renderGate(gate, { color: ctx.output.options.color }) : '',
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
+  );
   if (gate && !gate.passed) {
     const { ExitCode } = await import('../../errors.js');
-    ctx.output.stderr.write(`llmops: error: bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${flags.baseline}\n`);
+    ctx.output.stderr.write(
+      `llmops: error: bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${flags.baseline}\n`,
+    );
     process.exitCode = ExitCode.CheckFailed;
   }
 }

@@ -1,4 +1,9 @@
-import type { EngineBenchResult, GenericConfigResult, LatencySummary, LlmConfigResult } from '../../bench/engine/types.js';
+import type {
+  EngineBenchResult,
+  GenericConfigResult,
+  LatencySummary,
+  LlmConfigResult,
+} from '../../bench/engine/types.js';
 import { fmt, renderTable } from '../../ui/table.js';
 
 const PERCENTILES = ['p50', 'p90', 'p95', 'p99', 'mean', 'max'] as const;
@@ -14,7 +19,18 @@ export function renderEngineResult(result: EngineBenchResult, options: { color?:
     lines.push(`kv cache ${result.kvCache}${result.kvCacheFallback ? ` (fallback: ${result.kvCacheFallback})` : ''}`);
     const withGpu = result.results.some((row) => row.peakGpuMemoryMb !== undefined);
     const withCost = result.results.some((row) => row.costPerMillionTokens !== null);
-    const head = ['batch', 'prompt', 'gen', 'TTFT p50 ms', 'TTFT p99 ms', 'TPOT p50 ms', 'TPOT p99 ms', 'tok/s/seq', 'tok/s total', 'peak RSS MB'];
+    const head = [
+      'batch',
+      'prompt',
+      'gen',
+      'TTFT p50 ms',
+      'TTFT p99 ms',
+      'TPOT p50 ms',
+      'TPOT p99 ms',
+      'tok/s/seq',
+      'tok/s total',
+      'peak RSS MB',
+    ];
     if (withGpu) head.push('GPU MB');
     if (withCost) head.push('$/1M tok');
     const rows = result.results.map((row) => {
@@ -35,7 +51,10 @@ export function renderEngineResult(result: EngineBenchResult, options: { color?:
       return cells;
     });
     lines.push(renderTable(head, rows, options));
-    lines.push(...warmupNotes(result.results), ...noiseNotes(result.results, (row) => `batch ${row.batch} × prompt ${row.promptTokens}`));
+    lines.push(
+      ...warmupNotes(result.results),
+      ...noiseNotes(result.results, (row) => `batch ${row.batch} × prompt ${row.promptTokens}`),
+    );
   } else {
     const withGpu = result.results.some((row) => row.peakGpuMemoryMb !== undefined);
     const head = ['batch', 'shapes', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'max ms', 'items/s', 'peak RSS MB'];
@@ -65,13 +84,20 @@ function warmupNotes(rows: Array<LlmConfigResult | GenericConfigResult>): string
   const warm = rows.filter((row) => row.warmup.iterations > 0);
   if (warm.length === 0) return ['no warm-up: the first iterations include one-time costs'];
   const iterations = [...new Set(warm.map((row) => row.warmup.iterations))].join('/');
-  return [`warm-up excluded: ${iterations} iteration(s) per configuration (mean ${warm.map((row) => fmt(row.warmup.meanMs, 1)).join(', ')} ms)`];
+  return [
+    `warm-up excluded: ${iterations} iteration(s) per configuration (mean ${warm.map((row) => fmt(row.warmup.meanMs, 1)).join(', ')} ms)`,
+  ];
 }
 
-function noiseNotes<Row extends LlmConfigResult | GenericConfigResult>(rows: Row[], label: (row: Row) => string): string[] {
+function noiseNotes<Row extends LlmConfigResult | GenericConfigResult>(
+  rows: Row[],
+  label: (row: Row) => string,
+): string[] {
   const noisy = rows.filter((row) => row.noisy.length > 0);
   if (noisy.length === 0) return [];
-  return [`noise: wide spread (stddev > 10% of mean) in ${noisy.map((row) => `${label(row)} (${row.noisy.join(', ')})`).join('; ')}: run longer (--iterations/--duration) or on a quieter machine before trusting small differences`];
+  return [
+    `noise: wide spread (stddev > 10% of mean) in ${noisy.map((row) => `${label(row)} (${row.noisy.join(', ')})`).join('; ')}: run longer (--iterations/--duration) or on a quieter machine before trusting small differences`,
+  ];
 }
 
 function shapesText(shapes: Record<string, number[]>): string {
@@ -86,7 +112,8 @@ function formatCost(value: number): string {
 
 /** One CSV row per configuration; the columns depend only on the mode, so files of one mode concatenate. */
 export function engineResultCsv(result: EngineBenchResult): string {
-  const latencyColumns = (name: string, summary?: LatencySummary) => PERCENTILES.map((stat) => [`${name}_${stat}_ms`, summary?.[stat]] as const);
+  const latencyColumns = (name: string, summary?: LatencySummary) =>
+    PERCENTILES.map((stat) => [`${name}_${stat}_ms`, summary?.[stat]] as const);
   const rows: Array<Array<readonly [string, unknown]>> =
     result.mode === 'llm'
       ? result.results.map((row) => [

@@ -16,8 +16,12 @@ export function renderGate(gate: GateResult, options: { color?: boolean; all?: b
     ? `gate passed: no metric worse than ${fmt(gate.maxRegression * 100, 1)}% beyond noise (${gate.comparisons.length} compared)`
     : `gate FAILED: ${gate.regressions.length} metric(s) worse than ${fmt(gate.maxRegression * 100, 1)}% beyond noise`;
   const lines = [verdict];
-  if (rows.length > 0) lines.push(renderTable(['configuration', 'metric', 'baseline', 'current', 'change', 'noise', 'status'], rows, options));
-  if (gate.unmatched.current.length) lines.push(`not in the baseline (not compared): ${gate.unmatched.current.join('; ')}`);
+  if (rows.length > 0)
+    lines.push(
+      renderTable(['configuration', 'metric', 'baseline', 'current', 'change', 'noise', 'status'], rows, options),
+    );
+  if (gate.unmatched.current.length)
+    lines.push(`not in the baseline (not compared): ${gate.unmatched.current.join('; ')}`);
   if (gate.unmatched.baseline.length) lines.push(`in the baseline only: ${gate.unmatched.baseline.join('; ')}`);
   return lines.join('\n');
 }

@@ -20,10 +20,22 @@ export interface CompileCommandOptions {
 
 export function compileCommand(): Command {
   return new Command('compile')
-    .description('compile a model (ONNX Runtime, Optimum, TensorRT, TensorRT-LLM) into an artifact with an llmops.json manifest')
-    .option('-m, --model <id|path>', 'Hub id or local directory (default: config `model`, else the embedded tiny model)')
+    .description(
+      'compile a model (ONNX Runtime, Optimum, TensorRT, TensorRT-LLM) into an artifact with an llmops.json manifest',
+    )
+    .option(
+      '-m, --model <id|path>',
+      'Hub id or local directory (default: config `model`, else the embedded tiny model)',
+    )
     .option('--revision <rev>', 'Hub branch, tag or commit (resolved to a commit sha and recorded)')
-    .addOption(new Option('-b, --backend <name>', 'compiler backend (default: config compile.backend, else ort)').choices(['ort', 'optimum', 'tensorrt', 'tensorrt-llm']))
+    .addOption(
+      new Option('-b, --backend <name>', 'compiler backend (default: config compile.backend, else ort)').choices([
+        'ort',
+        'optimum',
+        'tensorrt',
+        'tensorrt-llm',
+      ]),
+    )
     .option('--task <task>', 'export task (default text-generation-with-past)')
     .addOption(new Option('--precision <p>', 'weights/activations precision').choices(['fp32', 'fp16', 'bf16', 'int8']))
     .option('--optimize <level>', 'ort: disabled|basic|extended|all (default basic, portable); optimum: O1-O4')

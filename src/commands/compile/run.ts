@@ -40,7 +40,11 @@ export async function runCompile(ctx: CommandContext, flags: CompileCommandOptio
       ctx.output.result({ backend: result.backend, steps: result.steps, out: result.out }, () =>
         [
           `# llmops compile --backend ${result.backend} → ${result.out} (dry run: nothing was run)`,
-          ...result.steps.map((step) => (step.argv.length ? formatPlan({ name: step.name, file: step.argv[0]!, argv: step.argv.slice(1) }) : `# ${step.name} (in-process)`)),
+          ...result.steps.map((step) =>
+            step.argv.length
+              ? formatPlan({ name: step.name, file: step.argv[0]!, argv: step.argv.slice(1) })
+              : `# ${step.name} (in-process)`,
+          ),
         ].join('\n'),
       );
       return;
@@ -52,7 +56,9 @@ export async function runCompile(ctx: CommandContext, flags: CompileCommandOptio
       return [
         `compiled ${manifest.source.model} with ${manifest.backend} (${manifest.precision}) → ${result.out}`,
         `  files: ${manifest.files.length} (${(bytes / 1e6).toFixed(1)} MB), manifest ${result.out}/llmops.json`,
-        `  tools: ${Object.entries(manifest.tools).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        `  tools: ${Object.entries(manifest.tools)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
         `  hardware: ${manifest.hardware.portable ? 'portable' : 'specific to this hardware'} (${manifest.hardware.device}${manifest.hardware.gpu ? `, ${manifest.hardware.gpu.name}` : ''})`,
         `  validation: ${manifest.validation?.passed ? 'passed' : 'FAILED'}${validation?.maxAbsDiff !== undefined ? ` (max |Δlogit| ${validation.maxAbsDiff}, greedy tokens ${validation.greedyMatch ? 'identical' : 'differ'})` : ''}`,
       ].join('\n');

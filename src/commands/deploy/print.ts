@@ -30,7 +30,10 @@ function explain(result: DeployResult): string[] {
     `drain: preStop ${t.preStopSeconds} s, terminationGracePeriodSeconds ${t.terminationGracePeriodSeconds} s`,
   ];
   // A graph scales node by node: its per-node lines are in the notes, the single-server line would mislead.
-  if (result.graph) lines.push(`inference graph (${result.graph.runtime}): ${result.graph.components.length} nodes, each scaled on its own (see the notes)`);
+  if (result.graph)
+    lines.push(
+      `inference graph (${result.graph.runtime}): ${result.graph.components.length} nodes, each scaled on its own (see the notes)`,
+    );
   else if (a.engine === 'none') lines.push(`replicas: ${result.replicas.min} (no autoscaler)`);
   else {
     lines.push(
@@ -41,7 +44,9 @@ function explain(result: DeployResult): string[] {
   if (result.capacityPlan) lines.push('capacity plan:', ...result.capacityPlan.lines.map((l) => `  ${l}`));
   for (const note of result.notes) lines.push(`note: ${note}`);
   if (result.apply) {
-    lines.push(`kubectl (context ${result.apply.context})${result.apply.dryRun ? `, dry run ${result.apply.dryRun}` : ''}:`);
+    lines.push(
+      `kubectl (context ${result.apply.context})${result.apply.dryRun ? `, dry run ${result.apply.dryRun}` : ''}:`,
+    );
     lines.push(...result.apply.changes.map((c) => `  ${c.object} ${c.action}`));
   }
   return lines;
@@ -76,5 +81,7 @@ export function printLint(output: Output, findings: LintFinding[], objects: numb
     output.stdout.write(`${renderTable(['object', 'rule', 'finding', 'mirrors'], rows)}\n`);
   }
   // With --json the error document carries the findings: exactly one JSON document on stdout.
-  throw checkFailed(`lint: ${findings.length} finding(s) in ${objects} object(s)`, 'LINT_FAILED', { details: { objects, findings } });
+  throw checkFailed(`lint: ${findings.length} finding(s) in ${objects} object(s)`, 'LINT_FAILED', {
+    details: { objects, findings },
+  });
 }

@@ -26,7 +26,13 @@ export function generateCommand(): Command {
     .option('--top-k <k>', 'sample from the k most likely tokens; 0 is off (default 0)', nonNegativeInt)
     .option('--seed <s>', 'random seed for sampling', integer)
     .option('--stop <str>', 'stop when this string is generated (repeatable)', collect)
-    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider (default cpu)').choices(['cpu', 'cuda', 'tensorrt']))
+    .addOption(
+      new Option('--provider <name>', 'ONNX Runtime execution provider (default cpu)').choices([
+        'cpu',
+        'cuda',
+        'tensorrt',
+      ]),
+    )
     .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8 (onnx/model_<dtype>.onnx)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
     .addHelpText(

@@ -4,10 +4,16 @@ import { CausalLM } from '../../engine/index.js';
 import { resolveModel } from '../../model/resolve.js';
 import { InterruptedError } from '../../errors.js';
 
-export async function runGenerate(ctx: CommandContext, options: GenerateCommandOptions, modelArgument: string | undefined): Promise<void> {
+export async function runGenerate(
+  ctx: CommandContext,
+  options: GenerateCommandOptions,
+  modelArgument: string | undefined,
+): Promise<void> {
   const { config } = await ctx.config();
   const model = await resolveModel(modelArgument, config);
-  const spinner = await ctx.output.spinner(`loading ${model.source === 'embedded' ? 'the embedded tiny model' : model.dir}`);
+  const spinner = await ctx.output.spinner(
+    `loading ${model.source === 'embedded' ? 'the embedded tiny model' : model.dir}`,
+  );
   let lm: CausalLM;
   try {
     lm = await CausalLM.load({

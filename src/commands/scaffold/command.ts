@@ -17,7 +17,10 @@ export function scaffoldCommand(): Command {
     .description('create a serving project from a template (node, fastapi, vllm, tgi, trtllm, triton)')
     .argument('[dir]', 'directory of the new project')
     .addOption(new Option('-t, --template <name>', 'project template').choices(TEMPLATES).default('node'))
-    .option('-m, --model <path|id>', 'model directory, llmops artifact or Hub id (default: the embedded tiny model; vllm, tgi and trtllm need a checkpoint)')
+    .option(
+      '-m, --model <path|id>',
+      'model directory, llmops artifact or Hub id (default: the embedded tiny model; vllm, tgi and trtllm need a checkpoint)',
+    )
     .option('--revision <rev>', 'Hub revision recorded with a Hub id')
     .option('--name <name>', 'service name, a DNS-1123 label (default: the directory name)')
     .option('-f, --force', 'write into a non-empty directory (files of the same name are replaced; .git is kept)')

@@ -12,7 +12,18 @@ export const OPTIMUM_DEFAULT_IMAGE = 'python:3.11-slim-bookworm';
 /** The `optimum-cli export onnx` arguments for a build (the same on the host and in the container). */
 export function optimumArgs(context: BackendContext, paths: { source: string; out: string }): string[] {
   const { options } = context;
-  const args = ['export', 'onnx', '--model', paths.source, '--task', options.task, '--device', options.device, '--dtype', options.precision];
+  const args = [
+    'export',
+    'onnx',
+    '--model',
+    paths.source,
+    '--task',
+    options.task,
+    '--device',
+    options.device,
+    '--dtype',
+    options.precision,
+  ];
   if (options.opset) args.push('--opset', String(options.opset));
   if (options.optimize) args.push('--optimize', options.optimize);
   args.push(paths.out);
@@ -22,7 +33,11 @@ export function optimumArgs(context: BackendContext, paths: { source: string; ou
 async function steps(context: BackendContext): Promise<CompileStep[]> {
   const host = context.options.image ? null : await which('optimum-cli');
   if (host) {
-    const plan: CommandPlan = { name: 'optimum-export', file: 'optimum-cli', argv: optimumArgs(context, { source: context.sourceDir, out: context.workDir }) };
+    const plan: CommandPlan = {
+      name: 'optimum-export',
+      file: 'optimum-cli',
+      argv: optimumArgs(context, { source: context.sourceDir, out: context.workDir }),
+    };
     return [{ name: plan.name, kind: 'command', plan }];
   }
   // No optimum-cli on this machine: run the pinned optimum in a container, mounting only the source (read-only)
@@ -39,7 +54,12 @@ async function steps(context: BackendContext): Promise<CompileStep[]> {
     env: { HOME: '/tmp', PIP_NO_CACHE_DIR: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1' },
     ...(context.options.device === 'cuda' ? { gpus: 'all' as const } : {}),
     entrypoint: 'sh',
-    args: ['-c', `pip install --quiet --user 'optimum[exporters]==${OPTIMUM_VERSION}' && PATH=$HOME/.local/bin:$PATH exec "$@"`, 'optimum', ...cli],
+    args: [
+      '-c',
+      `pip install --quiet --user 'optimum[exporters]==${OPTIMUM_VERSION}' && PATH=$HOME/.local/bin:$PATH exec "$@"`,
+      'optimum',
+      ...cli,
+    ],
   };
   return [{ name: spec.name, kind: 'docker', spec, plan: dockerRunPlan(spec) }];
 }
@@ -62,11 +82,15 @@ export const optimumBackend: Backend = {
   unsupported(config, options) {
     const type = modelType(config);
     if (!type) return 'the source has no config.json with model_type: optimum exports transformers checkpoints';
-    if (options.task.startsWith('text-generation') && !OPTIMUM_DECODERS.has(type)) return `optimum ${OPTIMUM_VERSION} cannot export model_type ${type} for ${options.task}`;
-    if (options.optimize && !OPTIMUM_OPTIMIZABLE.has(type)) return `--optimize ${options.optimize} is not available for model_type ${type} (ONNX Runtime's optimizer supports ${[...OPTIMUM_OPTIMIZABLE].join(', ')})`;
-    if (options.optimize && !/^O[1-4]$/.test(options.optimize)) return `--optimize for optimum must be O1, O2, O3 or O4, got ${options.optimize}`;
+    if (options.task.startsWith('text-generation') && !OPTIMUM_DECODERS.has(type))
+      return `optimum ${OPTIMUM_VERSION} cannot export model_type ${type} for ${options.task}`;
+    if (options.optimize && !OPTIMUM_OPTIMIZABLE.has(type))
+      return `--optimize ${options.optimize} is not available for model_type ${type} (ONNX Runtime's optimizer supports ${[...OPTIMUM_OPTIMIZABLE].join(', ')})`;
+    if (options.optimize && !/^O[1-4]$/.test(options.optimize))
+      return `--optimize for optimum must be O1, O2, O3 or O4, got ${options.optimize}`;
     if (options.precision === 'int8') return 'optimum export has no int8 dtype; quantize after export';
-    if (options.precision === 'fp16' && options.device !== 'cuda') return 'optimum exports fp16 only with --device cuda';
+    if (options.precision === 'fp16' && options.device !== 'cuda')
+      return 'optimum exports fp16 only with --device cuda';
     return null;
   },
 
@@ -79,7 +103,11 @@ export const optimumBackend: Backend = {
       output += chunk;
       context.options.onProgress?.(chunk.trimEnd().split('\n').pop() ?? '');
     };
-    const runOptions = { ...(context.options.signal ? { signal: context.options.signal } : {}), onStderr: collect, onStdout: collect };
+    const runOptions = {
+      ...(context.options.signal ? { signal: context.options.signal } : {}),
+      onStderr: collect,
+      onStdout: collect,
+    };
     if (step!.kind === 'docker') await runContainer(step!.spec, runOptions);
     else if (step!.kind === 'command') await runPlan(step!.plan, runOptions);
     const problems = accuracyProblems(output);
@@ -96,8 +124,16 @@ export const optimumBackend: Backend = {
     return {
       tools: { optimum: OPTIMUM_VERSION, ...(step!.kind === 'docker' ? { image: step!.spec.image } : {}) },
       hardware: { portable: context.options.device === 'cpu', device: context.options.device, gpu: null },
-      validation: { passed: true, method: 'optimum export validation (no tolerance warnings) + generation in the llmops engine', generatedTokens: generation.tokenIds.length },
-      options: { optimize: context.options.optimize ?? null, opset: context.options.opset ?? null, runner: step!.kind === 'docker' ? 'docker' : 'host' },
+      validation: {
+        passed: true,
+        method: 'optimum export validation (no tolerance warnings) + generation in the llmops engine',
+        generatedTokens: generation.tokenIds.length,
+      },
+      options: {
+        optimize: context.options.optimize ?? null,
+        opset: context.options.opset ?? null,
+        runner: step!.kind === 'docker' ? 'docker' : 'host',
+      },
       warnings: [],
     };
   },

@@ -16,29 +16,42 @@ const LEVELS = {
 type Level = keyof typeof LEVELS;
 
 // Files a model directory carries besides the graph: the engine, scaffold and transformers.js read them.
-const SIDE_FILES = /^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map|preprocessor_config|added_tokens|vocab|merges|chat_template)\.(json|txt|jinja)$/;
+const SIDE_FILES =
+  /^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map|preprocessor_config|added_tokens|vocab|merges|chat_template)\.(json|txt|jinja)$/;
 
 export const ortBackend: Backend = {
   name: 'ort',
 
   unsupported(_config, options) {
-    if (options.precision !== 'fp32') return `the ort backend optimizes the graph as it is (fp32); for ${options.precision}, export with --backend optimum --precision ${options.precision}`;
-    if (options.device !== 'cpu') return 'the ort backend optimizes portably on the CPU; GPU-specific builds use --backend tensorrt';
+    if (options.precision !== 'fp32')
+      return `the ort backend optimizes the graph as it is (fp32); for ${options.precision}, export with --backend optimum --precision ${options.precision}`;
+    if (options.device !== 'cpu')
+      return 'the ort backend optimizes portably on the CPU; GPU-specific builds use --backend tensorrt';
     return null;
   },
 
   async plan(context) {
     const level = parseLevel(context.options.optimize);
     return [
-      { name: 'ort-optimize', kind: 'internal', description: `onnxruntime-node: optimize the graph at level ${level} (in-process) → ${path.join(context.outDir, 'model.onnx')}` },
-      { name: 'validate', kind: 'internal', description: 'compare logits and greedy tokens of the optimized model with the source' },
+      {
+        name: 'ort-optimize',
+        kind: 'internal',
+        description: `onnxruntime-node: optimize the graph at level ${level} (in-process) → ${path.join(context.outDir, 'model.onnx')}`,
+      },
+      {
+        name: 'validate',
+        kind: 'internal',
+        description: 'compare logits and greedy tokens of the optimized model with the source',
+      },
     ];
   },
 
   async run(context: BackendContext): Promise<BackendResult> {
     const level = parseLevel(context.options.optimize);
     const files = await locateModelFiles(context.sourceDir);
-    const externalData = (await readdir(path.dirname(files.onnxPath))).includes(`${path.basename(files.onnxPath)}_data`);
+    const externalData = (await readdir(path.dirname(files.onnxPath))).includes(
+      `${path.basename(files.onnxPath)}_data`,
+    );
     const target = path.join(context.workDir, 'model.onnx');
     const session = await createSession(files.onnxPath, {
       graphOptimizationLevel: LEVELS[level].ort,
@@ -66,13 +79,21 @@ export const ortBackend: Backend = {
       hardware: { portable: LEVELS[level].portable, device: 'cpu', gpu: null },
       validation: { ...validation },
       options: { optimizationLevel: level, portable: LEVELS[level].portable, externalData },
-      warnings: LEVELS[level].portable ? [] : [`optimization level ${level} is specific to this CPU and ONNX Runtime's CPU provider (recorded as not portable)`],
+      warnings: LEVELS[level].portable
+        ? []
+        : [
+            `optimization level ${level} is specific to this CPU and ONNX Runtime's CPU provider (recorded as not portable)`,
+          ],
     };
   },
 };
 
 function parseLevel(value: string | undefined): Level {
   const level = (value ?? 'basic') as Level;
-  if (!(level in LEVELS)) throw usageError(`--optimize for the ort backend must be one of ${Object.keys(LEVELS).join(', ')}, got \`${value}\``, 'INVALID_OPTION');
+  if (!(level in LEVELS))
+    throw usageError(
+      `--optimize for the ort backend must be one of ${Object.keys(LEVELS).join(', ')}, got \`${value}\``,
+      'INVALID_OPTION',
+    );
   return level;
 }

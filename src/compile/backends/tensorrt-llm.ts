@@ -30,7 +30,16 @@ function specs(context: BackendContext): DockerRunSpec[] {
     ...common,
     name: 'trtllm-convert',
     containerName: containerName('trtllm-convert', context.outDir),
-    args: ['python3', `/app/tensorrt_llm/examples/models/core/${converter}/convert_checkpoint.py`, '--model_dir', '/model', '--output_dir', '/out/checkpoint', '--dtype', dtype],
+    args: [
+      'python3',
+      `/app/tensorrt_llm/examples/models/core/${converter}/convert_checkpoint.py`,
+      '--model_dir',
+      '/model',
+      '--output_dir',
+      '/out/checkpoint',
+      '--dtype',
+      dtype,
+    ],
   };
   const maxSeq = Math.min(dims.maxPositions, 8192);
   const build: DockerRunSpec = {
@@ -39,12 +48,18 @@ function specs(context: BackendContext): DockerRunSpec[] {
     containerName: containerName('trtllm-build', context.outDir),
     args: [
       'trtllm-build',
-      '--checkpoint_dir', '/out/checkpoint',
-      '--output_dir', '/out/engine',
-      '--gemm_plugin', 'auto',
-      '--max_batch_size', '16',
-      '--max_input_len', String(Math.floor(maxSeq / 2)),
-      '--max_seq_len', String(maxSeq),
+      '--checkpoint_dir',
+      '/out/checkpoint',
+      '--output_dir',
+      '/out/engine',
+      '--gemm_plugin',
+      'auto',
+      '--max_batch_size',
+      '16',
+      '--max_input_len',
+      String(Math.floor(maxSeq / 2)),
+      '--max_seq_len',
+      String(maxSeq),
     ],
   };
   return [convert, build];
@@ -56,10 +71,12 @@ export const tensorrtLlmBackend: Backend = {
   unsupported(config, options) {
     const type = modelType(config);
     if (!type) return 'TensorRT-LLM converts transformers checkpoints: the source needs a config.json with model_type';
-    if (!TRTLLM_CONVERTERS[type]) return `TensorRT-LLM ${TRTLLM_VERSION} has no checkpoint converter for model_type ${type} (supported: ${Object.keys(TRTLLM_CONVERTERS).sort().join(', ')})`;
+    if (!TRTLLM_CONVERTERS[type])
+      return `TensorRT-LLM ${TRTLLM_VERSION} has no checkpoint converter for model_type ${type} (supported: ${Object.keys(TRTLLM_CONVERTERS).sort().join(', ')})`;
     if (!decoderDimensions(config!)) return 'config.json lacks the layer/head sizes';
     if (options.device !== 'cuda') return 'TensorRT-LLM builds for an NVIDIA GPU (--device cuda)';
-    if (options.precision === 'int8') return 'int8 weight-only quantization needs --use_weight_only; build with fp16 or bf16';
+    if (options.precision === 'int8')
+      return 'int8 weight-only quantization needs --use_weight_only; build with fp16 or bf16';
     return null;
   },
 
@@ -68,7 +85,10 @@ export const tensorrtLlmBackend: Backend = {
   },
 
   async run(context): Promise<BackendResult> {
-    const runOptions = { ...(context.options.signal ? { signal: context.options.signal } : {}), onStderr: (c: string) => context.options.onProgress?.(c.trimEnd()) };
+    const runOptions = {
+      ...(context.options.signal ? { signal: context.options.signal } : {}),
+      onStderr: (c: string) => context.options.onProgress?.(c.trimEnd()),
+    };
     for (const spec of specs(context)) await runContainer(spec, runOptions);
     const [, build] = specs(context);
     if (!build) throw new LlmopsError('internal: no build step', 'INTERNAL');
@@ -77,7 +97,9 @@ export const tensorrtLlmBackend: Backend = {
       hardware: { portable: false, device: 'cuda', gpu: null },
       validation: { passed: true, method: 'trtllm-build completed (engine serialized)' },
       options: { flow: 'legacy engine (convert_checkpoint.py + trtllm-build)', precision: context.options.precision },
-      warnings: ['the engine flow is legacy: current TensorRT-LLM compiles at serve time (llmops scaffold --template trtllm)'],
+      warnings: [
+        'the engine flow is legacy: current TensorRT-LLM compiles at serve time (llmops scaffold --template trtllm)',
+      ],
     };
   },
 };

@@ -45,7 +45,13 @@ export function lintObjects(inputs: readonly LintInput[], options: LintOptions =
       if (ignored.has(rule.id) || mirrorIds(rule).some((id) => ignored.has(id))) continue;
       if (suppressed(rule, annotations)) continue;
       for (const message of rule.check(object, { all })) {
-        findings.push({ rule: rule.id, mirrors: mirrorLabels(rule), object: refOf(object), file: file ?? null, message });
+        findings.push({
+          rule: rule.id,
+          mirrors: mirrorLabels(rule),
+          object: refOf(object),
+          file: file ?? null,
+          message,
+        });
       }
     }
   }
@@ -80,7 +86,10 @@ function mirrorLabels(rule: Rule): string[] {
 }
 
 function list(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 function suppressed(rule: Rule, annotations: Record<string, string>): boolean {

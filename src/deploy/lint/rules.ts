@@ -5,7 +5,11 @@
 
 import { isPinnedImage } from '../../k8s/image.js';
 
-export type Manifest = { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown; annotations?: Record<string, unknown> } } & Record<string, unknown>;
+export type Manifest = {
+  apiVersion?: unknown;
+  kind?: unknown;
+  metadata?: { name?: unknown; namespace?: unknown; annotations?: Record<string, unknown> };
+} & Record<string, unknown>;
 
 export interface Mirrors {
   kubeScore?: string[];
@@ -41,8 +45,26 @@ const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Repli
 export function podsOf(object: Manifest): PodLike[] {
   const o = object as Any;
   const kind = String(object.kind);
-  if (WORKLOAD_KINDS.has(kind)) return o.spec?.template?.spec ? [{ spec: o.spec.template.spec, templateAnnotations: o.spec.template.metadata?.annotations ?? {}, serving: true }] : [];
-  if (kind === 'Job') return o.spec?.template?.spec ? [{ spec: o.spec.template.spec, templateAnnotations: o.spec.template.metadata?.annotations ?? {}, serving: false }] : [];
+  if (WORKLOAD_KINDS.has(kind))
+    return o.spec?.template?.spec
+      ? [
+          {
+            spec: o.spec.template.spec,
+            templateAnnotations: o.spec.template.metadata?.annotations ?? {},
+            serving: true,
+          },
+        ]
+      : [];
+  if (kind === 'Job')
+    return o.spec?.template?.spec
+      ? [
+          {
+            spec: o.spec.template.spec,
+            templateAnnotations: o.spec.template.metadata?.annotations ?? {},
+            serving: false,
+          },
+        ]
+      : [];
   if (kind === 'CronJob') {
     const t = o.spec?.jobTemplate?.spec?.template;
     return t?.spec ? [{ spec: t.spec, templateAnnotations: t.metadata?.annotations ?? {}, serving: false }] : [];
@@ -50,7 +72,9 @@ export function podsOf(object: Manifest): PodLike[] {
   if (kind === 'Pod') return o.spec ? [{ spec: o.spec, templateAnnotations: {}, serving: true }] : [];
   if (kind === 'SeldonDeployment') {
     // The Seldon operator adds its own probes and wraps the containers: probe rules do not apply.
-    return (o.spec?.predictors ?? []).flatMap((p: Any) => (p.componentSpecs ?? []).map((c: Any) => ({ spec: c.spec ?? {}, templateAnnotations: {}, serving: false })));
+    return (o.spec?.predictors ?? []).flatMap((p: Any) =>
+      (p.componentSpecs ?? []).map((c: Any) => ({ spec: c.spec ?? {}, templateAnnotations: {}, serving: false })),
+    );
   }
   return [];
 }
@@ -111,7 +135,11 @@ function autoscalersOf(object: Manifest, all: readonly Manifest[]): Manifest[] {
     const ref = (a as Any).spec?.scaleTargetRef;
     if (!ref) return false;
     const kind = ref.kind ?? 'Deployment';
-    return (a.kind === 'HorizontalPodAutoscaler' || a.kind === 'ScaledObject') && kind === object.kind && ref.name === object.metadata?.name;
+    return (
+      (a.kind === 'HorizontalPodAutoscaler' || a.kind === 'ScaledObject') &&
+      kind === object.kind &&
+      ref.name === object.metadata?.name
+    );
   });
 }
 
@@ -137,13 +165,21 @@ export const RULES: Rule[] = [
     id: 'image-tag',
     description: 'images are pinned: a tag other than latest, or a digest',
     mirrors: { kubeScore: ['container-image-tag'], polaris: ['tagNotSpecified'], kubeLinter: ['latest-tag'] },
-    check: perContainer((c) => (typeof c.image === 'string' && isPinnedImage(c.image) ? null : `container ${c.name}: image \`${c.image}\` is not pinned (use a version tag or a digest)`)),
+    check: perContainer((c) =>
+      typeof c.image === 'string' && isPinnedImage(c.image)
+        ? null
+        : `container ${c.name}: image \`${c.image}\` is not pinned (use a version tag or a digest)`,
+    ),
   },
   {
     id: 'image-pull-policy',
     description: 'imagePullPolicy is Always, so a moved tag cannot serve stale bits on some nodes',
     mirrors: { kubeScore: ['container-image-pull-policy'], polaris: ['pullPolicyNotAlways'] },
-    check: perContainer((c) => (c.imagePullPolicy === 'Always' || /@sha256:/.test(String(c.image)) ? null : `container ${c.name}: imagePullPolicy is ${c.imagePullPolicy ?? 'unset'}, not Always`)),
+    check: perContainer((c) =>
+      c.imagePullPolicy === 'Always' || /@sha256:/.test(String(c.image))
+        ? null
+        : `container ${c.name}: imagePullPolicy is ${c.imagePullPolicy ?? 'unset'}, not Always`,
+    ),
   },
   {
     id: 'resources',
@@ -166,7 +202,8 @@ export const RULES: Rule[] = [
     description: 'ephemeral-storage request and limit are set (a filling cache must not evict its neighbours)',
     mirrors: { kubeScore: ['container-ephemeral-storage-request-and-limit'] },
     check: perContainer((c) =>
-      c.resources?.requests?.['ephemeral-storage'] !== undefined && c.resources?.limits?.['ephemeral-storage'] !== undefined
+      c.resources?.requests?.['ephemeral-storage'] !== undefined &&
+      c.resources?.limits?.['ephemeral-storage'] !== undefined
         ? null
         : `container ${c.name}: no ephemeral-storage request and limit`,
     ),
@@ -177,7 +214,9 @@ export const RULES: Rule[] = [
     mirrors: { polaris: ['runAsRootAllowed'], kubeLinter: ['run-as-non-root'] },
     check: perContainer((c, pod) => {
       const user = effective(c, pod, 'runAsUser');
-      return effective(c, pod, 'runAsNonRoot') === true || (typeof user === 'number' && user > 0) ? null : `container ${c.name}: may run as root (set runAsNonRoot: true)`;
+      return effective(c, pod, 'runAsNonRoot') === true || (typeof user === 'number' && user > 0)
+        ? null
+        : `container ${c.name}: may run as root (set runAsNonRoot: true)`;
     }),
   },
   {
@@ -196,19 +235,35 @@ export const RULES: Rule[] = [
     id: 'privilege-escalation',
     description: 'allowPrivilegeEscalation is false',
     mirrors: { polaris: ['privilegeEscalationAllowed'], kubeLinter: ['privilege-escalation-container'] },
-    check: perContainer((c) => (c.securityContext?.allowPrivilegeEscalation === false ? null : `container ${c.name}: allowPrivilegeEscalation is not false`)),
+    check: perContainer((c) =>
+      c.securityContext?.allowPrivilegeEscalation === false
+        ? null
+        : `container ${c.name}: allowPrivilegeEscalation is not false`,
+    ),
   },
   {
     id: 'privileged',
     description: 'containers are not privileged',
-    mirrors: { kubeScore: ['container-security-context-privileged'], polaris: ['runAsPrivileged'], kubeLinter: ['privileged-container'] },
-    check: perContainer((c) => (c.securityContext?.privileged === true ? `container ${c.name}: runs privileged` : null)),
+    mirrors: {
+      kubeScore: ['container-security-context-privileged'],
+      polaris: ['runAsPrivileged'],
+      kubeLinter: ['privileged-container'],
+    },
+    check: perContainer((c) =>
+      c.securityContext?.privileged === true ? `container ${c.name}: runs privileged` : null,
+    ),
   },
   {
     id: 'read-only-root-filesystem',
     description: 'the root filesystem is read-only (scratch space comes from emptyDirs)',
-    mirrors: { kubeScore: ['container-security-context-readonlyrootfilesystem'], polaris: ['notReadOnlyRootFilesystem'], kubeLinter: ['no-read-only-root-fs'] },
-    check: perContainer((c) => (c.securityContext?.readOnlyRootFilesystem === true ? null : `container ${c.name}: root filesystem is writable`)),
+    mirrors: {
+      kubeScore: ['container-security-context-readonlyrootfilesystem'],
+      polaris: ['notReadOnlyRootFilesystem'],
+      kubeLinter: ['no-read-only-root-fs'],
+    },
+    check: perContainer((c) =>
+      c.securityContext?.readOnlyRootFilesystem === true ? null : `container ${c.name}: root filesystem is writable`,
+    ),
   },
   {
     id: 'drop-capabilities',
@@ -232,7 +287,11 @@ export const RULES: Rule[] = [
   {
     id: 'probes',
     description: 'serving containers have readiness and liveness probes',
-    mirrors: { kubeScore: ['pod-probes'], polaris: ['readinessProbeMissing', 'livenessProbeMissing'], kubeLinter: ['no-readiness-probe', 'no-liveness-probe'] },
+    mirrors: {
+      kubeScore: ['pod-probes'],
+      polaris: ['readinessProbeMissing', 'livenessProbeMissing'],
+      kubeLinter: ['no-readiness-probe', 'no-liveness-probe'],
+    },
     check: (object) =>
       podsOf(object)
         .filter((pod) => pod.serving)
@@ -249,7 +308,10 @@ export const RULES: Rule[] = [
     check: (object) =>
       podsOf(object)
         .flatMap((pod) => mainContainers(pod))
-        .filter((c) => c.readinessProbe && c.livenessProbe && JSON.stringify(c.readinessProbe) === JSON.stringify(c.livenessProbe))
+        .filter(
+          (c) =>
+            c.readinessProbe && c.livenessProbe && JSON.stringify(c.readinessProbe) === JSON.stringify(c.livenessProbe),
+        )
         .map((c) => `container ${c.name}: readiness and liveness probes are identical`),
   },
   {
@@ -257,15 +319,22 @@ export const RULES: Rule[] = [
     description: 'secrets come from Secret references, never literal environment values',
     mirrors: { polaris: ['sensitiveContainerEnvVar'], kubeLinter: ['env-var-secret'] },
     check: perContainer((c) => {
-      const bad = (c.env ?? []).filter((e: Any) => SECRET_ENV.test(String(e.name)) && typeof e.value === 'string' && e.value !== '');
-      return bad.length === 0 ? null : `container ${c.name}: ${bad.map((e: Any) => e.name).join(', ')} set from a literal value (use valueFrom.secretKeyRef)`;
+      const bad = (c.env ?? []).filter(
+        (e: Any) => SECRET_ENV.test(String(e.name)) && typeof e.value === 'string' && e.value !== '',
+      );
+      return bad.length === 0
+        ? null
+        : `container ${c.name}: ${bad.map((e: Any) => e.name).join(', ')} set from a literal value (use valueFrom.secretKeyRef)`;
     }),
   },
   {
     id: 'automount-service-account-token',
     description: 'the API token is not mounted into pods that do not call the API',
     mirrors: { polaris: ['automountServiceAccountToken'] },
-    check: (object) => podsOf(object).filter((pod) => pod.spec.automountServiceAccountToken !== false).map(() => 'pod mounts a service account token (set automountServiceAccountToken: false)'),
+    check: (object) =>
+      podsOf(object)
+        .filter((pod) => pod.spec.automountServiceAccountToken !== false)
+        .map(() => 'pod mounts a service account token (set automountServiceAccountToken: false)'),
   },
   {
     id: 'default-service-account',
@@ -279,9 +348,14 @@ export const RULES: Rule[] = [
   {
     id: 'host-namespaces',
     description: 'no host network, PID or IPC namespace',
-    mirrors: { polaris: ['hostNetworkSet', 'hostPIDSet', 'hostIPCSet'], kubeLinter: ['host-network', 'host-pid', 'host-ipc'] },
+    mirrors: {
+      polaris: ['hostNetworkSet', 'hostPIDSet', 'hostIPCSet'],
+      kubeLinter: ['host-network', 'host-pid', 'host-ipc'],
+    },
     check: (object) =>
-      podsOf(object).flatMap((pod) => ['hostNetwork', 'hostPID', 'hostIPC'].filter((key) => pod.spec[key] === true).map((key) => `pod sets ${key}`)),
+      podsOf(object).flatMap((pod) =>
+        ['hostNetwork', 'hostPID', 'hostIPC'].filter((key) => pod.spec[key] === true).map((key) => `pod sets ${key}`),
+      ),
   },
   {
     id: 'gpu-toleration',
@@ -290,7 +364,12 @@ export const RULES: Rule[] = [
     check: (object) =>
       podsOf(object)
         .filter(podUsesGpu)
-        .filter((pod) => !(pod.spec.tolerations ?? []).some((t: Any) => t.key === 'nvidia.com/gpu' || (t.operator === 'Exists' && !t.key)))
+        .filter(
+          (pod) =>
+            !(pod.spec.tolerations ?? []).some(
+              (t: Any) => t.key === 'nvidia.com/gpu' || (t.operator === 'Exists' && !t.key),
+            ),
+        )
         .map(() => 'pod requests a GPU but does not tolerate the nvidia.com/gpu taint'),
   },
   {
@@ -325,11 +404,16 @@ export const RULES: Rule[] = [
       if (!pods.some(podUsesGpu)) return [];
       if (spec.strategy?.type === 'Recreate') return [];
       const ru = spec.strategy?.rollingUpdate;
-      if (!ru) return ['GPU Deployment uses the default rolling update (25% surge): set strategy.rollingUpdate.maxSurge ≤ 1 and an explicit maxUnavailable'];
+      if (!ru)
+        return [
+          'GPU Deployment uses the default rolling update (25% surge): set strategy.rollingUpdate.maxSurge ≤ 1 and an explicit maxUnavailable',
+        ];
       const out: string[] = [];
-      if (typeof ru.maxSurge !== 'number' || ru.maxSurge > 1) out.push(`GPU Deployment surges by ${String(ru.maxSurge)}: use maxSurge 0 or 1`);
+      if (typeof ru.maxSurge !== 'number' || ru.maxSurge > 1)
+        out.push(`GPU Deployment surges by ${String(ru.maxSurge)}: use maxSurge 0 or 1`);
       if (ru.maxUnavailable === undefined) out.push('GPU Deployment leaves maxUnavailable implicit (25%)');
-      if (ru.maxSurge === 0 && (ru.maxUnavailable === 0 || ru.maxUnavailable === '0%')) out.push('maxSurge and maxUnavailable are both 0: the rollout cannot progress');
+      if (ru.maxSurge === 0 && (ru.maxUnavailable === 0 || ru.maxUnavailable === '0%'))
+        out.push('maxSurge and maxUnavailable are both 0: the rollout cannot progress');
       return out;
     },
   },
@@ -341,43 +425,73 @@ export const RULES: Rule[] = [
       podsOf(object).flatMap((pod) => {
         const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
         return mainContainers(pod)
-          .filter((c) => typeof c.lifecycle?.preStop?.sleep?.seconds === 'number' && c.lifecycle.preStop.sleep.seconds >= grace)
-          .map((c) => `container ${c.name}: preStop sleep ${c.lifecycle.preStop.sleep.seconds} s uses the whole grace period of ${grace} s (nothing left to drain)`);
+          .filter(
+            (c) =>
+              typeof c.lifecycle?.preStop?.sleep?.seconds === 'number' && c.lifecycle.preStop.sleep.seconds >= grace,
+          )
+          .map(
+            (c) =>
+              `container ${c.name}: preStop sleep ${c.lifecycle.preStop.sleep.seconds} s uses the whole grace period of ${grace} s (nothing left to drain)`,
+          );
       }),
   },
   {
     id: 'pod-disruption-budget',
     description: 'Deployments and StatefulSets have a PodDisruptionBudget',
-    mirrors: { kubeScore: ['deployment-has-poddisruptionbudget', 'statefulset-has-poddisruptionbudget'], polaris: ['missingPodDisruptionBudget'] },
+    mirrors: {
+      kubeScore: ['deployment-has-poddisruptionbudget', 'statefulset-has-poddisruptionbudget'],
+      polaris: ['missingPodDisruptionBudget'],
+    },
     check: (object, { all }) => {
       if (!isWorkload(object)) return [];
       const labels = templateLabels(object);
-      const covered = all.some((p) => p.kind === 'PodDisruptionBudget' && sameNamespace(p, object) && matches((p as Any).spec?.selector?.matchLabels, labels));
+      const covered = all.some(
+        (p) =>
+          p.kind === 'PodDisruptionBudget' &&
+          sameNamespace(p, object) &&
+          matches((p as Any).spec?.selector?.matchLabels, labels),
+      );
       return covered ? [] : ['no PodDisruptionBudget selects its pods'];
     },
   },
   {
     id: 'pdb-allows-eviction',
     description: 'a PodDisruptionBudget lets at least one pod be evicted (or node drains hang)',
-    mirrors: { kubeScore: ['poddisruptionbudget-has-policy'], polaris: ['pdbDisruptionsIsZero'], kubeLinter: ['pdb-max-unavailable'] },
+    mirrors: {
+      kubeScore: ['poddisruptionbudget-has-policy'],
+      polaris: ['pdbDisruptionsIsZero'],
+      kubeLinter: ['pdb-max-unavailable'],
+    },
     check: (object) => {
       if (object.kind !== 'PodDisruptionBudget') return [];
       const spec = (object as Any).spec ?? {};
-      if (spec.maxUnavailable === undefined && spec.minAvailable === undefined) return ['sets neither maxUnavailable nor minAvailable'];
-      if (spec.maxUnavailable === 0 || spec.maxUnavailable === '0%' || spec.minAvailable === '100%') return ['allows no disruption: node drains will hang'];
+      if (spec.maxUnavailable === undefined && spec.minAvailable === undefined)
+        return ['sets neither maxUnavailable nor minAvailable'];
+      if (spec.maxUnavailable === 0 || spec.maxUnavailable === '0%' || spec.minAvailable === '100%')
+        return ['allows no disruption: node drains will hang'];
       return [];
     },
   },
   {
     id: 'anti-affinity',
     description: 'replicas spread across nodes (pod anti-affinity or topology spread)',
-    mirrors: { kubeScore: ['deployment-has-host-podantiaffinity', 'statefulset-has-host-podantiaffinity'], polaris: ['topologySpreadConstraint'], kubeLinter: ['no-anti-affinity'] },
+    mirrors: {
+      kubeScore: ['deployment-has-host-podantiaffinity', 'statefulset-has-host-podantiaffinity'],
+      polaris: ['topologySpreadConstraint'],
+      kubeLinter: ['no-anti-affinity'],
+    },
     check: (object) => {
       if (!isWorkload(object)) return [];
       const spec = (object as Any).spec?.template?.spec ?? {};
       const anti = spec.affinity?.podAntiAffinity;
-      const hasAnti = [...(anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []), ...(anti?.requiredDuringSchedulingIgnoredDuringExecution ?? [])].length > 0;
-      return hasAnti || (spec.topologySpreadConstraints ?? []).length > 0 ? [] : ['pods may all land on one node (no pod anti-affinity or topology spread)'];
+      const hasAnti =
+        [
+          ...(anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []),
+          ...(anti?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+        ].length > 0;
+      return hasAnti || (spec.topologySpreadConstraints ?? []).length > 0
+        ? []
+        : ['pods may all land on one node (no pod anti-affinity or topology spread)'];
     },
   },
   {
@@ -416,7 +530,9 @@ export const RULES: Rule[] = [
       if (!selector || (object as Any).spec?.type === 'ExternalName') return [];
       const workloads = all.filter((w) => WORKLOAD_KINDS.has(String(w.kind)) && sameNamespace(w, object));
       if (workloads.length === 0) return [];
-      return workloads.some((w) => matches(selector, templateLabels(w))) ? [] : ['selects no pods of the workloads given'];
+      return workloads.some((w) => matches(selector, templateLabels(w)))
+        ? []
+        : ['selects no pods of the workloads given'];
     },
   },
   {
@@ -429,14 +545,19 @@ export const RULES: Rule[] = [
       const kind = ref.kind ?? 'Deployment';
       const candidates = all.filter((w) => WORKLOAD_KINDS.has(String(w.kind)) && sameNamespace(w, object));
       if (candidates.length === 0) return [];
-      return candidates.some((w) => w.kind === kind && w.metadata?.name === ref.name) ? [] : [`targets ${kind}/${String(ref.name)}, which is not among the objects`];
+      return candidates.some((w) => w.kind === kind && w.metadata?.name === ref.name)
+        ? []
+        : [`targets ${kind}/${String(ref.name)}, which is not among the objects`];
     },
   },
   {
     id: 'autoscaler-min-replicas',
     description: 'a ScaledObject sets minReplicaCount explicitly (KEDA defaults to 0)',
     mirrors: {},
-    check: (object) => (object.kind === 'ScaledObject' && (object as Any).spec?.minReplicaCount === undefined ? ['minReplicaCount is unset: KEDA would scale to zero'] : []),
+    check: (object) =>
+      object.kind === 'ScaledObject' && (object as Any).spec?.minReplicaCount === undefined
+        ? ['minReplicaCount is unset: KEDA would scale to zero']
+        : [],
   },
   {
     id: 'scale-down-window',
@@ -445,13 +566,18 @@ export const RULES: Rule[] = [
     check: (object, { all }) => {
       if (object.kind !== 'HorizontalPodAutoscaler' && object.kind !== 'ScaledObject') return [];
       const window = behaviorOf(object)?.scaleDown?.stabilizationWindowSeconds;
-      if (typeof window !== 'number') return [`no scale-down stabilization window (the HPA default is 300 s, shorter than a GPU pod's start)`];
+      if (typeof window !== 'number')
+        return [`no scale-down stabilization window (the HPA default is 300 s, shorter than a GPU pod's start)`];
       const out: string[] = [];
-      if (window < MIN_SCALE_DOWN_WINDOW_SECONDS) out.push(`scale-down stabilization ${window} s is under ${MIN_SCALE_DOWN_WINDOW_SECONDS} s`);
+      if (window < MIN_SCALE_DOWN_WINDOW_SECONDS)
+        out.push(`scale-down stabilization ${window} s is under ${MIN_SCALE_DOWN_WINDOW_SECONDS} s`);
       const ref = (object as Any).spec?.scaleTargetRef ?? {};
-      const target = all.find((w) => w.kind === (ref.kind ?? 'Deployment') && w.metadata?.name === ref.name && sameNamespace(w, object));
+      const target = all.find(
+        (w) => w.kind === (ref.kind ?? 'Deployment') && w.metadata?.name === ref.name && sameNamespace(w, object),
+      );
       const budget = target ? startupBudgetSeconds(target) : null;
-      if (budget !== null && window < budget) out.push(`scale-down stabilization ${window} s is shorter than the target's start budget of ${budget} s`);
+      if (budget !== null && window < budget)
+        out.push(`scale-down stabilization ${window} s is shorter than the target's start budget of ${budget} s`);
       return out;
     },
   },
@@ -462,14 +588,18 @@ export const RULES: Rule[] = [
     check: (object, { all }) => {
       if (object.kind !== 'HorizontalPodAutoscaler' && object.kind !== 'ScaledObject') return [];
       const ref = (object as Any).spec?.scaleTargetRef ?? {};
-      const target = all.find((w) => w.kind === (ref.kind ?? 'Deployment') && w.metadata?.name === ref.name && sameNamespace(w, object));
+      const target = all.find(
+        (w) => w.kind === (ref.kind ?? 'Deployment') && w.metadata?.name === ref.name && sameNamespace(w, object),
+      );
       if (!target || !podsOf(target).some(podUsesGpu)) return [];
       const spec = (object as Any).spec ?? {};
       const resourceMetric =
         object.kind === 'ScaledObject'
           ? (spec.triggers ?? []).some((t: Any) => t.type === 'cpu' || t.type === 'memory')
           : (spec.metrics ?? []).some((m: Any) => m.type === 'Resource' || m.type === 'ContainerResource');
-      return resourceMetric ? ['scales a GPU workload on CPU or memory: use queue depth, GPU utilization or KV-cache usage'] : [];
+      return resourceMetric
+        ? ['scales a GPU workload on CPU or memory: use queue depth, GPU utilization or KV-cache usage']
+        : [];
     },
   },
 ];

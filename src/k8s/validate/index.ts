@@ -3,7 +3,16 @@ import { objectRef, type KubeObject } from '../objects.js';
 import { QUANTITY } from '../quantity.js';
 import type { SchemaSet } from './schemas.js';
 
-export { loadSchemaDir, loadBundledSchemas, loadCrdDir, subsetSchemas, withCrds, BUNDLED_SCHEMAS, REPO_CRDS, type SchemaSet } from './schemas.js';
+export {
+  loadSchemaDir,
+  loadBundledSchemas,
+  loadCrdDir,
+  subsetSchemas,
+  withCrds,
+  BUNDLED_SCHEMAS,
+  REPO_CRDS,
+  type SchemaSet,
+} from './schemas.js';
 
 export interface SchemaError {
   object: string;
@@ -30,8 +39,12 @@ export class StrictValidator {
     this.ajv = ajv;
     this.gvk = set.gvk;
     const definitions = closeSchema(set.definitions) as Record<string, unknown>;
-    definitions['io.k8s.apimachinery.pkg.api.resource.Quantity'] = { anyOf: [{ type: 'number' }, { type: 'string', pattern: QUANTITY.source }] };
-    definitions['io.k8s.apimachinery.pkg.util.intstr.IntOrString'] = { anyOf: [{ type: 'integer' }, { type: 'string' }] };
+    definitions['io.k8s.apimachinery.pkg.api.resource.Quantity'] = {
+      anyOf: [{ type: 'number' }, { type: 'string', pattern: QUANTITY.source }],
+    };
+    definitions['io.k8s.apimachinery.pkg.util.intstr.IntOrString'] = {
+      anyOf: [{ type: 'integer' }, { type: 'string' }],
+    };
     ajv.addSchema({ $id: K8S_ID, definitions });
     for (const crd of set.crds) {
       const id = `crd-${crd.apiVersion.replace(/[^a-z0-9]/gi, '-')}-${crd.kind}.json`;
@@ -44,13 +57,24 @@ export class StrictValidator {
 
   static async create(set: SchemaSet): Promise<StrictValidator> {
     const { Ajv } = await import('ajv');
-    const int32 = { type: 'number' as const, validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 };
+    const int32 = {
+      type: 'number' as const,
+      validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
+    };
     const any = { type: 'string' as const, validate: () => true };
     const ajv = new Ajv({
       strict: false,
       allErrors: true,
       unicodeRegExp: false,
-      formats: { int32, int64: { type: 'number', validate: Number.isInteger }, double: true, float: true, byte: any, 'date-time': any, 'int-or-string': true },
+      formats: {
+        int32,
+        int64: { type: 'number', validate: Number.isInteger },
+        double: true,
+        float: true,
+        byte: any,
+        'date-time': any,
+        'int-or-string': true,
+      },
     });
     return new StrictValidator(ajv, set);
   }
@@ -69,18 +93,29 @@ export class StrictValidator {
       const definition = this.gvk[key];
       const crdId = this.crdIds.get(key);
       const schemaRef = definition ? `${K8S_ID}#/definitions/${definition}` : crdId;
-      if (!schemaRef) return [{ object: ref, path: '', message: `no schema for apiVersion ${String(object?.apiVersion)} kind ${String(object?.kind)}` }];
+      if (!schemaRef)
+        return [
+          {
+            object: ref,
+            path: '',
+            message: `no schema for apiVersion ${String(object?.apiVersion)} kind ${String(object?.kind)}`,
+          },
+        ];
       validate = this.ajv.getSchema(schemaRef)!;
       this.compiled.set(key, validate);
     }
     if (validate(object)) return [];
-    return dedupe((validate.errors ?? []).map((error) => ({ object: ref, path: error.instancePath, message: describe(error) })));
+    return dedupe(
+      (validate.errors ?? []).map((error) => ({ object: ref, path: error.instancePath, message: describe(error) })),
+    );
   }
 }
 
 function describe(error: ErrorObject): string {
-  if (error.keyword === 'additionalProperties') return `unknown field \`${String((error.params as { additionalProperty: string }).additionalProperty)}\``;
-  if (error.keyword === 'required') return `missing required field \`${String((error.params as { missingProperty: string }).missingProperty)}\``;
+  if (error.keyword === 'additionalProperties')
+    return `unknown field \`${String((error.params as { additionalProperty: string }).additionalProperty)}\``;
+  if (error.keyword === 'required')
+    return `missing required field \`${String((error.params as { missingProperty: string }).missingProperty)}\``;
   return error.message ?? error.keyword;
 }
 
@@ -111,12 +146,18 @@ export function closeSchema(node: unknown): unknown {
   for (const [key, value] of Object.entries(schema)) {
     if (key === 'description') continue;
     if (key === 'properties' || key === 'definitions' || key === 'patternProperties') {
-      out[key] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([name, inner]) => [name, closeSchema(inner)]));
+      out[key] = Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).map(([name, inner]) => [name, closeSchema(inner)]),
+      );
     } else {
       out[key] = closeSchema(value);
     }
   }
-  if (out.properties !== undefined && out.additionalProperties === undefined && schema['x-kubernetes-preserve-unknown-fields'] !== true) {
+  if (
+    out.properties !== undefined &&
+    out.additionalProperties === undefined &&
+    schema['x-kubernetes-preserve-unknown-fields'] !== true
+  ) {
     out.additionalProperties = false;
   }
   return out;

@@ -17,7 +17,10 @@ export async function loadSchemaDir(dir: string): Promise<SchemaSet> {
   const entries = await readdir(dir);
   const main = entries.filter((name) => /^kubernetes-v[\d.]+\.json$/.test(name)).sort()[0];
   if (!main) throw new Error(`no kubernetes-v*.json in ${dir}`);
-  const k8s = JSON.parse(await readFile(path.join(dir, main), 'utf8')) as { definitions: Record<string, unknown>; gvk: Record<string, string> };
+  const k8s = JSON.parse(await readFile(path.join(dir, main), 'utf8')) as {
+    definitions: Record<string, unknown>;
+    gvk: Record<string, string>;
+  };
   const crds = await loadCrdDir(path.join(dir, 'crds'));
   return { definitions: k8s.definitions, gvk: k8s.gvk, crds };
 }
@@ -77,6 +80,10 @@ export function subsetSchemas(set: SchemaSet, kinds: string[]): SchemaSet {
   }
   visit('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta');
   const crds = set.crds.filter((crd) => kinds.includes(`${crd.apiVersion} ${crd.kind}`));
-  const sorted = Object.fromEntries(Object.keys(definitions).sort().map((key) => [key, definitions[key]]));
+  const sorted = Object.fromEntries(
+    Object.keys(definitions)
+      .sort()
+      .map((key) => [key, definitions[key]]),
+  );
   return { definitions: sorted, gvk, crds };
 }

@@ -1,12 +1,19 @@
 /** A small Prometheus registry: counters, gauges and histograms rendered in the text exposition format. */
 
 type Labels = Record<string, string>;
-const key = (labels: Labels) => Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
+const key = (labels: Labels) =>
+  Object.entries(labels)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .join(',');
 const braces = (text: string) => (text ? `{${text}}` : '');
 
 class Counter {
   private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const k = key(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
@@ -19,7 +26,11 @@ class Counter {
 }
 
 class Gauge {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {}
   render(): string {
     return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
   }
@@ -27,7 +38,11 @@ class Gauge {
 
 class Histogram {
   private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, private readonly buckets: number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: number[],
+  ) {}
   observe(value: number, labels: Labels = {}): void {
     const k = key(labels);
     const s = this.series.get(k) ?? { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
@@ -43,7 +58,11 @@ class Histogram {
     for (const [labels, s] of [...this.series].sort(([a], [b]) => a.localeCompare(b))) {
       const prefix = labels ? `${labels},` : '';
       this.buckets.forEach((bound, i) => lines.push(`${this.name}_bucket{${prefix}le="${bound}"} ${s.counts[i]}`));
-      lines.push(`${this.name}_bucket{${prefix}le="+Inf"} ${s.count}`, `${this.name}_sum${braces(labels)} ${s.sum}`, `${this.name}_count${braces(labels)} ${s.count}`);
+      lines.push(
+        `${this.name}_bucket{${prefix}le="+Inf"} ${s.count}`,
+        `${this.name}_sum${braces(labels)} ${s.sum}`,
+        `${this.name}_count${braces(labels)} ${s.count}`,
+      );
     }
     return lines.join('\n');
   }
@@ -54,14 +73,33 @@ const STEP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 
 export class Metrics {
   readonly requests = new Counter('llmops_requests_total', 'HTTP requests by route and status code.');
-  readonly latency = new Histogram('llmops_request_duration_seconds', 'Request latency (received to last byte) by route.', LATENCY_BUCKETS);
-  readonly ttft = new Histogram('llmops_time_to_first_token_seconds', 'Time from request received to the first generated token.', LATENCY_BUCKETS);
+  readonly latency = new Histogram(
+    'llmops_request_duration_seconds',
+    'Request latency (received to last byte) by route.',
+    LATENCY_BUCKETS,
+  );
+  readonly ttft = new Histogram(
+    'llmops_time_to_first_token_seconds',
+    'Time from request received to the first generated token.',
+    LATENCY_BUCKETS,
+  );
   readonly promptTokens = new Counter('llmops_prompt_tokens_total', 'Prompt tokens processed.');
   readonly generatedTokens = new Counter('llmops_generation_tokens_total', 'Tokens generated.');
   // Per scheduling step: a prefill that takes long next to a decode is what stalls running streams (see PREFILL_CHUNK_TOKENS).
-  readonly stepDecode = new Histogram('llmops_step_decode_seconds', 'Time of the decode part of a scheduling step (steps that decoded).', STEP_BUCKETS);
-  readonly stepPrefill = new Histogram('llmops_step_prefill_seconds', 'Time of the prefill part of a scheduling step (steps that prefilled).', STEP_BUCKETS);
-  readonly stepPrefillTokens = new Counter('llmops_step_prefill_tokens_total', 'Prompt tokens prefilled by scheduling steps (whole prompts and chunks).');
+  readonly stepDecode = new Histogram(
+    'llmops_step_decode_seconds',
+    'Time of the decode part of a scheduling step (steps that decoded).',
+    STEP_BUCKETS,
+  );
+  readonly stepPrefill = new Histogram(
+    'llmops_step_prefill_seconds',
+    'Time of the prefill part of a scheduling step (steps that prefilled).',
+    STEP_BUCKETS,
+  );
+  readonly stepPrefillTokens = new Counter(
+    'llmops_step_prefill_tokens_total',
+    'Prompt tokens prefilled by scheduling steps (whole prompts and chunks).',
+  );
   private readonly gauges: Gauge[];
 
   constructor(state: { batchSize: () => number; queueDepth: () => number; waiting: () => number }) {

@@ -37,22 +37,36 @@ export interface GenerationRequest {
 
 type Body = Record<string, unknown>;
 
-const bad = (message: string, param: string) => new HttpError(400, message, 'invalid_request_error', param, 'invalid_value');
+const bad = (message: string, param: string) =>
+  new HttpError(400, message, 'invalid_request_error', param, 'invalid_value');
 
 function optionalNumber(body: Body, name: string, check: (n: number) => boolean, rule: string): number | undefined {
   const value = body[name];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) throw bad(`\`${name}\` must be ${rule}`, name);
+  if (typeof value !== 'number' || !Number.isFinite(value) || !check(value))
+    throw bad(`\`${name}\` must be ${rule}`, name);
   return value;
 }
 
 /** Validates a completions or chat body; everything a client can get wrong is a 400 naming the field. */
-export function parseGenerationRequest(body: unknown, kind: 'completions' | 'chat', defaults: { model: string; maxTokens: number }): GenerationRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the request body must be a JSON object', 'body');
+export function parseGenerationRequest(
+  body: unknown,
+  kind: 'completions' | 'chat',
+  defaults: { model: string; maxTokens: number },
+): GenerationRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw bad('the request body must be a JSON object', 'body');
   const b = body as Body;
   const model = b.model ?? defaults.model;
   if (typeof model !== 'string') throw bad('`model` must be a string', 'model');
-  if (model !== defaults.model) throw new HttpError(400, `The model \`${model}\` does not exist; this server serves \`${defaults.model}\``, 'invalid_request_error', 'model', 'model_not_found');
+  if (model !== defaults.model)
+    throw new HttpError(
+      400,
+      `The model \`${model}\` does not exist; this server serves \`${defaults.model}\``,
+      'invalid_request_error',
+      'model',
+      'model_not_found',
+    );
 
   let prompt: string | undefined;
   let messages: ChatMessage[] | undefined;
@@ -66,23 +80,32 @@ export function parseGenerationRequest(body: unknown, kind: 'completions' | 'cha
     if (!Array.isArray(m) || m.length === 0) throw bad('`messages` must be a non-empty array', 'messages');
     messages = m.map((message, index) => {
       const msg = message as Body;
-      if (typeof msg?.role !== 'string' || !['system', 'user', 'assistant', 'tool', 'developer'].includes(msg.role)) throw bad(`\`messages[${index}].role\` must be system, user, assistant, tool or developer`, 'messages');
+      if (typeof msg?.role !== 'string' || !['system', 'user', 'assistant', 'tool', 'developer'].includes(msg.role))
+        throw bad(`\`messages[${index}].role\` must be system, user, assistant, tool or developer`, 'messages');
       if (typeof msg.content !== 'string') throw bad(`\`messages[${index}].content\` must be a string`, 'messages');
       return { role: msg.role, content: msg.content };
     });
   }
-  const maxTokensField = kind === 'chat' && b.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
-  const maxTokens = optionalNumber(b, maxTokensField, (n) => Number.isInteger(n) && n > 0, 'a positive integer') ?? defaults.maxTokens;
+  const maxTokensField =
+    kind === 'chat' && b.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
+  const maxTokens =
+    optionalNumber(b, maxTokensField, (n) => Number.isInteger(n) && n > 0, 'a positive integer') ?? defaults.maxTokens;
   const temperature = optionalNumber(b, 'temperature', (n) => n >= 0 && n <= 2, 'between 0 and 2') ?? 1;
   const topP = optionalNumber(b, 'top_p', (n) => n > 0 && n <= 1, 'in (0, 1]') ?? 1;
   const seed = optionalNumber(b, 'seed', Number.isInteger, 'an integer');
   let stop: string[] = [];
   if (typeof b.stop === 'string') stop = [b.stop];
-  else if (Array.isArray(b.stop) && b.stop.every((s) => typeof s === 'string') && b.stop.length <= 4) stop = b.stop as string[];
+  else if (Array.isArray(b.stop) && b.stop.every((s) => typeof s === 'string') && b.stop.length <= 4)
+    stop = b.stop as string[];
   else if (b.stop !== undefined && b.stop !== null) throw bad('`stop` must be a string or up to 4 strings', 'stop');
-  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw bad('`stream` must be a boolean', 'stream');
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean')
+    throw bad('`stream` must be a boolean', 'stream');
   const options = b.stream_options as Body | undefined;
-  if (options !== undefined && options !== null && (typeof options !== 'object' || (options.include_usage !== undefined && typeof options.include_usage !== 'boolean'))) {
+  if (
+    options !== undefined &&
+    options !== null &&
+    (typeof options !== 'object' || (options.include_usage !== undefined && typeof options.include_usage !== 'boolean'))
+  ) {
     throw bad('`stream_options.include_usage` must be a boolean', 'stream_options');
   }
   if (b.n !== undefined && b.n !== 1) throw bad('only `n: 1` is supported', 'n');
@@ -101,5 +124,9 @@ export function parseGenerationRequest(body: unknown, kind: 'completions' | 'cha
 }
 
 export function usage(promptTokens: number, completionTokens: number): object {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
 }

@@ -13,7 +13,12 @@ export class Scheduler {
 
   constructor(
     lm: CausalLM,
-    private readonly options: { maxBatchSize: number; maxQueueWaitMs: number; maxQueue: number; prefillChunkTokens: number },
+    private readonly options: {
+      maxBatchSize: number;
+      maxQueueWaitMs: number;
+      maxQueue: number;
+      prefillChunkTokens: number;
+    },
     onStep?: (stats: StepStats) => void,
   ) {
     this.batch = lm.createBatch({

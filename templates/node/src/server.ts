@@ -20,15 +20,27 @@ export interface RunningServer {
 type Route = '/v1/completions' | '/v1/chat/completions' | '/v1/models' | '/health' | '/ready' | '/metrics' | 'other';
 
 /** Starts the OpenAI-compatible server on the model in settings.modelDir. */
-export async function startServer(settings: Settings, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<RunningServer> {
-  const lm = await CausalLM.load({ dir: settings.modelDir, provider: settings.provider, ...(settings.threads ? { threads: settings.threads } : {}) });
+export async function startServer(
+  settings: Settings,
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<RunningServer> {
+  const lm = await CausalLM.load({
+    dir: settings.modelDir,
+    provider: settings.provider,
+    ...(settings.threads ? { threads: settings.threads } : {}),
+  });
   const keys = new ApiKeys(settings.apiKeys);
   const buckets = settings.rateLimit ? new TokenBuckets(settings.rateLimit) : null;
-  const metrics = new Metrics({ batchSize: () => scheduler.active, waiting: () => scheduler.waiting, queueDepth: () => scheduler.depth });
+  const metrics = new Metrics({
+    batchSize: () => scheduler.active,
+    waiting: () => scheduler.waiting,
+    queueDepth: () => scheduler.depth,
+  });
   const scheduler = new Scheduler(lm, settings, (stats) => metrics.observeStep(stats));
   const chatTemplate = lm.tokenizer.chatTemplate ? new Template(lm.tokenizer.chatTemplate) : null;
   const promptCache = new Map<string, Generation>();
-  if (!keys.enabled) log('WARNING: API_KEYS is empty: authentication is OFF and anyone who can reach this port can use the model');
+  if (!keys.enabled)
+    log('WARNING: API_KEYS is empty: authentication is OFF and anyone who can reach this port can use the model');
   let draining = false;
   const inFlight = new Set<Promise<unknown>>();
 
@@ -39,28 +51,50 @@ export async function startServer(settings: Settings, log: (line: string) => voi
       metrics.requests.inc({ route, status: String(res.statusCode) });
       metrics.latency.observe((performance.now() - started) / 1000, { route });
     });
-    const work = handle(req, res, route, started).catch((error: unknown) => sendError(res, error instanceof HttpError ? error : internal(error, log)));
+    const work = handle(req, res, route, started).catch((error: unknown) =>
+      sendError(res, error instanceof HttpError ? error : internal(error, log)),
+    );
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work));
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse, route: Route, started: number): Promise<void> {
     if (route === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
-    if (route === '/ready' && req.method === 'GET') return sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ready', model: settings.modelName });
+    if (route === '/ready' && req.method === 'GET')
+      return sendJson(res, draining ? 503 : 200, {
+        status: draining ? 'draining' : 'ready',
+        model: settings.modelName,
+      });
     if (route === '/metrics' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       return void res.end(metrics.render());
     }
-    if (route === 'other') throw new HttpError(404, `no route ${req.method} ${req.url}`, 'invalid_request_error', null, 'not_found');
-    if (draining) throw new HttpError(503, 'the server is shutting down', 'server_error', null, 'draining', { connection: 'close' });
+    if (route === 'other')
+      throw new HttpError(404, `no route ${req.method} ${req.url}`, 'invalid_request_error', null, 'not_found');
+    if (draining)
+      throw new HttpError(503, 'the server is shutting down', 'server_error', null, 'draining', {
+        connection: 'close',
+      });
     const client = authenticate(req);
     if (route === '/v1/models' && req.method === 'GET') {
-      return sendJson(res, 200, { object: 'list', data: [{ id: settings.modelName, object: 'model', created: 0, owned_by: 'llmops' }] });
+      return sendJson(res, 200, {
+        object: 'list',
+        data: [{ id: settings.modelName, object: 'model', created: 0, owned_by: 'llmops' }],
+      });
     }
-    if (req.method !== 'POST') throw new HttpError(405, `${req.method} is not allowed on ${route}`, 'invalid_request_error');
+    if (req.method !== 'POST')
+      throw new HttpError(405, `${req.method} is not allowed on ${route}`, 'invalid_request_error');
     if (buckets) {
       const retryAfter = buckets.take(client);
-      if (retryAfter > 0) throw new HttpError(429, `rate limit exceeded: ${settings.rateLimit!.requests} requests per ${settings.rateLimit!.windowMs / 1000}s`, 'rate_limit_error', null, 'rate_limit_exceeded', { 'retry-after': String(retryAfter) });
+      if (retryAfter > 0)
+        throw new HttpError(
+          429,
+          `rate limit exceeded: ${settings.rateLimit!.requests} requests per ${settings.rateLimit!.windowMs / 1000}s`,
+          'rate_limit_error',
+          null,
+          'rate_limit_exceeded',
+          { 'retry-after': String(retryAfter) },
+        );
     }
     const body = await readJson(req, settings.maxBodyBytes);
     const kind = route === '/v1/chat/completions' ? 'chat' : 'completions';
@@ -71,7 +105,14 @@ export async function startServer(settings: Settings, log: (line: string) => voi
   function authenticate(req: IncomingMessage): string {
     if (!keys.enabled) return 'anonymous';
     const index = keys.check(req.headers.authorization);
-    if (index < 0) throw new HttpError(401, 'invalid or missing API key (Authorization: Bearer <key>)', 'authentication_error', null, 'invalid_api_key');
+    if (index < 0)
+      throw new HttpError(
+        401,
+        'invalid or missing API key (Authorization: Bearer <key>)',
+        'authentication_error',
+        null,
+        'invalid_api_key',
+      );
     return `key-${index}`;
   }
 
@@ -90,19 +131,54 @@ export async function startServer(settings: Settings, log: (line: string) => voi
     return `${messages.map((m) => `${m.role}: ${m.content}`).join('\n')}\nassistant:`;
   }
 
-  async function generate(req: IncomingMessage, res: ServerResponse, request: GenerationRequest, kind: 'chat' | 'completions', started: number): Promise<void> {
+  async function generate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    request: GenerationRequest,
+    kind: 'chat' | 'completions',
+    started: number,
+  ): Promise<void> {
     const promptIds = lm.tokenizer.encode(renderPrompt(request));
     const context = lm.contextLength;
-    if (context !== undefined && promptIds.length >= context) throw new HttpError(400, `the prompt has ${promptIds.length} tokens; the context is ${context}`, 'invalid_request_error', kind === 'chat' ? 'messages' : 'prompt', 'context_length_exceeded');
-    if (context !== undefined && promptIds.length + request.maxTokens > context) throw new HttpError(400, `max_tokens ${request.maxTokens} + ${promptIds.length} prompt tokens exceeds the context of ${context}`, 'invalid_request_error', 'max_tokens', 'context_length_exceeded');
-    if (scheduler.full) throw new HttpError(503, 'the request queue is full; retry later', 'server_error', null, 'overloaded', { 'retry-after': '1' });
+    if (context !== undefined && promptIds.length >= context)
+      throw new HttpError(
+        400,
+        `the prompt has ${promptIds.length} tokens; the context is ${context}`,
+        'invalid_request_error',
+        kind === 'chat' ? 'messages' : 'prompt',
+        'context_length_exceeded',
+      );
+    if (context !== undefined && promptIds.length + request.maxTokens > context)
+      throw new HttpError(
+        400,
+        `max_tokens ${request.maxTokens} + ${promptIds.length} prompt tokens exceeds the context of ${context}`,
+        'invalid_request_error',
+        'max_tokens',
+        'context_length_exceeded',
+      );
+    if (scheduler.full)
+      throw new HttpError(503, 'the request queue is full; retry later', 'server_error', null, 'overloaded', {
+        'retry-after': '1',
+      });
 
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const chunk = (delta: string, finish: string | null) =>
       kind === 'chat'
-        ? { id, object: 'chat.completion.chunk', created, model: request.model, choices: [{ index: 0, delta: delta ? { content: delta } : {}, logprobs: null, finish_reason: finish }] }
-        : { id, object: 'text_completion', created, model: request.model, choices: [{ index: 0, text: delta, logprobs: null, finish_reason: finish }] };
+        ? {
+            id,
+            object: 'chat.completion.chunk',
+            created,
+            model: request.model,
+            choices: [{ index: 0, delta: delta ? { content: delta } : {}, logprobs: null, finish_reason: finish }],
+          }
+        : {
+            id,
+            object: 'text_completion',
+            created,
+            model: request.model,
+            choices: [{ index: 0, text: delta, logprobs: null, finish_reason: finish }],
+          };
     const sse = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
 
     let firstToken = true;
@@ -114,12 +190,26 @@ export async function startServer(settings: Settings, log: (line: string) => voi
       if (request.stream && delta) sse(chunk(delta, null));
     };
     if (request.stream) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      if (kind === 'chat') sse({ ...chunk('', null), choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      if (kind === 'chat')
+        sse({
+          ...chunk('', null),
+          choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+        });
     }
 
     // Deterministic requests may share results (PROMPT_CACHE_SIZE > 0): identical greedy prompts give identical text.
-    const cacheKey = settings.promptCacheSize > 0 && request.temperature === 0 ? createHash('sha256').update(JSON.stringify([promptIds, request.maxTokens, request.stop])).digest('hex') : null;
+    const cacheKey =
+      settings.promptCacheSize > 0 && request.temperature === 0
+        ? createHash('sha256')
+            .update(JSON.stringify([promptIds, request.maxTokens, request.stop]))
+            .digest('hex')
+        : null;
     let generation = cacheKey ? promptCache.get(cacheKey) : undefined;
     if (generation) onText(generation.text);
     else {
@@ -150,7 +240,15 @@ export async function startServer(settings: Settings, log: (line: string) => voi
     const used = usage(promptIds.length, generation.tokenIds.length);
     if (request.stream) {
       sse(chunk('', finish));
-      if (request.includeUsage) sse({ id, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created, model: request.model, choices: [], usage: used });
+      if (request.includeUsage)
+        sse({
+          id,
+          object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
+          created,
+          model: request.model,
+          choices: [],
+          usage: used,
+        });
       res.end('data: [DONE]\n\n');
       return;
     }
@@ -158,8 +256,29 @@ export async function startServer(settings: Settings, log: (line: string) => voi
       res,
       200,
       kind === 'chat'
-        ? { id, object: 'chat.completion', created, model: request.model, choices: [{ index: 0, message: { role: 'assistant', content: generation.text }, logprobs: null, finish_reason: finish }], usage: used }
-        : { id, object: 'text_completion', created, model: request.model, choices: [{ index: 0, text: generation.text, logprobs: null, finish_reason: finish }], usage: used },
+        ? {
+            id,
+            object: 'chat.completion',
+            created,
+            model: request.model,
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: generation.text },
+                logprobs: null,
+                finish_reason: finish,
+              },
+            ],
+            usage: used,
+          }
+        : {
+            id,
+            object: 'text_completion',
+            created,
+            model: request.model,
+            choices: [{ index: 0, text: generation.text, logprobs: null, finish_reason: finish }],
+            usage: used,
+          },
     );
   }
 
@@ -170,7 +289,9 @@ export async function startServer(settings: Settings, log: (line: string) => voi
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : settings.port;
   const url = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${port}`;
-  log(`serving ${settings.modelName} (${lm.files.dir}) on ${url} — max batch ${settings.maxBatchSize}, model loaded in ${lm.loadMs.toFixed(0)} ms`);
+  log(
+    `serving ${settings.modelName} (${lm.files.dir}) on ${url} — max batch ${settings.maxBatchSize}, model loaded in ${lm.loadMs.toFixed(0)} ms`,
+  );
 
   return {
     server,
@@ -189,17 +310,37 @@ export async function startServer(settings: Settings, log: (line: string) => voi
 
 function routeOf(url: string | undefined): Route {
   const path = (url ?? '/').split('?')[0]!;
-  return (['/v1/completions', '/v1/chat/completions', '/v1/models', '/health', '/ready', '/metrics'] as const).find((route) => route === path) ?? 'other';
+  return (
+    (['/v1/completions', '/v1/chat/completions', '/v1/models', '/health', '/ready', '/metrics'] as const).find(
+      (route) => route === path,
+    ) ?? 'other'
+  );
 }
 
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new HttpError(413, `the body is larger than ${limit} bytes`, 'invalid_request_error', null, 'body_too_large', { connection: 'close' });
+  if (declared > limit)
+    throw new HttpError(
+      413,
+      `the body is larger than ${limit} bytes`,
+      'invalid_request_error',
+      null,
+      'body_too_large',
+      { connection: 'close' },
+    );
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, `the body is larger than ${limit} bytes`, 'invalid_request_error', null, 'body_too_large', { connection: 'close' });
+    if (size > limit)
+      throw new HttpError(
+        413,
+        `the body is larger than ${limit} bytes`,
+        'invalid_request_error',
+        null,
+        'body_too_large',
+        { connection: 'close' },
+      );
     chunks.push(chunk as Buffer);
   }
   try {

@@ -47,7 +47,8 @@ export function loadSettings(env: NodeJS.ProcessEnv, readFile: (path: string) =>
     rateLimit = { requests, windowMs: WINDOWS[match[2]!]!, burst: int('RATE_LIMIT_BURST', requests, 1) };
   }
   const provider = env.PROVIDER ?? 'cpu';
-  if (provider !== 'cpu' && provider !== 'cuda' && provider !== 'tensorrt') throw new Error(`PROVIDER must be cpu, cuda or tensorrt, got "${provider}"`);
+  if (provider !== 'cpu' && provider !== 'cuda' && provider !== 'tensorrt')
+    throw new Error(`PROVIDER must be cpu, cuda or tensorrt, got "${provider}"`);
   const modelDir = env.MODEL_DIR ?? 'model';
   return {
     port: int('PORT', 8000),

@@ -15,33 +15,63 @@ async function post(server: RunningServer, path: string, body: unknown, key: str
 
 describe('the model server', () => {
   let server: RunningServer;
-  const env = { PORT: '0', HOST: '127.0.0.1', MODEL_DIR: process.env.MODEL_DIR ?? 'model', API_KEYS: KEY, RATE_LIMIT: '600/minute', SHUTDOWN_TIMEOUT: '5' };
+  const env = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MODEL_DIR: process.env.MODEL_DIR ?? 'model',
+    API_KEYS: KEY,
+    RATE_LIMIT: '600/minute',
+    SHUTDOWN_TIMEOUT: '5',
+  };
   before(async () => {
-    server = await startServer(loadSettings(env, () => ''), () => undefined);
+    server = await startServer(
+      loadSettings(env, () => ''),
+      () => undefined,
+    );
   });
   after(async () => server.drain());
 
   it('answers a completion with usage and a finish reason', async () => {
     const response = await post(server, '/v1/completions', { prompt: 'Hello', max_tokens: 5, temperature: 0 });
     assert.equal(response.status, 200);
-    const body = (await response.json()) as { choices: Array<{ text: string; finish_reason: string }>; usage: { completion_tokens: number } };
+    const body = (await response.json()) as {
+      choices: Array<{ text: string; finish_reason: string }>;
+      usage: { completion_tokens: number };
+    };
     assert.equal(body.choices[0]!.finish_reason, 'length');
     assert.equal(body.usage.completion_tokens, 5);
   });
 
   it('streams SSE chunks that join to the non-streamed text, ending with [DONE] and usage when asked', async () => {
-    const plain = (await (await post(server, '/v1/completions', { prompt: 'The model', max_tokens: 8, temperature: 0 })).json()) as { choices: Array<{ text: string }> };
-    const response = await post(server, '/v1/completions', { prompt: 'The model', max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const plain = (await (
+      await post(server, '/v1/completions', { prompt: 'The model', max_tokens: 8, temperature: 0 })
+    ).json()) as { choices: Array<{ text: string }> };
+    const response = await post(server, '/v1/completions', {
+      prompt: 'The model',
+      max_tokens: 8,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     assert.equal(response.headers.get('content-type'), 'text/event-stream');
-    const events = (await response.text()).split('\n\n').filter(Boolean).map((event) => event.replace(/^data: /, ''));
+    const events = (await response.text())
+      .split('\n\n')
+      .filter(Boolean)
+      .map((event) => event.replace(/^data: /, ''));
     assert.equal(events.pop(), '[DONE]');
-    const chunks = events.map((event) => JSON.parse(event) as { choices: Array<{ text: string }>; usage?: { completion_tokens: number } });
+    const chunks = events.map(
+      (event) => JSON.parse(event) as { choices: Array<{ text: string }>; usage?: { completion_tokens: number } },
+    );
     assert.equal(chunks.pop()!.usage!.completion_tokens, 8);
     assert.equal(chunks.map((chunk) => chunk.choices[0]?.text ?? '').join(''), plain.choices[0]!.text);
   });
 
   it('serves chat completions through the chat template', async () => {
-    const response = await post(server, '/v1/chat/completions', { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0 });
+    const response = await post(server, '/v1/chat/completions', {
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 4,
+      temperature: 0,
+    });
     assert.equal(response.status, 200);
     const body = (await response.json()) as { object: string; choices: Array<{ message: { role: string } }> };
     assert.equal(body.object, 'chat.completion');
@@ -51,7 +81,14 @@ describe('the model server', () => {
   it('refuses a missing or wrong key with 401 and bad input with 400', async () => {
     assert.equal((await post(server, '/v1/completions', { prompt: 'x' }, null)).status, 401);
     assert.equal((await post(server, '/v1/completions', { prompt: 'x' }, 'wrong')).status, 401);
-    for (const body of ['{not json', { prompt: 3 }, { prompt: 'x', max_tokens: -5 }, { prompt: 'x', max_tokens: 100000 }, { prompt: 'x', model: 'other' }, { prompt: 'x', temperature: 'hot' }]) {
+    for (const body of [
+      '{not json',
+      { prompt: 3 },
+      { prompt: 'x', max_tokens: -5 },
+      { prompt: 'x', max_tokens: 100000 },
+      { prompt: 'x', model: 'other' },
+      { prompt: 'x', temperature: 'hot' },
+    ]) {
       const response = await post(server, '/v1/completions', body);
       assert.equal(response.status, 400, JSON.stringify(body));
       assert.equal(typeof ((await response.json()) as { error: { message: string } }).error.message, 'string');
