@@ -29,6 +29,7 @@ OUT_DIR defaults to test/fixtures/reference. The output is deterministic; the te
 need the committed files and npm packages.
 """
 
+import inspect
 import json
 import math
 import os
@@ -42,6 +43,9 @@ import torch
 from torch import nn
 
 OPSET = 14
+# PyTorch >= 2.9 exports with the dynamo-based exporter by default, which builds a different graph (and ignores
+# dynamic_axes); these fixtures are TorchScript exports on every PyTorch version, as Optimum's were.
+TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 MAX_NEW_TOKENS = 16
 
 # ---------------------------------------------------------------------------------------
@@ -676,6 +680,7 @@ def trace_to_onnx(model, with_past):
             dynamic_axes=axes,
             opset_version=OPSET,
             do_constant_folding=True,
+            **TORCHSCRIPT_EXPORTER,
         )
         m = onnx.load(raw)
     onnx.checker.check_model(m)
