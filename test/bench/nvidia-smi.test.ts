@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { gpuMemoryOf, gpuMemorySampler, parseComputeApps } from '../../src/proc/nvidia-smi.js';
+import { gpuMemoryOf, gpuMemorySampler, parseComputeApps, parseGpuQuery } from '../../src/proc/nvidia-smi.js';
+import { gpuTypeFromName } from '../../src/deploy/facts.js';
+import { repoRoot } from '../helpers/cli.js';
+
+/** What a real nvidia-smi printed for our argv on an H200 (see the fixture's README). */
+const recorded = (file: string) =>
+  readFile(path.join(repoRoot, 'test/fixtures/nvidia-smi/h200-driver-580', file), 'utf8');
 
 describe('nvidia-smi', () => {
   it('sums used GPU memory per pid and skips unreadable rows', () => {
@@ -15,6 +21,14 @@ describe('nvidia-smi', () => {
         [4321, 1024],
       ],
     );
+  });
+
+  it('parses what a real nvidia-smi printed on an H200, and maps the name to a deploy GPU type', async () => {
+    const [gpu, ...rest] = parseGpuQuery(await recorded('query-gpu.csv'));
+    assert.equal(rest.length, 0);
+    assert.deepEqual(gpu, { name: 'NVIDIA H200', computeCapability: '9.0', driver: '580.159.04', memoryMiB: 143771 });
+    assert.equal(gpuTypeFromName(gpu.name), 'nvidia-h200-141gb');
+    assert.deepEqual([...parseComputeApps(await recorded('compute-apps.csv')).entries()], [[498, 4614]]);
   });
 
   it('reads this process from a fake nvidia-smi on PATH, and is null when none is installed', async () => {
