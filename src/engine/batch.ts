@@ -274,6 +274,7 @@ export class DecoderBatch {
     if (!this.active.some((sequence) => sequence.finished)) return;
     const keep = this.active.flatMap((sequence, row) => (sequence.finished ? [] : [row]));
     this.active = keep.map((row) => this.active[row]!);
+    if (keep.length === 0 && this.state) this.lm.releaseState(this.state);
     this.state = keep.length > 0 && this.state ? this.lm.selectRows(this.state, keep) : null;
   }
 }

@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type * as Ort from 'onnxruntime-node';
-import { usageError } from '../errors.js';
+import { LlmopsError, usageError } from '../errors.js';
 import { concatStates, halfToFloat, pastNames, selectRows, type DecodeState } from './decode-state.js';
 import { KvBufferPool, preallocationBlocker, type KvCachePath } from './kv-buffers.js';
 import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
-import { readDecoderSignature, type DecoderSignature } from './signature.js';
+import { isPresentOutput, readDecoderSignature, type DecoderSignature } from './signature.js';
+import { readOnnxOutputNames } from './onnx-outputs.js';
 import { TextTokenizer } from './tokenizer.js';
 import {
   DecoderBatch,
@@ -52,6 +53,12 @@ export class CausalLM {
   readonly padTokenId: number;
   /** Maximum positions (prompt + generated) the model supports, when config.json says. */
   readonly contextLength: number | undefined;
+  /**
+   * The KV cache stays in device memory between steps (webgpu): on an H200, copying it to the host and back each step
+   * made decode ~4x slower at 128 positions and ~15x at 1,024. Such a cache can't be read on the host, so a batch on
+   * it can't gain or drop rows: see selectRows.
+   */
+  readonly kvOnDevice: boolean;
   private readonly ort: typeof Ort;
   private kvPath: KvCachePath;
   private kvFallback: string | null = null;
@@ -67,6 +74,7 @@ export class CausalLM {
     provider: ExecutionProvider;
     loadMs: number;
     kvCache: KvCachePath;
+    kvOnDevice: boolean;
   }) {
     this.ort = init.ort;
     this.files = init.files;
@@ -75,6 +83,7 @@ export class CausalLM {
     this.tokenizer = init.tokenizer;
     this.provider = init.provider;
     this.loadMs = init.loadMs;
+    this.kvOnDevice = init.kvOnDevice;
     const config = init.files.config;
     const eos = [
       ...ids(init.files.generationConfig.eos_token_id),
@@ -89,7 +98,12 @@ export class CausalLM {
     this.padTokenId = init.files.generationConfig.pad_token_id ?? config.pad_token_id ?? eos[0] ?? 0;
     const maxLength = config.max_position_embeddings ?? config.n_positions ?? (config.n_ctx as number | undefined);
     this.contextLength = typeof maxLength === 'number' && maxLength > 0 ? maxLength : undefined;
-    const blocker = init.kvCache === 'naive' ? null : preallocationBlocker(init.signature, config.vocab_size);
+    const blocker =
+      init.kvCache === 'naive'
+        ? null
+        : init.kvOnDevice
+          ? 'the KV cache stays in device memory on this provider'
+          : preallocationBlocker(init.signature, config.vocab_size);
     this.kvPath = init.kvCache === 'naive' || blocker ? 'naive' : 'preallocated';
     this.kvFallback = blocker;
     this.kvPool =
@@ -113,9 +127,11 @@ export class CausalLM {
     const tokenizer = await TextTokenizer.load(files.tokenizerPath, files.tokenizerConfig);
     const ort = await loadOrt();
     const provider = options.provider ?? 'cpu';
+    const deviceOutputs = provider === 'webgpu' ? readOnnxOutputNames(files.onnxPath).filter(isPresentOutput) : [];
     const started = performance.now();
     const session = await createSession(files.onnxPath, {
       provider,
+      deviceOutputs,
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
     });
@@ -130,6 +146,7 @@ export class CausalLM {
       provider,
       loadMs,
       kvCache: options.kvCache ?? 'naive',
+      kvOnDevice: deviceOutputs.length > 0,
     });
   }
 
@@ -191,6 +208,7 @@ export class CausalLM {
     const start = state.positions[0]!;
     const positionIds = BigInt64Array.from(chunk, (_, i) => BigInt(start + i));
     const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true);
+    this.releaseState(state);
     return {
       rows: 1,
       pastLength: total,
@@ -234,6 +252,7 @@ export class CausalLM {
       return;
     }
     const outputs = await this.run(batch, 1, inputIds, mask, positionIds, state.past, true);
+    this.releaseState(state);
     state.pastLength = pastLength + 1;
     state.mask = mask;
     for (let r = 0; r < batch; r += 1) state.positions[r] = state.positions[r]! + 1;
@@ -243,12 +262,20 @@ export class CausalLM {
 
   /** Keeps the given rows of a state (dropping finished sequences). */
   selectRows(state: DecodeState, keep: number[]): DecodeState {
+    this.assertKvOnHost('drop finished sequences from a running batch');
     return selectRows(this.ort, this.signature, state, keep);
   }
 
   /** Joins two batches' states (new sequences entering a running batch). */
   concatStates(a: DecodeState, b: DecodeState): DecodeState {
+    this.assertKvOnHost('add sequences to a running batch');
     return concatStates(this.ort, this.signature, a, b);
+  }
+
+  /** Frees the device memory of a state's KV cache (a no-op for host tensors, which the GC frees). */
+  releaseState(state: DecodeState): void {
+    if (this.kvOnDevice)
+      for (const tensor of state.past.values()) if (tensor.location === 'gpu-buffer') tensor.dispose();
   }
 
   /** A continuous-batching scheduler over this model. */
@@ -296,6 +323,16 @@ export class CausalLM {
 
   async dispose(): Promise<void> {
     await this.session.release();
+  }
+
+  private assertKvOnHost(what: string): void {
+    if (!this.kvOnDevice) return;
+    // onnxruntime-node 1.30 cannot download a gpu-buffer tensor (getData aborts the process), so say so instead.
+    throw new LlmopsError(
+      `cannot ${what} on the ${this.provider} provider: its KV cache stays in GPU memory`,
+      'KV_ON_DEVICE',
+      { hint: 'run continuous batching (the node server, batches with different lengths) on --provider cpu' },
+    );
   }
 
   private emptyPast(batch: number): Map<string, Ort.Tensor> {

@@ -12,11 +12,13 @@ export {
 } from './batch.js';
 export type { DecodeState } from './decode-state.js';
 export type { KvCachePath } from './kv-buffers.js';
+export { readOnnxOutputNames } from './onnx-outputs.js';
 export { locateModelFiles, type ModelFiles, type ModelConfig } from './model-files.js';
 export {
   createSession,
   loadOrt,
   assertProviderInstalled,
+  EXECUTION_PROVIDERS,
   type ExecutionProvider,
   type CreateSessionOptions,
 } from './session.js';

@@ -4,7 +4,12 @@ import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { LlmopsError, usageError } from '../errors.js';
 
-export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
+/**
+ * `webgpu` ships inside the npm package (Dawn over Vulkan on Linux): GPU inference with no CUDA install, on any GPU whose
+ * driver provides Vulkan. `cuda` and `tensorrt` need the package installed with `--onnxruntime-node-install=cuda12`.
+ */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export interface CreateSessionOptions {
   /** @default 'cpu' */
@@ -17,7 +22,24 @@ export interface CreateSessionOptions {
   optimizedModelFilePath?: string;
   /** With optimizedModelFilePath: keep weights in this external data file beside it (needed above 2 GB). */
   externalInitializersFile?: string;
+  /** Outputs a device provider leaves in device memory ('gpu-buffer'), e.g. the KV cache fed back at the next step. */
+  deviceOutputs?: readonly string[];
 }
+
+const PROVIDER_CHAINS: Record<ExecutionProvider, string[]> = {
+  cpu: ['cpu'],
+  cuda: ['cuda', 'cpu'],
+  tensorrt: ['tensorrt', 'cuda', 'cpu'],
+  // ONNX Runtime places what WebGPU lacks (shape arithmetic) on the CPU provider by itself.
+  webgpu: ['webgpu'],
+};
+
+const PROVIDER_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
+  cuda: 'check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries',
+  tensorrt: 'check TensorRT libraries are on LD_LIBRARY_PATH',
+  webgpu:
+    "WebGPU runs over Vulkan: it needs the Vulkan loader (libvulkan1) and the GPU driver's Vulkan ICD (NVIDIA's driver ships one; VK_DRIVER_FILES can point at it)",
+};
 
 let ortModule: typeof Ort | undefined;
 
@@ -36,10 +58,16 @@ export async function createSession(
   const provider = options.provider ?? 'cpu';
   assertProviderInstalled(provider);
   const sessionOptions: Ort.InferenceSession.SessionOptions = {
-    executionProviders:
-      provider === 'cpu' ? ['cpu'] : provider === 'cuda' ? ['cuda', 'cpu'] : ['tensorrt', 'cuda', 'cpu'],
+    executionProviders: PROVIDER_CHAINS[provider],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    ...(options.deviceOutputs?.length && provider === 'webgpu'
+      ? {
+          preferredOutputLocation: Object.fromEntries(
+            options.deviceOutputs.map((name) => [name, 'gpu-buffer' as const]),
+          ),
+        }
+      : {}),
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
     ...(options.externalInitializersFile
       ? {
@@ -56,17 +84,11 @@ export async function createSession(
     return await ort.InferenceSession.create(modelPath, sessionOptions);
   } catch (error) {
     const message = firstLine((error as Error).message);
-    if (/provider|cuda|tensorrt|libcudnn|libnvinfer/i.test(message) && provider !== 'cpu') {
+    if (/provider|cuda|tensorrt|libcudnn|libnvinfer|webgpu|adapter/i.test(message) && provider !== 'cpu') {
       throw new LlmopsError(
         `ONNX Runtime could not start the ${provider} execution provider: ${message}`,
         'PROVIDER_FAILED',
-        {
-          hint:
-            provider === 'cuda'
-              ? 'check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries'
-              : 'check TensorRT libraries are on LD_LIBRARY_PATH',
-          cause: error,
-        },
+        { hint: PROVIDER_HINTS[provider], cause: error },
       );
     }
     throw usageError(`cannot load ${modelPath}: ${message}`, 'MODEL_CORRUPT', {
@@ -81,7 +103,7 @@ export async function createSession(
  * without this check ONNX Runtime fails with a dlopen message that doesn't say how to fix it.
  */
 export function assertProviderInstalled(provider: ExecutionProvider): void {
-  if (provider === 'cpu') return;
+  if (provider === 'cpu' || provider === 'webgpu') return;
   const require = createRequire(import.meta.url);
   const packageDir = path.dirname(require.resolve('onnxruntime-node/package.json'));
   const binDir = path.join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);

@@ -36,6 +36,11 @@ export interface DecoderSignature {
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
 const PRESENT = /^present(?:_key_values)?\.(\d+)\.(key|value)$/;
 
+/** Whether an output is a layer's KV cache (`present.N.key`), the part of a step's outputs fed back at the next. */
+export function isPresentOutput(name: string): boolean {
+  return PRESENT.test(name);
+}
+
 export function readValueInfos(metadata: readonly Ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
   return metadata.map((value) =>
     value.isTensor

@@ -10,6 +10,8 @@ import type { EngineBenchOptions, LlmConfigResult } from './types.js';
 export interface BenchableLM<State extends { lastLogits: Float32Array[] } = { lastLogits: Float32Array[] }> {
   prefill(rows: number[][]): Promise<State>;
   decode(state: State, nextTokenIds: number[]): Promise<void>;
+  /** Frees a finished state's device memory (a KV cache a GPU provider keeps between steps). */
+  releaseState?(state: State): void;
 }
 
 export interface LlmBenchPlan {
@@ -77,7 +79,7 @@ export async function benchLlm(
             if (measured) tpot.record(now - previous);
             previous = sampleRss(now);
           }
-          (state as { dispose?: () => void }).dispose?.();
+          lm.releaseState?.(state);
           const elapsed = previous - start - unmeasured;
           if (measured) {
             ttft.record(firstToken - start);

@@ -2,6 +2,7 @@ import { isLlmopsError, usageError } from '../../errors.js';
 import { Worker } from 'node:worker_threads';
 import { InterruptedError, LlmopsError, type ExitCode } from '../../errors.js';
 import type { CausalLM } from '../../engine/index.js';
+import { EXECUTION_PROVIDERS } from '../../engine/session.js';
 import type { LlmWorkerInput, LlmWorkerMessage } from './llm-worker.js';
 import { benchGenericSession } from './generic.js';
 import { resolveInputSpecs } from './inputs.js';
@@ -272,9 +273,9 @@ function validateOptions(options: EngineBenchOptions): void {
       'INVALID_INPUT',
     );
   }
-  if (options.provider !== undefined && !['cpu', 'cuda', 'tensorrt'].includes(options.provider)) {
+  if (options.provider !== undefined && !(EXECUTION_PROVIDERS as readonly string[]).includes(options.provider)) {
     throw usageError(`unknown provider \`${options.provider}\``, 'INVALID_PROVIDER', {
-      hint: 'use one of: cpu, cuda, tensorrt',
+      hint: `use one of: ${EXECUTION_PROVIDERS.join(', ')}`,
     });
   }
   if (options.gpuPricePerHour !== undefined && !(options.gpuPricePerHour >= 0))

@@ -1,6 +1,7 @@
 import type { Summary } from '../stats.js';
+import type { ExecutionProvider } from '../../engine/session.js';
 
-export type EngineProvider = 'cpu' | 'cuda' | 'tensorrt';
+export type EngineProvider = ExecutionProvider;
 
 /** Progress events for a CLI spinner; the library itself never prints. */
 export type EngineBenchProgress =

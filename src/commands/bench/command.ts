@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { EXECUTION_PROVIDERS } from '../../engine/session.js';
 import { usageError } from '../../errors.js';
 import { action } from '../context.js';
 import {
@@ -121,7 +122,7 @@ export function benchCommand(): Command {
     .optionsGroup('Model benchmark:')
     .addOption(
       new Option('--provider <name>', 'ONNX Runtime execution provider (default: config engine.provider, cpu)').choices(
-        ['cpu', 'cuda', 'tensorrt'],
+        EXECUTION_PROVIDERS,
       ),
     )
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)

@@ -1,10 +1,11 @@
 import type { CommandContext } from '../context.js';
+import type { ExecutionProvider } from '../../engine/session.js';
 import type { EngineBenchOptions, EngineBenchProgress, EngineBenchResult } from '../../bench/engine/types.js';
 import type { GateResult } from '../../bench/gate.js';
 
 /** The engine-bench flags as commander parses them (the dispatcher in command.ts passes them through). */
 export interface EngineBenchFlags {
-  provider?: 'cpu' | 'cuda' | 'tensorrt';
+  provider?: ExecutionProvider;
   threads?: number;
   batch?: number[];
   promptTokens?: number[];

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../engine/session.js';
 import { action } from '../context.js';
 import { collect, integer, nonNegativeInt, nonNegativeNumber, positiveInt, probability } from '../options.js';
 
@@ -10,7 +11,7 @@ export interface GenerateCommandOptions {
   topK?: number;
   seed?: number;
   stop?: string[];
-  provider?: 'cpu' | 'cuda' | 'tensorrt';
+  provider?: ExecutionProvider;
   dtype?: string;
   threads?: number;
 }
@@ -27,11 +28,7 @@ export function generateCommand(): Command {
     .option('--seed <s>', 'random seed for sampling', integer)
     .option('--stop <str>', 'stop when this string is generated (repeatable)', collect)
     .addOption(
-      new Option('--provider <name>', 'ONNX Runtime execution provider (default cpu)').choices([
-        'cpu',
-        'cuda',
-        'tensorrt',
-      ]),
+      new Option('--provider <name>', 'ONNX Runtime execution provider (default cpu)').choices(EXECUTION_PROVIDERS),
     )
     .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8 (onnx/model_<dtype>.onnx)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)

@@ -1,0 +1,93 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
+// ONNX protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.output, ValueInfoProto.name.
+const MODEL_GRAPH = 7;
+const GRAPH_OUTPUT = 12;
+const VALUE_INFO_NAME = 1;
+const WINDOW_BYTES = 64 * 1024;
+
+/**
+ * The graph output names of an ONNX file, read before any session exists: a device execution provider must be told at
+ * session creation which outputs stay in device memory. Reads only field headers and seeks past everything else, so a
+ * model with gigabytes of embedded weights costs a few small reads, not a second load.
+ */
+export function readOnnxOutputNames(modelPath: string): string[] {
+  const reader = new FieldReader(modelPath);
+  try {
+    const graph = reader.find(0, reader.size, MODEL_GRAPH);
+    if (!graph) return [];
+    const names: string[] = [];
+    for (let output = reader.find(graph.start, graph.end, GRAPH_OUTPUT); output;) {
+      const name = reader.find(output.start, output.end, VALUE_INFO_NAME);
+      if (name) names.push(new TextDecoder().decode(reader.bytes(name.start, name.end - name.start)));
+      output = reader.find(output.end, graph.end, GRAPH_OUTPUT);
+    }
+    return names;
+  } finally {
+    reader.close();
+  }
+}
+
+/** Positional reads of protobuf field headers through a small window over the file. */
+class FieldReader {
+  readonly size: number;
+  private readonly fd: number;
+  private window: Buffer = Buffer.alloc(0);
+  private windowStart = 0;
+
+  constructor(path: string) {
+    this.fd = openSync(path, 'r');
+    this.size = fstatSync(this.fd).size;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  /** The first length-delimited field `field` in [from, end): where its payload starts and ends, or null. */
+  find(from: number, end: number, field: number): { start: number; end: number } | null {
+    let position = from;
+    while (position < end) {
+      const tag = this.varint(position);
+      position = tag.next;
+      const wireType = Number(tag.value & 7n);
+      const number = Number(tag.value >> 3n);
+      if (wireType === 0) position = this.varint(position).next;
+      else if (wireType === 1) position += 8;
+      else if (wireType === 5) position += 4;
+      else if (wireType === 2) {
+        const length = this.varint(position);
+        const start = length.next;
+        const payloadEnd = start + Number(length.value);
+        if (number === field) return { start, end: payloadEnd };
+        position = payloadEnd;
+      } else throw new Error(`not an ONNX model: protobuf wire type ${wireType} at byte ${position}`);
+    }
+    return null;
+  }
+
+  bytes(position: number, length: number): Buffer {
+    const buffer = Buffer.alloc(length);
+    readSync(this.fd, buffer, 0, length, position);
+    return buffer;
+  }
+
+  private varint(position: number): { value: bigint; next: number } {
+    let value = 0n;
+    for (let shift = 0n, at = position; shift < 70n; shift += 7n, at += 1) {
+      const byte = this.byteAt(at);
+      value |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return { value, next: at + 1 };
+    }
+    throw new Error(`not an ONNX model: malformed varint at byte ${position}`);
+  }
+
+  private byteAt(position: number): number {
+    if (position < this.windowStart || position >= this.windowStart + this.window.length) {
+      if (position >= this.size) throw new Error(`not an ONNX model: truncated at byte ${position}`);
+      this.window = this.bytes(position, Math.min(WINDOW_BYTES, this.size - position));
+      this.windowStart = position;
+    }
+    return this.window[position - this.windowStart]!;
+  }
+}
