@@ -61,6 +61,8 @@ export async function createSession(
     executionProviders: PROVIDER_CHAINS[provider],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    // WebGPU warns on every load that shape arithmetic runs on the CPU, which ONNX Runtime chose on purpose.
+    ...(provider === 'webgpu' ? { logSeverityLevel: 3 as const } : {}),
     ...(options.deviceOutputs?.length && provider === 'webgpu'
       ? {
           preferredOutputLocation: Object.fromEntries(
