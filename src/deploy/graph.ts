@@ -171,6 +171,26 @@ export function nodeReplicas(r: Resolved, node: GraphNodeConfig): { min: number;
   return node.replicas ?? { ...r.deploy.replicas };
 }
 
+/** A node as its runtime runs it: template, port, replicas and scaling under the workload name the runtime gives it. */
+export function graphComponent(
+  r: Resolved,
+  graph: GraphConfig,
+  node: GraphNodeConfig,
+  workload: string,
+  sumOnly: boolean,
+): GraphComponent {
+  const template = nodeTemplate(graph, node);
+  return {
+    node,
+    workload,
+    template,
+    port: nodePort(node, template),
+    gpu: Boolean(node.gpu),
+    replicas: nodeReplicas(r, node),
+    scaling: nodeScaling(r, node, template, workload, sumOnly),
+  };
+}
+
 /**
  * The pod of one node: hardened, probed on its own port and paths, /tmp writable, a memory-backed /dev/shm on GPU
  * nodes, and the Secrets it is given (by reference).
@@ -290,19 +310,9 @@ export function seldonGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
   const nodes = graphNodes(graph.root);
   nodes.forEach((node, index) => checkPinned(node.image, `deploy.graph node ${node.name} (#${index + 1}) image`));
   const notes: string[] = [SELDON_LICENSE_NOTE];
-  const components: GraphComponent[] = nodes.map((node, index) => {
-    const template = nodeTemplate(graph, node);
-    const workload = seldonDeploymentName(r.name, PREDICTOR, index, node.name);
-    return {
-      node,
-      workload,
-      template,
-      port: nodePort(node, template),
-      gpu: Boolean(node.gpu),
-      replicas: nodeReplicas(r, node),
-      scaling: nodeScaling(r, node, template, workload, false),
-    };
-  });
+  const components = nodes.map((node, index) =>
+    graphComponent(r, graph, node, seldonDeploymentName(r.name, PREDICTOR, index, node.name), false),
+  );
   const rules: PrometheusAdapterRules['externalRules'] = [];
   const behavior = scalingBehavior(r);
   const componentSpecs = components.map((c): SeldonComponentSpec => {

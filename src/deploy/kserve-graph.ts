@@ -3,16 +3,12 @@ import type { GraphConfig, GraphNodeConfig } from '../config/deploy.js';
 import {
   componentPod,
   finish,
+  graphComponent,
   graphNodes,
   graphUsageError,
   KSERVE_NOTE,
-  nodePort,
-  nodeReplicas,
-  nodeScaling,
-  nodeTemplate,
   threshold,
   type BuiltGraph,
-  type GraphComponent,
 } from './graph.js';
 import type {
   InferenceGraph,
@@ -53,19 +49,7 @@ export function kserveGraph(r: Resolved, graph: GraphConfig): BuiltGraph {
     }
   }
   const notes: string[] = [KSERVE_NOTE];
-  const components: GraphComponent[] = nodes.map((node) => {
-    const template = nodeTemplate(graph, node);
-    const workload = `${isvcName(node)}-predictor`;
-    return {
-      node,
-      workload,
-      template,
-      port: nodePort(node, template),
-      gpu: Boolean(node.gpu),
-      replicas: nodeReplicas(r, node),
-      scaling: nodeScaling(r, node, template, workload, true),
-    };
-  });
+  const components = nodes.map((node) => graphComponent(r, graph, node, `${isvcName(node)}-predictor`, true));
   // KServe's hpa autoscaler class accepts only CPU and memory metrics (validateScalingHPACompExtension at v0.20.0).
   for (const c of components) {
     if (c.scaling.autoscaled && c.scaling.engine === 'hpa') {
