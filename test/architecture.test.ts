@@ -16,11 +16,13 @@ const SRC = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 const LAYERS: readonly (readonly string[])[] = [
   ['errors'],
   ['fs'],
+  // The artifact manifest and its vocabulary (backends, precisions, devices): what config, proc and every capability
+  // name when they speak of a compiled model.
+  ['artifact'],
   // Kubernetes objects, external tools, the ONNX engine and the upstream server catalog: leaves that know no config.
   ['k8s', 'proc', 'engine', 'servers'],
   ['config'],
   ['model', 'hub'],
-  ['artifact'],
   // The four capabilities: each reaches the others only through what lies below (the artifact, the config, k8s).
   ['compile', 'bench', 'scaffold', 'deploy'],
   ['ui'],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../engine/session.js';
 import { benchSchema } from './bench.js';
 import { compileSchema } from './compile.js';
 import { checkDeployConfig, deploySchema, DEPLOY_DEFAULTS, serveSchema, SERVE_DEFAULTS } from './deploy.js';
@@ -8,7 +9,7 @@ import { checkDeployConfig, deploySchema, DEPLOY_DEFAULTS, serveSchema, SERVE_DE
  * Each capability owns its section; this file only composes them.
  */
 
-export const providerSchema = z.enum(['cpu', 'cuda', 'tensorrt']);
+export const providerSchema = z.enum(EXECUTION_PROVIDERS);
 export type Provider = z.infer<typeof providerSchema>;
 
 const modelObjectSchema = z

@@ -4,7 +4,9 @@ import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { LlmopsError, usageError } from '../errors.js';
 
-export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
+/** The ONNX Runtime execution providers llmops runs on; config, flags and the bench take their choices from here. */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export interface CreateSessionOptions {
   /** @default 'cpu' */
