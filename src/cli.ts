@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { ExitCode, InterruptedError, isLlmopsError } from './errors.js';
+import { ExitCode, InterruptedError, isLlmopsError, VerdictError } from './errors.js';
 import { interruption } from './commands/context.js';
 import { configCommand } from './commands/config/command.js';
 import { benchCommand } from './commands/bench/command.js';
@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<void> {
 
   try {
     await program.parseAsync(argv);
-    process.exitCode = process.exitCode ?? ExitCode.Ok;
+    process.exitCode = ExitCode.Ok;
   } catch (error) {
     process.exitCode = reportError(error, { verbose, json });
   }
@@ -84,6 +84,12 @@ function reportError(error: unknown, options: { verbose: boolean; json: boolean 
     )
       return ExitCode.Ok;
     return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+  }
+  // The result document is out already: only the reasons remain to say, so --json stays one document.
+  if (error instanceof VerdictError) {
+    const label = error.exitCode === ExitCode.Interrupted ? 'interrupted' : 'error';
+    for (const reason of error.reasons) process.stderr.write(`llmops: ${label}: ${reason}\n`);
+    return error.exitCode;
   }
   if (interruption.signal.aborted && !isLlmopsError(error)) error = interruption.signal.reason;
   const exitCode = isLlmopsError(error) ? error.exitCode : ExitCode.Failed;

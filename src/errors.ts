@@ -68,6 +68,27 @@ export function checkFailed(
   return new LlmopsError(message, code, { ...options, exitCode: ExitCode.CheckFailed });
 }
 
+/**
+ * A verdict on a result the command has already printed: a failed bench gate or SLO, a client self-test out of bounds
+ * (exit 3), a run interrupted after its partial results were saved (exit 130). The CLI prints each reason on stderr
+ * (`llmops: error: …`, or `llmops: interrupted: …`) and no error document, so `--json` still prints exactly one JSON
+ * document: the result, verdict included.
+ */
+export class VerdictError extends LlmopsError {
+  /** One line each, in the order found; none for an interrupt with nothing to add. */
+  readonly reasons: readonly string[];
+
+  constructor(
+    reasons: readonly string[],
+    code: string,
+    exitCode: typeof ExitCode.CheckFailed | typeof ExitCode.Interrupted,
+  ) {
+    super(reasons.join('; ') || code.toLowerCase(), code, { exitCode });
+    this.name = 'VerdictError';
+    this.reasons = reasons;
+  }
+}
+
 /** Thrown when the user interrupts (SIGINT): exit code 130. */
 export class InterruptedError extends LlmopsError {
   constructor(message = 'interrupted') {

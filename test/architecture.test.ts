@@ -16,11 +16,13 @@ const SRC = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 const LAYERS: readonly (readonly string[])[] = [
   ['errors'],
   ['fs'],
+  // The artifact manifest and its vocabulary (backends, precisions, devices): what config, proc and every capability
+  // name when they speak of a compiled model.
+  ['artifact'],
   // Kubernetes objects, external tools, the ONNX engine and the upstream server catalog: leaves that know no config.
   ['k8s', 'proc', 'engine', 'servers'],
   ['config'],
   ['model', 'hub'],
-  ['artifact'],
   // The four capabilities: each reaches the others only through what lies below (the artifact, the config, k8s).
   ['compile', 'bench', 'scaffold', 'deploy'],
   ['ui'],
@@ -216,5 +218,84 @@ describe('architecture: import rules', () => {
       [...ALLOWED.keys()].filter((allowed) => !present.has(allowed)),
       [],
     );
+  });
+});
+
+/** Modules that are processes of their own (spawned by llmops, not imported by the CLI): they end themselves. */
+const OWN_PROCESSES: ReadonlyMap<string, string> = new Map([
+  ['bench/endpoint/loopback-server.ts', 'the self-test runs it as a child process and stops it with SIGTERM'],
+]);
+
+/**
+ * String-literal lists: `declared` are arrays that name option values (`as const`, `z.enum([...])`,
+ * `.choices([...])`), `unions` are union types of string literals (which may restate a declared list by hand).
+ */
+function literalLists(): { declared: ListSite[]; unions: ListSite[] } {
+  const declared: ListSite[] = [];
+  const unions: ListSite[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+    const site = (node: ts.Node, values: string[]): ListSite => ({
+      where: `${rel(file)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}`,
+      values: [...values].sort().join('|'),
+    });
+    const walk = (node: ts.Node): void => {
+      if (ts.isArrayLiteralExpression(node) && node.elements.every((e) => ts.isStringLiteral(e))) {
+        const parent = node.parent;
+        const names =
+          (ts.isAsExpression(parent) && parent.type.getText(source) === 'const') ||
+          (ts.isCallExpression(parent) &&
+            ts.isPropertyAccessExpression(parent.expression) &&
+            ['enum', 'choices'].includes(parent.expression.name.text));
+        if (names && node.elements.length >= 2)
+          declared.push(
+            site(
+              node,
+              node.elements.map((e) => (e as ts.StringLiteral).text),
+            ),
+          );
+      } else if (ts.isUnionTypeNode(node)) {
+        const literals = node.types.flatMap((t) =>
+          ts.isLiteralTypeNode(t) && ts.isStringLiteral(t.literal) ? [t.literal.text] : [],
+        );
+        if (literals.length >= 2) unions.push(site(node, literals));
+      }
+      ts.forEachChild(node, walk);
+    };
+    walk(source);
+  }
+  return { declared, unions };
+}
+
+interface ListSite {
+  where: string;
+  /** The values, sorted and joined with `|`. */
+  values: string;
+}
+
+describe('architecture: one place for each fact', () => {
+  it('only cli.ts sets exit codes: actions return or throw (VerdictError after a printed result)', () => {
+    const wrong: string[] = [];
+    for (const file of sourceFiles(SRC)) {
+      const from = rel(file);
+      if (from === 'cli.ts') continue;
+      const text = readFileSync(file, 'utf8');
+      if (/process\.exitCode/.test(text)) wrong.push(`${from}: process.exitCode`);
+      if (/process\.exit\(/.test(text) && !OWN_PROCESSES.has(from)) wrong.push(`${from}: process.exit()`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('each list of option values (providers, backends, precisions, templates…) is written once', () => {
+    const { declared, unions } = literalLists();
+    const places = new Map<string, string[]>();
+    for (const list of declared) places.set(list.values, [...(places.get(list.values) ?? []), list.where]);
+    // A union type restating a declared list is a second copy: derive it, `(typeof LIST)[number]`.
+    for (const list of unions)
+      if (places.has(list.values)) places.set(list.values, [...places.get(list.values)!, list.where]);
+    const repeated = [...places]
+      .filter(([, where]) => where.length > 1)
+      .map(([values, where]) => `${values}: ${where.join(', ')}`);
+    assert.deepEqual(repeated, [], 'declare the list once as an `as const` array and derive the rest from it');
   });
 });

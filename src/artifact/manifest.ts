@@ -3,6 +3,7 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import { sha256File } from '../fs/hash.js';
 import { parseJson } from '../fs/json.js';
+import type { Device } from './compile-choices.js';
 
 export const MANIFEST_FILE = 'llmops.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -34,7 +35,7 @@ export interface ArtifactManifest {
   tools: Record<string, string>;
   hardware: {
     portable: boolean;
-    device: 'cpu' | 'cuda';
+    device: Device;
     gpu?: { name: string; computeCapability?: string; driver?: string; memoryMiB?: number } | null;
   };
   validation: { passed: boolean; method: string; [key: string]: unknown } | null;

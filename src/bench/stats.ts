@@ -92,8 +92,12 @@ export class Recorder {
   }
 }
 
+/** The statistics of a latency printed in results, in column order: percentiles, mean and max. */
+export const LATENCY_STATISTICS = ['p50', 'p90', 'p95', 'p99', 'mean', 'max'] as const;
+export type LatencyStatistic = (typeof LATENCY_STATISTICS)[number];
+
 /** The subset of a summary printed in results: percentiles, mean and max. */
-export function percentiles(summary: Summary): Pick<Summary, 'p50' | 'p90' | 'p95' | 'p99' | 'mean' | 'max'> {
+export function percentiles(summary: Summary): Pick<Summary, LatencyStatistic> {
   const { p50, p90, p95, p99, mean, max } = summary;
   return { p50, p90, p95, p99, mean, max };
 }

@@ -3,8 +3,9 @@ import type { DockerRunSpec } from '../proc/docker.js';
 import type { ArtifactManifest } from '../artifact/manifest.js';
 import type { ModelConfig } from '../engine/model-files.js';
 
-export type BackendName = 'ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm';
-export type Precision = 'fp32' | 'fp16' | 'bf16' | 'int8';
+import type { BackendName, Device, Precision } from '../artifact/compile-choices.js';
+
+export type { BackendName, Precision };
 
 export interface CompileOptions {
   /** Hub id or local directory. @default the embedded tiny model */
@@ -23,7 +24,7 @@ export interface CompileOptions {
   /** Container image for Docker-based backends. */
   image?: string;
   /** @default cpu for ort/optimum, cuda for TensorRT */
-  device?: 'cpu' | 'cuda';
+  device?: Device;
   /** ONNX opset for optimum exports. */
   opset?: number;
   /** Output directory. @default ./artifacts/<name>-<backend> */
@@ -49,7 +50,7 @@ export type CompileStep =
   | { name: string; kind: 'internal'; description: string };
 
 export interface BackendContext {
-  options: CompileOptions & { task: string; precision: Precision; device: 'cpu' | 'cuda' };
+  options: CompileOptions & { task: string; precision: Precision; device: Device };
   /** Local source directory (downloaded snapshot or user directory). */
   sourceDir: string;
   /** config.json of the source, when present. */

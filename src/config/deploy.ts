@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { COMPILE_BACKENDS, type BackendName } from '../artifact/compile-choices.js';
 import { SERVER_TEMPLATES, SERVERS } from '../servers/catalog.js';
 import { DNS_LABEL, labelKeyError, labelValueError } from '../k8s/names.js';
 import { QUANTITY } from '../k8s/quantity.js';
@@ -116,10 +117,7 @@ function dnsSubdomain() {
  * default). Only backends that run inside the Job's own container: `tensorrt` and `tensorrt-llm` start NVIDIA's
  * containers through Docker, which a pod does not have (and trtllm-serve compiles at start anyway).
  */
-export const COMPILED_BACKENDS: Record<
-  ServeConfig['template'],
-  readonly ('ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm')[]
-> = {
+export const COMPILED_BACKENDS: Record<ServeConfig['template'], readonly BackendName[]> = {
   node: ['ort', 'optimum'],
   fastapi: ['optimum', 'ort'],
   vllm: [],
@@ -127,6 +125,10 @@ export const COMPILED_BACKENDS: Record<
   trtllm: [],
   triton: [],
 };
+
+/** What deploy scales on: a server's queue, DCGM's GPU utilization, or the server's KV cache usage. */
+export const AUTOSCALING_METRICS = ['queue-depth', 'gpu-utilization', 'kv-cache'] as const;
+export type AutoscalingMetric = (typeof AUTOSCALING_METRICS)[number];
 
 export const storageStrategies = ['baked', 'volume', 'init', 'gcsfuse', 'hub'] as const;
 export type StorageStrategy = (typeof storageStrategies)[number];
@@ -195,7 +197,7 @@ const graphNodeSchema: z.ZodType<GraphNodeConfig> = z.lazy(() =>
         .optional(),
       autoscaling: z
         .object({
-          metric: z.enum(['queue-depth', 'gpu-utilization', 'kv-cache']).optional(),
+          metric: z.enum(AUTOSCALING_METRICS).optional(),
           target: z.number().positive().optional(),
           query: z.string().min(1).optional(),
         })
@@ -324,7 +326,7 @@ export const deploySchema = z
       .object({
         engine: z.enum(['keda', 'hpa', 'none']).default('keda'),
         /** Default: queue-depth where the server exports one, else gpu-utilization (DCGM). */
-        metric: z.enum(['queue-depth', 'gpu-utilization', 'kv-cache']).optional(),
+        metric: z.enum(AUTOSCALING_METRICS).optional(),
         /** Per-replica target: waiting requests (queue-depth) or percent (gpu-utilization, kv-cache). */
         target: z.number().positive().optional(),
         /** PromQL returning one series, replacing the query derived from the metric. */
@@ -428,7 +430,7 @@ export const deploySchema = z
          */
         image: z.string().min(1).optional(),
         /** Default: the first backend the server runs (node: ort; fastapi: optimum); the Job runs it in its own container. */
-        backend: z.enum(['ort', 'optimum', 'tensorrt', 'tensorrt-llm']).optional(),
+        backend: z.enum(COMPILE_BACKENDS).optional(),
       })
       .strict()
       .default({}),

@@ -1,17 +1,23 @@
-import { kubectlApply, kubectlContext, type AppliedChange, type ApplySource } from '../proc/kubectl.js';
+import {
+  kubectlApply,
+  kubectlContext,
+  type AppliedChange,
+  type ApplySource,
+  type DryRunMode,
+} from '../proc/kubectl.js';
 
 export interface ApplyOptions {
   source: ApplySource;
   context?: string | undefined;
   /** Only this dry run; without it, a server-side dry run first, then the apply. */
-  dryRun?: 'server' | 'client' | undefined;
+  dryRun?: DryRunMode | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((message: string) => void) | undefined;
 }
 
 export interface ApplyResult {
   context: string;
-  dryRun: 'server' | 'client' | null;
+  dryRun: DryRunMode | null;
   steps: { argv: string[]; changes: AppliedChange[] }[];
   /** What the last step did to each object. */
   changes: AppliedChange[];
@@ -25,7 +31,7 @@ export async function applyManifests(options: ApplyOptions): Promise<ApplyResult
   const run = { signal: options.signal };
   const context = await kubectlContext(options.context, run);
   const steps: ApplyResult['steps'] = [];
-  const modes: ('server' | 'client' | undefined)[] = options.dryRun ? [options.dryRun] : ['server', undefined];
+  const modes: (DryRunMode | undefined)[] = options.dryRun ? [options.dryRun] : ['server', undefined];
   for (const dryRun of modes) {
     options.onProgress?.(
       dryRun ? `kubectl apply --dry-run=${dryRun} (context ${context})` : `kubectl apply (context ${context})`,

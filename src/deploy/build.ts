@@ -15,7 +15,9 @@ import type { Resolved } from './resolve.js';
 import { modelStorage } from './storage.js';
 import { deployment, networkPolicy, podDisruptionBudget, service, serviceAccount } from './workload.js';
 
-export type Emit = 'nap' | 'compile-job';
+import type { Emit } from './emit.js';
+
+export type { Emit };
 
 export interface BuiltManifests {
   /** Kubernetes objects, in apply order. */

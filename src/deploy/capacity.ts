@@ -1,3 +1,4 @@
+import type { AutoscalingMetric } from '../config/deploy.js';
 import { usageError } from '../errors.js';
 import { readJsonFile } from '../fs/json.js';
 
@@ -99,7 +100,7 @@ export interface CapacityPlanInput {
   peakQps: number;
   headroom: number;
   minReplicas: number;
-  metric: 'queue-depth' | 'gpu-utilization' | 'kv-cache';
+  metric: AutoscalingMetric;
   /** The configured target, kept where the bench says nothing about the metric. */
   target: number;
 }

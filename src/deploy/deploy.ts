@@ -6,6 +6,7 @@ import { peekArtifact } from '../artifact/manifest.js';
 import type { LlmopsConfig } from '../config/schema.js';
 import { checkFailed, LlmopsError, usageError } from '../errors.js';
 import { buildDirAtomically, writeFiles } from '../fs/atomic.js';
+import type { DryRunMode } from '../proc/kubectl.js';
 import { applyManifests, type ApplyResult } from './apply.js';
 import { buildManifests, type Emit } from './build.js';
 import { readBenchResult, type CapacityPlan, type EndpointCapacity, type EngineLoad } from './capacity.js';
@@ -42,7 +43,7 @@ export interface DeployOptions {
   force?: boolean | undefined;
   /** Apply with kubectl after writing. */
   apply?: boolean | undefined;
-  dryRun?: 'server' | 'client' | undefined;
+  dryRun?: DryRunMode | undefined;
   context?: string | undefined;
   /** Schemas for strict validation. @default the bundled subset shipped with llmops */
   schemas?: SchemaSet | undefined;

@@ -1,3 +1,4 @@
+import type { BackendName } from '../artifact/compile-choices.js';
 import { usageError } from '../errors.js';
 import { checkPinned } from '../k8s/image.js';
 import { checkServerArgv } from '../servers/argv.js';
@@ -59,7 +60,7 @@ export interface Resolved {
     source: ModelSource;
   };
   /** The engine the compile Job writes and the server runs, when deploy.compileJob is set. */
-  engine: { backend: 'ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm'; dir: string; modelDir: string } | null;
+  engine: { backend: BackendName; dir: string; modelDir: string } | null;
   /** The server container's command (null: the image's entrypoint) and args (null: the image's default). */
   container: { command: string[] | null; args: string[] | null };
   gpuSelector: Labels;

@@ -2,9 +2,6 @@ import type { FileToWrite } from '../fs/atomic.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { toYaml } from '../k8s/serialize.js';
 
-// Re-exported for `commands/bench/endpoint-action.ts`, which imports it from here (that file is being reshaped elsewhere).
-export { toYaml };
-
 /** `deployment-tiny-gpt.yaml`: one file per object, stable and unique within a namespace. */
 export function fileNameOf(object: KubeObject): string {
   return `${object.kind.toLowerCase()}-${object.metadata.name}.yaml`;

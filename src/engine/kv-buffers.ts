@@ -15,7 +15,8 @@ import type { DecoderSignature } from './signature.js';
  *   exports do not have. Measured on onnxruntime-node 1.30's CPU provider (scripts/bench/kv-cache.ts), this path was
  *   not reliably faster than `naive` at a 1024-token context and held ~10% more peak RSS, so it is opt-in.
  */
-export type KvCachePath = 'preallocated' | 'naive';
+export const KV_CACHE_PATHS = ['naive', 'preallocated'] as const;
+export type KvCachePath = (typeof KV_CACHE_PATHS)[number];
 
 /** Per decode state: the spare buffer of each present output and two logits buffers (the previous step's stay valid). */
 interface StateBuffers {

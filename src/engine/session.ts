@@ -5,6 +5,7 @@ import type * as Ort from 'onnxruntime-node';
 import { LlmopsError, usageError } from '../errors.js';
 
 /**
+ * The ONNX Runtime execution providers llmops runs on; config, flags and the bench take their choices from here.
  * `webgpu` ships inside the npm package (Dawn over Vulkan on Linux): GPU inference with no CUDA install, on any GPU whose
  * driver provides Vulkan. `cuda` and `tensorrt` need the package installed with `--onnxruntime-node-install=cuda12`.
  */

@@ -1,6 +1,10 @@
 import { usageError } from '../errors.js';
 import { runPlan, ToolFailedError, type CommandPlan, type RunPlanOptions, type RunPlanResult } from './exec.js';
 
+/** `kubectl apply --dry-run=MODE`: validated and admitted by the API server, or by kubectl alone. */
+export const DRY_RUN_MODES = ['server', 'client'] as const;
+export type DryRunMode = (typeof DRY_RUN_MODES)[number];
+
 /** Where the manifests to apply are: plain files, or a kustomize directory. */
 export type ApplySource = { files: string[] } | { kustomize: string };
 
@@ -9,7 +13,7 @@ export interface KubectlApplySpec {
   /** kubeconfig context; the current context when absent. */
   context?: string | undefined;
   /** A dry run (`--dry-run=server` asks the API server to validate and admit without persisting). */
-  dryRun?: 'server' | 'client' | undefined;
+  dryRun?: DryRunMode | undefined;
 }
 
 function contextArgs(context: string | undefined): string[] {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Precision } from '../artifact/compile-choices.js';
 import { usageError } from '../errors.js';
 import { containerName, type DockerRunSpec } from './docker.js';
 
@@ -19,7 +20,7 @@ export interface TrtexecBuildOptions {
   engine: string;
   /** Optimization profile per input: dims as ranges or fixed numbers. */
   profile: Record<string, Array<number | DimRange>>;
-  precision: 'fp32' | 'fp16' | 'bf16' | 'int8';
+  precision: Precision;
   /** TensorRT major version the flags are for (11 removed --fp16/--int8/--best). */
   tensorrtMajor: number;
   timingCache?: string;

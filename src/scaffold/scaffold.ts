@@ -109,7 +109,12 @@ export async function scaffold(options: ScaffoldOptions): Promise<ScaffoldResult
     }
     files.push({ path: 'src/errors.ts', content: await readFile(path.join(PACKAGE_ROOT, 'src', 'errors.ts'), 'utf8') });
   }
-  files.push(...(await templateFiles(context)));
+  for (const file of await templateFiles(context, files)) {
+    // A generated file replaces the template's copy of it (node's package.json is that copy, edited as JSON).
+    const copy = files.findIndex((f) => f.path === file.path);
+    if (copy === -1) files.push(file);
+    else files[copy] = file;
+  }
   files.push({ path: 'llmops.yaml', content: llmopsYaml(context) });
 
   // Build everything in a temp dir beside the target, then move it into place: an error leaves no half project.

@@ -1,3 +1,5 @@
+import { SERVER_TEMPLATES, type ServerTemplate } from '../servers/catalog.js';
+
 /** The scaffold templates: real files under templates/<name>/, plus what each project is wired with. */
 export interface TemplateInfo {
   name: TemplateName;
@@ -16,8 +18,9 @@ export interface TemplateInfo {
   note?: string;
 }
 
-export const TEMPLATE_NAMES = ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton'] as const;
-export type TemplateName = (typeof TEMPLATE_NAMES)[number];
+/** One template per server llmops knows: deploy reads `serve.template` against the same list. */
+export const TEMPLATE_NAMES = SERVER_TEMPLATES;
+export type TemplateName = ServerTemplate;
 
 const ALL_SHARED = ['locustfile.py', '_github/workflows/llmops.yml'];
 /** vLLM, TGI and TensorRT-LLM projects share one Dockerfile over their pinned image. */

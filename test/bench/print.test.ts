@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import { resolveTarget } from '../../src/bench/engine/target.js';
 import { compareToBaseline } from '../../src/bench/gate.js';
 import type { GenericBenchResult } from '../../src/bench/engine/types.js';
-import { engineResultCsv, renderEngineResult } from '../../src/commands/bench/print-engine.js';
-import { renderGate } from '../../src/commands/bench/print-gate.js';
+import { engineResultCsv, renderEngineResult } from '../../src/commands/bench/engine-print.js';
+import { renderGate } from '../../src/commands/bench/gate-print.js';
 import { LlmopsError } from '../../src/errors.js';
 
 const summary = (ms: number) => ({ p50: ms, p90: ms, p95: ms, p99: ms, mean: ms, max: ms });

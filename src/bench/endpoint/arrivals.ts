@@ -1,5 +1,6 @@
 /** How open-loop requests are spaced in time. */
-export type Arrival = 'poisson' | 'constant' | 'gamma';
+export const ARRIVALS = ['poisson', 'constant', 'gamma'] as const;
+export type Arrival = (typeof ARRIVALS)[number];
 
 /**
  * A generator of gaps (ms) between open-loop sends with mean 1000/rate. `poisson`: exponential gaps (CV 1);

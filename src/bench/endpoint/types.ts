@@ -6,7 +6,8 @@ import type { RepeatSummary } from './repeat.js';
 import type { ScrapeSeries } from './scrape.js';
 
 /** The request and stream formats llmops speaks. `vllm` is OpenAI completions plus `ignore_eos`, so every request generates exactly `maxTokens`. */
-export type EndpointApi = 'openai-chat' | 'openai-completions' | 'vllm' | 'tgi';
+export const ENDPOINT_APIS = ['openai-chat', 'openai-completions', 'vllm', 'tgi'] as const;
+export type EndpointApi = (typeof ENDPOINT_APIS)[number];
 
 /** How load is offered in each step of a run. */
 export type LoadShape =

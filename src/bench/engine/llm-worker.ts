@@ -8,7 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isLlmopsError } from '../../errors.js';
 import { CausalLM } from '../../engine/index.js';
 import { benchCausalLM } from './run.js';
-import type { EngineBenchOptions, EngineBenchProgress, LlmConfigResult } from './types.js';
+import type { KvCachePath } from '../../engine/kv-buffers.js';
+import type { EngineBenchOptions, EngineBenchProgress, LlmConfigResult, PromptInputs } from './types.js';
 
 /** What the main thread sends: the options that are data (no signal, no callbacks) and the model directory. */
 export interface LlmWorkerInput {
@@ -24,8 +25,8 @@ export type LlmWorkerMessage =
       type: 'done';
       loadMs: number;
       results: LlmConfigResult[];
-      inputs: 'text' | 'synthetic';
-      kvCache: 'preallocated' | 'naive';
+      inputs: PromptInputs;
+      kvCache: KvCachePath;
       kvCacheFallback: string | null;
     }
   | {

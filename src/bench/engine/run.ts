@@ -2,6 +2,7 @@ import { isLlmopsError, usageError } from '../../errors.js';
 import { Worker } from 'node:worker_threads';
 import { InterruptedError, LlmopsError, type ExitCode } from '../../errors.js';
 import type { CausalLM } from '../../engine/index.js';
+import { KV_CACHE_PATHS } from '../../engine/kv-buffers.js';
 import { EXECUTION_PROVIDERS } from '../../engine/session.js';
 import type { LlmWorkerInput, LlmWorkerMessage } from './llm-worker.js';
 import { benchGenericSession } from './generic.js';
@@ -15,6 +16,7 @@ import type {
   GenericBenchResult,
   LlmBenchResult,
   LlmConfigResult,
+  PromptInputs,
 } from './types.js';
 
 export type * from './types.js';
@@ -97,7 +99,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
 export async function benchCausalLM(
   lm: CausalLM,
   options: EngineBenchOptions = {},
-): Promise<{ results: LlmConfigResult[]; inputs: 'text' | 'synthetic' }> {
+): Promise<{ results: LlmConfigResult[]; inputs: PromptInputs }> {
   const promptLengths = options.promptTokens ?? [128];
   const genTokens = options.genTokens ?? 128;
   const longest = Math.max(...promptLengths) + genTokens;
@@ -267,13 +269,13 @@ function validateOptions(options: EngineBenchOptions): void {
     throw usageError(`Expected \`--duration\` to be positive, got \`${options.durationMs}\``, 'INVALID_INPUT');
   if (options.iterations !== undefined && options.durationMs !== undefined)
     throw usageError('--iterations and --duration are alternatives: pass one of them', 'INVALID_INPUT');
-  if (options.kvCache !== undefined && !['preallocated', 'naive'].includes(options.kvCache)) {
+  if (options.kvCache !== undefined && !KV_CACHE_PATHS.includes(options.kvCache)) {
     throw usageError(
-      `Expected \`--kv-cache\` to be one of preallocated, naive, got \`${options.kvCache}\``,
+      `Expected \`--kv-cache\` to be one of ${KV_CACHE_PATHS.join(', ')}, got \`${options.kvCache}\``,
       'INVALID_INPUT',
     );
   }
-  if (options.provider !== undefined && !(EXECUTION_PROVIDERS as readonly string[]).includes(options.provider)) {
+  if (options.provider !== undefined && !EXECUTION_PROVIDERS.includes(options.provider)) {
     throw usageError(`unknown provider \`${options.provider}\``, 'INVALID_PROVIDER', {
       hint: `use one of: ${EXECUTION_PROVIDERS.join(', ')}`,
     });

@@ -1,7 +1,12 @@
-import type { Summary } from '../stats.js';
 import type { ExecutionProvider } from '../../engine/session.js';
+import type { KvCachePath } from '../../engine/kv-buffers.js';
+import type { LatencyStatistic, Summary } from '../stats.js';
 
 export type EngineProvider = ExecutionProvider;
+
+/** Where an LLM bench's prompt token ids come from: the model's tokenizer on a fixed text, or synthetic ids. */
+export const PROMPT_INPUTS = ['text', 'synthetic'] as const;
+export type PromptInputs = (typeof PROMPT_INPUTS)[number];
 
 /** Progress events for a CLI spinner; the library itself never prints. */
 export type EngineBenchProgress =
@@ -35,13 +40,13 @@ export interface EngineBenchOptions {
   /** Values for symbolic dimensions (`batch` → 8) or whole input shapes (`pixel_values` → [1,3,224,224]). */
   shapes?: Record<string, number | number[]>;
   /** Token ids: the model's tokenizer on a fixed text, or synthetic ids. @default 'text' when a tokenizer is there */
-  inputs?: 'text' | 'synthetic';
+  inputs?: PromptInputs;
   /** GPU (or instance) price in USD per hour, for $ per million output tokens. */
   gpuPricePerHour?: number;
   /** ONNX dtype variant in transformers.js layout (`fp16` → onnx/model_fp16.onnx). */
   dtype?: string;
   /** KV cache of decode steps (LLM mode): pre-allocated output buffers or a new present tensor per step. @default 'naive' */
-  kvCache?: 'preallocated' | 'naive';
+  kvCache?: KvCachePath;
   /** TensorRT container for `.plan` engines. @default DEFAULT_TENSORRT_IMAGE */
   tensorrtImage?: string;
   signal?: AbortSignal;
@@ -49,7 +54,7 @@ export interface EngineBenchOptions {
 }
 
 /** Percentiles printed for every latency. */
-export type LatencySummary = Pick<Summary, 'p50' | 'p90' | 'p95' | 'p99' | 'mean' | 'max'>;
+export type LatencySummary = Pick<Summary, LatencyStatistic>;
 
 /** What the gate needs to tell a regression from noise: sample count, spread and the full histogram. */
 export interface SampleStats {
@@ -136,9 +141,9 @@ interface EngineBenchResultBase {
 
 export interface LlmBenchResult extends EngineBenchResultBase {
   mode: 'llm';
-  inputs: 'text' | 'synthetic';
+  inputs: PromptInputs;
   /** The KV cache path the decode steps took (after any fallback). */
-  kvCache: 'preallocated' | 'naive';
+  kvCache: KvCachePath;
   /** Why the pre-allocated path was not taken although asked for; null otherwise. */
   kvCacheFallback: string | null;
   results: LlmConfigResult[];

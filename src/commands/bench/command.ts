@@ -1,82 +1,15 @@
-import { Command, Option } from 'commander';
-import { EXECUTION_PROVIDERS } from '../../engine/session.js';
+import { Command, type Option } from 'commander';
 import { usageError } from '../../errors.js';
 import { action } from '../context.js';
-import {
-  collect,
-  duration,
-  nonNegativeInt,
-  nonNegativeNumber,
-  percentage,
-  positiveInt,
-  positiveIntList,
-  positiveNumber,
-  positiveNumberList,
-  probability,
-} from '../options.js';
-import type { EngineBenchFlags } from './engine-action.js';
-import type { EndpointBenchFlags } from './endpoint-action.js';
-
-/** Flags only one side of bench understands; giving one to the other side is a usage error, not silently ignored. */
-const ENGINE_ONLY = [
-  'provider',
-  'threads',
-  'batch',
-  'genTokens',
-  'iterations',
-  'shape',
-  'inputs',
-  'dtype',
-  'kvCache',
-  'gpuPrice',
-  'tensorrtImage',
-] as const;
-const ENDPOINT_ONLY = [
-  'api',
-  'model',
-  'concurrency',
-  'rate',
-  'arrival',
-  'burstiness',
-  'schedule',
-  'timeScale',
-  'prefixTokens',
-  'prefixCount',
-  'multiTurn',
-  'users',
-  'spawnRate',
-  'requests',
-  'maxTokens',
-  'dataset',
-  'tokenizer',
-  'slo',
-  'sloAttainment',
-  'findMax',
-  'findMaxTolerance',
-  'repeat',
-  'scrape',
-  'scrapeInterval',
-  'header',
-  'selfTest',
-  'timeout',
-  'temperature',
-  'seed',
-  'maxConnections',
-  'report',
-  'workers',
-  'workerIndex',
-  'emitK8sJob',
-  'image',
-  'namespace',
-  'name',
-  'apiKeySecret',
-] as const;
+import { duration, nonNegativeInt, positiveInt, positiveIntList } from '../flag-parsers.js';
+import { commonBenchFlags, type CommonBenchFlags } from './common-flags.js';
+import { endpointBenchFlags, type EndpointBenchFlags } from './endpoint-flags.js';
+import { engineBenchFlags, type EngineBenchFlags } from './engine-flags.js';
 
 /** Flags as commander hands them over: the shared ones whose meaning depends on the target are still strings. */
-type BenchFlags = Omit<EngineBenchFlags, 'warmup' | 'promptTokens'> &
-  Omit<EndpointBenchFlags, 'warmupMs' | 'promptTokens' | 'slo'> & {
-    warmup?: string;
-    promptTokens?: string;
+type BenchFlags = CommonBenchFlags &
+  Omit<EngineBenchFlags, keyof CommonBenchFlags> &
+  Omit<EndpointBenchFlags, keyof CommonBenchFlags | 'warmupMs' | 'slo'> & {
     slo?: string;
     selfTest?: boolean;
   };
@@ -86,6 +19,11 @@ const SELF_TEST_FLAGS = new Set(['selfTest', 'concurrency', 'duration', 'warmup'
 
 /** `llmops bench TARGET`: a model is benchmarked on this machine, a URL is load-tested; `bench merge` combines workers. */
 export function benchCommand(): Command {
+  const engineFlags = engineBenchFlags();
+  const endpointFlags = endpointBenchFlags();
+  // Each side's flags are refused with the other side's target, not silently ignored.
+  const engineOnly = engineFlags.map((option) => option.attributeName());
+  const endpointOnly = endpointFlags.map((option) => option.attributeName());
   const command = new Command('bench')
     .description(
       'benchmark a model on this machine (TTFT, TPOT, tokens/s, memory, cost) or load-test a streaming endpoint (TTFT, ITL, QPS, saturation)',
@@ -93,186 +31,13 @@ export function benchCommand(): Command {
     .argument(
       '[target]',
       'model directory, compile artifact, .onnx file or TensorRT .plan (default: the embedded tiny model), or an http(s):// endpoint',
-    )
-    .option(
-      '--duration <time>',
-      'measure each configuration / load step this long, e.g. 30s (endpoint default 30s)',
-      duration,
-    )
-    .option(
-      '--warmup <n|time>',
-      'model: warm-up iterations (default 1 LLM, 10 generic); endpoint: warm-up time per step (default 5s)',
-    )
-    .option(
-      '--prompt-tokens <list>',
-      'model: prompt lengths, e.g. 128,512 (default 128); endpoint: MEAN[,STDDEV] of synthetic prompts (default 128)',
-    )
-    .option('--out <file>', 'write the results JSON here')
-    .option(
-      '--csv <file>',
-      'model: one CSV row per configuration; endpoint: PREFIX for Locust-style PREFIX_stats.csv and PREFIX_requests.csv',
-    )
-    .option('--force', 'replace existing output files')
-    .option('--baseline <file>', 'results file to compare with: exit 3 when a metric regressed beyond noise')
-    .option(
-      '--max-regression <pct>',
-      'tolerated regression against --baseline (default 5%, config bench.maxRegression)',
-      percentage,
-    )
-    .optionsGroup('Model benchmark:')
-    .addOption(
-      new Option('--provider <name>', 'ONNX Runtime execution provider (default: config engine.provider, cpu)').choices(
-        EXECUTION_PROVIDERS,
-      ),
-    )
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
-    .option('--batch <list>', 'batch sizes, comma-separated (default 1)', positiveIntList)
-    .option('--gen-tokens <n>', 'tokens generated per sequence (default 128)', positiveInt)
-    .addOption(
-      new Option('--iterations <n>', 'measured iterations per configuration (default 10 LLM, 100 generic)')
-        .argParser(positiveInt)
-        .conflicts('duration'),
-    )
-    .option('--shape <name=dim>', 'symbolic dimension (batch=8) or input shape (x=1x3x224x224); repeatable', collect)
-    .addOption(
-      new Option('--inputs <kind>', 'prompt token ids from the tokenizer on a fixed text, or synthetic').choices([
-        'text',
-        'synthetic',
-      ]),
-    )
-    .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8')
-    .addOption(
-      new Option(
-        '--kv-cache <path>',
-        'LLM decode steps: a new present tensor per step (naive, default) or pre-allocated output buffers',
-      ).choices(['naive', 'preallocated']),
-    )
-    .option(
-      '--gpu-price <usd>',
-      'GPU price in USD per hour, for $ per million tokens (config bench.gpuPricePerHour)',
-      nonNegativeNumber,
-    )
-    .option('--tensorrt-image <image>', 'TensorRT container for .plan engines')
-    .optionsGroup('Endpoint load test:')
-    .addOption(
-      new Option('--api <api>', 'request and stream format (default: from the URL path, else openai-chat)').choices([
-        'openai-chat',
-        'openai-completions',
-        'vllm',
-        'tgi',
-      ]),
-    )
-    .option('--model <name>', "model name in OpenAI requests (default: the server's first model from GET /v1/models)")
-    .option(
-      '--concurrency <list>',
-      'closed loop: requests in flight per step, e.g. 1,8,32 (the default)',
-      positiveIntList,
-    )
-    .option('--rate <list>', 'open loop: requests per second per step, e.g. 5,10,20', positiveNumberList)
-    .addOption(
-      new Option('--arrival <kind>', 'open-loop arrivals (default poisson)').choices(['poisson', 'constant', 'gamma']),
-    )
-    .option(
-      '--burstiness <k>',
-      'with --arrival gamma: gamma shape K, gaps with CV 1/√K (K < 1 burstier than Poisson; default 1)',
-      positiveNumber,
-    )
-    .option(
-      '--schedule <trace.jsonl>',
-      'replay a trace: JSONL of {timestamp (ms), input_length, output_length[, hash_ids]} or {timestamp, prompt|messages, max_tokens}',
-    )
-    .option(
-      '--time-scale <f>',
-      "with --schedule: multiply the trace's gaps by F (0.5 replays twice as fast; default 1)",
-      positiveNumber,
-    )
-    .option('--users <n>', 'Locust-style ramp: this many closed-loop users…', positiveInt)
-    .option('--spawn-rate <r>', '…started at this many per second (default: all at once)', positiveNumber)
-    .addOption(
-      new Option('--requests <n>', 'send this many requests per step instead of a --duration')
-        .argParser(positiveInt)
-        .conflicts('duration'),
-    )
-    .option('--max-tokens <n>', 'output tokens per request (default 128)', positiveInt)
-    .option(
-      '--dataset <file>',
-      'prompts from JSONL ({"prompt"}, {"messages"}, ShareGPT {"conversations"}) instead of synthetic ones',
-    )
-    .option(
-      '--multi-turn',
-      'play the --dataset conversations turn by turn: each turn after the previous answer, with the history resent; per-turn TTFT',
-    )
-    .option(
-      '--prefix-tokens <n>',
-      'synthetic prompts start with a shared prefix of N tokens (a prefix-cache workload)',
-      positiveInt,
-    )
-    .option(
-      '--prefix-count <m>',
-      'with --prefix-tokens: M distinct shared prefixes, prompt i uses prefix i mod M (default 1)',
-      positiveInt,
-    )
-    .option(
-      '--tokenizer <path>',
-      'tokenizer.json or model directory: synthetic prompts get exact token counts (default: ~4 characters per token)',
-    )
-    .option(
-      '--slo <spec>',
-      'per-request SLOs, e.g. ttft=500ms,itl=100ms,tps=11,latency=30s: goodput, capacity, exit 3 when no step meets them',
-    )
-    .option(
-      '--find-max',
-      'bisect between --concurrency LOW,HIGH (or --rate LOW,HIGH) to the highest load meeting --slo; that load is the capacity',
-    )
-    .option(
-      '--find-max-tolerance <pct>',
-      'with --find-max: stop when the bracket is this narrow relative to its top (default 2%)',
-      percentage,
-    )
-    .option(
-      '--scrape <url>',
-      "sample a server's /metrics or a Prometheus …/api/v1/query?query=… URL during each step (queue, batch, KV cache, GPU power → tokens/J); repeatable",
-      collect,
-    )
-    .option('--scrape-interval <time>', 'with --scrape: sampling period (default 1s)', duration)
-    .option(
-      '--repeat <n>',
-      "make the whole run N times: each metric's mean and 95% interval per load level (results of the first)",
-      positiveInt,
-    )
-    .option(
-      '--slo-attainment <fraction>',
-      "share of a step's requests that must meet every SLO (default 0.9)",
-      probability,
-    )
-    .option('--header <name:value>', 'request header, repeatable (LLMOPS_API_KEY sets Authorization: Bearer)', collect)
-    .option('--timeout <time>', 'a request not finished after this long counts as a timeout (default 120s)', duration)
-    .option(
-      '--temperature <t>',
-      "sampling temperature sent with each request (default: the server's)",
-      nonNegativeNumber,
-    )
-    .option('--seed <n>', 'seed of synthetic prompts and Poisson or gamma arrivals (default 1)', nonNegativeInt)
-    .option('--max-connections <n>', 'most connections an open-loop step opens (default 10000)', positiveInt)
-    .option('--report <file.html>', 'write a self-contained HTML report with charts')
-    .option(
-      '--self-test',
-      'measure this client against a loopback server of known TTFT/ITL at --concurrency (default 400): its error and send lag; exit 3 above 5%',
-    )
-    .option(
-      '--workers <n>',
-      'distributed run: this process is one of N workers and offers 1/N of each load level',
-      positiveInt,
-    )
-    .option('--worker-index <i>', 'which worker this is (default: JOB_COMPLETION_INDEX, else 0)', nonNegativeInt)
-    .option(
-      '--emit-k8s-job',
-      'print a Kubernetes Indexed Job that runs --workers N workers of this bench, instead of running it',
-    )
-    .option('--image <image>', 'with --emit-k8s-job: a pinned image whose entrypoint is llmops')
-    .option('--namespace <ns>', "with --emit-k8s-job: the Job's namespace")
-    .option('--name <name>', "with --emit-k8s-job: the Job's name (default llmops-bench)")
-    .option('--api-key-secret <name:key>', 'with --emit-k8s-job: Secret key that holds the API key (as LLMOPS_API_KEY)')
+    );
+  addOptions(command, commonBenchFlags());
+  command.optionsGroup('Model benchmark:');
+  addOptions(command, engineFlags);
+  command.optionsGroup('Endpoint load test:');
+  addOptions(command, endpointFlags);
+  command
     .addHelpText(
       'after',
       '\nExamples:\n  $ llmops bench\n  $ llmops bench ./models/tiny --batch 1,4 --prompt-tokens 32,128 --gen-tokens 64 --gpu-price 2.5\n' +
@@ -312,7 +77,7 @@ export function benchCommand(): Command {
           return;
         }
         if (target !== undefined && /^https?:\/\//i.test(target)) {
-          rejectFlags(flags, ENGINE_ONLY, { target: 'an endpoint URL', belongsTo: 'a model' });
+          rejectFlags(flags, engineOnly, { target: 'an endpoint URL', belongsTo: 'a model' });
           const { runEndpointBench } = await import('./endpoint-action.js');
           const { parseSlo } = await import('../../bench/endpoint/slo.js');
           const { warmup, promptTokens, slo, ...rest } = flags;
@@ -330,7 +95,7 @@ export function benchCommand(): Command {
           );
           return;
         }
-        rejectFlags(flags, ENDPOINT_ONLY, { target: 'a model', belongsTo: 'an endpoint URL' });
+        rejectFlags(flags, endpointOnly, { target: 'a model', belongsTo: 'an endpoint URL' });
         const { runEngineBench } = await import('./engine-action.js');
         const { warmup, promptTokens, ...rest } = flags;
         await runEngineBench(
@@ -390,6 +155,10 @@ function compareCommand(): Command {
         }),
       ),
     );
+}
+
+function addOptions(command: Command, options: Option[]): void {
+  for (const option of options) command.addOption(option);
 }
 
 /**

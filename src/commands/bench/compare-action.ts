@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { CommandContext } from '../context.js';
 import { usageError } from '../../errors.js';
-import { fmt, renderTable } from '../../ui/table.js';
 
 /** `llmops bench compare A B`: two endpoint results side by side per load level; a table, --json, --out, --report. */
 export async function runCompare(
@@ -10,13 +9,17 @@ export async function runCompare(
   a: string,
   b: string,
 ): Promise<void> {
-  const [{ parseEndpointResult }, { compareEndpointResults }, { assertWritable, writeResultsFile }] = await Promise.all(
-    [
-      import('../../bench/endpoint/merge.js'),
-      import('../../bench/endpoint/compare.js'),
-      import('../../bench/results-file.js'),
-    ],
-  );
+  const [
+    { parseEndpointResult },
+    { compareEndpointResults },
+    { assertWritable, writeResultsFile },
+    { renderComparison },
+  ] = await Promise.all([
+    import('../../bench/endpoint/merge.js'),
+    import('../../bench/endpoint/compare.js'),
+    import('../../bench/results-file.js'),
+    import('./compare-print.js'),
+  ]);
   await assertWritable(options.out, { force: options.force, flag: '--out' });
   await assertWritable(options.report, { force: options.force, flag: '--report' });
   const read = async (file: string) => {
@@ -43,28 +46,5 @@ export async function runCompare(
       flag: '--report',
     });
   }
-  const value = (x: number | null, ci?: [number, number]) =>
-    x === null ? '—' : `${fmt(x, 2)}${ci ? ` [${fmt(ci[0], 2)}, ${fmt(ci[1], 2)}]` : ''}`;
-  ctx.output.result(comparison, () =>
-    [
-      `A: ${a} (${comparison.a.target}, ${comparison.a.repeats} run${comparison.a.repeats > 1 ? 's' : ''}) · B: ${b} (${comparison.b.target}, ${comparison.b.repeats} run${comparison.b.repeats > 1 ? 's' : ''})`,
-      renderTable(
-        ['load', 'metric', 'A', 'B', 'B vs A', 'intervals apart'],
-        comparison.rows.map((row) => [
-          row.level,
-          row.metric,
-          value(row.a, row.aCi95),
-          value(row.b, row.bCi95),
-          row.change === null ? '—' : `${row.change >= 0 ? '+' : ''}${fmt(row.change * 100, 1)}%`,
-          row.significant === null ? '—' : row.significant ? 'yes' : 'no',
-        ]),
-        { color: ctx.output.options.color },
-      ),
-      ...(comparison.onlyInA.length + comparison.onlyInB.length > 0
-        ? [
-            `only in A: ${comparison.onlyInA.join(', ') || 'none'}; only in B: ${comparison.onlyInB.join(', ') || 'none'}`,
-          ]
-        : []),
-    ].join('\n'),
-  );
+  ctx.output.result(comparison, () => renderComparison(comparison, { a, b, color: ctx.output.options.color }));
 }

@@ -1,65 +1,15 @@
-import type { CommandContext } from '../context.js';
 import type { EndpointBenchOptions } from '../../bench/endpoint/run.js';
 import type { EndpointBenchResult, LoadShape } from '../../bench/endpoint/types.js';
 import type { GateResult } from '../../bench/gate.js';
-import { usageError } from '../../errors.js';
+import { ExitCode, usageError, VerdictError } from '../../errors.js';
 import { fmt } from '../../ui/table.js';
-
-/** The endpoint-bench flags as commander parses them (command.ts converts the ones shared with the engine bench). */
-export interface EndpointBenchFlags extends Pick<
-  EndpointBenchOptions,
-  | 'api'
-  | 'model'
-  | 'requests'
-  | 'promptTokens'
-  | 'maxTokens'
-  | 'dataset'
-  | 'tokenizer'
-  | 'slo'
-  | 'sloAttainment'
-  | 'temperature'
-  | 'seed'
-  | 'maxConnections'
-> {
-  concurrency?: number[];
-  rate?: number[];
-  arrival?: 'poisson' | 'constant' | 'gamma';
-  burstiness?: number;
-  schedule?: string;
-  timeScale?: number;
-  prefixTokens?: number;
-  prefixCount?: number;
-  findMax?: boolean;
-  multiTurn?: boolean;
-  repeat?: number;
-  scrape?: string[];
-  scrapeInterval?: number;
-  findMaxTolerance?: number;
-  users?: number;
-  spawnRate?: number;
-  duration?: number;
-  warmupMs?: number;
-  header?: string[];
-  timeout?: number;
-  baseline?: string;
-  maxRegression?: number;
-  out?: string;
-  csv?: string;
-  report?: string;
-  force?: boolean;
-  workers?: number;
-  workerIndex?: number;
-  emitK8sJob?: boolean;
-  image?: string;
-  namespace?: string;
-  name?: string;
-  apiKeySecret?: string;
-}
+import type { CommandContext } from '../context.js';
+import type { EndpointBenchFlags } from './endpoint-flags.js';
 
 /**
- * `llmops bench URL`: flags → benchEndpoint → table or JSON → --out / --csv / --report → gate. Exit 3 when --slo was
- * given and no step met it, or a step regressed against --baseline; 130 after saving the partial results of an
- * interrupted run.
+ * `llmops bench URL`: flags → benchEndpoint → table or JSON → --out / --csv / --report → gate. After the result is
+ * printed, a VerdictError says exit 3 when --slo was given and no step met it, or a step regressed against
+ * --baseline; 130 after saving the partial results of an interrupted run.
  */
 export async function runEndpointBench(
   ctx: CommandContext,
@@ -71,13 +21,13 @@ export async function runEndpointBench(
   const [
     { benchEndpoint },
     print,
-    { renderGate },
+    { renderGate, gateFailure },
     { assertWritable, writeResultsFile },
     { RequestsCsvWriter, locustStatsCsv },
   ] = await Promise.all([
     import('../../bench/endpoint/run.js'),
-    import('./print-endpoint.js'),
-    import('./print-gate.js'),
+    import('./endpoint-print.js'),
+    import('./gate-print.js'),
     import('../../bench/results-file.js'),
     import('../../bench/endpoint/csv.js'),
   ]);
@@ -175,22 +125,18 @@ export async function runEndpointBench(
       .join('\n\n'),
   );
 
-  const { ExitCode } = await import('../../errors.js');
-  if (result.interrupted) {
-    ctx.output.stderr.write(`llmops: interrupted: partial results${flags.out ? ` saved to ${flags.out}` : ''}\n`);
-    process.exitCode = ExitCode.Interrupted;
-    return;
-  }
-  if (result.slo && !result.capacity) {
-    ctx.output.stderr.write('llmops: error: SLO check failed: no step met every SLO\n');
-    process.exitCode = ExitCode.CheckFailed;
-  }
-  if (gate && !gate.passed) {
-    ctx.output.stderr.write(
-      `llmops: error: bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${flags.baseline}\n`,
+  if (result.interrupted)
+    throw new VerdictError(
+      [`partial results${flags.out ? ` saved to ${flags.out}` : ''}`],
+      'INTERRUPTED',
+      ExitCode.Interrupted,
     );
-    process.exitCode = ExitCode.CheckFailed;
-  }
+  const failures = [
+    ...(result.slo && !result.capacity ? ['SLO check failed: no step met every SLO'] : []),
+    ...(gate && !gate.passed ? [gateFailure(gate, flags.baseline!)] : []),
+  ];
+  if (failures.length > 0)
+    throw new VerdictError(failures, gate && !gate.passed ? 'GATE_FAILED' : 'SLO_FAILED', ExitCode.CheckFailed);
 }
 
 function loadShape(flags: EndpointBenchFlags): LoadShape | undefined {
@@ -274,7 +220,7 @@ function workerOf(flags: EndpointBenchFlags): { index: number; count: number } |
 async function emitWorkerJob(ctx: CommandContext, flags: EndpointBenchFlags, argv: string[]): Promise<void> {
   const [{ buildBenchWorkerJob }, { toYaml }] = await Promise.all([
     import('../../bench/endpoint/k8s-job.js'),
-    import('../../deploy/serialize.js'),
+    import('../../k8s/serialize.js'),
   ]);
   if (flags.workers === undefined) throw usageError('--emit-k8s-job needs --workers N', 'INVALID_WORKERS');
   if (!flags.image)

@@ -1,46 +1,25 @@
-import type { CommandContext } from '../context.js';
-import type { ExecutionProvider } from '../../engine/session.js';
 import type { EngineBenchOptions, EngineBenchProgress, EngineBenchResult } from '../../bench/engine/types.js';
 import type { GateResult } from '../../bench/gate.js';
-
-/** The engine-bench flags as commander parses them (the dispatcher in command.ts passes them through). */
-export interface EngineBenchFlags {
-  provider?: ExecutionProvider;
-  threads?: number;
-  batch?: number[];
-  promptTokens?: number[];
-  genTokens?: number;
-  iterations?: number;
-  duration?: number;
-  warmup?: number;
-  shape?: string[];
-  inputs?: 'text' | 'synthetic';
-  dtype?: string;
-  kvCache?: 'preallocated' | 'naive';
-  gpuPrice?: number;
-  tensorrtImage?: string;
-  baseline?: string;
-  maxRegression?: number;
-  out?: string;
-  csv?: string;
-  force?: boolean;
-}
+import { ExitCode, VerdictError } from '../../errors.js';
+import type { CommandContext } from '../context.js';
+import { precedence } from '../precedence.js';
+import type { EngineBenchFlags } from './engine-flags.js';
 
 /**
  * `llmops bench TARGET` for a model: flags (over config) → benchEngine → table or JSON → --out/--csv → gate.
- * A failed gate prints its table and sets exit code 3 after the results, so --json still prints one document.
+ * A failed gate is a VerdictError thrown after the results and the gate's table are printed: exit 3, one document.
  */
 export async function runEngineBench(
   ctx: CommandContext,
   flags: EngineBenchFlags,
   target: string | undefined,
 ): Promise<void> {
-  const [{ benchEngine }, { parseShapes }, print, { renderGate }, { assertWritable, writeResultsFile }] =
+  const [{ benchEngine }, { parseShapes }, print, { renderGate, gateFailure }, { assertWritable, writeResultsFile }] =
     await Promise.all([
       import('../../bench/engine/run.js'),
       import('../../bench/engine/inputs.js'),
-      import('./print-engine.js'),
-      import('./print-gate.js'),
+      import('./engine-print.js'),
+      import('./gate-print.js'),
       import('../../bench/results-file.js'),
     ]);
   const { config } = await ctx.config();
@@ -52,10 +31,12 @@ export async function runEngineBench(
     target = resolved.dir;
     dtype ??= resolved.dtype;
   }
+  const engine = precedence({ provider: flags.provider, threads: flags.threads }, config.engine);
+  const gpuPricePerHour = flags.gpuPrice ?? config.bench.gpuPricePerHour;
   const options: EngineBenchOptions = {
     ...(target !== undefined ? { target } : {}),
-    provider: flags.provider ?? config.engine.provider,
-    ...((flags.threads ?? config.engine.threads) ? { threads: flags.threads ?? config.engine.threads } : {}),
+    provider: engine.provider,
+    ...(engine.threads ? { threads: engine.threads } : {}),
     ...(flags.batch ? { batch: flags.batch } : {}),
     ...(flags.promptTokens ? { promptTokens: flags.promptTokens } : {}),
     ...(flags.genTokens !== undefined ? { genTokens: flags.genTokens } : {}),
@@ -66,9 +47,7 @@ export async function runEngineBench(
     ...(flags.inputs ? { inputs: flags.inputs } : {}),
     ...(dtype ? { dtype } : {}),
     ...(flags.kvCache ? { kvCache: flags.kvCache } : {}),
-    ...((flags.gpuPrice ?? config.bench.gpuPricePerHour) !== undefined
-      ? { gpuPricePerHour: flags.gpuPrice ?? config.bench.gpuPricePerHour }
-      : {}),
+    ...(gpuPricePerHour !== undefined ? { gpuPricePerHour } : {}),
     ...(flags.tensorrtImage ? { tensorrtImage: flags.tensorrtImage } : {}),
     signal: ctx.signal,
   };
@@ -114,13 +93,8 @@ export async function runEngineBench(
       .filter(Boolean)
       .join('\n\n'),
   );
-  if (gate && !gate.passed) {
-    const { ExitCode } = await import('../../errors.js');
-    ctx.output.stderr.write(
-      `llmops: error: bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${flags.baseline}\n`,
-    );
-    process.exitCode = ExitCode.CheckFailed;
-  }
+  if (gate && !gate.passed)
+    throw new VerdictError([gateFailure(gate, flags.baseline!)], 'GATE_FAILED', ExitCode.CheckFailed);
 }
 
 function progressText(event: EngineBenchProgress): string {

@@ -11,7 +11,7 @@ export async function runMerge(
   const [{ mergeEndpointResults, parseEndpointResult }, print, { assertWritable, writeResultsFile }] =
     await Promise.all([
       import('../../bench/endpoint/merge.js'),
-      import('./print-endpoint.js'),
+      import('./endpoint-print.js'),
       import('../../bench/results-file.js'),
     ]);
   await assertWritable(options.out, { force: options.force, flag: '--out' });

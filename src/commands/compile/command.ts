@@ -1,22 +1,28 @@
 import { Command, Option } from 'commander';
+import { COMPILE_BACKENDS, DEVICES, PRECISIONS } from '../../artifact/compile-choices.js';
+import type { CompileOptions } from '../../compile/types.js';
 import { action } from '../context.js';
-import { positiveInt } from '../options.js';
+import { positiveInt } from '../flag-parsers.js';
 
-export interface CompileCommandOptions {
-  model?: string;
-  revision?: string;
-  backend?: 'ort' | 'optimum' | 'tensorrt' | 'tensorrt-llm';
-  task?: string;
-  precision?: 'fp32' | 'fp16' | 'bf16' | 'int8';
-  optimize?: string;
-  shapes?: string;
-  image?: string;
-  device?: 'cpu' | 'cuda';
-  opset?: number;
-  out?: string;
-  force?: boolean;
-  dryRun?: boolean;
-}
+/** The compile flags: each is the library option of the same name, every one optional (config and defaults fill in). */
+export type CompileFlags = Partial<
+  Pick<
+    CompileOptions,
+    | 'model'
+    | 'revision'
+    | 'backend'
+    | 'task'
+    | 'precision'
+    | 'optimize'
+    | 'shapes'
+    | 'image'
+    | 'device'
+    | 'opset'
+    | 'out'
+    | 'force'
+    | 'dryRun'
+  >
+>;
 
 export function compileCommand(): Command {
   return new Command('compile')
@@ -29,19 +35,16 @@ export function compileCommand(): Command {
     )
     .option('--revision <rev>', 'Hub branch, tag or commit (resolved to a commit sha and recorded)')
     .addOption(
-      new Option('-b, --backend <name>', 'compiler backend (default: config compile.backend, else ort)').choices([
-        'ort',
-        'optimum',
-        'tensorrt',
-        'tensorrt-llm',
-      ]),
+      new Option('-b, --backend <name>', 'compiler backend (default: config compile.backend, else ort)').choices(
+        COMPILE_BACKENDS,
+      ),
     )
     .option('--task <task>', 'export task (default text-generation-with-past)')
-    .addOption(new Option('--precision <p>', 'weights/activations precision').choices(['fp32', 'fp16', 'bf16', 'int8']))
+    .addOption(new Option('--precision <p>', 'weights/activations precision').choices(PRECISIONS))
     .option('--optimize <level>', 'ort: disabled|basic|extended|all (default basic, portable); optimum: O1-O4')
     .option('--shapes <spec>', 'TensorRT profile, e.g. batch=1:4:16,seq=1:128:512,past=0:128:1023')
     .option('--image <image>', 'container image for optimum / tensorrt / tensorrt-llm')
-    .addOption(new Option('--device <device>', 'build for cpu or cuda').choices(['cpu', 'cuda']))
+    .addOption(new Option('--device <device>', 'build for cpu or cuda').choices(DEVICES))
     .option('--opset <n>', 'ONNX opset for optimum exports', positiveInt)
     .option('-o, --out <dir>', 'output directory (default artifacts/<name>-<backend>)')
     .option('-f, --force', 'replace an existing output directory')
@@ -58,8 +61,8 @@ export function compileCommand(): Command {
       ].join('\n'),
     )
     .action(
-      action<CompileCommandOptions>(async (ctx, options) => {
-        const { runCompile } = await import('./run.js');
+      action<CompileFlags>(async (ctx, options) => {
+        const { runCompile } = await import('./action.js');
         await runCompile(ctx, options);
       }),
     );

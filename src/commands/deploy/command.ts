@@ -1,20 +1,22 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { DeployOptions } from '../../deploy/deploy.js';
+import { EMITS, type Emit } from '../../deploy/emit.js';
+import { DRY_RUN_MODES } from '../../proc/kubectl.js';
 import { action } from '../context.js';
-import { collect } from '../options.js';
+import { collect, positiveNumber } from '../flag-parsers.js';
 
-export interface DeployCommandOptions {
-  out?: string;
-  output?: 'yaml' | 'json';
-  kustomize?: boolean;
-  force?: boolean;
-  image?: string;
-  fromBench?: string[];
-  peakQps?: number;
-  emit?: ('nap' | 'compile-job')[];
-  apply?: boolean;
-  dryRun?: 'server' | 'client';
-  context?: string;
-}
+/** `-o FORMAT`: the manifests on stdout as one YAML stream or a JSON list. */
+export const MANIFEST_FORMATS = ['yaml', 'json'] as const;
+export type ManifestFormat = (typeof MANIFEST_FORMATS)[number];
+
+/** The deploy flags: the library's options of the same names, and `-o` for where the manifests go. */
+export type DeployFlags = Pick<
+  DeployOptions,
+  'out' | 'kustomize' | 'force' | 'image' | 'fromBench' | 'peakQps' | 'apply' | 'dryRun' | 'context'
+> & {
+  output?: ManifestFormat;
+  emit?: Emit[];
+};
 
 const EXAMPLES = `
 Examples:
@@ -33,7 +35,7 @@ export function deployCommand(): Command {
     )
     .option('--out <dir>', 'write one file per object into DIR (atomically; existing DIR needs --force)')
     .addOption(
-      new Option('-o, --output <format>', 'print the manifests on stdout').choices(['yaml', 'json']).conflicts('out'),
+      new Option('-o, --output <format>', 'print the manifests on stdout').choices(MANIFEST_FORMATS).conflicts('out'),
     )
     .option('--kustomize', 'with --out: base/ + overlays/<environment>/ kustomize layout')
     .option('--force', 'replace an existing --out directory')
@@ -51,47 +53,24 @@ export function deployCommand(): Command {
       ).argParser(collectEmit),
     )
     .option('--apply', 'apply with kubectl (a server-side dry run first)')
-    .addOption(new Option('--dry-run <mode>', 'with --apply: only this dry run').choices(['server', 'client']))
+    .addOption(new Option('--dry-run <mode>', 'with --apply: only this dry run').choices(DRY_RUN_MODES))
     .option('--context <ctx>', 'kubeconfig context for --apply')
     .addHelpText('after', EXAMPLES)
     .action(
-      action<DeployCommandOptions>(async (ctx, options) => {
-        const { deploy } = await import('../../deploy/index.js');
-        const { printDeploy } = await import('./print.js');
-        const loaded = await ctx.config();
-        const result = await deploy({
-          config: loaded.config,
-          image: options.image,
-          fromBench: options.fromBench,
-          peakQps: options.peakQps,
-          emit: options.emit,
-          out: options.out,
-          kustomize: options.kustomize,
-          force: options.force,
-          apply: options.apply,
-          dryRun: options.dryRun,
-          context: options.context,
-          signal: ctx.signal,
-          onProgress: (message) => ctx.output.info(message),
-        });
-        printDeploy(ctx.output, result, options.output ?? (options.out || options.apply ? null : 'yaml'));
+      action<DeployFlags>(async (ctx, flags) => {
+        const { runDeploy } = await import('./action.js');
+        await runDeploy(ctx, flags);
       }),
     );
   command.addCommand(lintCommand());
   return command;
 }
 
-function collectEmit(value: string, previous: string[] | undefined): string[] {
-  if (value !== 'nap' && value !== 'compile-job')
-    throw new InvalidArgumentError(`Expected nap or compile-job, got \`${value}\`.`);
-  return [...(previous ?? []), value];
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
-    throw new InvalidArgumentError(`Expected a positive number, got \`${value}\`.`);
-  return n;
+/** `--emit` is repeatable, so it collects; commander's `.choices()` would keep only the last value. */
+function collectEmit(value: string, previous: Emit[] | undefined): Emit[] {
+  if (!(EMITS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`Expected ${EMITS.join(' or ')}, got \`${value}\`.`);
+  return [...(previous ?? []), value as Emit];
 }
 
 function lintCommand(): Command {
@@ -106,12 +85,9 @@ function lintCommand(): Command {
       '\nSuppress per object with kube-score/ignore, polaris.fairwinds.com/<check>-exempt, ignore-check.kube-linter.io/<check> or llmops.dev/lint-ignore annotations.\n\nExamples:\n  $ llmops deploy lint k8s/\n  $ llmops deploy lint deployment.yaml --ignore image-pull-policy --json\n',
     )
     .action(
-      action<{ ignore?: string[] }, [string[]]>(async (ctx, options, paths) => {
-        const { lintObjects, readManifests } = await import('../../deploy/index.js');
-        const { printLint } = await import('./print.js');
-        const inputs = await readManifests(paths);
-        const findings = lintObjects(inputs, { ignore: options.ignore ?? [] });
-        printLint(ctx.output, findings, inputs.length);
+      action<{ ignore?: string[] }, [string[]]>(async (ctx, flags, paths) => {
+        const { runLint } = await import('./action.js');
+        await runLint(ctx, flags, paths);
       }),
     );
 }

@@ -1,5 +1,6 @@
 import { checkFailed } from '../../errors.js';
 import type { DeployResult } from '../../deploy/deploy.js';
+import type { ManifestFormat } from './command.js';
 import type { LintFinding } from '../../deploy/lint/index.js';
 import type { Output } from '../../ui/output.js';
 import { renderTable } from '../../ui/table.js';
@@ -53,7 +54,7 @@ function explain(result: DeployResult): string[] {
 }
 
 /** `format`: stream the manifests on stdout (`-o yaml|json`), or null to print the summary there. */
-export function printDeploy(output: Output, result: DeployResult, format: 'yaml' | 'json' | null): void {
+export function printDeploy(output: Output, result: DeployResult, format: ManifestFormat | null): void {
   if (output.json) {
     output.result({ ...summary(result), ...(format ? { manifests: result.objects } : {}) }, () => '');
     return;

@@ -1,20 +1,15 @@
 import { Command, Option } from 'commander';
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../engine/session.js';
+import type { GenerateOptions, LoadModelOptions } from '../../engine/index.js';
+import { EXECUTION_PROVIDERS } from '../../engine/session.js';
 import { action } from '../context.js';
-import { collect, integer, nonNegativeInt, nonNegativeNumber, positiveInt, probability } from '../options.js';
+import { collect, integer, nonNegativeInt, nonNegativeNumber, positiveInt, probability } from '../flag-parsers.js';
 
-export interface GenerateCommandOptions {
-  prompt: string;
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  seed?: number;
-  stop?: string[];
-  provider?: ExecutionProvider;
-  dtype?: string;
-  threads?: number;
-}
+/** The generate flags: the prompt, then the engine's own generation and load options of the same names. */
+export type GenerateFlags = { prompt: string } & Pick<
+  GenerateOptions,
+  'maxTokens' | 'temperature' | 'topP' | 'topK' | 'seed' | 'stop'
+> &
+  Pick<LoadModelOptions, 'provider' | 'dtype' | 'threads'>;
 
 export function generateCommand(): Command {
   return new Command('generate')
@@ -37,8 +32,8 @@ export function generateCommand(): Command {
       '\nExamples:\n  $ llmops generate --prompt "Once upon a time" --max-tokens 32\n  $ llmops generate ./models/gpt2-onnx -p "Hello" --temperature 0.8 --seed 7 --json\n',
     )
     .action(
-      action<GenerateCommandOptions, [string | undefined]>(async (ctx, options, model) => {
-        const { runGenerate } = await import('./run.js');
+      action<GenerateFlags, [string | undefined]>(async (ctx, options, model) => {
+        const { runGenerate } = await import('./action.js');
         await runGenerate(ctx, options, model);
       }),
     );

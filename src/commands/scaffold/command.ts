@@ -1,22 +1,19 @@
 import { Command, Option } from 'commander';
+import type { ScaffoldOptions } from '../../scaffold/scaffold.js';
+import { TEMPLATE_NAMES, type TemplateName } from '../../scaffold/templates.js';
 import { action } from '../context.js';
 
-export interface ScaffoldCommandOptions {
-  template?: string;
-  model?: string;
-  revision?: string;
-  name?: string;
-  force?: boolean;
+/** The scaffold flags: the library's options of the same names (the directory is the argument), and `--list`. */
+export type ScaffoldFlags = Partial<Pick<ScaffoldOptions, 'model' | 'revision' | 'name' | 'force'>> & {
+  template?: TemplateName;
   list?: boolean;
-}
-
-const TEMPLATES = ['node', 'fastapi', 'vllm', 'tgi', 'trtllm', 'triton'];
+};
 
 export function scaffoldCommand(): Command {
   return new Command('scaffold')
-    .description('create a serving project from a template (node, fastapi, vllm, tgi, trtllm, triton)')
+    .description(`create a serving project from a template (${TEMPLATE_NAMES.join(', ')})`)
     .argument('[dir]', 'directory of the new project')
-    .addOption(new Option('-t, --template <name>', 'project template').choices(TEMPLATES).default('node'))
+    .addOption(new Option('-t, --template <name>', 'project template').choices(TEMPLATE_NAMES).default('node'))
     .option(
       '-m, --model <path|id>',
       'model directory, llmops artifact or Hub id (default: the embedded tiny model; vllm, tgi and trtllm need a checkpoint)',
@@ -30,8 +27,8 @@ export function scaffoldCommand(): Command {
       '\nExamples:\n  $ llmops scaffold my-server\n  $ llmops scaffold svc --template vllm --model Qwen/Qwen2.5-0.5B-Instruct\n  $ llmops scaffold repo --template triton --model artifacts/tiny-ort --json\n  $ llmops scaffold --list\n',
     )
     .action(
-      action<ScaffoldCommandOptions, [string | undefined]>(async (ctx, options, dir) => {
-        const { runScaffold } = await import('./run.js');
+      action<ScaffoldFlags, [string | undefined]>(async (ctx, options, dir) => {
+        const { runScaffold } = await import('./action.js');
         await runScaffold(ctx, options, dir);
       }),
     );

@@ -4,9 +4,8 @@ import type {
   LatencySummary,
   LlmConfigResult,
 } from '../../bench/engine/types.js';
+import { LATENCY_STATISTICS } from '../../bench/stats.js';
 import { fmt, renderTable } from '../../ui/table.js';
-
-const PERCENTILES = ['p50', 'p90', 'p95', 'p99', 'mean', 'max'] as const;
 
 /** The human view of an engine bench: a header of context lines, one table row per configuration, notes. */
 export function renderEngineResult(result: EngineBenchResult, options: { color?: boolean } = {}): string {
@@ -113,7 +112,7 @@ function formatCost(value: number): string {
 /** One CSV row per configuration; the columns depend only on the mode, so files of one mode concatenate. */
 export function engineResultCsv(result: EngineBenchResult): string {
   const latencyColumns = (name: string, summary?: LatencySummary) =>
-    PERCENTILES.map((stat) => [`${name}_${stat}_ms`, summary?.[stat]] as const);
+    LATENCY_STATISTICS.map((stat) => [`${name}_${stat}_ms`, summary?.[stat]] as const);
   const rows: Array<Array<readonly [string, unknown]>> =
     result.mode === 'llm'
       ? result.results.map((row) => [

@@ -25,3 +25,8 @@ export function renderGate(gate: GateResult, options: { color?: boolean; all?: b
   if (gate.unmatched.baseline.length) lines.push(`in the baseline only: ${gate.unmatched.baseline.join('; ')}`);
   return lines.join('\n');
 }
+
+/** The one line a failed gate adds on stderr (the table is in the result). */
+export function gateFailure(gate: GateResult, baseline: string): string {
+  return `bench gate failed: ${gate.regressions.length} metric(s) regressed more than ${Math.round(gate.maxRegression * 1000) / 10}% against ${baseline}`;
+}
