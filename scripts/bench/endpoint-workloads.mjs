@@ -144,11 +144,13 @@ async function gamma() {
         clientCv: step.schedule.interArrivalCv,
         serverCv: r(cv(gaps(arrivals))),
         sent: step.schedule.sent,
+        lagP50Ms: step.schedule.lagMs.p50,
         lagP99Ms: step.schedule.lagMs.p99,
+        cpuMsPerRequest: step.client.cpuMsPerRequest,
       };
     });
     note(
-      `  gamma K=${k}: client CV ${row.clientCv}, server CV ${row.serverCv} (1/√K = ${row.expectedCv}), lag p99 ${row.lagP99Ms} ms`,
+      `  gamma K=${k}: client CV ${row.clientCv}, server CV ${row.serverCv} (1/√K = ${row.expectedCv}), lag p50 ${row.lagP50Ms} ms, p99 ${row.lagP99Ms} ms, CPU ${row.cpuMsPerRequest} ms/req`,
     );
     rows.push(row);
   }
@@ -187,9 +189,12 @@ async function trace() {
       lagMaxMs: step.schedule.lagMs.max,
       late: step.schedule.late,
       arrivalOffsetP99Ms: r(percentile(offBy, 99)),
+      // Beside the lag: a busy event loop is the client's own doing; a lag with a quiet loop is CPU taken by others.
+      eventLoopDelayP99Ms: step.client.eventLoopDelayMs.p99,
+      cpuMsPerRequest: step.client.cpuMsPerRequest,
     };
     note(
-      `  trace ${requests} requests at ${rate} req/s: send lag p50 ${row.lagP50Ms} ms, p99 ${row.lagP99Ms} ms, max ${row.lagMaxMs} ms; server arrivals off the trace p99 ${row.arrivalOffsetP99Ms} ms`,
+      `  trace ${requests} requests at ${rate} req/s: send lag p50 ${row.lagP50Ms} ms, p99 ${row.lagP99Ms} ms, max ${row.lagMaxMs} ms; server arrivals off the trace p99 ${row.arrivalOffsetP99Ms} ms; loop delay p99 ${row.eventLoopDelayP99Ms} ms, CPU ${row.cpuMsPerRequest} ms/req`,
     );
     return row;
   });
