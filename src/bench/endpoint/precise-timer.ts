@@ -52,7 +52,7 @@ export async function startPreciseTimer(): Promise<PreciseTimer> {
     failure = error;
     settle();
   });
-  // Idle between steps (and while the step's requests drain), the thread must not keep the process alive by itself.
+  // The thread never keeps the process alive by itself (a sleep's backstop timer does, while it lasts).
   worker.unref();
   const ask = (hrtimeMs: number) => {
     dueAt[0] = hrtimeMs;
@@ -65,10 +65,12 @@ export async function startPreciseTimer(): Promise<PreciseTimer> {
       settle();
       if (atMs <= performance.now()) return Promise.resolve();
       return new Promise<void>((resolve) => {
-        // An unref'd worker's message would not keep the loop alive: a ref'd handle does, for as long as we sleep.
-        worker.ref();
+        // A backstop on Node's own timer, set to fire a millisecond or two after the due time (never before it):
+        // should the thread be slow to get a core, the send leaves that late rather than waiting on it. Being an
+        // ordinary timer, it also keeps the process alive while it sleeps (the thread does not).
+        const backstop = setTimeout(settle, Math.ceil(atMs - performance.now()) + 1);
         wake = () => {
-          worker.unref();
+          clearTimeout(backstop);
           resolve();
         };
         ask(atMs + hrtimeOffsetMs);
