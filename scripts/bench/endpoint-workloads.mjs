@@ -10,6 +10,11 @@
 //     (scripts/bench/endpoint-load.mjs --clients hey,locust; a missing tool is skipped with its figures).
 // Nothing here is a fixed figure: every number printed is measured in this run. The machine's other load shows in
 // them, so --repeat N runs each section N times and prints every repetition and the median (say which you quote).
+// On a shared Linux machine with autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled = 1) `nice` does not
+// reach across login sessions, and every busy session gets an equal share of the cores: the client and its stand-in
+// server then starve, and their lag is that, not the client's. As root, `echo -19 > /proc/self/autogroup` in the shell
+// before the run puts this session ahead of the others (ordinary CFS scheduling, unlike chrt's real-time classes,
+// under which a thread waking waits behind busy threads of its own priority) — the nearest to an idle machine there.
 // Exit 0 when every check passes (on the median), 3 when one fails, 1 when a run could not be made.
 //
 // Usage: npm run build && node scripts/bench/endpoint-workloads.mjs [--sections gamma,trace,self-test] [--repeat 1]
