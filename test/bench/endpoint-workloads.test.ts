@@ -74,9 +74,10 @@ describe('open-loop sender', () => {
     const sleeps: number[] = [];
     const clock = {
       now: () => now,
-      sleepUntil: async (atMs: number) => {
+      sleepUntil: (atMs: number) => {
         sleeps.push(atMs);
         now = atMs + (sleeps.length === 1 ? 2.9 : 0);
+        return Promise.resolve();
       },
     };
     const schedule = [0, 0.25, 0.5, 0.75, 3.3, 3.31, 10.05, 12];
