@@ -9,6 +9,7 @@ import { metricSummary } from '../../src/bench/endpoint/accumulator.js';
 import { bisectLoad } from '../../src/bench/endpoint/find-max.js';
 import { compareEndpointResults, type EndpointComparison } from '../../src/bench/endpoint/compare.js';
 import { meanInterval } from '../../src/bench/endpoint/repeat.js';
+import { runScheduleStep, sendOnSchedule } from '../../src/bench/endpoint/load.js';
 import { readTrace } from '../../src/bench/endpoint/trace.js';
 import { parseBenchResult } from '../../src/deploy/capacity.js';
 import { approximateTokenCounter, loadTokenCounter, syntheticPrompts } from '../../src/bench/endpoint/prompts.js';
@@ -63,6 +64,87 @@ describe('arrivals', () => {
       arrivalGaps({ rate: 10, arrival: 'constant', random: createRandom(3) }),
     );
     assert.deepEqual(new Set(constant), new Set([100]));
+  });
+});
+
+describe('open-loop sender', () => {
+  it('sleeps until each exact due time, launches every send already due in one pass, and never drifts after a late wake-up', async () => {
+    // A clock whose first wake-up comes 2.9 ms late (a busy event loop), the others on time.
+    let now = 0;
+    const sleeps: number[] = [];
+    const clock = {
+      now: () => now,
+      sleepUntil: (atMs: number) => {
+        sleeps.push(atMs);
+        now = atMs + (sleeps.length === 1 ? 2.9 : 0);
+        return Promise.resolve();
+      },
+    };
+    const schedule = [0, 0.25, 0.5, 0.75, 3.3, 3.31, 10.05, 12];
+    let next = 0;
+    const launched: Array<{ due: number; at: number; sleepsBefore: number }> = [];
+    await sendOnSchedule({
+      clock,
+      nextDue: () => (next < schedule.length ? { atMs: schedule[next++]! } : null),
+      launch: (due) => launched.push({ due: due.atMs, at: now, sleepsBefore: sleeps.length }),
+      accepting: () => launched.length < 7,
+    });
+    // Sleeps to the fraction of a millisecond, and only when the next send is not yet due.
+    assert.deepEqual(sleeps, [0.25, 3.3, 3.31, 10.05]);
+    // Each send keeps its own due time (the lag is measured against it), leaves no earlier, and the three the late
+    // wake-up made due go out together at once; 3.3 is still due at 3.3, not 3.3 + 2.9.
+    assert.deepEqual(
+      launched.map((l) => [l.due, l.at, l.sleepsBefore]),
+      [
+        [0, 0, 0],
+        [0.25, 3.15, 1],
+        [0.5, 3.15, 1],
+        [0.75, 3.15, 1],
+        [3.3, 3.3, 2],
+        [3.31, 3.31, 3],
+        [10.05, 10.05, 4],
+      ],
+    );
+  });
+
+  it('sends on a schedule finer than a millisecond: never early, and the median send under half a millisecond late', async () => {
+    // 150 sends at ~150 req/s whose due times fall all over the millisecond. A sender whose timers run on whole
+    // milliseconds sends each somewhere in the millisecond around its due time (median ~0.7–0.9 ms late, or early);
+    // this one wakes a thread blocked to the microsecond (median ~0.1–0.3 ms). Quantization is systematic, a machine
+    // too busy to run the test on time is not: up to three tries, so a burst of someone else's load does not fail it.
+    const offsets = Array.from({ length: 150 }, (_, i) => 20 + i * 6.37 + ((i * 7) % 10) / 10);
+    const medians: number[] = [];
+    for (let attempt = 0; attempt < 3 && !(medians[medians.length - 1]! < 0.5); attempt += 1) {
+      const lateness: number[] = [];
+      const outcome = await runScheduleStep(
+        { label: 'trace', warmupMs: 0, requests: offsets.length, slo: null, signal: new AbortController().signal },
+        (scheduledMs) => {
+          lateness.push(performance.now() - scheduledMs!);
+          return Promise.resolve(null);
+        },
+        offsets,
+      );
+      assert.equal(outcome.schedule.sent, offsets.length);
+      assert.ok(Math.min(...lateness) >= 0, `a send left ${-Math.min(...lateness)} ms early`);
+      medians.push([...lateness].sort((a, b) => a - b)[Math.floor(lateness.length / 2)]!);
+    }
+    assert.ok(medians[medians.length - 1]! < 0.5, `median send ${medians.map((m) => m.toFixed(3)).join(', ')} ms late`);
+  });
+
+  it('an interrupt ends a long wait at once', async () => {
+    const controller = new AbortController();
+    let started = 0;
+    const outcome = await runScheduleStep(
+      { label: 'trace', warmupMs: 0, requests: 2, slo: null, signal: controller.signal },
+      () => {
+        started = performance.now();
+        setTimeout(() => controller.abort(), 20);
+        return Promise.resolve(null);
+      },
+      [0, 60_000],
+    );
+    assert.ok(performance.now() - started < 5000, `stopped after ${performance.now() - started} ms`);
+    assert.deepEqual([outcome.schedule.sent, outcome.interrupted], [1, true]);
   });
 });
 

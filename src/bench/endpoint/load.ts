@@ -4,6 +4,7 @@ import { Recorder } from '../stats.js';
 import { metricSummary, round, StepAccumulator, type StepMetrics } from './accumulator.js';
 import { createRandom } from '../../engine/sampling.js';
 import { arrivalGaps, GapStats, type Arrival } from './arrivals.js';
+import { startPreciseTimer, type PreciseTimer } from './precise-timer.js';
 import type { RequestSample, SendSchedule, Slo } from './types.js';
 
 /** A send more than this far behind its schedule is counted as late: the client, not the server, fell behind. */
@@ -252,24 +253,64 @@ export async function runUsersStep(plan: StepPlan, send: Send, users: number, sp
   return step.finish();
 }
 
+/** What the open-loop sender needs of time: a clock and a sleep until a moment on it (both in ms). */
+export interface SendClock {
+  now(): number;
+  /** Resolves at `atMs` or later (never before, unless the sender is being stopped). */
+  sleepUntil(atMs: number): Promise<void>;
+}
+
+/**
+ * The open-loop sender: launches each request `nextDue` yields at its due time (`atMs` on `clock`; null ends the
+ * schedule), until `accepting` says stop. Each wake-up launches every request then due in one pass, and the next sleep
+ * is until the next request's own due time — absolute, fixed by the schedule, never counted from the last send — so a
+ * late wake-up makes those sends late (and the lag says so) but never shifts the ones after them.
+ */
+export async function sendOnSchedule<Due extends { atMs: number }>(options: {
+  clock: SendClock;
+  nextDue: () => Due | null;
+  launch: (due: Due) => void;
+  accepting: () => boolean;
+}): Promise<void> {
+  const { clock, nextDue, launch, accepting } = options;
+  let due = nextDue();
+  while (due !== null && accepting()) {
+    if (due.atMs > clock.now()) {
+      await clock.sleepUntil(due.atMs);
+      continue;
+    }
+    launch(due);
+    due = nextDue();
+  }
+}
+
 /**
  * Sends at the due times `nextDue` yields (ms since the step started; null when the schedule is over), however slow
  * the server is — no coordinated omission. A stalled server makes requests pile up in flight, and their latency shows
  * it; a send that leaves more than LATE_SEND_MS after its due time is counted late (the client fell behind).
+ * `timer` was started before the step, so that its thread's start-up is not charged to the first sends.
  */
 async function runScheduled(
   step: Step,
   plan: StepPlan,
+  timer: PreciseTimer,
   nextDue: () => { atMs: number; promptIndex?: number } | null,
 ): Promise<void> {
-  for (let due = nextDue(); due !== null && step.accepting; due = nextDue()) {
-    const dueMs = step.startMs + due.atMs;
-    const wait = dueMs - performance.now();
-    // Node truncates a timer's delay to whole ms, which would send up to 1 ms early; rounding up sends on time or
-    // late, and the lag records how late.
-    if (wait > 0) await sleep(Math.ceil(wait), undefined, { signal: plan.signal }).catch(() => undefined);
-    if (!step.accepting) break;
-    void step.launch(dueMs, due.promptIndex);
+  const stop = () => timer.cancel();
+  plan.signal.addEventListener('abort', stop, { once: true });
+  try {
+    await sendOnSchedule({
+      clock: { now: () => performance.now(), sleepUntil: (atMs) => timer.sleepUntil(atMs) },
+      nextDue: () => {
+        const due = nextDue();
+        if (due) due.atMs += step.startMs;
+        return due;
+      },
+      launch: (due) => void step.launch(due.atMs, due.promptIndex),
+      accepting: () => step.accepting,
+    });
+  } finally {
+    plan.signal.removeEventListener('abort', stop);
   }
 }
 
@@ -280,22 +321,27 @@ export async function runRateStep(
   rate: number,
   options: { arrival: Arrival; burstiness?: number; seed: number; phase?: number },
 ): Promise<StepOutcome> {
-  const step = new Step(plan, send);
   const gapMs = arrivalGaps({
     rate,
     arrival: options.arrival,
     burstiness: options.burstiness,
     random: createRandom(options.seed),
   });
-  // Workers of a distributed run share one constant schedule by starting at different phases of the gap.
-  let atMs = options.arrival === 'constant' ? ((options.phase ?? 0) * 1000) / rate : gapMs();
-  await runScheduled(step, plan, () => {
-    const due = { atMs };
-    atMs += gapMs();
-    return due;
-  });
-  await step.drain();
-  return step.finish({ openLoop: true });
+  const timer = await startPreciseTimer();
+  try {
+    const step = new Step(plan, send);
+    // Workers of a distributed run share one constant schedule by starting at different phases of the gap.
+    let atMs = options.arrival === 'constant' ? ((options.phase ?? 0) * 1000) / rate : gapMs();
+    await runScheduled(step, plan, timer, () => {
+      const due = { atMs };
+      atMs += gapMs();
+      return due;
+    });
+    await step.drain();
+    return step.finish({ openLoop: true });
+  } finally {
+    await timer.close();
+  }
 }
 
 /**
@@ -303,11 +349,18 @@ export async function runRateStep(
  * (already scaled), kept however the server responds.
  */
 export async function runScheduleStep(plan: StepPlan, send: Send, offsetsMs: readonly number[]): Promise<StepOutcome> {
-  const step = new Step(plan, send);
-  let i = 0;
-  await runScheduled(step, plan, () => (i < offsetsMs.length ? { atMs: offsetsMs[i]!, promptIndex: i++ } : null));
-  await step.drain();
-  return step.finish({ openLoop: true });
+  const timer = await startPreciseTimer();
+  try {
+    const step = new Step(plan, send);
+    let i = 0;
+    await runScheduled(step, plan, timer, () =>
+      i < offsetsMs.length ? { atMs: offsetsMs[i]!, promptIndex: i++ } : null,
+    );
+    await step.drain();
+    return step.finish({ openLoop: true });
+  } finally {
+    await timer.close();
+  }
 }
 
 /**
