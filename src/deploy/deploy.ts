@@ -139,7 +139,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   }
 
   const lint = lintObjects(
-    built.objects.map((object) => ({ object: object as unknown as Record<string, unknown> })),
+    built.objects.map((object) => ({ object })),
     { ignore: config.deploy.lint.ignore },
   );
   if (lint.length > 0) {

@@ -153,3 +153,17 @@ test('deploy refuses to write manifests its own lint rejects (exit 3), unless th
   await writeConfig(dir, raw);
   assert.equal(runCli(['deploy', '--out', out], { cwd: dir }).status, 0);
 });
+
+test('a malformed manifest is linted as one missing those fields, not a crash', () => {
+  const wellFormed = naiveGpuDeployment();
+  const spec = (wellFormed.spec as { template: { spec: { containers: unknown[] } } }).template.spec;
+  const malformed = structuredClone(wellFormed);
+  const broken = (malformed.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+  broken.containers = [null, 'server', 42, ...spec.containers];
+  broken.initContainers = 'none';
+  broken.tolerations = { key: 'nvidia.com/gpu' };
+  const messages = (object: unknown) =>
+    lintObjects([{ object }, { object: null }, { object: 'text' }]).map((f) => f.message);
+  assert.deepEqual(messages(malformed), messages(wellFormed));
+  assert.ok(messages(wellFormed).length > 0);
+});

@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { usageError } from '../../errors.js';
+import { at, fieldsAt, isFields, listAt, shown } from './fields.js';
 import { podsOf, RULES, type Manifest, type Rule } from './rules.js';
 
 export { RULES, type Rule } from './rules.js';
@@ -21,7 +22,8 @@ export interface LintOptions {
 }
 
 export interface LintInput {
-  object: Manifest;
+  /** A parsed YAML or JSON document; anything but an object with a string `kind` is skipped. */
+  object: unknown;
   file?: string | null;
 }
 
@@ -35,11 +37,11 @@ export const LLMOPS_IGNORE_ANNOTATION = 'llmops.dev/lint-ignore';
  * and llmops's own `llmops.dev/lint-ignore: rule,rule`.
  */
 export function lintObjects(inputs: readonly LintInput[], options: LintOptions = {}): LintFinding[] {
-  const all = inputs.map((input) => input.object);
+  const all = inputs.map((input) => input.object).filter(isManifest);
   const ignored = new Set(options.ignore ?? []);
   const findings: LintFinding[] = [];
   for (const { object, file } of inputs) {
-    if (typeof object !== 'object' || object === null || typeof object.kind !== 'string') continue;
+    if (!isManifest(object)) continue;
     const annotations = annotationsOf(object);
     for (const rule of RULES) {
       if (ignored.has(rule.id) || mirrorIds(rule).some((id) => ignored.has(id))) continue;
@@ -58,17 +60,22 @@ export function lintObjects(inputs: readonly LintInput[], options: LintOptions =
   return findings;
 }
 
+function isManifest(value: unknown): value is Manifest & { readonly kind: string } {
+  return isFields(value) && typeof value.kind === 'string';
+}
+
 function refOf(object: Manifest): string {
-  const ns = typeof object.metadata?.namespace === 'string' ? `${object.metadata.namespace}/` : '';
-  return `${String(object.kind)}/${ns}${String(object.metadata?.name ?? '<no name>')}`;
+  const namespace = at(object, 'metadata', 'namespace');
+  const ns = typeof namespace === 'string' ? `${namespace}/` : '';
+  return `${String(object.kind)}/${ns}${shown(at(object, 'metadata', 'name') ?? '<no name>')}`;
 }
 
 function annotationsOf(object: Manifest): Record<string, string> {
   const out: Record<string, string> = {};
-  const add = (source: Record<string, unknown> | undefined) => {
+  const add = (source: Readonly<Record<string, unknown>> | undefined) => {
     for (const [key, value] of Object.entries(source ?? {})) out[key] = String(value);
   };
-  add(object.metadata?.annotations);
+  add(fieldsAt(object, 'metadata', 'annotations'));
   for (const pod of podsOf(object)) add(pod.templateAnnotations);
   return out;
 }
@@ -119,12 +126,11 @@ export async function readManifests(paths: readonly string[]): Promise<LintInput
       if ('errors' in doc && doc.errors.length > 0) {
         throw usageError(`${file}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`, 'LINT_INVALID_YAML');
       }
-      const value = doc.toJS() as Manifest | null;
-      if (value === null || typeof value !== 'object') continue;
+      const value: unknown = doc.toJS();
       // Kustomization files and other non-objects are not manifests to lint.
-      if (typeof value.kind !== 'string' || value.kind === 'Kustomization') continue;
+      if (!isManifest(value) || value.kind === 'Kustomization') continue;
       if (value.kind === 'List' || value.kind.endsWith('List')) {
-        for (const item of (value.items as Manifest[] | undefined) ?? []) inputs.push({ object: item, file });
+        for (const item of listAt(value, 'items')) inputs.push({ object: item, file });
       } else inputs.push({ object: value, file });
     }
   }

@@ -4,12 +4,10 @@
  */
 
 import { isPinnedImage } from '../../k8s/image.js';
+import { at, fieldsAt, listAt, numberAt, objectsAt, shown, type Fields } from './fields.js';
 
-export type Manifest = {
-  apiVersion?: unknown;
-  kind?: unknown;
-  metadata?: { name?: unknown; namespace?: unknown; annotations?: Record<string, unknown> };
-} & Record<string, unknown>;
+/** One Kubernetes object as parsed from YAML or JSON: its fields are read through `fields.ts`, which narrows each. */
+export type Manifest = Fields;
 
 export interface Mirrors {
   kubeScore?: string[];
@@ -29,131 +27,137 @@ export interface Rule {
   check(object: Manifest, ctx: RuleContext): string[];
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped input */
-type Any = any;
-
 interface PodLike {
-  spec: Any;
-  templateAnnotations: Record<string, unknown>;
+  spec: Fields;
+  templateAnnotations: Fields;
   /** Long-running server (probes expected), not a batch job. */
   serving: boolean;
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
 
+/** The pod in a pod template (`{ metadata, spec }`), if it has a spec. */
+function podOfTemplate(template: unknown, serving: boolean): PodLike[] {
+  const spec = fieldsAt(template, 'spec');
+  return spec ? [{ spec, templateAnnotations: fieldsAt(template, 'metadata', 'annotations') ?? {}, serving }] : [];
+}
+
 /** The pod specs inside an object: workloads, jobs, pods, and the component specs of a SeldonDeployment. */
 export function podsOf(object: Manifest): PodLike[] {
-  const o = object as Any;
   const kind = String(object.kind);
-  if (WORKLOAD_KINDS.has(kind))
-    return o.spec?.template?.spec
-      ? [
-          {
-            spec: o.spec.template.spec,
-            templateAnnotations: o.spec.template.metadata?.annotations ?? {},
-            serving: true,
-          },
-        ]
-      : [];
-  if (kind === 'Job')
-    return o.spec?.template?.spec
-      ? [
-          {
-            spec: o.spec.template.spec,
-            templateAnnotations: o.spec.template.metadata?.annotations ?? {},
-            serving: false,
-          },
-        ]
-      : [];
-  if (kind === 'CronJob') {
-    const t = o.spec?.jobTemplate?.spec?.template;
-    return t?.spec ? [{ spec: t.spec, templateAnnotations: t.metadata?.annotations ?? {}, serving: false }] : [];
+  if (WORKLOAD_KINDS.has(kind)) return podOfTemplate(at(object, 'spec', 'template'), true);
+  if (kind === 'Job') return podOfTemplate(at(object, 'spec', 'template'), false);
+  if (kind === 'CronJob') return podOfTemplate(at(object, 'spec', 'jobTemplate', 'spec', 'template'), false);
+  if (kind === 'Pod') {
+    const spec = fieldsAt(object, 'spec');
+    return spec ? [{ spec, templateAnnotations: {}, serving: true }] : [];
   }
-  if (kind === 'Pod') return o.spec ? [{ spec: o.spec, templateAnnotations: {}, serving: true }] : [];
   if (kind === 'SeldonDeployment') {
     // The Seldon operator adds its own probes and wraps the containers: probe rules do not apply.
-    return (o.spec?.predictors ?? []).flatMap((p: Any) =>
-      (p.componentSpecs ?? []).map((c: Any) => ({ spec: c.spec ?? {}, templateAnnotations: {}, serving: false })),
+    return objectsAt(object, 'spec', 'predictors').flatMap((p) =>
+      objectsAt(p, 'componentSpecs').map((c) => ({
+        spec: fieldsAt(c, 'spec') ?? {},
+        templateAnnotations: {},
+        serving: false,
+      })),
     );
   }
   return [];
 }
 
-function containersOf(pod: PodLike): Any[] {
-  return [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])];
+function containersOf(pod: PodLike): Fields[] {
+  return [...objectsAt(pod.spec, 'initContainers'), ...objectsAt(pod.spec, 'containers')];
 }
 
-function mainContainers(pod: PodLike): Any[] {
-  return pod.spec.containers ?? [];
+function mainContainers(pod: PodLike): Fields[] {
+  return objectsAt(pod.spec, 'containers');
 }
 
 /** A rule over every container of every pod in the object. */
-function perContainer(fn: (container: Any, pod: PodLike, init: boolean) => string | null): Rule['check'] {
-  return (object) =>
-    podsOf(object).flatMap((pod) => {
-      const inits = new Set(pod.spec.initContainers ?? []);
-      return containersOf(pod)
-        .map((c) => fn(c, pod, inits.has(c)))
-        .filter((m): m is string => m !== null);
-    });
+function perContainer(fn: (container: Fields, pod: PodLike) => string | null): Rule['check'] {
+  return (object) => podsOf(object).flatMap((pod) => containersOf(pod).flatMap((c) => fn(c, pod) ?? []));
 }
 
-function effective(container: Any, pod: PodLike, key: string): unknown {
-  return container.securityContext?.[key] ?? pod.spec.securityContext?.[key];
+/** `container <name>`, the subject of a per-container message. */
+function named(container: Fields): string {
+  return `container ${shown(container.name)}`;
 }
 
-function requestsGpu(container: Any): boolean {
-  const r = container.resources ?? {};
-  return Object.keys({ ...r.limits, ...r.requests }).some((key) => /^(nvidia\.com|amd\.com)\/gpu$/.test(key));
+function effective(container: Fields, pod: PodLike, key: string): unknown {
+  return at(container, 'securityContext', key) ?? at(pod.spec, 'securityContext', key);
+}
+
+function requestsGpu(container: Fields): boolean {
+  const limits = fieldsAt(container, 'resources', 'limits');
+  const requests = fieldsAt(container, 'resources', 'requests');
+  return Object.keys({ ...limits, ...requests }).some((key) => /^(nvidia\.com|amd\.com)\/gpu$/.test(key));
 }
 
 function podUsesGpu(pod: PodLike): boolean {
   return containersOf(pod).some(requestsGpu);
 }
 
-function matches(selector: Record<string, unknown> | undefined, labels: Record<string, unknown> | undefined): boolean {
+function matches(selector: Fields | undefined, labels: Fields | undefined): boolean {
   if (!selector || Object.keys(selector).length === 0) return false;
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
-function sameNamespace(a: Manifest, b: Manifest): boolean {
-  return (a.metadata?.namespace ?? '') === (b.metadata?.namespace ?? '');
+function nameOf(object: Manifest): unknown {
+  return at(object, 'metadata', 'name');
 }
 
-function templateLabels(object: Manifest): Record<string, unknown> | undefined {
-  return (object as Any).spec?.template?.metadata?.labels;
+function sameNamespace(a: Manifest, b: Manifest): boolean {
+  return (at(a, 'metadata', 'namespace') ?? '') === (at(b, 'metadata', 'namespace') ?? '');
+}
+
+function templateLabels(object: Manifest): Fields | undefined {
+  return fieldsAt(object, 'spec', 'template', 'metadata', 'labels');
 }
 
 function isWorkload(object: Manifest): boolean {
   return WORKLOAD_KINDS.has(String(object.kind)) && String(object.kind) !== 'DaemonSet';
 }
 
+function isAutoscaler(object: Manifest): boolean {
+  return object.kind === 'HorizontalPodAutoscaler' || object.kind === 'ScaledObject';
+}
+
+/** The kind and name an autoscaler's scaleTargetRef names (the kind defaults to Deployment, as in the HPA API). */
+function scaleTargetOf(autoscaler: Manifest): { kind: unknown; name: unknown } | undefined {
+  const ref = fieldsAt(autoscaler, 'spec', 'scaleTargetRef');
+  return ref ? { kind: ref.kind ?? 'Deployment', name: ref.name } : undefined;
+}
+
+/** The object among `all` that an autoscaler scales. */
+function targetOf(autoscaler: Manifest, all: readonly Manifest[]): Manifest | undefined {
+  const ref = scaleTargetOf(autoscaler) ?? { kind: 'Deployment', name: undefined };
+  return all.find((w) => w.kind === ref.kind && nameOf(w) === ref.name && sameNamespace(w, autoscaler));
+}
+
 /** Autoscalers (HPA or ScaledObject) targeting this object. */
 function autoscalersOf(object: Manifest, all: readonly Manifest[]): Manifest[] {
   return all.filter((a) => {
-    if (!sameNamespace(a, object)) return false;
-    const ref = (a as Any).spec?.scaleTargetRef;
-    if (!ref) return false;
-    const kind = ref.kind ?? 'Deployment';
-    return (
-      (a.kind === 'HorizontalPodAutoscaler' || a.kind === 'ScaledObject') &&
-      kind === object.kind &&
-      ref.name === object.metadata?.name
-    );
+    if (!sameNamespace(a, object) || !isAutoscaler(a)) return false;
+    const ref = scaleTargetOf(a);
+    return ref !== undefined && ref.kind === object.kind && ref.name === nameOf(object);
   });
 }
 
-function behaviorOf(autoscaler: Manifest): Any {
-  const spec = (autoscaler as Any).spec ?? {};
-  return autoscaler.kind === 'ScaledObject' ? spec.advanced?.horizontalPodAutoscalerConfig?.behavior : spec.behavior;
+function scaleDownWindowOf(autoscaler: Manifest): number | undefined {
+  const behavior =
+    autoscaler.kind === 'ScaledObject'
+      ? at(autoscaler, 'spec', 'advanced', 'horizontalPodAutoscalerConfig', 'behavior')
+      : at(autoscaler, 'spec', 'behavior');
+  return numberAt(behavior, 'scaleDown', 'stabilizationWindowSeconds');
 }
 
 function startupBudgetSeconds(object: Manifest): number | null {
-  const containers = (object as Any).spec?.template?.spec?.containers ?? [];
-  const budgets = containers
-    .map((c: Any) => c.startupProbe)
-    .filter(Boolean)
-    .map((p: Any) => (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3) + (p.initialDelaySeconds ?? 0));
+  const budgets = objectsAt(object, 'spec', 'template', 'spec', 'containers').flatMap((c) => {
+    const probe = fieldsAt(c, 'startupProbe');
+    if (!probe) return [];
+    const period = numberAt(probe, 'periodSeconds') ?? 10;
+    return [period * (numberAt(probe, 'failureThreshold') ?? 3) + (numberAt(probe, 'initialDelaySeconds') ?? 0)];
+  });
   return budgets.length > 0 ? Math.max(...budgets) : null;
 }
 
@@ -168,7 +172,7 @@ export const RULES: Rule[] = [
     check: perContainer((c) =>
       typeof c.image === 'string' && isPinnedImage(c.image)
         ? null
-        : `container ${c.name}: image \`${c.image}\` is not pinned (use a version tag or a digest)`,
+        : `${named(c)}: image \`${shown(c.image)}\` is not pinned (use a version tag or a digest)`,
     ),
   },
   {
@@ -178,7 +182,7 @@ export const RULES: Rule[] = [
     check: perContainer((c) =>
       c.imagePullPolicy === 'Always' || /@sha256:/.test(String(c.image))
         ? null
-        : `container ${c.name}: imagePullPolicy is ${c.imagePullPolicy ?? 'unset'}, not Always`,
+        : `${named(c)}: imagePullPolicy is ${shown(c.imagePullPolicy ?? 'unset')}, not Always`,
     ),
   },
   {
@@ -192,9 +196,9 @@ export const RULES: Rule[] = [
     check: perContainer((c) => {
       const missing = ['requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory'].filter((key) => {
         const [kind, name] = key.split('.') as [string, string];
-        return c.resources?.[kind]?.[name] === undefined;
+        return at(c, 'resources', kind, name) === undefined;
       });
-      return missing.length === 0 ? null : `container ${c.name}: no ${missing.join(', ')}`;
+      return missing.length === 0 ? null : `${named(c)}: no ${missing.join(', ')}`;
     }),
   },
   {
@@ -202,10 +206,10 @@ export const RULES: Rule[] = [
     description: 'ephemeral-storage request and limit are set (a filling cache must not evict its neighbours)',
     mirrors: { kubeScore: ['container-ephemeral-storage-request-and-limit'] },
     check: perContainer((c) =>
-      c.resources?.requests?.['ephemeral-storage'] !== undefined &&
-      c.resources?.limits?.['ephemeral-storage'] !== undefined
+      at(c, 'resources', 'requests', 'ephemeral-storage') !== undefined &&
+      at(c, 'resources', 'limits', 'ephemeral-storage') !== undefined
         ? null
-        : `container ${c.name}: no ephemeral-storage request and limit`,
+        : `${named(c)}: no ephemeral-storage request and limit`,
     ),
   },
   {
@@ -216,7 +220,7 @@ export const RULES: Rule[] = [
       const user = effective(c, pod, 'runAsUser');
       return effective(c, pod, 'runAsNonRoot') === true || (typeof user === 'number' && user > 0)
         ? null
-        : `container ${c.name}: may run as root (set runAsNonRoot: true)`;
+        : `${named(c)}: may run as root (set runAsNonRoot: true)`;
     }),
   },
   {
@@ -228,7 +232,7 @@ export const RULES: Rule[] = [
       const group = effective(c, pod, 'runAsGroup');
       return typeof user === 'number' && user > 10000 && typeof group === 'number' && group > 10000
         ? null
-        : `container ${c.name}: runAsUser and runAsGroup should be above 10000 (got ${String(user)}/${String(group)})`;
+        : `${named(c)}: runAsUser and runAsGroup should be above 10000 (got ${shown(user)}/${shown(group)})`;
     }),
   },
   {
@@ -236,9 +240,9 @@ export const RULES: Rule[] = [
     description: 'allowPrivilegeEscalation is false',
     mirrors: { polaris: ['privilegeEscalationAllowed'], kubeLinter: ['privilege-escalation-container'] },
     check: perContainer((c) =>
-      c.securityContext?.allowPrivilegeEscalation === false
+      at(c, 'securityContext', 'allowPrivilegeEscalation') === false
         ? null
-        : `container ${c.name}: allowPrivilegeEscalation is not false`,
+        : `${named(c)}: allowPrivilegeEscalation is not false`,
     ),
   },
   {
@@ -250,7 +254,7 @@ export const RULES: Rule[] = [
       kubeLinter: ['privileged-container'],
     },
     check: perContainer((c) =>
-      c.securityContext?.privileged === true ? `container ${c.name}: runs privileged` : null,
+      at(c, 'securityContext', 'privileged') === true ? `${named(c)}: runs privileged` : null,
     ),
   },
   {
@@ -262,7 +266,7 @@ export const RULES: Rule[] = [
       kubeLinter: ['no-read-only-root-fs'],
     },
     check: perContainer((c) =>
-      c.securityContext?.readOnlyRootFilesystem === true ? null : `container ${c.name}: root filesystem is writable`,
+      at(c, 'securityContext', 'readOnlyRootFilesystem') === true ? null : `${named(c)}: root filesystem is writable`,
     ),
   },
   {
@@ -270,9 +274,11 @@ export const RULES: Rule[] = [
     description: 'all Linux capabilities are dropped and none added',
     mirrors: { polaris: ['insecureCapabilities', 'dangerousCapabilities'], kubeLinter: ['drop-net-raw-capability'] },
     check: perContainer((c) => {
-      const caps = c.securityContext?.capabilities ?? {};
-      if ((caps.add ?? []).length > 0) return `container ${c.name}: adds capabilities ${caps.add.join(', ')}`;
-      return (caps.drop ?? []).includes('ALL') ? null : `container ${c.name}: does not drop ALL capabilities`;
+      const added = listAt(c, 'securityContext', 'capabilities', 'add');
+      if (added.length > 0) return `${named(c)}: adds capabilities ${added.join(', ')}`;
+      return listAt(c, 'securityContext', 'capabilities', 'drop').includes('ALL')
+        ? null
+        : `${named(c)}: does not drop ALL capabilities`;
     }),
   },
   {
@@ -280,8 +286,8 @@ export const RULES: Rule[] = [
     description: 'a seccomp profile (RuntimeDefault) is set',
     mirrors: { kubeScore: ['container-seccomp-profile'] },
     check: perContainer((c, pod) => {
-      const profile = (effective(c, pod, 'seccompProfile') as { type?: string } | undefined)?.type;
-      return profile === 'RuntimeDefault' || profile === 'Localhost' ? null : `container ${c.name}: no seccomp profile`;
+      const profile = at(effective(c, pod, 'seccompProfile'), 'type');
+      return profile === 'RuntimeDefault' || profile === 'Localhost' ? null : `${named(c)}: no seccomp profile`;
     }),
   },
   {
@@ -298,7 +304,7 @@ export const RULES: Rule[] = [
         .flatMap((pod) => mainContainers(pod))
         .flatMap((c) => {
           const missing = ['readinessProbe', 'livenessProbe'].filter((p) => !c[p]);
-          return missing.length > 0 ? [`container ${c.name}: no ${missing.join(' or ')}`] : [];
+          return missing.length > 0 ? [`${named(c)}: no ${missing.join(' or ')}`] : [];
         }),
   },
   {
@@ -312,19 +318,19 @@ export const RULES: Rule[] = [
           (c) =>
             c.readinessProbe && c.livenessProbe && JSON.stringify(c.readinessProbe) === JSON.stringify(c.livenessProbe),
         )
-        .map((c) => `container ${c.name}: readiness and liveness probes are identical`),
+        .map((c) => `${named(c)}: readiness and liveness probes are identical`),
   },
   {
     id: 'secret-in-env',
     description: 'secrets come from Secret references, never literal environment values',
     mirrors: { polaris: ['sensitiveContainerEnvVar'], kubeLinter: ['env-var-secret'] },
     check: perContainer((c) => {
-      const bad = (c.env ?? []).filter(
-        (e: Any) => SECRET_ENV.test(String(e.name)) && typeof e.value === 'string' && e.value !== '',
+      const bad = objectsAt(c, 'env').filter(
+        (e) => SECRET_ENV.test(String(e.name)) && typeof e.value === 'string' && e.value !== '',
       );
       return bad.length === 0
         ? null
-        : `container ${c.name}: ${bad.map((e: Any) => e.name).join(', ')} set from a literal value (use valueFrom.secretKeyRef)`;
+        : `${named(c)}: ${bad.map((e) => shown(e.name)).join(', ')} set from a literal value (use valueFrom.secretKeyRef)`;
     }),
   },
   {
@@ -366,8 +372,8 @@ export const RULES: Rule[] = [
         .filter(podUsesGpu)
         .filter(
           (pod) =>
-            !(pod.spec.tolerations ?? []).some(
-              (t: Any) => t.key === 'nvidia.com/gpu' || (t.operator === 'Exists' && !t.key),
+            !objectsAt(pod.spec, 'tolerations').some(
+              (t) => t.key === 'nvidia.com/gpu' || (t.operator === 'Exists' && !t.key),
             ),
         )
         .map(() => 'pod requests a GPU but does not tolerate the nvidia.com/gpu taint'),
@@ -379,7 +385,11 @@ export const RULES: Rule[] = [
     check: (object) =>
       podsOf(object)
         .filter(podUsesGpu)
-        .filter((pod) => Object.keys(pod.spec.nodeSelector ?? {}).length === 0 && !pod.spec.affinity?.nodeAffinity)
+        .filter(
+          (pod) =>
+            Object.keys(fieldsAt(pod.spec, 'nodeSelector') ?? {}).length === 0 &&
+            !at(pod.spec, 'affinity', 'nodeAffinity'),
+        )
         .map(() => 'pod requests a GPU but selects no accelerator type (nodeSelector or node affinity)'),
   },
   {
@@ -391,7 +401,7 @@ export const RULES: Rule[] = [
         .filter((pod) => pod.serving)
         .flatMap((pod) => mainContainers(pod))
         .filter((c) => requestsGpu(c) && !c.startupProbe)
-        .map((c) => `container ${c.name}: requests a GPU but has no startupProbe`),
+        .map((c) => `${named(c)}: requests a GPU but has no startupProbe`),
   },
   {
     id: 'gpu-rolling-update',
@@ -399,18 +409,16 @@ export const RULES: Rule[] = [
     mirrors: { kubeLinter: ['no-rolling-update-strategy'] },
     check: (object) => {
       if (object.kind !== 'Deployment') return [];
-      const spec = (object as Any).spec ?? {};
-      const pods = podsOf(object);
-      if (!pods.some(podUsesGpu)) return [];
-      if (spec.strategy?.type === 'Recreate') return [];
-      const ru = spec.strategy?.rollingUpdate;
+      if (!podsOf(object).some(podUsesGpu)) return [];
+      if (at(object, 'spec', 'strategy', 'type') === 'Recreate') return [];
+      const ru = fieldsAt(object, 'spec', 'strategy', 'rollingUpdate');
       if (!ru)
         return [
           'GPU Deployment uses the default rolling update (25% surge): set strategy.rollingUpdate.maxSurge ≤ 1 and an explicit maxUnavailable',
         ];
       const out: string[] = [];
       if (typeof ru.maxSurge !== 'number' || ru.maxSurge > 1)
-        out.push(`GPU Deployment surges by ${String(ru.maxSurge)}: use maxSurge 0 or 1`);
+        out.push(`GPU Deployment surges by ${shown(ru.maxSurge)}: use maxSurge 0 or 1`);
       if (ru.maxUnavailable === undefined) out.push('GPU Deployment leaves maxUnavailable implicit (25%)');
       if (ru.maxSurge === 0 && (ru.maxUnavailable === 0 || ru.maxUnavailable === '0%'))
         out.push('maxSurge and maxUnavailable are both 0: the rollout cannot progress');
@@ -423,16 +431,15 @@ export const RULES: Rule[] = [
     mirrors: {},
     check: (object) =>
       podsOf(object).flatMap((pod) => {
-        const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
-        return mainContainers(pod)
-          .filter(
-            (c) =>
-              typeof c.lifecycle?.preStop?.sleep?.seconds === 'number' && c.lifecycle.preStop.sleep.seconds >= grace,
-          )
-          .map(
-            (c) =>
-              `container ${c.name}: preStop sleep ${c.lifecycle.preStop.sleep.seconds} s uses the whole grace period of ${grace} s (nothing left to drain)`,
-          );
+        const grace = numberAt(pod.spec, 'terminationGracePeriodSeconds') ?? 30;
+        return mainContainers(pod).flatMap((c) => {
+          const sleep = numberAt(c, 'lifecycle', 'preStop', 'sleep', 'seconds');
+          return sleep !== undefined && sleep >= grace
+            ? [
+                `${named(c)}: preStop sleep ${sleep} s uses the whole grace period of ${grace} s (nothing left to drain)`,
+              ]
+            : [];
+        });
       }),
   },
   {
@@ -449,7 +456,7 @@ export const RULES: Rule[] = [
         (p) =>
           p.kind === 'PodDisruptionBudget' &&
           sameNamespace(p, object) &&
-          matches((p as Any).spec?.selector?.matchLabels, labels),
+          matches(fieldsAt(p, 'spec', 'selector', 'matchLabels'), labels),
       );
       return covered ? [] : ['no PodDisruptionBudget selects its pods'];
     },
@@ -464,10 +471,11 @@ export const RULES: Rule[] = [
     },
     check: (object) => {
       if (object.kind !== 'PodDisruptionBudget') return [];
-      const spec = (object as Any).spec ?? {};
-      if (spec.maxUnavailable === undefined && spec.minAvailable === undefined)
+      const maxUnavailable = at(object, 'spec', 'maxUnavailable');
+      const minAvailable = at(object, 'spec', 'minAvailable');
+      if (maxUnavailable === undefined && minAvailable === undefined)
         return ['sets neither maxUnavailable nor minAvailable'];
-      if (spec.maxUnavailable === 0 || spec.maxUnavailable === '0%' || spec.minAvailable === '100%')
+      if (maxUnavailable === 0 || maxUnavailable === '0%' || minAvailable === '100%')
         return ['allows no disruption: node drains will hang'];
       return [];
     },
@@ -482,14 +490,12 @@ export const RULES: Rule[] = [
     },
     check: (object) => {
       if (!isWorkload(object)) return [];
-      const spec = (object as Any).spec?.template?.spec ?? {};
-      const anti = spec.affinity?.podAntiAffinity;
+      const spec = fieldsAt(object, 'spec', 'template', 'spec');
+      const anti = fieldsAt(spec, 'affinity', 'podAntiAffinity');
       const hasAnti =
-        [
-          ...(anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []),
-          ...(anti?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
-        ].length > 0;
-      return hasAnti || (spec.topologySpreadConstraints ?? []).length > 0
+        listAt(anti, 'preferredDuringSchedulingIgnoredDuringExecution').length > 0 ||
+        listAt(anti, 'requiredDuringSchedulingIgnoredDuringExecution').length > 0;
+      return hasAnti || listAt(spec, 'topologySpreadConstraints').length > 0
         ? []
         : ['pods may all land on one node (no pod anti-affinity or topology spread)'];
     },
@@ -503,10 +509,10 @@ export const RULES: Rule[] = [
       const labels = templateLabels(object);
       const policies = all.filter((p) => p.kind === 'NetworkPolicy' && sameNamespace(p, object));
       const selecting = policies.filter((p) => {
-        const selector = (p as Any).spec?.podSelector?.matchLabels;
+        const selector = fieldsAt(p, 'spec', 'podSelector', 'matchLabels');
         return selector === undefined || Object.keys(selector).length === 0 || matches(selector, labels);
       });
-      const types = new Set(selecting.flatMap((p) => (p as Any).spec?.policyTypes ?? ['Ingress']));
+      const types = new Set(selecting.flatMap((p) => at(p, 'spec', 'policyTypes') ?? ['Ingress']));
       const missing = ['Ingress', 'Egress'].filter((t) => !types.has(t));
       return missing.length === 0 ? [] : [`no NetworkPolicy restricts its ${missing.join(' and ').toLowerCase()}`];
     },
@@ -516,7 +522,7 @@ export const RULES: Rule[] = [
     description: 'a Deployment owned by an autoscaler leaves spec.replicas unset (each apply would reset the scale)',
     mirrors: { kubeScore: ['deployment-replicas'] },
     check: (object, { all }) =>
-      isWorkload(object) && (object as Any).spec?.replicas !== undefined && autoscalersOf(object, all).length > 0
+      isWorkload(object) && at(object, 'spec', 'replicas') !== undefined && autoscalersOf(object, all).length > 0
         ? ['sets spec.replicas although an autoscaler owns the replica count']
         : [],
   },
@@ -526,8 +532,8 @@ export const RULES: Rule[] = [
     mirrors: { kubeScore: ['service-targets-pod'], kubeLinter: ['dangling-service'] },
     check: (object, { all }) => {
       if (object.kind !== 'Service') return [];
-      const selector = (object as Any).spec?.selector;
-      if (!selector || (object as Any).spec?.type === 'ExternalName') return [];
+      const selector = fieldsAt(object, 'spec', 'selector');
+      if (!selector || at(object, 'spec', 'type') === 'ExternalName') return [];
       const workloads = all.filter((w) => WORKLOAD_KINDS.has(String(w.kind)) && sameNamespace(w, object));
       if (workloads.length === 0) return [];
       return workloads.some((w) => matches(selector, templateLabels(w)))
@@ -540,14 +546,13 @@ export const RULES: Rule[] = [
     description: 'an autoscaler targets a workload that exists',
     mirrors: { kubeScore: ['horizontalpodautoscaler-has-target'] },
     check: (object, { all }) => {
-      if (object.kind !== 'HorizontalPodAutoscaler' && object.kind !== 'ScaledObject') return [];
-      const ref = (object as Any).spec?.scaleTargetRef ?? {};
-      const kind = ref.kind ?? 'Deployment';
+      if (!isAutoscaler(object)) return [];
+      const { kind, name } = scaleTargetOf(object) ?? { kind: 'Deployment', name: undefined };
       const candidates = all.filter((w) => WORKLOAD_KINDS.has(String(w.kind)) && sameNamespace(w, object));
       if (candidates.length === 0) return [];
-      return candidates.some((w) => w.kind === kind && w.metadata?.name === ref.name)
+      return candidates.some((w) => w.kind === kind && nameOf(w) === name)
         ? []
-        : [`targets ${kind}/${String(ref.name)}, which is not among the objects`];
+        : [`targets ${shown(kind)}/${shown(name)}, which is not among the objects`];
     },
   },
   {
@@ -555,7 +560,7 @@ export const RULES: Rule[] = [
     description: 'a ScaledObject sets minReplicaCount explicitly (KEDA defaults to 0)',
     mirrors: {},
     check: (object) =>
-      object.kind === 'ScaledObject' && (object as Any).spec?.minReplicaCount === undefined
+      object.kind === 'ScaledObject' && at(object, 'spec', 'minReplicaCount') === undefined
         ? ['minReplicaCount is unset: KEDA would scale to zero']
         : [],
   },
@@ -564,17 +569,14 @@ export const RULES: Rule[] = [
     description: `scale-down stabilization is at least ${MIN_SCALE_DOWN_WINDOW_SECONDS} s and at least a pod's start budget`,
     mirrors: {},
     check: (object, { all }) => {
-      if (object.kind !== 'HorizontalPodAutoscaler' && object.kind !== 'ScaledObject') return [];
-      const window = behaviorOf(object)?.scaleDown?.stabilizationWindowSeconds;
-      if (typeof window !== 'number')
+      if (!isAutoscaler(object)) return [];
+      const window = scaleDownWindowOf(object);
+      if (window === undefined)
         return [`no scale-down stabilization window (the HPA default is 300 s, shorter than a GPU pod's start)`];
       const out: string[] = [];
       if (window < MIN_SCALE_DOWN_WINDOW_SECONDS)
         out.push(`scale-down stabilization ${window} s is under ${MIN_SCALE_DOWN_WINDOW_SECONDS} s`);
-      const ref = (object as Any).spec?.scaleTargetRef ?? {};
-      const target = all.find(
-        (w) => w.kind === (ref.kind ?? 'Deployment') && w.metadata?.name === ref.name && sameNamespace(w, object),
-      );
+      const target = targetOf(object, all);
       const budget = target ? startupBudgetSeconds(target) : null;
       if (budget !== null && window < budget)
         out.push(`scale-down stabilization ${window} s is shorter than the target's start budget of ${budget} s`);
@@ -586,17 +588,13 @@ export const RULES: Rule[] = [
     description: 'GPU workloads do not autoscale on CPU or memory (they do not track GPU load)',
     mirrors: {},
     check: (object, { all }) => {
-      if (object.kind !== 'HorizontalPodAutoscaler' && object.kind !== 'ScaledObject') return [];
-      const ref = (object as Any).spec?.scaleTargetRef ?? {};
-      const target = all.find(
-        (w) => w.kind === (ref.kind ?? 'Deployment') && w.metadata?.name === ref.name && sameNamespace(w, object),
-      );
+      if (!isAutoscaler(object)) return [];
+      const target = targetOf(object, all);
       if (!target || !podsOf(target).some(podUsesGpu)) return [];
-      const spec = (object as Any).spec ?? {};
       const resourceMetric =
         object.kind === 'ScaledObject'
-          ? (spec.triggers ?? []).some((t: Any) => t.type === 'cpu' || t.type === 'memory')
-          : (spec.metrics ?? []).some((m: Any) => m.type === 'Resource' || m.type === 'ContainerResource');
+          ? objectsAt(object, 'spec', 'triggers').some((t) => t.type === 'cpu' || t.type === 'memory')
+          : objectsAt(object, 'spec', 'metrics').some((m) => m.type === 'Resource' || m.type === 'ContainerResource');
       return resourceMetric
         ? ['scales a GPU workload on CPU or memory: use queue depth, GPU utilization or KV-cache usage']
         : [];
