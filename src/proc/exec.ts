@@ -52,9 +52,13 @@ export async function runPlan(plan: CommandPlan, options: RunPlanOptions = {}): 
   child.stderr?.on('data', (chunk: Buffer) => options.onStderr?.(chunk.toString()));
   child.stdout?.on('data', (chunk: Buffer) => options.onStdout?.(chunk.toString()));
 
-  const onAbort = async () => {
-    await options.onAbort?.();
-    child.kill('SIGTERM');
+  // EventTarget drops a listener's promise: a failing cleanup must not become an unhandled rejection (which ends the
+  // process), and the child is killed whether or not the cleanup succeeded.
+  const onAbort = () => {
+    void Promise.resolve()
+      .then(() => options.onAbort?.())
+      .catch(() => undefined)
+      .then(() => child.kill('SIGTERM'));
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
