@@ -1,15 +1,28 @@
 import { readFile } from 'node:fs/promises';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { usageError } from '../errors.js';
+
+/**
+ * The part of a tokenizers.js `Tokenizer` this engine calls. The package's .d.ts (0.2.x) imports its own files without
+ * extensions, which NodeNext resolution (llmops's and the scaffold's) cannot follow, so the class arrives as an
+ * unresolved type that would let any call through; this names the surface once so each call is checked.
+ */
+export interface HfTokenizer {
+  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[] };
+  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
+}
+
+/** tokenizers.js's `Tokenizer` (tokenizer.json, tokenizer_config.json), typed as {@link HfTokenizer}. */
+export const Tokenizer = UntypedTokenizer as new (tokenizerJson: object, tokenizerConfig: object) => HfTokenizer;
 
 /** The model's tokenizer (tokenizer.json via @huggingface/tokenizers) with the metadata generation needs. */
 export class TextTokenizer {
-  private readonly tokenizer: Tokenizer;
+  private readonly tokenizer: HfTokenizer;
   /** The Jinja chat template from tokenizer_config.json, when the model has one. */
   readonly chatTemplate: string | undefined;
   readonly config: Record<string, unknown>;
 
-  private constructor(tokenizer: Tokenizer, config: Record<string, unknown>) {
+  private constructor(tokenizer: HfTokenizer, config: Record<string, unknown>) {
     this.tokenizer = tokenizer;
     this.config = config;
     const template = config.chat_template;

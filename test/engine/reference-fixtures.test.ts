@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
 import { fixtureDir, halfToNumber, readExpected, readJson, VARIANTS, type Expected } from '../helpers/reference.js';
+import { Tokenizer } from '../../src/engine/tokenizer.js';
 
 interface KvShape {
   layers: number;

@@ -6,7 +6,6 @@
 // naive present → past loop) and checks which one ran.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Tokenizer } from '@huggingface/tokenizers';
 import { CausalLM, DecoderBatch, type KvCachePath, type Sequence, type StepStats } from '../../src/engine/index.js';
 import {
   batchCases,
@@ -19,6 +18,7 @@ import {
   type Expected,
   type Variant,
 } from '../helpers/reference.js';
+import { Tokenizer } from '../../src/engine/tokenizer.js';
 
 interface Layout {
   name: string;
@@ -81,7 +81,7 @@ async function withModel<T>(
       assert.equal(lm.kvCache, kv, `KV path after the run (fallback: ${lm.kvCacheFallback})`);
       return result;
     } finally {
-      lm.dispose();
+      await lm.dispose();
     }
   });
 }

@@ -121,7 +121,7 @@ describe('transformers.js vs the engine on the embedded tiny model', () => {
         assert.ok(distinct.size > 3, `only ${distinct.size} distinct generated ids`);
       } finally {
         await model.dispose();
-        for (const [, lm] of engines) lm.dispose();
+        for (const [, lm] of engines) await lm.dispose();
       }
     });
   });

@@ -4,8 +4,8 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Tokenizer } from '@huggingface/tokenizers';
 import { buildTinyModel, ensureTinyModel, TINY_MODEL_SPECS } from '../../src/model/tiny.js';
+import { Tokenizer } from '../../src/engine/tokenizer.js';
 
 const temps: string[] = [];
 async function tempDir(): Promise<string> {
@@ -98,9 +98,9 @@ describe('embedded tiny model', () => {
     ]);
     assert.equal(new Set(dirs).size, 1);
     const models = await readdir(path.join(cacheDir, 'models'));
-    assert.deepEqual(models, [path.basename(dirs[0]!)], 'no temp dirs are left behind');
-    const before = (await stat(path.join(dirs[0]!, 'model.onnx'))).mtimeMs;
+    assert.deepEqual(models, [path.basename(dirs[0])], 'no temp dirs are left behind');
+    const before = (await stat(path.join(dirs[0], 'model.onnx'))).mtimeMs;
     await ensureTinyModel({ cacheDir });
-    assert.equal((await stat(path.join(dirs[0]!, 'model.onnx'))).mtimeMs, before, 'not rebuilt');
+    assert.equal((await stat(path.join(dirs[0], 'model.onnx'))).mtimeMs, before, 'not rebuilt');
   });
 });
