@@ -86,7 +86,7 @@ export async function peekArtifact(dir: string): Promise<Partial<ArtifactManifes
   const parsed = parseJson(text, file, INVALID);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw usageError(`${file} is not a JSON object`, INVALID.code, { hint: INVALID.hint });
-  return parsed as Partial<ArtifactManifest>;
+  return parsed;
 }
 
 /** Reads an artifact's manifest (and optionally verifies its files); null when `dir` is a plain model directory. */

@@ -136,16 +136,22 @@ export function configKey(row: Record<string, unknown>): string {
   for (const field of KEY_FIELDS) {
     const value = row[field];
     if (value === undefined || value === null) continue;
-    if (typeof value === 'object') {
-      const entries = Array.isArray(value)
-        ? [[field, value]]
-        : Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
-      parts.push(
-        `${field}=${entries.map(([name, dims]) => (Array.isArray(value) ? (dims as unknown[]).join('x') : `${name}:${Array.isArray(dims) ? dims.join('x') : String(dims)}`)).join(',')}`,
-      );
-    } else parts.push(`${field}=${String(value)}`);
+    parts.push(`${field}=${keyValueText(value)}`);
   }
   return parts.join(' ') || 'default';
+}
+
+/** A key field's value: dims as `8x16`, a map of input shapes as `ids:8x16,mask:8x16` (sorted), a scalar as it is. */
+function keyValueText(value: unknown): string {
+  if (Array.isArray(value)) return value.join('x');
+  if (typeof value === 'object' && value !== null)
+    return Object.entries(value)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, dims]) => `${name}:${Array.isArray(dims) ? dims.join('x') : keyValueText(dims)}`)
+      .join(',');
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+    ? String(value)
+    : JSON.stringify(value);
 }
 
 /**

@@ -5,7 +5,7 @@ import { buildDirAtomically } from '../fs/atomic.js';
 import type { ModelConfig } from '../engine/model-files.js';
 import { BACKENDS } from './backends/index.js';
 import { describeFiles, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, type ArtifactManifest } from '../artifact/manifest.js';
-import type { BackendContext, BackendName, CompileOptions, CompileResult, CompileStep, Precision } from './types.js';
+import type { BackendContext, CompileOptions, CompileResult, CompileStep, Precision } from './types.js';
 import { readValueInfos } from '../engine/signature.js';
 
 const DEFAULT_TASK = 'text-generation-with-past';
@@ -15,7 +15,7 @@ const DEFAULT_TASK = 'text-generation-with-past';
  * whole or not at all: everything is written in a temp dir beside it and renamed into place.
  */
 export async function compile(options: CompileOptions): Promise<CompileResult> {
-  const backend = BACKENDS[options.backend as BackendName];
+  const backend = BACKENDS[options.backend];
   if (!backend)
     throw usageError(
       `unknown backend \`${options.backend}\`; use one of ${Object.keys(BACKENDS).join(', ')}`,

@@ -207,7 +207,7 @@ const graphNodeSchema: z.ZodType<GraphNodeConfig> = z.lazy(() =>
       children: z.array(graphNodeSchema).default([]),
     })
     .strict(),
-) as z.ZodType<GraphNodeConfig>;
+);
 
 const graphSchema = z
   .object({

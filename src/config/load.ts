@@ -138,7 +138,10 @@ function setIn(target: Record<string, unknown>, keyPath: readonly string[], valu
 
 /** A deep copy with every secret value replaced, for printing. */
 export function redactSecrets<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((item) => redactSecrets(item)) as T;
+  if (Array.isArray(value)) {
+    const items: readonly unknown[] = value;
+    return items.map((item) => redactSecrets(item)) as T;
+  }
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {

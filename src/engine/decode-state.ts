@@ -59,7 +59,7 @@ export function selectRows(
         target.set(source.subarray(from, from + pastLength * headDim), (index * kvHeads + head) * pastLength * headDim);
       }
     });
-    past.set(name, new ort.Tensor(tensor.type as 'float32', target, [keep.length, kvHeads, pastLength, headDim]));
+    past.set(name, new ort.Tensor(tensor.type, target, [keep.length, kvHeads, pastLength, headDim]));
   }
   return {
     rows: keep.length,
@@ -114,7 +114,7 @@ export function concatStates(
     };
     place(a, dataA, 0);
     place(b, tensorB.data as KvData, a.rows);
-    past.set(name, new ort.Tensor(tensorA.type as 'float32', target, [rows, kvHeads, pastLength, headDim]));
+    past.set(name, new ort.Tensor(tensorA.type, target, [rows, kvHeads, pastLength, headDim]));
   }
   return {
     rows,

@@ -46,7 +46,7 @@ let ortModule: typeof Ort | undefined;
 
 /** onnxruntime-node, imported on first use so commands that don't run a model never load the native binding. */
 export async function loadOrt(): Promise<typeof Ort> {
-  ortModule ??= (await import('onnxruntime-node')) as typeof Ort;
+  ortModule ??= await import('onnxruntime-node');
   return ortModule;
 }
 

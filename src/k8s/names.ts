@@ -129,7 +129,7 @@ export function checkApiServerRules(objects: readonly KubeObject[]): ApiServerFi
     const meta = object.metadata as { name: string; namespace?: string };
     check('metadata.name', meta.name, (NAME_RULES[object.kind] ?? dns1123SubdomainError)(meta.name));
     if (meta.namespace !== undefined) check('metadata.namespace', meta.namespace, dns1123LabelError(meta.namespace));
-    walk(object as unknown as Json, '', check, object.kind);
+    walk(object, '', check, object.kind);
   }
   return findings;
 }

@@ -5,7 +5,10 @@ const HEAD = ['apiVersion', 'kind', 'metadata'];
 
 /** A deep copy with map keys sorted (apiVersion, kind, metadata first at the top): byte-identical output for equal input. */
 export function sortKeys<T>(value: T, top = true): T {
-  if (Array.isArray(value)) return value.map((item) => sortKeys(item, false)) as T;
+  if (Array.isArray(value)) {
+    const items: readonly unknown[] = value;
+    return items.map((item) => sortKeys(item, false)) as T;
+  }
   if (typeof value !== 'object' || value === null) return value;
   const keys = Object.keys(value).filter((key) => (value as Record<string, unknown>)[key] !== undefined);
   keys.sort((a, b) => {

@@ -12,7 +12,7 @@ export function byteToUnicode(): string[] {
   for (let b = 0x21; b <= 0x7e; b += 1) printable.push(b);
   for (let b = 0xa1; b <= 0xac; b += 1) printable.push(b);
   for (let b = 0xae; b <= 0xff; b += 1) printable.push(b);
-  const map: string[] = new Array(256);
+  const map = new Array<string>(256);
   for (const b of printable) map[b] = String.fromCharCode(b);
   let extra = 0;
   for (let b = 0; b < 256; b += 1) {

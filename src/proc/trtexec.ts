@@ -201,8 +201,7 @@ export function parseExportTimes(text: string): TrtexecTiming[] {
   return parsed.map((entry, index) => {
     const record = entry as Record<string, unknown>;
     const number = (...keys: string[]) => {
-      for (const key of keys)
-        if (typeof record[key] === 'number' && Number.isFinite(record[key])) return record[key] as number;
+      for (const key of keys) if (typeof record[key] === 'number' && Number.isFinite(record[key])) return record[key];
       return undefined;
     };
     const latencyMs = number('latencyMs');

@@ -144,7 +144,7 @@ abstract class JsonStreamReader implements StreamReader {
       this.failure = 'malformed_stream';
       return false;
     }
-    if ('error' in event && (event as { error: unknown }).error) {
+    if ('error' in event && event.error) {
       this.failure = 'stream_error';
       return false;
     }

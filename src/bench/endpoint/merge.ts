@@ -151,7 +151,7 @@ function mergeRuns(runs: EndpointRun[], attainment: number): EndpointRun {
     },
     timeline: mergeTimelines(runs.map((run) => run.timeline)),
     ...(runs.some((run) => run.interrupted) ? { interrupted: true } : {}),
-  } as EndpointRun;
+  };
 }
 
 /** Per-turn figures of several workers: counts add up, percentiles come from the union of the histograms. */

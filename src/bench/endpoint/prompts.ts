@@ -12,7 +12,8 @@ export const CHARS_PER_TOKEN_ESTIMATE = 4;
 export interface TokenCounter {
   /** `tokenizer.json` it came from, or null for the approximation. */
   source: string | null;
-  count(text: string): number;
+  /** A function property, not a method: callers pass it on detached (`countTokens: counter.count`). */
+  count: (text: string) => number;
   /** The longest prefix of `text` with at most `tokens` tokens. */
   truncate(text: string, tokens: number): string;
 }
@@ -213,8 +214,7 @@ export function datasetPrompt(value: unknown, where: string): Prompt | null {
       'DATASET_INVALID',
     );
   }
-  const withMax = (prompt: Prompt): Prompt =>
-    maxTokens === undefined ? prompt : { ...prompt, maxTokens: maxTokens as number };
+  const withMax = (prompt: Prompt): Prompt => (maxTokens === undefined ? prompt : { ...prompt, maxTokens });
   const plain = entry.prompt ?? entry.text;
   if (typeof plain === 'string') return withMax({ text: plain });
   if (Array.isArray(entry.messages)) {
@@ -227,9 +227,8 @@ export function datasetPrompt(value: unknown, where: string): Prompt | null {
     return withMax({ text: messages.map((m) => m.content).join('\n'), messages });
   }
   if (Array.isArray(entry.conversations)) {
-    const human = entry.conversations.find((turn: unknown) =>
-      ['human', 'user'].includes(String((turn as { from?: unknown })?.from)),
-    );
+    const turns: readonly unknown[] = entry.conversations;
+    const human = turns.find((turn) => ['human', 'user'].includes(String((turn as { from?: unknown })?.from)));
     const content = (human as { value?: unknown } | undefined)?.value;
     // ShareGPT has conversations that open with the model; vLLM's benchmark skips those too.
     return typeof content === 'string' && content !== '' ? withMax({ text: content }) : null;

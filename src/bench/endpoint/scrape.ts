@@ -158,7 +158,7 @@ export class Scraper {
         .map((t, i) => ({
           t,
           total: power.reduce<number | null>(
-            (sum, s) => (s.values[i] === null || s.values[i] === undefined ? sum : (sum ?? 0) + s.values[i]!),
+            (sum, s) => (s.values[i] === null || s.values[i] === undefined ? sum : (sum ?? 0) + s.values[i]),
             null,
           ),
         }))

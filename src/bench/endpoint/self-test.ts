@@ -152,7 +152,7 @@ async function startLoopbackServer(timing: LoopbackTiming): Promise<{ url: strin
         reject(new LlmopsError(`the self-test's loopback server did not start: ${stderr.trim()}`, 'SELF_TEST_SERVER')),
       15_000,
     );
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       const match = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
       if (match) {

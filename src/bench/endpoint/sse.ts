@@ -17,7 +17,7 @@ export class SseParser {
 
   /** Feeds a chunk; calls onEvent with the data of every event it completes. */
   push(chunk: Uint8Array, onEvent: (data: string) => void): void {
-    const text = this.pending + this.decoder.write(chunk as Buffer);
+    const text = this.pending + this.decoder.write(chunk);
     let start = 0;
     for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
       const end = newline > start && text.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;

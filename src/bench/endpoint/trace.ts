@@ -85,8 +85,7 @@ function tracePrompt(
       'SCHEDULE_INVALID',
     );
   }
-  const withOutput = (prompt: Prompt): Prompt =>
-    output === undefined ? prompt : { ...prompt, maxTokens: output as number };
+  const withOutput = (prompt: Prompt): Prompt => (output === undefined ? prompt : { ...prompt, maxTokens: output });
   const input = entry.input_length;
   if (input !== undefined) {
     if (typeof input !== 'number' || !Number.isInteger(input) || input <= 0) {

@@ -29,7 +29,7 @@ export async function benchGenericSession(
     const specs = resolveInputSpecs(session.inputMetadata, plan.shapes, batch, shownPath);
     const feeds = synthesizeFeeds(ort, specs);
     const shapes = Object.fromEntries(
-      specs.map((spec) => [spec.name, spec.dims]).sort(([a], [b]) => String(a).localeCompare(String(b))),
+      specs.map((spec): [string, number[]] => [spec.name, spec.dims]).sort(([a], [b]) => a.localeCompare(b)),
     );
     const leading = specs[0]?.dims[0] ?? 1;
     const label = `shapes ${specs.map((spec) => `${spec.name}=${spec.dims.join('x')}`).join(',')}`;

@@ -51,7 +51,9 @@ export async function resolveTarget(target: string): Promise<BenchTarget> {
   const plans = names.filter((name) => PLAN_EXTENSIONS.has(path.extname(name).toLowerCase())).sort();
   if (
     plans.length > 0 &&
-    (manifest === null || /tensorrt/i.test(String(manifest.backend ?? '')) || !(await hasOnnx(absolute)))
+    (manifest === null ||
+      (typeof manifest.backend === 'string' && /tensorrt/i.test(manifest.backend)) ||
+      !(await hasOnnx(absolute)))
   ) {
     if (plans.length > 1)
       throw usageError(`${target} holds several TensorRT engines (${plans.join(', ')})`, 'AMBIGUOUS_TARGET', {
@@ -128,7 +130,7 @@ async function assertOnnxFile(file: string, shown: string): Promise<void> {
 
 /** The llmops.json manifest of a compile artifact, or null when there is none. */
 export async function readManifest(dir: string): Promise<Record<string, unknown> | null> {
-  return (await peekArtifact(dir)) as Record<string, unknown> | null;
+  return await peekArtifact(dir);
 }
 
 /**

@@ -113,7 +113,7 @@ function formatCost(value: number): string {
 export function engineResultCsv(result: EngineBenchResult): string {
   const latencyColumns = (name: string, summary?: LatencySummary) =>
     LATENCY_STATISTICS.map((stat) => [`${name}_${stat}_ms`, summary?.[stat]] as const);
-  const rows: Array<Array<readonly [string, unknown]>> =
+  const rows: Array<Array<readonly [string, CsvValue]>> =
     result.mode === 'llm'
       ? result.results.map((row) => [
           ...common(result),
@@ -148,7 +148,7 @@ export function engineResultCsv(result: EngineBenchResult): string {
   return [header.join(','), ...rows.map((row) => row.map(([, value]) => csvCell(value)).join(','))].join('\n') + '\n';
 }
 
-function common(result: EngineBenchResult): Array<readonly [string, unknown]> {
+function common(result: EngineBenchResult): Array<readonly [string, CsvValue]> {
   return [
     ['model', result.model],
     ['mode', result.mode],
@@ -158,7 +158,9 @@ function common(result: EngineBenchResult): Array<readonly [string, unknown]> {
   ];
 }
 
-function csvCell(value: unknown): string {
+type CsvValue = string | number | boolean | null | undefined;
+
+function csvCell(value: CsvValue): string {
   if (value === null || value === undefined) return '';
   const text = String(value);
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
