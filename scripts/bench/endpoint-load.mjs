@@ -101,7 +101,9 @@ function cleanup() {
   if (running?.exitCode === null) {
     try {
       process.kill(-running.pid, 'SIGKILL');
-    } catch {}
+    } catch {
+      // The group may have exited between the check and the kill: nothing left to stop.
+    }
   }
   if (server?.exitCode === null) server.kill('SIGKILL');
   if (!values.keep) rmSync(work, { recursive: true, force: true });

@@ -49,7 +49,7 @@ if (values.child === 'bare') {
 
 /** The bare loop: onnxruntime-node and nothing else on the timed path. Setup (tokenizer, prompt ids) is untimed. */
 async function bareChild(dir: string, promptLength: number): Promise<SideResult> {
-  const ort = (await import('onnxruntime-node')) as typeof Ort;
+  const ort = await import('onnxruntime-node');
   const { locateModelFiles, readDecoderSignature, TextTokenizer, argmax } = await import('../../src/engine/index.js');
   const { promptIds } = await import('../../src/bench/engine/llm.js');
   const files = await locateModelFiles(dir);
@@ -76,7 +76,8 @@ async function bareChild(dir: string, promptLength: number): Promise<SideResult>
   async function generation(): Promise<{ ttftMs: number; stepMs: number[] }> {
     const feeds: Record<string, Ort.Tensor> = {};
     feeds[sig.inputIds] = int64(prompt, [1, prompt.length]);
-    if (sig.attentionMask) feeds[sig.attentionMask] = int64(Array(prompt.length).fill(1), [1, prompt.length]);
+    if (sig.attentionMask)
+      feeds[sig.attentionMask] = int64(new Array<number>(prompt.length).fill(1), [1, prompt.length]);
     if (sig.positionIds)
       feeds[sig.positionIds] = int64(
         prompt.map((_, i) => i),
@@ -102,7 +103,7 @@ async function bareChild(dir: string, promptLength: number): Promise<SideResult>
     let previous = performance.now();
     for (let step = 1; step < genTokens; step += 1) {
       feeds[sig.inputIds] = int64([next], [1, 1]);
-      if (sig.attentionMask) feeds[sig.attentionMask] = int64(Array(past + 1).fill(1), [1, past + 1]);
+      if (sig.attentionMask) feeds[sig.attentionMask] = int64(new Array<number>(past + 1).fill(1), [1, past + 1]);
       if (sig.positionIds) feeds[sig.positionIds] = int64([past], [1, 1]);
       if (sig.useCacheBranch) feeds[sig.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([1]), [1]);
       for (const layer of sig.layers) {

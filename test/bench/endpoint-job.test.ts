@@ -63,13 +63,13 @@ test(
 
 test('the worker Job passes every lint rule, default-service-account suppressed by a kube-linter annotation giving the reason', () => {
   const { job } = buildBenchWorkerJob(options());
-  assert.deepEqual(lintObjects([{ object: job as never }]), []);
+  assert.deepEqual(lintObjects([{ object: job }]), []);
   // The one suppression, and that it is the only thing the annotation hides.
   const reason = job.metadata.annotations?.['ignore-check.kube-linter.io/default-service-account'];
   assert.match(reason ?? '', /no service account token/);
   const unsuppressed = { ...job, metadata: { ...job.metadata, annotations: {} } };
   assert.deepEqual(
-    lintObjects([{ object: unsuppressed as never }]).map((f) => f.rule),
+    lintObjects([{ object: unsuppressed }]).map((f) => f.rule),
     ['default-service-account'],
   );
   assert.equal(job.spec.template.spec.automountServiceAccountToken, false);
@@ -95,7 +95,7 @@ test('the API key reaches the workers only as a Secret reference: its value is n
     { name: 'LLMOPS_API_KEY', valueFrom: { secretKeyRef: { name: 'tiny-gpt-api-keys', key: 'api-key' } } },
   );
   assert.ok(!container.args!.some((arg) => /api-key/i.test(arg)), 'no key or secret name among the args');
-  assert.ok(!container.env!.some((e) => e.value !== undefined && /key/i.test(e.name)), 'no literal key value');
+  assert.ok(!container.env.some((e) => e.value !== undefined && /key/i.test(e.name)), 'no literal key value');
 
   const { job: keyless } = buildBenchWorkerJob(options({ apiKeySecret: undefined }));
   assert.equal(

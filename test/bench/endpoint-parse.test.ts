@@ -93,8 +93,10 @@ describe('stream formats', () => {
   });
 
   it('request bodies: chat asks for usage, vllm adds ignore_eos, tgi uses max_new_tokens', () => {
+    const body = (...args: Parameters<typeof requestBody>) =>
+      JSON.parse(requestBody(...args)) as Record<string, unknown>;
     const prompt = { text: 'hello' };
-    const chat = JSON.parse(requestBody('openai-chat', prompt, { model: 'm', maxTokens: 7 }));
+    const chat = body('openai-chat', prompt, { model: 'm', maxTokens: 7 });
     assert.deepEqual(chat, {
       model: 'm',
       messages: [{ role: 'user', content: 'hello' }],
@@ -102,16 +104,13 @@ describe('stream formats', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    assert.equal(JSON.parse(requestBody('vllm', prompt, { model: 'm', maxTokens: 7 })).ignore_eos, true);
-    assert.equal(
-      JSON.parse(requestBody('openai-completions', { text: 'x', maxTokens: 3 }, { model: 'm', maxTokens: 7 }))
-        .max_tokens,
-      3,
-    );
-    assert.deepEqual(
-      JSON.parse(requestBody('tgi', prompt, { model: null, maxTokens: 7, temperature: 0.5 })).parameters,
-      { max_new_tokens: 7, details: true, temperature: 0.5 },
-    );
+    assert.equal(body('vllm', prompt, { model: 'm', maxTokens: 7 }).ignore_eos, true);
+    assert.equal(body('openai-completions', { text: 'x', maxTokens: 3 }, { model: 'm', maxTokens: 7 }).max_tokens, 3);
+    assert.deepEqual(body('tgi', prompt, { model: null, maxTokens: 7, temperature: 0.5 }).parameters, {
+      max_new_tokens: 7,
+      details: true,
+      temperature: 0.5,
+    });
   });
 });
 
@@ -237,7 +236,7 @@ describe('saturation', () => {
     const knee = findKnee([run(1, 10, 50, 500), run(8, 70, 55, 560), run(32, 75, 400, 2000), run(64, 74, 900, 4000)]);
     assert.equal(knee?.concurrency, 8);
     assert.equal(knee?.saturated, true);
-    assert.match(knee!.reason, /concurrency 32.*TTFT p50/);
+    assert.match(knee.reason, /concurrency 32.*TTFT p50/);
   });
 
   it('steps are taken in order of load, whatever order they ran in; no knee when throughput keeps rising', () => {

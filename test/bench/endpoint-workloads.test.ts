@@ -935,7 +935,7 @@ describe('--scrape', () => {
       assert.equal(run.code, 0, run.stderr);
       const step = (JSON.parse(run.stdout) as EndpointBenchResult).runs[0]!;
       const scrape = step.scrape!;
-      assert.ok(scrape.t.length >= 5 && scrape.t.length <= 9, `${scrape.t.length} samples: ${scrape.t}`);
+      assert.ok(scrape.t.length >= 5 && scrape.t.length <= 9, `${scrape.t.length} samples: ${scrape.t.join(', ')}`);
       assert.ok(
         scrape.t.every((t, i) => i === 0 || t > scrape.t[i - 1]!),
         'on one increasing time axis',
@@ -953,7 +953,7 @@ describe('--scrape', () => {
       assert.equal(waiting.length, scrape.t.length);
       assert.ok(
         waiting.every((v, i) => i === 0 || v! > waiting[i - 1]!),
-        `one value per sample, in order: ${waiting}`,
+        `one value per sample, in order: ${waiting.join(', ')}`,
       );
       assert.deepEqual([scrape.failures, scrape.meanPowerW], [0, 300]);
       assert.equal(scrape.tokensPerJoule, Math.round((step.outputTokensPerSecond / 300) * 1e4) / 1e4);

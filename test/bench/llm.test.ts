@@ -66,7 +66,7 @@ describe('LLM phase measurements', () => {
       warmup: 0,
       iterations: 2,
       gpuPricePerHour: 3.6,
-      promptIds: (n) => Array(n).fill(5),
+      promptIds: (n) => new Array<number>(n).fill(5),
     });
     assert.equal(result!.costPerMillionTokens, Number((1e6 / result!.throughputTokensPerSecond / 1000).toPrecision(4)));
   });
@@ -79,7 +79,7 @@ describe('LLM phase measurements', () => {
       genTokens: 2,
       warmup: 0,
       iterations: 1,
-      promptIds: (n) => Array(n).fill(5),
+      promptIds: (n) => new Array<number>(n).fill(5),
     });
     assert.deepEqual(
       results.map((r) => [r.promptTokens, r.batch]),
@@ -99,7 +99,14 @@ describe('LLM phase measurements', () => {
     await assert.rejects(
       benchLlm(
         lm,
-        { batches: [1], promptTokens: [4], genTokens: 2, warmup: 0, iterations: 5, promptIds: (n) => Array(n).fill(5) },
+        {
+          batches: [1],
+          promptTokens: [4],
+          genTokens: 2,
+          warmup: 0,
+          iterations: 5,
+          promptIds: (n) => new Array<number>(n).fill(5),
+        },
         { signal: controller.signal },
       ),
       /interrupted/,

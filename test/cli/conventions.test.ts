@@ -66,7 +66,7 @@ describe('CLI conventions', () => {
     const document = JSON.parse(result.stdout) as {
       file: string;
       fromEnv: Record<string, string>;
-      config: Record<string, any>;
+      config: { name: string; generate: { maxTokens: number }; hub: { token: string } };
     };
     assert.equal(document.file, path.join(dir, 'llmops.yaml'));
     assert.equal(document.config.name, 'demo');

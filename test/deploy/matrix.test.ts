@@ -69,7 +69,7 @@ describe('every storage strategy × autoscaler engine', { skip: SCHEMAS_MISSING 
         const docs = a.yaml
           .split(/^---\n/m)
           .filter(Boolean)
-          .flatMap((text) => parseAllDocuments(text).map((d) => d.toJS()));
+          .flatMap((text) => parseAllDocuments(text).map((d) => d.toJS() as unknown));
         assert.equal(docs.length, a.objects.length);
         assert.deepEqual(lintObjects(docs.map((object) => ({ object }))), []);
 

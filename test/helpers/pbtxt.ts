@@ -71,9 +71,9 @@ export function validateAgainst(type: protobuf.Type, fields: Fields, path = type
       if (field.resolvedType instanceof protobuf.Type) {
         if (typeof value !== 'object' || 'enum' in value)
           problems.push(`${path}.${name}: expected a ${field.resolvedType.name} message`);
-        else problems.push(...validateAgainst(field.resolvedType, value as Fields, `${path}.${name}`));
+        else problems.push(...validateAgainst(field.resolvedType, value, `${path}.${name}`));
       } else if (field.resolvedType instanceof protobuf.Enum) {
-        if (typeof value !== 'object' || !('enum' in value) || !(String(value.enum) in field.resolvedType.values))
+        if (typeof value !== 'object' || typeof value.enum !== 'string' || !(value.enum in field.resolvedType.values))
           problems.push(`${path}.${name}: ${JSON.stringify(value)} is not a ${field.resolvedType.name}`);
       } else if (field.type === 'string') {
         if (typeof value !== 'string') problems.push(`${path}.${name}: expected a string`);

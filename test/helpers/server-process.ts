@@ -22,7 +22,7 @@ export async function startServerProcess(
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), options.timeoutMs ?? 30_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       const match = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
       if (match) {

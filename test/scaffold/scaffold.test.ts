@@ -293,7 +293,8 @@ describe('llmops scaffold', () => {
     assert.equal(config.name, 'svc');
     assert.equal((parse(yamlText) as { model: string }).model, './model');
     assert.deepEqual(
-      JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')).dependencies['onnxruntime-node'],
+      (JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> })
+        .dependencies['onnxruntime-node'],
       '^1.30.0',
     );
     assert.doesNotMatch(await readFile(path.join(dir, 'src', 'settings.ts'), 'utf8'), /\{\{/);
