@@ -11,7 +11,7 @@ export default tseslint.config(
       // Generated or vendored data, not code we write.
       'test/fixtures/',
       // Scaffold templates are rendered into other projects with their own package.json and tsconfig; their TS is
-      // type-checked by the scaffold tests that build a generated project, not by llmops's program.
+      // type-checked where a scaffold test builds a generated project with tsc, not in llmops's program.
       'templates/',
     ],
   },
@@ -32,8 +32,8 @@ export default tseslint.config(
   {
     files: ['test/**/*.ts'],
     rules: {
-      // node:test's test()/describe()/it()/suite() return promises the runner itself tracks; awaiting them at the top
-      // level would serialize the file for nothing. Subtests (t.test) are still checked.
+      // node:test's test()/describe()/it()/suite() return a promise the runner itself awaits and reports on; a test
+      // file calls them for their registration, not their result. Subtests (t.test) still must be awaited.
       '@typescript-eslint/no-floating-promises': [
         'error',
         {
