@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { inspect } from 'node:util';
 import { CausalLM, loadOrt } from '../../src/engine/index.js';
 import { readOnnxOutputNames } from '../../src/engine/onnx-outputs.js';
 import { isLlmopsError } from '../../src/errors.js';
@@ -51,7 +52,7 @@ describe('webgpu provider', () => {
 
   test('without a WebGPU adapter: a one-line provider error that names what is missing', (t) => {
     if (!adapterError) return t.skip('this machine has a WebGPU adapter');
-    assert.ok(isLlmopsError(adapterError), String(adapterError));
+    assert.ok(isLlmopsError(adapterError), inspect(adapterError));
     assert.equal(adapterError.code, 'PROVIDER_FAILED');
     assert.match(adapterError.message, /could not start the webgpu execution provider/);
     assert.doesNotMatch(adapterError.message, /\n/);
