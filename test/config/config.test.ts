@@ -29,7 +29,10 @@ describe('llmops.yaml', () => {
 
   it('names the allowed values of an enum', () => {
     const error = configError('engine:\n  provider: gpu\n');
-    assert.match(error.message, /^llmops\.yaml:2: `engine\.provider` must be one of "cpu", "cuda", "tensorrt"$/);
+    assert.match(
+      error.message,
+      /^llmops\.yaml:2: `engine\.provider` must be one of "cpu", "cuda", "tensorrt", "webgpu"$/,
+    );
   });
 
   it('rejects an unknown top-level key with its line', () => {
