@@ -151,6 +151,65 @@ for (const variant of VARIANTS) {
         });
       });
 
+      for (const layout of layoutsFor(variant)) {
+        test(`cohorts: a long prompt joining short running rows decodes apart, merges when cheap or forced, and keeps PyTorch ids, ${layout.name}`, async () => {
+          await withModel(variant, layout, kv, async (lm, expected) => {
+            const lengths = expected.cases.map((c) => c.promptIds.length);
+            const long = lengths.indexOf(Math.max(...lengths));
+            const short = lengths.flatMap((length, i) => (length <= 11 ? [i] : []));
+            const middle = lengths.flatMap((length, i) => (length > 11 && i !== long ? [i] : []));
+            assert.ok(
+              short.length >= 2 &&
+                middle.length >= 1 &&
+                lengths[long]! >= 4 * Math.max(...short.map((i) => lengths[i]!)),
+            );
+            const scenario = async (options: { maxCohorts?: number; maxPaddingRatio?: number }) => {
+              const batch = new DecoderBatch(lm, { maxBatchSize: 8, prefillChunkTokens: 16, ...options });
+              const add = (i: number, maxTokens = expected.maxNewTokens) =>
+                batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens, temperature: 0 });
+              // The short rows finish at different steps, so the long one's cohort outlives theirs.
+              const sequences = short.map((i, k) => ({ i, cap: 6 + 3 * k, sequence: add(i, 6 + 3 * k) }));
+              await batch.step();
+              await batch.step();
+              const cap = expected.maxNewTokens;
+              sequences.push({ i: long, cap, sequence: add(long) });
+              const cohorts: number[] = [];
+              for (let n = 0; sequences.some((s) => !s.sequence.finished); n++) {
+                assert.ok(n < 400, 'the batch never drained');
+                if (n === 4) sequences.push(...middle.map((i) => ({ i, cap, sequence: add(i) })));
+                await batch.step();
+                cohorts.push(batch.cohortCount);
+              }
+              for (const { i, cap, sequence } of sequences) {
+                const c = expected.cases[i]!;
+                assert.deepEqual((await sequence.done).tokenIds, c.generatedIds.slice(0, cap), `case ${c.name}`);
+              }
+              return cohorts;
+            };
+            const cohorts = await scenario({});
+            assert.ok(
+              cohorts.includes(2),
+              `the long prompt decoded in a cohort of its own (cohorts per step: ${cohorts})`,
+            );
+            assert.ok(
+              cohorts.slice(cohorts.indexOf(2)).includes(1),
+              `the cohorts became one again before the end (cohorts per step: ${cohorts})`,
+            );
+            assert.equal(cohorts.at(-1), 0);
+            const forced = await scenario({ maxCohorts: 1 });
+            assert.ok(
+              forced.every((count) => count <= 1),
+              'one cohort at most: newcomers merged despite padding',
+            );
+            const padded = await scenario({ maxPaddingRatio: Infinity });
+            assert.ok(
+              padded.every((count) => count <= 1),
+              'no padding bound: everyone in one cohort',
+            );
+          });
+        });
+      }
+
       test("chunked prefill: long prompts prefilled 3 tokens per step between running rows' decode steps keep PyTorch ids", async () => {
         await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
           const steps: StepStats[] = [];
