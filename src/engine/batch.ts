@@ -121,6 +121,14 @@ export interface DecoderBatchOptions {
    */
   prefillChunkTokens?: number;
   /**
+   * While sequences decode, the prefill part of a step aims at this fraction of the decode part's time: the chunk
+   * (at most `prefillChunkTokens`) is resized after every such step from the times measured, because a prompt
+   * token's prefill cost grows with the past before it and differs by model and machine, so no fixed size suits
+   * both a short and a 1,000-token past. Running streams' inter-token time then stays near (1 + ratio) × a decode
+   * step. Off (fixed chunks) when unset.
+   */
+  prefillTimeRatio?: number;
+  /**
    * Most cohorts (groups of sequences that decode together in one model run). Every cohort costs one pass over the
    * weights per step, so they are kept few; past this many, the two that merge with the least padding are merged.
    * @default 4
@@ -165,6 +173,12 @@ function paddingRatio(states: readonly DecodeState[]): number {
   return real > 0 ? (rows * length - real) / real : Infinity;
 }
 
+/**
+ * The smallest adaptive chunk: every chunk also copies its sequence's whole past (present = past + chunk), so ever
+ * smaller chunks would cost more per token without making the step much shorter.
+ */
+const MIN_ADAPTIVE_CHUNK = 8;
+
 const emptyStats = (): StepStats => ({
   decodeRows: 0,
   decodeRuns: 0,
@@ -184,6 +198,9 @@ const emptyStats = (): StepStats => ({
 export class DecoderBatch {
   private readonly maxBatchSize: number;
   private readonly chunkTokens: number;
+  private readonly timeRatio: number | undefined;
+  /** With prefillTimeRatio: the prefill budget of the next step that also decodes. */
+  private adaptiveTokens: number;
   private readonly maxCohorts: number;
   private readonly maxPadding: number;
   private readonly pending: Sequence[] = [];
@@ -202,6 +219,11 @@ export class DecoderBatch {
     if (chunk !== undefined && !(Number.isSafeInteger(chunk) && chunk > 0))
       throw usageError(`prefillChunkTokens must be a positive integer, got ${chunk}`, 'INVALID_INPUT');
     this.chunkTokens = chunk ?? Infinity;
+    const ratio = options.prefillTimeRatio;
+    if (ratio !== undefined && !(ratio > 0 && Number.isFinite(ratio)))
+      throw usageError(`prefillTimeRatio must be a positive number, got ${ratio}`, 'INVALID_INPUT');
+    this.timeRatio = ratio;
+    this.adaptiveTokens = Math.min(this.chunkTokens, MIN_ADAPTIVE_CHUNK * 2);
     this.maxCohorts = options.maxCohorts ?? 4;
     if (!(Number.isSafeInteger(this.maxCohorts) && this.maxCohorts > 0))
       throw usageError(`maxCohorts must be a positive integer, got ${options.maxCohorts}`, 'INVALID_INPUT');
@@ -269,7 +291,8 @@ export class DecoderBatch {
     }
 
     const started = performance.now();
-    let budget = this.chunkTokens;
+    const adaptive = this.timeRatio !== undefined && stats.decodeRows > 0;
+    let budget = adaptive ? this.adaptiveTokens : this.chunkTokens;
     let chunked = 0;
     const ready: Cohort[] = [];
     if (this.partial) chunked += await this.continuePartial(budget, ready);
@@ -298,6 +321,15 @@ export class DecoderBatch {
     }
     stats.prefillTokens = admittedTokens + chunked;
     stats.prefillMs = stats.prefillTokens > 0 ? performance.now() - started : 0;
+    if (adaptive && stats.prefillTokens > 0 && stats.prefillMs > 0) {
+      // Scale toward the target, at most ×2 or ÷2 a step, so that one noisy timing can't swing it far.
+      const scaled = (stats.prefillTokens * this.timeRatio! * stats.decodeMs) / stats.prefillMs;
+      const bounded = Math.min(2 * this.adaptiveTokens, Math.max(this.adaptiveTokens / 2, scaled));
+      this.adaptiveTokens = Math.max(
+        Math.min(MIN_ADAPTIVE_CHUNK, this.chunkTokens),
+        Math.min(this.chunkTokens, Math.floor(bounded)),
+      );
+    }
     if (ready.length > 0) {
       const copying = performance.now();
       for (const cohort of ready) this.join(cohort);
