@@ -210,6 +210,47 @@ for (const variant of VARIANTS) {
         });
       }
 
+      test('time-sized chunks: a tiny prefillTimeRatio shrinks chunks to the floor, a large one grows them to the cap, same ids', async () => {
+        await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+          const lengths = expected.cases.map((c) => c.promptIds.length);
+          const long = lengths.indexOf(Math.max(...lengths));
+          const short = lengths.indexOf(Math.min(...lengths));
+          assert.ok(lengths[long]! > 36 + 32, 'the longest fixture prompt spans three chunks');
+          const run = async (prefillTimeRatio: number) => {
+            const steps: StepStats[] = [];
+            const batch = new DecoderBatch(lm, {
+              prefillChunkTokens: 36,
+              prefillTimeRatio,
+              onStep: (s) => steps.push(s),
+            });
+            const add = (i: number) =>
+              batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: expected.maxNewTokens, temperature: 0 });
+            const first = add(short);
+            await batch.step();
+            const second = add(long);
+            while (!first.finished || !second.finished) await batch.step();
+            assert.deepEqual((await first.done).tokenIds, expected.cases[short]!.generatedIds);
+            assert.deepEqual((await second.done).tokenIds, expected.cases[long]!.generatedIds);
+            return steps
+              .filter((step) => step.decodeRows > 0 && step.prefillTokens > 0)
+              .map((step) => step.prefillTokens);
+          };
+          // Both start at 36 (the cap, under twice the floor); then ×½ at most per step, never under 32 …
+          const shrunk = await run(1e-6);
+          assert.deepEqual(shrunk.slice(0, 2), [36, 32], `chunks ${shrunk}`);
+          // … or stay at the cap when prefill is cheap next to the decode budget.
+          const grown = await run(1e6);
+          assert.ok(
+            grown.every((tokens, k) => tokens === 36 || k === grown.length - 1),
+            `chunks ${grown}`,
+          );
+          assert.throws(
+            () => new DecoderBatch(lm, { prefillTimeRatio: 0 }),
+            /prefillTimeRatio must be a positive number/,
+          );
+        });
+      });
+
       test("chunked prefill: long prompts prefilled 3 tokens per step between running rows' decode steps keep PyTorch ids", async () => {
         await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
           const steps: StepStats[] = [];

@@ -13,7 +13,7 @@ export interface Settings {
   maxQueueWaitMs: number;
   /** Most prompt tokens prefilled per scheduling step: longer prompts are prefilled in chunks between decode steps (0: whole prompts). */
   prefillChunkTokens: number;
-  /** While streams decode, a step's prefill aims at this fraction of its decode time, shrinking chunks as needed (0: fixed chunks). */
+  /** While streams decode, a step's prefill aims at this fraction of its decode time, resizing chunks (0: fixed chunks). */
   prefillTimeRatio: number;
   /** Requests waiting for a batch slot beyond which the server answers 503. */
   maxQueue: number;
@@ -68,8 +68,8 @@ export function loadSettings(env: NodeJS.ProcessEnv, readFile: (path: string) =>
     rateLimit,
     maxBatchSize: int('MAX_BATCH_SIZE', 16, 1),
     maxQueueWaitMs: int('MAX_QUEUE_WAIT_MS', 5),
-    prefillChunkTokens: int('PREFILL_CHUNK_TOKENS', 128),
-    prefillTimeRatio: ratio('PREFILL_TIME_RATIO', 0.5),
+    prefillChunkTokens: int('PREFILL_CHUNK_TOKENS', 32),
+    prefillTimeRatio: ratio('PREFILL_TIME_RATIO', 0),
     maxQueue: int('MAX_QUEUE', 1024, 1),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT', 30, 0) * 1000,
     maxBodyBytes: int('MAX_BODY_BYTES', 1_048_576, 1024),
