@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // Benchmark: what one long prompt arriving does to the streams a scaffolded node server is already decoding.
-// For each PREFILL_CHUNK_TOKENS value (0 = whole prompts), a fresh server: --streams streams decode; after --settle
+// For each --chunks entry CHUNK[:RATIO] (PREFILL_CHUNK_TOKENS, 0 = whole prompts; PREFILL_TIME_RATIO, 0 or absent =
+// fixed chunks), a fresh server: --streams streams decode; after --settle
 // seconds one request with a ~--prompt-tokens prompt arrives. Reported per run: the running streams' inter-token
 // gaps (client-side, between SSE chunks) before the arrival (p50) and from the arrival until the long request's
 // first token plus one second (p50, p99, max), p99-during ÷ p50-before (target ≤ 2), and aggregate output tokens/s.
-// Usage: npm run build && node scripts/bench/node-server-prefill.mjs --dir MODEL_DIR [--chunks 0,128] [--streams 16]
+// p99-before ÷ p50-before is the noise floor: what the machine alone does to the gaps (other load, GC).
+// List a configuration more than once (e.g. --chunks 0,128:0.5,0,128:0.5) to alternate runs on a noisy machine.
+// Usage: npm run build && node scripts/bench/node-server-prefill.mjs --dir MODEL_DIR [--chunks 0,128,128:0.5] [--streams 16]
 //        [--prompt-tokens 1024] [--settle 3] [--stream-tokens 600 (enough to outlast the long prompt's prefill)]
 // MODEL_DIR needs more positions than the prompt: /usr/bin/python3 scripts/reference/export_sized_gpt2.py /tmp/gpt2-86m
 import { execFileSync, spawn } from 'node:child_process';
@@ -18,7 +21,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const { values } = parseArgs({
   options: {
     dir: { type: 'string' },
-    chunks: { type: 'string', default: '0,128' },
+    chunks: { type: 'string', default: '0,128,128:0.5' },
     streams: { type: 'string', default: '16' },
     'prompt-tokens': { type: 'string', default: '1024' },
     settle: { type: 'string', default: '3' },
@@ -44,7 +47,7 @@ const pct = (xs, p) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 };
 
-async function startServer(chunk) {
+async function startServer(chunk, ratio) {
   const server = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: project,
     env: {
@@ -54,6 +57,7 @@ async function startServer(chunk) {
       MAX_BATCH_SIZE: String(streams + 1),
       MAX_QUEUE_WAIT_MS: '5',
       PREFILL_CHUNK_TOKENS: String(chunk),
+      PREFILL_TIME_RATIO: String(ratio),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -101,8 +105,9 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')} · ${streams} streams + one ~${values['prompt-tokens']}-token prompt\n`,
 );
-for (const chunk of values.chunks.split(',').map(Number)) {
-  const { server, url } = await startServer(chunk);
+for (const entry of values.chunks.split(',')) {
+  const [chunk, ratio = 0] = entry.split(':').map(Number);
+  const { server, url } = await startServer(chunk, ratio);
   try {
     // Warm the server (first runs pay allocation costs), then find a prompt of the requested length.
     await stream(url, { prompt: 'warm up', max_tokens: 4, temperature: 0 }, () => {});
@@ -153,7 +158,8 @@ for (const chunk of values.chunks.split(',').map(Number)) {
     if (before.length === 0 || during.length === 0)
       throw new Error('no inter-token gaps in a window: raise --settle or --stream-tokens');
     console.log(
-      `PREFILL_CHUNK_TOKENS=${chunk} (prompt ${promptTokens} tokens): ITL before p50 ${pct(before, 50).toFixed(1)} ms; during the arrival p50 ${pct(during, 50).toFixed(1)} ms, ` +
+      `PREFILL_CHUNK_TOKENS=${chunk} PREFILL_TIME_RATIO=${ratio} (prompt ${promptTokens} tokens; load ${os.loadavg()[0].toFixed(1)}): ` +
+        `ITL before p50 ${pct(before, 50).toFixed(1)} ms, p99 ${pct(before, 99).toFixed(1)} ms (noise floor p99/p50 ${(pct(before, 99) / pct(before, 50)).toFixed(2)}); during the arrival p50 ${pct(during, 50).toFixed(1)} ms, ` +
         `p99 ${pct(during, 99).toFixed(1)} ms, max ${Math.max(...during).toFixed(1)} ms → p99/p50-before ${(pct(during, 99) / pct(before, 50)).toFixed(2)} (target ≤ 2); ` +
         `long prompt TTFT ${(firstToken - arrival).toFixed(0)} ms; ${streams} streams ${throughput.toFixed(1)} tok/s`,
     );

@@ -120,35 +120,96 @@ export interface DecoderBatchOptions {
    * streams already running. Short prompts are still prefilled together while they fit. @default unlimited (whole prompts)
    */
   prefillChunkTokens?: number;
+  /**
+   * While sequences decode, the prefill part of a step aims at this fraction of the decode part's time: the chunk
+   * (at most `prefillChunkTokens`) is resized after every such step from the times measured, because a prompt
+   * token's prefill cost grows with the past before it and differs by model and machine, so no fixed size suits
+   * both a short and a 1,000-token past. Running streams' inter-token time then stays near (1 + ratio) × a decode
+   * step. Off (fixed chunks) when unset.
+   */
+  prefillTimeRatio?: number;
+  /**
+   * Most cohorts (groups of sequences that decode together in one model run). Every cohort costs one pass over the
+   * weights per step, so they are kept few; past this many, the two that merge with the least padding are merged.
+   * @default 4
+   */
+  maxCohorts?: number;
+  /**
+   * Most padding a cohort may carry after a join or merge, as a fraction of its real past positions. Rows of one
+   * cohort are left-padded to its longest past, and each step feeds (and copies) every padded position of every row:
+   * a 1,000-token prompt joining 16 short streams would multiply their per-step KV work by ~50 for the rest of their
+   * lives. Above this, the newcomer decodes in a cohort of its own. @default 0.5
+   */
+  maxPaddingRatio?: number;
   /** Called after every step with its time split (e.g. for metrics). */
   onStep?: (stats: StepStats) => void;
 }
 
 /** What one scheduling step did and how long each part took. */
 export interface StepStats {
-  /** Rows in the decode run (0: no decode this step). */
+  /** Rows in the decode runs (0: no decode this step). */
   decodeRows: number;
+  /** Model runs of the decode part: one per cohort. */
+  decodeRuns: number;
   decodeMs: number;
   /** Prompt tokens prefilled this step (whole prompts and chunks). */
   prefillTokens: number;
   prefillMs: number;
+  /** KV cache copies outside the model: rows leaving (trim), joining and cohorts merging. */
+  copyMs: number;
+}
+
+/** Sequences that decode together: one DecodeState whose rows are left-padded to a common past length. */
+interface Cohort {
+  sequences: Sequence[];
+  state: DecodeState;
+}
+
+/** Padded past positions of a cohort (or of two merged) per real one. */
+function paddingRatio(states: readonly DecodeState[]): number {
+  const length = Math.max(...states.map((state) => state.pastLength));
+  const rows = states.reduce((sum, state) => sum + state.rows, 0);
+  const real = states.reduce((sum, state) => sum + state.positions.reduce((a, b) => a + b, 0), 0);
+  return real > 0 ? (rows * length - real) / real : Infinity;
 }
 
 /**
- * Continuous batching: sequences join the running batch between decode steps and leave when they finish, so a
- * long generation never blocks a short one. Each step decodes one token for the running sequences, then prefills
- * newcomers — whole, together, or one long prompt in chunks (`prefillChunkTokens`) — within the step's token budget.
+ * The smallest adaptive chunk. A chunk's run costs mostly a pass over the weights and its sequence's past, not its
+ * tokens: on an 86M GPT-2 on 2 CPU cores, 8- and 32-token chunks after a 1,000-token past took the same time (~1.2x a
+ * 16-row decode step), so smaller chunks would only multiply the steps a long prompt takes.
+ */
+const MIN_ADAPTIVE_CHUNK = 32;
+
+const emptyStats = (): StepStats => ({
+  decodeRows: 0,
+  decodeRuns: 0,
+  decodeMs: 0,
+  prefillTokens: 0,
+  prefillMs: 0,
+  copyMs: 0,
+});
+
+/**
+ * Continuous batching: sequences join between decode steps and leave when they finish, so a long generation never
+ * blocks a short one. Each step decodes one token for every running sequence, then prefills newcomers — whole,
+ * together, or one long prompt in chunks (`prefillChunkTokens`) — within the step's token budget. Running sequences
+ * are grouped in cohorts of similar past lengths (`maxPaddingRatio`, `maxCohorts`), one model run per cohort, so a
+ * long prompt joining short streams doesn't pad all of them to its length.
  */
 export class DecoderBatch {
   private readonly maxBatchSize: number;
   private readonly chunkTokens: number;
+  private readonly timeRatio: number | undefined;
+  /** With prefillTimeRatio: the prefill budget of the next step that also decodes. */
+  private adaptiveTokens: number;
+  private readonly maxCohorts: number;
+  private readonly maxPadding: number;
   private readonly pending: Sequence[] = [];
-  private active: Sequence[] = [];
-  private state: DecodeState | null = null;
+  private cohorts: Cohort[] = [];
   /** A long prompt part-way through its chunked prefill: it holds a batch slot and produces no token yet. */
   private partial: { sequence: Sequence; state: DecodeState | null; done: number } | null = null;
   /** The latest step's time split. */
-  lastStep: StepStats = { decodeRows: 0, decodeMs: 0, prefillTokens: 0, prefillMs: 0 };
+  lastStep: StepStats = emptyStats();
 
   constructor(
     private readonly lm: CausalLM,
@@ -159,15 +220,31 @@ export class DecoderBatch {
     if (chunk !== undefined && !(Number.isSafeInteger(chunk) && chunk > 0))
       throw usageError(`prefillChunkTokens must be a positive integer, got ${chunk}`, 'INVALID_INPUT');
     this.chunkTokens = chunk ?? Infinity;
+    const ratio = options.prefillTimeRatio;
+    if (ratio !== undefined && !(ratio > 0 && Number.isFinite(ratio)))
+      throw usageError(`prefillTimeRatio must be a positive number, got ${ratio}`, 'INVALID_INPUT');
+    this.timeRatio = ratio;
+    this.adaptiveTokens = Math.min(this.chunkTokens, MIN_ADAPTIVE_CHUNK * 2);
+    this.maxCohorts = options.maxCohorts ?? 4;
+    if (!(Number.isSafeInteger(this.maxCohorts) && this.maxCohorts > 0))
+      throw usageError(`maxCohorts must be a positive integer, got ${options.maxCohorts}`, 'INVALID_INPUT');
+    this.maxPadding = options.maxPaddingRatio ?? 0.5;
+    if (!(this.maxPadding >= 0))
+      throw usageError(`maxPaddingRatio must be a number >= 0, got ${options.maxPaddingRatio}`, 'INVALID_INPUT');
   }
 
   get activeCount(): number {
-    return this.active.length;
+    return this.cohorts.reduce((sum, cohort) => sum + cohort.sequences.length, 0);
   }
 
   /** Sequences without a first token yet: queued, or part-way through a chunked prefill. */
   get pendingCount(): number {
     return this.pending.length + (this.partial ? 1 : 0);
+  }
+
+  /** Groups of running sequences that decode in one model run each. */
+  get cohortCount(): number {
+    return this.cohorts.length;
   }
 
   /** Queues a sequence; it joins at the next step with a free slot. Throws a usage error for prompts the model can't take. */
@@ -193,38 +270,39 @@ export class DecoderBatch {
       this.partial.sequence.finish('cancelled');
       this.partial = null;
     }
-    for (const sequence of this.active) if (sequence.isCancelled) sequence.finish('cancelled');
-    this.dropFinished();
-    const stats: StepStats = { decodeRows: 0, decodeMs: 0, prefillTokens: 0, prefillMs: 0 };
+    const stats = emptyStats();
+    for (const cohort of this.cohorts)
+      for (const sequence of cohort.sequences) if (sequence.isCancelled) sequence.finish('cancelled');
+    this.dropFinished(stats);
 
     // Decode the running sequences first, so admitting newcomers never delays their next token by a prefill.
-    if (this.state && this.active.length > 0) {
+    if (this.cohorts.length > 0) {
       const started = performance.now();
-      stats.decodeRows = this.active.length;
-      await this.lm.decode(
-        this.state,
-        this.active.map((sequence) => sequence.nextInput),
-      );
-      this.active.forEach((sequence, row) =>
-        sequence.accept(this.state!.lastLogits[row]!, this.state!.positions[row]!),
-      );
-      this.dropFinished();
+      for (const { sequences, state } of this.cohorts) {
+        stats.decodeRows += sequences.length;
+        stats.decodeRuns += 1;
+        await this.lm.decode(
+          state,
+          sequences.map((sequence) => sequence.nextInput),
+        );
+        sequences.forEach((sequence, row) => sequence.accept(state.lastLogits[row]!, state.positions[row]!));
+      }
       stats.decodeMs = performance.now() - started;
+      this.dropFinished(stats);
     }
 
     const started = performance.now();
-    let budget = this.chunkTokens;
+    const adaptive = this.timeRatio !== undefined && stats.decodeRows > 0;
+    let budget = adaptive ? this.adaptiveTokens : this.chunkTokens;
     let chunked = 0;
-    if (this.partial) chunked += await this.continuePartial(budget);
+    const ready: Cohort[] = [];
+    if (this.partial) chunked += await this.continuePartial(budget, ready);
     budget -= chunked;
     // Whole prompts that fit the budget are prefilled together; the first that doesn't starts a chunked prefill
     // when nothing else was prefilled this step, and otherwise waits for the next step (FIFO order is kept).
     const admitted: Sequence[] = [];
     let admittedTokens = 0;
-    while (
-      this.pending.length > 0 &&
-      this.active.length + admitted.length + (this.partial ? 1 : 0) < this.maxBatchSize
-    ) {
+    while (this.pending.length > 0 && this.activeCount + admitted.length + (this.partial ? 1 : 0) < this.maxBatchSize) {
       const length = this.pending[0]!.request.promptIds.length;
       if (admittedTokens + length <= budget) {
         admitted.push(this.pending.shift()!);
@@ -233,23 +311,41 @@ export class DecoderBatch {
       }
       if (admitted.length === 0 && !this.partial && chunked === 0) {
         this.partial = { sequence: this.pending.shift()!, state: null, done: 0 };
-        chunked += await this.continuePartial(budget);
+        chunked += await this.continuePartial(budget, ready);
       }
       break;
     }
     if (admitted.length > 0) {
       const fresh = await this.lm.prefill(admitted.map((sequence) => sequence.request.promptIds));
       admitted.forEach((sequence, row) => sequence.accept(fresh.lastLogits[row]!, fresh.positions[row]!));
-      this.join(admitted, fresh);
+      ready.push({ sequences: admitted, state: fresh });
     }
     stats.prefillTokens = admittedTokens + chunked;
     stats.prefillMs = stats.prefillTokens > 0 ? performance.now() - started : 0;
+    if (adaptive && stats.prefillTokens > 0 && stats.prefillMs > 0) {
+      // Scale toward the target, at most ×2 or ÷2 a step, so that one noisy timing can't swing it far.
+      const scaled = (stats.prefillTokens * this.timeRatio! * stats.decodeMs) / stats.prefillMs;
+      const bounded = Math.min(2 * this.adaptiveTokens, Math.max(this.adaptiveTokens / 2, scaled));
+      this.adaptiveTokens = Math.max(
+        Math.min(MIN_ADAPTIVE_CHUNK, this.chunkTokens),
+        Math.min(this.chunkTokens, Math.floor(bounded)),
+      );
+    }
+    if (ready.length > 0) {
+      const copying = performance.now();
+      for (const cohort of ready) this.join(cohort);
+      this.consolidate();
+      stats.copyMs += performance.now() - copying;
+    }
     this.lastStep = stats;
     this.options.onStep?.(stats);
   }
 
-  /** Prefills the next chunk of the partial sequence (at most `budget` tokens); returns the tokens used. */
-  private async continuePartial(budget: number): Promise<number> {
+  /**
+   * Prefills the next chunk of the partial sequence (at most `budget` tokens); returns the tokens used. A finished
+   * prefill goes to `ready` to join the running cohorts.
+   */
+  private async continuePartial(budget: number, ready: Cohort[]): Promise<number> {
     const partial = this.partial!;
     const ids = partial.sequence.request.promptIds;
     const take = Math.min(budget, ids.length - partial.done);
@@ -259,22 +355,62 @@ export class DecoderBatch {
     if (partial.done === ids.length) {
       this.partial = null;
       partial.sequence.accept(partial.state.lastLogits[0]!, partial.state.positions[0]!);
-      this.join([partial.sequence], partial.state);
+      ready.push({ sequences: [partial.sequence], state: partial.state });
     }
     return take;
   }
 
-  private join(sequences: Sequence[], fresh: DecodeState): void {
-    this.state = this.state && this.active.length > 0 ? this.lm.concatStates(this.state, fresh) : fresh;
-    this.active.push(...sequences);
-    this.dropFinished();
+  /** Newcomers whose first token didn't finish them become a cohort; consolidate() then merges where cheap. */
+  private join(fresh: Cohort): void {
+    const keep = fresh.sequences.flatMap((sequence, row) => (sequence.finished ? [] : [row]));
+    if (keep.length === 0) return;
+    this.cohorts.push(
+      keep.length === fresh.sequences.length
+        ? fresh
+        : { sequences: keep.map((row) => fresh.sequences[row]!), state: this.lm.selectRows(fresh.state, keep) },
+    );
   }
 
-  private dropFinished(): void {
-    if (!this.active.some((sequence) => sequence.finished)) return;
-    const keep = this.active.flatMap((sequence, row) => (sequence.finished ? [] : [row]));
-    this.active = keep.map((row) => this.active[row]!);
-    if (keep.length === 0 && this.state) this.lm.releaseState(this.state);
-    this.state = keep.length > 0 && this.state ? this.lm.selectRows(this.state, keep) : null;
+  /**
+   * Merges cohorts while some pair would carry at most `maxPaddingRatio` padding, and regardless of padding while
+   * there are more than `maxCohorts`; each time the pair with the least padding. Older cohorts' rows come first.
+   */
+  private consolidate(): void {
+    for (;;) {
+      let best: { i: number; j: number; ratio: number } | null = null;
+      for (let i = 0; i < this.cohorts.length; i += 1) {
+        for (let j = i + 1; j < this.cohorts.length; j += 1) {
+          const ratio = paddingRatio([this.cohorts[i]!.state, this.cohorts[j]!.state]);
+          if (!best || ratio < best.ratio) best = { i, j, ratio };
+        }
+      }
+      // A KV cache in device memory can't be re-laid on the host (see CausalLM.kvOnDevice): merge only when forced.
+      const cheap = best !== null && best.ratio <= this.maxPadding && !this.lm.kvOnDevice;
+      if (!best || (!cheap && this.cohorts.length <= this.maxCohorts)) return;
+      const a = this.cohorts[best.i]!;
+      const b = this.cohorts[best.j]!;
+      this.cohorts[best.i] = {
+        sequences: [...a.sequences, ...b.sequences],
+        state: this.lm.concatStates(a.state, b.state),
+      };
+      this.cohorts.splice(best.j, 1);
+    }
+  }
+
+  /** Drops finished rows (trimming the padding only they needed); emptied cohorts go, and the rest may now merge. */
+  private dropFinished(stats: StepStats): void {
+    if (!this.cohorts.some((cohort) => cohort.sequences.some((sequence) => sequence.finished))) return;
+    const started = performance.now();
+    this.cohorts = this.cohorts.flatMap((cohort) => {
+      if (!cohort.sequences.some((sequence) => sequence.finished)) return [cohort];
+      const keep = cohort.sequences.flatMap((sequence, row) => (sequence.finished ? [] : [row]));
+      if (keep.length === 0) {
+        this.lm.releaseState(cohort.state);
+        return [];
+      }
+      return [{ sequences: keep.map((row) => cohort.sequences[row]!), state: this.lm.selectRows(cohort.state, keep) }];
+    });
+    this.consolidate();
+    stats.copyMs += performance.now() - started;
   }
 }

@@ -196,26 +196,44 @@ export class CausalLM {
    * first). A long prompt prefilled chunk by chunk between decode steps keeps running streams' inter-token latency.
    */
   async prefillChunk(state: DecodeState | null, chunk: readonly number[]): Promise<DecodeState> {
-    if (chunk.length === 0) throw usageError('a prefill chunk needs at least one token', 'EMPTY_PROMPT');
-    if (!state) return this.prefill([chunk]);
-    if (state.rows !== 1) throw new Error('prefillChunk continues a single sequence');
+    if (state && state.rows !== 1) throw new Error('prefillChunk continues a single sequence');
+    return this.prefillChunks(state, [chunk]);
+  }
+
+  /**
+   * Continues the prefill of every row of `state` (null: none yet) by one chunk each, all chunks of one length.
+   * `state.lastLogits[i]` become the logits of row i's last chunk token.
+   */
+  async prefillChunks(state: DecodeState | null, chunks: readonly (readonly number[])[]): Promise<DecodeState> {
+    const length = chunks[0]?.length ?? 0;
+    if (length === 0) throw usageError('a prefill chunk needs at least one token', 'EMPTY_PROMPT');
+    if (chunks.some((chunk) => chunk.length !== length)) throw new Error('prefillChunks takes chunks of one length');
+    if (!state) return this.prefill(chunks);
+    const batch = chunks.length;
+    if (state.rows !== batch) throw new Error(`prefillChunks got ${batch} chunks for ${state.rows} rows`);
     const pastLength = state.pastLength;
-    const total = pastLength + chunk.length;
-    const inputIds = BigInt64Array.from(chunk, (id) => BigInt(id));
-    const mask = new BigInt64Array(total);
-    mask.set(state.mask);
-    mask.fill(1n, pastLength);
-    const start = state.positions[0]!;
-    const positionIds = BigInt64Array.from(chunk, (_, i) => BigInt(start + i));
-    const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true);
+    const total = pastLength + length;
+    const inputIds = new BigInt64Array(batch * length);
+    const positionIds = new BigInt64Array(batch * length);
+    const mask = new BigInt64Array(batch * total);
+    chunks.forEach((chunk, r) => {
+      const start = state.positions[r]!;
+      chunk.forEach((id, i) => {
+        inputIds[r * length + i] = BigInt(id);
+        positionIds[r * length + i] = BigInt(start + i);
+      });
+      mask.set(state.mask.subarray(r * pastLength, (r + 1) * pastLength), r * total);
+      mask.fill(1n, r * total + pastLength, (r + 1) * total);
+    });
+    const outputs = await this.run(batch, length, inputIds, mask, positionIds, state.past, true);
     this.releaseState(state);
     return {
-      rows: 1,
+      rows: batch,
       pastLength: total,
       mask,
-      positions: [start + chunk.length],
+      positions: state.positions.map((position) => position + length),
       past: this.presentsAsPast(outputs),
-      lastLogits: this.lastLogits(outputs, 1),
+      lastLogits: this.lastLogits(outputs, batch),
     };
   }
 

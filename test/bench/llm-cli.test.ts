@@ -129,10 +129,30 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.equal(pre.kvCache, 'preallocated');
     assert.equal(pre.kvCacheFallback, null);
     const table = await llmops([...base, '--kv-cache', 'preallocated']);
-    assert.match(table.stdout, /^kv cache preallocated$/m);
+    assert.match(table.stdout, /^kv cache preallocated · prefill whole prompts$/m);
     const bad = await llmops([...base, '--kv-cache', 'paged']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--kv-cache.*paged/);
+  });
+
+  it('--prefill-chunk-tokens prefills in steps of that many tokens per row and reports the step split', async () => {
+    const base = ['bench', decoder, '--prompt-tokens', '10', '--gen-tokens', '3', '--iterations', '2', '--batch', '2'];
+    const whole = JSON.parse((await llmops([...base, '--json'])).stdout) as LlmBenchResult;
+    assert.equal(whole.prefillChunkTokens, null);
+    assert.equal(whole.results[0]!.prefillSteps, 1);
+    const chunked = JSON.parse(
+      (await llmops([...base, '--prefill-chunk-tokens', '4', '--json'])).stdout,
+    ) as LlmBenchResult;
+    assert.equal(chunked.prefillChunkTokens, 4);
+    const row = chunked.results[0]!;
+    // 10 tokens in chunks of 4: 4 + 4 + 2.
+    assert.equal(row.prefillSteps, 3);
+    assert.ok(row.prefillStepMs.p50 > 0 && row.prefillStepMs.p50 <= row.ttftMs.max, JSON.stringify(row.prefillStepMs));
+    const table = await llmops([...base, '--prefill-chunk-tokens', '4']);
+    assert.match(table.stdout, /prefill in chunks of 4 tokens per row/);
+    assert.match(table.stdout, /prefill steps/);
+    const bad = await llmops([...base, '--prefill-chunk-tokens', '0']);
+    assert.equal(bad.code, 2);
   });
 
   it('detects the decoder from a .onnx file inside a model directory', async () => {

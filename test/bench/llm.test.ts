@@ -16,6 +16,15 @@ function scriptedLM(prefillMs: number, decodeMs: number) {
       busy(prefillMs);
       return { lastLogits: rows.map((_, r) => Float32Array.from({ length: 10 }, (_, i) => (i === r + 1 ? 1 : 0))) };
     },
+    async prefillChunks(state, chunks) {
+      calls.push({ kind: 'prefill', rows: chunks.length, width: chunks[0]!.length, tokens: chunks[0] });
+      busy(prefillMs);
+      return (
+        state ?? {
+          lastLogits: chunks.map((_, r) => Float32Array.from({ length: 10 }, (_, i) => (i === r + 1 ? 1 : 0))),
+        }
+      );
+    },
     async decode(state, tokens) {
       calls.push({ kind: 'decode', rows: tokens.length, tokens: [...tokens] });
       busy(decodeMs);
@@ -55,6 +64,35 @@ describe('LLM phase measurements', () => {
     assert.ok(Math.abs(result.throughputTokensPerSecond - (2 * 5) / (result.e2eMs.mean / 1000)) < 0.01);
     assert.ok(result.peakRssMb > 0);
     assert.equal(result.costPerMillionTokens, null);
+  });
+
+  it('with a chunk size, prefills each prompt in steps of that many tokens and times each step', async () => {
+    const { lm, calls } = scriptedLM(4, 1);
+    const [result] = await benchLlm(lm, {
+      batches: [2],
+      promptTokens: [10],
+      genTokens: 2,
+      prefillChunkTokens: 4,
+      warmup: 0,
+      iterations: 2,
+      promptIds: (n) => Array.from({ length: n }, (_, i) => i + 1),
+    });
+    const prefills = calls.filter((c) => c.kind === 'prefill');
+    // Per generation: chunks of 4, 4 and 2 tokens, in prompt order, each of both rows.
+    assert.deepEqual(
+      prefills.slice(0, 3).map((c) => [c.rows, c.width, c.tokens![0]]),
+      [
+        [2, 4, 1],
+        [2, 4, 5],
+        [2, 2, 9],
+      ],
+    );
+    assert.equal(prefills.length, 6);
+    assert.equal(result!.prefillSteps, 3);
+    // A step is one chunk's time, not the whole prefill's (the busy waits stretch on a loaded machine, never shrink).
+    assert.ok(result!.prefillStepMs.p50 >= 4, `step ${result!.prefillStepMs.p50}`);
+    assert.ok(result!.prefillStepMs.p50 < result!.ttftMs.p50, `step ${result!.prefillStepMs.p50} vs TTFT`);
+    assert.ok(result!.ttftMs.p50 >= 3 * 4, `TTFT ${result!.ttftMs.p50}`);
   });
 
   it('gives a cost per million tokens from the aggregate throughput', async () => {

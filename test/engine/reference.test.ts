@@ -151,6 +151,106 @@ for (const variant of VARIANTS) {
         });
       });
 
+      for (const layout of layoutsFor(variant)) {
+        test(`cohorts: a long prompt joining short running rows decodes apart, merges when cheap or forced, and keeps PyTorch ids, ${layout.name}`, async () => {
+          await withModel(variant, layout, kv, async (lm, expected) => {
+            const lengths = expected.cases.map((c) => c.promptIds.length);
+            const long = lengths.indexOf(Math.max(...lengths));
+            const short = lengths.flatMap((length, i) => (length <= 11 ? [i] : []));
+            const middle = lengths.flatMap((length, i) => (length > 11 && i !== long ? [i] : []));
+            assert.ok(
+              short.length >= 2 &&
+                middle.length >= 1 &&
+                lengths[long]! >= 4 * Math.max(...short.map((i) => lengths[i]!)),
+            );
+            const scenario = async (options: { maxCohorts?: number; maxPaddingRatio?: number }) => {
+              const batch = new DecoderBatch(lm, { maxBatchSize: 8, prefillChunkTokens: 16, ...options });
+              const add = (i: number, maxTokens = expected.maxNewTokens) =>
+                batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens, temperature: 0 });
+              // The short rows finish at different steps, so the long one's cohort outlives theirs.
+              const sequences = short.map((i, k) => ({ i, cap: 6 + 3 * k, sequence: add(i, 6 + 3 * k) }));
+              await batch.step();
+              await batch.step();
+              const cap = expected.maxNewTokens;
+              sequences.push({ i: long, cap, sequence: add(long) });
+              const cohorts: number[] = [];
+              for (let n = 0; sequences.some((s) => !s.sequence.finished); n++) {
+                assert.ok(n < 400, 'the batch never drained');
+                if (n === 4) sequences.push(...middle.map((i) => ({ i, cap, sequence: add(i) })));
+                await batch.step();
+                cohorts.push(batch.cohortCount);
+              }
+              for (const { i, cap, sequence } of sequences) {
+                const c = expected.cases[i]!;
+                assert.deepEqual((await sequence.done).tokenIds, c.generatedIds.slice(0, cap), `case ${c.name}`);
+              }
+              return cohorts;
+            };
+            const cohorts = await scenario({});
+            assert.ok(
+              cohorts.includes(2),
+              `the long prompt decoded in a cohort of its own (cohorts per step: ${cohorts})`,
+            );
+            assert.ok(
+              cohorts.slice(cohorts.indexOf(2)).includes(1),
+              `the cohorts became one again before the end (cohorts per step: ${cohorts})`,
+            );
+            assert.equal(cohorts.at(-1), 0);
+            const forced = await scenario({ maxCohorts: 1 });
+            assert.ok(
+              forced.every((count) => count <= 1),
+              'one cohort at most: newcomers merged despite padding',
+            );
+            const padded = await scenario({ maxPaddingRatio: Infinity });
+            assert.ok(
+              padded.every((count) => count <= 1),
+              'no padding bound: everyone in one cohort',
+            );
+          });
+        });
+      }
+
+      test('time-sized chunks: a tiny prefillTimeRatio shrinks chunks to the floor, a large one grows them to the cap, same ids', async () => {
+        await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+          const lengths = expected.cases.map((c) => c.promptIds.length);
+          const long = lengths.indexOf(Math.max(...lengths));
+          const short = lengths.indexOf(Math.min(...lengths));
+          assert.ok(lengths[long]! > 36 + 32, 'the longest fixture prompt spans three chunks');
+          const run = async (prefillTimeRatio: number) => {
+            const steps: StepStats[] = [];
+            const batch = new DecoderBatch(lm, {
+              prefillChunkTokens: 36,
+              prefillTimeRatio,
+              onStep: (s) => steps.push(s),
+            });
+            const add = (i: number) =>
+              batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: expected.maxNewTokens, temperature: 0 });
+            const first = add(short);
+            await batch.step();
+            const second = add(long);
+            while (!first.finished || !second.finished) await batch.step();
+            assert.deepEqual((await first.done).tokenIds, expected.cases[short]!.generatedIds);
+            assert.deepEqual((await second.done).tokenIds, expected.cases[long]!.generatedIds);
+            return steps
+              .filter((step) => step.decodeRows > 0 && step.prefillTokens > 0)
+              .map((step) => step.prefillTokens);
+          };
+          // Both start at 36 (the cap, under twice the floor); then ×½ at most per step, never under 32 …
+          const shrunk = await run(1e-6);
+          assert.deepEqual(shrunk.slice(0, 2), [36, 32], `chunks ${shrunk}`);
+          // … or stay at the cap when prefill is cheap next to the decode budget.
+          const grown = await run(1e6);
+          assert.ok(
+            grown.every((tokens, k) => tokens === 36 || k === grown.length - 1),
+            `chunks ${grown}`,
+          );
+          assert.throws(
+            () => new DecoderBatch(lm, { prefillTimeRatio: 0 }),
+            /prefillTimeRatio must be a positive number/,
+          );
+        });
+      });
+
       test("chunked prefill: long prompts prefilled 3 tokens per step between running rows' decode steps keep PyTorch ids", async () => {
         await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
           const steps: StepStats[] = [];

@@ -6,9 +6,11 @@ import { mean } from './generic.js';
 import { describe, round, RssSampler, runIterations } from './measure.js';
 import type { EngineBenchOptions, LlmConfigResult } from './types.js';
 
-/** The part of the engine's CausalLM the benchmark drives: batched prefill and one decode step, both in place. */
+/** The part of the engine's CausalLM the benchmark drives: batched prefill (whole or by chunks) and one decode step. */
 export interface BenchableLM<State extends { lastLogits: Float32Array[] } = { lastLogits: Float32Array[] }> {
   prefill(rows: number[][]): Promise<State>;
+  /** Continues every row's prefill by one chunk (all of one length); needed with `prefillChunkTokens`. */
+  prefillChunks?(state: State | null, chunks: number[][]): Promise<State>;
   decode(state: State, nextTokenIds: number[]): Promise<void>;
   /** Frees a finished state's device memory (a KV cache a GPU provider keeps between steps). */
   releaseState?(state: State): void;
@@ -18,6 +20,8 @@ export interface LlmBenchPlan {
   batches: number[];
   promptTokens: number[];
   genTokens: number;
+  /** Prefill prompts in steps of at most this many tokens per row (as a server's chunked prefill does); null: whole. */
+  prefillChunkTokens?: number | null;
   warmup: number;
   iterations?: number;
   durationMs?: number;
@@ -39,6 +43,8 @@ export async function benchLlm(
   hooks: Pick<EngineBenchOptions, 'signal' | 'onProgress'> = {},
 ): Promise<LlmConfigResult[]> {
   if (plan.genTokens < 1) throw usageError(`--gen-tokens must be at least 1, got ${plan.genTokens}`, 'INVALID_INPUT');
+  const chunk = plan.prefillChunkTokens ?? null;
+  if (chunk !== null && !lm.prefillChunks) throw new Error('this model cannot prefill in chunks');
   const results: LlmConfigResult[] = [];
   for (const promptTokens of plan.promptTokens) {
     const prompt = plan.promptIds(promptTokens);
@@ -49,6 +55,8 @@ export async function benchLlm(
       const ttft = new Recorder();
       const tpot = new Recorder();
       const e2e = new Recorder();
+      const prefillStep = new Recorder();
+      let prefillSteps = 0;
       const warmupTimes: number[] = [];
       const rss = new RssSampler().start({ timer: false });
       const gpu = plan.gpuMemory?.();
@@ -58,8 +66,18 @@ export async function benchLlm(
         plan,
         async (measured) => {
           const start = performance.now();
-          const state = await lm.prefill(rows);
-          let next = state.lastLogits.map(argmax);
+          let state: { lastLogits: Float32Array[] } | null = null;
+          let steps = 0;
+          for (let done = 0; done < promptTokens; steps += 1) {
+            const stepStart = performance.now();
+            const take = chunk === null ? promptTokens : Math.min(chunk, promptTokens - done);
+            const part = rows.map((row) => row.slice(done, done + take));
+            state = chunk === null ? await lm.prefill(part) : await lm.prefillChunks!(state, part);
+            done += take;
+            if (measured) prefillStep.record(performance.now() - stepStart);
+          }
+          prefillSteps = steps;
+          let next = state!.lastLogits.map(argmax);
           const firstToken = performance.now();
           // RSS is read between steps and kept out of every timing (e2e too, so that e2e = TTFT + the TPOTs):
           // session.run blocks the event loop, so a timer could only ever fire there, inside a step's time.
@@ -73,13 +91,13 @@ export async function benchLlm(
           };
           let previous = sampleRss(firstToken);
           for (let step = 1; step < plan.genTokens; step += 1) {
-            await lm.decode(state, next);
-            next = state.lastLogits.map(argmax);
+            await lm.decode(state!, next);
+            next = state!.lastLogits.map(argmax);
             const now = performance.now();
             if (measured) tpot.record(now - previous);
             previous = sampleRss(now);
           }
-          lm.releaseState?.(state);
+          lm.releaseState?.(state!);
           const elapsed = previous - start - unmeasured;
           if (measured) {
             ttft.record(firstToken - start);
@@ -99,6 +117,7 @@ export async function benchLlm(
       const ttftStats = describe(ttft);
       const tpotStats = describe(tpot);
       const e2eStats = describe(e2e);
+      const prefillStepStats = describe(prefillStep);
       const decodeTokensPerSecond = tpotStats.latency.mean > 0 ? round(1000 / tpotStats.latency.mean, 2) : 0;
       const throughputTokensPerSecond =
         e2eStats.latency.mean > 0 ? round((batch * plan.genTokens) / (e2eStats.latency.mean / 1000), 2) : 0;
@@ -110,6 +129,8 @@ export async function benchLlm(
         ttftMs: ttftStats.latency,
         tpotMs: tpotStats.latency,
         e2eMs: e2eStats.latency,
+        prefillSteps,
+        prefillStepMs: prefillStepStats.latency,
         decodeTokensPerSecond,
         throughputTokensPerSecond,
         peakRssMb,

@@ -84,6 +84,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
       inputs: outcome.inputs,
       kvCache: outcome.kvCache,
       kvCacheFallback: outcome.kvCacheFallback,
+      prefillChunkTokens: options.prefillChunkTokens ?? null,
       hardware: await describeHardware({ gpu: provider !== 'cpu' }),
       results: outcome.results,
     };
@@ -123,6 +124,7 @@ export async function benchCausalLM(
       batches: options.batch ?? [1],
       promptTokens: promptLengths,
       genTokens,
+      prefillChunkTokens: options.prefillChunkTokens ?? null,
       warmup: options.warmup ?? DEFAULTS.llm.warmup,
       ...loopLength(options, DEFAULTS.llm.iterations),
       gpuPricePerHour: options.gpuPricePerHour ?? null,
@@ -254,6 +256,7 @@ function validateOptions(options: EngineBenchOptions): void {
     ['--gen-tokens', options.genTokens],
     ['--iterations', options.iterations],
     ['--threads', options.threads],
+    ['--prefill-chunk-tokens', options.prefillChunkTokens],
   ];
   for (const [flag, value] of positiveInts) {
     const values = value === undefined ? [] : Array.isArray(value) ? value : [value];

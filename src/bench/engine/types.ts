@@ -47,6 +47,11 @@ export interface EngineBenchOptions {
   dtype?: string;
   /** KV cache of decode steps (LLM mode): pre-allocated output buffers or a new present tensor per step. @default 'naive' */
   kvCache?: KvCachePath;
+  /**
+   * LLM mode: prefill prompts in steps of at most this many tokens per row, as a server's chunked prefill does
+   * (`PREFILL_CHUNK_TOKENS`), to see what chunking costs. @default whole prompts, one step
+   */
+  prefillChunkTokens?: number;
   /** TensorRT container for `.plan` engines. @default DEFAULT_TENSORRT_IMAGE */
   tensorrtImage?: string;
   signal?: AbortSignal;
@@ -82,6 +87,10 @@ export interface LlmConfigResult {
   tpotMs: LatencySummary;
   /** Whole generation: prefill and every decode step. */
   e2eMs: LatencySummary;
+  /** Model runs of the prefill: one per chunk (`prefillChunkTokens`), one for a whole prompt. */
+  prefillSteps: number;
+  /** One prefill step (a chunk of every row, or the whole prompt); the decode steps are `tpotMs`. */
+  prefillStepMs: LatencySummary;
   /** Decode tokens per second of one sequence: 1000 / mean TPOT. */
   decodeTokensPerSecond: number;
   /** Output tokens of the whole batch per second of generation wall time (prefill included). */
@@ -146,6 +155,8 @@ export interface LlmBenchResult extends EngineBenchResultBase {
   kvCache: KvCachePath;
   /** Why the pre-allocated path was not taken although asked for; null otherwise. */
   kvCacheFallback: string | null;
+  /** Prompt tokens per row per prefill step; null: whole prompts in one step. */
+  prefillChunkTokens: number | null;
   results: LlmConfigResult[];
 }
 

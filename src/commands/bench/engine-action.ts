@@ -47,6 +47,7 @@ export async function runEngineBench(
     ...(flags.inputs ? { inputs: flags.inputs } : {}),
     ...(dtype ? { dtype } : {}),
     ...(flags.kvCache ? { kvCache: flags.kvCache } : {}),
+    ...(flags.prefillChunkTokens !== undefined ? { prefillChunkTokens: flags.prefillChunkTokens } : {}),
     ...(gpuPricePerHour !== undefined ? { gpuPricePerHour } : {}),
     ...(flags.tensorrtImage ? { tensorrtImage: flags.tensorrtImage } : {}),
     signal: ctx.signal,

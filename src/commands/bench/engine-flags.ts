@@ -22,6 +22,7 @@ export type EngineBenchFlags = Pick<
   | 'inputs'
   | 'dtype'
   | 'kvCache'
+  | 'prefillChunkTokens'
   | 'tensorrtImage'
 > &
   Omit<CommonBenchFlags, 'warmup' | 'promptTokens'> & {
@@ -54,6 +55,10 @@ export function engineBenchFlags(): Option[] {
       '--kv-cache <path>',
       'LLM decode steps: a new present tensor per step (naive, default) or pre-allocated output buffers',
     ).choices(KV_CACHE_PATHS),
+    new Option(
+      '--prefill-chunk-tokens <n>',
+      'LLM prefill in steps of at most this many tokens per row, as a server chunks it (default: whole prompts)',
+    ).argParser(positiveInt),
     new Option(
       '--gpu-price <usd>',
       'GPU price in USD per hour, for $ per million tokens (config bench.gpuPricePerHour)',

@@ -15,7 +15,9 @@ export function renderEngineResult(result: EngineBenchResult, options: { color?:
     `${hw.cpu} (${hw.cores} cores, ${hw.memoryGb} GB)${hw.gpu ? ` · ${hw.gpu}` : ''}${hw.tensorrt ? ` · TensorRT ${hw.tensorrt}` : ''}${hw.onnxruntime && result.mode !== 'tensorrt' ? ` · onnxruntime ${hw.onnxruntime}` : ''}`,
   ];
   if (result.mode === 'llm') {
-    lines.push(`kv cache ${result.kvCache}${result.kvCacheFallback ? ` (fallback: ${result.kvCacheFallback})` : ''}`);
+    lines.push(
+      `kv cache ${result.kvCache}${result.kvCacheFallback ? ` (fallback: ${result.kvCacheFallback})` : ''} · prefill ${result.prefillChunkTokens === null ? 'whole prompts' : `in chunks of ${result.prefillChunkTokens} tokens per row`}`,
+    );
     const withGpu = result.results.some((row) => row.peakGpuMemoryMb !== undefined);
     const withCost = result.results.some((row) => row.costPerMillionTokens !== null);
     const head = [
@@ -24,6 +26,8 @@ export function renderEngineResult(result: EngineBenchResult, options: { color?:
       'gen',
       'TTFT p50 ms',
       'TTFT p99 ms',
+      'prefill steps',
+      'prefill step p50 ms',
       'TPOT p50 ms',
       'TPOT p99 ms',
       'tok/s/seq',
@@ -39,6 +43,8 @@ export function renderEngineResult(result: EngineBenchResult, options: { color?:
         row.genTokens,
         fmt(row.ttftMs.p50, 2),
         fmt(row.ttftMs.p99, 2),
+        row.prefillSteps,
+        fmt(row.prefillStepMs.p50, 2),
         fmt(row.tpotMs.p50, 2),
         fmt(row.tpotMs.p99, 2),
         fmt(row.decodeTokensPerSecond, 1),
@@ -124,6 +130,9 @@ export function engineResultCsv(result: EngineBenchResult): string {
           ...latencyColumns('ttft', row.ttftMs),
           ...latencyColumns('tpot', row.tpotMs),
           ...latencyColumns('e2e', row.e2eMs),
+          ['prefill_chunk_tokens', result.prefillChunkTokens],
+          ['prefill_steps', row.prefillSteps],
+          ...latencyColumns('prefill_step', row.prefillStepMs),
           ['decode_tokens_per_second', row.decodeTokensPerSecond],
           ['throughput_tokens_per_second', row.throughputTokensPerSecond],
           ['peak_rss_mb', row.peakRssMb],

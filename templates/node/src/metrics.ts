@@ -100,6 +100,11 @@ export class Metrics {
     'llmops_step_prefill_tokens_total',
     'Prompt tokens prefilled by scheduling steps (whole prompts and chunks).',
   );
+  readonly stepCopy = new Histogram(
+    'llmops_step_kv_copy_seconds',
+    'Time a scheduling step spent re-laying KV caches outside the model (rows leaving, joining, cohorts merging).',
+    STEP_BUCKETS,
+  );
   private readonly gauges: Gauge[];
 
   constructor(state: { batchSize: () => number; queueDepth: () => number; waiting: () => number }) {
@@ -112,8 +117,15 @@ export class Metrics {
   }
 
   /** Records one scheduling step's time split. */
-  observeStep(stats: { decodeRows: number; decodeMs: number; prefillTokens: number; prefillMs: number }): void {
+  observeStep(stats: {
+    decodeRows: number;
+    decodeMs: number;
+    prefillTokens: number;
+    prefillMs: number;
+    copyMs: number;
+  }): void {
     if (stats.decodeRows > 0) this.stepDecode.observe(stats.decodeMs / 1000);
+    if (stats.copyMs > 0) this.stepCopy.observe(stats.copyMs / 1000);
     if (stats.prefillTokens > 0) {
       this.stepPrefill.observe(stats.prefillMs / 1000);
       this.stepPrefillTokens.inc({}, stats.prefillTokens);
@@ -121,6 +133,6 @@ export class Metrics {
   }
 
   render(): string {
-    return `${[this.requests, this.latency, this.ttft, this.promptTokens, this.generatedTokens, this.stepDecode, this.stepPrefill, this.stepPrefillTokens, ...this.gauges].map((m) => m.render()).join('\n')}\n`;
+    return `${[this.requests, this.latency, this.ttft, this.promptTokens, this.generatedTokens, this.stepDecode, this.stepPrefill, this.stepPrefillTokens, this.stepCopy, ...this.gauges].map((m) => m.render()).join('\n')}\n`;
   }
 }

@@ -4,7 +4,8 @@ import type { CausalLM, Sequence, SequenceRequest, StepStats } from './engine/in
  * Continuous batching over the engine: requests join the running batch between decode steps. When the batch is idle,
  * the first request waits up to `maxQueueWaitMs` for company, so a burst is prefilled together (adaptive batching).
  * A step prefills at most `prefillChunkTokens` prompt tokens, so a long prompt is prefilled in chunks between the
- * running streams' decode steps instead of stalling them (0: whole prompts).
+ * running streams' decode steps instead of stalling them (0: whole prompts); while streams decode, chunks also shrink
+ * so that a step's prefill takes about `prefillTimeRatio` of its decode time (0: fixed chunks).
  */
 export class Scheduler {
   private readonly batch;
@@ -18,12 +19,14 @@ export class Scheduler {
       maxQueueWaitMs: number;
       maxQueue: number;
       prefillChunkTokens: number;
+      prefillTimeRatio: number;
     },
     onStep?: (stats: StepStats) => void,
   ) {
     this.batch = lm.createBatch({
       maxBatchSize: options.maxBatchSize,
       ...(options.prefillChunkTokens > 0 ? { prefillChunkTokens: options.prefillChunkTokens } : {}),
+      ...(options.prefillTimeRatio > 0 ? { prefillTimeRatio: options.prefillTimeRatio } : {}),
       ...(onStep ? { onStep } : {}),
     });
   }

@@ -13,6 +13,8 @@ export interface Settings {
   maxQueueWaitMs: number;
   /** Most prompt tokens prefilled per scheduling step: longer prompts are prefilled in chunks between decode steps (0: whole prompts). */
   prefillChunkTokens: number;
+  /** While streams decode, a step's prefill aims at this fraction of its decode time, resizing chunks (0: fixed chunks). */
+  prefillTimeRatio: number;
   /** Requests waiting for a batch slot beyond which the server answers 503. */
   maxQueue: number;
   shutdownTimeoutMs: number;
@@ -30,6 +32,13 @@ export function loadSettings(env: NodeJS.ProcessEnv, readFile: (path: string) =>
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+    return value;
+  };
+  const ratio = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number >= 0, got "${raw}"`);
     return value;
   };
   const keys = [
@@ -60,6 +69,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, readFile: (path: string) =>
     maxBatchSize: int('MAX_BATCH_SIZE', 16, 1),
     maxQueueWaitMs: int('MAX_QUEUE_WAIT_MS', 5),
     prefillChunkTokens: int('PREFILL_CHUNK_TOKENS', 128),
+    prefillTimeRatio: ratio('PREFILL_TIME_RATIO', 0),
     maxQueue: int('MAX_QUEUE', 1024, 1),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT', 30, 0) * 1000,
     maxBodyBytes: int('MAX_BODY_BYTES', 1_048_576, 1024),
