@@ -324,7 +324,7 @@ export class DecoderBatch {
     stats.prefillMs = stats.prefillTokens > 0 ? performance.now() - started : 0;
     if (adaptive && stats.prefillTokens > 0 && stats.prefillMs > 0) {
       // Scale toward the target, at most ×2 or ÷2 a step, so that one noisy timing can't swing it far.
-      const scaled = (stats.prefillTokens * this.timeRatio! * stats.decodeMs) / stats.prefillMs;
+      const scaled = (stats.prefillTokens * this.timeRatio * stats.decodeMs) / stats.prefillMs;
       const bounded = Math.min(2 * this.adaptiveTokens, Math.max(this.adaptiveTokens / 2, scaled));
       this.adaptiveTokens = Math.max(
         Math.min(MIN_ADAPTIVE_CHUNK, this.chunkTokens),

@@ -189,11 +189,11 @@ for (const variant of VARIANTS) {
             const cohorts = await scenario({});
             assert.ok(
               cohorts.includes(2),
-              `the long prompt decoded in a cohort of its own (cohorts per step: ${cohorts})`,
+              `the long prompt decoded in a cohort of its own (cohorts per step: ${cohorts.join(',')})`,
             );
             assert.ok(
               cohorts.slice(cohorts.indexOf(2)).includes(1),
-              `the cohorts became one again before the end (cohorts per step: ${cohorts})`,
+              `the cohorts became one again before the end (cohorts per step: ${cohorts.join(',')})`,
             );
             assert.equal(cohorts.at(-1), 0);
             const forced = await scenario({ maxCohorts: 1 });
@@ -237,12 +237,12 @@ for (const variant of VARIANTS) {
           };
           // Both start at 36 (the cap, under twice the floor); then ×½ at most per step, never under 32 …
           const shrunk = await run(1e-6);
-          assert.deepEqual(shrunk.slice(0, 2), [36, 32], `chunks ${shrunk}`);
+          assert.deepEqual(shrunk.slice(0, 2), [36, 32], `chunks ${shrunk.join(',')}`);
           // … or stay at the cap when prefill is cheap next to the decode budget.
           const grown = await run(1e6);
           assert.ok(
             grown.every((tokens, k) => tokens === 36 || k === grown.length - 1),
-            `chunks ${grown}`,
+            `chunks ${grown.join(',')}`,
           );
           assert.throws(
             () => new DecoderBatch(lm, { prefillTimeRatio: 0 }),
