@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import path from 'node:path';
 import { StepAccumulator } from '../../src/bench/endpoint/accumulator.js';
 import { mergeEndpointResults } from '../../src/bench/endpoint/merge.js';
-import { benchEndpoint } from '../../src/bench/endpoint/run.js';
+import { benchEndpoint, type EndpointBenchOptions } from '../../src/bench/endpoint/run.js';
 import type { EndpointBenchResult, EndpointRun, RequestSample } from '../../src/bench/endpoint/types.js';
 import { repoRoot } from '../helpers/cli.js';
 import { startServerProcess } from '../helpers/server-process.js';
@@ -108,48 +108,35 @@ describe('endpoint load generator: measured against a server whose timing is kno
   });
 
   it('open loop keeps its schedule while the server stalls (no coordinated omission); a closed loop does not', async () => {
-    // Every request arriving between 1.0 s and 2.0 s after the server starts is held until 2.0 s. The servers run in
-    // processes of their own, so releasing the held requests at once does not also stall the client's event loop.
+    // Every request arriving between 1.0 s and 2.0 s after the server starts is held until 2.0 s. The server runs in a
+    // process of its own, so releasing the held requests at once does not also stall the client's event loop. The two
+    // loops run one after the other: side by side, one finishing its step (tens of ms of summary work) would block the
+    // other's event loop and make its sends late for a reason that is not the one under test.
     const stall = ['--tokens', '2', '--stall-from', '1000', '--stall-for', '1000'];
-    const [openServer, closedServer] = await Promise.all([serverProcess(stall), serverProcess(stall)]);
-    try {
-      const [open] = await Promise.all([
-        benchEndpoint({
-          url: openServer.url,
-          load: { kind: 'rate', levels: [50], arrival: 'constant' },
-          durationMs: 3000,
-          warmupMs: 0,
-          maxTokens: 2,
-        }),
-        benchEndpoint({
-          url: closedServer.url,
-          load: { kind: 'concurrency', levels: [2] },
-          durationMs: 3000,
-          warmupMs: 0,
-          maxTokens: 2,
-        }),
-      ]);
-      const inStall = async (url: string) =>
-        ((await (await fetch(`${url}/stats`)).json()) as ServerStats).arrivalsMs.filter((t) => t >= 1100 && t < 1900)
-          .length;
-      // 50 req/s × 0.8 s of stall: the open loop still sent its ~40, the closed loop's two workers were stuck.
-      const openArrivals = await inStall(openServer.url);
-      const closedArrivals = await inStall(closedServer.url);
-      assert.ok(openArrivals >= 36 && openArrivals <= 44, `${openArrivals} open-loop arrivals during the stall`);
-      assert.ok(closedArrivals <= 2, `${closedArrivals} closed-loop arrivals during the stall`);
-      const [step] = open.runs as [EndpointRun];
-      assert.ok(step.schedule!.late <= 2, `${step.schedule!.late} sends left late`);
-      assert.ok(step.schedule!.lagMs.p50 < 2, `schedule lag p50 ${step.schedule!.lagMs.p50} ms`);
-      assert.ok(
-        step.schedule!.sent >= 145 && step.schedule!.sent <= 151,
-        `${step.schedule!.sent} sends in 3 s at 50/s`,
-      );
-      // Requests sent into the stall waited up to a second: the latency tail shows what users saw.
-      assert.ok(step.latencyMs.max >= 800, `latency max ${step.latencyMs.max} ms`);
-      assert.ok(step.latencyMs.p99 >= 700, `latency p99 ${step.latencyMs.p99} ms`);
-    } finally {
-      await Promise.all([openServer.stop(), closedServer.stop()]);
-    }
+    const againstStalledServer = async (load: EndpointBenchOptions['load']) => {
+      const server = await serverProcess(stall);
+      try {
+        const result = await benchEndpoint({ url: server.url, load, durationMs: 3000, warmupMs: 0, maxTokens: 2 });
+        const stats = (await (await fetch(`${server.url}/stats`)).json()) as ServerStats;
+        return { result, arrivalsInStall: stats.arrivalsMs.filter((t) => t >= 1100 && t < 1900).length };
+      } finally {
+        await server.stop();
+      }
+    };
+    const open = await againstStalledServer({ kind: 'rate', levels: [50], arrival: 'constant' });
+    const closed = await againstStalledServer({ kind: 'concurrency', levels: [2] });
+    // 50 req/s × 0.8 s of stall: the open loop still sent its ~40, the closed loop's two workers were stuck.
+    const openArrivals = open.arrivalsInStall;
+    const closedArrivals = closed.arrivalsInStall;
+    assert.ok(openArrivals >= 36 && openArrivals <= 44, `${openArrivals} open-loop arrivals during the stall`);
+    assert.ok(closedArrivals <= 2, `${closedArrivals} closed-loop arrivals during the stall`);
+    const [step] = open.result.runs as [EndpointRun];
+    assert.ok(step.schedule!.late <= 2, `${step.schedule!.late} sends left late`);
+    assert.ok(step.schedule!.lagMs.p50 < 2, `schedule lag p50 ${step.schedule!.lagMs.p50} ms`);
+    assert.ok(step.schedule!.sent >= 145 && step.schedule!.sent <= 151, `${step.schedule!.sent} sends in 3 s at 50/s`);
+    // Requests sent into the stall waited up to a second: the latency tail shows what users saw.
+    assert.ok(step.latencyMs.max >= 800, `latency max ${step.latencyMs.max} ms`);
+    assert.ok(step.latencyMs.p99 >= 700, `latency p99 ${step.latencyMs.p99} ms`);
   });
 
   it('a server that goes away mid-sweep: its errors are counted, and the steps after the one that found it gone are not run', async () => {
