@@ -23,6 +23,14 @@ Variants (each exercises something the embedded GPT-2 does not):
                 not hidden_size / num_attention_heads (48 / 4 = 12); past/present KV and
                 logits are float16 at the graph boundary (compute stays float32).
 
+  gpt2-gqa, llama-gqa-shared, llama-fp16kv-gqa
+                gpt2-merged's (unmerged), llama-gqa's and llama-fp16kv's models and weights (so
+                the same expected ids) in a second layout ("kvLayout": "gqa" in expected.json):
+                each layer's attention is one com.microsoft::GroupQueryAttention node fed
+                seqlens_k / total_sequence_length computed once from the RIGHT-padded
+                attention_mask; past and present may be one buffer longer than the mask
+                (present = max(total, past)). RoPE stays outside the op. See gqa_reference.
+
 Run with Debian's PyTorch (apt-get install -y python3-torch python3-onnx):
     /usr/bin/python3 scripts/reference/export_reference_models.py [OUT_DIR]
 OUT_DIR defaults to test/fixtures/reference. The output is deterministic; the tests only
@@ -246,6 +254,103 @@ def attend(q, k, v, allowed, head_dim):
     return torch.matmul(torch.softmax(scores, dim=-1), v)
 
 
+# ---------------------------------------------------------------------------------------
+# The "gqa" KV layout: attention through onnxruntime's contrib op
+# com.microsoft::GroupQueryAttention, whose cache can share one buffer between past and
+# present (right-padded rows, seqlens_k from the mask).
+# ---------------------------------------------------------------------------------------
+
+
+def gqa_reference(q, k, v, past_k, past_v, seqlens_k, total, num_heads, kv_num_heads):
+    """What GroupQueryAttention (do_rotary 0, default scale) computes on onnxruntime's CPU, in PyTorch
+    (contrib_ops/cpu/bert/group_query_attention_helper.h, gqa_attention_base.h).
+    q [B, S, num_heads * D], k/v [B, S, kv_num_heads * D], past_k/v [B, kv_num_heads, P, D] (P: a past
+    length or a buffer capacity), seqlens_k [B] int32 = real length - 1 of each right-padded row,
+    total: the attention mask's width. S == total is the first prompt (every row's past is 0); otherwise
+    row b's past length is seqlens_k[b] + 1 - S. The new keys are written at the row's past length of a
+    present of max(total, P) positions; row b attends causally over [0, seqlens_k[b] + 1)."""
+    b, s, _ = q.shape
+    hd = q.shape[2] // num_heads
+    total = int(total)
+    first = s == total
+    if not torch.jit.is_tracing():  # the trace's example inputs need not be a valid call
+        assert hd % 8 == 0, "GroupQueryAttention needs head_dim % 8 == 0"
+        assert first or s == 1 or b == 1, "sequence > 1 with a past (chunked prefill) needs batch 1"
+    # onnxruntime computes float16 in float32 and rounds the output.
+    dtype = q.dtype
+    compute = torch.float32 if dtype == torch.float16 else dtype
+    present_k = torch.zeros(b, kv_num_heads, max(total, past_k.shape[2]), hd, dtype=past_k.dtype)
+    present_v = torch.zeros_like(present_k)
+    q = q.view(b, s, num_heads, hd).transpose(1, 2).to(compute)
+    k = k.view(b, s, kv_num_heads, hd).transpose(1, 2)
+    v = v.view(b, s, kv_num_heads, hd).transpose(1, 2)
+    out = torch.zeros(b, num_heads, s, hd, dtype=compute)
+    for row in range(b):
+        n = int(seqlens_k[row]) + 1
+        past = 0 if first else n - s
+        present_k[row, :, :past] = past_k[row, :, :past]
+        present_v[row, :, :past] = past_v[row, :, :past]
+        present_k[row, :, past : past + s] = k[row]
+        present_v[row, :, past : past + s] = v[row]
+        keys = present_k[row, :, :n].to(compute).repeat_interleave(num_heads // kv_num_heads, dim=0)
+        values = present_v[row, :, :n].to(compute).repeat_interleave(num_heads // kv_num_heads, dim=0)
+        scores = torch.matmul(q[row], keys.transpose(-1, -2)) * (1.0 / math.sqrt(hd))
+        # Query i sits at position past + i; a padding query past the row's end sees the whole row.
+        allowed = torch.arange(n)[None, :] < (past + torch.arange(s) + 1)[:, None]
+        scores = scores.masked_fill(~allowed, -math.inf)
+        out[row] = torch.matmul(torch.softmax(scores, dim=-1), values)
+    return out.transpose(1, 2).reshape(b, s, num_heads * hd).to(dtype), present_k, present_v
+
+
+def onnx_tensor_type(dtype, sizes):
+    return torch._C.TensorType.create_from_tensor(torch.empty([1] * len(sizes), dtype=dtype)).with_sizes(sizes)
+
+
+class GroupQueryAttention(torch.autograd.Function):
+    """Runs gqa_reference in PyTorch; exports as one com.microsoft::GroupQueryAttention node."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, past_k, past_v, seqlens_k, total, num_heads, kv_num_heads, dtype):
+        return gqa_reference(q, k, v, past_k, past_v, seqlens_k, total, num_heads, kv_num_heads)
+
+    @staticmethod
+    def symbolic(g, q, k, v, past_k, past_v, seqlens_k, total, num_heads, kv_num_heads, dtype):
+        out, present_k, present_v = g.op(
+            "com.microsoft::GroupQueryAttention",
+            q,
+            k,
+            v,
+            past_k,
+            past_v,
+            seqlens_k,
+            total,
+            num_heads_i=num_heads,
+            kv_num_heads_i=kv_num_heads,
+            outputs=3,
+        )
+        # The exporter has no shape inference for the op: give the outputs their dtype (the
+        # static dims are written into the ONNX graph afterwards, see fix_gqa_shapes).
+        out.setType(onnx_tensor_type(dtype, [None, None, None]))
+        present_k.setType(onnx_tensor_type(dtype, [None, kv_num_heads, None, None]))
+        present_v.setType(onnx_tensor_type(dtype, [None, kv_num_heads, None, None]))
+        return out, present_k, present_v
+
+
+class GQAInputs:
+    """seqlens_k and total_sequence_length, computed once from the right-padded attention_mask and
+    fed to every layer's GroupQueryAttention."""
+
+    def __init__(self, attention_mask):
+        self.seqlens_k = (attention_mask.sum(1) - 1).to(torch.int32)
+        self.total = torch._shape_as_tensor(attention_mask)[1].to(torch.int32)
+
+    def __call__(self, q, k, v, past_k, past_v, num_heads, kv_num_heads):
+        """q/k/v [B, S, heads * D] in the cache's dtype -> (output [B, S, num_heads * D], present_k, present_v)."""
+        return GroupQueryAttention.apply(
+            q, k, v, past_k, past_v, self.seqlens_k, self.total, num_heads, kv_num_heads, past_k.dtype
+        )
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim, eps):
         super().__init__()
@@ -276,24 +381,37 @@ class LlamaBlock(nn.Module):
         self.up_proj = nn.Linear(h, inter, bias=False)
         self.down_proj = nn.Linear(inter, h, bias=False)
 
-    def forward(self, x, cos, sin, mask_fn, past_k, past_v, kv_dtype):
+    def forward(self, x, cos, sin, mask_fn, past_k, past_v, kv_dtype, gqa=None):
         b, s, _ = x.shape
         y = self.input_layernorm(x)
-        q = self.q_proj(y).view(b, s, self.nh, self.hd).transpose(1, 2)
-        k = self.k_proj(y).view(b, s, self.nkv, self.hd).transpose(1, 2)
-        v = self.v_proj(y).view(b, s, self.nkv, self.hd).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
-        k = torch.cat([past_k, k.to(kv_dtype)], dim=2)
-        v = torch.cat([past_v, v.to(kv_dtype)], dim=2)
-        present_k, present_v = k, v
-        # The cache is stored in kv_dtype; compute reads it back in the activations' dtype.
-        kf, vf = k.to(x.dtype), v.to(x.dtype)
-        rep = self.nh // self.nkv
-        kf = kf[:, :, None].expand(b, self.nkv, rep, kf.shape[2], self.hd).reshape(b, self.nh, kf.shape[2], self.hd)
-        vf = vf[:, :, None].expand(b, self.nkv, rep, vf.shape[2], self.hd).reshape(b, self.nh, vf.shape[2], self.hd)
-        a = attend(q, kf, vf, mask_fn(s, kf.shape[2]), self.hd)
-        x = x + self.o_proj(a.transpose(1, 2).reshape(b, s, self.nh * self.hd))
+        if gqa is not None:
+            # [B, S, heads, D] (cos/sin are [B, S, 1, D]); RoPE stays outside the op, which takes
+            # [B, S, heads * D] in the cache's dtype (q too: the op has one type T).
+            q = self.q_proj(y).view(b, s, self.nh, self.hd)
+            k = self.k_proj(y).view(b, s, self.nkv, self.hd)
+            q = (q * cos + rotate_half(q) * sin).reshape(b, s, self.nh * self.hd)
+            k = (k * cos + rotate_half(k) * sin).reshape(b, s, self.nkv * self.hd)
+            v = self.v_proj(y)
+            if kv_dtype != x.dtype:  # (a traced .to() to the same dtype would still export a Cast)
+                q, k, v = q.to(kv_dtype), k.to(kv_dtype), v.to(kv_dtype)
+            a, present_k, present_v = gqa(q, k, v, past_k, past_v, self.nh, self.nkv)
+            x = x + self.o_proj(a.to(x.dtype) if a.dtype != x.dtype else a)
+        else:
+            q = self.q_proj(y).view(b, s, self.nh, self.hd).transpose(1, 2)
+            k = self.k_proj(y).view(b, s, self.nkv, self.hd).transpose(1, 2)
+            v = self.v_proj(y).view(b, s, self.nkv, self.hd).transpose(1, 2)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            k = torch.cat([past_k, k.to(kv_dtype)], dim=2)
+            v = torch.cat([past_v, v.to(kv_dtype)], dim=2)
+            present_k, present_v = k, v
+            # The cache is stored in kv_dtype; compute reads it back in the activations' dtype.
+            kf, vf = k.to(x.dtype), v.to(x.dtype)
+            rep = self.nh // self.nkv
+            kf = kf[:, :, None].expand(b, self.nkv, rep, kf.shape[2], self.hd).reshape(b, self.nh, kf.shape[2], self.hd)
+            vf = vf[:, :, None].expand(b, self.nkv, rep, vf.shape[2], self.hd).reshape(b, self.nh, vf.shape[2], self.hd)
+            a = attend(q, kf, vf, mask_fn(s, kf.shape[2]), self.hd)
+            x = x + self.o_proj(a.transpose(1, 2).reshape(b, s, self.nh * self.hd))
         y = self.post_attention_layernorm(x)
         x = x + self.down_proj(nn.functional.silu(self.gate_proj(y)) * self.up_proj(y))
         return x, present_k, present_v
@@ -301,6 +419,7 @@ class LlamaBlock(nn.Module):
 
 class LlamaLM(nn.Module):
     has_position_ids = True
+    kv_layout = "concat"  # or "gqa": attention through com.microsoft::GroupQueryAttention
 
     def __init__(self, cfg, kv_dtype=torch.float32, logits_dtype=torch.float32):
         super().__init__()
@@ -319,11 +438,16 @@ class LlamaLM(nn.Module):
         x = self.embed_tokens(input_ids)
         freqs = position_ids[:, :, None].to(x.dtype) * self.inv_freq.to(x.dtype)[None, None, :]
         emb = torch.cat([freqs, freqs], dim=-1)
-        cos, sin = emb.cos()[:, None], emb.sin()[:, None]
-        mask_fn = lambda q_len, k_len: attention_bias_mask(attention_mask, q_len, k_len)
+        if self.kv_layout == "gqa":
+            cos, sin = emb.cos()[:, :, None], emb.sin()[:, :, None]
+            mask_fn, gqa = None, GQAInputs(attention_mask)
+        else:
+            cos, sin = emb.cos()[:, None], emb.sin()[:, None]
+            mask_fn = lambda q_len, k_len: attention_bias_mask(attention_mask, q_len, k_len)
+            gqa = None
         presents = []
         for i, layer in enumerate(self.layers):
-            x, pk, pv = layer(x, cos, sin, mask_fn, past[2 * i], past[2 * i + 1], self.kv_dtype)
+            x, pk, pv = layer(x, cos, sin, mask_fn, past[2 * i], past[2 * i + 1], self.kv_dtype, gqa)
             presents += [pk, pv]
         return (self.lm_head(self.norm(x)).to(self.logits_dtype), *presents)
 
@@ -341,14 +465,18 @@ class GPT2Block(nn.Module):
         self.c_fc = nn.Linear(h, inner)
         self.mlp_proj = nn.Linear(inner, h)
 
-    def forward(self, x, mask_fn, past_k, past_v):
+    def forward(self, x, mask_fn, past_k, past_v, gqa=None):
         b, s, h = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(h, dim=2)
-        q, k, v = (t.view(b, s, self.nh, self.hd).transpose(1, 2) for t in (q, k, v))
-        k = torch.cat([past_k, k], dim=2)
-        v = torch.cat([past_v, v], dim=2)
-        a = attend(q, k, v, mask_fn(s, k.shape[2]), self.hd)
-        x = x + self.c_proj(a.transpose(1, 2).reshape(b, s, h))
+        if gqa is not None:
+            a, k, v = gqa(q, k, v, past_k, past_v, self.nh, self.nh)
+            x = x + self.c_proj(a)
+        else:
+            q, k, v = (t.view(b, s, self.nh, self.hd).transpose(1, 2) for t in (q, k, v))
+            k = torch.cat([past_k, k], dim=2)
+            v = torch.cat([past_v, v], dim=2)
+            a = attend(q, k, v, mask_fn(s, k.shape[2]), self.hd)
+            x = x + self.c_proj(a.transpose(1, 2).reshape(b, s, h))
         y = self.c_fc(self.ln_2(x))
         y = 0.5 * y * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * y.pow(3))))
         return x + self.mlp_proj(y), k, v
@@ -360,6 +488,7 @@ class GPT2LM(nn.Module):
 
     kv_dtype = torch.float32
     logits_dtype = torch.float32
+    kv_layout = "concat"  # or "gqa": attention through com.microsoft::GroupQueryAttention
 
     def __init__(self, cfg, position_ids_input):
         super().__init__()
@@ -382,10 +511,16 @@ class GPT2LM(nn.Module):
             pos = pos.masked_fill(attention_mask == 0, 1)
             pos = pos[:, past[0].shape[2] :]
         x = self.wte(input_ids) + self.wpe(pos)
-        mask_fn = lambda q_len, k_len: attention_bias_mask(attention_mask, q_len, k_len)
+        if self.kv_layout == "gqa":
+            # (Positions from the mask above assume the concat layout's past length.)
+            assert self.has_position_ids, "the gqa layout takes position_ids"
+            mask_fn, gqa = None, GQAInputs(attention_mask)
+        else:
+            mask_fn = lambda q_len, k_len: attention_bias_mask(attention_mask, q_len, k_len)
+            gqa = None
         presents = []
         for i, block in enumerate(self.h):
-            x, pk, pv = block(x, mask_fn, past[2 * i], past[2 * i + 1])
+            x, pk, pv = block(x, mask_fn, past[2 * i], past[2 * i + 1], gqa)
             presents += [pk, pv]
         return (self.lm_head(self.ln_f(x)), *presents)
 
@@ -490,7 +625,32 @@ def llama_fp16kv():
     )
 
 
-VARIANTS = [llama_gqa, gpt2_nopos, gpt2_merged, llama_fp16kv]
+def gpt2_gqa():
+    """gpt2-merged's weights (so the same expected ids), not merged, attention through
+    com.microsoft::GroupQueryAttention: right padding, seqlens_k from the mask, past and present
+    that may be one buffer."""
+    spec = gpt2_merged()
+    spec.update(name="gpt2-gqa", merged=False, kv_layout="gqa")
+    return spec
+
+
+def llama_gqa_shared():
+    """llama-gqa's weights (so the same expected ids) in the GroupQueryAttention layout; RoPE from
+    position_ids stays outside the op."""
+    spec = llama_gqa()
+    spec.update(name="llama-gqa-shared", kv_layout="gqa")
+    return spec
+
+
+def llama_fp16kv_gqa():
+    """llama-fp16kv's weights in the GroupQueryAttention layout: the op's one type T is float16, so
+    q, k and v are cast to float16 before it and its output back to float32."""
+    spec = llama_fp16kv()
+    spec.update(name="llama-fp16kv-gqa", kv_layout="gqa")
+    return spec
+
+
+VARIANTS = [llama_gqa, gpt2_nopos, gpt2_merged, llama_fp16kv, gpt2_gqa, llama_gqa_shared, llama_fp16kv_gqa]
 
 PROMPTS = [
     # The first four have different lengths and form the batch.
@@ -613,6 +773,45 @@ def greedy_batch_left_padded(model, prompts, n, pad_id, ignore_mask=False, padde
     return outs
 
 
+def greedy_batch_right_padded(model, prompts, n, pad_id, capacity=None, ignore_mask=False, width_positions=False):
+    """The gqa layout's loop (model.kv_layout == "gqa"): right padding, each row's positions and cache
+    slots its own; prefill with the mask as wide as the longest prompt, then one token per step with
+    the mask one wider. A batch of one prompt is the single run.
+    capacity: past buffers of that many positions fed back as they come out (GroupQueryAttention makes
+    present = max(total, capacity) and writes only the new positions, as with one shared buffer);
+    None: each step's presents, as long as the mask, fed back as the next pasts.
+    ignore_mask: a deliberately wrong batch that counts the padding as real tokens (mask all ones).
+    width_positions: deliberately wrong decode positions that count the padding (the mask's width)."""
+    lens = [len(p) for p in prompts]
+    width = max(lens)
+    ids = torch.tensor([p + [pad_id] * (width - len(p)) for p in prompts])
+    mask_row = lambda length: [1] * (width if ignore_mask else length) + [0] * (0 if ignore_mask else width - length)
+    mask = torch.tensor([mask_row(length) for length in lens])
+    pos = torch.tensor([list(range(len(p))) + [0] * (width - len(p)) for p in prompts])
+    nkv, hd = kv_shape(model.cfg)
+    if capacity is None:
+        past = empty_past(model, len(prompts))
+    else:
+        assert capacity >= width + n - 1
+        past = [torch.zeros(len(prompts), nkv, capacity, hd, dtype=model.kv_dtype) for _ in range(2 * layer_count(model.cfg))]
+    last = [length - 1 for length in lens]
+    outs = [[] for _ in prompts]
+    for _ in range(n):
+        logits, *past = call(model, ids, mask, pos, past)
+        if capacity is not None:
+            assert all(t.shape[2] == capacity for t in past)
+        nxt = logits[torch.arange(len(prompts)), last].double().argmax(-1)
+        for row, t in enumerate(nxt.tolist()):
+            outs[row].append(t)
+        ids = nxt[:, None]
+        pos = torch.tensor([[width if width_positions else length] for length in lens])
+        lens = [length + 1 for length in lens]
+        width += 1
+        mask = torch.tensor([mask_row(length) for length in lens])
+        last = [0] * len(prompts)
+    return outs
+
+
 def io_names(model):
     n = layer_count(model.cfg)
     inputs = ["input_ids", "attention_mask"] + (["position_ids"] if model.has_position_ids else [])
@@ -645,6 +844,8 @@ def trace_to_onnx(model, with_past):
     """torch.onnx.export of the decoder (with or without past inputs) -> onnx.ModelProto."""
     inputs, outputs = io_names(model)
     n_past = 2 * layer_count(model.cfg)
+    gqa = model.kv_layout == "gqa"
+    assert with_past or not gqa, "the gqa layout is exported with past inputs only"
     if not with_past:
         inputs = inputs[: len(inputs) - n_past]
         model = NoPastDecoder(model)
@@ -656,6 +857,12 @@ def trace_to_onnx(model, with_past):
     if model.has_position_ids:
         args.append(torch.arange(p, p + s)[None].expand(b, s).contiguous())
     total = "past_sequence_length + sequence_length" if with_past else "sequence_length"
+    extra = {}
+    if gqa:
+        # The mask's width is the total length; past and present are buffers whose length is
+        # only bounded below by it (present = max(total, past), as GroupQueryAttention makes it).
+        total = "total_sequence_length"
+        extra["custom_opsets"] = {"com.microsoft": 1}
     axes = {
         "input_ids": {0: "batch_size", 1: "sequence_length"},
         "attention_mask": {0: "batch_size", 1: total},
@@ -668,7 +875,7 @@ def trace_to_onnx(model, with_past):
         for name in inputs[len(inputs) - n_past :]:
             axes[name] = {0: "batch_size", 2: "past_sequence_length"}
     for name in outputs[1:]:
-        axes[name] = {0: "batch_size", 2: total}
+        axes[name] = {0: "batch_size", 2: "present_sequence_length" if gqa else total}
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "model.onnx")
         torch.onnx.export(
@@ -681,10 +888,76 @@ def trace_to_onnx(model, with_past):
             opset_version=OPSET,
             do_constant_folding=True,
             **TORCHSCRIPT_EXPORTER,
+            **extra,
         )
         m = onnx.load(raw)
+    if gqa:
+        fix_gqa_shapes(m, model)
+        add_new_kv_outputs(m, model)
     onnx.checker.check_model(m)
     return m
+
+
+def add_new_kv_outputs(m, model):
+    """Each GroupQueryAttention node's new keys and values (its key/value inputs) as extra graph outputs
+    new_key_values.{i}.key/.value, [batch, kv_heads, sequence, head_dim] like the cache: a runtime that
+    keeps the cache in its own buffer (fed as past, read in place) fetches these few positions instead of
+    the whole present, which onnxruntime-node returns as a copy."""
+    nkv, hd = kv_shape(model.cfg)
+    shape = "llmops_new_kv_shape"
+    m.graph.initializer.append(onnx.helper.make_tensor(shape, onnx.TensorProto.INT64, [4], [0, 0, nkv, hd]))
+    added = []
+    for node in list(m.graph.node):
+        if node.domain != "com.microsoft" or node.op_type != "GroupQueryAttention":
+            continue
+        layer = node.input[3].split(".")[1]
+        assert node.input[3] == f"past_key_values.{layer}.key", node.input[3]
+        for which, source in (("key", node.input[1]), ("value", node.input[2])):
+            name = f"new_key_values.{layer}.{which}"
+            m.graph.node.append(onnx.helper.make_node("Reshape", [source, shape], [name + "_bsnh"]))
+            m.graph.node.append(onnx.helper.make_node("Transpose", [name + "_bsnh"], [name], perm=[0, 2, 1, 3]))
+            added.append(name)
+    elem = {torch.float32: onnx.TensorProto.FLOAT, torch.float16: onnx.TensorProto.FLOAT16}[model.kv_dtype]
+    for name in sorted(added, key=lambda n: (int(n.split(".")[1]), n.split(".")[2] != "key")):
+        m.graph.output.append(onnx.helper.make_tensor_value_info(name, elem, ["batch_size", nkv, "sequence_length", hd]))
+
+
+def fix_gqa_shapes(m, model):
+    """The exporter cannot infer GroupQueryAttention's output shapes and makes up a symbolic name for
+    every dim of them (and of values computed from them); write the real ones into the graph."""
+    nkv, hd = kv_shape(model.cfg)
+    gqa_outputs = set()
+    for node in m.graph.node:
+        if node.domain == "com.microsoft" and node.op_type == "GroupQueryAttention":
+            gqa_outputs.add(node.output[0])
+            q_width = [a.i for a in node.attribute if a.name == "num_heads"][0] * hd
+
+    def set_dims(value, dims):
+        shape = value.type.tensor_type.shape
+        del shape.dim[:]
+        for d in dims:
+            if isinstance(d, str):
+                shape.dim.add().dim_param = d
+            else:
+                shape.dim.add().dim_value = d
+
+    for out in m.graph.output:
+        if out.name.startswith("present."):
+            set_dims(out, ["batch_size", nkv, "present_sequence_length", hd])
+        else:
+            assert out.name == "logits", out.name
+            set_dims(out, ["batch_size", "sequence_length", model.cfg["vocab_size"]])
+    # Intermediate value_info is only a hint; drop every entry with a made-up dim rather than guess.
+    keep = []
+    for vi in m.graph.value_info:
+        made_up = [d.dim_param for d in vi.type.tensor_type.shape.dim if d.dim_param and d.dim_param not in ("batch_size", "sequence_length")]
+        if vi.name in gqa_outputs:
+            set_dims(vi, ["batch_size", "sequence_length", q_width])
+            keep.append(vi)
+        elif not made_up:
+            keep.append(vi)
+    del m.graph.value_info[:]
+    m.graph.value_info.extend(keep)
 
 
 def merge_decoders(no_past, with_past):
@@ -827,10 +1100,34 @@ def build_variant(spec, out_root, seed):
         unmasked = greedy_batch_left_padded(model, [prompt_ids[p] for p in BATCH], MAX_NEW_TOKENS, eos, ignore_mask=True)
         if unmasked[0] == by_name[BATCH[0]]["generatedIds"]:
             return None, "output insensitive to attention_mask padding"
+        # The checks above run the concat layout (a gqa variant's seed and weights are then those of the
+        # variant it shares them with; its left-padded batch is about that layout). A gqa variant
+        # exports the same model with GroupQueryAttention: right padding, seqlens_k from the mask,
+        # cache buffers that may be longer than the mask. Its own loop must give the same ids.
+        if spec.get("kv_layout") == "gqa":
+            model.kv_layout = "gqa"
+            capacity = max(lengths) + MAX_NEW_TOKENS + 3
+            for c in cases:
+                for cap in (None, capacity):
+                    got = greedy_batch_right_padded(model, [prompt_ids[c["name"]]], MAX_NEW_TOKENS, eos, capacity=cap)[0]
+                    if got != c["generatedIds"]:
+                        raise AssertionError(f"{name}/{c['name']}: gqa layout (capacity {cap}) differs from the concat layout: {got}")
+            batch = [prompt_ids[p] for p in BATCH]
+            for cap in (None, capacity):
+                for p, got in zip(BATCH, greedy_batch_right_padded(model, batch, MAX_NEW_TOKENS, eos, capacity=cap)):
+                    if got != by_name[p]["generatedIds"]:
+                        raise AssertionError(f"{name}/{p}: PyTorch right-padded batch (capacity {cap}) differs from single run")
+            if greedy_batch_right_padded(model, batch, MAX_NEW_TOKENS, eos, ignore_mask=True)[0] == by_name[BATCH[0]]["generatedIds"]:
+                return None, "output insensitive to right padding counted as tokens"
+            if spec.get("absolute_positions"):
+                wrong = greedy_batch_right_padded(model, batch, MAX_NEW_TOKENS, eos, width_positions=True)
+                if wrong[0] == by_name[BATCH[0]]["generatedIds"]:
+                    return None, "output insensitive to decode positions that count the right padding"
 
     out = os.path.join(out_root, name)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
+    model.kv_layout = spec.get("kv_layout", "concat")
     inputs, outputs = export_onnx(model, os.path.join(out, "model.onnx"), spec["external_data"], spec.get("merged", False))
     write_json(os.path.join(out, "config.json"), cfg)
     gen_cfg = {"bos_token_id": cfg["bos_token_id"], "eos_token_id": eos, "do_sample": False}
@@ -847,25 +1144,27 @@ def build_variant(spec, out_root, seed):
         "tokenizer_class": "PreTrainedTokenizerFast",
     }
     write_json(os.path.join(out, "tokenizer_config.json"), tok_cfg)
-    write_json(
-        os.path.join(out, "expected.json"),
-        {
-            "variant": name,
-            "generator": "scripts/reference/export_reference_models.py",
-            "torch": torch.__version__,
-            "opset": OPSET,
-            "seed": seed,
-            "maxNewTokens": MAX_NEW_TOKENS,
-            "eosTokenId": eos,
-            "inputs": inputs,
-            "outputs": outputs,
-            "kvDtype": str(model.kv_dtype).replace("torch.", ""),
-            "logitsDtype": str(model.logits_dtype).replace("torch.", ""),
-            "minTop2Margin": round(min_margin, 6),
-            "batch": BATCH,
-            "cases": cases,
-        },
-    )
+    expected = {
+        "variant": name,
+        "generator": "scripts/reference/export_reference_models.py",
+        "torch": torch.__version__,
+        "opset": OPSET,
+        "seed": seed,
+        "maxNewTokens": MAX_NEW_TOKENS,
+        "eosTokenId": eos,
+        "inputs": inputs,
+        "outputs": outputs,
+        "kvDtype": str(model.kv_dtype).replace("torch.", ""),
+        "logitsDtype": str(model.logits_dtype).replace("torch.", ""),
+        "minTop2Margin": round(min_margin, 6),
+        "batch": BATCH,
+        "cases": cases,
+    }
+    if model.kv_layout != "concat":
+        # Absent: the concat layout (left padding, present = past + new). "gqa": GroupQueryAttention,
+        # right padding, past/present may be one shared buffer.
+        expected["kvLayout"] = model.kv_layout
+    write_json(os.path.join(out, "expected.json"), expected)
     return out, None
 
 

@@ -7,9 +7,12 @@ are those of ``export_reference_models.py``; only the dimensions change. No expe
 are written: this model is for speed and for checks that compare two runs of it, not a reference.
 
     /usr/bin/python3 scripts/reference/export_sized_gpt2.py OUT_DIR [--layers 12] [--hidden 768]
-        [--heads 12] [--positions 2048] [--seed 1000]
+        [--heads 12] [--positions 2048] [--seed 1000] [--attention concat|gqa]
 
-12 x 768 (the default) is ~86M parameters; 4 x 384 is ~10M.
+12 x 768 (the default) is ~86M parameters; 4 x 384 is ~10M. ``--attention gqa`` exports the same weights
+in the GroupQueryAttention layout of ``export_reference_models.py``'s ``*-gqa`` variants (right padding,
+a past that may be a buffer longer than the cache, ``new_key_values.*`` outputs; hidden / heads must be a
+multiple of 8): the layout the engine's ``in-place`` KV path needs.
 """
 
 import argparse
@@ -33,7 +36,15 @@ def main():
     parser.add_argument("--outlier-dims", type=int, default=0)
     parser.add_argument("--outlier-value", type=float, default=0.0)
     parser.add_argument("--residual-scale", type=float, default=1.0, help="multiplies the embeddings: trained GPT-2s carry a residual stream of norm in the hundreds")
+    parser.add_argument(
+        "--attention",
+        choices=["concat", "gqa"],
+        default="concat",
+        help="concat: Optimum's layout (present = past + new); gqa: com.microsoft::GroupQueryAttention",
+    )
     args = parser.parse_args()
+    if args.attention == "gqa" and (args.hidden % args.heads or (args.hidden // args.heads) % 8):
+        parser.error("--attention gqa: GroupQueryAttention needs head_dim = hidden / heads, a multiple of 8")
 
     tok = ref.ByteLevelBPE(127, ref.GPT2_SPECIALS, bos_in_template=None)
     cfg = {
@@ -63,7 +74,13 @@ def main():
         model.wpe.weight.mul_(args.residual_scale)
         # Trained GPT-2s have a few residual dimensions with huge, nearly constant values ("massive activations").
         model.wpe.weight[:, : args.outlier_dims] += args.outlier_value
+    model.kv_layout = args.attention
     os.makedirs(args.out, exist_ok=True)
+    # onnx.save_model appends external data to an existing file: a rerun into the same directory
+    # would otherwise leave the old weights in model.onnx_data and point past them.
+    for stale in ("model.onnx", "model.onnx_data"):
+        if os.path.exists(os.path.join(args.out, stale)):
+            os.remove(os.path.join(args.out, stale))
     with torch.no_grad():
         ref.export_onnx(model, os.path.join(args.out, "model.onnx"), external_data=True, merged=False)
     ref.write_json(os.path.join(args.out, "config.json"), cfg)
