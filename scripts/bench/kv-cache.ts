@@ -1,13 +1,15 @@
 /**
- * Benchmark: the pre-allocated KV path against the naive present → past loop, as users run them — `llmops bench DIR
- * --kv-cache preallocated|naive --json`, each in its own process, alternating (naive, preallocated, preallocated,
- * naive, …) so that load on a shared machine hits both alike. Per prompt length: decode tokens/s and peak RSS,
- * best-of-rounds for each path, their ratio, and the median of the per-round paired ratios.
+ * Benchmark: a KV cache path (`--path in-place`, the default, or `preallocated`) against the naive present → past loop on
+ * the same model, as users run them — `llmops bench DIR --kv-cache PATH --json`, each in its own process, alternating
+ * (naive, PATH, PATH, naive, …) so that load on a shared machine hits both alike. Per prompt length: decode tokens/s
+ * and peak RSS, best-of-rounds for each path, their ratio, and the median of the per-round paired ratios.
  * Targets: decode ≥ 1.3× naive at prompt 1024 + 256 generated, no slower at prompt 16, peak RSS no higher.
  *
- * Usage: node dist/scripts/bench/kv-cache.js --dir MODEL_DIR [--cases 1024:256,16:256] [--rounds 3] [--iterations 2]
- *        [--threads N]
- * A PyTorch-exported ~86M GPT-2 with 2048 positions: /usr/bin/python3 scripts/reference/export_sized_gpt2.py /tmp/gpt2-86m
+ * Usage: node dist/scripts/bench/kv-cache.js --dir MODEL_DIR [--path in-place|preallocated] [--cases 1024:256,16:256]
+ *        [--rounds 3] [--iterations 2] [--threads N]
+ * A PyTorch-exported ~86M GPT-2 with 2048 positions, its attention as GroupQueryAttention (what `in-place` needs):
+ *   /usr/bin/python3 scripts/reference/export_sized_gpt2.py /tmp/gpt2-86m-gqa --attention gqa
+ * and in the concatenating layout (for `preallocated`): the same without --attention.
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
@@ -18,6 +20,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     dir: { type: 'string' },
+    path: { type: 'string', default: 'in-place' },
     cases: { type: 'string', default: '1024:256,16:256' },
     rounds: { type: 'string', default: '3' },
     iterations: { type: 'string', default: '2' },
@@ -29,6 +32,9 @@ if (!values.dir)
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = path.join(root, 'bin', 'llmops.js');
 const rounds = Number(values.rounds);
+const tried = values.path;
+if (tried !== 'in-place' && tried !== 'preallocated')
+  throw new Error(`--path is in-place or preallocated, got ${tried}`);
 
 interface Row {
   decodeTokensPerSecond: number;
@@ -36,7 +42,7 @@ interface Row {
   kvCache: string;
 }
 
-async function bench(kv: 'preallocated' | 'naive', prompt: number, gen: number): Promise<Row> {
+async function bench(kv: string, prompt: number, gen: number): Promise<Row> {
   const args = [
     cli,
     'bench',
@@ -86,29 +92,29 @@ console.log(
     .join(' ')} · threads ${values.threads ?? 'ORT default'}`,
 );
 console.log(
-  `batch 1 · ${rounds} rounds per case, each a naive and a preallocated CLI process (alternating order) of ${values.iterations} generations after 1 warm-up\n`,
+  `batch 1 · ${rounds} rounds per case, each a naive and a ${tried} CLI process (alternating order) of ${values.iterations} generations after 1 warm-up\n`,
 );
 for (const spec of values.cases.split(',')) {
   const [prompt, gen] = spec.split(':').map(Number) as [number, number];
-  const pairs: Array<{ naive: Row; pre: Row }> = [];
+  const pairs: Array<{ naive: Row; tried: Row }> = [];
   for (let round = 0; round < rounds; round += 1) {
-    const preFirst = round % 2 === 1;
-    const first = await bench(preFirst ? 'preallocated' : 'naive', prompt, gen);
-    const second = await bench(preFirst ? 'naive' : 'preallocated', prompt, gen);
-    const pair = preFirst ? { pre: first, naive: second } : { naive: first, pre: second };
+    const triedFirst = round % 2 === 1;
+    const first = await bench(triedFirst ? tried : 'naive', prompt, gen);
+    const second = await bench(triedFirst ? 'naive' : tried, prompt, gen);
+    const pair = triedFirst ? { tried: first, naive: second } : { naive: first, tried: second };
     pairs.push(pair);
     console.log(
       `prompt ${prompt} + ${gen} round ${round + 1}: naive ${pair.naive.decodeTokensPerSecond.toFixed(1)} tok/s (${pair.naive.peakRssMb} MB), ` +
-        `preallocated ${pair.pre.decodeTokensPerSecond.toFixed(1)} tok/s (${pair.pre.peakRssMb} MB) = ${(pair.pre.decodeTokensPerSecond / pair.naive.decodeTokensPerSecond).toFixed(2)}×`,
+        `${tried} ${pair.tried.decodeTokensPerSecond.toFixed(1)} tok/s (${pair.tried.peakRssMb} MB) = ${(pair.tried.decodeTokensPerSecond / pair.naive.decodeTokensPerSecond).toFixed(2)}×`,
     );
   }
   const bestNaive = Math.max(...pairs.map((p) => p.naive.decodeTokensPerSecond));
-  const bestPre = Math.max(...pairs.map((p) => p.pre.decodeTokensPerSecond));
+  const bestTried = Math.max(...pairs.map((p) => p.tried.decodeTokensPerSecond));
   const rssNaive = Math.min(...pairs.map((p) => p.naive.peakRssMb));
-  const rssPre = Math.min(...pairs.map((p) => p.pre.peakRssMb));
+  const rssTried = Math.min(...pairs.map((p) => p.tried.peakRssMb));
   console.log(
-    `prompt ${prompt} + ${gen}: best of ${rounds}: naive ${bestNaive.toFixed(1)} tok/s, preallocated ${bestPre.toFixed(1)} tok/s = ${(bestPre / bestNaive).toFixed(2)}×; ` +
-      `paired median ${median(pairs.map((p) => p.pre.decodeTokensPerSecond / p.naive.decodeTokensPerSecond)).toFixed(2)}×; ` +
-      `lowest peak RSS naive ${rssNaive} MB, preallocated ${rssPre} MB\n`,
+    `prompt ${prompt} + ${gen}: best of ${rounds}: naive ${bestNaive.toFixed(1)} tok/s, ${tried} ${bestTried.toFixed(1)} tok/s = ${(bestTried / bestNaive).toFixed(2)}×; ` +
+      `paired median ${median(pairs.map((p) => p.tried.decodeTokensPerSecond / p.naive.decodeTokensPerSecond)).toFixed(2)}×; ` +
+      `lowest peak RSS naive ${rssNaive} MB, ${tried} ${rssTried} MB\n`,
   );
 }

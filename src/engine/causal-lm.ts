@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type * as Ort from 'onnxruntime-node';
 import { LlmopsError, usageError } from '../errors.js';
 import { concatStates, halfToFloat, pastNames, selectRows, type DecodeState } from './decode-state.js';
-import { KvBufferPool, preallocationBlocker, type KvCachePath } from './kv-buffers.js';
+import { inPlaceBlocker, KvBufferPool, kvCapacity, preallocationBlocker, type KvCachePath } from './kv-buffers.js';
+import { emptyKv, gatherRightPadded, kvSequenceOf, rightPaddedMask, writeNewPositions } from './right-padded.js';
 import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { isPresentOutput, readDecoderSignature, type DecoderSignature } from './signature.js';
@@ -28,10 +29,10 @@ export interface LoadModelOptions {
   /** ONNX Runtime graph optimization at load. @default 'all' */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
-   * KV cache of decode steps (see KvCachePath). `preallocated` uses pre-allocated outputs where the model's output
-   * shapes allow, else falls back to `naive` and says why in `kvCacheFallback`. The default is `naive`: on
-   * onnxruntime-node 1.30's CPU provider pre-allocated outputs were not reliably faster and held more memory (scripts/bench/kv-cache.ts).
-   * @default 'naive'
+   * KV cache of decode steps (see KvCachePath). A path the model can't take falls back to `naive` and says why in
+   * `kvCacheFallback`. The default is `in-place` for models that can take it on the CPU provider, else `naive` (on
+   * onnxruntime-node 1.30's CPU provider `preallocated` was not reliably faster and held more memory: scripts/bench/kv-cache.ts).
+   * @default 'in-place' where the model can, else 'naive'
    */
   kvCache?: KvCachePath;
 }
@@ -73,7 +74,7 @@ export class CausalLM {
     tokenizer: TextTokenizer;
     provider: ExecutionProvider;
     loadMs: number;
-    kvCache: KvCachePath;
+    kvCache: KvCachePath | undefined;
     kvOnDevice: boolean;
   }) {
     this.ort = init.ort;
@@ -98,13 +99,17 @@ export class CausalLM {
     this.padTokenId = init.files.generationConfig.pad_token_id ?? config.pad_token_id ?? eos[0] ?? 0;
     const maxLength = config.max_position_embeddings ?? config.n_positions ?? (config.n_ctx as number | undefined);
     this.contextLength = typeof maxLength === 'number' && maxLength > 0 ? maxLength : undefined;
+    const inPlace = inPlaceBlocker(init.signature);
+    const wanted = init.kvCache ?? (inPlace === null && !init.kvOnDevice ? 'in-place' : 'naive');
     const blocker =
-      init.kvCache === 'naive'
+      wanted === 'naive'
         ? null
         : init.kvOnDevice
           ? 'the KV cache stays in device memory on this provider'
-          : preallocationBlocker(init.signature, config.vocab_size);
-    this.kvPath = init.kvCache === 'naive' || blocker ? 'naive' : 'preallocated';
+          : wanted === 'in-place'
+            ? inPlace
+            : preallocationBlocker(init.signature, config.vocab_size);
+    this.kvPath = blocker ? 'naive' : wanted;
     this.kvFallback = blocker;
     this.kvPool =
       this.kvPath === 'preallocated'
@@ -145,7 +150,7 @@ export class CausalLM {
       tokenizer,
       provider,
       loadMs,
-      kvCache: options.kvCache ?? 'naive',
+      kvCache: options.kvCache,
       kvOnDevice: deviceOutputs.length > 0,
     });
   }
@@ -166,6 +171,7 @@ export class CausalLM {
   async prefill(rows: readonly (readonly number[])[]): Promise<DecodeState> {
     if (rows.length === 0 || rows.some((row) => row.length === 0))
       throw usageError('every prompt needs at least one token', 'EMPTY_PROMPT');
+    if (this.signature.groupQueryAttention) return this.prefillRightPadded(rows);
     const batch = rows.length;
     const length = Math.max(...rows.map((row) => row.length));
     const inputIds = new BigInt64Array(batch * length).fill(BigInt(this.padTokenId));
@@ -211,6 +217,7 @@ export class CausalLM {
     if (!state) return this.prefill(chunks);
     const batch = chunks.length;
     if (state.rows !== batch) throw new Error(`prefillChunks got ${batch} chunks for ${state.rows} rows`);
+    if (this.signature.groupQueryAttention) return this.prefillChunksRightPadded(state, chunks);
     const pastLength = state.pastLength;
     const total = pastLength + length;
     const inputIds = new BigInt64Array(batch * length);
@@ -243,12 +250,26 @@ export class CausalLM {
     const pastLength = state.pastLength;
     const inputIds = new BigInt64Array(batch);
     const positionIds = new BigInt64Array(batch);
-    const mask = new BigInt64Array(batch * (pastLength + 1));
     for (let r = 0; r < batch; r += 1) {
       inputIds[r] = BigInt(tokens[r]!);
       positionIds[r] = BigInt(state.positions[r]!);
-      mask.set(state.mask.subarray(r * pastLength, (r + 1) * pastLength), r * (pastLength + 1));
-      mask[r * (pastLength + 1) + pastLength] = 1n;
+    }
+    const positions = state.positions.map((position) => position + 1);
+    const mask = this.signature.groupQueryAttention
+      ? rightPaddedMask(positions, pastLength + 1)
+      : leftPaddedDecodeMask(state);
+    const advance = (past: Map<string, Ort.Tensor>, outputs: Ort.InferenceSession.OnnxValueMapType) => {
+      state.pastLength = pastLength + 1;
+      state.mask = mask;
+      state.positions = positions;
+      state.past = past;
+      state.lastLogits = this.lastLogits(outputs, batch);
+    };
+    if (this.kvPath === 'in-place') {
+      this.reserve(state, pastLength + 1);
+      const outputs = await this.run(batch, 1, inputIds, mask, positionIds, state.past, true, this.inPlaceFetches());
+      writeNewPositions(this.signature, state.past, outputs, state.positions, Array<number>(batch).fill(1));
+      return advance(state.past, outputs);
     }
     if (this.kvPath === 'preallocated') {
       const fetches = this.kvPool!.fetches(state);
@@ -262,32 +283,30 @@ export class CausalLM {
         this.kvFallback = `pre-allocated outputs refused: ${(error as Error).message.split('\n')[0]}`;
         return this.decode(state, tokens);
       }
-      state.pastLength = pastLength + 1;
-      state.mask = mask;
-      for (let r = 0; r < batch; r += 1) state.positions[r] = state.positions[r]! + 1;
-      state.past = this.kvPool!.advance(state, fetches);
-      state.lastLogits = this.lastLogits(fetches, batch);
-      return;
+      return advance(this.kvPool!.advance(state, fetches), fetches);
     }
     const outputs = await this.run(batch, 1, inputIds, mask, positionIds, state.past, true);
     this.releaseState(state);
-    state.pastLength = pastLength + 1;
-    state.mask = mask;
-    for (let r = 0; r < batch; r += 1) state.positions[r] = state.positions[r]! + 1;
-    state.past = this.presentsAsPast(outputs);
-    state.lastLogits = this.lastLogits(outputs, batch);
+    advance(this.presentsAsPast(outputs), outputs);
   }
 
   /** Keeps the given rows of a state (dropping finished sequences). */
   selectRows(state: DecodeState, keep: number[]): DecodeState {
     this.assertKvOnHost('drop finished sequences from a running batch');
-    return selectRows(this.ort, this.signature, state, keep);
+    if (!this.signature.groupQueryAttention) return selectRows(this.ort, this.signature, state, keep);
+    const sequence =
+      this.kvPath === 'in-place' ? kvSequenceOf(state) : Math.max(0, ...keep.map((row) => state.positions[row]!));
+    return gatherRightPadded(this.ort, this.signature, [{ state, rows: keep }], sequence);
   }
 
   /** Joins two batches' states (new sequences entering a running batch). */
   concatStates(a: DecodeState, b: DecodeState): DecodeState {
     this.assertKvOnHost('add sequences to a running batch');
-    return concatStates(this.ort, this.signature, a, b);
+    if (!this.signature.groupQueryAttention) return concatStates(this.ort, this.signature, a, b);
+    const sequence =
+      this.kvPath === 'in-place' ? Math.max(kvSequenceOf(a), kvSequenceOf(b)) : Math.max(a.pastLength, b.pastLength);
+    const all = (state: DecodeState) => ({ state, rows: state.positions.map((_, row) => row) });
+    return gatherRightPadded(this.ort, this.signature, [all(a), all(b)], sequence);
   }
 
   /** Frees the device memory of a state's KV cache (a no-op for host tensors, which the GC frees). */
@@ -353,14 +372,98 @@ export class CausalLM {
     );
   }
 
-  private emptyPast(batch: number): Map<string, Ort.Tensor> {
-    const { kvHeads, headDim, kvType } = this.signature;
-    const past = new Map<string, Ort.Tensor>();
-    for (const name of pastNames(this.signature)) {
-      const data = kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
-      past.set(name, new this.ort.Tensor(kvType, data, [batch, kvHeads, 0, headDim]));
+  private emptyPast(batch: number, sequence = 0): Map<string, Ort.Tensor> {
+    return emptyKv(this.ort, this.signature, pastNames(this.signature), batch, sequence);
+  }
+
+  /** GroupQueryAttention prefill: rows right-padded, each row's logits taken at its own last token. */
+  private async prefillRightPadded(rows: readonly (readonly number[])[]): Promise<DecodeState> {
+    const batch = rows.length;
+    const lengths = rows.map((row) => row.length);
+    const width = Math.max(...lengths);
+    const inputIds = new BigInt64Array(batch * width).fill(BigInt(this.padTokenId));
+    const positionIds = new BigInt64Array(batch * width);
+    rows.forEach((row, r) =>
+      row.forEach((id, i) => {
+        inputIds[r * width + i] = BigInt(id);
+        positionIds[r * width + i] = BigInt(i);
+      }),
+    );
+    const mask = rightPaddedMask(lengths, width);
+    const inPlace = this.kvPath === 'in-place';
+    const past = this.emptyPast(batch, inPlace ? kvCapacity(width, this.contextLength) : 0);
+    const fetches = inPlace ? this.inPlaceFetches() : undefined;
+    const outputs = await this.run(batch, width, inputIds, mask, positionIds, past, false, fetches);
+    if (inPlace) writeNewPositions(this.signature, past, outputs, Array<number>(batch).fill(0), lengths);
+    return {
+      rows: batch,
+      pastLength: width,
+      mask,
+      positions: lengths,
+      past: inPlace ? past : this.presentsAsPast(outputs),
+      lastLogits: this.lastLogits(
+        outputs,
+        batch,
+        lengths.map((length) => length - 1),
+      ),
+    };
+  }
+
+  /**
+   * GroupQueryAttention continues a prompt (sequence > 1 over a past) for one row per run only, so a batch's chunks
+   * run row by row and the rows are joined again.
+   */
+  private async prefillChunksRightPadded(
+    state: DecodeState,
+    chunks: readonly (readonly number[])[],
+  ): Promise<DecodeState> {
+    if (state.rows > 1) {
+      const parts: DecodeState[] = [];
+      for (let row = 0; row < state.rows; row += 1)
+        parts.push(await this.prefillChunksRightPadded(this.selectRows(state, [row]), [chunks[row]!]));
+      const sequence = Math.max(
+        ...parts.map((part) => (this.kvPath === 'in-place' ? kvSequenceOf(part) : part.pastLength)),
+      );
+      return gatherRightPadded(
+        this.ort,
+        this.signature,
+        parts.map((part) => ({ state: part, rows: [0] })),
+        sequence,
+      );
     }
-    return past;
+    const chunk = chunks[0]!;
+    const start = state.positions[0]!;
+    const total = start + chunk.length;
+    const inputIds = BigInt64Array.from(chunk, (id) => BigInt(id));
+    const positionIds = BigInt64Array.from(chunk, (_, i) => BigInt(start + i));
+    const mask = rightPaddedMask([total], total);
+    const inPlace = this.kvPath === 'in-place';
+    if (inPlace) this.reserve(state, total);
+    const fetches = inPlace ? this.inPlaceFetches() : undefined;
+    const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true, fetches);
+    if (inPlace) writeNewPositions(this.signature, state.past, outputs, [start], [chunk.length]);
+    else this.releaseState(state);
+    return {
+      rows: 1,
+      pastLength: total,
+      mask,
+      positions: [total],
+      past: inPlace ? state.past : this.presentsAsPast(outputs),
+      lastLogits: this.lastLogits(outputs, 1),
+    };
+  }
+
+  /** In-place path: grows a state's KV buffers (one copy) when `positions` would not fit them. */
+  private reserve(state: DecodeState, positions: number): void {
+    if (kvSequenceOf(state) >= positions) return;
+    const rows = state.positions.map((_, row) => row);
+    const sequence = kvCapacity(positions, this.contextLength);
+    state.past = gatherRightPadded(this.ort, this.signature, [{ state, rows }], sequence).past;
+  }
+
+  /** In-place path: the logits and the step's new keys and values, never the cache-sized presents. */
+  private inPlaceFetches(): string[] {
+    return [this.signature.logits, ...this.signature.layers.flatMap((layer) => [layer.newKey!, layer.newValue!])];
   }
 
   private async run(
@@ -371,7 +474,7 @@ export class CausalLM {
     positionIds: BigInt64Array,
     past: Map<string, Ort.Tensor>,
     useCache: boolean,
-    fetches?: Record<string, Ort.Tensor>,
+    fetches?: Record<string, Ort.Tensor> | string[],
   ): Promise<Ort.InferenceSession.OnnxValueMapType> {
     const { Tensor } = this.ort;
     const sig = this.signature;
@@ -392,9 +495,11 @@ export class CausalLM {
     return past;
   }
 
+  /** Each row's logits at `lastIndex[row]` (default: the last position; rows are left-padded). */
   private lastLogits(
-    outputs: Ort.InferenceSession.OnnxValueMapType | Record<string, Ort.Tensor>,
+    outputs: Ort.InferenceSession.OnnxValueMapType,
     batch: number,
+    lastIndex?: readonly number[],
   ): Float32Array[] {
     const logits = outputs[this.signature.logits] as Ort.Tensor;
     const vocab = logits.dims[logits.dims.length - 1]!;
@@ -402,7 +507,8 @@ export class CausalLM {
     const positions = logits.dims.length === 3 ? logits.dims[1]! : 1;
     const rows: Float32Array[] = [];
     for (let r = 0; r < batch; r += 1) {
-      const start = (r * positions + positions - 1) * vocab;
+      const index = positions === 1 ? 0 : (lastIndex?.[r] ?? positions - 1);
+      const start = (r * positions + index) * vocab;
       if (logits.type === 'float16') {
         const half = logits.data as Uint16Array;
         const row = new Float32Array(vocab);
@@ -412,6 +518,17 @@ export class CausalLM {
     }
     return rows;
   }
+}
+
+/** The attention mask of a left-padded decode step: each row's past mask and a 1 for the new token. */
+function leftPaddedDecodeMask(state: DecodeState): BigInt64Array {
+  const { rows, pastLength } = state;
+  const mask = new BigInt64Array(rows * (pastLength + 1));
+  for (let r = 0; r < rows; r += 1) {
+    mask.set(state.mask.subarray(r * pastLength, (r + 1) * pastLength), r * (pastLength + 1));
+    mask[r * (pastLength + 1) + pastLength] = 1n;
+  }
+  return mask;
 }
 
 function ids(value: number | number[] | null | undefined): number[] {

@@ -9,13 +9,22 @@ import type { DecoderSignature } from './signature.js';
  *   and later collected by V8.
  * - `preallocated`: `present.*` and the logits are bound as pre-allocated outputs (`session.run(feeds, fetches)`), into
  *   two buffers per KV tensor that swap roles each step (the one read as past, the one written as present) and grow
- *   geometrically, so a generation allocates O(log n) times instead of every step. The exported graph still
- *   concatenates past and new position into present, so each step writes the cache once; writing only the new
- *   position needs an attention op that shares one past/present buffer (ORT's GroupQueryAttention), which these
- *   exports do not have. Measured on onnxruntime-node 1.30's CPU provider (scripts/bench/kv-cache.ts), this path was
- *   not reliably faster than `naive` at a 1024-token context and held ~10% more peak RSS, so it is opt-in.
+ *   geometrically, so a generation allocates O(log n) times instead of every step. The graph still concatenates past
+ *   and new position into present, so each step writes the whole cache once. Measured on onnxruntime-node 1.30's CPU
+ *   provider (scripts/bench/kv-cache.ts), this was not reliably faster than `naive` at a 1024-token context and held
+ *   ~10% more peak RSS, so it is opt-in.
+ * - `in-place`: one buffer per KV tensor that the engine owns, with room for more positions than the cache holds. Each
+ *   step feeds it as the past (onnxruntime-node reads an input's memory in place) and fetches only the logits and the
+ *   step's new keys and values (`new_key_values.*`), which the engine writes into the buffer: no tensor the size of
+ *   the cache is allocated or copied per step. onnxruntime-node 1.30 returns every fetched output as a copy in a new
+ *   ArrayBuffer, so fetching `present.*` — even bound to the very buffer fed as past, which GroupQueryAttention would
+ *   share — costs a copy of the whole cache each step; at a 1024-token context on the 86M GPT-2 that copy and its
+ *   garbage took longer than the model's own run. Needs a graph that takes a past longer than the cache (the rows'
+ *   lengths come from the mask: GroupQueryAttention) and exposes the new keys and values
+ *   (`scripts/reference/export_sized_gpt2.py --attention gqa` exports both). The buffers grow by a quarter (one copy)
+ *   when a sequence outgrows them. The default for such models.
  */
-export const KV_CACHE_PATHS = ['naive', 'preallocated'] as const;
+export const KV_CACHE_PATHS = ['naive', 'preallocated', 'in-place'] as const;
 export type KvCachePath = (typeof KV_CACHE_PATHS)[number];
 
 /** Per decode state: the spare buffer of each present output and two logits buffers (the previous step's stay valid). */
@@ -43,10 +52,25 @@ export function preallocationBlocker(signature: DecoderSignature, vocabSize: num
   return null;
 }
 
+/** Why a model can't take the in-place KV path (null when it can). */
+export function inPlaceBlocker(signature: DecoderSignature): string | null {
+  if (!signature.groupQueryAttention)
+    return "the model's attention concatenates past and new keys (no GroupQueryAttention node), so its past can't be a buffer longer than the cache";
+  if (signature.layers.some((layer) => !layer.newKey || !layer.newValue))
+    return "the model has no new_key_values.* outputs (the step's new keys and values)";
+  return null;
+}
+
 function logitsVocab(signature: DecoderSignature, vocabSize: number | undefined): number | undefined {
   const dims = signature.outputs.find((output) => output.name === signature.logits)?.dims ?? [];
   const last = dims[dims.length - 1];
   return typeof last === 'number' && last > 0 ? last : vocabSize;
+}
+
+/** Positions to allocate a growing KV buffer for: a quarter more than needed (at least 64), never beyond the context. */
+export function kvCapacity(needed: number, contextLength: number | undefined): number {
+  const wanted = Math.max(needed + 64, Math.ceil(needed * 1.25));
+  return contextLength !== undefined && contextLength >= needed ? Math.min(wanted, contextLength) : wanted;
 }
 
 /** Builds the pre-allocated fetches of decode steps and swaps the buffers after each run. */
@@ -121,12 +145,8 @@ export class KvBufferPool {
     return past;
   }
 
-  /** Positions to allocate for: a quarter more than needed (at least 64), never beyond the model's context. */
   private capacity(rows: number, length: number): number {
-    const wanted = Math.max(length + 64, Math.ceil(length * 1.25));
-    const positions =
-      this.contextLength !== undefined && this.contextLength >= length ? Math.min(wanted, this.contextLength) : wanted;
-    return rows * this.signature.kvHeads * positions * this.signature.headDim;
+    return rows * this.signature.kvHeads * kvCapacity(length, this.contextLength) * this.signature.headDim;
   }
 
   private buffersOf(state: DecodeState): StateBuffers {

@@ -1,9 +1,12 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-// ONNX protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.output, ValueInfoProto.name.
+// ONNX protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.node and .output, ValueInfoProto.name,
+// NodeProto.op_type.
 const MODEL_GRAPH = 7;
+const GRAPH_NODE = 1;
 const GRAPH_OUTPUT = 12;
 const VALUE_INFO_NAME = 1;
+const NODE_OP_TYPE = 4;
 const WINDOW_BYTES = 64 * 1024;
 
 /**
@@ -12,17 +15,30 @@ const WINDOW_BYTES = 64 * 1024;
  * model with gigabytes of embedded weights costs a few small reads, not a second load.
  */
 export function readOnnxOutputNames(modelPath: string): string[] {
+  return readGraphStrings(modelPath, GRAPH_OUTPUT, VALUE_INFO_NAME);
+}
+
+/**
+ * The operator types of an ONNX file's top-level nodes, read the same way: whether a decoder's attention is ONNX
+ * Runtime's GroupQueryAttention decides how its KV cache is laid out, before the session is created.
+ */
+export function readOnnxOperatorTypes(modelPath: string): Set<string> {
+  return new Set(readGraphStrings(modelPath, GRAPH_NODE, NODE_OP_TYPE));
+}
+
+/** One string field (`inner`) of every repeated `outer` message of the main graph. */
+function readGraphStrings(modelPath: string, outer: number, inner: number): string[] {
   const reader = new FieldReader(modelPath);
   try {
     const graph = reader.find(0, reader.size, MODEL_GRAPH);
     if (!graph) return [];
-    const names: string[] = [];
-    for (let output = reader.find(graph.start, graph.end, GRAPH_OUTPUT); output;) {
-      const name = reader.find(output.start, output.end, VALUE_INFO_NAME);
-      if (name) names.push(new TextDecoder().decode(reader.bytes(name.start, name.end - name.start)));
-      output = reader.find(output.end, graph.end, GRAPH_OUTPUT);
+    const strings: string[] = [];
+    for (let message = reader.find(graph.start, graph.end, outer); message;) {
+      const field = reader.find(message.start, message.end, inner);
+      if (field) strings.push(new TextDecoder().decode(reader.bytes(field.start, field.end - field.start)));
+      message = reader.find(message.end, graph.end, outer);
     }
-    return names;
+    return strings;
   } finally {
     reader.close();
   }

@@ -1,6 +1,7 @@
 import type * as Ort from 'onnxruntime-node';
 import { usageError } from '../errors.js';
 import type { ModelConfig } from './model-files.js';
+import { readOnnxOperatorTypes } from './onnx-outputs.js';
 
 export interface ValueInfo {
   name: string;
@@ -14,6 +15,9 @@ export interface KvLayer {
   pastValue: string;
   presentKey: string;
   presentValue: string;
+  /** The run's new keys and values alone (`new_key_values.N.key`), where the export has them: see KvCachePath `in-place`. */
+  newKey?: string;
+  newValue?: string;
 }
 
 /** A decoder's I/O contract, read from the session metadata and config.json — never assumed from positions. */
@@ -29,12 +33,19 @@ export interface DecoderSignature {
   kvType: 'float32' | 'float16';
   kvHeads: number;
   headDim: number;
+  /**
+   * Attention is ONNX Runtime's GroupQueryAttention (as onnxruntime-genai's builder exports it), which reads each row's
+   * length from the attention mask (`seqlens_k`), so rows are right-padded, and which takes a past buffer longer than
+   * the cache. Otherwise the graph concatenates past and new keys into a new present, and rows are left-padded.
+   */
+  groupQueryAttention: boolean;
   inputs: ValueInfo[];
   outputs: ValueInfo[];
 }
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
 const PRESENT = /^present(?:_key_values)?\.(\d+)\.(key|value)$/;
+const NEW_KV = /^new_key_values\.(\d+)\.(key|value)$/;
 
 /** Whether an output is a layer's KV cache (`present.N.key`), the part of a step's outputs fed back at the next. */
 export function isPresentOutput(name: string): boolean {
@@ -53,7 +64,7 @@ export function readValueInfos(metadata: readonly Ort.InferenceSession.ValueMeta
 export function readDecoderSignature(
   session: Ort.InferenceSession,
   config: ModelConfig,
-  shownPath: string,
+  onnxPath: string,
 ): DecoderSignature {
   const inputs = readValueInfos(session.inputMetadata);
   const outputs = readValueInfos(session.outputMetadata);
@@ -62,7 +73,7 @@ export function readDecoderSignature(
 
   if (!inputByName.has('input_ids') || !outputByName.has('logits')) {
     throw usageError(
-      `${shownPath} is not a causal language model (no input_ids input or logits output)`,
+      `${onnxPath} is not a causal language model (no input_ids input or logits output)`,
       'NOT_A_DECODER',
       {
         hint: 'generate needs a text-generation export; use `llmops bench` for other ONNX models',
@@ -87,9 +98,16 @@ export function readDecoderSignature(
     if (match[2] === 'key') layer.presentKey = output.name;
     else layer.presentValue = output.name;
   }
+  for (const output of outputs) {
+    const match = NEW_KV.exec(output.name);
+    const layer = match ? pastByLayer.get(Number(match[1])) : undefined;
+    if (!match || !layer) continue;
+    if (match[2] === 'key') layer.newKey = output.name;
+    else layer.newValue = output.name;
+  }
   if (pastByLayer.size === 0) {
     throw usageError(
-      `${shownPath} has no past_key_values inputs: the engine needs a decoder with KV cache`,
+      `${onnxPath} has no past_key_values inputs: the engine needs a decoder with KV cache`,
       'NO_KV_CACHE',
       {
         hint: 'export with --task text-generation-with-past',
@@ -100,7 +118,7 @@ export function readDecoderSignature(
   for (let index = 0; index < pastByLayer.size; index += 1) {
     const layer = pastByLayer.get(index);
     if (!layer?.pastKey || !layer.pastValue || !layer.presentKey || !layer.presentValue) {
-      throw usageError(`${shownPath}: layer ${index} lacks a past_key_values/present key or value`, 'BAD_KV_SIGNATURE');
+      throw usageError(`${onnxPath}: layer ${index} lacks a past_key_values/present key or value`, 'BAD_KV_SIGNATURE');
     }
     layers.push(layer as KvLayer);
   }
@@ -112,7 +130,7 @@ export function readDecoderSignature(
   const headDim = numeric(firstPast.dims[3]) ?? config.head_dim ?? (hidden && heads ? hidden / heads : undefined);
   if (!kvHeads || !headDim) {
     throw usageError(
-      `${shownPath}: cannot tell the KV cache shape (config.json lacks num_attention_heads / hidden_size)`,
+      `${onnxPath}: cannot tell the KV cache shape (config.json lacks num_attention_heads / hidden_size)`,
       'BAD_KV_SIGNATURE',
     );
   }
@@ -129,6 +147,7 @@ export function readDecoderSignature(
     kvType: firstPast.type === 'float16' ? 'float16' : 'float32',
     kvHeads,
     headDim,
+    groupQueryAttention: readOnnxOperatorTypes(onnxPath).has('GroupQueryAttention'),
     inputs,
     outputs,
   };

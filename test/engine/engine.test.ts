@@ -3,7 +3,8 @@ import { cp, mkdtemp, rm, writeFile, readFile, truncate, stat } from 'node:fs/pr
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CausalLM, IncrementalDecoder } from '../../src/engine/index.js';
+import { CausalLM, IncrementalDecoder, type DecodeState } from '../../src/engine/index.js';
+import { fixtureDir } from '../helpers/reference.js';
 import { LlmopsError } from '../../src/errors.js';
 import { ensureTinyModel } from '../../src/model/tiny.js';
 
@@ -222,6 +223,62 @@ describe('engine: KV cache paths', () => {
     } finally {
       await pre.dispose();
       await naive.dispose();
+    }
+  });
+
+  it('in-place (the default for a GroupQueryAttention export): one buffer per KV tensor, written at the new positions, grown once; naive tokens', async () => {
+    const dir = fixtureDir('gpt2-gqa');
+    const inPlace = await CausalLM.load({ dir });
+    const naive = await CausalLM.load({ dir, kvCache: 'naive' });
+    try {
+      assert.equal(inPlace.kvCache, 'in-place');
+      assert.equal(inPlace.kvCacheFallback, null);
+      const greedy = async (lm: CausalLM, onStep?: (state: DecodeState) => void) => {
+        const state = await lm.prefill([[72, 101, 108, 324]]);
+        const tokens: number[] = [];
+        for (let step = 0; step < 100; step += 1) {
+          const logits = state.lastLogits[0]!;
+          tokens.push(logits.indexOf(Math.max(...logits)));
+          await lm.decode(state, [tokens.at(-1)!]);
+          onStep?.(state);
+        }
+        return tokens;
+      };
+      const buffers: ArrayBufferLike[] = [];
+      const sizes: number[] = [];
+      const tokens = await greedy(inPlace, (state) => {
+        const key = state.past.get('past_key_values.0.key')!;
+        if (buffers.at(-1) !== (key.data as Float32Array).buffer) {
+          buffers.push((key.data as Float32Array).buffer);
+          sizes.push(key.dims[2]!);
+        }
+      });
+      assert.deepEqual(tokens, await greedy(naive));
+      // 4 prompt tokens + 100: the first buffer (68 positions) is outgrown once, to the model's 128-position context.
+      assert.deepEqual(sizes, [68, 128]);
+    } finally {
+      await inPlace.dispose();
+      await naive.dispose();
+    }
+  });
+
+  it('in-place asked of a model that concatenates past and new keys takes the naive path and says why', async () => {
+    const lm = await CausalLM.load({ dir: await ensureTinyModel(), kvCache: 'in-place' });
+    try {
+      assert.equal(lm.kvCache, 'naive');
+      assert.match(lm.kvCacheFallback!, /no GroupQueryAttention node/);
+      assert.equal(lm.signature.groupQueryAttention, false);
+      const { inPlaceBlocker } = await import('../../src/engine/kv-buffers.js');
+      const gqa = { ...lm.signature, groupQueryAttention: true };
+      assert.match(inPlaceBlocker(gqa)!, /no new_key_values\.\* outputs/);
+      const layers = gqa.layers.map((layer, i) => ({
+        ...layer,
+        newKey: `new_key_values.${i}.key`,
+        newValue: `new_key_values.${i}.value`,
+      }));
+      assert.equal(inPlaceBlocker({ ...gqa, layers }), null);
+    } finally {
+      await lm.dispose();
     }
   });
 

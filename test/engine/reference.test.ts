@@ -1,14 +1,16 @@
 // The engine's greedy decoding equals PyTorch's on models the engine did not build
 // (test/fixtures/reference, made by scripts/reference/export_reference_models.py), in
-// Optimum's layout and in transformers.js's; a left-padded batch of four prompts of
-// different lengths gives each prompt the tokens it gets alone, and so does continuous
-// batching with rows joining and leaving. Every test runs on both KV cache paths (pre-allocated outputs and the
-// naive present → past loop) and checks which one ran.
+// Optimum's layout and in transformers.js's; a batch of four prompts of different lengths
+// (left-padded for concatenating exports, right-padded for GroupQueryAttention ones) gives each
+// prompt the tokens it gets alone, and so does continuous batching with rows joining and leaving.
+// Every test runs on every KV cache path the variant can take (pre-allocated outputs, the naive
+// present → past loop, and for GroupQueryAttention exports the in-place buffers) and checks which one ran.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CausalLM, DecoderBatch, type KvCachePath, type Sequence, type StepStats } from '../../src/engine/index.js';
 import {
   batchCases,
+  GQA_VARIANTS,
   optimumLayout,
   readExpected,
   readJson,
@@ -46,7 +48,7 @@ function layoutsFor(variant: Variant): Layout[] {
       },
     ];
   }
-  if (variant !== 'llama-fp16kv') return LAYOUTS;
+  if (variant !== 'llama-fp16kv' && variant !== 'llama-fp16kv-gqa') return LAYOUTS;
   // transformers.js names a float16 export onnx/model_fp16.onnx, chosen with dtype fp16.
   return [
     ...LAYOUTS,
@@ -58,7 +60,11 @@ function layoutsFor(variant: Variant): Layout[] {
   ];
 }
 
-const KV_PATHS: KvCachePath[] = ['preallocated', 'naive'];
+/** Every path the variant's layout can take: in-place needs GroupQueryAttention and its new_key_values.* outputs. */
+const kvPathsFor = (variant: Variant): KvCachePath[] =>
+  (GQA_VARIANTS as readonly Variant[]).includes(variant)
+    ? ['in-place', 'naive', 'preallocated']
+    : ['preallocated', 'naive'];
 
 async function withModel<T>(
   variant: Variant,
@@ -89,7 +95,7 @@ async function withModel<T>(
 const greedy = (expected: Expected) => ({ maxTokens: expected.maxNewTokens, temperature: 0 });
 
 for (const variant of VARIANTS) {
-  for (const kv of KV_PATHS)
+  for (const kv of kvPathsFor(variant))
     describe(`engine vs PyTorch reference: ${variant}, ${kv} KV cache`, () => {
       for (const layout of layoutsFor(variant)) {
         test(`greedy token ids from prompt ids equal PyTorch's, ${layout.name}`, async () => {
@@ -282,6 +288,34 @@ for (const variant of VARIANTS) {
             steps.some((step) => step.prefillTokens > 0 && step.decodeRows > 0),
             'chunks ran in steps that also decoded',
           );
+        });
+      });
+
+      test('prefillChunks: every row of a batch prefilled chunk by chunk, then decoded, gets the ids it gets alone', async () => {
+        await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+          const cases = batchCases(expected);
+          const length = Math.min(...cases.map((c) => c.promptIds.length));
+          const prompts = cases.map((c) => c.promptIds.slice(0, length));
+          const half = Math.ceil(length / 2);
+          let state = await lm.prefillChunks(
+            null,
+            prompts.map((ids) => ids.slice(0, half)),
+          );
+          state = await lm.prefillChunks(
+            state,
+            prompts.map((ids) => ids.slice(half)),
+          );
+          const chunked: number[][] = prompts.map(() => []);
+          for (let step = 0; step < 6; step += 1) {
+            const next = state.lastLogits.map((logits) => logits.indexOf(Math.max(...logits)));
+            next.forEach((token, row) => chunked[row]!.push(token));
+            await lm.decode(state, next);
+          }
+          for (const [row, ids] of prompts.entries()) {
+            const alone = await lm.generate(ids, { maxTokens: 6, temperature: 0 });
+            // EOS never wins in these fixtures (silenced), so the alone run also has six tokens.
+            assert.deepEqual(chunked[row], alone.tokenIds, `row ${row}`);
+          }
         });
       });
 

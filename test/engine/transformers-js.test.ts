@@ -6,7 +6,13 @@ import { dirname, basename, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { CausalLM } from '../../src/engine/index.js';
 import { buildTinyModel, ensureTinyModel } from '../../src/model/index.js';
-import { readExpected, transformersJsLayout, VARIANTS, withTempDir, type Variant } from '../helpers/reference.js';
+import {
+  CONCAT_VARIANTS,
+  readExpected,
+  transformersJsLayout,
+  withTempDir,
+  type Variant,
+} from '../helpers/reference.js';
 
 type TransformersJs = typeof import('@huggingface/transformers');
 let tjs: TransformersJs;
@@ -49,7 +55,8 @@ async function greedyIds(
 }
 
 describe('transformers.js vs PyTorch on the reference fixtures', () => {
-  for (const variant of VARIANTS as readonly Variant[]) {
+  // transformers.js left-pads batches and knows nothing of GroupQueryAttention's right padding: concat exports only.
+  for (const variant of CONCAT_VARIANTS as readonly Variant[]) {
     test(`greedy ids equal PyTorch's: ${variant}`, async () => {
       const expected = await readExpected(variant);
       const dtype = variant === 'llama-fp16kv' ? 'fp16' : 'fp32';

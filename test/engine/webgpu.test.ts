@@ -11,7 +11,7 @@ import { CausalLM, loadOrt } from '../../src/engine/index.js';
 import { readOnnxOutputNames } from '../../src/engine/onnx-outputs.js';
 import { isLlmopsError } from '../../src/errors.js';
 import { ensureTinyModel } from '../../src/model/tiny.js';
-import { fixtureDir, readExpected, VARIANTS, withTempDir } from '../helpers/reference.js';
+import { CONCAT_VARIANTS as VARIANTS, fixtureDir, readExpected, withTempDir } from '../helpers/reference.js';
 
 describe('ONNX output names read from the file', () => {
   test('equal what ONNX Runtime reports, for external-data and embedded-weight models', async () => {

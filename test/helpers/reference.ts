@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 /** Compiled to dist/test/helpers/, so the sources' fixtures are three levels up. */
 export const REFERENCE_ROOT = fileURLToPath(new URL('../../../test/fixtures/reference/', import.meta.url));
 
-export const VARIANTS = ['llama-gqa', 'gpt2-nopos', 'gpt2-merged', 'llama-fp16kv'] as const;
+/** Attention that concatenates past and new keys into present (Optimum's exports): left-padded batches. */
+export const CONCAT_VARIANTS = ['llama-gqa', 'gpt2-nopos', 'gpt2-merged', 'llama-fp16kv'] as const;
+/** The same models with ONNX Runtime's GroupQueryAttention and new_key_values.* outputs: right-padded batches. */
+export const GQA_VARIANTS = ['gpt2-gqa', 'llama-gqa-shared', 'llama-fp16kv-gqa'] as const;
+export const VARIANTS = [...CONCAT_VARIANTS, ...GQA_VARIANTS] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface ReferenceCase {
@@ -25,6 +29,8 @@ export interface Expected {
   inputs: string[];
   outputs: string[];
   kvDtype: 'float32' | 'float16';
+  /** Absent: the concatenating layout. */
+  kvLayout?: 'gqa';
   logitsDtype: 'float32' | 'float16';
   batch: string[];
   cases: ReferenceCase[];

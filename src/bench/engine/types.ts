@@ -45,7 +45,7 @@ export interface EngineBenchOptions {
   gpuPricePerHour?: number;
   /** ONNX dtype variant in transformers.js layout (`fp16` → onnx/model_fp16.onnx). */
   dtype?: string;
-  /** KV cache of decode steps (LLM mode): pre-allocated output buffers or a new present tensor per step. @default 'naive' */
+  /** KV cache of decode steps (LLM mode): see KvCachePath. @default 'in-place' where the model can take it, else 'naive' */
   kvCache?: KvCachePath;
   /**
    * LLM mode: prefill prompts in steps of at most this many tokens per row, as a server's chunked prefill does
