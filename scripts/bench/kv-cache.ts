@@ -92,7 +92,7 @@ console.log(
     .join(' ')} · threads ${values.threads ?? 'ORT default'}`,
 );
 console.log(
-  `batch 1 · ${rounds} rounds per case, each a naive and a ${tried} CLI process (alternating order) of ${values.iterations} generations after 1 warm-up\n`,
+  `batch 1 · ${rounds} rounds per case, each one naive and one ${tried} CLI process (alternating order) of ${values.iterations} generations after 1 warm-up\n`,
 );
 for (const spec of values.cases.split(',')) {
   const [prompt, gen] = spec.split(':').map(Number) as [number, number];

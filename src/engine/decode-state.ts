@@ -5,7 +5,9 @@ type KvData = Float32Array | Uint16Array;
 
 /**
  * The KV cache and bookkeeping of a batch of sequences between decoder runs. Rows are left-padded to a common
- * past length; `mask` marks real positions. Rows can be dropped (finished) or appended (joined) between steps.
+ * past length (concatenating exports; selectRows and concatStates below) or right-padded (GroupQueryAttention
+ * exports: right-padded.ts); `mask` marks real positions. Rows can be dropped (finished) or appended (joined)
+ * between steps.
  */
 export interface DecodeState {
   rows: number;
@@ -14,7 +16,7 @@ export interface DecodeState {
   mask: BigInt64Array;
   /** Next position id per row (= number of real tokens so far). */
   positions: number[];
-  /** Past tensors by input name, each [rows, kvHeads, pastLength, headDim]. */
+  /** Past tensors by input name, each [rows, kvHeads, pastLength, headDim] (more positions on the in-place path). */
   past: Map<string, Ort.Tensor>;
   /** Logits of each row's last position after the latest run. */
   lastLogits: Float32Array[];
