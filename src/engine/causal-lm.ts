@@ -3,7 +3,16 @@ import type * as Ort from 'onnxruntime-node';
 import { LlmopsError, usageError } from '../errors.js';
 import { concatStates, halfToFloat, pastNames, selectRows, type DecodeState } from './decode-state.js';
 import { inPlaceBlocker, KvBufferPool, kvCapacity, preallocationBlocker, type KvCachePath } from './kv-buffers.js';
-import { emptyKv, gatherRightPadded, kvSequenceOf, rightPaddedMask, writeNewPositions } from './right-padded.js';
+import {
+  appendInPlace,
+  emptyKv,
+  gatherRightPadded,
+  inPlaceKv,
+  kvSequenceOf,
+  relayoutInPlace,
+  rightPaddedMask,
+  writeNewPositions,
+} from './right-padded.js';
 import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { isPresentOutput, readDecoderSignature, type DecoderSignature } from './signature.js';
@@ -290,21 +299,22 @@ export class CausalLM {
     advance(this.presentsAsPast(outputs), outputs);
   }
 
-  /** Keeps the given rows of a state (dropping finished sequences). */
+  /** Keeps the given rows of a state (dropping finished sequences). Consumes `state`: its memory may be reused. */
   selectRows(state: DecodeState, keep: number[]): DecodeState {
     this.assertKvOnHost('drop finished sequences from a running batch');
     if (!this.signature.groupQueryAttention) return selectRows(this.ort, this.signature, state, keep);
-    const sequence =
-      this.kvPath === 'in-place' ? kvSequenceOf(state) : Math.max(0, ...keep.map((row) => state.positions[row]!));
+    if (this.kvPath === 'in-place')
+      return relayoutInPlace(this.ort, this.signature, state, keep, kvSequenceOf(state), this.contextLength);
+    const sequence = Math.max(0, ...keep.map((row) => state.positions[row]!));
     return gatherRightPadded(this.ort, this.signature, [{ state, rows: keep }], sequence);
   }
 
-  /** Joins two batches' states (new sequences entering a running batch). */
+  /** Joins two batches' states (new sequences entering a running batch). Consumes both: their memory may be reused. */
   concatStates(a: DecodeState, b: DecodeState): DecodeState {
     this.assertKvOnHost('add sequences to a running batch');
     if (!this.signature.groupQueryAttention) return concatStates(this.ort, this.signature, a, b);
-    const sequence =
-      this.kvPath === 'in-place' ? Math.max(kvSequenceOf(a), kvSequenceOf(b)) : Math.max(a.pastLength, b.pastLength);
+    if (this.kvPath === 'in-place') return appendInPlace(this.ort, this.signature, a, b, this.contextLength);
+    const sequence = Math.max(a.pastLength, b.pastLength);
     const all = (state: DecodeState) => ({ state, rows: state.positions.map((_, row) => row) });
     return gatherRightPadded(this.ort, this.signature, [all(a), all(b)], sequence);
   }
@@ -372,8 +382,8 @@ export class CausalLM {
     );
   }
 
-  private emptyPast(batch: number, sequence = 0): Map<string, Ort.Tensor> {
-    return emptyKv(this.ort, this.signature, pastNames(this.signature), batch, sequence);
+  private emptyPast(batch: number): Map<string, Ort.Tensor> {
+    return emptyKv(this.ort, this.signature, pastNames(this.signature), batch, 0);
   }
 
   /** GroupQueryAttention prefill: rows right-padded, each row's logits taken at its own last token. */
@@ -391,7 +401,11 @@ export class CausalLM {
     );
     const mask = rightPaddedMask(lengths, width);
     const inPlace = this.kvPath === 'in-place';
-    const past = this.emptyPast(batch, inPlace ? kvCapacity(width, this.contextLength) : 0);
+    const names = pastNames(this.signature);
+    const capacity = kvCapacity(width, this.contextLength);
+    const past = inPlace
+      ? inPlaceKv(this.ort, this.signature, names, batch, capacity, this.contextLength)
+      : this.emptyPast(batch);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
     const outputs = await this.run(batch, width, inputIds, mask, positionIds, past, false, fetches);
     if (inPlace) writeNewPositions(this.signature, past, outputs, Array<number>(batch).fill(0), lengths);
@@ -419,8 +433,11 @@ export class CausalLM {
   ): Promise<DecodeState> {
     if (state.rows > 1) {
       const parts: DecodeState[] = [];
-      for (let row = 0; row < state.rows; row += 1)
-        parts.push(await this.prefillChunksRightPadded(this.selectRows(state, [row]), [chunks[row]!]));
+      for (let row = 0; row < state.rows; row += 1) {
+        // A copy of each row, not selectRows: on the in-place path that reuses the state's memory.
+        const alone = gatherRightPadded(this.ort, this.signature, [{ state, rows: [row] }], kvSequenceOf(state));
+        parts.push(await this.prefillChunksRightPadded(alone, [chunks[row]!]));
+      }
       const sequence = Math.max(
         ...parts.map((part) => (this.kvPath === 'in-place' ? kvSequenceOf(part) : part.pastLength)),
       );
@@ -458,7 +475,7 @@ export class CausalLM {
     if (kvSequenceOf(state) >= positions) return;
     const rows = state.positions.map((_, row) => row);
     const sequence = kvCapacity(positions, this.contextLength);
-    state.past = gatherRightPadded(this.ort, this.signature, [{ state, rows }], sequence).past;
+    state.past = relayoutInPlace(this.ort, this.signature, state, rows, sequence, this.contextLength).past;
   }
 
   /** In-place path: the logits and the step's new keys and values, never the cache-sized presents. */

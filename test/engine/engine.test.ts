@@ -226,7 +226,7 @@ describe('engine: KV cache paths', () => {
     }
   });
 
-  it('in-place (the default for a GroupQueryAttention export): one buffer per KV tensor, written at the new positions, grown once; naive tokens', async () => {
+  it('in-place (the default for a GroupQueryAttention export): one buffer per KV tensor, written at the new positions, grown within its memory; naive tokens', async () => {
     const dir = fixtureDir('gpt2-gqa');
     const inPlace = await CausalLM.load({ dir });
     const naive = await CausalLM.load({ dir, kvCache: 'naive' });
@@ -244,21 +244,60 @@ describe('engine: KV cache paths', () => {
         }
         return tokens;
       };
-      const buffers: ArrayBufferLike[] = [];
+      const memories = new Set<ArrayBufferLike>();
       const sizes: number[] = [];
       const tokens = await greedy(inPlace, (state) => {
         const key = state.past.get('past_key_values.0.key')!;
-        if (buffers.at(-1) !== (key.data as Float32Array).buffer) {
-          buffers.push((key.data as Float32Array).buffer);
-          sizes.push(key.dims[2]!);
-        }
+        memories.add((key.data as Float32Array).buffer);
+        if (sizes.at(-1) !== key.dims[2]) sizes.push(key.dims[2]!);
       });
       assert.deepEqual(tokens, await greedy(naive));
-      // 4 prompt tokens + 100: the first buffer (68 positions) is outgrown once, to the model's 128-position context.
+      // 4 prompt tokens + 100: the first 68 positions are outgrown once, to the model's 128-position context, in the
+      // memory allocated at prefill (room for twice the positions), so no step allocates a new cache.
       assert.deepEqual(sizes, [68, 128]);
+      assert.equal(memories.size, 1);
     } finally {
       await inPlace.dispose();
       await naive.dispose();
+    }
+  });
+
+  it('in-place rows leave and join in the memory they already use, and keep their caches', async () => {
+    const lm = await CausalLM.load({ dir: fixtureDir('gpt2-gqa') });
+    try {
+      const prompts = [
+        [72, 101, 108],
+        [72, 101, 108, 324, 33],
+        [101, 108],
+      ];
+      const key = (state: DecodeState) => state.past.get('past_key_values.1.value')!;
+      const rowCache = (state: DecodeState, row: number) => {
+        const tensor = key(state);
+        const [, heads, sequence, dim] = tensor.dims as [number, number, number, number];
+        const data = tensor.data as Float32Array;
+        return Array.from({ length: heads }, (_, head) =>
+          Array.from(
+            data.subarray(
+              (row * heads + head) * sequence * dim,
+              ((row * heads + head) * sequence + state.positions[row]!) * dim,
+            ),
+          ),
+        );
+      };
+      const state = await lm.prefill(prompts);
+      await lm.decode(state, [5, 6, 7]);
+      const before = [0, 1, 2].map((row) => rowCache(state, row));
+      const memory = (key(state).data as Float32Array).buffer;
+      const kept = lm.selectRows(state, [0, 2]);
+      assert.equal((key(kept).data as Float32Array).buffer, memory, 'selectRows compacts in place');
+      assert.deepEqual([rowCache(kept, 0), rowCache(kept, 1)], [before[0], before[2]]);
+      const newcomer = await lm.prefill([[324, 33, 72, 101, 108, 324, 33]]);
+      const joined = lm.concatStates(kept, newcomer);
+      assert.equal((key(joined).data as Float32Array).buffer, memory, 'concatStates appends in place');
+      assert.deepEqual([rowCache(joined, 0), rowCache(joined, 1)], [before[0], before[2]]);
+      assert.deepEqual(rowCache(joined, 2), rowCache(newcomer, 0));
+    } finally {
+      await lm.dispose();
     }
   });
 
