@@ -21,8 +21,9 @@ import type { DecoderSignature } from './signature.js';
  *   share — costs a copy of the whole cache each step; at a 1024-token context on the 86M GPT-2 that copy and its
  *   garbage took longer than the model's own run. Needs a graph that takes a past longer than the cache (the rows'
  *   lengths come from the mask: GroupQueryAttention) and exposes the new keys and values
- *   (`scripts/reference/export_sized_gpt2.py --attention gqa` exports both). The buffers grow by a quarter (one copy)
- *   when a sequence outgrows them. The default for such models.
+ *   (`scripts/reference/export_sized_gpt2.py --attention gqa` exports both). The buffers grow by a quarter when a
+ *   sequence outgrows them, within memory that has room for more (right-padded.ts: relayoutInPlace). The default for
+ *   such models.
  */
 export const KV_CACHE_PATHS = ['naive', 'preallocated', 'in-place'] as const;
 export type KvCachePath = (typeof KV_CACHE_PATHS)[number];
