@@ -383,7 +383,7 @@ export class CausalLM {
   }
 
   private emptyPast(batch: number): Map<string, Ort.Tensor> {
-    return emptyKv(this.ort, this.signature, pastNames(this.signature), batch, 0);
+    return emptyKv(this.ort, this.signature, pastNames(this.signature), batch);
   }
 
   /** GroupQueryAttention prefill: rows right-padded, each row's logits taken at its own last token. */
@@ -470,7 +470,7 @@ export class CausalLM {
     };
   }
 
-  /** In-place path: grows a state's KV buffers (one copy) when `positions` would not fit them. */
+  /** In-place path: grows a state's KV buffers when `positions` would not fit them (within their memory if it can). */
   private reserve(state: DecodeState, positions: number): void {
     if (kvSequenceOf(state) >= positions) return;
     const rows = state.positions.map((_, row) => row);

@@ -74,20 +74,16 @@ export function gatherRightPadded(
   };
 }
 
-/** KV tensors of `sequence` zeroed positions per row: an empty past (0), or the in-place path's buffers. */
+/** Empty pasts (no positions yet): the naive path's first run. */
 export function emptyKv(
   ort: typeof Ort,
   signature: DecoderSignature,
   names: readonly string[],
   rows: number,
-  sequence: number,
 ): Map<string, Ort.Tensor> {
   const { kvHeads, headDim, kvType } = signature;
-  const elements = rows * kvHeads * sequence * headDim;
   const past = new Map<string, Ort.Tensor>();
-  for (const name of names) {
-    past.set(name, new ort.Tensor(kvType, newKv(kvType, elements), [rows, kvHeads, sequence, headDim]));
-  }
+  for (const name of names) past.set(name, new ort.Tensor(kvType, newKv(kvType, 0), [rows, kvHeads, 0, headDim]));
   return past;
 }
 
