@@ -296,6 +296,16 @@ describe('engine: KV cache paths', () => {
       assert.equal((key(joined).data as Float32Array).buffer, memory, 'concatStates appends in place');
       assert.deepEqual([rowCache(joined, 0), rowCache(joined, 1)], [before[0], before[2]]);
       assert.deepEqual(rowCache(joined, 2), rowCache(newcomer, 0));
+      // Past the room the first prefill allocated (twice its 3 rows and 69 positions), the rows move to new memory
+      // and keep their caches.
+      const crowd = await lm.prefill(Array.from({ length: 10 }, (_, i) => [72 + i, 101]));
+      const crowdCaches = crowd.positions.map((_, row) => rowCache(crowd, row));
+      const all = lm.concatStates(joined, crowd);
+      assert.ok((key(all).data as Float32Array).buffer !== memory, 'concatStates past the room moves to new memory');
+      assert.deepEqual(
+        all.positions.map((_, row) => rowCache(all, row)),
+        [before[0], before[2], rowCache(newcomer, 0), ...crowdCaches],
+      );
     } finally {
       await lm.dispose();
     }
