@@ -5,6 +5,7 @@ import { concatStates, halfToFloat, pastNames, selectRows, type DecodeState } fr
 import { inPlaceBlocker, KvBufferPool, kvCapacity, preallocationBlocker, type KvCachePath } from './kv-buffers.js';
 import {
   appendInPlace,
+  bufferMask,
   emptyKv,
   gatherRightPadded,
   inPlaceKv,
@@ -15,8 +16,9 @@ import {
 } from './right-padded.js';
 import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
-import { isPresentOutput, readDecoderSignature, type DecoderSignature } from './signature.js';
-import { readOnnxOutputNames } from './onnx-outputs.js';
+import { isPresentOutput, readDecoderSignature, readValueInfos, type DecoderSignature } from './signature.js';
+import { readOnnxOperatorTypes, readOnnxOutputNames } from './onnx-outputs.js';
+import { concatNewKv, withExtraOutputs } from './new-kv-outputs.js';
 import { TextTokenizer } from './tokenizer.js';
 import {
   DecoderBatch,
@@ -142,15 +144,43 @@ export class CausalLM {
     const ort = await loadOrt();
     const provider = options.provider ?? 'cpu';
     const deviceOutputs = provider === 'webgpu' ? readOnnxOutputNames(files.onnxPath).filter(isPresentOutput) : [];
+    // In-place on a concatenating export: the run's new keys and values are the second inputs of the presents'
+    // Concat nodes; a copy of the model exposes them as outputs (GroupQueryAttention exports have new_key_values).
+    const newKv =
+      options.kvCache === 'in-place' &&
+      provider === 'cpu' &&
+      !readOnnxOperatorTypes(files.onnxPath).has('GroupQueryAttention')
+        ? concatNewKv(files.onnxPath)
+        : null;
+    const copy = newKv ? await withExtraOutputs(files.onnxPath, [...newKv.values()]) : null;
+    if (newKv && !copy)
+      return CausalLM.loadNaive(
+        options,
+        `the model's directory can't be written (in-place needs a copy of the graph beside it that exposes the new keys)`,
+      );
     const started = performance.now();
-    const session = await createSession(files.onnxPath, {
+    const session = await createSession(copy?.onnxPath ?? files.onnxPath, {
       provider,
       deviceOutputs,
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
-    });
+    }).finally(() => copy?.dispose()); // the session holds what it read: nothing is left beside the model
     const loadMs = performance.now() - started;
-    const signature = readDecoderSignature(session, files.config, files.onnxPath);
+    let signature = readDecoderSignature(session, files.config, files.onnxPath);
+    const types = new Map(readValueInfos(session.outputMetadata).map((output) => [output.name, output.type]));
+    if (newKv && [...newKv.values()].some((name) => types.get(name) !== signature.kvType)) {
+      // The new part is computed in another type and cast with the whole present: not the cache's bytes.
+      await session.release();
+      return CausalLM.loadNaive(options, "the model computes the step's new keys in another type than its cache");
+    }
+    if (newKv) {
+      const layers = signature.layers.map((layer) => ({
+        ...layer,
+        newKey: newKv.get(layer.presentKey)!,
+        newValue: newKv.get(layer.presentValue)!,
+      }));
+      signature = { ...signature, layers };
+    }
     return new CausalLM({
       ort,
       files,
@@ -162,6 +192,13 @@ export class CausalLM {
       kvCache: options.kvCache,
       kvOnDevice: deviceOutputs.length > 0,
     });
+  }
+
+  /** The naive path after all, saying why in-place was not taken. */
+  private static async loadNaive(options: LoadModelOptions, why: string): Promise<CausalLM> {
+    const lm = await CausalLM.load({ ...options, kvCache: 'naive' });
+    lm.kvFallback = why;
+    return lm;
   }
 
   get config(): ModelConfig {
@@ -180,7 +217,7 @@ export class CausalLM {
   async prefill(rows: readonly (readonly number[])[]): Promise<DecodeState> {
     if (rows.length === 0 || rows.some((row) => row.length === 0))
       throw usageError('every prompt needs at least one token', 'EMPTY_PROMPT');
-    if (this.signature.groupQueryAttention) return this.prefillRightPadded(rows);
+    if (this.rightPadded) return this.prefillRightPadded(rows);
     const batch = rows.length;
     const length = Math.max(...rows.map((row) => row.length));
     const inputIds = new BigInt64Array(batch * length).fill(BigInt(this.padTokenId));
@@ -226,7 +263,7 @@ export class CausalLM {
     if (!state) return this.prefill(chunks);
     const batch = chunks.length;
     if (state.rows !== batch) throw new Error(`prefillChunks got ${batch} chunks for ${state.rows} rows`);
-    if (this.signature.groupQueryAttention) return this.prefillChunksRightPadded(state, chunks);
+    if (this.rightPadded) return this.prefillChunksRightPadded(state, chunks);
     const pastLength = state.pastLength;
     const total = pastLength + length;
     const inputIds = new BigInt64Array(batch * length);
@@ -264,9 +301,8 @@ export class CausalLM {
       positionIds[r] = BigInt(state.positions[r]!);
     }
     const positions = state.positions.map((position) => position + 1);
-    const mask = this.signature.groupQueryAttention
-      ? rightPaddedMask(positions, pastLength + 1)
-      : leftPaddedDecodeMask(state);
+    if (this.kvPath === 'in-place') this.reserve(state, pastLength + 1);
+    const mask = this.rightPadded ? this.rightPaddedRunMask(state.positions, 1, state) : leftPaddedDecodeMask(state);
     const advance = (past: Map<string, Ort.Tensor>, outputs: Ort.InferenceSession.OnnxValueMapType) => {
       state.pastLength = pastLength + 1;
       state.mask = mask;
@@ -275,7 +311,6 @@ export class CausalLM {
       state.lastLogits = this.lastLogits(outputs, batch);
     };
     if (this.kvPath === 'in-place') {
-      this.reserve(state, pastLength + 1);
       const outputs = await this.run(batch, 1, inputIds, mask, positionIds, state.past, true, this.inPlaceFetches());
       writeNewPositions(this.signature, state.past, outputs, state.positions, Array<number>(batch).fill(1));
       return advance(state.past, outputs);
@@ -302,7 +337,7 @@ export class CausalLM {
   /** Keeps the given rows of a state (dropping finished sequences). Consumes `state`: its memory may be reused. */
   selectRows(state: DecodeState, keep: number[]): DecodeState {
     this.assertKvOnHost('drop finished sequences from a running batch');
-    if (!this.signature.groupQueryAttention) return selectRows(this.ort, this.signature, state, keep);
+    if (!this.rightPadded) return selectRows(this.ort, this.signature, state, keep);
     if (this.kvPath === 'in-place')
       return relayoutInPlace(this.ort, this.signature, state, keep, kvSequenceOf(state), this.contextLength);
     const sequence = Math.max(0, ...keep.map((row) => state.positions[row]!));
@@ -312,7 +347,7 @@ export class CausalLM {
   /** Joins two batches' states (new sequences entering a running batch). Consumes both: their memory may be reused. */
   concatStates(a: DecodeState, b: DecodeState): DecodeState {
     this.assertKvOnHost('add sequences to a running batch');
-    if (!this.signature.groupQueryAttention) return concatStates(this.ort, this.signature, a, b);
+    if (!this.rightPadded) return concatStates(this.ort, this.signature, a, b);
     if (this.kvPath === 'in-place') return appendInPlace(this.ort, this.signature, a, b, this.contextLength);
     const sequence = Math.max(a.pastLength, b.pastLength);
     const all = (state: DecodeState) => ({ state, rows: state.positions.map((_, row) => row) });
@@ -372,6 +407,25 @@ export class CausalLM {
     await this.session.release();
   }
 
+  /**
+   * Rows right-padded (each row's cache at [0, length)): GroupQueryAttention exports, and the in-place path, whose
+   * buffers keep each row's cache from position 0.
+   */
+  private get rightPadded(): boolean {
+    return this.signature.groupQueryAttention || this.kvPath === 'in-place';
+  }
+
+  /** The attention mask of a right-padded run of `fresh` new positions per row over `state` (null: prefill). */
+  private rightPaddedRunMask(lengths: readonly number[], fresh: number, state: DecodeState | null): BigInt64Array {
+    // A concatenating graph attends over the whole buffer and then the new positions: mask the buffer's empty slots.
+    if (state && this.kvPath === 'in-place' && !this.signature.groupQueryAttention)
+      return bufferMask(lengths, kvSequenceOf(state), fresh);
+    return rightPaddedMask(
+      lengths.map((length) => length + fresh),
+      Math.max(...lengths) + fresh,
+    );
+  }
+
   private assertKvOnHost(what: string): void {
     if (!this.kvOnDevice) return;
     // onnxruntime-node 1.30 cannot download a gpu-buffer tensor (getData aborts the process), so say so instead.
@@ -403,18 +457,18 @@ export class CausalLM {
     const inPlace = this.kvPath === 'in-place';
     const names = pastNames(this.signature);
     const capacity = kvCapacity(width, this.contextLength);
-    const past = inPlace
-      ? inPlaceKv(this.ort, this.signature, names, batch, capacity, this.contextLength)
-      : this.emptyPast(batch);
+    const buffers = inPlace ? inPlaceKv(this.ort, this.signature, names, batch, capacity, this.contextLength) : null;
+    // GroupQueryAttention's first run ignores what its past holds; a concatenating graph would attend over it.
+    const past = buffers && this.signature.groupQueryAttention ? buffers : this.emptyPast(batch);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
     const outputs = await this.run(batch, width, inputIds, mask, positionIds, past, false, fetches);
-    if (inPlace) writeNewPositions(this.signature, past, outputs, Array<number>(batch).fill(0), lengths);
+    if (buffers) writeNewPositions(this.signature, buffers, outputs, Array<number>(batch).fill(0), lengths);
     return {
       rows: batch,
       pastLength: width,
       mask,
       positions: lengths,
-      past: inPlace ? past : this.presentsAsPast(outputs),
+      past: buffers ?? this.presentsAsPast(outputs),
       lastLogits: this.lastLogits(
         outputs,
         batch,
@@ -453,9 +507,9 @@ export class CausalLM {
     const total = start + chunk.length;
     const inputIds = BigInt64Array.from(chunk, (id) => BigInt(id));
     const positionIds = BigInt64Array.from(chunk, (_, i) => BigInt(start + i));
-    const mask = rightPaddedMask([total], total);
     const inPlace = this.kvPath === 'in-place';
     if (inPlace) this.reserve(state, total);
+    const mask = this.rightPaddedRunMask([start], chunk.length, state);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
     const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true, fetches);
     if (inPlace) writeNewPositions(this.signature, state.past, outputs, [start], [chunk.length]);
@@ -463,7 +517,7 @@ export class CausalLM {
     return {
       rows: 1,
       pastLength: total,
-      mask,
+      mask: rightPaddedMask([total], total),
       positions: [total],
       past: inPlace ? state.past : this.presentsAsPast(outputs),
       lastLogits: this.lastLogits(outputs, 1),

@@ -15,15 +15,14 @@ import type { DecoderSignature } from './signature.js';
  *   ~10% more peak RSS, so it is opt-in.
  * - `in-place`: one buffer per KV tensor that the engine owns, with room for more positions than the cache holds. Each
  *   step feeds it as the past (onnxruntime-node reads an input's memory in place) and fetches only the logits and the
- *   step's new keys and values (`new_key_values.*`), which the engine writes into the buffer: no tensor the size of
- *   the cache is allocated or copied per step. onnxruntime-node 1.30 returns every fetched output as a copy in a new
- *   ArrayBuffer, so fetching `present.*` — even bound to the very buffer fed as past, which GroupQueryAttention would
- *   share — costs a copy of the whole cache each step; at a 1024-token context on the 86M GPT-2 that copy and its
- *   garbage took longer than the model's own run. Needs a graph that takes a past longer than the cache (the rows'
- *   lengths come from the mask: GroupQueryAttention) and exposes the new keys and values
- *   (`scripts/reference/export_sized_gpt2.py --attention gqa` exports both). The buffers grow by a quarter when a
- *   sequence outgrows them, within memory that has room for more (right-padded.ts: relayoutInPlace). The default for
- *   such models.
+ *   step's new keys and values, which the engine writes into the buffer: no tensor the size of the cache is allocated
+ *   or copied per step. onnxruntime-node 1.30 returns every fetched output as a copy in a new ArrayBuffer, so fetching
+ *   `present.*` — even bound to the very buffer fed as past, which GroupQueryAttention would share — costs a copy of
+ *   the whole cache each step; at a 1024-token context on the 86M GPT-2 that copy and its garbage took longer than
+ *   the model's own run. The new keys come from `new_key_values.*` (GroupQueryAttention exports; the default for
+ *   them) or, asked for on an Optimum-style export, from its presents' Concat nodes (new-kv-outputs.ts). The buffers
+ *   grow by a quarter when a sequence outgrows them, within memory that has room for more (right-padded.ts:
+ *   relayoutInPlace).
  */
 export const KV_CACHE_PATHS = ['naive', 'preallocated', 'in-place'] as const;
 export type KvCachePath = (typeof KV_CACHE_PATHS)[number];
@@ -53,13 +52,12 @@ export function preallocationBlocker(signature: DecoderSignature, vocabSize: num
   return null;
 }
 
-/** Why a model can't take the in-place KV path (null when it can). */
+/** Why a model can't take the in-place KV path (null when it can): it needs the run's new keys and values as outputs. */
 export function inPlaceBlocker(signature: DecoderSignature): string | null {
-  if (!signature.groupQueryAttention)
-    return "the model's attention concatenates past and new keys (no GroupQueryAttention node), so its past can't be a buffer longer than the cache";
-  if (signature.layers.some((layer) => !layer.newKey || !layer.newValue))
-    return "the model has no new_key_values.* outputs (the step's new keys and values)";
-  return null;
+  if (signature.layers.every((layer) => layer.newKey && layer.newValue)) return null;
+  return signature.groupQueryAttention
+    ? "the model has no new_key_values.* outputs (the step's new keys and values)"
+    : "the model's presents are not Concat(past, new keys) nodes (a merged decoder's If, or another attention), so the step's new keys can't be exposed";
 }
 
 function logitsVocab(signature: DecoderSignature, vocabSize: number | undefined): number | undefined {

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 
 // ONNX protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.node and .output, ValueInfoProto.name,
 // NodeProto.op_type.
@@ -106,4 +106,97 @@ class FieldReader {
     }
     return this.window[position - this.windowStart]!;
   }
+}
+
+// NodeProto.input and .output (repeated strings).
+const NODE_INPUT = 1;
+const NODE_OUTPUT = 2;
+const GRAPH_OUTPUT_TAG = (GRAPH_OUTPUT << 3) | 2;
+const MODEL_GRAPH_TAG = (MODEL_GRAPH << 3) | 2;
+
+export interface OnnxNode {
+  opType: string;
+  inputs: string[];
+  outputs: string[];
+}
+
+/** The main graph's nodes (operator type, input and output names), read from field headers as above. */
+export function readOnnxNodes(modelPath: string): OnnxNode[] {
+  const reader = new FieldReader(modelPath);
+  try {
+    const graph = reader.find(0, reader.size, MODEL_GRAPH);
+    if (!graph) return [];
+    const text = (field: { start: number; end: number }) =>
+      new TextDecoder().decode(reader.bytes(field.start, field.end - field.start));
+    const all = (node: { start: number; end: number }, number: number) => {
+      const values: string[] = [];
+      for (
+        let field = reader.find(node.start, node.end, number);
+        field;
+        field = reader.find(field.end, node.end, number)
+      )
+        values.push(text(field));
+      return values;
+    };
+    const nodes: OnnxNode[] = [];
+    for (
+      let node = reader.find(graph.start, graph.end, GRAPH_NODE);
+      node;
+      node = reader.find(node.end, graph.end, GRAPH_NODE)
+    ) {
+      const opType = reader.find(node.start, node.end, NODE_OP_TYPE);
+      nodes.push({
+        opType: opType ? text(opType) : '',
+        inputs: all(node, NODE_INPUT),
+        outputs: all(node, NODE_OUTPUT),
+      });
+    }
+    return nodes;
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * The model's bytes with more graph outputs: existing values, by name (ONNX Runtime infers their types). Only the
+ * graph field's length changes; everything else is copied as it is.
+ */
+export function withGraphOutputs(modelPath: string, names: readonly string[]): Buffer {
+  const reader = new FieldReader(modelPath);
+  let graph: { start: number; end: number } | null;
+  try {
+    graph = reader.find(0, reader.size, MODEL_GRAPH);
+  } finally {
+    reader.close();
+  }
+  if (!graph) throw new Error(`${modelPath} has no graph`);
+  const model = readFileSync(modelPath);
+  const added = Buffer.concat(
+    names.map((name) => {
+      const valueInfo = lengthDelimited((VALUE_INFO_NAME << 3) | 2, Buffer.from(name, 'utf8'));
+      return lengthDelimited(GRAPH_OUTPUT_TAG, valueInfo);
+    }),
+  );
+  const headerStart = graph.start - 1 - varint(graph.end - graph.start).length;
+  if (model[headerStart] !== MODEL_GRAPH_TAG) throw new Error(`${modelPath}: unexpected graph field header`);
+  return Buffer.concat([
+    model.subarray(0, headerStart),
+    lengthDelimited(MODEL_GRAPH_TAG, Buffer.concat([model.subarray(graph.start, graph.end), added])),
+    model.subarray(graph.end),
+  ]);
+}
+
+function lengthDelimited(tag: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([tag]), varint(payload.length), payload]);
+}
+
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  bytes.push(rest);
+  return Buffer.from(bytes);
 }

@@ -18,6 +18,20 @@ export function rightPaddedMask(lengths: readonly number[], width: number): BigI
   return mask;
 }
 
+/**
+ * attention_mask of a concatenating graph that reads a KV buffer of `capacity` positions as its past: row r's cache
+ * [0, lengths[r]), empty slots up to `capacity`, then the run's `fresh` new positions.
+ */
+export function bufferMask(lengths: readonly number[], capacity: number, fresh: number): BigInt64Array {
+  const width = capacity + fresh;
+  const mask = new BigInt64Array(lengths.length * width);
+  lengths.forEach((length, row) => {
+    mask.fill(1n, row * width, row * width + length);
+    mask.fill(1n, row * width + capacity, (row + 1) * width);
+  });
+  return mask;
+}
+
 /** Positions the KV tensors of a state hold per row (dims[2]): the mask width, or more on the in-place path. */
 export function kvSequenceOf(state: DecodeState): number {
   const first = state.past.values().next().value;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, writeFile, readFile, truncate, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, writeFile, readFile, truncate, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -311,23 +311,35 @@ describe('engine: KV cache paths', () => {
     }
   });
 
-  it('in-place asked of a model that concatenates past and new keys takes the naive path and says why', async () => {
-    const lm = await CausalLM.load({ dir: await ensureTinyModel(), kvCache: 'in-place' });
+  it('in-place on a concatenating export exposes the Concat inputs as outputs through a copy beside it, gone after load; a merged decoder falls back', async () => {
+    const dir = await ensureTinyModel();
+    const before = await readdir(dir);
+    const lm = await CausalLM.load({ dir, kvCache: 'in-place' });
+    const naive = await CausalLM.load({ dir });
     try {
-      assert.equal(lm.kvCache, 'naive');
-      assert.match(lm.kvCacheFallback!, /no GroupQueryAttention node/);
+      assert.equal(lm.kvCache, 'in-place');
+      assert.equal(naive.kvCache, 'naive', 'naive stays the default for concatenating exports');
       assert.equal(lm.signature.groupQueryAttention, false);
-      const { inPlaceBlocker } = await import('../../src/engine/kv-buffers.js');
-      const gqa = { ...lm.signature, groupQueryAttention: true };
-      assert.match(inPlaceBlocker(gqa)!, /no new_key_values\.\* outputs/);
-      const layers = gqa.layers.map((layer, i) => ({
-        ...layer,
-        newKey: `new_key_values.${i}.key`,
-        newValue: `new_key_values.${i}.value`,
-      }));
-      assert.equal(inPlaceBlocker({ ...gqa, layers }), null);
+      assert.ok(lm.signature.layers.every((layer) => layer.newKey && lm.session.outputNames.includes(layer.newKey)));
+      assert.deepEqual(await readdir(dir), before, 'the copy of the graph is gone once the session is created');
+      for (const prompt of ['The model server', 'Once upon a time, a small'])
+        assert.deepEqual(
+          (await lm.generate(prompt, { maxTokens: 30 })).tokenIds,
+          (await naive.generate(prompt, { maxTokens: 30 })).tokenIds,
+        );
     } finally {
       await lm.dispose();
+      await naive.dispose();
+    }
+    const merged = await CausalLM.load({ dir: fixtureDir('gpt2-merged'), kvCache: 'in-place' });
+    try {
+      assert.equal(merged.kvCache, 'naive');
+      assert.match(merged.kvCacheFallback!, /not Concat\(past, new keys\) nodes/);
+      const { inPlaceBlocker } = await import('../../src/engine/kv-buffers.js');
+      const gqa = { ...merged.signature, groupQueryAttention: true };
+      assert.match(inPlaceBlocker(gqa)!, /no new_key_values\.\* outputs/);
+    } finally {
+      await merged.dispose();
     }
   });
 

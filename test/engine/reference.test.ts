@@ -60,11 +60,14 @@ function layoutsFor(variant: Variant): Layout[] {
   ];
 }
 
-/** Every path the variant's layout can take: in-place needs GroupQueryAttention and its new_key_values.* outputs. */
+/** Every path the variant can take: in-place needs the step's new keys (new_key_values.*, or a Concat's second input). */
 const kvPathsFor = (variant: Variant): KvCachePath[] =>
   (GQA_VARIANTS as readonly Variant[]).includes(variant)
     ? ['in-place', 'naive', 'preallocated']
-    : ['preallocated', 'naive'];
+    : // A merged decoder's presents come out of an If: nothing to expose (the fallback has its own test).
+      variant === 'gpt2-merged'
+      ? ['preallocated', 'naive']
+      : ['preallocated', 'naive', 'in-place'];
 
 async function withModel<T>(
   variant: Variant,
