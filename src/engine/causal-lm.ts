@@ -133,7 +133,7 @@ export class CausalLM {
     return this.kvPath;
   }
 
-  /** Why the preallocated path was not taken when it was asked for and the model could not use it. */
+  /** Why the KV path asked for (or the default) was not taken: the model could not use it. */
   get kvCacheFallback(): string | null {
     return this.kvFallback;
   }
