@@ -312,7 +312,9 @@ describe('engine: KV cache paths', () => {
   });
 
   it('in-place on a concatenating export exposes the Concat inputs as outputs through a copy beside it, gone after load; a merged decoder falls back', async () => {
-    const dir = await ensureTinyModel();
+    // A private copy: the load writes (and removes) a file beside the model, which other tests' copies must not see.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-'));
+    await cp(await ensureTinyModel(), dir, { recursive: true });
     const before = await readdir(dir);
     const lm = await CausalLM.load({ dir, kvCache: 'in-place' });
     const naive = await CausalLM.load({ dir });
@@ -330,6 +332,7 @@ describe('engine: KV cache paths', () => {
     } finally {
       await lm.dispose();
       await naive.dispose();
+      await rm(dir, { recursive: true, force: true });
     }
     const merged = await CausalLM.load({ dir: fixtureDir('gpt2-merged'), kvCache: 'in-place' });
     try {
