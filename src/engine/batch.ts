@@ -11,6 +11,11 @@ export interface GenerateOptions extends SamplingOptions {
   maxTokens?: number;
   /** Stop when any of these strings is generated; the string itself is not returned. */
   stop?: readonly string[];
+  /**
+   * Generate past end-of-sequence tokens (vLLM's `ignore_eos`): the sequence runs to `maxTokens`, so a benchmark's
+   * requests all generate what they asked for. EOS tokens then count as generated tokens. @default false
+   */
+  ignoreEos?: boolean;
   signal?: AbortSignal;
 }
 
@@ -79,7 +84,7 @@ export class Sequence {
     const now = performance.now();
     if (this.tokenIds.length === 0) this.firstTokenAt = now;
     this.lastTokenAt = now;
-    if (this.lm.eosTokenIds.has(token)) return this.finish('stop');
+    if (this.lm.eosTokenIds.has(token) && !this.request.ignoreEos) return this.finish('stop');
 
     this.tokenIds.push(token);
     this.nextInput = token;

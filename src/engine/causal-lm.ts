@@ -2,7 +2,14 @@ import { performance } from 'node:perf_hooks';
 import type * as Ort from 'onnxruntime-node';
 import { LlmopsError, usageError } from '../errors.js';
 import { concatStates, halfToFloat, pastNames, selectRows, type DecodeState } from './decode-state.js';
-import { inPlaceBlocker, KvBufferPool, kvCapacity, preallocationBlocker, type KvCachePath } from './kv-buffers.js';
+import {
+  inPlaceBlocker,
+  KvBufferPool,
+  kvCapacity,
+  logitsVocab,
+  preallocationBlocker,
+  type KvCachePath,
+} from './kv-buffers.js';
 import {
   appendInPlace,
   bufferMask,
@@ -65,6 +72,8 @@ export class CausalLM {
   readonly padTokenId: number;
   /** Maximum positions (prompt + generated) the model supports, when config.json says. */
   readonly contextLength: number | undefined;
+  /** Token ids run from 0 to this (exclusive): the logits' width, from the graph or config.json, when either says. */
+  readonly vocabSize: number | undefined;
   /**
    * The KV cache stays in device memory between steps (webgpu): on an H200, copying it to the host and back each step
    * made decode ~4x slower at 128 positions and ~15x at 1,024. Such a cache can't be read on the host, so a batch on
@@ -110,6 +119,7 @@ export class CausalLM {
     this.padTokenId = init.files.generationConfig.pad_token_id ?? config.pad_token_id ?? eos[0] ?? 0;
     const maxLength = config.max_position_embeddings ?? config.n_positions ?? (config.n_ctx as number | undefined);
     this.contextLength = typeof maxLength === 'number' && maxLength > 0 ? maxLength : undefined;
+    this.vocabSize = logitsVocab(init.signature, config.vocab_size);
     const inPlace = inPlaceBlocker(init.signature);
     const wanted = init.kvCache ?? (inPlace === null && !init.kvOnDevice ? 'in-place' : 'naive');
     const blocker =

@@ -60,7 +60,8 @@ export function inPlaceBlocker(signature: DecoderSignature): string | null {
     : "the model's presents are not Concat(past, new keys) nodes (a merged decoder's If, or another attention), so the step's new keys can't be exposed";
 }
 
-function logitsVocab(signature: DecoderSignature, vocabSize: number | undefined): number | undefined {
+/** The logits' last dimension when the graph fixes it, else config.json's vocab_size. */
+export function logitsVocab(signature: DecoderSignature, vocabSize: number | undefined): number | undefined {
   const dims = signature.outputs.find((output) => output.name === signature.logits)?.dims ?? [];
   const last = dims[dims.length - 1];
   return typeof last === 'number' && last > 0 ? last : vocabSize;

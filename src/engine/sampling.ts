@@ -8,6 +8,19 @@ export interface SamplingOptions {
   topK?: number;
   /** Seed of this sequence's random generator; sequences sample independently of their batch mates. */
   seed?: number;
+  /**
+   * Added to a token's logit before anything else (OpenAI's `logit_bias`, -100 to 100). -100 bans the token, as
+   * OpenAI documents, rather than lowering a logit that may still win.
+   */
+  logitBias?: ReadonlyMap<number, number>;
+}
+
+/** The row with `bias` applied, in a copy: the row itself belongs to the batch's logits. */
+function biased(logits: Float32Array, bias: ReadonlyMap<number, number>): Float32Array {
+  const row = logits.slice();
+  for (const [id, value] of bias)
+    if (id >= 0 && id < row.length) row[id] = value <= -100 ? -Infinity : row[id]! + value;
+  return row;
 }
 
 /** A small, fast, seedable PRNG (mulberry32): reproducible sampling across runs and platforms. */
@@ -36,7 +49,8 @@ export function argmax(logits: Float32Array): number {
 }
 
 /** Picks the next token from one row of logits. */
-export function sampleToken(logits: Float32Array, options: SamplingOptions, random: () => number): number {
+export function sampleToken(row: Float32Array, options: SamplingOptions, random: () => number): number {
+  const logits = options.logitBias?.size ? biased(row, options.logitBias) : row;
   const temperature = options.temperature ?? 0;
   if (temperature <= 0) return argmax(logits);
   const topK = options.topK ?? 0;

@@ -159,6 +159,14 @@ describe('engine on the embedded tiny model', () => {
     assert.equal(generation.tokenIds.length, 5);
   });
 
+  it('an end-of-sequence token ends generation, unless ignoreEos asks for all maxTokens', async () => {
+    const eos = new Map([[[...lm.eosTokenIds][0]!, 100]]);
+    const ended = await lm.generate('Hello', { maxTokens: 5, logitBias: eos });
+    assert.deepEqual([ended.finishReason, ended.tokenIds.length], ['stop', 0]);
+    const ignored = await lm.generate('Hello', { maxTokens: 5, logitBias: eos, ignoreEos: true });
+    assert.deepEqual([ignored.finishReason, ignored.tokenIds], ['length', Array(5).fill([...lm.eosTokenIds][0])]);
+  });
+
   it('refuses a prompt longer than the context with a usage error', async () => {
     const ids = Array.from({ length: lm.contextLength! + 1 }, () => 1);
     await assert.rejects(

@@ -43,4 +43,15 @@ describe('sampling', () => {
     for (let i = 0; i < draws; i += 1) if (sampleToken(two, { temperature: 1 }, random) === 0) first += 1;
     assert.ok(Math.abs(first / draws - 0.75) < 0.02, `p(first)=${first / draws}`);
   });
+
+  it('logit bias -100 bans a token outright, a positive one lifts it, and the batch row is left as it was', () => {
+    const row = new Float32Array([0.1, 200, 1.9, -1, 0.5]);
+    const random = createRandom(2);
+    // A logit 200 above the rest would survive a bias of -100 added to it: -100 is a ban, as OpenAI documents.
+    assert.equal(sampleToken(row, { logitBias: new Map([[1, -100]]) }, random), 2);
+    assert.equal(sampleToken(row, { logitBias: new Map([[3, 250]]) }, random), 3);
+    for (let i = 0; i < 200; i += 1)
+      assert.notEqual(sampleToken(row, { temperature: 2, logitBias: new Map([[1, -100]]) }, random), 1);
+    assert.deepEqual([...row], [...new Float32Array([0.1, 200, 1.9, -1, 0.5])]);
+  });
 });

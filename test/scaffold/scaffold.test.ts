@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/index.js';
+import { CausalLM } from '../../src/engine/index.js';
 import { isOneLineError, repoRoot, runCli } from '../helpers/cli.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
@@ -120,6 +121,36 @@ describe('scaffold --template node on a model llmops did not build (PyTorch expo
       models.data.map((m) => m.id),
       ['svc'],
     );
+  });
+
+  it('logit_bias bans a token or forces end-of-sequence, and ignore_eos generates past it, through the client', async () => {
+    const { default: OpenAI, BadRequestError } = await import('openai');
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    const complete = async (extra: Record<string, unknown>) => {
+      const body = { model: 'svc', prompt: 'Hello, world', max_tokens: 6, temperature: 0, ...extra };
+      const { choices, usage } = await client.completions.create(body as { model: string; prompt: string });
+      return { text: choices[0]!.text, finish: choices[0]!.finish_reason, tokens: usage!.completion_tokens };
+    };
+    const lm = await CausalLM.load({ dir: REFERENCE });
+    const greedy = await lm.generate('Hello, world', { maxTokens: 6 });
+    const ban = new Map([[greedy.tokenIds[0]!, -100]]);
+    const expected = await lm.generate('Hello, world', { maxTokens: 6, logitBias: ban });
+    const eos = [...lm.eosTokenIds][0]!;
+    await lm.dispose();
+    assert.notEqual(expected.tokenIds[0], greedy.tokenIds[0]);
+
+    assert.equal((await complete({})).text, greedy.text);
+    assert.equal((await complete({ logit_bias: { [greedy.tokenIds[0]!]: -100 } })).text, expected.text);
+    assert.notEqual(expected.text, greedy.text);
+    assert.deepEqual(await complete({ logit_bias: { [eos]: 100 } }), { text: '', finish: 'stop', tokens: 0 });
+    const ignored = await complete({ logit_bias: { [eos]: 100 }, ignore_eos: true });
+    assert.deepEqual([ignored.finish, ignored.tokens], ['length', 6]);
+    for (const logitBias of [{ x: 1 }, { [eos]: 101 }, { [lm.vocabSize!]: 1 }]) {
+      await assert.rejects(
+        complete({ logit_bias: logitBias }),
+        (error: unknown) => error instanceof BadRequestError && /logit_bias/.test(error.message),
+      );
+    }
   });
 
   it('a wrong key is 401 and max_tokens -5 is 400 through the client', async () => {

@@ -31,6 +31,10 @@ export interface GenerationRequest {
   topP: number;
   seed: number | undefined;
   stop: string[];
+  /** OpenAI's `logit_bias`: token id → bias added to its logit (-100 bans it). */
+  logitBias: Map<number, number>;
+  /** vLLM's `ignore_eos`: generate all `max_tokens`, past end-of-sequence tokens (what load tests ask for). */
+  ignoreEos: boolean;
   stream: boolean;
   includeUsage: boolean;
 }
@@ -48,11 +52,31 @@ function optionalNumber(body: Body, name: string, check: (n: number) => boolean,
   return value;
 }
 
+/** `logit_bias` as OpenAI defines it: `{"token id": bias}`, ids of this model's vocabulary, biases in [-100, 100]. */
+function parseLogitBias(value: unknown, vocabSize: number | undefined): Map<number, number> {
+  const bias = new Map<number, number>();
+  if (value === undefined || value === null) return bias;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw bad('`logit_bias` must be an object mapping token ids to biases', 'logit_bias');
+  for (const [key, raw] of Object.entries(value)) {
+    const id = Number(key);
+    if (!/^\d+$/.test(key) || (vocabSize !== undefined && id >= vocabSize))
+      throw bad(
+        `\`logit_bias\` key ${JSON.stringify(key)} is not a token id${vocabSize === undefined ? '' : ` (0 to ${vocabSize - 1})`}`,
+        'logit_bias',
+      );
+    if (typeof raw !== 'number' || !(raw >= -100 && raw <= 100))
+      throw bad(`\`logit_bias\` of token ${key} must be a number from -100 to 100`, 'logit_bias');
+    bias.set(id, raw);
+  }
+  return bias;
+}
+
 /** Validates a completions or chat body; everything a client can get wrong is a 400 naming the field. */
 export function parseGenerationRequest(
   body: unknown,
   kind: 'completions' | 'chat',
-  defaults: { model: string; maxTokens: number },
+  defaults: { model: string; maxTokens: number; vocabSize?: number | undefined },
 ): GenerationRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw bad('the request body must be a JSON object', 'body');
@@ -109,6 +133,8 @@ export function parseGenerationRequest(
     throw bad('`stream_options.include_usage` must be a boolean', 'stream_options');
   }
   if (b.n !== undefined && b.n !== 1) throw bad('only `n: 1` is supported', 'n');
+  if (b.ignore_eos !== undefined && b.ignore_eos !== null && typeof b.ignore_eos !== 'boolean')
+    throw bad('`ignore_eos` must be a boolean', 'ignore_eos');
   return {
     model,
     ...(prompt !== undefined ? { prompt } : {}),
@@ -118,6 +144,8 @@ export function parseGenerationRequest(
     topP,
     seed,
     stop,
+    logitBias: parseLogitBias(b.logit_bias, defaults.vocabSize),
+    ignoreEos: b.ignore_eos === true,
     stream: b.stream === true,
     includeUsage: Boolean(options?.include_usage),
   };

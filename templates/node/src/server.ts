@@ -98,7 +98,11 @@ export async function startServer(
     }
     const body = await readJson(req, settings.maxBodyBytes);
     const kind = route === '/v1/chat/completions' ? 'chat' : 'completions';
-    const request = parseGenerationRequest(body, kind, { model: settings.modelName, maxTokens: 16 });
+    const request = parseGenerationRequest(body, kind, {
+      model: settings.modelName,
+      maxTokens: 16,
+      vocabSize: lm.vocabSize,
+    });
     await generate(req, res, request, kind, started);
   }
 
@@ -207,7 +211,9 @@ export async function startServer(
     const cacheKey =
       settings.promptCacheSize > 0 && request.temperature === 0
         ? createHash('sha256')
-            .update(JSON.stringify([promptIds, request.maxTokens, request.stop]))
+            .update(
+              JSON.stringify([promptIds, request.maxTokens, request.stop, [...request.logitBias], request.ignoreEos]),
+            )
             .digest('hex')
         : null;
     let generation = cacheKey ? promptCache.get(cacheKey) : undefined;
@@ -219,6 +225,8 @@ export async function startServer(
         temperature: request.temperature,
         topP: request.topP,
         stop: request.stop,
+        logitBias: request.logitBias,
+        ignoreEos: request.ignoreEos,
         ...(request.seed !== undefined ? { seed: request.seed } : {}),
         onText,
       });

@@ -88,6 +88,8 @@ describe('the model server', () => {
       { prompt: 'x', max_tokens: 100000 },
       { prompt: 'x', model: 'other' },
       { prompt: 'x', temperature: 'hot' },
+      { prompt: 'x', logit_bias: { x: 1 } },
+      { prompt: 'x', ignore_eos: 'yes' },
     ]) {
       const response = await post(server, '/v1/completions', body);
       assert.equal(response.status, 400, JSON.stringify(body));
