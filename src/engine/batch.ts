@@ -179,11 +179,14 @@ function paddingRatio(states: readonly DecodeState[]): number {
 }
 
 /**
- * The smallest adaptive chunk. A chunk's run costs mostly a pass over the weights and its sequence's past, not its
- * tokens: on an 86M GPT-2 on 2 CPU cores, 8- and 32-token chunks after a 1,000-token past took the same time (~1.2x a
- * 16-row decode step), so smaller chunks would only multiply the steps a long prompt takes.
+ * The smallest adaptive chunk. On an 86M GPT-2 on 2 CPU cores, after a 960-token past, 4-, 8-, 16- and 32-token
+ * chunks took 27, 33, 44 and 64-85 ms against 45 ms for a 16-row decode step: a floor of 32 kept a step's prefill
+ * longer than its decode whatever the ratio asked; 8 fits under it, and 4 would save 6 ms more while doubling the
+ * steps a long prompt takes. (Where freed memory goes back to the OS, glibc's default for blocks over 32 MB, a chunk
+ * on the naive KV path faults the past in afresh and took 60-230 ms whatever its size: see the node template's
+ * GLIBC_TUNABLES.)
  */
-const MIN_ADAPTIVE_CHUNK = 32;
+const MIN_ADAPTIVE_CHUNK = 8;
 
 const emptyStats = (): StepStats => ({
   decodeRows: 0,

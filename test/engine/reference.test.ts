@@ -224,11 +224,11 @@ for (const variant of VARIANTS) {
           const lengths = expected.cases.map((c) => c.promptIds.length);
           const long = lengths.indexOf(Math.max(...lengths));
           const short = lengths.indexOf(Math.min(...lengths));
-          assert.ok(lengths[long]! > 36 + 32, 'the longest fixture prompt spans three chunks');
+          assert.ok(lengths[long]! > 12 + 8, 'the longest fixture prompt spans three chunks');
           const run = async (prefillTimeRatio: number) => {
             const steps: StepStats[] = [];
             const batch = new DecoderBatch(lm, {
-              prefillChunkTokens: 36,
+              prefillChunkTokens: 12,
               prefillTimeRatio,
               onStep: (s) => steps.push(s),
             });
@@ -244,13 +244,13 @@ for (const variant of VARIANTS) {
               .filter((step) => step.decodeRows > 0 && step.prefillTokens > 0)
               .map((step) => step.prefillTokens);
           };
-          // Both start at 36 (the cap, under twice the floor); then ×½ at most per step, never under 32 …
+          // Both start at 12 (the cap, under twice the floor); then ×½ at most per step, never under 8 …
           const shrunk = await run(1e-6);
-          assert.deepEqual(shrunk.slice(0, 2), [36, 32], `chunks ${shrunk.join(',')}`);
+          assert.deepEqual(shrunk.slice(0, 2), [12, 8], `chunks ${shrunk.join(',')}`);
           // … or stay at the cap when prefill is cheap next to the decode budget.
           const grown = await run(1e6);
           assert.ok(
-            grown.every((tokens, k) => tokens === 36 || k === grown.length - 1),
+            grown.every((tokens, k) => tokens === 12 || k === grown.length - 1),
             `chunks ${grown.join(',')}`,
           );
           assert.throws(
