@@ -276,6 +276,7 @@ export class DecoderBatch {
     this.pending.splice(0, this.pending.length, ...this.pending.filter((s) => !s.isCancelled));
     if (this.partial?.sequence.isCancelled) {
       this.partial.sequence.finish('cancelled');
+      if (this.partial.state) this.lm.releaseState(this.partial.state);
       this.partial = null;
     }
     const stats = emptyStats();
@@ -371,7 +372,7 @@ export class DecoderBatch {
   /** Newcomers whose first token didn't finish them become a cohort; consolidate() then merges where cheap. */
   private join(fresh: Cohort): void {
     const keep = fresh.sequences.flatMap((sequence, row) => (sequence.finished ? [] : [row]));
-    if (keep.length === 0) return;
+    if (keep.length === 0) return this.lm.releaseState(fresh.state);
     this.cohorts.push(
       keep.length === fresh.sequences.length
         ? fresh

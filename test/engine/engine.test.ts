@@ -319,6 +319,42 @@ describe('engine: KV cache paths', () => {
     }
   });
 
+  it('reserveKv touches KV memory up front: a continuous batch within it (chunked prefill, joins, merges) allocates none, with the same tokens', async () => {
+    const dir = fixtureDir('gpt2-gqa');
+    const reserved = await CausalLM.load({ dir });
+    const plain = await CausalLM.load({ dir });
+    const naive = await CausalLM.load({ dir, kvCache: 'naive' });
+    try {
+      const reservation = await reserved.reserveKv(4, 100);
+      const { kvHeads, headDim, layers } = reserved.signature;
+      // A batch of 4 rows and two single sequences beside it, at the capacity 100 positions grow to (a quarter more,
+      // at least 64, within the model's 128).
+      const expected = layers.length * 2 * (4 + 2) * kvHeads * 128 * headDim * 4;
+      assert.deepEqual({ ...reservation!, ms: 0 }, { rows: 4, positions: 100, bytes: expected, ms: 0 });
+      assert.deepEqual(reserved.kvMemory, { reservedBytes: expected, freshBytes: 0, freeBytes: expected });
+      const run = async (lm: CausalLM) => {
+        const batch = lm.createBatch({ maxBatchSize: 4, prefillChunkTokens: 8 });
+        const long = Array.from({ length: 20 }, (_, i) => 72 + i);
+        const first = [[72, 101, 108], [101, 108, 324], long].map((promptIds, i) =>
+          batch.add({ promptIds, maxTokens: 60 + 10 * i, temperature: 0 }),
+        );
+        for (let step = 0; step < 12; step += 1) await batch.step();
+        const late = batch.add({ promptIds: [33, 72, 101, 108], maxTokens: 50, temperature: 0 });
+        while (batch.activeCount + batch.pendingCount > 0) await batch.step();
+        return Promise.all([...first, late].map(async (sequence) => (await sequence.done).tokenIds));
+      };
+      const tokens = await run(reserved);
+      assert.deepEqual(tokens, await run(plain));
+      assert.equal(reserved.kvMemory!.freshBytes, 0, 'no step waited on fresh memory');
+      assert.ok(plain.kvMemory!.freshBytes > 0, 'without the reservation the same batch allocates');
+      assert.equal(await naive.reserveKv(4, 100), null, 'only the in-place path reserves');
+    } finally {
+      await reserved.dispose();
+      await plain.dispose();
+      await naive.dispose();
+    }
+  });
+
   it('in-place on a concatenating export exposes the Concat inputs as outputs through a copy beside it, gone after load; a merged decoder falls back', async () => {
     // A private copy: the load writes (and removes) a file beside the model, which other tests' copies must not see.
     const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-'));

@@ -176,6 +176,45 @@ describe('scaffold --template node on a model llmops did not build (PyTorch expo
   });
 });
 
+describe('node server KV memory', () => {
+  it('reserves KV memory for a full batch at start-up (KV_RESERVE_POSITIONS), serves from it, and says so in /metrics', async () => {
+    // A GroupQueryAttention export: the in-place KV path, which the reservation is for.
+    const model = path.join(repoRoot, 'test', 'fixtures', 'reference', 'gpt2-gqa');
+    const dir = await generateNodeProject(model);
+    const server = await startServerProcess('dist/src/main.js', {
+      cwd: dir,
+      env: { MAX_BATCH_SIZE: '4', KV_RESERVE_POSITIONS: '40' },
+    });
+    try {
+      const texts = await Promise.all(
+        [8, 20, 30].map(async (maxTokens) => {
+          const response = await fetch(`${server.url}/v1/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ prompt: 'The model server', max_tokens: maxTokens, temperature: 0 }),
+          });
+          return ((await response.json()) as { choices: Array<{ text: string }> }).choices[0]!.text;
+        }),
+      );
+      const lm = await CausalLM.load({ dir: model });
+      const { kvHeads, headDim, layers } = lm.signature;
+      assert.deepEqual(texts, [
+        (await lm.generate('The model server', { maxTokens: 8, temperature: 0 })).text,
+        (await lm.generate('The model server', { maxTokens: 20, temperature: 0 })).text,
+        (await lm.generate('The model server', { maxTokens: 30, temperature: 0 })).text,
+      ]);
+      await lm.dispose();
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+      // 4 rows and two single sequences, at the capacity 40 positions grow to (40 + 64).
+      assert.equal(gauge('llmops_kv_memory_reserved_bytes'), layers.length * 2 * (4 + 2) * kvHeads * 104 * headDim * 4);
+      assert.equal(gauge('llmops_kv_memory_grown_bytes'), 0);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('node server limits and shutdown', () => {
   let dir: string;
   before(async () => {

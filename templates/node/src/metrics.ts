@@ -107,12 +107,28 @@ export class Metrics {
   );
   private readonly gauges: Gauge[];
 
-  constructor(state: { batchSize: () => number; queueDepth: () => number; waiting: () => number }) {
+  constructor(state: {
+    batchSize: () => number;
+    queueDepth: () => number;
+    waiting: () => number;
+    kvMemory: () => { reservedBytes: number; freshBytes: number } | null;
+  }) {
     this.gauges = [
       new Gauge('llmops_batch_size', 'Sequences in the running batch.', state.batchSize),
       new Gauge('llmops_queue_waiting', 'Requests waiting for a batch slot.', state.waiting),
       // The autoscaling signal (llmops deploy, KEDA): requests admitted and not yet finished, waiting or running.
       new Gauge('llmops_queue_depth', 'Requests inside the server: waiting plus running.', state.queueDepth),
+      new Gauge(
+        'llmops_kv_memory_reserved_bytes',
+        'KV cache memory reserved at start-up (KV_RESERVE_POSITIONS).',
+        () => state.kvMemory()?.reservedBytes ?? 0,
+      ),
+      // Rising while serving: steps waited for fresh memory, the stalls the reservation exists to prevent.
+      new Gauge(
+        'llmops_kv_memory_grown_bytes',
+        'KV cache memory allocated since start-up because nothing reserved or freed was large enough.',
+        () => state.kvMemory()?.freshBytes ?? 0,
+      ),
     ];
   }
 

@@ -29,12 +29,20 @@ export async function startServer(
     provider: settings.provider,
     ...(settings.threads ? { threads: settings.threads } : {}),
   });
+  if (settings.kvReservePositions > 0) {
+    const reserved = await lm.reserveKv(settings.maxBatchSize, settings.kvReservePositions);
+    if (reserved)
+      log(
+        `reserved ${(reserved.bytes / 2 ** 20).toFixed(0)} MiB of KV memory for ${reserved.rows} sequences of ${reserved.positions} positions in ${(reserved.ms / 1000).toFixed(1)} s`,
+      );
+  }
   const keys = new ApiKeys(settings.apiKeys);
   const buckets = settings.rateLimit ? new TokenBuckets(settings.rateLimit) : null;
   const metrics = new Metrics({
     batchSize: () => scheduler.active,
     waiting: () => scheduler.waiting,
     queueDepth: () => scheduler.depth,
+    kvMemory: () => lm.kvMemory,
   });
   const scheduler = new Scheduler(lm, settings, (stats) => metrics.observeStep(stats));
   const chatTemplate = lm.tokenizer.chatTemplate ? new Template(lm.tokenizer.chatTemplate) : null;

@@ -15,6 +15,11 @@ export interface Settings {
   prefillChunkTokens: number;
   /** While streams decode, a step's prefill aims at this fraction of its decode time, resizing chunks (0: fixed chunks). */
   prefillTimeRatio: number;
+  /**
+   * Positions per sequence whose KV memory is reserved (and touched) at start-up for a full batch, so that no step
+   * waits for fresh memory as the batch's cache grows (0: allocate as it grows).
+   */
+  kvReservePositions: number;
   /** Requests waiting for a batch slot beyond which the server answers 503. */
   maxQueue: number;
   shutdownTimeoutMs: number;
@@ -70,6 +75,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, readFile: (path: string) =>
     maxQueueWaitMs: int('MAX_QUEUE_WAIT_MS', 5),
     prefillChunkTokens: int('PREFILL_CHUNK_TOKENS', 128),
     prefillTimeRatio: ratio('PREFILL_TIME_RATIO', 0),
+    kvReservePositions: int('KV_RESERVE_POSITIONS', 1024),
     maxQueue: int('MAX_QUEUE', 1024, 1),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT', 30, 0) * 1000,
     maxBodyBytes: int('MAX_BODY_BYTES', 1_048_576, 1024),

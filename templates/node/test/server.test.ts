@@ -108,5 +108,7 @@ describe('the model server', () => {
     assert.match(metrics, /^llmops_step_decode_seconds_count [1-9]\d*$/m);
     assert.match(metrics, /^llmops_step_prefill_seconds_count [1-9]\d*$/m);
     assert.match(metrics, /^llmops_step_prefill_tokens_total [1-9]\d*$/m);
+    assert.match(metrics, /^llmops_kv_memory_reserved_bytes \d+$/m);
+    assert.match(metrics, /^llmops_kv_memory_grown_bytes \d+$/m);
   });
 });
