@@ -345,7 +345,7 @@ describe('engine: KV cache paths', () => {
       };
       const tokens = await run(reserved);
       assert.deepEqual(tokens, await run(plain));
-      assert.equal(reserved.kvMemory!.freshBytes, 0, 'no step waited on fresh memory');
+      assert.equal(reserved.kvMemory.freshBytes, 0, 'no step waited on fresh memory');
       assert.ok(plain.kvMemory!.freshBytes > 0, 'without the reservation the same batch allocates');
       assert.equal(await naive.reserveKv(4, 100), null, 'only the in-place path reserves');
     } finally {
