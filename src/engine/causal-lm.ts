@@ -323,7 +323,7 @@ export class CausalLM {
       positionIds[r] = BigInt(state.positions[r]!);
     }
     const positions = state.positions.map((position) => position + 1);
-    this.inPlace?.reserve(state, pastLength + 1);
+    this.inPlace?.grow(state, pastLength + 1);
     const mask = this.rightPadded ? this.rightPaddedRunMask(state.positions, 1, state) : leftPaddedDecodeMask(state);
     const advance = (past: Map<string, Ort.Tensor>, outputs: Ort.InferenceSession.OnnxValueMapType) => {
       state.pastLength = pastLength + 1;
@@ -403,7 +403,17 @@ export class CausalLM {
     const started = performance.now();
     const context = this.contextLength;
     const reserved = context !== undefined ? Math.min(positions, context) : positions;
-    const bytes = this.inPlace.reserveMemory(rows, reserved);
+    let bytes: number;
+    try {
+      bytes = this.inPlace.reserveMemory(rows, reserved);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw usageError(
+        `cannot reserve KV memory for ${rows} sequences of ${reserved} positions: ${error.message}`,
+        'KV_RESERVE_FAILED',
+        { hint: 'reserve fewer positions or sequences (the node server: KV_RESERVE_POSITIONS, MAX_BATCH_SIZE)' },
+      );
+    }
     // One position per row over buffers of the full capacity: the presents ONNX Runtime allocates (and clears) are
     // those of the largest step, while the attention itself stays short.
     const past = this.inPlace.create(pastNames(this.signature), rows, kvCapacity(reserved, context));
@@ -577,7 +587,7 @@ export class CausalLM {
     const inputIds = BigInt64Array.from(chunk, (id) => BigInt(id));
     const positionIds = BigInt64Array.from(chunk, (_, i) => BigInt(start + i));
     const inPlace = this.kvPath === 'in-place';
-    this.inPlace?.reserve(state, total);
+    this.inPlace?.grow(state, total);
     const mask = this.rightPaddedRunMask([start], chunk.length, state);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
     const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true, fetches);

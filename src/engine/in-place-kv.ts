@@ -100,7 +100,7 @@ export class InPlaceKv {
   }
 
   /** Grows a state's buffers when `positions` would not fit them (within their memory if it can). */
-  reserve(state: DecodeState, positions: number): void {
+  grow(state: DecodeState, positions: number): void {
     if (kvSequenceOf(state) >= positions) return;
     const rows = state.positions.map((_, row) => row);
     state.past = this.relayout(state, rows, kvCapacity(positions, this.contextLength)).past;

@@ -348,6 +348,12 @@ describe('engine: KV cache paths', () => {
       assert.equal(reserved.kvMemory.freshBytes, 0, 'no step waited on fresh memory');
       assert.ok(plain.kvMemory!.freshBytes > 0, 'without the reservation the same batch allocates');
       assert.equal(await naive.reserveKv(4, 100), null, 'only the in-place path reserves');
+      await assert.rejects(reserved.reserveKv(1e9, 100), (error: LlmopsError) => {
+        assert.equal(error.code, 'KV_RESERVE_FAILED');
+        assert.match(error.message, /^cannot reserve KV memory for 1000000000 sequences of 100 positions: /);
+        assert.match(error.hint!, /KV_RESERVE_POSITIONS/);
+        return true;
+      });
     } finally {
       await reserved.dispose();
       await plain.dispose();

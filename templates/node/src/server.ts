@@ -393,7 +393,15 @@ export async function main(): Promise<void> {
     process.stderr.write(`error: ${(error as Error).message}\n`);
     process.exit(2);
   }
-  const running = await startServer(settings);
+  let running: RunningServer;
+  try {
+    running = await startServer(settings);
+  } catch (error) {
+    // A model that won't load or KV memory that can't be reserved: one line, no stack.
+    const { message, hint, exitCode } = error as Error & { hint?: string; exitCode?: number };
+    process.stderr.write(`error: ${message}${hint ? ` (${hint})` : ''}\n`);
+    process.exit(exitCode ?? 1);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
