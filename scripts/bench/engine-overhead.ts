@@ -50,14 +50,15 @@ if (values.child === 'bare') {
 /** The bare loop: onnxruntime-node and nothing else on the timed path. Setup (tokenizer, prompt ids) is untimed. */
 async function bareChild(dir: string, promptLength: number): Promise<SideResult> {
   const ort = await import('onnxruntime-node');
-  const { locateModelFiles, readDecoderSignature, TextTokenizer, argmax } = await import('../../src/engine/index.js');
+  const { locateModelFiles, readDecoderSignature, TextTokenizer, argmax, defaultThreadCount } =
+    await import('../../src/engine/index.js');
   const { promptIds } = await import('../../src/bench/engine/llm.js');
   const files = await locateModelFiles(dir);
-  // The engine's session options: CPU provider, every graph optimization, ORT's default threads unless told.
+  // The engine's session options: CPU provider, every graph optimization, the engine's default threads unless told.
   const session = await ort.InferenceSession.create(files.onnxPath, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
-    ...(threads ? { intraOpNumThreads: threads } : {}),
+    intraOpNumThreads: threads ?? defaultThreadCount(),
   });
   const sig = readDecoderSignature(session, files.config, files.onnxPath);
   const tokenizer = await TextTokenizer.load(files.tokenizerPath, files.tokenizerConfig);
@@ -140,6 +141,7 @@ async function parent(): Promise<void> {
   if (values.size !== 'tiny' && values.size !== '80m')
     throw new Error(`--size must be tiny or 80m, got ${values.size}`);
   const { ensureTinyModel } = await import('../../src/model/tiny.js');
+  const { defaultThreadCount } = await import('../../src/engine/index.js');
   const dir = values.dir ?? (await ensureTinyModel({ size: values.size }));
   const prompts = values.prompts.split(',').map(Number);
   const rounds = Number(values.rounds);
@@ -191,7 +193,7 @@ async function parent(): Promise<void> {
     `${os.cpus()[0]?.model.trim()} · ${os.cpus().length} cores · load average ${os
       .loadavg()
       .map((l) => l.toFixed(2))
-      .join(' ')} · threads ${threads ?? 'ORT default'}`,
+      .join(' ')} · threads ${threads ?? `${defaultThreadCount()} (the default)`}`,
   );
   console.log(
     `batch 1 · ${genTokens} generated · ${rounds} rounds per prompt length, each a bare process and a CLI process (alternating order) of ${iterations} generations after 1 warm-up\n`,

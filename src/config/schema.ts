@@ -30,7 +30,7 @@ export const modelSchema = z.union([z.string().min(1), modelObjectSchema]);
 export const engineSchema = z
   .object({
     provider: providerSchema.default('cpu'),
-    /** Intra-op threads for ONNX Runtime (default: ONNX Runtime's choice). */
+    /** Intra-op threads for ONNX Runtime (default: one per physical core the process may use, within its cgroup CPU quota). */
     threads: z.number().int().positive().optional(),
   })
   .strict();

@@ -18,6 +18,7 @@ import {
   rightPaddedMask,
   writeNewPositions,
 } from './right-padded.js';
+import { defaultThreadCount } from './cpu-threads.js';
 import { InPlaceKv } from './in-place-kv.js';
 import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
@@ -40,7 +41,7 @@ export interface LoadModelOptions {
   provider?: ExecutionProvider;
   /** Variant in transformers.js layout (`onnx/model_<dtype>.onnx`), e.g. `fp16`, `q8`. @default fp32 */
   dtype?: string;
-  /** Intra-op threads. @default ONNX Runtime's choice */
+  /** Intra-op threads. @default one per physical core within the CPU quota (see defaultThreadCount) */
   threads?: number;
   /** ONNX Runtime graph optimization at load. @default 'all' */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
@@ -74,6 +75,8 @@ export class CausalLM {
   readonly signature: DecoderSignature;
   readonly tokenizer: TextTokenizer;
   readonly provider: ExecutionProvider;
+  /** ONNX Runtime's intra-op threads. */
+  readonly threads: number;
   /** Cold session creation time (what a serving pod pays before it can answer). */
   readonly loadMs: number;
   /** Token ids that end a sequence. */
@@ -104,6 +107,7 @@ export class CausalLM {
     signature: DecoderSignature;
     tokenizer: TextTokenizer;
     provider: ExecutionProvider;
+    threads: number;
     loadMs: number;
     kvCache: KvCachePath | undefined;
     kvOnDevice: boolean;
@@ -114,6 +118,7 @@ export class CausalLM {
     this.signature = init.signature;
     this.tokenizer = init.tokenizer;
     this.provider = init.provider;
+    this.threads = init.threads;
     this.loadMs = init.loadMs;
     this.kvOnDevice = init.kvOnDevice;
     const config = init.files.config;
@@ -181,10 +186,11 @@ export class CausalLM {
         `the model's directory can't be written (in-place needs a copy of the graph beside it that exposes the new keys)`,
       );
     const started = performance.now();
+    const threads = options.threads ?? defaultThreadCount();
     const session = await createSession(copy?.onnxPath ?? files.onnxPath, {
       provider,
       deviceOutputs,
-      ...(options.threads ? { threads: options.threads } : {}),
+      threads,
       ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
     }).finally(() => copy?.dispose()); // the session holds what it read: nothing is left beside the model
     const loadMs = performance.now() - started;
@@ -210,6 +216,7 @@ export class CausalLM {
       signature,
       tokenizer,
       provider,
+      threads,
       loadMs,
       kvCache: options.kvCache,
       kvOnDevice: deviceOutputs.length > 0,

@@ -13,6 +13,7 @@ export {
 export type { DecodeState } from './decode-state.js';
 export type { KvCachePath } from './kv-buffers.js';
 export { readOnnxOutputNames } from './onnx-outputs.js';
+export { defaultThreadCount } from './cpu-threads.js';
 export { locateModelFiles, type ModelFiles, type ModelConfig } from './model-files.js';
 export {
   createSession,

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { LlmopsError, usageError } from '../errors.js';
+import { defaultThreadCount } from './cpu-threads.js';
 
 /**
  * The ONNX Runtime execution providers llmops runs on; config, flags and the bench take their choices from here.
@@ -15,7 +16,7 @@ export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 export interface CreateSessionOptions {
   /** @default 'cpu' */
   provider?: ExecutionProvider;
-  /** Intra-op threads. @default ONNX Runtime's choice (one per physical core) */
+  /** Intra-op threads. @default one per physical core within the CPU quota (see defaultThreadCount) */
   threads?: number;
   /** @default 'all' */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
@@ -61,7 +62,7 @@ export async function createSession(
   const sessionOptions: Ort.InferenceSession.SessionOptions = {
     executionProviders: PROVIDER_CHAINS[provider],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    intraOpNumThreads: options.threads ?? defaultThreadCount(),
     // WebGPU warns on every load that shape arithmetic runs on the CPU, which ONNX Runtime chose on purpose.
     ...(provider === 'webgpu' ? { logSeverityLevel: 3 as const } : {}),
     ...(options.deviceOutputs?.length && provider === 'webgpu'

@@ -28,6 +28,7 @@ export type LlmWorkerMessage =
       inputs: PromptInputs;
       kvCache: KvCachePath;
       kvCacheFallback: string | null;
+      threads: number;
     }
   | {
       type: 'error';
@@ -74,6 +75,7 @@ try {
       inputs,
       kvCache: lm.kvCache,
       kvCacheFallback: lm.kvCacheFallback,
+      threads: lm.threads,
     });
   } finally {
     await lm.dispose();

@@ -78,6 +78,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
     }
     const result: LlmBenchResult = {
       ...base,
+      threads: outcome.threads,
       provider,
       mode: 'llm',
       loadMs: round(outcome.loadMs),
@@ -201,10 +202,8 @@ async function benchOnnxFile(
   const provider = options.provider ?? 'cpu';
   const ort = await engine.loadOrt();
   const started = performance.now();
-  const session = await engine.createSession(file, {
-    provider,
-    ...(options.threads ? { threads: options.threads } : {}),
-  });
+  const threads = options.threads ?? engine.defaultThreadCount();
+  const session = await engine.createSession(file, { provider, threads });
   const loadMs = round(performance.now() - started);
   try {
     // Shapes are checked for every configuration before anything is measured or reported.
@@ -229,6 +228,7 @@ async function benchOnnxFile(
     if (gpuPeak !== null) for (const result of results) result.peakGpuMemoryMb = gpuPeak;
     return {
       ...base,
+      threads,
       provider,
       mode: 'generic',
       loadMs,

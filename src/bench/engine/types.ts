@@ -23,7 +23,7 @@ export interface EngineBenchOptions {
   target?: string;
   /** @default 'cpu' */
   provider?: EngineProvider;
-  /** Intra-op threads for ONNX Runtime. @default ONNX Runtime's choice */
+  /** Intra-op threads for ONNX Runtime. @default one per physical core within the CPU quota */
   threads?: number;
   /** Batch sizes to measure (LLM mode; in generic mode they fill a leading symbolic dimension). @default [1] */
   batch?: number[];
@@ -142,6 +142,7 @@ interface EngineBenchResultBase {
   /** Cold model load: session creation (LLM and generic), engine deserialization for `.plan` when trtexec reports it. */
   loadMs: number | null;
   hardware: HardwareInfo;
+  /** ONNX Runtime's intra-op threads as run (given, or the default: one per physical core within the CPU quota); null for a TensorRT plan. */
   threads: number | null;
   gpuPricePerHour: number | null;
   /** ISO time the run started. */

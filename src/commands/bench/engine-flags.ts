@@ -37,7 +37,10 @@ export function engineBenchFlags(): Option[] {
     new Option('--provider <name>', 'ONNX Runtime execution provider (default: config engine.provider, cpu)').choices(
       EXECUTION_PROVIDERS,
     ),
-    new Option('--threads <n>', 'ONNX Runtime intra-op threads').argParser(positiveInt),
+    new Option(
+      '--threads <n>',
+      'ONNX Runtime intra-op threads (default: physical cores within the CPU quota)',
+    ).argParser(positiveInt),
     new Option('--batch <list>', 'batch sizes, comma-separated (default 1)').argParser(positiveIntList),
     new Option('--gen-tokens <n>', 'tokens generated per sequence (default 128)').argParser(positiveInt),
     new Option('--iterations <n>', 'measured iterations per configuration (default 10 LLM, 100 generic)')

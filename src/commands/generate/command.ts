@@ -26,7 +26,11 @@ export function generateCommand(): Command {
       new Option('--provider <name>', 'ONNX Runtime execution provider (default cpu)').choices(EXECUTION_PROVIDERS),
     )
     .option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8 (onnx/model_<dtype>.onnx)')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
+    .option(
+      '--threads <n>',
+      'ONNX Runtime intra-op threads (default: physical cores within the CPU quota)',
+      positiveInt,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ llmops generate --prompt "Once upon a time" --max-tokens 32\n  $ llmops generate ./models/gpt2-onnx -p "Hello" --temperature 0.8 --seed 7 --json\n',
