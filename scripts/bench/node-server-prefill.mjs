@@ -129,7 +129,9 @@ for (let id = 0; id < vocabSize; id += 1) {
   if (text === '' || text.includes('\uFFFD')) partialTokens[id] = -100;
 }
 
-// The engine's own batch throughput on the same model and machine, as a separate process (what the must-show compares).
+// The engine's own batch throughput on the same model and machine, as a separate process (what the must-show compares),
+// with the engine settings the server runs with: its threads (ORT_THREADS, else the same default) and no spin-wait
+// unless ORT_SPIN_WAIT=1 (the server's default is off; `llmops bench`'s is on).
 const bench = JSON.parse(
   execFileSync(
     process.execPath,
@@ -145,7 +147,15 @@ const bench = JSON.parse(
       '128',
       '--json',
     ],
-    { encoding: 'utf8', maxBuffer: 1 << 24 },
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      env: {
+        ...process.env,
+        LLMOPS_SPIN_WAIT: process.env.ORT_SPIN_WAIT ?? '0',
+        ...(process.env.ORT_THREADS ? { LLMOPS_THREADS: process.env.ORT_THREADS } : {}),
+      },
+    },
   ),
 );
 const engine = bench.results[0];
@@ -159,7 +169,7 @@ console.log(
     .join(
       ' ',
     )} · ${streams} streams + one ~${values['prompt-tokens']}-token prompt · ${Object.keys(partialTokens).length} of ${vocabSize} tokens banned from the streams\n` +
-    `llmops bench --batch ${streams} (prompt 8, gen 128, kv ${bench.kvCache}): ${engineTokensPerSecond.toFixed(1)} tok/s (${streams} × ${engine.decodeTokensPerSecond} decode)\n`,
+    `llmops bench --batch ${streams} (prompt 8, gen 128, kv ${bench.kvCache}, ${bench.threads} threads${bench.spinWait ? ', spin-wait' : ''}): ${engineTokensPerSecond.toFixed(1)} tok/s (${streams} × ${engine.decodeTokensPerSecond} decode)\n`,
 );
 /** Streams that decode on a fresh server; with `prompt`, that prompt arrives after --settle seconds. */
 async function run(chunk, ratio, reserve, { prompt = null, windowEnd = null } = {}) {

@@ -32,6 +32,11 @@ export const engineSchema = z
     provider: providerSchema.default('cpu'),
     /** Intra-op threads for ONNX Runtime (default: one per physical core the process may use, within its cgroup CPU quota). */
     threads: z.number().int().positive().optional(),
+    /**
+     * ONNX Runtime's threads spin between parallel sections (its default) instead of sleeping: fastest when the model
+     * has the cores to itself. Off shares them with other work (a server's HTTP, a load generator) at a few % of speed.
+     */
+    spinWait: z.boolean().optional(),
   })
   .strict();
 
@@ -78,12 +83,21 @@ export const configSchema = z
 
 export type LlmopsConfig = z.infer<typeof configSchema>;
 
+/** An on/off environment value: 1, true, on / 0, false, off; anything else is left for the schema to reject. */
+function parseSwitch(value: string): unknown {
+  const normalized = value.trim().toLowerCase();
+  if (['1', 'true', 'on'].includes(normalized)) return true;
+  if (['0', 'false', 'off'].includes(normalized)) return false;
+  return value;
+}
+
 /** Environment variables that set config keys (flags > environment > file > defaults). */
 export const ENV_BINDINGS: ReadonlyArray<{ env: string; path: readonly string[]; parse?: (value: string) => unknown }> =
   [
     { env: 'LLMOPS_MODEL', path: ['model'] },
     { env: 'LLMOPS_PROVIDER', path: ['engine', 'provider'] },
     { env: 'LLMOPS_THREADS', path: ['engine', 'threads'], parse: Number },
+    { env: 'LLMOPS_SPIN_WAIT', path: ['engine', 'spinWait'], parse: parseSwitch },
     { env: 'LLMOPS_GPU_PRICE', path: ['bench', 'gpuPricePerHour'], parse: Number },
     { env: 'HF_ENDPOINT', path: ['hub', 'endpoint'] },
     { env: 'HF_TOKEN', path: ['hub', 'token'] },

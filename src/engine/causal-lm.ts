@@ -43,6 +43,8 @@ export interface LoadModelOptions {
   dtype?: string;
   /** Intra-op threads. @default one per physical core within the CPU quota (see defaultThreadCount) */
   threads?: number;
+  /** Intra-op threads spin between parallel sections (see CreateSessionOptions.spinWait). @default true */
+  spinWait?: boolean;
   /** ONNX Runtime graph optimization at load. @default 'all' */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
@@ -191,6 +193,7 @@ export class CausalLM {
       provider,
       deviceOutputs,
       threads,
+      ...(options.spinWait === undefined ? {} : { spinWait: options.spinWait }),
       ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
     }).finally(() => copy?.dispose()); // the session holds what it read: nothing is left beside the model
     const loadMs = performance.now() - started;

@@ -18,6 +18,12 @@ export interface CreateSessionOptions {
   provider?: ExecutionProvider;
   /** Intra-op threads. @default one per physical core within the CPU quota (see defaultThreadCount) */
   threads?: number;
+  /**
+   * Whether ONNX Runtime's intra-op threads spin, waiting for work, between parallel sections (its default) instead of
+   * sleeping. Spinning is fastest for one process that only runs the model; a server's HTTP work, and anything else on
+   * its cores, then waits for a spinning thread's time slice to end. @default true
+   */
+  spinWait?: boolean;
   /** @default 'all' */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
   /** Where ONNX Runtime writes the optimized graph (used by `llmops compile --backend ort`). */
@@ -73,16 +79,17 @@ export async function createSession(
         }
       : {}),
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
-    ...(options.externalInitializersFile
-      ? {
-          extra: {
-            session: {
+    extra: {
+      session: {
+        ...(options.spinWait === false ? { 'intra_op.allow_spinning': '0' } : {}),
+        ...(options.externalInitializersFile
+          ? {
               optimized_model_external_initializers_file_name: options.externalInitializersFile,
               optimized_model_external_initializers_min_size_in_bytes: '1024',
-            },
-          },
-        }
-      : {}),
+            }
+          : {}),
+      },
+    },
   };
   try {
     return await ort.InferenceSession.create(modelPath, sessionOptions);

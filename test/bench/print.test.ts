@@ -19,6 +19,7 @@ const result: GenericBenchResult = {
   provider: 'cpu',
   loadMs: 12,
   threads: null,
+  spinWait: true,
   gpuPricePerHour: null,
   startedAt: '2026-01-01T00:00:00.000Z',
   hardware: { cpu: 'Test CPU', cores: 2, memoryGb: 4, os: 'linux', node: '20' },

@@ -61,6 +61,19 @@ describe('llmops.yaml', () => {
     assert.match(error.message, /^environment variable LLMOPS_THREADS: `engine\.threads` must be a number/);
   });
 
+  it('takes engine.spinWait from LLMOPS_SPIN_WAIT as on/off', () => {
+    assert.equal(parseConfig('', { env: {} }).config.engine.spinWait, undefined);
+    assert.equal(parseConfig('', { env: { LLMOPS_SPIN_WAIT: '0' } }).config.engine.spinWait, false);
+    assert.equal(
+      parseConfig('engine:\n  spinWait: false\n', { env: { LLMOPS_SPIN_WAIT: 'on' } }).config.engine.spinWait,
+      true,
+    );
+    assert.match(
+      configError('', { LLMOPS_SPIN_WAIT: 'maybe' }).message,
+      /^environment variable LLMOPS_SPIN_WAIT: `engine\.spinWait` must be/,
+    );
+  });
+
   it('redacts secrets wherever they are nested', () => {
     const redacted = redactSecrets({
       hub: { token: 'hf_x', endpoint: 'e' },

@@ -56,6 +56,7 @@ try {
     provider: options.provider ?? 'cpu',
     ...(options.dtype ? { dtype: options.dtype } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.spinWait === undefined ? {} : { spinWait: options.spinWait }),
     ...(options.kvCache ? { kvCache: options.kvCache } : {}),
   });
   try {

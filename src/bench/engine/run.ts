@@ -46,6 +46,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
     kind: 'engine' as const,
     model: target.shown,
     threads: options.threads ?? null,
+    spinWait: options.spinWait ?? true,
     gpuPricePerHour: options.gpuPricePerHour ?? null,
     startedAt,
   };
@@ -203,7 +204,11 @@ async function benchOnnxFile(
   const ort = await engine.loadOrt();
   const started = performance.now();
   const threads = options.threads ?? engine.defaultThreadCount();
-  const session = await engine.createSession(file, { provider, threads });
+  const session = await engine.createSession(file, {
+    provider,
+    threads,
+    ...(options.spinWait === undefined ? {} : { spinWait: options.spinWait }),
+  });
   const loadMs = round(performance.now() - started);
   try {
     // Shapes are checked for every configuration before anything is measured or reported.

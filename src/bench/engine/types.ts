@@ -25,6 +25,8 @@ export interface EngineBenchOptions {
   provider?: EngineProvider;
   /** Intra-op threads for ONNX Runtime. @default one per physical core within the CPU quota */
   threads?: number;
+  /** ONNX Runtime's threads spin between parallel sections (engine.spinWait). @default true */
+  spinWait?: boolean;
   /** Batch sizes to measure (LLM mode; in generic mode they fill a leading symbolic dimension). @default [1] */
   batch?: number[];
   /** Prompt lengths in tokens (LLM mode). @default [128] */
@@ -144,6 +146,8 @@ interface EngineBenchResultBase {
   hardware: HardwareInfo;
   /** ONNX Runtime's intra-op threads as run (given, or the default: one per physical core within the CPU quota); null for a TensorRT plan. */
   threads: number | null;
+  /** Whether ONNX Runtime's threads spun between parallel sections (engine.spinWait). */
+  spinWait: boolean;
   gpuPricePerHour: number | null;
   /** ISO time the run started. */
   startedAt: string;

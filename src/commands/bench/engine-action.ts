@@ -37,6 +37,7 @@ export async function runEngineBench(
     ...(target !== undefined ? { target } : {}),
     provider: engine.provider,
     ...(engine.threads ? { threads: engine.threads } : {}),
+    ...(config.engine.spinWait === undefined ? {} : { spinWait: config.engine.spinWait }),
     ...(flags.batch ? { batch: flags.batch } : {}),
     ...(flags.promptTokens ? { promptTokens: flags.promptTokens } : {}),
     ...(flags.genTokens !== undefined ? { genTokens: flags.genTokens } : {}),

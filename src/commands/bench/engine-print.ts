@@ -11,7 +11,7 @@ import { fmt, renderTable } from '../../ui/table.js';
 export function renderEngineResult(result: EngineBenchResult, options: { color?: boolean } = {}): string {
   const hw = result.hardware;
   const lines = [
-    `model ${result.model} · ${result.mode} · provider ${result.provider}${result.threads ? ` · ${result.threads} threads` : ''} · load ${result.loadMs === null ? '—' : `${fmt(result.loadMs, 0)} ms`}`,
+    `model ${result.model} · ${result.mode} · provider ${result.provider}${result.threads ? ` · ${result.threads} threads` : ''}${result.spinWait ? '' : ' (no spin-wait)'} · load ${result.loadMs === null ? '—' : `${fmt(result.loadMs, 0)} ms`}`,
     `${hw.cpu} (${hw.cores} cores, ${hw.memoryGb} GB)${hw.gpu ? ` · ${hw.gpu}` : ''}${hw.tensorrt ? ` · TensorRT ${hw.tensorrt}` : ''}${hw.onnxruntime && result.mode !== 'tensorrt' ? ` · onnxruntime ${hw.onnxruntime}` : ''}`,
   ];
   if (result.mode === 'llm') {

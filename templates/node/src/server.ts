@@ -28,6 +28,7 @@ export async function startServer(
     dir: settings.modelDir,
     provider: settings.provider,
     ...(settings.threads ? { threads: settings.threads } : {}),
+    spinWait: settings.spinWait,
   });
   if (settings.kvReservePositions > 0) {
     const reserved = await lm.reserveKv(settings.maxBatchSize, settings.kvReservePositions);

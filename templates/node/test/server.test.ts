@@ -13,6 +13,17 @@ async function post(server: RunningServer, path: string, body: unknown, key: str
   });
 }
 
+describe('server settings', () => {
+  it("leave ONNX Runtime's threads sleeping between steps unless ORT_SPIN_WAIT=1, and refuse other values", () => {
+    assert.equal(loadSettings({}, () => '').spinWait, false);
+    assert.equal(loadSettings({ ORT_SPIN_WAIT: '1' }, () => '').spinWait, true);
+    assert.throws(
+      () => loadSettings({ ORT_SPIN_WAIT: 'yes' }, () => ''),
+      /^Error: ORT_SPIN_WAIT must be 0 or 1, got "yes"$/,
+    );
+  });
+});
+
 describe('the model server', () => {
   let server: RunningServer;
   const env = {
