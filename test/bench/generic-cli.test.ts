@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { benchEngine } from '../../src/bench/engine/run.js';
+import { defaultThreadCount } from '../../src/engine/cpu-threads.js';
 import type { GenericBenchResult } from '../../src/bench/engine/types.js';
 import { llmops } from './cli.js';
 import { mlpModel } from './onnx-writer.js';
@@ -68,7 +69,9 @@ describe('generic ONNX bench', () => {
     const lines = (await readFile(csv, 'utf8')).trim().split('\n');
     assert.equal(lines.length, 2);
     assert.match(lines[0]!, /^model,mode,provider,threads,load_ms,batch,shapes,iterations,latency_p50_ms,/);
-    assert.match(lines[1]!, /,generic,cpu,,[\d.]+,2,x=2x128,5,/);
+    // The threads column holds what ONNX Runtime ran with, given or not.
+    assert.match(lines[1]!, new RegExp(`,generic,cpu,${defaultThreadCount()},[\\d.]+,2,x=2x128,5,`));
+    assert.equal(saved.threads, defaultThreadCount());
 
     const again = await llmops(['bench', mlp, '--shape', 'batch=2', '--iterations', '5', '--out', out]);
     assert.equal(again.code, 2);

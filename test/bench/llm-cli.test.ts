@@ -206,7 +206,7 @@ describe('LLM bench of a decoder with KV cache', () => {
       lines[0]!,
       /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache$/,
     );
-    assert.match(lines[2]!, /,llm,cpu,,[\d.]+,3,8,3,1,.*,naive$/);
+    assert.match(lines[2]!, new RegExp(`,llm,cpu,${defaultThreadCount()},[\\d.]+,3,8,3,1,.*,naive$`));
     assert.match(run.stdout, /TTFT p50 ms/);
   });
 
