@@ -178,6 +178,7 @@ async function run(chunk, ratio, reserve, { prompt = null, windowEnd = null } = 
     await stream(url, { prompt: 'warm up', max_tokens: 4, temperature: 0 }, () => {});
     const arrivals = Array.from({ length: streams }, () => []);
     const started = performance.now();
+    const clientCpu = process.cpuUsage();
     let generated = 0;
     const running = arrivals.map((times, i) =>
       stream(
@@ -203,6 +204,7 @@ async function run(chunk, ratio, reserve, { prompt = null, windowEnd = null } = 
     else await new Promise((resolve) => setTimeout(resolve, windowEnd - 1000 - (arrival - started)));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const end = performance.now();
+    const { user, system } = process.cpuUsage(clientCpu);
     server.kill('SIGKILL');
     await Promise.allSettled(running);
     const gaps = (from, to) =>
@@ -216,6 +218,8 @@ async function run(chunk, ratio, reserve, { prompt = null, windowEnd = null } = 
       steady:
         arrivals.flat().filter((t) => t >= started + 1000 && t < arrival).length / ((arrival - started - 1000) / 1000),
       throughput: generated / ((end - started) / 1000),
+      // This client's share of one core: on a small machine it competes with the server it measures.
+      clientCpu: (user + system) / 1000 / (end - started),
     };
   } finally {
     server.kill('SIGKILL');
@@ -265,7 +269,7 @@ for (const entry of values.chunks.split(',')) {
       `same window without it (control run) p50 ${pct(control.during, 50).toFixed(1)} ms, p99 ${pct(control.during, 99).toFixed(1)} ms → ` +
       `p99 during ÷ p50 without it ${(p99 / pct(control.during, 50)).toFixed(2)} (target ≤ 2), ÷ p50 before ${(p99 / pct(before, 50)).toFixed(2)}; ` +
       `long prompt TTFT ${arrived.firstTokenMs.toFixed(0)} ms; ${streams} streams ${arrived.steady.toFixed(1)} tok/s before the arrival (${engineShare(arrived.steady)}% of llmops bench), ` +
-      `${arrived.throughput.toFixed(1)} tok/s over the run (${engineShare(arrived.throughput)}%)`,
+      `${arrived.throughput.toFixed(1)} tok/s over the run (${engineShare(arrived.throughput)}%); this client used ${(100 * arrived.clientCpu).toFixed(0)}% of a core`,
   );
 }
 rmSync(work, { recursive: true, force: true });
