@@ -86,7 +86,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, readFile: (path: string) =>
     maxBatchSize: int('MAX_BATCH_SIZE', 16, 1),
     maxQueueWaitMs: int('MAX_QUEUE_WAIT_MS', 5),
     prefillChunkTokens: int('PREFILL_CHUNK_TOKENS', 128),
-    prefillTimeRatio: ratio('PREFILL_TIME_RATIO', 0),
+    prefillTimeRatio: ratio('PREFILL_TIME_RATIO', 0.5),
     kvReservePositions: int('KV_RESERVE_POSITIONS', 1024),
     maxQueue: int('MAX_QUEUE', 1024, 1),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT', 30, 0) * 1000,

@@ -14,6 +14,11 @@ async function post(server: RunningServer, path: string, body: unknown, key: str
 }
 
 describe('server settings', () => {
+  it('size prefill chunks to half a decode step while streams run, unless PREFILL_TIME_RATIO says otherwise', () => {
+    assert.equal(loadSettings({}, () => '').prefillTimeRatio, 0.5);
+    assert.equal(loadSettings({ PREFILL_TIME_RATIO: '0' }, () => '').prefillTimeRatio, 0);
+  });
+
   it("leave ONNX Runtime's threads sleeping between steps unless ORT_SPIN_WAIT=1, and refuse other values", () => {
     assert.equal(loadSettings({}, () => '').spinWait, false);
     assert.equal(loadSettings({ ORT_SPIN_WAIT: '1' }, () => '').spinWait, true);
