@@ -176,6 +176,24 @@ describe('scaffold --template node on a model llmops did not build (PyTorch expo
   });
 });
 
+describe("a generated node project's own tests", () => {
+  it('pass (what its CI workflow runs), so the template never ships tests that fail', async () => {
+    const dir = await generateNodeProject();
+    // NODE_TEST_CONTEXT would make the child report to this runner's protocol instead of printing its own TAP.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const run = spawnSync(process.execPath, ['--test', '--test-reporter=tap', 'dist/test/'], {
+      cwd: dir,
+      env,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+    const passed = Number(/^# pass (\d+)$/m.exec(run.stdout)?.[1]);
+    assert.ok(passed > 0, run.stdout);
+    assert.match(run.stdout, /^# fail 0$/m);
+  });
+});
+
 describe('node server KV memory', () => {
   it('reserves KV memory for a full batch at start-up (KV_RESERVE_POSITIONS), serves from it, and says so in /metrics', async () => {
     // A GroupQueryAttention export: the in-place KV path, which the reservation is for.
