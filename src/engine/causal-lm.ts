@@ -23,7 +23,7 @@ import { InPlaceKv } from './in-place-kv.js';
 import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { isPresentOutput, readDecoderSignature, readValueInfos, type DecoderSignature } from './signature.js';
-import { readOnnxOperatorTypes, readOnnxOutputNames } from './onnx-outputs.js';
+import { readOnnxOutputNames } from './onnx-outputs.js';
 import { concatNewKv, withExtraOutputs } from './new-kv-outputs.js';
 import { TextTokenizer } from './tokenizer.js';
 import {
@@ -49,8 +49,9 @@ export interface LoadModelOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
    * KV cache of decode steps (see KvCachePath). A path the model can't take falls back to `naive` and says why in
-   * `kvCacheFallback`. The default is `in-place` for models that can take it on the CPU provider, else `naive` (on
-   * onnxruntime-node 1.30's CPU provider `preallocated` was not reliably faster and held more memory: scripts/bench/kv-cache.ts).
+   * `kvCacheFallback`. The default is `in-place` for models that can take it on the CPU provider (GroupQueryAttention
+   * exports with new_key_values outputs, Optimum-style Concat exports), else `naive` (on onnxruntime-node 1.30's CPU
+   * provider `preallocated` was not reliably faster and held more memory: scripts/bench/kv-cache.ts).
    * @default 'in-place' where the model can, else 'naive'
    */
   kvCache?: KvCachePath;
@@ -176,11 +177,7 @@ export class CausalLM {
     // In-place on a concatenating export: the run's new keys and values are the second inputs of the presents'
     // Concat nodes; a copy of the model exposes them as outputs (GroupQueryAttention exports have new_key_values).
     const newKv =
-      options.kvCache === 'in-place' &&
-      provider === 'cpu' &&
-      !readOnnxOperatorTypes(files.onnxPath).has('GroupQueryAttention')
-        ? concatNewKv(files.onnxPath)
-        : null;
+      (options.kvCache ?? 'in-place') === 'in-place' && provider === 'cpu' ? concatNewKv(files.onnxPath) : null;
     const copy = newKv ? await withExtraOutputs(files.onnxPath, [...newKv.values()]) : null;
     if (newKv && !copy)
       return CausalLM.loadNaive(
@@ -193,6 +190,7 @@ export class CausalLM {
       provider,
       deviceOutputs,
       threads,
+      ...(copy?.bytes ? { modelBytes: copy.bytes } : {}),
       ...(options.spinWait === undefined ? {} : { spinWait: options.spinWait }),
       ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
     }).finally(() => copy?.dispose()); // the session holds what it read: nothing is left beside the model

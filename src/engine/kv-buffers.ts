@@ -15,12 +15,15 @@ import type { DecoderSignature } from './signature.js';
  *   ~10% more peak RSS, so it is opt-in.
  * - `in-place`: one buffer per KV tensor that the engine owns, with room for more positions than the cache holds. Each
  *   step feeds it as the past (onnxruntime-node reads an input's memory in place) and fetches only the logits and the
- *   step's new keys and values, which the engine writes into the buffer: no tensor the size of the cache is allocated
- *   or copied per step. onnxruntime-node 1.30 returns every fetched output as a copy in a new ArrayBuffer, so fetching
- *   `present.*` — even bound to the very buffer fed as past, which GroupQueryAttention would share — costs a copy of
- *   the whole cache each step; at a 1024-token context on the 86M GPT-2 that copy and its garbage took longer than
- *   the model's own run. The new keys come from `new_key_values.*` (GroupQueryAttention exports; the default for
- *   them) or, asked for on an Optimum-style export, from its presents' Concat nodes (new-kv-outputs.ts). The buffers
+ *   step's new keys and values, which the engine writes into the buffer: no tensor the size of the cache crosses into
+ *   JavaScript per step. onnxruntime-node 1.30 returns every fetched output as a copy in a new ArrayBuffer, so
+ *   fetching `present.*` — even bound to the very buffer fed as past, which GroupQueryAttention would then share —
+ *   costs a copy of the whole cache each step; at a 1024-token context on the 86M GPT-2 that copy and its garbage
+ *   took longer than the model's own run. (Inside ONNX Runtime the graph still builds a present it isn't asked for:
+ *   Concat copies the past, and the CPU GroupQueryAttention kernel zeroes a present of the buffer's size and copies
+ *   each row's past into it unless present and past are one buffer.) The new keys come from `new_key_values.*`
+ *   (GroupQueryAttention exports) or from an Optimum-style export's presents' Concat nodes (new-kv-outputs.ts); the
+ *   default for both on the CPU provider. The buffers
  *   grow by a quarter when a sequence outgrows them, within memory that has room for more (right-padded.ts:
  *   relayoutInPlace).
  */

@@ -26,6 +26,32 @@ export function readOnnxOperatorTypes(modelPath: string): Set<string> {
   return new Set(readGraphStrings(modelPath, GRAPH_NODE, NODE_OP_TYPE));
 }
 
+// GraphProto.initializer, TensorProto.external_data.
+const GRAPH_INITIALIZER = 5;
+const TENSOR_EXTERNAL_DATA = 13;
+
+/**
+ * Whether any initializer of the main graph keeps its bytes in another file. ONNX Runtime finds such files only
+ * relative to the model's own path, so a model that has them can't be loaded from bytes in memory.
+ */
+export function hasExternalData(modelPath: string): boolean {
+  const reader = new FieldReader(modelPath);
+  try {
+    const graph = reader.find(0, reader.size, MODEL_GRAPH);
+    if (!graph) return false;
+    for (
+      let tensor = reader.find(graph.start, graph.end, GRAPH_INITIALIZER);
+      tensor;
+      tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
+    ) {
+      if (reader.find(tensor.start, tensor.end, TENSOR_EXTERNAL_DATA)) return true;
+    }
+    return false;
+  } finally {
+    reader.close();
+  }
+}
+
 /** One string field (`inner`) of every repeated `outer` message of the main graph. */
 function readGraphStrings(modelPath: string, outer: number, inner: number): string[] {
   const reader = new FieldReader(modelPath);

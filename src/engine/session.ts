@@ -32,6 +32,8 @@ export interface CreateSessionOptions {
   externalInitializersFile?: string;
   /** Outputs a device provider leaves in device memory ('gpu-buffer'), e.g. the KV cache fed back at the next step. */
   deviceOutputs?: readonly string[];
+  /** The model's bytes, loaded from memory instead of `modelPath` (which then only names it in messages). */
+  modelBytes?: Uint8Array;
 }
 
 const PROVIDER_CHAINS: Record<ExecutionProvider, string[]> = {
@@ -92,7 +94,9 @@ export async function createSession(
     },
   };
   try {
-    return await ort.InferenceSession.create(modelPath, sessionOptions);
+    return options.modelBytes
+      ? await ort.InferenceSession.create(options.modelBytes, sessionOptions)
+      : await ort.InferenceSession.create(modelPath, sessionOptions);
   } catch (error) {
     const message = firstLine((error as Error).message);
     if (/provider|cuda|tensorrt|libcudnn|libnvinfer|webgpu|adapter/i.test(message) && provider !== 'cpu') {

@@ -121,10 +121,10 @@ describe('LLM bench of a decoder with KV cache', () => {
     );
   });
 
-  it('reports the KV cache path: naive by default, preallocated when asked, in JSON, table and CSV', async () => {
+  it('reports the KV cache path: in-place by default, preallocated when asked, in JSON, table and CSV', async () => {
     const base = ['bench', decoder, '--prompt-tokens', '8', '--gen-tokens', '4', '--iterations', '1'];
     const byDefault = JSON.parse((await llmops([...base, '--json'])).stdout) as LlmBenchResult;
-    assert.equal(byDefault.kvCache, 'naive');
+    assert.equal(byDefault.kvCache, 'in-place', 'the default for a concatenating export the engine can rewrite');
     assert.equal(byDefault.kvCacheFallback, null);
     assert.equal(byDefault.threads, defaultThreadCount(), 'the threads it ran with, not null for "default"');
     const pre = JSON.parse((await llmops([...base, '--kv-cache', 'preallocated', '--json'])).stdout) as LlmBenchResult;
@@ -206,7 +206,7 @@ describe('LLM bench of a decoder with KV cache', () => {
       lines[0]!,
       /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache$/,
     );
-    assert.match(lines[2]!, new RegExp(`,llm,cpu,${defaultThreadCount()},[\\d.]+,3,8,3,1,.*,naive$`));
+    assert.match(lines[2]!, new RegExp(`,llm,cpu,${defaultThreadCount()},[\\d.]+,3,8,3,1,.*,in-place$`));
     assert.match(run.stdout, /TTFT p50 ms/);
   });
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { CausalLM, IncrementalDecoder, type DecodeState } from '../../src/engine/index.js';
 import { fixtureDir } from '../helpers/reference.js';
 import { LlmopsError } from '../../src/errors.js';
-import { ensureTinyModel } from '../../src/model/tiny.js';
+import { buildTinyModel, ensureTinyModel } from '../../src/model/tiny.js';
 
 describe('engine on the embedded tiny model', () => {
   let dir: string;
@@ -204,10 +204,10 @@ describe('engine on the embedded tiny model', () => {
 });
 
 describe('engine: KV cache paths', () => {
-  it("pre-allocated outputs reuse two buffers per KV tensor across steps and give the naive (default) path's tokens", async () => {
+  it("pre-allocated outputs reuse two buffers per KV tensor across steps and give the naive path's tokens", async () => {
     const dir = await ensureTinyModel();
     const pre = await CausalLM.load({ dir, kvCache: 'preallocated' });
-    const naive = await CausalLM.load({ dir });
+    const naive = await CausalLM.load({ dir, kvCache: 'naive' });
     try {
       assert.equal(pre.kvCache, 'preallocated');
       assert.equal(pre.kvCacheFallback, null);
@@ -361,28 +361,50 @@ describe('engine: KV cache paths', () => {
     }
   });
 
-  it('in-place on a concatenating export exposes the Concat inputs as outputs through a copy beside it, gone after load; a merged decoder falls back', async () => {
-    // A private copy: the load writes (and removes) a file beside the model, which other tests' copies must not see.
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-'));
-    await cp(await ensureTinyModel(), dir, { recursive: true });
-    const before = await readdir(dir);
-    const lm = await CausalLM.load({ dir, kvCache: 'in-place' });
-    const naive = await CausalLM.load({ dir });
+  it('in-place is the default on a concatenating export: the Concat inputs become outputs of a copy loaded from memory, or written beside external weights and gone after load; a merged decoder falls back', async () => {
+    const { withExtraOutputs } = await import('../../src/engine/new-kv-outputs.js');
+    const { readOnnxOutputNames } = await import('../../src/engine/onnx-outputs.js');
+    // Private directories: a load may write (and remove) a file beside the model, which other tests' copies must not see.
+    const embedded = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-'));
+    const external = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-ext-'));
+    await cp(await ensureTinyModel(), embedded, { recursive: true });
+    await buildTinyModel({ dir: external, externalData: true });
     try {
-      assert.equal(lm.kvCache, 'in-place');
-      assert.equal(naive.kvCache, 'naive', 'naive stays the default for concatenating exports');
-      assert.equal(lm.signature.groupQueryAttention, false);
-      assert.ok(lm.signature.layers.every((layer) => layer.newKey && lm.session.outputNames.includes(layer.newKey)));
-      assert.deepEqual(await readdir(dir), before, 'the copy of the graph is gone once the session is created');
-      for (const prompt of ['The model server', 'Once upon a time, a small'])
-        assert.deepEqual(
-          (await lm.generate(prompt, { maxTokens: 30 })).tokenIds,
-          (await naive.generate(prompt, { maxTokens: 30 })).tokenIds,
-        );
+      const inMemory = await withExtraOutputs(path.join(embedded, 'model.onnx'), ['extra']);
+      assert.equal(inMemory?.onnxPath, path.join(embedded, 'model.onnx'), 'weights inside the file: nothing written');
+      assert.ok(inMemory?.bytes && inMemory.bytes.length > 0);
+      const beside = await withExtraOutputs(path.join(external, 'model.onnx'), ['extra']);
+      assert.equal(beside?.bytes, undefined, 'external weights: the copy is a file ONNX Runtime can resolve them from');
+      assert.equal(path.dirname(beside!.onnxPath), external);
+      assert.ok(readOnnxOutputNames(beside!.onnxPath).includes('extra'));
+      await beside!.dispose();
+
+      for (const dir of [embedded, external]) {
+        const before = await readdir(dir);
+        const lm = await CausalLM.load({ dir });
+        const naive = await CausalLM.load({ dir, kvCache: 'naive' });
+        try {
+          assert.equal(lm.kvCache, 'in-place', dir);
+          assert.equal(lm.kvCacheFallback, null);
+          assert.equal(naive.kvCache, 'naive');
+          assert.equal(lm.signature.groupQueryAttention, false);
+          assert.ok(
+            lm.signature.layers.every((layer) => layer.newKey && lm.session.outputNames.includes(layer.newKey)),
+          );
+          assert.deepEqual(await readdir(dir), before, 'no copy of the graph is left once the session is created');
+          for (const prompt of ['The model server', 'Once upon a time, a small'])
+            assert.deepEqual(
+              (await lm.generate(prompt, { maxTokens: 30 })).tokenIds,
+              (await naive.generate(prompt, { maxTokens: 30 })).tokenIds,
+            );
+        } finally {
+          await lm.dispose();
+          await naive.dispose();
+        }
+      }
     } finally {
-      await lm.dispose();
-      await naive.dispose();
-      await rm(dir, { recursive: true, force: true });
+      await rm(embedded, { recursive: true, force: true });
+      await rm(external, { recursive: true, force: true });
     }
     const merged = await CausalLM.load({ dir: fixtureDir('gpt2-merged'), kvCache: 'in-place' });
     try {

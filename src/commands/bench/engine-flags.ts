@@ -56,7 +56,7 @@ export function engineBenchFlags(): Option[] {
     new Option('--dtype <dtype>', 'ONNX variant in transformers.js layout, e.g. fp16, q8'),
     new Option(
       '--kv-cache <path>',
-      'LLM decode steps: one KV buffer written in place (in-place: the default for GroupQueryAttention exports with new_key_values outputs; opt-in for Concat exports), a new present tensor per step (naive: the default otherwise) or pre-allocated output buffers',
+      'LLM decode steps: one KV buffer written in place (in-place: the default on the CPU for GroupQueryAttention exports with new_key_values outputs and for Optimum-style Concat exports), a new present tensor per step (naive: the default otherwise) or pre-allocated output buffers',
     ).choices(KV_CACHE_PATHS),
     new Option(
       '--prefill-chunk-tokens <n>',
