@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hasExternalData, readOnnxNodes, readOnnxOutputNames, withGraphOutputs } from './onnx-outputs.js';
+import {
+  hasExternalData,
+  readOnnxNodes,
+  readOnnxOutputNames,
+  withGraphOutputs,
+  withGraphOutputsReferencingWeights,
+} from './onnx-outputs.js';
 import { isPresentOutput } from './signature.js';
 
 /**
@@ -46,24 +53,65 @@ export interface ExtraOutputsModel {
 }
 
 /**
- * The model with the given values as extra graph outputs. A model whose weights are all inside its file is loaded
- * from memory: nothing is written, and a read-only directory is no obstacle. One with external weights is written
- * beside the original (ONNX Runtime resolves external weights only inside the model's own directory, links included)
- * under a hidden name, which `dispose` removes once the session is created; null when that directory can't be
- * written (a read-only cache or volume).
+ * The model with the given values as extra graph outputs. Its graph is written under a hidden name beside the weight
+ * files, referencing the weights where they are (the model file, its external data), so the copy is kilobytes and
+ * loading it holds no second copy of the weights; `dispose` removes it once the session is created. "Beside" is where
+ * the files really are: ONNX Runtime refuses weights whose path leaves the model's directory, links included, and a
+ * Hugging Face cache snapshot links each file to a blob elsewhere. Where that directory can't be written (a read-only
+ * cache or volume) or the files are in several, a model whose weights are all inside its file is loaded from memory
+ * instead, which holds the file's bytes while the session is created; one with external weights can't be: null.
  */
 export async function withExtraOutputs(onnxPath: string, names: readonly string[]): Promise<ExtraOutputsModel | null> {
-  const bytes = withGraphOutputs(onnxPath, names);
-  if (!hasExternalData(onnxPath)) return { onnxPath, bytes, dispose: async () => {} };
+  const dir = path.dirname(await realpath(onnxPath));
+  await removeStaleCopies(dir);
   const copy = path.join(
-    path.dirname(onnxPath),
+    dir,
     `.${path.basename(onnxPath, '.onnx')}.llmops-${process.pid}-${randomBytes(4).toString('hex')}.onnx`,
   );
+  const locate = (file: string): string => {
+    const real = realpathSync(path.join(path.dirname(onnxPath), file));
+    if (path.dirname(real) !== dir) throw new Error(`${file} is not in ${dir}`);
+    return path.basename(real);
+  };
   try {
-    await writeFile(copy, bytes, { flag: 'wx' });
+    await writeFile(copy, withGraphOutputsReferencingWeights(onnxPath, names, locate), { flag: 'wx' });
+    return { onnxPath: copy, dispose: () => rm(copy, { force: true }) };
   } catch {
     await rm(copy, { force: true });
-    return null;
   }
-  return { onnxPath: copy, dispose: () => rm(copy, { force: true }) };
+  if (hasExternalData(onnxPath)) return null;
+  return { onnxPath, bytes: withGraphOutputs(onnxPath, names), dispose: async () => {} };
+}
+
+const COPY_NAME = /^\..*\.llmops-(\d+)-[0-9a-f]{8}\.onnx$/;
+
+/**
+ * A copy lives only while its process creates a session; one older than this was left by a process that died.
+ * (The process id alone can't tell: pods sharing a volume have their own process ids.)
+ */
+const STALE_COPY_MS = 60 * 60 * 1000;
+
+/** Removes copies left by processes that died while creating their session. */
+async function removeStaleCopies(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = COPY_NAME.exec(name)?.[1];
+    if (!pid || isRunning(Number(pid))) continue;
+    const file = path.join(dir, name);
+    const modified = await stat(file).then(
+      (info) => info.mtimeMs,
+      () => Date.now(),
+    );
+    if (Date.now() - modified > STALE_COPY_MS) await rm(file, { force: true }).catch(() => {});
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

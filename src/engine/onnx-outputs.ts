@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import path from 'node:path';
 
 // ONNX protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.node and .output, ValueInfoProto.name,
 // NodeProto.op_type.
@@ -70,6 +71,14 @@ function readGraphStrings(modelPath: string, outer: number, inner: number): stri
   }
 }
 
+interface ProtobufField {
+  number: number;
+  wireType: number;
+  headerStart: number;
+  payloadStart: number;
+  end: number;
+}
+
 /** Positional reads of protobuf field headers through a small window over the file. */
 class FieldReader {
   readonly size: number;
@@ -88,24 +97,32 @@ class FieldReader {
 
   /** The first length-delimited field `field` in [from, end): where its payload starts and ends, or null. */
   find(from: number, end: number, field: number): { start: number; end: number } | null {
+    for (const found of this.fields(from, end)) {
+      if (found.number === field && found.wireType === 2) return { start: found.payloadStart, end: found.end };
+    }
+    return null;
+  }
+
+  /** Every field in [from, end), in order: its number, wire type, where its header starts, its payload and its end. */
+  *fields(from: number, end: number): Generator<ProtobufField> {
     let position = from;
     while (position < end) {
+      const headerStart = position;
       const tag = this.varint(position);
       position = tag.next;
       const wireType = Number(tag.value & 7n);
       const number = Number(tag.value >> 3n);
+      let payloadStart = position;
       if (wireType === 0) position = this.varint(position).next;
       else if (wireType === 1) position += 8;
       else if (wireType === 5) position += 4;
       else if (wireType === 2) {
         const length = this.varint(position);
-        const start = length.next;
-        const payloadEnd = start + Number(length.value);
-        if (number === field) return { start, end: payloadEnd };
-        position = payloadEnd;
+        payloadStart = length.next;
+        position = payloadStart + Number(length.value);
       } else throw new Error(`not an ONNX model: protobuf wire type ${wireType} at byte ${position}`);
+      yield { number, wireType, headerStart, payloadStart, end: position };
     }
-    return null;
   }
 
   bytes(position: number, length: number): Buffer {
@@ -225,4 +242,92 @@ function varint(value: number): Buffer {
   }
   bytes.push(rest);
   return Buffer.from(bytes);
+}
+
+// TensorProto.raw_data and .data_location (EXTERNAL = 1); StringStringEntryProto.key and .value.
+const TENSOR_RAW_DATA = 9;
+const TENSOR_DATA_LOCATION = 14;
+const EXTERNAL = 1;
+const ENTRY_KEY = 1;
+const ENTRY_VALUE = 2;
+/**
+ * Smaller tensors stay inside the graph: ONNX's shape inference reads constants such as Split sizes and Reshape
+ * shapes only from there (onnx.external_data_helper's default size_threshold is the same 1 KiB).
+ */
+const EXTERNAL_MIN_BYTES = 1024;
+
+/**
+ * The model with more graph outputs (as withGraphOutputs), its weights left where they are: every initializer's
+ * `raw_data` of 1 KiB or more becomes external data at its own offset in the model file, so the result holds only the
+ * graph (kilobytes, whatever the model weighs). `locate` names each weight file (the model file itself, and the
+ * external data files it names) as the result will refer to it; the result must be written where those names resolve.
+ * Initializers stored otherwise are kept as they are.
+ */
+export function withGraphOutputsReferencingWeights(
+  modelPath: string,
+  names: readonly string[],
+  locate: (file: string) => string,
+): Buffer {
+  const reader = new FieldReader(modelPath);
+  try {
+    const graph = reader.find(0, reader.size, MODEL_GRAPH);
+    if (!graph) throw new Error(`${modelPath} has no graph`);
+    const modelFile = locate(path.basename(modelPath));
+    const copy = (from: number, to: number) => reader.bytes(from, to - from);
+    const text = (field: { start: number; end: number } | null) =>
+      field ? new TextDecoder().decode(reader.bytes(field.start, field.end - field.start)) : '';
+    const entry = (key: string, value: string) =>
+      lengthDelimited(
+        (TENSOR_EXTERNAL_DATA << 3) | 2,
+        Buffer.concat([
+          lengthDelimited((ENTRY_KEY << 3) | 2, Buffer.from(key, 'utf8')),
+          lengthDelimited((ENTRY_VALUE << 3) | 2, Buffer.from(value, 'utf8')),
+        ]),
+      );
+    const graphParts: Buffer[] = [];
+    for (const field of reader.fields(graph.start, graph.end)) {
+      if (field.number !== GRAPH_INITIALIZER || field.wireType !== 2) {
+        graphParts.push(copy(field.headerStart, field.end));
+        continue;
+      }
+      const tensorParts: Buffer[] = [];
+      let raw: ProtobufField | null = null;
+      for (const tensorField of reader.fields(field.payloadStart, field.end)) {
+        const large = tensorField.end - tensorField.payloadStart >= EXTERNAL_MIN_BYTES;
+        if (tensorField.number === TENSOR_RAW_DATA && tensorField.wireType === 2 && large) raw = tensorField;
+        else if (tensorField.number === TENSOR_EXTERNAL_DATA && tensorField.wireType === 2) {
+          const key = text(reader.find(tensorField.payloadStart, tensorField.end, ENTRY_KEY));
+          const value = text(reader.find(tensorField.payloadStart, tensorField.end, ENTRY_VALUE));
+          tensorParts.push(
+            key === 'location' ? entry(key, locate(value)) : copy(tensorField.headerStart, tensorField.end),
+          );
+        } else tensorParts.push(copy(tensorField.headerStart, tensorField.end));
+      }
+      if (raw) {
+        tensorParts.push(
+          entry('location', modelFile),
+          entry('offset', String(raw.payloadStart)),
+          entry('length', String(raw.end - raw.payloadStart)),
+          Buffer.from([(TENSOR_DATA_LOCATION << 3) | 0, EXTERNAL]),
+        );
+      }
+      graphParts.push(lengthDelimited((GRAPH_INITIALIZER << 3) | 2, Buffer.concat(tensorParts)));
+    }
+    for (const name of names) {
+      graphParts.push(
+        lengthDelimited(GRAPH_OUTPUT_TAG, lengthDelimited((VALUE_INFO_NAME << 3) | 2, Buffer.from(name, 'utf8'))),
+      );
+    }
+    const modelParts: Buffer[] = [];
+    for (const field of reader.fields(0, reader.size)) {
+      modelParts.push(
+        field.number === MODEL_GRAPH && field.wireType === 2
+          ? lengthDelimited(MODEL_GRAPH_TAG, Buffer.concat(graphParts))
+          : copy(field.headerStart, field.end),
+      );
+    }
+    return Buffer.concat(modelParts);
+  } finally {
+    reader.close();
+  }
 }

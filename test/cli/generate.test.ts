@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ensureTinyModel } from '../../src/model/tiny.js';
 import { isOneLineError, runCli } from '../helpers/cli.js';
+import { copyModelDir } from '../helpers/model-dir.js';
 
 describe('llmops generate', () => {
   let model: string;
@@ -85,7 +86,7 @@ describe('llmops generate', () => {
       'a corrupt model.onnx',
       async () => {
         const copy = await mkdtemp(path.join(os.tmpdir(), 'llmops-corrupt-'));
-        await cp(model, copy, { recursive: true });
+        await copyModelDir(model, copy);
         await writeFile(path.join(copy, 'model.onnx'), Buffer.from([8, 7, 0xff, 0xff, 0xff]));
         return [copy];
       },
@@ -95,7 +96,7 @@ describe('llmops generate', () => {
       'a missing tokenizer',
       async () => {
         const copy = await mkdtemp(path.join(os.tmpdir(), 'llmops-notok-'));
-        await cp(model, copy, { recursive: true });
+        await copyModelDir(model, copy);
         await rm(path.join(copy, 'tokenizer.json'));
         return [copy];
       },

@@ -9,6 +9,7 @@ import { readArtifact, sha256File, type ArtifactManifest } from '../../src/compi
 import { ensureTinyModel } from '../../src/model/tiny.js';
 import { cliPath, isOneLineError, runCli } from '../helpers/cli.js';
 import { installFakeDocker, type FakeDocker } from '../helpers/fake-tools.js';
+import { copyModelDir } from '../helpers/model-dir.js';
 
 const temps: string[] = [];
 async function tempDir(prefix = 'llmops-compile-'): Promise<string> {
@@ -81,7 +82,7 @@ describe('compile: bad input exits 2 and touches nothing', () => {
       'an architecture the backend cannot handle',
       async (cwd) => {
         const model = path.join(cwd, 'bert');
-        await cp(tiny, model, { recursive: true });
+        await copyModelDir(tiny, model);
         const config = JSON.parse(await readFile(path.join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
         await writeFile(path.join(model, 'config.json'), JSON.stringify({ ...config, model_type: 'bert' }));
         return ['--model', model, '--backend', 'tensorrt-llm'];

@@ -1,5 +1,19 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, rm, writeFile, readFile, truncate, stat } from 'node:fs/promises';
+import {
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+  readFile,
+  realpath,
+  truncate,
+  stat,
+  utimes,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,6 +21,7 @@ import { CausalLM, IncrementalDecoder, type DecodeState } from '../../src/engine
 import { fixtureDir } from '../helpers/reference.js';
 import { LlmopsError } from '../../src/errors.js';
 import { buildTinyModel, ensureTinyModel } from '../../src/model/tiny.js';
+import { copyModelDir } from '../helpers/model-dir.js';
 
 describe('engine on the embedded tiny model', () => {
   let dir: string;
@@ -361,26 +376,56 @@ describe('engine: KV cache paths', () => {
     }
   });
 
-  it('in-place is the default on a concatenating export: the Concat inputs become outputs of a copy loaded from memory, or written beside external weights and gone after load; a merged decoder falls back', async () => {
+  it('in-place is the default on a concatenating export: the Concat inputs become outputs of a copy of the graph beside it that references its weights, gone after load; a merged decoder falls back', async () => {
     const { withExtraOutputs } = await import('../../src/engine/new-kv-outputs.js');
     const { readOnnxOutputNames } = await import('../../src/engine/onnx-outputs.js');
     // Private directories: a load may write (and remove) a file beside the model, which other tests' copies must not see.
     const embedded = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-'));
     const external = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-ext-'));
-    await cp(await ensureTinyModel(), embedded, { recursive: true });
+    await copyModelDir(await ensureTinyModel(), embedded);
     await buildTinyModel({ dir: external, externalData: true });
     try {
-      const inMemory = await withExtraOutputs(path.join(embedded, 'model.onnx'), ['extra']);
-      assert.equal(inMemory?.onnxPath, path.join(embedded, 'model.onnx'), 'weights inside the file: nothing written');
-      assert.ok(inMemory?.bytes && inMemory.bytes.length > 0);
-      const beside = await withExtraOutputs(path.join(external, 'model.onnx'), ['extra']);
-      assert.equal(beside?.bytes, undefined, 'external weights: the copy is a file ONNX Runtime can resolve them from');
-      assert.equal(path.dirname(beside!.onnxPath), external);
-      assert.ok(readOnnxOutputNames(beside!.onnxPath).includes('extra'));
-      await beside!.dispose();
+      // A copy left by a process that died mid-load goes at the next load; a recent one may be another pod's, mid-load.
+      const stale = path.join(embedded, '.model.llmops-99999999-deadbeef.onnx');
+      const recent = path.join(embedded, '.model.llmops-99999998-feedbeef.onnx');
+      await writeFile(stale, 'left behind');
+      await writeFile(recent, 'being loaded elsewhere');
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await utimes(stale, twoHoursAgo, twoHoursAgo);
+      await (await withExtraOutputs(path.join(embedded, 'model.onnx'), ['extra']))!.dispose();
+      const left = await readdir(embedded);
+      assert.ok(!left.includes(path.basename(stale)), 'a stale copy is removed');
+      assert.ok(left.includes(path.basename(recent)), 'a recent copy is kept');
+      await rm(recent);
 
+      // The copy beside the model holds the graph and references the weights where they are, whatever the layout.
       for (const dir of [embedded, external]) {
-        const before = await readdir(dir);
+        const model = path.join(dir, 'model.onnx');
+        const copy = await withExtraOutputs(model, ['extra']);
+        assert.equal(copy?.bytes, undefined, 'written beside the model, not held in memory');
+        assert.equal(path.dirname(copy!.onnxPath), dir);
+        assert.ok(readOnnxOutputNames(copy!.onnxPath).includes('extra'));
+        const { size } = await stat(copy!.onnxPath);
+        const weights = (await readdir(dir)).includes('model.onnx_data')
+          ? (await stat(path.join(dir, 'model.onnx_data'))).size
+          : (await stat(model)).size;
+        assert.ok(size < weights / 4, `the copy is the graph, not the weights (${size} of ${weights} bytes)`);
+        await copy!.dispose();
+      }
+
+      // A Hugging Face cache snapshot: every file a link to a blob in another directory.
+      const linked = path.join(external, 'snapshots', 'main');
+      await mkdir(path.join(external, 'blobs'));
+      await mkdir(linked, { recursive: true });
+      for (const name of await readdir(external)) {
+        if (name === 'blobs' || name === 'snapshots') continue;
+        await rename(path.join(external, name), path.join(external, 'blobs', `blob-${name}`));
+        await symlink(path.join('..', '..', 'blobs', `blob-${name}`), path.join(linked, name));
+      }
+
+      for (const dir of [embedded, linked]) {
+        const weightsDir = path.dirname(await realpath(path.join(dir, 'model.onnx')));
+        const before = await readdir(weightsDir);
         const lm = await CausalLM.load({ dir });
         const naive = await CausalLM.load({ dir, kvCache: 'naive' });
         try {
@@ -391,7 +436,11 @@ describe('engine: KV cache paths', () => {
           assert.ok(
             lm.signature.layers.every((layer) => layer.newKey && lm.session.outputNames.includes(layer.newKey)),
           );
-          assert.deepEqual(await readdir(dir), before, 'no copy of the graph is left once the session is created');
+          assert.deepEqual(
+            await readdir(weightsDir),
+            before,
+            'no copy of the graph is left once the session is created',
+          );
           for (const prompt of ['The model server', 'Once upon a time, a small'])
             assert.deepEqual(
               (await lm.generate(prompt, { maxTokens: 30 })).tokenIds,
@@ -474,7 +523,7 @@ describe('engine: bad model directories are usage errors', () => {
   async function copyOfTinyModel(): Promise<string> {
     const source = await ensureTinyModel();
     const copy = await mkdtemp(path.join(os.tmpdir(), 'llmops-bad-'));
-    await cp(source, copy, { recursive: true });
+    await copyModelDir(source, copy);
     return copy;
   }
   const isUsage = (pattern: RegExp) => (error: unknown) =>
