@@ -182,18 +182,30 @@ export class CausalLM {
     if (newKv && !copy)
       return CausalLM.loadNaive(
         options,
-        `the model's directory can't be written (in-place needs a copy of the graph beside it that exposes the new keys)`,
+        `the directory of the model's weights can't be written (in-place needs a copy of the graph beside them that exposes the new keys), and external weights can't be loaded from memory`,
       );
     const started = performance.now();
     const threads = options.threads ?? defaultThreadCount();
-    const session = await createSession(copy?.onnxPath ?? files.onnxPath, {
-      provider,
-      deviceOutputs,
-      threads,
-      ...(copy?.bytes ? { modelBytes: copy.bytes } : {}),
-      ...(options.spinWait === undefined ? {} : { spinWait: options.spinWait }),
-      ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
-    }).finally(() => copy?.dispose()); // the session holds what it read: nothing is left beside the model
+    let session: Ort.InferenceSession;
+    try {
+      session = await createSession(copy?.onnxPath ?? files.onnxPath, {
+        provider,
+        deviceOutputs,
+        threads,
+        ...(copy?.bytes ? { modelBytes: copy.bytes } : {}),
+        ...(options.spinWait === undefined ? {} : { spinWait: options.spinWait }),
+        ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
+      });
+    } catch (error) {
+      // The model as exported may still load (or fail in its own words): the copy is only an optimization.
+      if (!copy) throw error;
+      return CausalLM.loadNaive(
+        options,
+        `the graph copy that exposes the new keys did not load: ${(error as Error).message}`,
+      );
+    } finally {
+      await copy?.dispose(); // the session holds what it read: nothing is left beside the model
+    }
     const loadMs = performance.now() - started;
     let signature = readDecoderSignature(session, files.config, files.onnxPath);
     const types = new Map(readValueInfos(session.outputMetadata).map((output) => [output.name, output.type]));
