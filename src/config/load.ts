@@ -85,7 +85,9 @@ export function parseConfig(
     const envName = fromEnv[dotted];
     const line = envName ? undefined : lineOf(doc.contents, keyPath, lineCounter);
     const source = envName ? `environment variable ${envName}` : `${where}${line ? `:${line}` : ''}`;
-    throw usageError(`${source}: \`${dotted || '(top level)'}\` ${describeIssue(issue)}`, 'CONFIG_INVALID', {
+    const takes = ENV_BINDINGS.find((binding) => binding.env === envName)?.takes;
+    const problem = takes ? `must be ${takes}` : describeIssue(issue);
+    throw usageError(`${source}: \`${dotted || '(top level)'}\` ${problem}`, 'CONFIG_INVALID', {
       details: { key: dotted, line: line ?? null },
     });
   }

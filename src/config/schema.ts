@@ -92,17 +92,22 @@ function parseSwitch(value: string): unknown {
 }
 
 /** Environment variables that set config keys (flags > environment > file > defaults). */
-export const ENV_BINDINGS: ReadonlyArray<{ env: string; path: readonly string[]; parse?: (value: string) => unknown }> =
-  [
-    { env: 'LLMOPS_MODEL', path: ['model'] },
-    { env: 'LLMOPS_PROVIDER', path: ['engine', 'provider'] },
-    { env: 'LLMOPS_THREADS', path: ['engine', 'threads'], parse: Number },
-    { env: 'LLMOPS_SPIN_WAIT', path: ['engine', 'spinWait'], parse: parseSwitch },
-    { env: 'LLMOPS_GPU_PRICE', path: ['bench', 'gpuPricePerHour'], parse: Number },
-    { env: 'HF_ENDPOINT', path: ['hub', 'endpoint'] },
-    { env: 'HF_TOKEN', path: ['hub', 'token'] },
-    { env: 'HF_HUB_CACHE', path: ['hub', 'cache'] },
-  ];
+export const ENV_BINDINGS: ReadonlyArray<{
+  env: string;
+  path: readonly string[];
+  parse?: (value: string) => unknown;
+  /** What the variable takes, where that differs from the config key's own type (for the error). */
+  takes?: string;
+}> = [
+  { env: 'LLMOPS_MODEL', path: ['model'] },
+  { env: 'LLMOPS_PROVIDER', path: ['engine', 'provider'] },
+  { env: 'LLMOPS_THREADS', path: ['engine', 'threads'], parse: Number },
+  { env: 'LLMOPS_SPIN_WAIT', path: ['engine', 'spinWait'], parse: parseSwitch, takes: '1, true, on, 0, false or off' },
+  { env: 'LLMOPS_GPU_PRICE', path: ['bench', 'gpuPricePerHour'], parse: Number },
+  { env: 'HF_ENDPOINT', path: ['hub', 'endpoint'] },
+  { env: 'HF_TOKEN', path: ['hub', 'token'] },
+  { env: 'HF_HUB_CACHE', path: ['hub', 'cache'] },
+];
 
 /** Keys whose values are secrets: redacted in `llmops config` and never written anywhere. */
 export const SECRET_KEY = /(token|secret|password|apikey|api_key|apiKeys)$/i;

@@ -70,7 +70,12 @@ describe('llmops.yaml', () => {
     );
     assert.match(
       configError('', { LLMOPS_SPIN_WAIT: 'maybe' }).message,
-      /^environment variable LLMOPS_SPIN_WAIT: `engine\.spinWait` must be/,
+      /^environment variable LLMOPS_SPIN_WAIT: `engine\.spinWait` must be 1, true, on, 0, false or off$/,
+    );
+    assert.match(
+      configError('engine:\n  spinWait: maybe\n', {}).message,
+      /`engine\.spinWait` must be a boolean$/,
+      'in llmops.yaml the key takes YAML booleans',
     );
   });
 
