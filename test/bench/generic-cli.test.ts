@@ -68,9 +68,9 @@ describe('generic ONNX bench', () => {
     assert.equal(saved.results[0]!.batch, 2);
     const lines = (await readFile(csv, 'utf8')).trim().split('\n');
     assert.equal(lines.length, 2);
-    assert.match(lines[0]!, /^model,mode,provider,threads,load_ms,batch,shapes,iterations,latency_p50_ms,/);
+    assert.match(lines[0]!, /^model,mode,provider,threads,spin_wait,load_ms,batch,shapes,iterations,latency_p50_ms,/);
     // The threads column holds what ONNX Runtime ran with, given or not.
-    assert.match(lines[1]!, new RegExp(`,generic,cpu,${defaultThreadCount()},[\\d.]+,2,x=2x128,5,`));
+    assert.match(lines[1]!, new RegExp(`,generic,cpu,${defaultThreadCount()},true,[\\d.]+,2,x=2x128,5,`));
     assert.equal(saved.threads, defaultThreadCount());
 
     const again = await llmops(['bench', mlp, '--shape', 'batch=2', '--iterations', '5', '--out', out]);

@@ -204,9 +204,9 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.equal(lines.length, 3);
     assert.match(
       lines[0]!,
-      /^model,mode,provider,threads,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache$/,
+      /^model,mode,provider,threads,spin_wait,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache$/,
     );
-    assert.match(lines[2]!, new RegExp(`,llm,cpu,${defaultThreadCount()},[\\d.]+,3,8,3,1,.*,in-place$`));
+    assert.match(lines[2]!, new RegExp(`,llm,cpu,${defaultThreadCount()},true,[\\d.]+,3,8,3,1,.*,in-place$`));
     assert.match(run.stdout, /TTFT p50 ms/);
   });
 

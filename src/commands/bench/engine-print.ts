@@ -163,6 +163,7 @@ function common(result: EngineBenchResult): Array<readonly [string, CsvValue]> {
     ['mode', result.mode],
     ['provider', result.provider],
     ['threads', result.threads],
+    ['spin_wait', result.spinWait],
     ['load_ms', result.loadMs],
   ];
 }
