@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import {
+  chmod,
   cp,
   mkdir,
   mkdtemp,
@@ -16,6 +18,7 @@ import {
 } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { CausalLM, IncrementalDecoder, type DecodeState } from '../../src/engine/index.js';
 import { fixtureDir } from '../helpers/reference.js';
@@ -467,6 +470,57 @@ describe('engine: KV cache paths', () => {
     }
   });
 
+  it('in-place on a read-only model directory: weights inside model.onnx load from memory; model.onnx_data falls back, saying why', async (t) => {
+    // Read-only for the loading process: a read-only volume. Root ignores the mode bits, so as root it loads as
+    // nobody, who must be able to reach this checkout (a clone under root's 0700 home can't be).
+    const asRoot = process.getuid?.() === 0;
+    const checkout = fileURLToPath(new URL('../../..', import.meta.url));
+    if (asRoot && !(await reachableByOthers(checkout))) {
+      t.skip(`${checkout} is not readable by other users, so the load can't run as nobody`);
+      return;
+    }
+    const embedded = await mkdtemp(path.join(os.tmpdir(), 'llmops-readonly-'));
+    const external = await mkdtemp(path.join(os.tmpdir(), 'llmops-readonly-ext-'));
+    await copyModelDir(await ensureTinyModel(), embedded);
+    await buildTinyModel({ dir: external, externalData: true });
+    const before = await readdir(embedded);
+    for (const dir of [embedded, external]) await chmod(dir, 0o555);
+    const engine = new URL('../../src/engine/index.js', import.meta.url).href;
+    const load = (dir: string) =>
+      new Promise<{ kvCache: string; kvCacheFallback: string | null; tokens: number[] }>((resolve, reject) => {
+        const script = `const { CausalLM } = await import(${JSON.stringify(engine)});
+          const lm = await CausalLM.load({ dir: ${JSON.stringify(dir)} });
+          const { tokenIds } = await lm.generate('The model server', { maxTokens: 12 });
+          console.log(JSON.stringify({ kvCache: lm.kvCache, kvCacheFallback: lm.kvCacheFallback, tokens: tokenIds }));`;
+        execFile(
+          process.execPath,
+          ['--input-type=module', '-e', script],
+          { ...(asRoot ? { uid: 65534, gid: 65534 } : {}), env: { ...process.env, HOME: os.tmpdir() } },
+          (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(JSON.parse(stdout))),
+        );
+      });
+    try {
+      const fromMemory = await load(embedded);
+      assert.equal(fromMemory.kvCache, 'in-place');
+      assert.equal(fromMemory.kvCacheFallback, null);
+      const naive = await CausalLM.load({ dir: embedded, kvCache: 'naive' });
+      try {
+        assert.deepEqual(fromMemory.tokens, (await naive.generate('The model server', { maxTokens: 12 })).tokenIds);
+      } finally {
+        await naive.dispose();
+      }
+      const fellBack = await load(external);
+      assert.equal(fellBack.kvCache, 'naive');
+      assert.match(fellBack.kvCacheFallback!, /can't be written.*external weights can't be loaded from memory/);
+      assert.deepEqual(await readdir(embedded), before, 'nothing was written');
+    } finally {
+      for (const dir of [embedded, external]) {
+        await chmod(dir, 0o755);
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('falls back to the naive path, once and for good, when ONNX Runtime refuses the pre-allocated outputs, and says why', async () => {
     const dir = await ensureTinyModel();
     const lm = await CausalLM.load({ dir, kvCache: 'preallocated' });
@@ -577,3 +631,13 @@ describe('engine: bad model directories are usage errors', () => {
     );
   });
 });
+
+/** Whether every directory from / down to `dir` lets other users in, and `dir` lets them read. */
+async function reachableByOthers(dir: string): Promise<boolean> {
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  for (let depth = 0; depth <= parts.length; depth += 1) {
+    const { mode } = await stat(path.sep + parts.slice(0, depth).join(path.sep));
+    if ((mode & 0o001) === 0 || (depth === parts.length && (mode & 0o004) === 0)) return false;
+  }
+  return true;
+}
