@@ -486,8 +486,9 @@ describe('engine: KV cache paths', () => {
     const before = await readdir(embedded);
     for (const dir of [embedded, external]) await chmod(dir, 0o555);
     const engine = new URL('../../src/engine/index.js', import.meta.url).href;
+    type Loaded = { kvCache: string; kvCacheFallback: string | null; tokens: number[] };
     const load = (dir: string) =>
-      new Promise<{ kvCache: string; kvCacheFallback: string | null; tokens: number[] }>((resolve, reject) => {
+      new Promise<Loaded>((resolve, reject) => {
         const script = `const { CausalLM } = await import(${JSON.stringify(engine)});
           const lm = await CausalLM.load({ dir: ${JSON.stringify(dir)} });
           const { tokenIds } = await lm.generate('The model server', { maxTokens: 12 });
@@ -496,7 +497,8 @@ describe('engine: KV cache paths', () => {
           process.execPath,
           ['--input-type=module', '-e', script],
           { ...(asRoot ? { uid: 65534, gid: 65534 } : {}), env: { ...process.env, HOME: os.tmpdir() } },
-          (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(JSON.parse(stdout))),
+          (error, stdout, stderr) =>
+            error ? reject(new Error(stderr || error.message)) : resolve(JSON.parse(stdout) as Loaded),
         );
       });
     try {
