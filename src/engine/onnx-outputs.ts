@@ -125,7 +125,21 @@ class FieldReader {
     }
   }
 
+  /**
+   * `length` bytes at `position`. Short reads come from the window (a graph's nodes and small fields lie side by side:
+   * one read per field cost thousands of reads per model); the window is replaced, never overwritten, so what was
+   * returned stays valid.
+   */
   bytes(position: number, length: number): Buffer {
+    if (length > WINDOW_BYTES || position + length > this.size) return this.read(position, length);
+    if (position < this.windowStart || position + length > this.windowStart + this.window.length) {
+      this.window = this.read(position, Math.min(WINDOW_BYTES, this.size - position));
+      this.windowStart = position;
+    }
+    return this.window.subarray(position - this.windowStart, position - this.windowStart + length);
+  }
+
+  private read(position: number, length: number): Buffer {
     const buffer = Buffer.alloc(length);
     readSync(this.fd, buffer, 0, length, position);
     return buffer;
@@ -144,7 +158,7 @@ class FieldReader {
   private byteAt(position: number): number {
     if (position < this.windowStart || position >= this.windowStart + this.window.length) {
       if (position >= this.size) throw new Error(`not an ONNX model: truncated at byte ${position}`);
-      this.window = this.bytes(position, Math.min(WINDOW_BYTES, this.size - position));
+      this.window = this.read(position, Math.min(WINDOW_BYTES, this.size - position));
       this.windowStart = position;
     }
     return this.window[position - this.windowStart]!;
@@ -214,12 +228,7 @@ export function withGraphOutputs(modelPath: string, names: readonly string[]): B
   }
   if (!graph) throw new Error(`${modelPath} has no graph`);
   const model = readFileSync(modelPath);
-  const added = Buffer.concat(
-    names.map((name) => {
-      const valueInfo = lengthDelimited((VALUE_INFO_NAME << 3) | 2, Buffer.from(name, 'utf8'));
-      return lengthDelimited(GRAPH_OUTPUT_TAG, valueInfo);
-    }),
-  );
+  const added = graphOutputFields(names);
   const headerStart = graph.start - 1 - varint(graph.end - graph.start).length;
   if (model[headerStart] !== MODEL_GRAPH_TAG) throw new Error(`${modelPath}: unexpected graph field header`);
   return Buffer.concat([
@@ -227,6 +236,15 @@ export function withGraphOutputs(modelPath: string, names: readonly string[]): B
     lengthDelimited(MODEL_GRAPH_TAG, Buffer.concat([model.subarray(graph.start, graph.end), added])),
     model.subarray(graph.end),
   ]);
+}
+
+/** GraphProto.output fields naming existing values (ONNX Runtime infers their types). */
+function graphOutputFields(names: readonly string[]): Buffer {
+  return Buffer.concat(
+    names.map((name) =>
+      lengthDelimited(GRAPH_OUTPUT_TAG, lengthDelimited((VALUE_INFO_NAME << 3) | 2, Buffer.from(name, 'utf8'))),
+    ),
+  );
 }
 
 function lengthDelimited(tag: number, payload: Buffer): Buffer {
@@ -313,11 +331,7 @@ export function withGraphOutputsReferencingWeights(
       }
       graphParts.push(lengthDelimited((GRAPH_INITIALIZER << 3) | 2, Buffer.concat(tensorParts)));
     }
-    for (const name of names) {
-      graphParts.push(
-        lengthDelimited(GRAPH_OUTPUT_TAG, lengthDelimited((VALUE_INFO_NAME << 3) | 2, Buffer.from(name, 'utf8'))),
-      );
-    }
+    graphParts.push(graphOutputFields(names));
     const modelParts: Buffer[] = [];
     for (const field of reader.fields(0, reader.size)) {
       modelParts.push(
