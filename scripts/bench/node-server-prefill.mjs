@@ -8,12 +8,14 @@
 // same window (the control run): p99-during ÷ that p50 is the must-show's ratio (target ≤ 2), reported beside
 // p99-during ÷ p50-before; and the streams' aggregate
 // output tokens/s before the arrival and over the whole run, against `llmops bench MODEL --batch STREAMS` run first
-// (target ≥ 90%). p99-before ÷ p50-before is the noise floor: what the machine alone does to the gaps (other load, GC).
+// (target ≥ 90%). p99-before ÷ p50-before, and the control run's p99 ÷ p50 over the window, are the noise floor: what
+// the machine alone does to the gaps (other load, GC, a VM's host taking its CPUs away).
 // The streams ask for `ignore_eos` and ban (`logit_bias` -100) the tokens whose text is not whole on its own (byte
 // pieces of a character, special tokens): otherwise the server holds such a token's text back to the next chunk, a
 // client-side gap would span several steps, and streams would end early at a sampled EOS — test models have random
 // weights. Each SSE chunk is then exactly one token.
-// List a configuration more than once (e.g. --chunks 0,128:0.5,0,128:0.5) to alternate runs on a noisy machine.
+// List a configuration more than once (e.g. --chunks 0,128:0.5,0,128:0.5) to alternate runs on a noisy machine: each
+// such configuration ends with a line of medians and ranges over its runs.
 // Usage: npm run build && node scripts/bench/node-server-prefill.mjs --dir MODEL_DIR [--chunks 0,128,128:0.5] [--streams 16]
 //        [--prompt-tokens 1024] [--settle 3] [--stream-tokens 600 (enough to outlast the long prompt's prefill)]
 // MODEL_DIR needs more positions than the prompt: /usr/bin/python3 scripts/reference/export_sized_gpt2.py /tmp/gpt2-86m
@@ -250,6 +252,8 @@ async function longPrompt() {
 }
 
 const { prompt, promptTokens } = await longPrompt();
+/** Per configuration, each run's figures: a configuration listed more than once gets a median line at the end. */
+const runs = new Map();
 for (const entry of values.chunks.split(',')) {
   const [chunk, ratio = 0, reserve] = entry.split(':').map(Number);
   const arrived = await run(chunk, ratio, reserve, { prompt });
@@ -261,15 +265,32 @@ for (const entry of values.chunks.split(',')) {
   if (before.length === 0 || during.length === 0 || control.during.length === 0)
     throw new Error('no inter-token gaps in a window: raise --settle or --stream-tokens');
   const p99 = pct(during, 99);
+  const ratio99 = p99 / pct(control.during, 50);
+  const controlSpread = pct(control.during, 99) / pct(control.during, 50);
+  if (!runs.has(entry)) runs.set(entry, []);
+  runs.get(entry).push({ ratio: ratio99, controlSpread, steady: arrived.steady });
   const engineShare = (tokensPerSecond) => ((100 * tokensPerSecond) / engineTokensPerSecond).toFixed(0);
   console.log(
     `PREFILL_CHUNK_TOKENS=${chunk} PREFILL_TIME_RATIO=${ratio}${reserve === undefined ? '' : ` KV_RESERVE_POSITIONS=${reserve}`} (prompt ${promptTokens} tokens; load ${os.loadavg()[0].toFixed(1)}): ` +
       `ITL before p50 ${pct(before, 50).toFixed(1)} ms, p99 ${pct(before, 99).toFixed(1)} ms (noise floor p99/p50 ${(pct(before, 99) / pct(before, 50)).toFixed(2)}); ` +
       `during the arrival p50 ${pct(during, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...during).toFixed(1)} ms; ` +
       `same window without it (control run) p50 ${pct(control.during, 50).toFixed(1)} ms, p99 ${pct(control.during, 99).toFixed(1)} ms → ` +
-      `p99 during ÷ p50 without it ${(p99 / pct(control.during, 50)).toFixed(2)} (target ≤ 2), ÷ p50 before ${(p99 / pct(before, 50)).toFixed(2)}; ` +
+      `p99 during ÷ p50 without it ${ratio99.toFixed(2)} (target ≤ 2; the control's own p99 ÷ p50 ${controlSpread.toFixed(2)}), ÷ p50 before ${(p99 / pct(before, 50)).toFixed(2)}; ` +
       `long prompt TTFT ${arrived.firstTokenMs.toFixed(0)} ms; ${streams} streams ${arrived.steady.toFixed(1)} tok/s before the arrival (${engineShare(arrived.steady)}% of llmops bench), ` +
       `${arrived.throughput.toFixed(1)} tok/s over the run (${engineShare(arrived.throughput)}%); this client used ${(100 * arrived.clientCpu).toFixed(0)}% of a core`,
+  );
+}
+for (const [entry, list] of runs) {
+  if (list.length < 2) continue;
+  const range = (xs, digits = 2) =>
+    `median ${pct(xs, 50).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
+  console.log(
+    `${entry} over ${list.length} runs: p99 during ÷ p50 without it ${range(list.map((r) => r.ratio))}; ` +
+      `the control's own p99 ÷ p50 ${range(list.map((r) => r.controlSpread))}; ` +
+      `aggregate before the arrival ${range(
+        list.map((r) => (100 * r.steady) / engineTokensPerSecond),
+        0,
+      )}% of llmops bench`,
   );
 }
 rmSync(work, { recursive: true, force: true });
