@@ -24,7 +24,7 @@ import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-fil
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { isPresentOutput, readDecoderSignature, readValueInfos, type DecoderSignature } from './signature.js';
 import { readOnnxOutputNames } from './onnx-outputs.js';
-import { concatNewKv, withExtraOutputs } from './new-kv-outputs.js';
+import { concatNewKv, inPlaceEdit, withExtraOutputs } from './new-kv-outputs.js';
 import { TextTokenizer } from './tokenizer.js';
 import {
   DecoderBatch,
@@ -178,7 +178,8 @@ export class CausalLM {
     // Concat nodes; a copy of the model exposes them as outputs (GroupQueryAttention exports have new_key_values).
     const newKv =
       (options.kvCache ?? 'in-place') === 'in-place' && provider === 'cpu' ? concatNewKv(files.onnxPath) : null;
-    const copy = newKv ? await withExtraOutputs(files.onnxPath, [...newKv.values()]) : null;
+    const edit = newKv ? inPlaceEdit(files.onnxPath, newKv) : null;
+    const copy = edit ? await withExtraOutputs(files.onnxPath, edit) : null;
     if (newKv && !copy)
       return CausalLM.loadNaive(
         options,
@@ -207,7 +208,8 @@ export class CausalLM {
       await copy?.dispose(); // the session holds what it read: nothing is left beside the model
     }
     const loadMs = performance.now() - started;
-    let signature = readDecoderSignature(session, files.config, files.onnxPath);
+    // The copy drops the presents it computes attention without (they are never fetched on this path).
+    let signature = readDecoderSignature(session, files.config, files.onnxPath, edit?.dropped);
     const types = new Map(readValueInfos(session.outputMetadata).map((output) => [output.name, output.type]));
     if (newKv && [...newKv.values()].some((name) => types.get(name) !== signature.kvType)) {
       // The new part is computed in another type and cast with the whole present: not the cache's bytes.

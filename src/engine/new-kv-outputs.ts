@@ -8,6 +8,8 @@ import {
   readOnnxOutputNames,
   withGraphOutputs,
   withGraphOutputsReferencingWeights,
+  type GraphEdit,
+  type OnnxNode,
 } from './onnx-outputs.js';
 import { isPresentOutput } from './signature.js';
 
@@ -42,6 +44,113 @@ function readConcatNewKv(onnxPath: string): Map<string, string> | null {
   return newKv.size > 0 ? newKv : null;
 }
 
+const KEY_TRANSPOSE = [0, 1, 3, 2];
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * The in-place path's graph edit for a concatenating export: its presents' `new` parts as outputs, and attention that
+ * reads the past where it lies. The engine writes each step's new keys into its own buffers and never fetches a
+ * present, but ONNX Runtime runs every node of a graph, fetched or not, and `Concat(past, new)` copies the whole cache
+ * into a new present per layer per step, which attention then reads again: at 16 rows × 400 positions on the 86M
+ * GPT-2, ~470 MB written and read per step, more than its weights. So where a present's only uses are the key path
+ * (`Transpose` to [.., head, position] then `MatMul(query, ·)`), the value path (`MatMul(probabilities, ·)`) and
+ * `Shape`, they are rewritten over past and new separately — `query·[past; new]ᵀ` is the concatenation of
+ * `query·pastᵀ` and `query·newᵀ` along the key axis, `probabilities·[past; new]` the sum of its two halves' products —
+ * and the Concat and the present output are dropped. A present used otherwise keeps its Concat. Logits then differ
+ * from the concatenating graph's by float rounding (the value product is summed in two parts).
+ */
+export function inPlaceEdit(onnxPath: string, newKv: ReadonlyMap<string, string>): GraphEdit & { dropped: string[] } {
+  const nodes = readOnnxNodes(onnxPath);
+  const graphOutputs = new Set(readOnnxOutputNames(onnxPath));
+  const producers = new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
+  const users = new Map<string, OnnxNode[]>();
+  for (const node of nodes)
+    for (const input of new Set(node.inputs)) users.set(input, [...(users.get(input) ?? []), node]);
+  const added: OnnxNode[] = [];
+  const constants = new Map<string, bigint[]>();
+  const constant = (name: string, values: bigint[]) => {
+    constants.set(`llmops.in_place.${name}`, values);
+    return `llmops.in_place.${name}`;
+  };
+  const node = (opType: string, inputs: string[], outputs: string[], attributes: OnnxNode['attributes'] = {}) =>
+    added.push({ opType, inputs, outputs, attributes });
+  const dropNodes = new Set<string>();
+  const dropped: string[] = [];
+  for (const [present, fresh] of newKv) {
+    const concat = producers.get(present);
+    const past = present.replace(/^present(?:_key_values)?\./, 'past_key_values.');
+    const axis = concat?.attributes.axis;
+    if (!concat || concat.outputs[0] !== present || concat.inputs[0] !== past || (axis !== 2 && axis !== -2)) continue;
+    const uses = users.get(present) ?? [];
+    const keyUses = (use: OnnxNode) =>
+      users.get(use.outputs[0]!)?.filter((next) => next.opType === 'MatMul' && next.inputs[1] === use.outputs[0]) ?? [];
+    const rewritable = uses.every(
+      (use) =>
+        (use.opType === 'Shape' && use.attributes.start === undefined && use.attributes.end === undefined) ||
+        (use.opType === 'MatMul' && use.inputs[0] !== present && use.inputs[1] === present) ||
+        (use.opType === 'Transpose' &&
+          String(use.attributes.perm) === String(KEY_TRANSPOSE) &&
+          !graphOutputs.has(use.outputs[0]!) &&
+          keyUses(use).length > 0 &&
+          keyUses(use).length === users.get(use.outputs[0]!)!.length),
+    );
+    if (!rewritable) continue;
+    const name = (part: string) => `${present}/llmops.in_place/${part}`;
+    let pastShape: string | null = null;
+    const shapeOfPast = () => {
+      if (!pastShape) node('Shape', [past], [(pastShape = name('past_shape'))]);
+      return pastShape;
+    };
+    uses.forEach((use, index) => {
+      dropNodes.add(use.outputs[0]!);
+      if (use.opType === 'Shape') {
+        // [batch, heads, past + new, head_dim]: the past's shape plus the new part's sequence length.
+        node('Shape', [fresh], [name(`new_shape${index}`)]);
+        node(
+          'Mul',
+          [name(`new_shape${index}`), constant('sequence_axis', [0n, 0n, 1n, 0n])],
+          [name(`new_length${index}`)],
+        );
+        node('Add', [shapeOfPast(), name(`new_length${index}`)], [use.outputs[0]!]);
+      } else if (use.opType === 'Transpose') {
+        node('Transpose', [past], [name(`past_t${index}`)], { perm: KEY_TRANSPOSE });
+        node('Transpose', [fresh], [name(`new_t${index}`)], { perm: KEY_TRANSPOSE });
+        keyUses(use).forEach((matmul, j) => {
+          dropNodes.add(matmul.outputs[0]!);
+          const scores = (part: string) => name(`scores${index}_${j}_${part}`);
+          node('MatMul', [matmul.inputs[0]!, name(`past_t${index}`)], [scores('past')]);
+          node('MatMul', [matmul.inputs[0]!, name(`new_t${index}`)], [scores('new')]);
+          node('Concat', [scores('past'), scores('new')], [matmul.outputs[0]!], { axis: 3 });
+        });
+      } else {
+        const weights = use.inputs[0]!;
+        const length = name(`past_length${index}`);
+        node(
+          'Slice',
+          [shapeOfPast(), constant('two', [2n]), constant('three', [3n]), constant('zero', [0n])],
+          [length],
+        );
+        const part = (which: string) => name(`context${index}_${which}`);
+        node('Slice', [weights, constant('zero', [0n]), length, constant('last', [-1n])], [part('past_weights')]);
+        node('Slice', [weights, length, constant('max', [INT64_MAX]), constant('last', [-1n])], [part('new_weights')]);
+        node('MatMul', [part('past_weights'), past], [part('past')]);
+        node('MatMul', [part('new_weights'), fresh], [part('new')]);
+        node('Add', [part('past'), part('new')], [use.outputs[0]!]);
+      }
+    });
+    dropNodes.add(present);
+    dropped.push(present);
+  }
+  return {
+    outputs: [...newKv.values()],
+    dropOutputs: new Set(dropped),
+    dropNodes,
+    nodes: added,
+    constants: [...constants].map(([name, values]) => ({ name, values })),
+    dropped,
+  };
+}
+
 /** A model with extra graph outputs, ready for createSession. */
 export interface ExtraOutputsModel {
   /** The file to load, or (with `bytes`) the original's path, for messages. */
@@ -53,7 +162,7 @@ export interface ExtraOutputsModel {
 }
 
 /**
- * The model with the given values as extra graph outputs. Its graph is written under a hidden name beside the weight
+ * The model with a graph edit (extra outputs, and see inPlaceEdit). Its graph is written under a hidden name beside the weight
  * files, referencing the weights where they are (the model file, its external data), so the copy is kilobytes and
  * loading it holds no second copy of the weights; `dispose` removes it once the session is created. "Beside" is where
  * the files really are: ONNX Runtime refuses weights whose path leaves the model's directory, links included, and a
@@ -61,7 +170,7 @@ export interface ExtraOutputsModel {
  * cache or volume) or the files are in several, a model whose weights are all inside its file is loaded from memory
  * instead, which holds the file's bytes while the session is created; one with external weights can't be: null.
  */
-export async function withExtraOutputs(onnxPath: string, names: readonly string[]): Promise<ExtraOutputsModel | null> {
+export async function withExtraOutputs(onnxPath: string, edit: GraphEdit): Promise<ExtraOutputsModel | null> {
   const dir = path.dirname(await realpath(onnxPath));
   await removeStaleCopies(dir);
   const copy = path.join(
@@ -74,13 +183,13 @@ export async function withExtraOutputs(onnxPath: string, names: readonly string[
     return path.basename(real);
   };
   try {
-    await writeFile(copy, withGraphOutputsReferencingWeights(onnxPath, names, locate), { flag: 'wx' });
+    await writeFile(copy, withGraphOutputsReferencingWeights(onnxPath, edit, locate), { flag: 'wx' });
     return { onnxPath: copy, dispose: () => rm(copy, { force: true }) };
   } catch {
     await rm(copy, { force: true });
   }
   if (hasExternalData(onnxPath)) return null;
-  return { onnxPath, bytes: withGraphOutputs(onnxPath, names), dispose: async () => {} };
+  return { onnxPath, bytes: withGraphOutputs(onnxPath, edit), dispose: async () => {} };
 }
 
 const COPY_NAME = /^\..*\.llmops-(\d+)-[0-9a-f]{8}\.onnx$/;

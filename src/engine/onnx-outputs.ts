@@ -145,6 +145,16 @@ class FieldReader {
     return buffer;
   }
 
+  /** The varint at `position` as a signed 64-bit integer (ONNX's int64 attributes; negative ones take ten bytes). */
+  int64(position: number): number {
+    return Number(BigInt.asIntN(64, this.varint(position).value));
+  }
+
+  /** Where the varint at `position` ends. */
+  varintEnd(position: number): number {
+    return this.varint(position).next;
+  }
+
   private varint(position: number): { value: bigint; next: number } {
     let value = 0n;
     for (let shift = 0n, at = position; shift < 70n; shift += 7n, at += 1) {
@@ -165,9 +175,16 @@ class FieldReader {
   }
 }
 
-// NodeProto.input and .output (repeated strings).
+// NodeProto.input, .output, .attribute; AttributeProto.name, .i, .ints, .type (INT = 2, INTS = 7).
 const NODE_INPUT = 1;
 const NODE_OUTPUT = 2;
+const NODE_ATTRIBUTE = 5;
+const ATTRIBUTE_NAME = 1;
+const ATTRIBUTE_INT = 3;
+const ATTRIBUTE_INTS = 8;
+const ATTRIBUTE_TYPE = 20;
+const ATTRIBUTE_TYPE_INT = 2;
+const ATTRIBUTE_TYPE_INTS = 7;
 const GRAPH_OUTPUT_TAG = (GRAPH_OUTPUT << 3) | 2;
 const MODEL_GRAPH_TAG = (MODEL_GRAPH << 3) | 2;
 
@@ -175,9 +192,11 @@ export interface OnnxNode {
   opType: string;
   inputs: string[];
   outputs: string[];
+  /** Integer and integer-list attributes (others are left out). */
+  attributes: Record<string, number | number[]>;
 }
 
-/** The main graph's nodes (operator type, input and output names), read from field headers as above. */
+/** The main graph's nodes (operator type, input and output names, integer attributes), read from field headers as above. */
 export function readOnnxNodes(modelPath: string): OnnxNode[] {
   const reader = new FieldReader(modelPath);
   try {
@@ -202,10 +221,35 @@ export function readOnnxNodes(modelPath: string): OnnxNode[] {
       node = reader.find(node.end, graph.end, GRAPH_NODE)
     ) {
       const opType = reader.find(node.start, node.end, NODE_OP_TYPE);
+      const attributes: Record<string, number | number[]> = {};
+      for (
+        let attribute = reader.find(node.start, node.end, NODE_ATTRIBUTE);
+        attribute;
+        attribute = reader.find(attribute.end, node.end, NODE_ATTRIBUTE)
+      ) {
+        let name = '';
+        let int: number | undefined;
+        const ints: number[] = [];
+        for (const field of reader.fields(attribute.start, attribute.end)) {
+          if (field.number === ATTRIBUTE_NAME && field.wireType === 2)
+            name = text({ start: field.payloadStart, end: field.end });
+          else if (field.number === ATTRIBUTE_INT && field.wireType === 0) int = reader.int64(field.payloadStart);
+          else if (field.number === ATTRIBUTE_INTS && field.wireType === 0) ints.push(reader.int64(field.payloadStart));
+          else if (field.number === ATTRIBUTE_INTS && field.wireType === 2) {
+            for (let at = field.payloadStart; at < field.end;) {
+              ints.push(reader.int64(at));
+              at = reader.varintEnd(at);
+            }
+          }
+        }
+        if (int !== undefined) attributes[name] = int;
+        else if (ints.length > 0) attributes[name] = ints;
+      }
       nodes.push({
         opType: opType ? text(opType) : '',
         inputs: all(node, NODE_INPUT),
         outputs: all(node, NODE_OUTPUT),
+        attributes,
       });
     }
     return nodes;
@@ -215,26 +259,126 @@ export function readOnnxNodes(modelPath: string): OnnxNode[] {
 }
 
 /**
- * The model's bytes with more graph outputs: existing values, by name (ONNX Runtime infers their types). Only the
- * graph field's length changes; everything else is copied as it is.
+ * A change to a model's main graph: graph outputs added (existing values, by name: ONNX Runtime infers their types),
+ * nodes (named by their first output) and graph outputs dropped, nodes and one-dimensional int64 constants added.
+ * Added nodes go at the end of the node list; ONNX Runtime orders nodes by their inputs when it loads a graph.
  */
-export function withGraphOutputs(modelPath: string, names: readonly string[]): Buffer {
+export interface GraphEdit {
+  outputs: readonly string[];
+  dropOutputs?: ReadonlySet<string>;
+  dropNodes?: ReadonlySet<string>;
+  nodes?: readonly OnnxNode[];
+  constants?: ReadonlyArray<{ name: string; values: readonly bigint[] }>;
+}
+
+/**
+ * The model's bytes with a graph edit (see GraphEdit). Fields outside the graph, and the graph's fields the edit
+ * doesn't touch, are copied as they are.
+ */
+export function withGraphOutputs(modelPath: string, edit: GraphEdit): Buffer {
   const reader = new FieldReader(modelPath);
   let graph: { start: number; end: number } | null;
   try {
     graph = reader.find(0, reader.size, MODEL_GRAPH);
+    if (!graph) throw new Error(`${modelPath} has no graph`);
+    if (!edit.dropNodes?.size && !edit.dropOutputs?.size) {
+      // Nothing to drop: the graph's bytes stay one block (a model's embedded weights are most of them).
+      const model = readFileSync(modelPath);
+      const headerStart = graph.start - 1 - varint(graph.end - graph.start).length;
+      if (model[headerStart] !== MODEL_GRAPH_TAG) throw new Error(`${modelPath}: unexpected graph field header`);
+      return Buffer.concat([
+        model.subarray(0, headerStart),
+        lengthDelimited(MODEL_GRAPH_TAG, Buffer.concat([model.subarray(graph.start, graph.end), addedFields(edit)])),
+        model.subarray(graph.end),
+      ]);
+    }
+    const graphParts: Buffer[] = [];
+    for (const field of reader.fields(graph.start, graph.end))
+      if (!isDropped(reader, field, edit))
+        graphParts.push(reader.bytes(field.headerStart, field.end - field.headerStart));
+    graphParts.push(addedFields(edit));
+    return withGraph(reader, graphParts);
   } finally {
     reader.close();
   }
-  if (!graph) throw new Error(`${modelPath} has no graph`);
-  const model = readFileSync(modelPath);
-  const added = graphOutputFields(names);
-  const headerStart = graph.start - 1 - varint(graph.end - graph.start).length;
-  if (model[headerStart] !== MODEL_GRAPH_TAG) throw new Error(`${modelPath}: unexpected graph field header`);
+}
+
+/** Whether a graph field is a node or a graph output the edit drops. */
+function isDropped(reader: FieldReader, field: ProtobufField, edit: GraphEdit): boolean {
+  if (field.wireType !== 2) return false;
+  const named = (set: ReadonlySet<string> | undefined, inner: number) => {
+    if (!set?.size) return false;
+    const name = reader.find(field.payloadStart, field.end, inner);
+    return name !== null && set.has(new TextDecoder().decode(reader.bytes(name.start, name.end - name.start)));
+  };
+  if (field.number === GRAPH_NODE) return named(edit.dropNodes, NODE_OUTPUT);
+  if (field.number === GRAPH_OUTPUT) return named(edit.dropOutputs, VALUE_INFO_NAME);
+  return false;
+}
+
+/** The model's fields with its graph's replaced by `graphParts`. */
+function withGraph(reader: FieldReader, graphParts: Buffer[]): Buffer {
+  const modelParts: Buffer[] = [];
+  for (const field of reader.fields(0, reader.size)) {
+    modelParts.push(
+      field.number === MODEL_GRAPH && field.wireType === 2
+        ? lengthDelimited(MODEL_GRAPH_TAG, Buffer.concat(graphParts))
+        : reader.bytes(field.headerStart, field.end - field.headerStart),
+    );
+  }
+  return Buffer.concat(modelParts);
+}
+
+// NodeProto.op_type's tag, GraphProto.initializer's; TensorProto.dims, .data_type (INT64 = 7), .name.
+const TENSOR_DIMS = 1;
+const TENSOR_DATA_TYPE = 2;
+const TENSOR_NAME = 8;
+const INT64 = 7;
+
+/** The graph fields an edit adds: its nodes, its constants (as initializers) and its outputs. */
+function addedFields(edit: GraphEdit): Buffer {
+  const string = (field: number, value: string) => lengthDelimited((field << 3) | 2, Buffer.from(value, 'utf8'));
+  const int = (field: number, value: number) => Buffer.concat([Buffer.from([field << 3]), varint(value)]);
+  const attributeTag = varint(ATTRIBUTE_TYPE << 3);
+  const node = (spec: OnnxNode) =>
+    lengthDelimited(
+      (GRAPH_NODE << 3) | 2,
+      Buffer.concat([
+        ...spec.inputs.map((name) => string(NODE_INPUT, name)),
+        ...spec.outputs.map((name) => string(NODE_OUTPUT, name)),
+        string(NODE_OP_TYPE, spec.opType),
+        ...Object.entries(spec.attributes).map(([name, value]) => {
+          if ((Array.isArray(value) ? value : [value]).some((v) => !Number.isInteger(v) || v < 0))
+            throw new Error(`attribute ${name} of an added node must be non-negative integers`);
+          return lengthDelimited(
+            (NODE_ATTRIBUTE << 3) | 2,
+            Buffer.concat([
+              string(ATTRIBUTE_NAME, name),
+              ...(Array.isArray(value) ? value.map((v) => int(ATTRIBUTE_INTS, v)) : [int(ATTRIBUTE_INT, value)]),
+              attributeTag,
+              varint(Array.isArray(value) ? ATTRIBUTE_TYPE_INTS : ATTRIBUTE_TYPE_INT),
+            ]),
+          );
+        }),
+      ]),
+    );
+  const constant = ({ name, values }: { name: string; values: readonly bigint[] }) => {
+    const raw = Buffer.alloc(8 * values.length);
+    values.forEach((value, index) => raw.writeBigInt64LE(value, 8 * index));
+    return lengthDelimited(
+      (GRAPH_INITIALIZER << 3) | 2,
+      Buffer.concat([
+        int(TENSOR_DIMS, values.length),
+        int(TENSOR_DATA_TYPE, INT64),
+        string(TENSOR_NAME, name),
+        lengthDelimited((TENSOR_RAW_DATA << 3) | 2, raw),
+      ]),
+    );
+  };
   return Buffer.concat([
-    model.subarray(0, headerStart),
-    lengthDelimited(MODEL_GRAPH_TAG, Buffer.concat([model.subarray(graph.start, graph.end), added])),
-    model.subarray(graph.end),
+    ...(edit.nodes ?? []).map(node),
+    ...(edit.constants ?? []).map(constant),
+    graphOutputFields(edit.outputs),
   ]);
 }
 
@@ -275,7 +419,7 @@ const ENTRY_VALUE = 2;
 const EXTERNAL_MIN_BYTES = 1024;
 
 /**
- * The model with more graph outputs (as withGraphOutputs), its weights left where they are: every initializer's
+ * The model with a graph edit (as withGraphOutputs), its weights left where they are: every initializer's
  * `raw_data` of 1 KiB or more becomes external data at its own offset in the model file, so the result holds only the
  * graph (kilobytes, whatever the model weighs). `locate` names each weight file (the model file itself, and the
  * external data files it names) as the result will refer to it; the result must be written where those names resolve.
@@ -283,7 +427,7 @@ const EXTERNAL_MIN_BYTES = 1024;
  */
 export function withGraphOutputsReferencingWeights(
   modelPath: string,
-  names: readonly string[],
+  edit: GraphEdit,
   locate: (file: string) => string,
 ): Buffer {
   const reader = new FieldReader(modelPath);
@@ -304,6 +448,7 @@ export function withGraphOutputsReferencingWeights(
       );
     const graphParts: Buffer[] = [];
     for (const field of reader.fields(graph.start, graph.end)) {
+      if (isDropped(reader, field, edit)) continue;
       if (field.number !== GRAPH_INITIALIZER || field.wireType !== 2) {
         graphParts.push(copy(field.headerStart, field.end));
         continue;
@@ -331,16 +476,8 @@ export function withGraphOutputsReferencingWeights(
       }
       graphParts.push(lengthDelimited((GRAPH_INITIALIZER << 3) | 2, Buffer.concat(tensorParts)));
     }
-    graphParts.push(graphOutputFields(names));
-    const modelParts: Buffer[] = [];
-    for (const field of reader.fields(0, reader.size)) {
-      modelParts.push(
-        field.number === MODEL_GRAPH && field.wireType === 2
-          ? lengthDelimited(MODEL_GRAPH_TAG, Buffer.concat(graphParts))
-          : copy(field.headerStart, field.end),
-      );
-    }
-    return Buffer.concat(modelParts);
+    graphParts.push(addedFields(edit));
+    return withGraph(reader, graphParts);
   } finally {
     reader.close();
   }

@@ -65,10 +65,16 @@ export function readDecoderSignature(
   session: Ort.InferenceSession,
   config: ModelConfig,
   onnxPath: string,
+  droppedPresents: readonly string[] = [],
 ): DecoderSignature {
   const inputs = readValueInfos(session.inputMetadata);
   const outputs = readValueInfos(session.outputMetadata);
   const inputByName = new Map(inputs.map((value) => [value.name, value]));
+  // Presents the session's graph no longer computes (see inPlaceEdit) are still the layers' names, shaped as their pasts.
+  for (const name of droppedPresents) {
+    const past = inputByName.get(name.replace(/^present(?:_key_values)?\./, 'past_key_values.'));
+    if (past) outputs.push({ ...past, name });
+  }
   const outputByName = new Map(outputs.map((value) => [value.name, value]));
 
   if (!inputByName.has('input_ids') || !outputByName.has('logits')) {

@@ -395,7 +395,7 @@ describe('engine: KV cache paths', () => {
       await writeFile(recent, 'being loaded elsewhere');
       const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
       await utimes(stale, twoHoursAgo, twoHoursAgo);
-      await (await withExtraOutputs(path.join(embedded, 'model.onnx'), ['extra']))!.dispose();
+      await (await withExtraOutputs(path.join(embedded, 'model.onnx'), { outputs: ['extra'] }))!.dispose();
       const left = await readdir(embedded);
       assert.ok(!left.includes(path.basename(stale)), 'a stale copy is removed');
       assert.ok(left.includes(path.basename(recent)), 'a recent copy is kept');
@@ -404,7 +404,7 @@ describe('engine: KV cache paths', () => {
       // The copy beside the model holds the graph and references the weights where they are, whatever the layout.
       for (const dir of [embedded, external]) {
         const model = path.join(dir, 'model.onnx');
-        const copy = await withExtraOutputs(model, ['extra']);
+        const copy = await withExtraOutputs(model, { outputs: ['extra'] });
         assert.equal(copy?.bytes, undefined, 'written beside the model, not held in memory');
         assert.equal(path.dirname(copy!.onnxPath), dir);
         assert.ok(readOnnxOutputNames(copy!.onnxPath).includes('extra'));
@@ -467,6 +467,46 @@ describe('engine: KV cache paths', () => {
       assert.match(inPlaceBlocker(gqa)!, /no new_key_values\.\* outputs/);
     } finally {
       await merged.dispose();
+    }
+  });
+
+  it("in-place on a concatenating export reads each step's past where it lies: the graph copy computes attention over past and new parts and drops the presents' Concat; a present used otherwise keeps it", async () => {
+    const { concatNewKv, inPlaceEdit } = await import('../../src/engine/new-kv-outputs.js');
+    const { isPresentOutput } = await import('../../src/engine/signature.js');
+    const argmax = (row: Float32Array) => row.reduce((best, value, i) => (value > row[best]! ? i : best), 0);
+    // Our GPT-2 builder, PyTorch's GPT-2 export, and PyTorch's Llama export (its repeat_kv reshapes the present).
+    const cases: Array<[string, boolean]> = [
+      [await ensureTinyModel(), true],
+      [fixtureDir('gpt2-nopos'), true],
+      [fixtureDir('llama-gqa'), false],
+    ];
+    for (const [dir, split] of cases) {
+      const newKv = concatNewKv(path.join(dir, 'model.onnx'))!;
+      assert.equal(inPlaceEdit(path.join(dir, 'model.onnx'), newKv).dropped.length, split ? newKv.size : 0, dir);
+      const lm = await CausalLM.load({ dir });
+      const naive = await CausalLM.load({ dir, kvCache: 'naive' });
+      try {
+        assert.equal(lm.kvCache, 'in-place', dir);
+        assert.equal(lm.session.outputNames.some(isPresentOutput), !split, `${dir}: presents left in the session`);
+        // Two rows of different lengths, prefilled, then decoded: logits within float rounding of the Concat graph's.
+        const prompts = [Array.from({ length: 19 }, (_, i) => 3 + ((i * 7) % 90)), [5, 9, 11, 40, 2, 17]];
+        const states = [await lm.prefill(prompts), await naive.prefill(prompts)] as const;
+        for (let step = 0; step < 12; step += 1) {
+          const [ours, theirs] = states.map((state) => state.lastLogits);
+          for (let row = 0; row < prompts.length; row += 1) {
+            const scale = Math.max(...theirs![row]!.map(Math.abs));
+            const diff = Math.max(...ours![row]!.map((value, i) => Math.abs(value - theirs![row]![i]!)));
+            assert.ok(diff <= 1e-5 * Math.max(1, scale), `${dir} step ${step} row ${row}: |Δlogit| ${diff}`);
+          }
+          const next = theirs!.map(argmax);
+          assert.deepEqual(ours!.map(argmax), next, `${dir} step ${step}: greedy tokens`);
+          await lm.decode(states[0], next);
+          await naive.decode(states[1], next);
+        }
+      } finally {
+        await lm.dispose();
+        await naive.dispose();
+      }
     }
   });
 
