@@ -74,6 +74,24 @@ export function inPlaceEdit(onnxPath: string, newKv: ReadonlyMap<string, string>
   };
   const node = (opType: string, inputs: string[], outputs: string[], attributes: OnnxNode['attributes'] = {}) =>
     added.push({ opType, inputs, outputs, attributes });
+  // Every layer's past has one shape, and every layer's new part another (the engine feeds them so): the shapes and
+  // the past's length are computed once, from the first rewritten layer's, since each node costs a little per step.
+  let sharedValues: { totalShape: string; pastLength: string } | null = null;
+  const shared = (past: string, fresh: string) => {
+    if (sharedValues) return sharedValues;
+    const value = (part: string) => `llmops.in_place.${part}`;
+    node('Shape', [past], [value('past_shape')]);
+    node('Shape', [fresh], [value('new_shape')]);
+    // [batch, heads, past + new, head_dim]: the past's shape plus the new part's sequence length.
+    node('Mul', [value('new_shape'), constant('sequence_axis', [0n, 0n, 1n, 0n])], [value('new_length')]);
+    node('Add', [value('past_shape'), value('new_length')], [value('total_shape')]);
+    node(
+      'Slice',
+      [value('past_shape'), constant('two', [2n]), constant('three', [3n]), constant('zero', [0n])],
+      [value('past_length')],
+    );
+    return (sharedValues = { totalShape: value('total_shape'), pastLength: value('past_length') });
+  };
   const dropNodes = new Set<string>();
   const dropped: string[] = [];
   for (const [present, fresh] of newKv) {
@@ -96,22 +114,10 @@ export function inPlaceEdit(onnxPath: string, newKv: ReadonlyMap<string, string>
     );
     if (!rewritable) continue;
     const name = (part: string) => `${present}/llmops.in_place/${part}`;
-    let pastShape: string | null = null;
-    const shapeOfPast = () => {
-      if (!pastShape) node('Shape', [past], [(pastShape = name('past_shape'))]);
-      return pastShape;
-    };
     uses.forEach((use, index) => {
       dropNodes.add(use.outputs[0]!);
       if (use.opType === 'Shape') {
-        // [batch, heads, past + new, head_dim]: the past's shape plus the new part's sequence length.
-        node('Shape', [fresh], [name(`new_shape${index}`)]);
-        node(
-          'Mul',
-          [name(`new_shape${index}`), constant('sequence_axis', [0n, 0n, 1n, 0n])],
-          [name(`new_length${index}`)],
-        );
-        node('Add', [shapeOfPast(), name(`new_length${index}`)], [use.outputs[0]!]);
+        node('Identity', [shared(past, fresh).totalShape], [use.outputs[0]!]);
       } else if (use.opType === 'Transpose') {
         node('Transpose', [past], [name(`past_t${index}`)], { perm: KEY_TRANSPOSE });
         node('Transpose', [fresh], [name(`new_t${index}`)], { perm: KEY_TRANSPOSE });
@@ -124,12 +130,7 @@ export function inPlaceEdit(onnxPath: string, newKv: ReadonlyMap<string, string>
         });
       } else {
         const weights = use.inputs[0]!;
-        const length = name(`past_length${index}`);
-        node(
-          'Slice',
-          [shapeOfPast(), constant('two', [2n]), constant('three', [3n]), constant('zero', [0n])],
-          [length],
-        );
+        const length = shared(past, fresh).pastLength;
         const part = (which: string) => name(`context${index}_${which}`);
         node('Slice', [weights, constant('zero', [0n]), length, constant('last', [-1n])], [part('past_weights')]);
         node('Slice', [weights, length, constant('max', [INT64_MAX]), constant('last', [-1n])], [part('new_weights')]);
