@@ -6,8 +6,8 @@ import {
   hasExternalData,
   readOnnxNodes,
   readOnnxOutputNames,
-  withGraphOutputs,
-  withGraphOutputsReferencingWeights,
+  withGraphEdit,
+  withGraphEditReferencingWeights,
   type GraphEdit,
   type OnnxNode,
 } from './onnx-outputs.js';
@@ -184,13 +184,13 @@ export async function withExtraOutputs(onnxPath: string, edit: GraphEdit): Promi
     return path.basename(real);
   };
   try {
-    await writeFile(copy, withGraphOutputsReferencingWeights(onnxPath, edit, locate), { flag: 'wx' });
+    await writeFile(copy, withGraphEditReferencingWeights(onnxPath, edit, locate), { flag: 'wx' });
     return { onnxPath: copy, dispose: () => rm(copy, { force: true }) };
   } catch {
     await rm(copy, { force: true });
   }
   if (hasExternalData(onnxPath)) return null;
-  return { onnxPath, bytes: withGraphOutputs(onnxPath, edit), dispose: async () => {} };
+  return { onnxPath, bytes: withGraphEdit(onnxPath, edit), dispose: async () => {} };
 }
 
 const COPY_NAME = /^\..*\.llmops-(\d+)-[0-9a-f]{8}\.onnx$/;

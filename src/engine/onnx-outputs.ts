@@ -275,7 +275,7 @@ export interface GraphEdit {
  * The model's bytes with a graph edit (see GraphEdit). Fields outside the graph, and the graph's fields the edit
  * doesn't touch, are copied as they are.
  */
-export function withGraphOutputs(modelPath: string, edit: GraphEdit): Buffer {
+export function withGraphEdit(modelPath: string, edit: GraphEdit): Buffer {
   const reader = new FieldReader(modelPath);
   let graph: { start: number; end: number } | null;
   try {
@@ -329,7 +329,7 @@ function withGraph(reader: FieldReader, graphParts: Buffer[]): Buffer {
   return Buffer.concat(modelParts);
 }
 
-// NodeProto.op_type's tag, GraphProto.initializer's; TensorProto.dims, .data_type (INT64 = 7), .name.
+// TensorProto.dims, .data_type (INT64 = 7), .name.
 const TENSOR_DIMS = 1;
 const TENSOR_DATA_TYPE = 2;
 const TENSOR_NAME = 8;
@@ -338,6 +338,7 @@ const INT64 = 7;
 /** The graph fields an edit adds: its nodes, its constants (as initializers) and its outputs. */
 function addedFields(edit: GraphEdit): Buffer {
   const string = (field: number, value: string) => lengthDelimited((field << 3) | 2, Buffer.from(value, 'utf8'));
+  // A one-byte tag: every field written this way is numbered below 16.
   const int = (field: number, value: number) => Buffer.concat([Buffer.from([field << 3]), varint(value)]);
   const attributeTag = varint(ATTRIBUTE_TYPE << 3);
   const node = (spec: OnnxNode) =>
@@ -419,13 +420,13 @@ const ENTRY_VALUE = 2;
 const EXTERNAL_MIN_BYTES = 1024;
 
 /**
- * The model with a graph edit (as withGraphOutputs), its weights left where they are: every initializer's
+ * The model with a graph edit (as withGraphEdit), its weights left where they are: every initializer's
  * `raw_data` of 1 KiB or more becomes external data at its own offset in the model file, so the result holds only the
  * graph (kilobytes, whatever the model weighs). `locate` names each weight file (the model file itself, and the
  * external data files it names) as the result will refer to it; the result must be written where those names resolve.
  * Initializers stored otherwise are kept as they are.
  */
-export function withGraphOutputsReferencingWeights(
+export function withGraphEditReferencingWeights(
   modelPath: string,
   edit: GraphEdit,
   locate: (file: string) => string,
