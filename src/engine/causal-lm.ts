@@ -24,7 +24,7 @@ import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-fil
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { isPresentOutput, readDecoderSignature, readValueInfos, type DecoderSignature } from './signature.js';
 import { readOnnxOutputNames } from './onnx-outputs.js';
-import { concatNewKv, inPlaceEdit, withExtraOutputs } from './new-kv-outputs.js';
+import { concatNewKv, inPlaceEdit, readGraphHeaders, withExtraOutputs } from './new-kv-outputs.js';
 import { TextTokenizer } from './tokenizer.js';
 import {
   DecoderBatch,
@@ -176,9 +176,10 @@ export class CausalLM {
     const deviceOutputs = provider === 'webgpu' ? readOnnxOutputNames(files.onnxPath).filter(isPresentOutput) : [];
     // In-place on a concatenating export: the run's new keys and values are the second inputs of the presents'
     // Concat nodes; a copy of the model exposes them as outputs (GroupQueryAttention exports have new_key_values).
-    const newKv =
-      (options.kvCache ?? 'in-place') === 'in-place' && provider === 'cpu' ? concatNewKv(files.onnxPath) : null;
-    const edit = newKv ? inPlaceEdit(files.onnxPath, newKv) : null;
+    const graph =
+      (options.kvCache ?? 'in-place') === 'in-place' && provider === 'cpu' ? readGraphHeaders(files.onnxPath) : null;
+    const newKv = graph ? concatNewKv(graph) : null;
+    const edit = graph && newKv ? inPlaceEdit(graph, newKv) : null;
     const copy = edit ? await withExtraOutputs(files.onnxPath, edit) : null;
     if (newKv && !copy)
       return CausalLM.loadNaive(

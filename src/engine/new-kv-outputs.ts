@@ -13,29 +13,35 @@ import {
 } from './onnx-outputs.js';
 import { isPresentOutput } from './signature.js';
 
-/**
- * For a graph whose every `present.N.*` is `Concat(past_key_values.N.*, new)` (Optimum's exports): the value name of
- * each present's `new` part — the run's new keys or values — by present name. Null when some present is made
- * otherwise (a merged decoder's `If`, GroupQueryAttention), and when the file can't be read as ONNX (loading it then
- * says what is wrong in ONNX Runtime's words). The caller checks that each `new` has the cache's type.
- */
-export function concatNewKv(onnxPath: string): Map<string, string> | null {
+/** A graph's nodes and output names, read once for concatNewKv and inPlaceEdit (each walk reads the file's headers). */
+export interface GraphHeaders {
+  nodes: OnnxNode[];
+  outputs: string[];
+}
+
+/** The graph's headers; null when the file can't be read as ONNX (loading it then says what is wrong in ONNX Runtime's words). */
+export function readGraphHeaders(onnxPath: string): GraphHeaders | null {
   try {
-    return readConcatNewKv(onnxPath);
+    return { nodes: readOnnxNodes(onnxPath), outputs: readOnnxOutputNames(onnxPath) };
   } catch {
     return null;
   }
 }
 
-function readConcatNewKv(onnxPath: string): Map<string, string> | null {
-  const producers = new Map(readOnnxNodes(onnxPath).flatMap((node) => node.outputs.map((name) => [name, node])));
+/**
+ * For a graph whose every `present.N.*` is `Concat(past_key_values.N.*, new)` (Optimum's exports): the value name of
+ * each present's `new` part — the run's new keys or values — by present name. Null when some present is made
+ * otherwise (a merged decoder's `If`, GroupQueryAttention). The caller checks that each `new` has the cache's type.
+ */
+export function concatNewKv(graph: GraphHeaders): Map<string, string> | null {
+  const producers = new Map(graph.nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
   // PyTorch's exporter may put a Cast (to the cache's own type) between the past, the Concat and the present.
   const through = (name: string): string => {
     const node = producers.get(name);
     return node && (node.opType === 'Cast' || node.opType === 'Identity') ? through(node.inputs[0]!) : name;
   };
   const newKv = new Map<string, string>();
-  for (const present of readOnnxOutputNames(onnxPath).filter(isPresentOutput)) {
+  for (const present of graph.outputs.filter(isPresentOutput)) {
     const node = producers.get(through(present));
     const past = present.replace(/^present(?:_key_values)?\./, 'past_key_values.');
     if (node?.opType !== 'Concat' || node.inputs.length !== 2 || through(node.inputs[0]!) !== past) return null;
@@ -59,9 +65,11 @@ const INT64_MAX = 2n ** 63n - 1n;
  * and the Concat and the present output are dropped. A present used otherwise keeps its Concat. Logits then differ
  * from the concatenating graph's by float rounding (the value product is summed in two parts).
  */
-export function inPlaceEdit(onnxPath: string, newKv: ReadonlyMap<string, string>): GraphEdit & { dropped: string[] } {
-  const nodes = readOnnxNodes(onnxPath);
-  const graphOutputs = new Set(readOnnxOutputNames(onnxPath));
+export function inPlaceEdit(
+  { nodes, outputs }: GraphHeaders,
+  newKv: ReadonlyMap<string, string>,
+): GraphEdit & { dropped: string[] } {
+  const graphOutputs = new Set(outputs);
   const producers = new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
   const users = new Map<string, OnnxNode[]>();
   for (const node of nodes)
