@@ -11,7 +11,7 @@
  *
  * Usage: node dist/scripts/bench/engine-overhead.js [--dir MODEL_DIR | --size 80m|tiny] [--prompts 128,1024]
  *        [--gen 48] [--rounds 3] [--iterations 5] [--threads N]
- * A PyTorch-exported ~86M GPT-2: /usr/bin/python3 scripts/reference/export_sized_gpt2.py /tmp/gpt2-86m
+ * A PyTorch-exported ~86M GPT-2: /usr/bin/python3 scripts/reference/export_sized_model.py /tmp/gpt2-86m
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';

@@ -8,7 +8,7 @@
  * Usage: node dist/scripts/bench/kv-cache.js --dir MODEL_DIR [--path in-place|preallocated] [--cases 1024:256,16:256]
  *        [--rounds 3] [--iterations 2] [--threads N]
  * A PyTorch-exported ~86M GPT-2 with 2048 positions, its attention as GroupQueryAttention:
- *   /usr/bin/python3 scripts/reference/export_sized_gpt2.py /tmp/gpt2-86m-gqa --attention gqa
+ *   /usr/bin/python3 scripts/reference/export_sized_model.py /tmp/gpt2-86m-gqa --attention gqa
  * and in Optimum's concatenating layout (both paths take it): the same without --attention.
  */
 import { execFile } from 'node:child_process';

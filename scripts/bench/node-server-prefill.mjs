@@ -18,7 +18,7 @@
 // such configuration ends with a line of medians and ranges over its runs.
 // Usage: npm run build && node scripts/bench/node-server-prefill.mjs --dir MODEL_DIR [--chunks 0,128,128:0.5] [--streams 16]
 //        [--prompt-tokens 1024] [--settle 3] [--stream-tokens 600 (enough to outlast the long prompt's prefill)]
-// MODEL_DIR needs more positions than the prompt: /usr/bin/python3 scripts/reference/export_sized_gpt2.py /tmp/gpt2-86m
+// MODEL_DIR needs more positions than the prompt: /usr/bin/python3 scripts/reference/export_sized_model.py /tmp/gpt2-86m
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';

@@ -6,6 +6,7 @@ import {
   hasExternalData,
   readOnnxNodes,
   readOnnxOutputNames,
+  readOnnxSmallInt64Initializers,
   withGraphEdit,
   withGraphEditReferencingWeights,
   type GraphEdit,
@@ -13,16 +14,22 @@ import {
 } from './onnx-outputs.js';
 import { isPresentOutput } from './signature.js';
 
-/** A graph's nodes and output names, read once for concatNewKv and inPlaceEdit (each walk reads the file's headers). */
+/** A graph's nodes, output names and small int64 initializers, read once for concatNewKv and inPlaceEdit (each walk reads the file's headers). */
 export interface GraphHeaders {
   nodes: OnnxNode[];
   outputs: string[];
+  /** Small int64 initializers (axes, shapes) by name; a `Constant` node carries its value as its `value` attribute. */
+  smallInitializers: Map<string, number[]>;
 }
 
 /** The graph's headers; null when the file can't be read as ONNX (loading it then says what is wrong in ONNX Runtime's words). */
 export function readGraphHeaders(onnxPath: string): GraphHeaders | null {
   try {
-    return { nodes: readOnnxNodes(onnxPath), outputs: readOnnxOutputNames(onnxPath) };
+    return {
+      nodes: readOnnxNodes(onnxPath),
+      outputs: readOnnxOutputNames(onnxPath),
+      smallInitializers: readOnnxSmallInt64Initializers(onnxPath),
+    };
   } catch {
     return null;
   }
@@ -54,19 +61,41 @@ const KEY_TRANSPOSE = [0, 1, 3, 2];
 const INT64_MAX = 2n ** 63n - 1n;
 
 /**
+ * What a present's value goes through before attention reads it, and what attention does with it. A present (or what
+ * it became on the way) may be cast to the compute type, and in Llama-style exports grouped: `repeat_kv` repeats each
+ * KV head for its group of query heads (`Unsqueeze` at axis 2, `Expand`, `Reshape` to [batch, heads, positions,
+ * head_dim]). Attention then reads it as keys (`Transpose` to [.., head_dim, positions] then `MatMul(query, ·)`), as
+ * values (`MatMul(probabilities, ·)`), or reads its `Shape`.
+ */
+interface Way {
+  /** The nodes on the way (the Cast, the repeat), dropped with the present. */
+  through: OnnxNode[];
+  cast?: OnnxNode;
+  grouped?: boolean;
+}
+type AttentionUse = Way &
+  (
+    | { kind: 'shape'; node: OnnxNode }
+    | { kind: 'key'; transpose: OnnxNode; matmuls: OnnxNode[] }
+    | { kind: 'value'; matmul: OnnxNode }
+  );
+
+/**
  * The in-place path's graph edit for a concatenating export: its presents' `new` parts as outputs, and attention that
  * reads the past where it lies. The engine writes each step's new keys into its own buffers and never fetches a
  * present, but ONNX Runtime runs every node of a graph, fetched or not, and `Concat(past, new)` copies the whole cache
  * into a new present per layer per step, which attention then reads again: at 16 rows × 400 positions on the 86M
- * GPT-2, ~470 MB written and read per step, more than its weights. So where a present's only uses are the key path
- * (`Transpose` to [.., head, position] then `MatMul(query, ·)`), the value path (`MatMul(probabilities, ·)`) and
- * `Shape`, they are rewritten over past and new separately — `query·[past; new]ᵀ` is the concatenation of
- * `query·pastᵀ` and `query·newᵀ` along the key axis, `probabilities·[past; new]` the sum of its two halves' products —
- * and the Concat and the present output are dropped. A present used otherwise keeps its Concat. Logits then differ
- * from the concatenating graph's by float rounding (the value product is summed in two parts).
+ * GPT-2, ~470 MB written and read per step, more than its weights. Llama-style exports copy it again, once per query
+ * head, in `repeat_kv`. So where a present reaches attention only in the ways AttentionUse describes, attention is
+ * rewritten over past and new separately — `query·[past; new]ᵀ` is the concatenation of `query·pastᵀ` and `query·newᵀ`
+ * along the key axis, `probabilities·[past; new]` the sum of its two halves' products — and grouped attention reads
+ * each KV head once for its whole group, with the group's queries (or probabilities) stacked as rows: [batch, heads,
+ * rows, ·] reshaped to [batch, kv_heads, group × rows, ·], which is what repeat_kv's head order (KV head major) means.
+ * The Concat, the repeat and the present output are dropped. A present used otherwise keeps its Concat. Logits then
+ * differ from the concatenating graph's by float rounding (the value product is summed in two parts).
  */
 export function inPlaceEdit(
-  { nodes, outputs }: GraphHeaders,
+  { nodes, outputs, smallInitializers }: GraphHeaders,
   newKv: ReadonlyMap<string, string>,
 ): GraphEdit & { dropped: string[] } {
   const graphOutputs = new Set(outputs);
@@ -74,6 +103,71 @@ export function inPlaceEdit(
   const users = new Map<string, OnnxNode[]>();
   for (const node of nodes)
     for (const input of new Set(node.inputs)) users.set(input, [...(users.get(input) ?? []), node]);
+  const int64Value = (name: string | undefined): number[] | undefined => {
+    if (name === undefined) return undefined;
+    const producer = producers.get(name);
+    return producer
+      ? producer.opType === 'Constant'
+        ? asList(producer.attributes.value)
+        : undefined
+      : smallInitializers.get(name);
+  };
+  const onlyUser = (value: string, opType: string): OnnxNode | undefined => {
+    const found = users.get(value) ?? [];
+    return found.length === 1 &&
+      found[0]!.opType === opType &&
+      found[0]!.inputs[0] === value &&
+      !graphOutputs.has(value)
+      ? found[0]
+      : undefined;
+  };
+  /** How `value` (the present, or what it became on `way`) reaches attention; null when some use is none of those. */
+  const attentionUses = (value: string, way: Way): AttentionUse[] | null => {
+    const found: AttentionUse[] = [];
+    for (const use of users.get(value) ?? []) {
+      const next = use.outputs[0]!;
+      if (use.opType === 'Shape' && use.attributes.start === undefined && use.attributes.end === undefined) {
+        found.push({ ...way, kind: 'shape', node: use });
+      } else if (use.opType === 'MatMul' && use.inputs[0] !== value && use.inputs[1] === value) {
+        found.push({ ...way, kind: 'value', matmul: use });
+      } else if (use.opType === 'Transpose' && String(use.attributes.perm) === String(KEY_TRANSPOSE)) {
+        const matmuls = users.get(next) ?? [];
+        if (graphOutputs.has(next) || matmuls.length === 0) return null;
+        if (
+          !matmuls.every(
+            (matmul) => matmul.opType === 'MatMul' && matmul.inputs[0] !== next && matmul.inputs[1] === next,
+          )
+        )
+          return null;
+        found.push({ ...way, kind: 'key', transpose: use, matmuls });
+      } else if (use.opType === 'Cast' && !way.cast && !way.grouped && !graphOutputs.has(next)) {
+        const after = attentionUses(next, { ...way, through: [...way.through, use], cast: use });
+        if (!after) return null;
+        found.push(...after);
+      } else if (
+        use.opType === 'Unsqueeze' &&
+        !way.grouped &&
+        isAxis2(asList(use.attributes.axes) ?? int64Value(use.inputs[1]))
+      ) {
+        const expand = onlyUser(next, 'Expand');
+        const reshape = expand && onlyUser(expand.outputs[0]!, 'Reshape');
+        const after =
+          expand &&
+          reshape &&
+          attentionUses(reshape.outputs[0]!, {
+            ...way,
+            through: [...way.through, use, expand, reshape],
+            grouped: true,
+          });
+        if (!after) return null;
+        found.push(...after);
+      } else {
+        return null;
+      }
+    }
+    return found;
+  };
+
   const added: OnnxNode[] = [];
   const constants = new Map<string, bigint[]>();
   const constant = (name: string, values: bigint[]) => {
@@ -82,15 +176,16 @@ export function inPlaceEdit(
   };
   const node = (opType: string, inputs: string[], outputs: string[], attributes: OnnxNode['attributes'] = {}) =>
     added.push({ opType, inputs, outputs, attributes });
-  // Every layer's past has one shape, and every layer's new part another (the engine feeds them so): the shapes and
-  // the past's length are computed once, from the first rewritten layer's, since each node costs a little per step.
-  let sharedValues: { totalShape: string; pastLength: string } | null = null;
+  const value = (part: string) => `llmops.in_place.${part}`;
+  // Every layer's past has one shape, and every layer's new part another (the engine feeds them so), and every layer
+  // has as many query heads: the shapes and the past's length are computed once, from the first rewritten layer's,
+  // since each node costs a little per step.
+  let pastShapes: { totalShape: string; pastLength: string } | null = null;
   const shared = (past: string, fresh: string) => {
-    if (sharedValues) return sharedValues;
-    const value = (part: string) => `llmops.in_place.${part}`;
+    if (pastShapes) return pastShapes;
     node('Shape', [past], [value('past_shape')]);
     node('Shape', [fresh], [value('new_shape')]);
-    // [batch, heads, past + new, head_dim]: the past's shape plus the new part's sequence length.
+    // [batch, kv_heads, past + new, head_dim]: the past's shape plus the new part's sequence length.
     node('Mul', [value('new_shape'), constant('sequence_axis', [0n, 0n, 1n, 0n])], [value('new_length')]);
     node('Add', [value('past_shape'), value('new_length')], [value('total_shape')]);
     node(
@@ -98,58 +193,140 @@ export function inPlaceEdit(
       [value('past_shape'), constant('two', [2n]), constant('three', [3n]), constant('zero', [0n])],
       [value('past_length')],
     );
-    return (sharedValues = { totalShape: value('total_shape'), pastLength: value('past_length') });
+    return (pastShapes = { totalShape: value('total_shape'), pastLength: value('past_length') });
   };
+  // [0, kv_heads, -1, 0]: a Reshape to it stacks each KV head's group of query heads as rows (0 keeps a dimension).
+  let groupedShape: string | null = null;
+  const grouped = () => {
+    if (groupedShape) return groupedShape;
+    node('Mul', [value('past_shape'), constant('heads_axis', [0n, 1n, 0n, 0n])], [value('kv_heads')]);
+    node('Add', [value('kv_heads'), constant('rows_inferred', [0n, 0n, -1n, 0n])], [value('grouped_shape')]);
+    return (groupedShape = value('grouped_shape'));
+  };
+  // [batch, heads, -1, 0], from a query's or probabilities' shape: a Reshape to it undoes the grouping.
+  let headsShape: string | null = null;
+  const ungrouped = (perHead: string) => {
+    if (headsShape) return headsShape;
+    node('Shape', [perHead], [value('per_head_shape')]);
+    node('Mul', [value('per_head_shape'), constant('batch_heads', [1n, 1n, 0n, 0n])], [value('heads')]);
+    node('Add', [value('heads'), constant('rows_inferred', [0n, 0n, -1n, 0n])], [value('heads_shape')]);
+    return (headsShape = value('heads_shape'));
+  };
+  // [batch, heads, past + new, head_dim]: what repeat_kv made of the cache (read by its Shape), after ungrouped.
+  let repeatedShape: string | null = null;
+  const expandedShape = (totalShape: string) => {
+    if (repeatedShape) return repeatedShape;
+    node('Mul', [totalShape, constant('all_but_heads', [1n, 0n, 1n, 1n])], [value('total_but_heads')]);
+    node('Mul', [headsShape!, constant('heads_axis', [0n, 1n, 0n, 0n])], [value('heads_count')]);
+    node('Add', [value('total_but_heads'), value('heads_count')], [value('repeated_shape')]);
+    return (repeatedShape = value('repeated_shape'));
+  };
+
   const dropNodes = new Set<string>();
   const dropped: string[] = [];
   for (const [present, fresh] of newKv) {
-    const concat = producers.get(present);
+    // PyTorch's exporter may put a Cast to the cache's own type (a no-op) between the Concat and the present.
+    const between: OnnxNode[] = [];
+    let concat = producers.get(present);
+    while (concat && (concat.opType === 'Cast' || concat.opType === 'Identity')) {
+      between.push(concat);
+      concat = producers.get(concat.inputs[0]!);
+      if (concat && !onlyUser(concat.outputs[0]!, between.at(-1)!.opType)) concat = undefined;
+    }
     const past = present.replace(/^present(?:_key_values)?\./, 'past_key_values.');
     const axis = concat?.attributes.axis;
-    if (!concat || concat.outputs[0] !== present || concat.inputs[0] !== past || (axis !== 2 && axis !== -2)) continue;
-    const uses = users.get(present) ?? [];
-    const keyUses = (use: OnnxNode) =>
-      users.get(use.outputs[0]!)?.filter((next) => next.opType === 'MatMul' && next.inputs[1] === use.outputs[0]) ?? [];
-    const rewritable = uses.every(
-      (use) =>
-        (use.opType === 'Shape' && use.attributes.start === undefined && use.attributes.end === undefined) ||
-        (use.opType === 'MatMul' && use.inputs[0] !== present && use.inputs[1] === present) ||
-        (use.opType === 'Transpose' &&
-          String(use.attributes.perm) === String(KEY_TRANSPOSE) &&
-          !graphOutputs.has(use.outputs[0]!) &&
-          keyUses(use).length > 0 &&
-          keyUses(use).length === users.get(use.outputs[0]!)!.length),
-    );
-    if (!rewritable) continue;
+    if (concat?.opType !== 'Concat' || concat.inputs[0] !== past || (axis !== 2 && axis !== -2)) continue;
+    const uses = attentionUses(present, { through: [] });
+    // A grouped Shape's head count comes from a query's (or probabilities') shape: there is one where it is read.
+    if (
+      !uses ||
+      (uses.some((use) => use.kind === 'shape' && use.grouped) &&
+        !uses.some((use) => use.kind !== 'shape' && use.grouped))
+    )
+      continue;
+    const { totalShape, pastLength } = shared(past, fresh);
     const name = (part: string) => `${present}/llmops.in_place/${part}`;
-    uses.forEach((use, index) => {
-      dropNodes.add(use.outputs[0]!);
-      if (use.opType === 'Shape') {
-        node('Identity', [shared(past, fresh).totalShape], [use.outputs[0]!]);
-      } else if (use.opType === 'Transpose') {
-        node('Transpose', [past], [name(`past_t${index}`)], { perm: KEY_TRANSPOSE });
-        node('Transpose', [fresh], [name(`new_t${index}`)], { perm: KEY_TRANSPOSE });
-        keyUses(use).forEach((matmul, j) => {
-          dropNodes.add(matmul.outputs[0]!);
-          const scores = (part: string) => name(`scores${index}_${j}_${part}`);
-          node('MatMul', [matmul.inputs[0]!, name(`past_t${index}`)], [scores('past')]);
-          node('MatMul', [matmul.inputs[0]!, name(`new_t${index}`)], [scores('new')]);
-          node('Concat', [scores('past'), scores('new')], [matmul.outputs[0]!], { axis: 3 });
-        });
-      } else {
-        const weights = use.inputs[0]!;
-        const length = shared(past, fresh).pastLength;
-        const part = (which: string) => name(`context${index}_${which}`);
-        node('Slice', [weights, constant('zero', [0n]), length, constant('last', [-1n])], [part('past_weights')]);
-        node('Slice', [weights, length, constant('max', [INT64_MAX]), constant('last', [-1n])], [part('new_weights')]);
-        node('MatMul', [part('past_weights'), past], [part('past')]);
-        node('MatMul', [part('new_weights'), fresh], [part('new')]);
-        node('Add', [part('past'), part('new')], [use.outputs[0]!]);
-      }
-    });
-    dropNodes.add(present);
+    // Past and new as attention reads them (cast once per Cast of the export).
+    const parts = (way: Way): { past: string; new: string } => {
+      if (!way.cast) return { past, new: fresh };
+      const cast = (part: string, input: string) => {
+        const output = name(`${way.cast!.outputs[0]}/${part}`);
+        if (!added.some((known) => known.outputs[0] === output))
+          node('Cast', [input], [output], { to: way.cast!.attributes.to! });
+        return output;
+      };
+      return { past: cast('past', past), new: cast('new', fresh) };
+    };
+    // Grouped attention: a per-head tensor ([batch, heads, rows, ·]) stacked by KV head, and a result unstacked.
+    const stacked = (way: Way, perHead: string, at: string) => {
+      if (!way.grouped) return perHead;
+      node('Reshape', [perHead, grouped()], [name(at)]);
+      return name(at);
+    };
+    const unstacking = (way: Way, output: string, perHead: string, emit: (to: string) => void) => {
+      if (!way.grouped) return emit(output);
+      emit(name(`${output}/stacked`));
+      node('Reshape', [name(`${output}/stacked`), ungrouped(perHead)], [output]);
+    };
+    // Shapes last: a grouped Shape's head count is taken from a per-head tensor of the same layer.
+    [...uses.filter((use) => use.kind !== 'shape'), ...uses.filter((use) => use.kind === 'shape')].forEach(
+      (use, index) => {
+        for (const passed of use.through) dropNodes.add(passed.outputs[0]!);
+        if (use.kind === 'shape') {
+          dropNodes.add(use.node.outputs[0]!);
+          node('Identity', [use.grouped ? expandedShape(totalShape) : totalShape], [use.node.outputs[0]!]);
+        } else if (use.kind === 'key') {
+          dropNodes.add(use.transpose.outputs[0]!);
+          const { past: pastPart, new: newPart } = parts(use);
+          node('Transpose', [pastPart], [name(`past_t${index}`)], { perm: KEY_TRANSPOSE });
+          node('Transpose', [newPart], [name(`new_t${index}`)], { perm: KEY_TRANSPOSE });
+          use.matmuls.forEach((matmul, j) => {
+            dropNodes.add(matmul.outputs[0]!);
+            const query = stacked(use, matmul.inputs[0]!, `query${index}_${j}`);
+            const scores = (part: string) => name(`scores${index}_${j}_${part}`);
+            node('MatMul', [query, name(`past_t${index}`)], [scores('past')]);
+            node('MatMul', [query, name(`new_t${index}`)], [scores('new')]);
+            unstacking(use, matmul.outputs[0]!, matmul.inputs[0]!, (to) =>
+              node('Concat', [scores('past'), scores('new')], [to], { axis: 3 }),
+            );
+          });
+        } else {
+          dropNodes.add(use.matmul.outputs[0]!);
+          const { past: pastPart, new: newPart } = parts(use);
+          const weights = stacked(use, use.matmul.inputs[0]!, `weights${index}`);
+          const part = (which: string) => name(`context${index}_${which}`);
+          node('Slice', [weights, constant('zero', [0n]), pastLength, constant('last', [-1n])], [part('past_weights')]);
+          node(
+            'Slice',
+            [weights, pastLength, constant('max', [INT64_MAX]), constant('last', [-1n])],
+            [part('new_weights')],
+          );
+          node('MatMul', [part('past_weights'), pastPart], [part('past')]);
+          node('MatMul', [part('new_weights'), newPart], [part('new')]);
+          unstacking(use, use.matmul.outputs[0]!, use.matmul.inputs[0]!, (to) =>
+            node('Add', [part('past'), part('new')], [to]),
+          );
+        }
+      },
+    );
+    for (const node of [concat, ...between]) dropNodes.add(node.outputs[0]!);
     dropped.push(present);
   }
+  // What only the dropped nodes read (repeat_kv's shapes, computed from the present's) would still run every step, and
+  // ONNX Runtime warns about each constant left unread: drop every node no graph output depends on any more.
+  const kept = nodes.filter((node) => !dropNodes.has(node.outputs[0]!));
+  const needed = new Set([...outputs.filter((name) => !dropped.includes(name)), ...newKv.values()]);
+  const keptProducers = new Map([...kept, ...added].flatMap((node) => node.outputs.map((name) => [name, node])));
+  const live = new Set<OnnxNode>();
+  for (const pending = [...needed]; pending.length > 0;) {
+    const producer = keptProducers.get(pending.pop()!);
+    if (!producer || live.has(producer)) continue;
+    live.add(producer);
+    pending.push(...producer.inputs);
+  }
+  // (A subgraph of If, Loop or Scan may read outer values it doesn't list as inputs: there, nothing more is dropped.)
+  const subgraphs = nodes.some((node) => ['If', 'Loop', 'Scan'].includes(node.opType));
+  if (dropped.length > 0 && !subgraphs) for (const node of kept) if (!live.has(node)) dropNodes.add(node.outputs[0]!);
   return {
     outputs: [...newKv.values()],
     dropOutputs: new Set(dropped),
@@ -158,6 +335,15 @@ export function inPlaceEdit(
     constants: [...constants].map(([name, values]) => ({ name, values })),
     dropped,
   };
+}
+
+function asList(attribute: number | number[] | undefined): number[] | undefined {
+  return attribute === undefined ? undefined : ([] as number[]).concat(attribute);
+}
+
+/** Unsqueeze axes [2] (or -3, the same axis of a 4-D input): repeat_kv's new axis, before the positions. */
+function isAxis2(axes: number[] | undefined): boolean {
+  return axes?.length === 1 && (axes[0] === 2 || axes[0] === -3);
 }
 
 /** A model with extra graph outputs, ready for createSession. */

@@ -27,9 +27,15 @@ export function readOnnxOperatorTypes(modelPath: string): Set<string> {
   return new Set(readGraphStrings(modelPath, GRAPH_NODE, NODE_OP_TYPE));
 }
 
-// GraphProto.initializer, TensorProto.external_data.
+// GraphProto.initializer; TensorProto.dims, .data_type (INT64 = 7), .int64_data, .name, .raw_data, .external_data.
 const GRAPH_INITIALIZER = 5;
+const TENSOR_DIMS = 1;
+const TENSOR_DATA_TYPE = 2;
+const TENSOR_INT64_DATA = 7;
+const TENSOR_NAME = 8;
+const TENSOR_RAW_DATA = 9;
 const TENSOR_EXTERNAL_DATA = 13;
+const INT64 = 7;
 
 /**
  * Whether any initializer of the main graph keeps its bytes in another file. ONNX Runtime finds such files only
@@ -150,9 +156,12 @@ class FieldReader {
     return Number(BigInt.asIntN(64, this.varint(position).value));
   }
 
-  /** Where the varint at `position` ends. */
-  varintEnd(position: number): number {
-    return this.varint(position).next;
+  /** A repeated int64 field's values: one varint, or a packed run of them. */
+  int64s(field: ProtobufField): number[] {
+    if (field.wireType === 0) return [this.int64(field.payloadStart)];
+    const values: number[] = [];
+    for (let at = field.payloadStart; at < field.end; at = this.varint(at).next) values.push(this.int64(at));
+    return values;
   }
 
   private varint(position: number): { value: bigint; next: number } {
@@ -175,12 +184,13 @@ class FieldReader {
   }
 }
 
-// NodeProto.input, .output, .attribute; AttributeProto.name, .i, .ints, .type (INT = 2, INTS = 7).
+// NodeProto.input, .output, .attribute; AttributeProto.name, .i, .t, .ints, .type (INT = 2, INTS = 7).
 const NODE_INPUT = 1;
 const NODE_OUTPUT = 2;
 const NODE_ATTRIBUTE = 5;
 const ATTRIBUTE_NAME = 1;
 const ATTRIBUTE_INT = 3;
+const ATTRIBUTE_TENSOR = 5;
 const ATTRIBUTE_INTS = 8;
 const ATTRIBUTE_TYPE = 20;
 const ATTRIBUTE_TYPE_INT = 2;
@@ -192,8 +202,58 @@ export interface OnnxNode {
   opType: string;
   inputs: string[];
   outputs: string[];
-  /** Integer and integer-list attributes (others are left out). */
+  /** Integer and integer-list attributes, and small int64 tensor attributes (a `Constant`'s value) as lists; others are left out. */
   attributes: Record<string, number | number[]>;
+}
+
+/** The most elements a tensor read as a small int64 list may have: axes, shapes and indices, never weights. */
+const SMALL_TENSOR_ELEMENTS = 16;
+
+/** The values of the int64 tensor in [start, end) when it has at most SMALL_TENSOR_ELEMENTS, stored inline; else null. */
+function smallInt64Tensor(reader: FieldReader, start: number, end: number): number[] | null {
+  let type = 0;
+  const dims: number[] = [];
+  const values: number[] = [];
+  let raw: { start: number; end: number } | null = null;
+  for (const field of reader.fields(start, end)) {
+    if (field.number === TENSOR_DATA_TYPE && field.wireType === 0) type = reader.int64(field.payloadStart);
+    else if (field.number === TENSOR_DIMS) dims.push(...reader.int64s(field));
+    else if (field.number === TENSOR_INT64_DATA) values.push(...reader.int64s(field));
+    else if (field.number === TENSOR_RAW_DATA && field.wireType === 2)
+      raw = { start: field.payloadStart, end: field.end };
+  }
+  const elements = dims.reduce((product, dim) => product * dim, 1);
+  if (type !== INT64 || elements > SMALL_TENSOR_ELEMENTS) return null;
+  if (raw && raw.end - raw.start === elements * 8) {
+    const bytes = reader.bytes(raw.start, raw.end - raw.start);
+    return Array.from({ length: elements }, (_, index) => Number(bytes.readBigInt64LE(index * 8)));
+  }
+  return values.length === elements ? values : null;
+}
+
+/**
+ * The main graph's small int64 initializers (at most SMALL_TENSOR_ELEMENTS, stored inline) by name: the axes and
+ * shapes an exporter folded into initializers, which a graph edit may need to read. Weights are skipped by their headers.
+ */
+export function readOnnxSmallInt64Initializers(modelPath: string): Map<string, number[]> {
+  const reader = new FieldReader(modelPath);
+  try {
+    const found = new Map<string, number[]>();
+    const graph = reader.find(0, reader.size, MODEL_GRAPH);
+    if (!graph) return found;
+    for (
+      let tensor = reader.find(graph.start, graph.end, GRAPH_INITIALIZER);
+      tensor;
+      tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
+    ) {
+      const name = reader.find(tensor.start, tensor.end, TENSOR_NAME);
+      const values = name && smallInt64Tensor(reader, tensor.start, tensor.end);
+      if (name && values) found.set(new TextDecoder().decode(reader.bytes(name.start, name.end - name.start)), values);
+    }
+    return found;
+  } finally {
+    reader.close();
+  }
 }
 
 /** The main graph's nodes (operator type, input and output names, integer attributes), read from field headers as above. */
@@ -234,13 +294,9 @@ export function readOnnxNodes(modelPath: string): OnnxNode[] {
           if (field.number === ATTRIBUTE_NAME && field.wireType === 2)
             name = text({ start: field.payloadStart, end: field.end });
           else if (field.number === ATTRIBUTE_INT && field.wireType === 0) int = reader.int64(field.payloadStart);
-          else if (field.number === ATTRIBUTE_INTS && field.wireType === 0) ints.push(reader.int64(field.payloadStart));
-          else if (field.number === ATTRIBUTE_INTS && field.wireType === 2) {
-            for (let at = field.payloadStart; at < field.end;) {
-              ints.push(reader.int64(at));
-              at = reader.varintEnd(at);
-            }
-          }
+          else if (field.number === ATTRIBUTE_INTS) ints.push(...reader.int64s(field));
+          else if (field.number === ATTRIBUTE_TENSOR && field.wireType === 2)
+            ints.push(...(smallInt64Tensor(reader, field.payloadStart, field.end) ?? []));
         }
         if (int !== undefined) attributes[name] = int;
         else if (ints.length > 0) attributes[name] = ints;
@@ -329,12 +385,6 @@ function withGraph(reader: FieldReader, graphParts: Buffer[]): Buffer {
   return Buffer.concat(modelParts);
 }
 
-// TensorProto.dims, .data_type (INT64 = 7), .name.
-const TENSOR_DIMS = 1;
-const TENSOR_DATA_TYPE = 2;
-const TENSOR_NAME = 8;
-const INT64 = 7;
-
 /** The graph fields an edit adds: its nodes, its constants (as initializers) and its outputs. */
 function addedFields(edit: GraphEdit): Buffer {
   const string = (field: number, value: string) => lengthDelimited((field << 3) | 2, Buffer.from(value, 'utf8'));
@@ -407,8 +457,7 @@ function varint(value: number): Buffer {
   return Buffer.from(bytes);
 }
 
-// TensorProto.raw_data and .data_location (EXTERNAL = 1); StringStringEntryProto.key and .value.
-const TENSOR_RAW_DATA = 9;
+// TensorProto.data_location (EXTERNAL = 1); StringStringEntryProto.key and .value.
 const TENSOR_DATA_LOCATION = 14;
 const EXTERNAL = 1;
 const ENTRY_KEY = 1;

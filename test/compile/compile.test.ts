@@ -448,7 +448,7 @@ describe('compile validation', () => {
 });
 
 describe('compile --backend ort on PyTorch exports with realistic weights', () => {
-  // Exported by Debian's PyTorch (scripts/reference/export_sized_gpt2.py): the tests skip where it is not installed.
+  // Exported by Debian's PyTorch (scripts/reference/export_sized_model.py): the tests skip where it is not installed.
   const python = '/usr/bin/python3';
   async function torchAvailable(): Promise<boolean> {
     const { execa } = await import('execa');
@@ -484,7 +484,7 @@ describe('compile --backend ort on PyTorch exports with realistic weights', () =
       const { execa } = await import('execa');
       const cwd = await tempDir();
       const model = path.join(cwd, 'model');
-      await execa(python, [path.join(process.cwd(), 'scripts', 'reference', 'export_sized_gpt2.py'), model, ...args]);
+      await execa(python, [path.join(process.cwd(), 'scripts', 'reference', 'export_sized_model.py'), model, ...args]);
       const result = await runCli(['compile', '--model', model, '--backend', 'ort', '--out', 'art', '--json'], { cwd });
       assert.equal(result.code, 0, result.stderr);
       const manifest = JSON.parse(result.stdout) as ArtifactManifest;

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""A GPT-2-style decoder of a chosen size, exported by PyTorch, for benchmarks and size-dependent tests.
+"""A GPT-2-style (or Llama-style) decoder of a chosen size, exported by PyTorch, for benchmarks and size-dependent tests.
 
 The blocks, tokenizer, weight init (logits spread over several units, as a trained model's are) and
 export (``torch.onnx.export``, opset 14, Optimum's decoder-with-past layout with ``position_ids``)
 are those of ``export_reference_models.py``; only the dimensions change. No expected continuations
 are written: this model is for speed and for checks that compare two runs of it, not a reference.
 
-    /usr/bin/python3 scripts/reference/export_sized_gpt2.py OUT_DIR [--layers 12] [--hidden 768]
+    /usr/bin/python3 scripts/reference/export_sized_model.py OUT_DIR [--layers 12] [--hidden 768]
         [--heads 12] [--positions 2048] [--seed 1000] [--attention concat|gqa]
+        [--arch gpt2|llama] [--kv-heads 4]
 
-12 x 768 (the default) is ~86M parameters; 4 x 384 is ~10M. ``--attention gqa`` exports the same weights
+12 x 768 (the default) is ~86M parameters; 4 x 384 is ~10M. ``--arch llama`` gives Llama blocks (RMSNorm,
+RoPE, SwiGLU with an intermediate size of 8/3 x hidden) with ``--kv-heads`` KV heads shared by groups of
+query heads (``repeat_kv`` in the concat layout): 12 x 768 with 4 KV heads is ~80M. ``--attention gqa`` exports the same weights
 in the GroupQueryAttention layout of ``export_reference_models.py``'s ``*-gqa`` variants (right padding,
 a past that may be a buffer longer than the cache, ``new_key_values.*`` outputs; hidden / heads must be a
 multiple of 8): the layout the engine's ``in-place`` KV path needs.
@@ -36,6 +39,8 @@ def main():
     parser.add_argument("--outlier-dims", type=int, default=0)
     parser.add_argument("--outlier-value", type=float, default=0.0)
     parser.add_argument("--residual-scale", type=float, default=1.0, help="multiplies the embeddings: trained GPT-2s carry a residual stream of norm in the hundreds")
+    parser.add_argument("--arch", choices=["gpt2", "llama"], default="gpt2")
+    parser.add_argument("--kv-heads", type=int, default=4, help="--arch llama: KV heads (a divisor of --heads)")
     parser.add_argument(
         "--attention",
         choices=["concat", "gqa"],
@@ -45,6 +50,36 @@ def main():
     args = parser.parse_args()
     if args.attention == "gqa" and (args.hidden % args.heads or (args.hidden // args.heads) % 8):
         parser.error("--attention gqa: GroupQueryAttention needs head_dim = hidden / heads, a multiple of 8")
+    if args.arch == "llama" and args.heads % args.kv_heads:
+        parser.error("--kv-heads must divide --heads")
+    if args.arch == "llama":
+        tok = ref.ByteLevelBPE(126, ref.LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>")
+        cfg = {
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "vocab_size": tok.size,
+            "hidden_size": args.hidden,
+            "intermediate_size": 8 * args.hidden // 3,
+            "num_hidden_layers": args.layers,
+            "num_attention_heads": args.heads,
+            "num_key_value_heads": args.kv_heads,
+            "head_dim": args.hidden // args.heads,
+            "max_position_embeddings": args.positions,
+            "rms_norm_eps": 1e-5,
+            "rope_theta": 10000.0,
+            "hidden_act": "silu",
+            "tie_word_embeddings": False,
+            "bos_token_id": tok.specials["<|begin_of_text|>"],
+            "eos_token_id": tok.specials["<|end_of_text|>"],
+            "torch_dtype": "float32",
+            "use_cache": True,
+        }
+        torch.manual_seed(args.seed)
+        model = ref.LlamaLM(cfg).eval()
+        ref.init_weights(model, args.seed)
+        ref.silence_eos(model, cfg["eos_token_id"])
+        special = {"add_bos_token": True, "bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"}
+        return export(args, model, cfg, tok, special)
 
     tok = ref.ByteLevelBPE(127, ref.GPT2_SPECIALS, bos_in_template=None)
     cfg = {
@@ -74,6 +109,10 @@ def main():
         model.wpe.weight.mul_(args.residual_scale)
         # Trained GPT-2s have a few residual dimensions with huge, nearly constant values ("massive activations").
         model.wpe.weight[:, : args.outlier_dims] += args.outlier_value
+    return export(args, model, cfg, tok, {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"})
+
+
+def export(args, model, cfg, tok, special):
     model.kv_layout = args.attention
     os.makedirs(args.out, exist_ok=True)
     # onnx.save_model appends external data to an existing file: a rerun into the same directory
@@ -88,7 +127,7 @@ def main():
     ref.write_json(os.path.join(args.out, "tokenizer.json"), tok.tokenizer_json())
     ref.write_json(
         os.path.join(args.out, "tokenizer_config.json"),
-        {"add_prefix_space": False, "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "clean_up_tokenization_spaces": False, "model_max_length": args.positions, "tokenizer_class": "PreTrainedTokenizerFast"},
+        {"add_prefix_space": False, **special, "clean_up_tokenization_spaces": False, "model_max_length": args.positions, "tokenizer_class": "PreTrainedTokenizerFast"},
     )
     parameters = sum(p.numel() for p in model.parameters())
     print(f"{args.out}: {parameters / 1e6:.1f}M parameters")
