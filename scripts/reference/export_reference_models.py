@@ -246,8 +246,14 @@ def attention_bias_mask(attention_mask, q_len, k_len):
     return causal[None, None, :, :] & attention_mask[:, None, None, :].bool()
 
 
-def attend(q, k, v, allowed, head_dim):
-    scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(head_dim))
+def attend(q, k, v, allowed, head_dim, sdpa=False):
+    if sdpa:
+        # What torch.onnx (2.x, opset 14) exports for F.scaled_dot_product_attention, which transformers' Llama uses
+        # by default: the query and the transposed keys each multiplied by the scale's square root, then their product.
+        root = math.sqrt(1.0 / math.sqrt(head_dim))
+        scores = torch.matmul(q * root, k.transpose(-1, -2) * root)
+    else:
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(head_dim))
     # Finite fill, not -inf: a fully padded query row must give a uniform softmax, not NaN,
     # or 0 * NaN would leak into real rows through the cache.
     scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
@@ -367,6 +373,8 @@ def rotate_half(x):
 
 
 class LlamaBlock(nn.Module):
+    sdpa = False  # True: attention scores as torch.onnx exports scaled_dot_product_attention (see attend)
+
     def __init__(self, cfg):
         super().__init__()
         h, nh, nkv, hd, inter = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"], cfg["intermediate_size"]
@@ -410,7 +418,7 @@ class LlamaBlock(nn.Module):
             rep = self.nh // self.nkv
             kf = kf[:, :, None].expand(b, self.nkv, rep, kf.shape[2], self.hd).reshape(b, self.nh, kf.shape[2], self.hd)
             vf = vf[:, :, None].expand(b, self.nkv, rep, vf.shape[2], self.hd).reshape(b, self.nh, vf.shape[2], self.hd)
-            a = attend(q, kf, vf, mask_fn(s, kf.shape[2]), self.hd)
+            a = attend(q, kf, vf, mask_fn(s, kf.shape[2]), self.hd, self.sdpa)
             x = x + self.o_proj(a.transpose(1, 2).reshape(b, s, self.nh * self.hd))
         y = self.post_attention_layernorm(x)
         x = x + self.down_proj(nn.functional.silu(self.gate_proj(y)) * self.up_proj(y))
@@ -642,6 +650,21 @@ def llama_gqa_shared():
     return spec
 
 
+def llama_sdpa():
+    """llama-gqa's weights with attention scores as torch.onnx exports transformers' default (SDPA) attention:
+    query · (keysᵀ × √scale) with the query also scaled, so a Mul lies between the keys' Transpose and MatMul."""
+    spec = llama_gqa()
+
+    def model():
+        m = LlamaLM(spec["cfg"])
+        for layer in m.layers:
+            layer.sdpa = True
+        return m
+
+    spec.update(name="llama-sdpa", model=model)
+    return spec
+
+
 def llama_fp16kv_gqa():
     """llama-fp16kv's weights in the GroupQueryAttention layout: the op's one type T is float16, so
     q, k and v are cast to float16 before it and its output back to float32."""
@@ -650,7 +673,7 @@ def llama_fp16kv_gqa():
     return spec
 
 
-VARIANTS = [llama_gqa, gpt2_nopos, gpt2_merged, llama_fp16kv, gpt2_gqa, llama_gqa_shared, llama_fp16kv_gqa]
+VARIANTS = [llama_gqa, gpt2_nopos, gpt2_merged, llama_fp16kv, gpt2_gqa, llama_gqa_shared, llama_fp16kv_gqa, llama_sdpa]
 
 PROMPTS = [
     # The first four have different lengths and form the batch.

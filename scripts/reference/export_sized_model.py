@@ -8,11 +8,12 @@ are written: this model is for speed and for checks that compare two runs of it,
 
     /usr/bin/python3 scripts/reference/export_sized_model.py OUT_DIR [--layers 12] [--hidden 768]
         [--heads 12] [--positions 2048] [--seed 1000] [--attention concat|gqa]
-        [--arch gpt2|llama] [--kv-heads 4]
+        [--arch gpt2|llama] [--kv-heads 4] [--sdpa]
 
 12 x 768 (the default) is ~86M parameters; 4 x 384 is ~10M. ``--arch llama`` gives Llama blocks (RMSNorm,
 RoPE, SwiGLU with an intermediate size of 8/3 x hidden) with ``--kv-heads`` KV heads shared by groups of
-query heads (``repeat_kv`` in the concat layout): 12 x 768 with 4 KV heads is ~80M. ``--attention gqa`` exports the same weights
+query heads (``repeat_kv`` in the concat layout): 12 x 768 with 4 KV heads is ~80M. ``--sdpa`` computes its
+attention scores as torch.onnx exports scaled_dot_product_attention (transformers' default attention). ``--attention gqa`` exports the same weights
 in the GroupQueryAttention layout of ``export_reference_models.py``'s ``*-gqa`` variants (right padding,
 a past that may be a buffer longer than the cache, ``new_key_values.*`` outputs; hidden / heads must be a
 multiple of 8): the layout the engine's ``in-place`` KV path needs.
@@ -41,6 +42,7 @@ def main():
     parser.add_argument("--residual-scale", type=float, default=1.0, help="multiplies the embeddings: trained GPT-2s carry a residual stream of norm in the hundreds")
     parser.add_argument("--arch", choices=["gpt2", "llama"], default="gpt2")
     parser.add_argument("--kv-heads", type=int, default=4, help="--arch llama: KV heads (a divisor of --heads)")
+    parser.add_argument("--sdpa", action="store_true", help="--arch llama: scores as an export of scaled_dot_product_attention")
     parser.add_argument(
         "--attention",
         choices=["concat", "gqa"],
@@ -76,6 +78,8 @@ def main():
         }
         torch.manual_seed(args.seed)
         model = ref.LlamaLM(cfg).eval()
+        for layer in model.layers:
+            layer.sdpa = args.sdpa
         ref.init_weights(model, args.seed)
         ref.silence_eos(model, cfg["eos_token_id"])
         special = {"add_bos_token": True, "bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"}

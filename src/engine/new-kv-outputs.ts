@@ -64,8 +64,10 @@ const INT64_MAX = 2n ** 63n - 1n;
  * What a present's value goes through before attention reads it, and what attention does with it. A present (or what
  * it became on the way) may be cast to the compute type, and in Llama-style exports grouped: `repeat_kv` repeats each
  * KV head for its group of query heads (`Unsqueeze` at axis 2, `Expand`, `Reshape` to [batch, heads, positions,
- * head_dim]). Attention then reads it as keys (`Transpose` to [.., head_dim, positions] then `MatMul(query, ·)`), as
- * values (`MatMul(probabilities, ·)`), or reads its `Shape`.
+ * head_dim]). Attention then reads it as keys (`Transpose` to [.., head_dim, positions] then `MatMul(query, ·)`, or
+ * in between a `Mul` by a factor: PyTorch's export of scaled_dot_product_attention, transformers' default, multiplies
+ * query and transposed keys each by the scale's square root), as values (`MatMul(probabilities, ·)`), or reads its
+ * `Shape`.
  */
 interface Way {
   /** The nodes on the way (the Cast, the repeat), dropped with the present. */
@@ -76,9 +78,15 @@ interface Way {
 type AttentionUse = Way &
   (
     | { kind: 'shape'; node: OnnxNode }
-    | { kind: 'key'; transpose: OnnxNode; matmuls: OnnxNode[] }
+    | { kind: 'key'; transpose: OnnxNode; products: KeyProduct[] }
     | { kind: 'value'; matmul: OnnxNode }
   );
+
+/** A product of queries and transposed keys; `scaled`: the Mul by a factor the transposed keys go through first. */
+interface KeyProduct {
+  matmul: OnnxNode;
+  scaled?: { mul: OnnxNode; factor: string };
+}
 
 /**
  * The in-place path's graph edit for a concatenating export: its presents' `new` parts as outputs, and attention that
@@ -95,79 +103,11 @@ type AttentionUse = Way &
  * differ from the concatenating graph's by float rounding (the value product is summed in two parts).
  */
 export function inPlaceEdit(
-  { nodes, outputs, smallInitializers }: GraphHeaders,
+  graph: GraphHeaders,
   newKv: ReadonlyMap<string, string>,
 ): GraphEdit & { dropped: string[] } {
-  const graphOutputs = new Set(outputs);
-  const producers = new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
-  const users = new Map<string, OnnxNode[]>();
-  for (const node of nodes)
-    for (const input of new Set(node.inputs)) users.set(input, [...(users.get(input) ?? []), node]);
-  const int64Value = (name: string | undefined): number[] | undefined => {
-    if (name === undefined) return undefined;
-    const producer = producers.get(name);
-    return producer
-      ? producer.opType === 'Constant'
-        ? asList(producer.attributes.value)
-        : undefined
-      : smallInitializers.get(name);
-  };
-  const onlyUser = (value: string, opType: string): OnnxNode | undefined => {
-    const found = users.get(value) ?? [];
-    return found.length === 1 &&
-      found[0]!.opType === opType &&
-      found[0]!.inputs[0] === value &&
-      !graphOutputs.has(value)
-      ? found[0]
-      : undefined;
-  };
-  /** How `value` (the present, or what it became on `way`) reaches attention; null when some use is none of those. */
-  const attentionUses = (value: string, way: Way): AttentionUse[] | null => {
-    const found: AttentionUse[] = [];
-    for (const use of users.get(value) ?? []) {
-      const next = use.outputs[0]!;
-      if (use.opType === 'Shape' && use.attributes.start === undefined && use.attributes.end === undefined) {
-        found.push({ ...way, kind: 'shape', node: use });
-      } else if (use.opType === 'MatMul' && use.inputs[0] !== value && use.inputs[1] === value) {
-        found.push({ ...way, kind: 'value', matmul: use });
-      } else if (use.opType === 'Transpose' && String(use.attributes.perm) === String(KEY_TRANSPOSE)) {
-        const matmuls = users.get(next) ?? [];
-        if (graphOutputs.has(next) || matmuls.length === 0) return null;
-        if (
-          !matmuls.every(
-            (matmul) => matmul.opType === 'MatMul' && matmul.inputs[0] !== next && matmul.inputs[1] === next,
-          )
-        )
-          return null;
-        found.push({ ...way, kind: 'key', transpose: use, matmuls });
-      } else if (use.opType === 'Cast' && !way.cast && !way.grouped && !graphOutputs.has(next)) {
-        const after = attentionUses(next, { ...way, through: [...way.through, use], cast: use });
-        if (!after) return null;
-        found.push(...after);
-      } else if (
-        use.opType === 'Unsqueeze' &&
-        !way.grouped &&
-        isAxis2(asList(use.attributes.axes) ?? int64Value(use.inputs[1]))
-      ) {
-        const expand = onlyUser(next, 'Expand');
-        const reshape = expand && onlyUser(expand.outputs[0]!, 'Reshape');
-        const after =
-          expand &&
-          reshape &&
-          attentionUses(reshape.outputs[0]!, {
-            ...way,
-            through: [...way.through, use, expand, reshape],
-            grouped: true,
-          });
-        if (!after) return null;
-        found.push(...after);
-      } else {
-        return null;
-      }
-    }
-    return found;
-  };
-
+  const { nodes, outputs } = graph;
+  const paths = new AttentionPaths(graph);
   const added: OnnxNode[] = [];
   const constants = new Map<string, bigint[]>();
   const constant = (name: string, values: bigint[]) => {
@@ -225,18 +165,10 @@ export function inPlaceEdit(
   const dropNodes = new Set<string>();
   const dropped: string[] = [];
   for (const [present, fresh] of newKv) {
-    // PyTorch's exporter may put a Cast to the cache's own type (a no-op) between the Concat and the present.
-    const between: OnnxNode[] = [];
-    let concat = producers.get(present);
-    while (concat && (concat.opType === 'Cast' || concat.opType === 'Identity')) {
-      between.push(concat);
-      concat = producers.get(concat.inputs[0]!);
-      if (concat && !onlyUser(concat.outputs[0]!, between.at(-1)!.opType)) concat = undefined;
-    }
     const past = present.replace(/^present(?:_key_values)?\./, 'past_key_values.');
-    const axis = concat?.attributes.axis;
-    if (concat?.opType !== 'Concat' || concat.inputs[0] !== past || (axis !== 2 && axis !== -2)) continue;
-    const uses = attentionUses(present, { through: [] });
+    const made = paths.concatOf(present, past);
+    if (!made) continue;
+    const uses = paths.uses(present);
     // A grouped Shape's head count comes from a query's (or probabilities') shape: there is one where it is read.
     if (
       !uses ||
@@ -280,12 +212,20 @@ export function inPlaceEdit(
           const { past: pastPart, new: newPart } = parts(use);
           node('Transpose', [pastPart], [name(`past_t${index}`)], { perm: KEY_TRANSPOSE });
           node('Transpose', [newPart], [name(`new_t${index}`)], { perm: KEY_TRANSPOSE });
-          use.matmuls.forEach((matmul, j) => {
+          use.products.forEach(({ matmul, scaled }, j) => {
             dropNodes.add(matmul.outputs[0]!);
             const query = stacked(use, matmul.inputs[0]!, `query${index}_${j}`);
             const scores = (part: string) => name(`scores${index}_${j}_${part}`);
-            node('MatMul', [query, name(`past_t${index}`)], [scores('past')]);
-            node('MatMul', [query, name(`new_t${index}`)], [scores('new')]);
+            // Scaled keys: ONNX Runtime folds a constant scalar factor and the Transpose into one FusedMatMul.
+            const keys = (part: string) => {
+              if (!scaled) return name(`${part}_t${index}`);
+              dropNodes.add(scaled.mul.outputs[0]!);
+              const output = name(`${part}_t${index}_scaled${j}`);
+              node('Mul', [name(`${part}_t${index}`), scaled.factor], [output]);
+              return output;
+            };
+            node('MatMul', [query, keys('past')], [scores('past')]);
+            node('MatMul', [query, keys('new')], [scores('new')]);
             unstacking(use, matmul.outputs[0]!, matmul.inputs[0]!, (to) =>
               node('Concat', [scores('past'), scores('new')], [to], { axis: 3 }),
             );
@@ -309,7 +249,7 @@ export function inPlaceEdit(
         }
       },
     );
-    for (const node of [concat, ...between]) dropNodes.add(node.outputs[0]!);
+    for (const node of made) dropNodes.add(node.outputs[0]!);
     dropped.push(present);
   }
   // What only the dropped nodes read (repeat_kv's shapes, computed from the present's) would still run every step, and
@@ -335,6 +275,115 @@ export function inPlaceEdit(
     constants: [...constants].map(([name, values]) => ({ name, values })),
     dropped,
   };
+}
+
+/** How presents reach attention (see Way), over a graph indexed once. */
+class AttentionPaths {
+  private readonly producers: Map<string, OnnxNode>;
+  private readonly users = new Map<string, OnnxNode[]>();
+  private readonly graphOutputs: Set<string>;
+  private readonly smallInitializers: Map<string, number[]>;
+
+  constructor({ nodes, outputs, smallInitializers }: GraphHeaders) {
+    this.producers = new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
+    for (const node of nodes)
+      for (const input of new Set(node.inputs)) this.users.set(input, [...(this.users.get(input) ?? []), node]);
+    this.graphOutputs = new Set(outputs);
+    this.smallInitializers = smallInitializers;
+  }
+
+  /**
+   * The nodes that make `present` as `Concat(past, new)` along the positions: the Concat, then the Casts to the
+   * cache's own type (no-ops) PyTorch's exporter may put before the present. Null when it is made otherwise.
+   */
+  concatOf(present: string, past: string): OnnxNode[] | null {
+    const made: OnnxNode[] = [];
+    for (let node = this.producers.get(present); node; node = this.producers.get(node.inputs[0]!)) {
+      if (made.length > 0 && !this.onlyUser(node.outputs[0]!, made[0]!.opType)) return null;
+      made.unshift(node);
+      if (node.opType === 'Concat') {
+        const axis = node.attributes.axis;
+        return node.inputs[0] === past && (axis === 2 || axis === -2) ? made : null;
+      }
+      if (node.opType !== 'Cast' && node.opType !== 'Identity') return null;
+    }
+    return null;
+  }
+
+  /** How `value` (a present, or what it became on `way`) reaches attention; null when some use is none of those. */
+  uses(value: string, way: Way = { through: [] }): AttentionUse[] | null {
+    const found: AttentionUse[] = [];
+    for (const use of this.users.get(value) ?? []) {
+      const next = use.outputs[0]!;
+      if (use.opType === 'Shape' && use.attributes.start === undefined && use.attributes.end === undefined) {
+        found.push({ ...way, kind: 'shape', node: use });
+      } else if (use.opType === 'MatMul' && use.inputs[0] !== value && use.inputs[1] === value) {
+        found.push({ ...way, kind: 'value', matmul: use });
+      } else if (use.opType === 'Transpose' && String(use.attributes.perm) === String(KEY_TRANSPOSE)) {
+        const products = this.keyProducts(next, true);
+        if (!products) return null;
+        found.push({ ...way, kind: 'key', transpose: use, products });
+      } else if (use.opType === 'Cast' && !way.cast && !way.grouped && !this.graphOutputs.has(next)) {
+        const after = this.uses(next, { ...way, through: [...way.through, use], cast: use });
+        if (!after) return null;
+        found.push(...after);
+      } else if (
+        use.opType === 'Unsqueeze' &&
+        !way.grouped &&
+        isAxis2(asList(use.attributes.axes) ?? this.int64Value(use.inputs[1]))
+      ) {
+        const expand = this.onlyUser(next, 'Expand');
+        const reshape = expand && this.onlyUser(expand.outputs[0]!, 'Reshape');
+        const after =
+          expand &&
+          reshape &&
+          this.uses(reshape.outputs[0]!, { ...way, through: [...way.through, use, expand, reshape], grouped: true });
+        if (!after) return null;
+        found.push(...after);
+      } else {
+        return null;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Every use of the transposed keys `keys` is a product with queries, maybe through a Mul by a factor. The factor is
+   * applied to past and new apart, so it is taken to be the same along the positions, as SDPA's scalar is.
+   */
+  private keyProducts(keys: string, scalable: boolean): KeyProduct[] | null {
+    const found: KeyProduct[] = [];
+    const uses = this.users.get(keys) ?? [];
+    if (this.graphOutputs.has(keys) || uses.length === 0) return null;
+    for (const use of uses) {
+      if (use.opType === 'MatMul' && use.inputs[0] !== keys && use.inputs[1] === keys) {
+        found.push({ matmul: use });
+      } else if (scalable && use.opType === 'Mul' && use.inputs.filter((input) => input === keys).length === 1) {
+        const factor = use.inputs.find((input) => input !== keys)!;
+        const scaledProducts = this.keyProducts(use.outputs[0]!, false);
+        if (!scaledProducts) return null;
+        found.push(...scaledProducts.map(({ matmul }) => ({ matmul, scaled: { mul: use, factor } })));
+      } else {
+        return null;
+      }
+    }
+    return found;
+  }
+
+  /** The node that alone reads `value`, as its first input, when it is an `opType` (and `value` no graph output). */
+  private onlyUser(value: string, opType: string): OnnxNode | undefined {
+    const found = this.users.get(value) ?? [];
+    const only = found.length === 1 ? found[0]! : undefined;
+    return only?.opType === opType && only.inputs[0] === value && !this.graphOutputs.has(value) ? only : undefined;
+  }
+
+  /** A small int64 constant's values: a `Constant` node's, or an initializer's. */
+  private int64Value(name: string | undefined): number[] | undefined {
+    if (name === undefined) return undefined;
+    const producer = this.producers.get(name);
+    if (producer) return producer.opType === 'Constant' ? asList(producer.attributes.value) : undefined;
+    return this.smallInitializers.get(name);
+  }
 }
 
 function asList(attribute: number | number[] | undefined): number[] | undefined {

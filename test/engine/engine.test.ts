@@ -490,11 +490,13 @@ describe('engine: KV cache paths', () => {
     const { isPresentOutput } = await import('../../src/engine/signature.js');
     const argmax = (row: Float32Array) => row.reduce((best, value, i) => (value > row[best]! ? i : best), 0);
     // Our GPT-2 builder, PyTorch's GPT-2 export, and PyTorch's Llama exports: 4 query heads over 2 KV heads (repeat_kv
-    // between each present and attention), and over one float16 KV head (a Cast too; float16 logits).
+    // between each present and attention), the same with keys scaled as an SDPA export scales them (a Mul between
+    // Transpose and MatMul), and over one float16 KV head (a Cast too; float16 logits).
     const cases: Array<[string, number]> = [
       [await ensureTinyModel(), 1e-5],
       [fixtureDir('gpt2-nopos'), 1e-5],
       [fixtureDir('llama-gqa'), 1e-5],
+      [fixtureDir('llama-sdpa'), 1e-5],
       [fixtureDir('llama-fp16kv'), 1e-3],
     ];
     for (const [dir, tolerance] of cases) {

@@ -2,12 +2,14 @@
 // dependency) run fully offline on the same directories in its own layout. It agrees with
 // PyTorch on the reference fixtures, and with the engine on the embedded tiny model.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { CausalLM } from '../../src/engine/index.js';
 import { buildTinyModel, ensureTinyModel } from '../../src/model/index.js';
 import {
   CONCAT_VARIANTS,
+  fixtureDir,
   readExpected,
   transformersJsLayout,
   withTempDir,
@@ -62,7 +64,7 @@ describe('transformers.js vs PyTorch on the reference fixtures', () => {
       const dtype = variant === 'llama-fp16kv' ? 'fp16' : 'fp32';
       await withTempDir(async (tmp) => {
         const dir = await transformersJsLayout(variant, tmp, dtype === 'fp16' ? 'fp16' : undefined);
-        const model = await loadModel(dir, dtype, variant === 'llama-gqa');
+        const model = await loadModel(dir, dtype, existsSync(join(fixtureDir(variant), 'model.onnx_data')));
         try {
           for (const c of expected.cases) {
             assert.deepEqual(

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const REFERENCE_ROOT = fileURLToPath(new URL('../../../test/fixtures/reference/', import.meta.url));
 
 /** Attention that concatenates past and new keys into present (Optimum's exports): left-padded batches. */
-export const CONCAT_VARIANTS = ['llama-gqa', 'gpt2-nopos', 'gpt2-merged', 'llama-fp16kv'] as const;
+export const CONCAT_VARIANTS = ['llama-gqa', 'gpt2-nopos', 'gpt2-merged', 'llama-fp16kv', 'llama-sdpa'] as const;
 /** The same models with ONNX Runtime's GroupQueryAttention and new_key_values.* outputs: right-padded batches. */
 export const GQA_VARIANTS = ['gpt2-gqa', 'llama-gqa-shared', 'llama-fp16kv-gqa'] as const;
 export const VARIANTS = [...CONCAT_VARIANTS, ...GQA_VARIANTS] as const;
