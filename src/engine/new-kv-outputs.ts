@@ -6,7 +6,8 @@ import {
   hasExternalData,
   readOnnxNodes,
   readOnnxOutputNames,
-  readOnnxSmallInt64Initializers,
+  readOnnxInitializers,
+  readOnnxInputNames,
   withGraphEdit,
   withGraphEditReferencingWeights,
   type GraphEdit,
@@ -14,12 +15,13 @@ import {
 } from './onnx-outputs.js';
 import { isPresentOutput } from './signature.js';
 
-/** A graph's nodes, output names and small int64 initializers, read once for concatNewKv and inPlaceEdit (each walk reads the file's headers). */
+/** A graph's nodes, input and output names and initializers, read once for concatNewKv and inPlaceEdit (each walk reads the file's headers). */
 export interface GraphHeaders {
   nodes: OnnxNode[];
+  inputs: string[];
   outputs: string[];
-  /** Small int64 initializers (axes, shapes) by name; a `Constant` node carries its value as its `value` attribute. */
-  smallInitializers: Map<string, number[]>;
+  /** Initializers by name, with their values where they are small int64 tensors (axes, shapes); a `Constant` node carries its value as its `value` attribute. */
+  initializers: Map<string, number[] | null>;
 }
 
 /** The graph's headers; null when the file can't be read as ONNX (loading it then says what is wrong in ONNX Runtime's words). */
@@ -27,8 +29,9 @@ export function readGraphHeaders(onnxPath: string): GraphHeaders | null {
   try {
     return {
       nodes: readOnnxNodes(onnxPath),
+      inputs: readOnnxInputNames(onnxPath),
       outputs: readOnnxOutputNames(onnxPath),
-      smallInitializers: readOnnxSmallInt64Initializers(onnxPath),
+      initializers: readOnnxInitializers(onnxPath),
     };
   } catch {
     return null;
@@ -106,7 +109,7 @@ export function inPlaceEdit(
   graph: GraphHeaders,
   newKv: ReadonlyMap<string, string>,
 ): GraphEdit & { dropped: string[] } {
-  const { nodes, outputs } = graph;
+  const { nodes, inputs, outputs, initializers } = graph;
   const paths = new AttentionPaths(graph);
   const added: OnnxNode[] = [];
   const constants = new Map<string, bigint[]>();
@@ -252,8 +255,9 @@ export function inPlaceEdit(
     for (const node of made) dropNodes.add(node.outputs[0]!);
     dropped.push(present);
   }
-  // What only the dropped nodes read (repeat_kv's shapes, computed from the present's) would still run every step, and
-  // ONNX Runtime warns about each constant left unread: drop every node no graph output depends on any more.
+  // What only the dropped nodes read (repeat_kv's shapes, computed from the present's, or folded into initializers by
+  // an optimizer) would still run every step, and ONNX Runtime warns about each initializer left unread: drop every
+  // node no graph output depends on any more, and the initializers only dropped nodes read.
   const kept = nodes.filter((node) => !dropNodes.has(node.outputs[0]!));
   const needed = new Set([...outputs.filter((name) => !dropped.includes(name)), ...newKv.values()]);
   const keptProducers = new Map([...kept, ...added].flatMap((node) => node.outputs.map((name) => [name, node])));
@@ -267,10 +271,18 @@ export function inPlaceEdit(
   // (A subgraph of If, Loop or Scan may read outer values it doesn't list as inputs: there, nothing more is dropped.)
   const subgraphs = nodes.some((node) => ['If', 'Loop', 'Scan'].includes(node.opType));
   if (dropped.length > 0 && !subgraphs) for (const node of kept) if (!live.has(node)) dropNodes.add(node.outputs[0]!);
+  const read = (from: OnnxNode[]) => new Set(from.flatMap((node) => node.inputs));
+  const readBefore = read(nodes);
+  const readAfter = read([...nodes.filter((node) => !dropNodes.has(node.outputs[0]!)), ...added]);
+  const graphInputs = new Set(inputs);
+  const unread = [...initializers.keys()].filter(
+    (name) => readBefore.has(name) && !readAfter.has(name) && !graphInputs.has(name) && !outputs.includes(name),
+  );
   return {
     outputs: [...newKv.values()],
     dropOutputs: new Set(dropped),
     dropNodes,
+    dropInitializers: new Set(unread),
     nodes: added,
     constants: [...constants].map(([name, values]) => ({ name, values })),
     dropped,
@@ -282,14 +294,14 @@ class AttentionPaths {
   private readonly producers: Map<string, OnnxNode>;
   private readonly users = new Map<string, OnnxNode[]>();
   private readonly graphOutputs: Set<string>;
-  private readonly smallInitializers: Map<string, number[]>;
+  private readonly initializers: Map<string, number[] | null>;
 
-  constructor({ nodes, outputs, smallInitializers }: GraphHeaders) {
+  constructor({ nodes, outputs, initializers }: GraphHeaders) {
     this.producers = new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
     for (const node of nodes)
       for (const input of new Set(node.inputs)) this.users.set(input, [...(this.users.get(input) ?? []), node]);
     this.graphOutputs = new Set(outputs);
-    this.smallInitializers = smallInitializers;
+    this.initializers = initializers;
   }
 
   /**
@@ -382,7 +394,7 @@ class AttentionPaths {
     if (name === undefined) return undefined;
     const producer = this.producers.get(name);
     if (producer) return producer.opType === 'Constant' ? asList(producer.attributes.value) : undefined;
-    return this.smallInitializers.get(name);
+    return this.initializers.get(name) ?? undefined;
   }
 }
 

@@ -1,10 +1,11 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 
-// ONNX protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.node and .output, ValueInfoProto.name,
+// ONNX protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.node, .input and .output, ValueInfoProto.name,
 // NodeProto.op_type.
 const MODEL_GRAPH = 7;
 const GRAPH_NODE = 1;
+const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
 const VALUE_INFO_NAME = 1;
 const NODE_OP_TYPE = 4;
@@ -17,6 +18,11 @@ const WINDOW_BYTES = 64 * 1024;
  */
 export function readOnnxOutputNames(modelPath: string): string[] {
   return readGraphStrings(modelPath, GRAPH_OUTPUT, VALUE_INFO_NAME);
+}
+
+/** The graph input names, read the same way (older exports list initializers among them, as overridable defaults). */
+export function readOnnxInputNames(modelPath: string): string[] {
+  return readGraphStrings(modelPath, GRAPH_INPUT, VALUE_INFO_NAME);
 }
 
 /**
@@ -218,7 +224,9 @@ function smallInt64Tensor(reader: FieldReader, start: number, end: number): numb
   for (const field of reader.fields(start, end)) {
     if (field.number === TENSOR_DATA_TYPE && field.wireType === 0) type = reader.int64(field.payloadStart);
     else if (field.number === TENSOR_DIMS) dims.push(...reader.int64s(field));
-    else if (field.number === TENSOR_INT64_DATA) values.push(...reader.int64s(field));
+    // (Ten bytes at most per varint: a longer run is no small tensor, and isn't read.)
+    else if (field.number === TENSOR_INT64_DATA && field.end - field.payloadStart <= SMALL_TENSOR_ELEMENTS * 10)
+      values.push(...reader.int64s(field));
     else if (field.number === TENSOR_RAW_DATA && field.wireType === 2)
       raw = { start: field.payloadStart, end: field.end };
   }
@@ -232,13 +240,14 @@ function smallInt64Tensor(reader: FieldReader, start: number, end: number): numb
 }
 
 /**
- * The main graph's small int64 initializers (at most SMALL_TENSOR_ELEMENTS, stored inline) by name: the axes and
- * shapes an exporter folded into initializers, which a graph edit may need to read. Weights are skipped by their headers.
+ * The main graph's initializers by name, each with its values where it is a small int64 tensor (at most
+ * SMALL_TENSOR_ELEMENTS, stored inline: the axes and shapes an exporter folded into initializers, which a graph edit
+ * may need to read), else null. Weights are skipped by their headers.
  */
-export function readOnnxSmallInt64Initializers(modelPath: string): Map<string, number[]> {
+export function readOnnxInitializers(modelPath: string): Map<string, number[] | null> {
   const reader = new FieldReader(modelPath);
   try {
-    const found = new Map<string, number[]>();
+    const found = new Map<string, number[] | null>();
     const graph = reader.find(0, reader.size, MODEL_GRAPH);
     if (!graph) return found;
     for (
@@ -247,8 +256,11 @@ export function readOnnxSmallInt64Initializers(modelPath: string): Map<string, n
       tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
     ) {
       const name = reader.find(tensor.start, tensor.end, TENSOR_NAME);
-      const values = name && smallInt64Tensor(reader, tensor.start, tensor.end);
-      if (name && values) found.set(new TextDecoder().decode(reader.bytes(name.start, name.end - name.start)), values);
+      if (name)
+        found.set(
+          new TextDecoder().decode(reader.bytes(name.start, name.end - name.start)),
+          smallInt64Tensor(reader, tensor.start, tensor.end),
+        );
     }
     return found;
   } finally {
@@ -316,13 +328,15 @@ export function readOnnxNodes(modelPath: string): OnnxNode[] {
 
 /**
  * A change to a model's main graph: graph outputs added (existing values, by name: ONNX Runtime infers their types),
- * nodes (named by their first output) and graph outputs dropped, nodes and one-dimensional int64 constants added.
+ * nodes (named by their first output), graph outputs and initializers dropped, nodes and one-dimensional int64
+ * constants added.
  * Added nodes go at the end of the node list; ONNX Runtime orders nodes by their inputs when it loads a graph.
  */
 export interface GraphEdit {
   outputs: readonly string[];
   dropOutputs?: ReadonlySet<string>;
   dropNodes?: ReadonlySet<string>;
+  dropInitializers?: ReadonlySet<string>;
   nodes?: readonly OnnxNode[];
   constants?: ReadonlyArray<{ name: string; values: readonly bigint[] }>;
 }
@@ -337,7 +351,7 @@ export function withGraphEdit(modelPath: string, edit: GraphEdit): Buffer {
   try {
     graph = reader.find(0, reader.size, MODEL_GRAPH);
     if (!graph) throw new Error(`${modelPath} has no graph`);
-    if (!edit.dropNodes?.size && !edit.dropOutputs?.size) {
+    if (!edit.dropNodes?.size && !edit.dropOutputs?.size && !edit.dropInitializers?.size) {
       // Nothing to drop: the graph's bytes stay one block (a model's embedded weights are most of them).
       const model = readFileSync(modelPath);
       const headerStart = graph.start - 1 - varint(graph.end - graph.start).length;
@@ -369,6 +383,7 @@ function isDropped(reader: FieldReader, field: ProtobufField, edit: GraphEdit): 
   };
   if (field.number === GRAPH_NODE) return named(edit.dropNodes, NODE_OUTPUT);
   if (field.number === GRAPH_OUTPUT) return named(edit.dropOutputs, VALUE_INFO_NAME);
+  if (field.number === GRAPH_INITIALIZER) return named(edit.dropInitializers, TENSOR_NAME);
   return false;
 }
 

@@ -25,6 +25,7 @@ import { fixtureDir } from '../helpers/reference.js';
 import { LlmopsError } from '../../src/errors.js';
 import { buildTinyModel, ensureTinyModel } from '../../src/model/tiny.js';
 import { copyModelDir } from '../helpers/model-dir.js';
+import { runCli } from '../helpers/cli.js';
 
 describe('engine on the embedded tiny model', () => {
   let dir: string;
@@ -471,11 +472,12 @@ describe('engine: KV cache paths', () => {
   });
 
   it("reads a graph's small int64 tensors, which the in-place edit checks repeat_kv's axes by: initializers and Constant nodes' values, never weights", async () => {
-    const { readOnnxNodes, readOnnxSmallInt64Initializers } = await import('../../src/engine/onnx-outputs.js');
-    const tiny = readOnnxSmallInt64Initializers(path.join(await ensureTinyModel(), 'model.onnx'));
+    const { readOnnxNodes, readOnnxInitializers } = await import('../../src/engine/onnx-outputs.js');
+    const tiny = readOnnxInitializers(path.join(await ensureTinyModel(), 'model.onnx'));
     assert.deepEqual(tiny.get('const.qkv_split'), [64, 64, 64]);
     assert.deepEqual(tiny.get('const.head_shape'), [0, 0, 4, 16]);
-    assert.ok([...tiny.values()].every((values) => values.length <= 16));
+    assert.ok([...tiny.values()].every((values) => values === null || values.length <= 16));
+    assert.ok([...tiny.values()].filter((values) => values === null).length > 10, 'the weights are named, not read');
     // PyTorch's exporter writes Unsqueeze axes as Constant nodes: repeat_kv's is [2] in every layer, keys and values.
     const nodes = readOnnxNodes(path.join(fixtureDir('llama-gqa'), 'model.onnx'));
     const producers = new Map(nodes.map((node) => [node.outputs[0], node]));
@@ -527,6 +529,36 @@ describe('engine: KV cache paths', () => {
         await lm.dispose();
         await naive.dispose();
       }
+    }
+  });
+
+  it("in-place on a compiled Llama export (llmops compile --backend ort folds repeat_kv's shapes into initializers): the bench runs it in place, and ONNX Runtime has no initializer left unread to warn about", async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'llmops-compiled-'));
+    try {
+      const compiled = path.join(out, 'model');
+      const compile = await runCli(['compile', '-m', fixtureDir('llama-sdpa'), '--backend', 'ort', '--out', compiled]);
+      assert.equal(compile.code, 0, compile.stderr);
+      const bench = await runCli(
+        [
+          'bench',
+          compiled,
+          '--prompt-tokens',
+          '8',
+          '--gen-tokens',
+          '4',
+          '--iterations',
+          '1',
+          '--warmup',
+          '0',
+          '--json',
+        ],
+        { env: { CI: '1' } },
+      );
+      assert.equal(bench.code, 0, bench.stderr);
+      assert.equal((JSON.parse(bench.stdout) as { kvCache: string }).kvCache, 'in-place');
+      assert.doesNotMatch(bench.stderr, /not used by any node/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
     }
   });
 
