@@ -248,8 +248,10 @@ def attention_bias_mask(attention_mask, q_len, k_len):
 
 def attend(q, k, v, allowed, head_dim, sdpa=False):
     if sdpa:
-        # What torch.onnx (2.x, opset 14) exports for F.scaled_dot_product_attention, which transformers' Llama uses
-        # by default: the query and the transposed keys each multiplied by the scale's square root, then their product.
+        # What torch.onnx 2.x exports for F.scaled_dot_product_attention, which transformers' Llama uses by default
+        # (torch/onnx/symbolic_opset14.py, scaled_dot_product_attention: Transpose(key), then query_scaled =
+        # Mul(query, Sqrt(scale)), key_transposed_scaled = Mul(key_transposed, Sqrt(scale)), MatMul of the two).
+        # Debian's torch (1.13) has no SDPA to export, so the same operations are written out here.
         root = math.sqrt(1.0 / math.sqrt(head_dim))
         scores = torch.matmul(q * root, k.transpose(-1, -2) * root)
     else:
