@@ -268,7 +268,8 @@ export function inPlaceEdit(
     live.add(producer);
     pending.push(...producer.inputs);
   }
-  // (A subgraph of If, Loop or Scan may read outer values it doesn't list as inputs: there, nothing more is dropped.)
+  // (A subgraph of If, Loop or Scan may read outer values and initializers it doesn't list as inputs: there, nothing
+  // more is dropped.)
   const subgraphs = nodes.some((node) => ['If', 'Loop', 'Scan'].includes(node.opType));
   if (dropped.length > 0 && !subgraphs) for (const node of kept) if (!live.has(node)) dropNodes.add(node.outputs[0]!);
   const read = (from: OnnxNode[]) => new Set(from.flatMap((node) => node.inputs));
@@ -276,7 +277,8 @@ export function inPlaceEdit(
   const readAfter = read([...nodes.filter((node) => !dropNodes.has(node.outputs[0]!)), ...added]);
   const graphInputs = new Set(inputs);
   const unread = [...initializers.keys()].filter(
-    (name) => readBefore.has(name) && !readAfter.has(name) && !graphInputs.has(name) && !outputs.includes(name),
+    (name) =>
+      !subgraphs && readBefore.has(name) && !readAfter.has(name) && !graphInputs.has(name) && !outputs.includes(name),
   );
   return {
     outputs: [...newKv.values()],
