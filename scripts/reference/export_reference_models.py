@@ -543,43 +543,42 @@ LLAMA_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>"]
 GPT2_SPECIALS = ["<|endoftext|>"]
 
 
-def llama_gqa():
-    tok = ByteLevelBPE(126, LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>")
-    cfg = {
+def llama_config(tok, hidden, intermediate, layers, heads, kv_heads, head_dim, positions, dtype="float32"):
+    """A Llama config.json (keys in transformers' order) for a tokenizer made with LLAMA_SPECIALS."""
+    return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
         "vocab_size": tok.size,
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 16,
-        "max_position_embeddings": 256,
+        "hidden_size": hidden,
+        "intermediate_size": intermediate,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "head_dim": head_dim,
+        "max_position_embeddings": positions,
         "rms_norm_eps": 1e-5,
         "rope_theta": 10000.0,
         "hidden_act": "silu",
         "tie_word_embeddings": False,
         "bos_token_id": tok.specials["<|begin_of_text|>"],
         "eos_token_id": tok.specials["<|end_of_text|>"],
-        "torch_dtype": "float32",
+        "torch_dtype": dtype,
         "use_cache": True,
     }
-    return dict(name="llama-gqa", tok=tok, cfg=cfg, model=lambda: LlamaLM(cfg), external_data=True)
 
 
-def gpt2_nopos():
-    tok = ByteLevelBPE(127, GPT2_SPECIALS, bos_in_template=None)
-    cfg = {
+def gpt2_config(tok, hidden, inner, layers, heads, positions):
+    """A GPT-2 config.json for a tokenizer made with GPT2_SPECIALS."""
+    return {
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",
         "vocab_size": tok.size,
-        "n_positions": 128,
-        "n_ctx": 128,
-        "n_embd": 64,
-        "n_layer": 2,
-        "n_head": 4,
-        "n_inner": 128,
+        "n_positions": positions,
+        "n_ctx": positions,
+        "n_embd": hidden,
+        "n_layer": layers,
+        "n_head": heads,
+        "n_inner": inner,
         "activation_function": "gelu_new",
         "layer_norm_epsilon": 1e-5,
         "tie_word_embeddings": False,
@@ -588,6 +587,17 @@ def gpt2_nopos():
         "torch_dtype": "float32",
         "use_cache": True,
     }
+
+
+def llama_gqa():
+    tok = ByteLevelBPE(126, LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>")
+    cfg = llama_config(tok, hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, head_dim=16, positions=256)
+    return dict(name="llama-gqa", tok=tok, cfg=cfg, model=lambda: LlamaLM(cfg), external_data=True)
+
+
+def gpt2_nopos():
+    tok = ByteLevelBPE(127, GPT2_SPECIALS, bos_in_template=None)
+    cfg = gpt2_config(tok, hidden=64, inner=128, layers=2, heads=4, positions=128)
     return dict(name="gpt2-nopos", tok=tok, cfg=cfg, model=lambda: GPT2LM(cfg, position_ids_input=False), external_data=False)
 
 
@@ -606,26 +616,9 @@ def gpt2_merged():
 
 def llama_fp16kv():
     tok = ByteLevelBPE(126, LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>")
-    cfg = {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "vocab_size": tok.size,
-        "hidden_size": 48,
-        "intermediate_size": 96,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 1,
-        "head_dim": 16,
-        "max_position_embeddings": 256,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0,
-        "hidden_act": "silu",
-        "tie_word_embeddings": False,
-        "bos_token_id": tok.specials["<|begin_of_text|>"],
-        "eos_token_id": tok.specials["<|end_of_text|>"],
-        "torch_dtype": "float16",
-        "use_cache": True,
-    }
+    cfg = llama_config(
+        tok, hidden=48, intermediate=96, layers=2, heads=4, kv_heads=1, head_dim=16, positions=256, dtype="float16"
+    )
     return dict(
         name="llama-fp16kv",
         tok=tok,

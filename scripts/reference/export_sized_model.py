@@ -56,26 +56,16 @@ def main():
         parser.error("--kv-heads must divide --heads")
     if args.arch == "llama":
         tok = ref.ByteLevelBPE(126, ref.LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>")
-        cfg = {
-            "architectures": ["LlamaForCausalLM"],
-            "model_type": "llama",
-            "vocab_size": tok.size,
-            "hidden_size": args.hidden,
-            "intermediate_size": 8 * args.hidden // 3,
-            "num_hidden_layers": args.layers,
-            "num_attention_heads": args.heads,
-            "num_key_value_heads": args.kv_heads,
-            "head_dim": args.hidden // args.heads,
-            "max_position_embeddings": args.positions,
-            "rms_norm_eps": 1e-5,
-            "rope_theta": 10000.0,
-            "hidden_act": "silu",
-            "tie_word_embeddings": False,
-            "bos_token_id": tok.specials["<|begin_of_text|>"],
-            "eos_token_id": tok.specials["<|end_of_text|>"],
-            "torch_dtype": "float32",
-            "use_cache": True,
-        }
+        cfg = ref.llama_config(
+            tok,
+            hidden=args.hidden,
+            intermediate=8 * args.hidden // 3,
+            layers=args.layers,
+            heads=args.heads,
+            kv_heads=args.kv_heads,
+            head_dim=args.hidden // args.heads,
+            positions=args.positions,
+        )
         torch.manual_seed(args.seed)
         model = ref.LlamaLM(cfg).eval()
         for layer in model.layers:
@@ -86,24 +76,9 @@ def main():
         return export(args, model, cfg, tok, special)
 
     tok = ref.ByteLevelBPE(127, ref.GPT2_SPECIALS, bos_in_template=None)
-    cfg = {
-        "architectures": ["GPT2LMHeadModel"],
-        "model_type": "gpt2",
-        "vocab_size": tok.size,
-        "n_positions": args.positions,
-        "n_ctx": args.positions,
-        "n_embd": args.hidden,
-        "n_layer": args.layers,
-        "n_head": args.heads,
-        "n_inner": 4 * args.hidden,
-        "activation_function": "gelu_new",
-        "layer_norm_epsilon": 1e-5,
-        "tie_word_embeddings": False,
-        "bos_token_id": tok.specials["<|endoftext|>"],
-        "eos_token_id": tok.specials["<|endoftext|>"],
-        "torch_dtype": "float32",
-        "use_cache": True,
-    }
+    cfg = ref.gpt2_config(
+        tok, hidden=args.hidden, inner=4 * args.hidden, layers=args.layers, heads=args.heads, positions=args.positions
+    )
     torch.manual_seed(args.seed)
     model = ref.GPT2LM(cfg, position_ids_input=True).eval()
     ref.init_weights(model, args.seed)

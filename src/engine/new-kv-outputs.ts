@@ -123,9 +123,7 @@ export function inPlaceEdit(
   // Every layer's past has one shape, and every layer's new part another (the engine feeds them so), and every layer
   // has as many query heads: the shapes and the past's length are computed once, from the first rewritten layer's,
   // since each node costs a little per step.
-  let pastShapes: { totalShape: string; pastLength: string } | null = null;
-  const shared = (past: string, fresh: string) => {
-    if (pastShapes) return pastShapes;
+  const shared = once((past: string, fresh: string) => {
     node('Shape', [past], [value('past_shape')]);
     node('Shape', [fresh], [value('new_shape')]);
     // [batch, kv_heads, past + new, head_dim]: the past's shape plus the new part's sequence length.
@@ -136,34 +134,28 @@ export function inPlaceEdit(
       [value('past_shape'), constant('two', [2n]), constant('three', [3n]), constant('zero', [0n])],
       [value('past_length')],
     );
-    return (pastShapes = { totalShape: value('total_shape'), pastLength: value('past_length') });
-  };
+    return { totalShape: value('total_shape'), pastLength: value('past_length') };
+  });
   // [0, kv_heads, -1, 0]: a Reshape to it stacks each KV head's group of query heads as rows (0 keeps a dimension).
-  let groupedShape: string | null = null;
-  const grouped = () => {
-    if (groupedShape) return groupedShape;
+  const grouped = once(() => {
     node('Mul', [value('past_shape'), constant('heads_axis', [0n, 1n, 0n, 0n])], [value('kv_heads')]);
     node('Add', [value('kv_heads'), constant('rows_inferred', [0n, 0n, -1n, 0n])], [value('grouped_shape')]);
-    return (groupedShape = value('grouped_shape'));
-  };
+    return value('grouped_shape');
+  });
   // [batch, heads, -1, 0], from a query's or probabilities' shape: a Reshape to it undoes the grouping.
-  let headsShape: string | null = null;
-  const ungrouped = (perHead: string) => {
-    if (headsShape) return headsShape;
+  const ungrouped = once((perHead: string) => {
     node('Shape', [perHead], [value('per_head_shape')]);
     node('Mul', [value('per_head_shape'), constant('batch_heads', [1n, 1n, 0n, 0n])], [value('heads')]);
     node('Add', [value('heads'), constant('rows_inferred', [0n, 0n, -1n, 0n])], [value('heads_shape')]);
-    return (headsShape = value('heads_shape'));
-  };
+    return value('heads_shape');
+  });
   // [batch, heads, past + new, head_dim]: what repeat_kv made of the cache (read by its Shape), after ungrouped.
-  let repeatedShape: string | null = null;
-  const expandedShape = (totalShape: string) => {
-    if (repeatedShape) return repeatedShape;
+  const expandedShape = once((totalShape: string, headsShape: string) => {
     node('Mul', [totalShape, constant('all_but_heads', [1n, 0n, 1n, 1n])], [value('total_but_heads')]);
-    node('Mul', [headsShape!, constant('heads_axis', [0n, 1n, 0n, 0n])], [value('heads_count')]);
+    node('Mul', [headsShape, constant('heads_axis', [0n, 1n, 0n, 0n])], [value('heads_count')]);
     node('Add', [value('total_but_heads'), value('heads_count')], [value('repeated_shape')]);
-    return (repeatedShape = value('repeated_shape'));
-  };
+    return value('repeated_shape');
+  });
 
   const dropNodes = new Set<string>();
   const dropped: string[] = [];
@@ -198,10 +190,12 @@ export function inPlaceEdit(
       node('Reshape', [perHead, grouped()], [name(at)]);
       return name(at);
     };
+    let headsShape: string | undefined;
     const unstacking = (way: Way, output: string, perHead: string, emit: (to: string) => void) => {
       if (!way.grouped) return emit(output);
       emit(name(`${output}/stacked`));
-      node('Reshape', [name(`${output}/stacked`), ungrouped(perHead)], [output]);
+      headsShape = ungrouped(perHead);
+      node('Reshape', [name(`${output}/stacked`), headsShape], [output]);
     };
     // Shapes last: a grouped Shape's head count is taken from a per-head tensor of the same layer.
     [...uses.filter((use) => use.kind !== 'shape'), ...uses.filter((use) => use.kind === 'shape')].forEach(
@@ -209,7 +203,8 @@ export function inPlaceEdit(
         for (const passed of use.through) dropNodes.add(passed.outputs[0]!);
         if (use.kind === 'shape') {
           dropNodes.add(use.node.outputs[0]!);
-          node('Identity', [use.grouped ? expandedShape(totalShape) : totalShape], [use.node.outputs[0]!]);
+          const shape = use.grouped ? expandedShape(totalShape, headsShape!) : totalShape;
+          node('Identity', [shape], [use.node.outputs[0]!]);
         } else if (use.kind === 'key') {
           dropNodes.add(use.transpose.outputs[0]!);
           const { past: pastPart, new: newPart } = parts(use);
@@ -398,6 +393,12 @@ class AttentionPaths {
     if (producer) return producer.opType === 'Constant' ? asList(producer.attributes.value) : undefined;
     return this.initializers.get(name) ?? undefined;
   }
+}
+
+/** `make` on the first call, and what it made on every call after (its arguments then go unread). */
+function once<Args extends unknown[], Made>(make: (...args: Args) => Made): (...args: Args) => Made {
+  let made: { value: Made } | undefined;
+  return (...args) => (made ??= { value: make(...args) }).value;
 }
 
 function asList(attribute: number | number[] | undefined): number[] | undefined {
