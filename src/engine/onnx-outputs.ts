@@ -50,19 +50,24 @@ const INT64 = 7;
 export function hasExternalData(modelPath: string): boolean {
   const reader = new FieldReader(modelPath);
   try {
-    const graph = reader.find(0, reader.size, MODEL_GRAPH);
-    if (!graph) return false;
-    for (
-      let tensor = reader.find(graph.start, graph.end, GRAPH_INITIALIZER);
-      tensor;
-      tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
-    ) {
+    for (const tensor of graphInitializers(reader))
       if (reader.find(tensor.start, tensor.end, TENSOR_EXTERNAL_DATA)) return true;
-    }
     return false;
   } finally {
     reader.close();
   }
+}
+
+/** Where each of the main graph's initializers (a TensorProto) lies. */
+function* graphInitializers(reader: FieldReader): Generator<{ start: number; end: number }> {
+  const graph = reader.find(0, reader.size, MODEL_GRAPH);
+  if (!graph) return;
+  for (
+    let tensor = reader.find(graph.start, graph.end, GRAPH_INITIALIZER);
+    tensor;
+    tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
+  )
+    yield tensor;
 }
 
 /** One string field (`inner`) of every repeated `outer` message of the main graph. */
@@ -248,13 +253,7 @@ export function readOnnxInitializers(modelPath: string): Map<string, number[] | 
   const reader = new FieldReader(modelPath);
   try {
     const found = new Map<string, number[] | null>();
-    const graph = reader.find(0, reader.size, MODEL_GRAPH);
-    if (!graph) return found;
-    for (
-      let tensor = reader.find(graph.start, graph.end, GRAPH_INITIALIZER);
-      tensor;
-      tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
-    ) {
+    for (const tensor of graphInitializers(reader)) {
       const name = reader.find(tensor.start, tensor.end, TENSOR_NAME);
       if (name)
         found.set(
