@@ -168,6 +168,15 @@ export class CausalLM {
     return this.kvFallback;
   }
 
+  /**
+   * How many presents ONNX Runtime builds each decode step, fetched or not: each is a layer's keys or values copied
+   * whole, the per-step cost that grows with the context. 0 where in-place attention reads the past where it lies
+   * (new-kv-outputs.ts: inPlaceEdit); every present on the naive path, and where an export keeps its Concat.
+   */
+  get presentsPerStep(): number {
+    return this.session.outputNames.filter(isPresentOutput).length;
+  }
+
   static async load(options: LoadModelOptions): Promise<CausalLM> {
     const files = await locateModelFiles(options.dir, options.dtype === undefined ? {} : { dtype: options.dtype });
     const tokenizer = await TextTokenizer.load(files.tokenizerPath, files.tokenizerConfig);

@@ -28,6 +28,7 @@ export type LlmWorkerMessage =
       inputs: PromptInputs;
       kvCache: KvCachePath;
       kvCacheFallback: string | null;
+      presentsPerStep: number;
       threads: number;
     }
   | {
@@ -76,6 +77,7 @@ try {
       inputs,
       kvCache: lm.kvCache,
       kvCacheFallback: lm.kvCacheFallback,
+      presentsPerStep: lm.presentsPerStep,
       threads: lm.threads,
     });
   } finally {

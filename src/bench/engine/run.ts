@@ -86,6 +86,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
       inputs: outcome.inputs,
       kvCache: outcome.kvCache,
       kvCacheFallback: outcome.kvCacheFallback,
+      presentsPerStep: outcome.presentsPerStep,
       prefillChunkTokens: options.prefillChunkTokens ?? null,
       hardware: await describeHardware({ gpu: provider !== 'cpu' }),
       results: outcome.results,

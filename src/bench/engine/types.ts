@@ -160,6 +160,8 @@ export interface LlmBenchResult extends EngineBenchResultBase {
   kvCache: KvCachePath;
   /** Why the pre-allocated path was not taken although asked for; null otherwise. */
   kvCacheFallback: string | null;
+  /** Presents (whole-cache copies of a layer's keys or values) ONNX Runtime builds per decode step; 0: none. */
+  presentsPerStep: number;
   /** Prompt tokens per row per prefill step; null: whole prompts in one step. */
   prefillChunkTokens: number | null;
   results: LlmConfigResult[];
