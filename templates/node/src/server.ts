@@ -307,7 +307,8 @@ export async function startServer(
   const port = typeof address === 'object' && address ? address.port : settings.port;
   const url = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${port}`;
   log(
-    `serving ${settings.modelName} (${lm.files.dir}) on ${url} — max batch ${settings.maxBatchSize}, model loaded in ${lm.loadMs.toFixed(0)} ms`,
+    `serving ${settings.modelName} (${lm.files.dir}) on ${url} — max batch ${settings.maxBatchSize}, model loaded in ${lm.loadMs.toFixed(0)} ms, ` +
+      `KV cache ${lm.kvCache} (${lm.presentsPerStep} presents built per step)${lm.kvCacheFallback ? `: ${lm.kvCacheFallback}` : ''}`,
   );
 
   return {

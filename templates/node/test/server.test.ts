@@ -39,13 +39,18 @@ describe('the model server', () => {
     RATE_LIMIT: '600/minute',
     SHUTDOWN_TIMEOUT: '5',
   };
+  const logs: string[] = [];
   before(async () => {
     server = await startServer(
       loadSettings(env, () => ''),
-      () => undefined,
+      (line) => logs.push(line),
     );
   });
   after(async () => server.drain());
+
+  it('says at start-up which KV cache path runs and how many presents each step still builds', () => {
+    assert.match(logs.join('\n'), /^serving .* KV cache in-place \(0 presents built per step\)$/m);
+  });
 
   it('answers a completion with usage and a finish reason', async () => {
     const response = await post(server, '/v1/completions', { prompt: 'Hello', max_tokens: 5, temperature: 0 });
