@@ -69,8 +69,9 @@ const INT64_MAX = 2n ** 63n - 1n;
  * KV head for its group of query heads (`Unsqueeze` at axis 2, `Expand`, `Reshape` to [batch, heads, positions,
  * head_dim]). Attention then reads it as keys (`Transpose` to [.., head_dim, positions] then `MatMul(query, ·)`, or
  * in between a `Mul` by a factor: PyTorch's export of scaled_dot_product_attention, transformers' default, multiplies
- * query and transposed keys each by the scale's square root), as values (`MatMul(probabilities, ·)`), or reads its
- * `Shape`.
+ * query and transposed keys each by the scale's square root; or, in a graph ONNX Runtime optimized at its extended
+ * level, one `FusedMatMul(query, ·)` that transposes them itself), as values (`MatMul(probabilities, ·)`), or reads
+ * its `Shape`.
  */
 interface Way {
   /** The nodes on the way (the Cast, the repeat), dropped with the present. */
@@ -81,7 +82,7 @@ interface Way {
 type AttentionUse = Way &
   (
     | { kind: 'shape'; node: OnnxNode }
-    | { kind: 'key'; transpose: OnnxNode; products: KeyProduct[] }
+    | { kind: 'key'; transpose: OnnxNode | null; products: KeyProduct[] }
     | { kind: 'value'; matmul: OnnxNode }
   );
 
@@ -206,24 +207,30 @@ export function inPlaceEdit(
           const shape = use.grouped ? expandedShape(totalShape, headsShape!) : totalShape;
           node('Identity', [shape], [use.node.outputs[0]!]);
         } else if (use.kind === 'key') {
-          dropNodes.add(use.transpose.outputs[0]!);
-          const { past: pastPart, new: newPart } = parts(use);
-          node('Transpose', [pastPart], [name(`past_t${index}`)], { perm: KEY_TRANSPOSE });
-          node('Transpose', [newPart], [name(`new_t${index}`)], { perm: KEY_TRANSPOSE });
+          const { transpose } = use;
+          const keyParts = parts(use);
+          if (transpose) {
+            dropNodes.add(transpose.outputs[0]!);
+            node('Transpose', [keyParts.past], [name(`past_t${index}`)], { perm: KEY_TRANSPOSE });
+            node('Transpose', [keyParts.new], [name(`new_t${index}`)], { perm: KEY_TRANSPOSE });
+          }
           use.products.forEach(({ matmul, scaled }, j) => {
             dropNodes.add(matmul.outputs[0]!);
             const query = stacked(use, matmul.inputs[0]!, `query${index}_${j}`);
             const scores = (part: string) => name(`scores${index}_${j}_${part}`);
             // Scaled keys: ONNX Runtime folds a constant scalar factor and the Transpose into one FusedMatMul.
-            const keys = (part: string) => {
+            const keys = (part: 'past' | 'new') => {
+              if (!transpose) return keyParts[part];
               if (!scaled) return name(`${part}_t${index}`);
               dropNodes.add(scaled.mul.outputs[0]!);
               const output = name(`${part}_t${index}_scaled${j}`);
               node('Mul', [name(`${part}_t${index}`), scaled.factor], [output]);
               return output;
             };
-            node('MatMul', [query, keys('past')], [scores('past')]);
-            node('MatMul', [query, keys('new')], [scores('new')]);
+            // A FusedMatMul is copied as it is (its alpha and transB), over each part.
+            for (const part of ['past', 'new'] as const)
+              if (transpose) node('MatMul', [query, keys(part)], [scores(part)]);
+              else added.push({ ...matmul, inputs: [query, keys(part)], outputs: [scores(part)] });
             unstacking(use, matmul.outputs[0]!, matmul.inputs[0]!, (to) =>
               node('Concat', [scores('past'), scores('new')], [to], { axis: 3 }),
             );
@@ -332,6 +339,8 @@ class AttentionPaths {
         const products = this.keyProducts(next, true);
         if (!products) return null;
         found.push({ ...way, kind: 'key', transpose: use, products });
+      } else if (isTransposingKeyProduct(use, value)) {
+        found.push({ ...way, kind: 'key', transpose: null, products: [{ matmul: use }] });
       } else if (use.opType === 'Cast' && !way.cast && !way.grouped && !this.graphOutputs.has(next)) {
         const after = this.uses(next, { ...way, through: [...way.through, use], cast: use });
         if (!after) return null;
@@ -399,6 +408,25 @@ class AttentionPaths {
 function once<Args extends unknown[], Made>(make: (...args: Args) => Made): (...args: Args) => Made {
   let made: { value: Made } | undefined;
   return (...args) => (made ??= { value: make(...args) }).value;
+}
+
+/**
+ * ONNX Runtime's `FusedMatMul(query, keys)` with `transB`: the keys' last two axes swapped, nothing else (alpha, a
+ * scalar factor, stays as it is).
+ */
+function isTransposingKeyProduct(use: OnnxNode, keys: string): boolean {
+  const { transA = 0, transB = 0, transBatchA = 0, transBatchB = 0 } = use.attributes;
+  return (
+    use.opType === 'FusedMatMul' &&
+    use.domain === 'com.microsoft' &&
+    use.inputs.length === 2 &&
+    use.inputs[0] !== keys &&
+    use.inputs[1] === keys &&
+    transA === 0 &&
+    transB === 1 &&
+    transBatchA === 0 &&
+    transBatchB === 0
+  );
 }
 
 function asList(attribute: number | number[] | undefined): number[] | undefined {

@@ -9,6 +9,7 @@ const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
 const VALUE_INFO_NAME = 1;
 const NODE_OP_TYPE = 4;
+const NODE_DOMAIN = 7;
 const WINDOW_BYTES = 64 * 1024;
 
 /**
@@ -195,15 +196,17 @@ class FieldReader {
   }
 }
 
-// NodeProto.input, .output, .attribute; AttributeProto.name, .i, .t, .ints, .type (INT = 2, INTS = 7).
+// NodeProto.input, .output, .attribute; AttributeProto.name, .f, .i, .t, .ints, .type (FLOAT = 1, INT = 2, INTS = 7).
 const NODE_INPUT = 1;
 const NODE_OUTPUT = 2;
 const NODE_ATTRIBUTE = 5;
 const ATTRIBUTE_NAME = 1;
+const ATTRIBUTE_FLOAT = 2;
 const ATTRIBUTE_INT = 3;
 const ATTRIBUTE_TENSOR = 5;
 const ATTRIBUTE_INTS = 8;
 const ATTRIBUTE_TYPE = 20;
+const ATTRIBUTE_TYPE_FLOAT = 1;
 const ATTRIBUTE_TYPE_INT = 2;
 const ATTRIBUTE_TYPE_INTS = 7;
 const GRAPH_OUTPUT_TAG = (GRAPH_OUTPUT << 3) | 2;
@@ -215,6 +218,10 @@ export interface OnnxNode {
   outputs: string[];
   /** Integer and integer-list attributes, and small int64 tensor attributes (a `Constant`'s value) as lists; others are left out. */
   attributes: Record<string, number | number[]>;
+  /** Float attributes (FusedMatMul's alpha). */
+  floats?: Record<string, number>;
+  /** The operator set's domain, where not the default one (`com.microsoft` for ONNX Runtime's own operators). */
+  domain?: string;
 }
 
 /** The most elements a tensor read as a small int64 list may have: axes, shapes and indices, never weights. */
@@ -293,6 +300,7 @@ export function readOnnxNodes(modelPath: string): OnnxNode[] {
     ) {
       const opType = reader.find(node.start, node.end, NODE_OP_TYPE);
       const attributes: Record<string, number | number[]> = {};
+      const floats: Record<string, number> = {};
       for (
         let attribute = reader.find(node.start, node.end, NODE_ATTRIBUTE);
         attribute;
@@ -300,23 +308,30 @@ export function readOnnxNodes(modelPath: string): OnnxNode[] {
       ) {
         let name = '';
         let int: number | undefined;
+        let float: number | undefined;
         const ints: number[] = [];
         for (const field of reader.fields(attribute.start, attribute.end)) {
           if (field.number === ATTRIBUTE_NAME && field.wireType === 2)
             name = text({ start: field.payloadStart, end: field.end });
           else if (field.number === ATTRIBUTE_INT && field.wireType === 0) int = reader.int64(field.payloadStart);
+          else if (field.number === ATTRIBUTE_FLOAT && field.wireType === 5)
+            float = reader.bytes(field.payloadStart, 4).readFloatLE(0);
           else if (field.number === ATTRIBUTE_INTS) ints.push(...reader.int64s(field));
           else if (field.number === ATTRIBUTE_TENSOR && field.wireType === 2)
             ints.push(...(smallInt64Tensor(reader, field.payloadStart, field.end) ?? []));
         }
         if (int !== undefined) attributes[name] = int;
         else if (ints.length > 0) attributes[name] = ints;
+        else if (float !== undefined) floats[name] = float;
       }
+      const domain = reader.find(node.start, node.end, NODE_DOMAIN);
       nodes.push({
         opType: opType ? text(opType) : '',
         inputs: all(node, NODE_INPUT),
         outputs: all(node, NODE_OUTPUT),
         attributes,
+        ...(Object.keys(floats).length > 0 ? { floats } : {}),
+        ...(domain && domain.end > domain.start ? { domain: text(domain) } : {}),
       });
     }
     return nodes;
@@ -412,6 +427,21 @@ function addedFields(edit: GraphEdit): Buffer {
         ...spec.inputs.map((name) => string(NODE_INPUT, name)),
         ...spec.outputs.map((name) => string(NODE_OUTPUT, name)),
         string(NODE_OP_TYPE, spec.opType),
+        ...(spec.domain ? [string(NODE_DOMAIN, spec.domain)] : []),
+        ...Object.entries(spec.floats ?? {}).map(([name, value]) => {
+          const bits = Buffer.alloc(4);
+          bits.writeFloatLE(value);
+          return lengthDelimited(
+            (NODE_ATTRIBUTE << 3) | 2,
+            Buffer.concat([
+              string(ATTRIBUTE_NAME, name),
+              Buffer.from([(ATTRIBUTE_FLOAT << 3) | 5]),
+              bits,
+              attributeTag,
+              varint(ATTRIBUTE_TYPE_FLOAT),
+            ]),
+          );
+        }),
         ...Object.entries(spec.attributes).map(([name, value]) => {
           if ((Array.isArray(value) ? value : [value]).some((v) => !Number.isInteger(v) || v < 0))
             throw new Error(`attribute ${name} of an added node must be non-negative integers`);

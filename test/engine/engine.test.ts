@@ -532,31 +532,35 @@ describe('engine: KV cache paths', () => {
     }
   });
 
-  it("in-place on a compiled Llama export (llmops compile --backend ort folds repeat_kv's shapes into initializers): the bench runs it in place, and ONNX Runtime has no initializer left unread to warn about", async () => {
+  it("in-place on a compiled Llama export: --optimize basic folds repeat_kv's shapes into initializers, extended fuses the keys' Transpose into FusedMatMul; the bench still builds no present, with no initializer left unread to warn about, and greedy tokens equal naive's", async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'llmops-compiled-'));
     try {
-      const compiled = path.join(out, 'model');
-      const compile = await runCli(['compile', '-m', fixtureDir('llama-sdpa'), '--backend', 'ort', '--out', compiled]);
-      assert.equal(compile.code, 0, compile.stderr);
-      const bench = await runCli(
-        [
-          'bench',
-          compiled,
-          '--prompt-tokens',
-          '8',
-          '--gen-tokens',
-          '4',
-          '--iterations',
-          '1',
-          '--warmup',
-          '0',
-          '--json',
-        ],
-        { env: { CI: '1' } },
-      );
-      assert.equal(bench.code, 0, bench.stderr);
-      assert.equal((JSON.parse(bench.stdout) as { kvCache: string }).kvCache, 'in-place');
-      assert.doesNotMatch(bench.stderr, /not used by any node/);
+      for (const level of ['basic', 'extended']) {
+        const compiled = path.join(out, level);
+        const compile = await runCli([
+          'compile',
+          ...['-m', fixtureDir('llama-sdpa'), '--backend', 'ort', '--optimize', level, '--out', compiled],
+        ]);
+        assert.equal(compile.code, 0, compile.stderr);
+        const bench = await runCli(
+          ['bench', compiled, '--prompt-tokens', '8', '--gen-tokens', '4', '--iterations', '1', '--warmup', '0'],
+          { env: { CI: '1' } },
+        );
+        assert.equal(bench.code, 0, bench.stderr);
+        assert.match(bench.stdout, /^kv cache in-place, 0 presents built per step/m, level);
+        assert.doesNotMatch(bench.stderr, /not used by any node/, level);
+        const lm = await CausalLM.load({ dir: compiled });
+        const naive = await CausalLM.load({ dir: compiled, kvCache: 'naive' });
+        try {
+          const [ours, theirs] = await Promise.all(
+            [lm, naive].map(async (model) => (await model.generate('The model server', { maxTokens: 16 })).tokenIds),
+          );
+          assert.deepEqual(ours, theirs, level);
+        } finally {
+          await lm.dispose();
+          await naive.dispose();
+        }
+      }
     } finally {
       await rm(out, { recursive: true, force: true });
     }
