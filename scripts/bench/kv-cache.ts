@@ -40,6 +40,7 @@ interface Row {
   decodeTokensPerSecond: number;
   peakRssMb: number;
   kvCache: string;
+  presentsPerStep: number;
 }
 
 async function bench(kv: string, prompt: number, gen: number): Promise<Row> {
@@ -72,10 +73,11 @@ async function bench(kv: string, prompt: number, gen: number): Promise<Row> {
   );
   const result = JSON.parse(stdout) as {
     kvCache: string;
+    presentsPerStep: number;
     results: Array<{ decodeTokensPerSecond: number; peakRssMb: number }>;
   };
   if (result.kvCache !== kv) throw new Error(`asked for ${kv}, ran ${result.kvCache}`);
-  return { ...result.results[0]!, kvCache: result.kvCache };
+  return { ...result.results[0]!, kvCache: result.kvCache, presentsPerStep: result.presentsPerStep };
 }
 
 const median = (xs: number[]) => {
@@ -105,7 +107,7 @@ for (const spec of values.cases.split(',')) {
     pairs.push(pair);
     console.log(
       `prompt ${prompt} + ${gen} round ${round + 1}: naive ${pair.naive.decodeTokensPerSecond.toFixed(1)} tok/s (${pair.naive.peakRssMb} MB), ` +
-        `${tried} ${pair.tried.decodeTokensPerSecond.toFixed(1)} tok/s (${pair.tried.peakRssMb} MB) = ${(pair.tried.decodeTokensPerSecond / pair.naive.decodeTokensPerSecond).toFixed(2)}×`,
+        `${tried} ${pair.tried.decodeTokensPerSecond.toFixed(1)} tok/s (${pair.tried.peakRssMb} MB, ${pair.tried.presentsPerStep} presents built per step) = ${(pair.tried.decodeTokensPerSecond / pair.naive.decodeTokensPerSecond).toFixed(2)}×`,
     );
   }
   const bestNaive = Math.max(...pairs.map((p) => p.naive.decodeTokensPerSecond));
