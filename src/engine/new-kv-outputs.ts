@@ -61,6 +61,8 @@ export function concatNewKv(graph: GraphHeaders): Map<string, string> | null {
 }
 
 const KEY_TRANSPOSE = [0, 1, 3, 2];
+/** The two parts attention is computed over apart: the cache as fed, and the step's new keys or values. */
+const PARTS = ['past', 'new'] as const;
 const INT64_MAX = 2n ** 63n - 1n;
 
 /**
@@ -211,15 +213,15 @@ export function inPlaceEdit(
           const keyParts = parts(use);
           if (transpose) {
             dropNodes.add(transpose.outputs[0]!);
-            node('Transpose', [keyParts.past], [name(`past_t${index}`)], { perm: KEY_TRANSPOSE });
-            node('Transpose', [keyParts.new], [name(`new_t${index}`)], { perm: KEY_TRANSPOSE });
+            for (const part of PARTS)
+              node('Transpose', [keyParts[part]], [name(`${part}_t${index}`)], { perm: KEY_TRANSPOSE });
           }
           use.products.forEach(({ matmul, scaled }, j) => {
             dropNodes.add(matmul.outputs[0]!);
             const query = stacked(use, matmul.inputs[0]!, `query${index}_${j}`);
             const scores = (part: string) => name(`scores${index}_${j}_${part}`);
             // Scaled keys: ONNX Runtime folds a constant scalar factor and the Transpose into one FusedMatMul.
-            const keys = (part: 'past' | 'new') => {
+            const keys = (part: (typeof PARTS)[number]) => {
               if (!transpose) return keyParts[part];
               if (!scaled) return name(`${part}_t${index}`);
               dropNodes.add(scaled.mul.outputs[0]!);
@@ -228,7 +230,7 @@ export function inPlaceEdit(
               return output;
             };
             // A FusedMatMul is copied as it is (its alpha and transB), over each part.
-            for (const part of ['past', 'new'] as const)
+            for (const part of PARTS)
               if (transpose) node('MatMul', [query, keys(part)], [scores(part)]);
               else added.push({ ...matmul, inputs: [query, keys(part)], outputs: [scores(part)] });
             unstacking(use, matmul.outputs[0]!, matmul.inputs[0]!, (to) =>
