@@ -4,35 +4,22 @@ import { readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   hasExternalData,
-  readOnnxNodes,
-  readOnnxOutputNames,
-  readOnnxInitializers,
-  readOnnxInputNames,
+  readOnnxGraph,
   withGraphEdit,
   withGraphEditReferencingWeights,
   type GraphEdit,
+  type OnnxGraph,
   type OnnxNode,
 } from './onnx-outputs.js';
 import { isPresentOutput } from './signature.js';
 
-/** A graph's nodes, input and output names and initializers, read once for concatNewKv and inPlaceEdit (each walk reads the file's headers). */
-export interface GraphHeaders {
-  nodes: OnnxNode[];
-  inputs: string[];
-  outputs: string[];
-  /** Initializers by name, with their values where they are small int64 tensors (axes, shapes); a `Constant` node carries its value as its `value` attribute. */
-  initializers: Map<string, number[] | null>;
-}
+/** What concatNewKv and inPlaceEdit read of a graph, read once. */
+export type GraphHeaders = OnnxGraph;
 
 /** The graph's headers; null when the file can't be read as ONNX (loading it then says what is wrong in ONNX Runtime's words). */
 export function readGraphHeaders(onnxPath: string): GraphHeaders | null {
   try {
-    return {
-      nodes: readOnnxNodes(onnxPath),
-      inputs: readOnnxInputNames(onnxPath),
-      outputs: readOnnxOutputNames(onnxPath),
-      initializers: readOnnxInitializers(onnxPath),
-    };
+    return readOnnxGraph(onnxPath);
   } catch {
     return null;
   }
@@ -305,7 +292,11 @@ class AttentionPaths {
   constructor({ nodes, outputs, initializers }: GraphHeaders) {
     this.producers = new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
     for (const node of nodes)
-      for (const input of new Set(node.inputs)) this.users.set(input, [...(this.users.get(input) ?? []), node]);
+      for (const input of new Set(node.inputs)) {
+        const users = this.users.get(input);
+        if (users) users.push(node);
+        else this.users.set(input, [node]);
+      }
     this.graphOutputs = new Set(outputs);
     this.initializers = initializers;
   }

@@ -11,6 +11,7 @@ const VALUE_INFO_NAME = 1;
 const NODE_OP_TYPE = 4;
 const NODE_DOMAIN = 7;
 const WINDOW_BYTES = 64 * 1024;
+const UTF8 = new TextDecoder();
 
 /**
  * The graph output names of an ONNX file, read before any session exists: a device execution provider must be told at
@@ -19,11 +20,6 @@ const WINDOW_BYTES = 64 * 1024;
  */
 export function readOnnxOutputNames(modelPath: string): string[] {
   return readGraphStrings(modelPath, GRAPH_OUTPUT, VALUE_INFO_NAME);
-}
-
-/** The graph input names, read the same way (older exports list initializers among them, as overridable defaults). */
-export function readOnnxInputNames(modelPath: string): string[] {
-  return readGraphStrings(modelPath, GRAPH_INPUT, VALUE_INFO_NAME);
 }
 
 /**
@@ -80,7 +76,7 @@ function readGraphStrings(modelPath: string, outer: number, inner: number): stri
     const strings: string[] = [];
     for (let message = reader.find(graph.start, graph.end, outer); message;) {
       const field = reader.find(message.start, message.end, inner);
-      if (field) strings.push(new TextDecoder().decode(reader.bytes(field.start, field.end - field.start)));
+      if (field) strings.push(UTF8.decode(reader.bytes(field.start, field.end - field.start)));
       message = reader.find(message.end, graph.end, outer);
     }
     return strings;
@@ -126,18 +122,18 @@ class FieldReader {
     let position = from;
     while (position < end) {
       const headerStart = position;
-      const tag = this.varint(position);
+      const tag = this.varuint(position);
       position = tag.next;
-      const wireType = Number(tag.value & 7n);
-      const number = Number(tag.value >> 3n);
+      const wireType = tag.value % 8;
+      const number = Math.floor(tag.value / 8);
       let payloadStart = position;
-      if (wireType === 0) position = this.varint(position).next;
+      if (wireType === 0) position = this.varuint(position).next;
       else if (wireType === 1) position += 8;
       else if (wireType === 5) position += 4;
       else if (wireType === 2) {
-        const length = this.varint(position);
+        const length = this.varuint(position);
         payloadStart = length.next;
-        position = payloadStart + Number(length.value);
+        position = payloadStart + length.value;
       } else throw new Error(`not an ONNX model: protobuf wire type ${wireType} at byte ${position}`);
       yield { number, wireType, headerStart, payloadStart, end: position };
     }
@@ -172,8 +168,23 @@ class FieldReader {
   int64s(field: ProtobufField): number[] {
     if (field.wireType === 0) return [this.int64(field.payloadStart)];
     const values: number[] = [];
-    for (let at = field.payloadStart; at < field.end; at = this.varint(at).next) values.push(this.int64(at));
+    for (let at = field.payloadStart; at < field.end; at = this.varuint(at).next) values.push(this.int64(at));
     return values;
+  }
+
+  /**
+   * The varint at `position` as a number: tags, lengths and skips, read for every field header, so in plain numbers
+   * (a BigInt per header made walking a graph's headers several times slower). Exact below 2^53, which every tag and
+   * length in a file is.
+   */
+  private varuint(position: number): { value: number; next: number } {
+    let value = 0;
+    for (let scale = 1, at = position; at < position + 10; scale *= 128, at += 1) {
+      const byte = this.byteAt(at);
+      value += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) return { value, next: at + 1 };
+    }
+    throw new Error(`not an ONNX model: malformed varint at byte ${position}`);
   }
 
   private varint(position: number): { value: bigint; next: number } {
@@ -251,22 +262,41 @@ function smallInt64Tensor(reader: FieldReader, start: number, end: number): numb
   return values.length === elements ? values : null;
 }
 
+/** What a graph edit reads of a model's main graph. */
+export interface OnnxGraph {
+  nodes: OnnxNode[];
+  inputs: string[];
+  outputs: string[];
+  /**
+   * Initializers by name, each with its values where it is a small int64 tensor (at most SMALL_TENSOR_ELEMENTS, stored
+   * inline: the axes and shapes an exporter folded into initializers), else null.
+   */
+  initializers: Map<string, number[] | null>;
+}
+
 /**
- * The main graph's initializers by name, each with its values where it is a small int64 tensor (at most
- * SMALL_TENSOR_ELEMENTS, stored inline: the axes and shapes an exporter folded into initializers, which a graph edit
- * may need to read), else null. Weights are skipped by their headers.
+ * The main graph's nodes (operator type, domain, input and output names, integer and float attributes), input and
+ * output names and initializers, in one pass over its field headers: weights are skipped, never read.
  */
-export function readOnnxInitializers(modelPath: string): Map<string, number[] | null> {
+export function readOnnxGraph(modelPath: string): OnnxGraph {
   const reader = new FieldReader(modelPath);
   try {
-    const found = new Map<string, number[] | null>();
-    for (const tensor of graphInitializers(reader)) {
-      const name = reader.find(tensor.start, tensor.end, TENSOR_NAME);
-      if (name)
-        found.set(
-          new TextDecoder().decode(reader.bytes(name.start, name.end - name.start)),
-          smallInt64Tensor(reader, tensor.start, tensor.end),
-        );
+    const found: OnnxGraph = { nodes: [], inputs: [], outputs: [], initializers: new Map() };
+    const graph = reader.find(0, reader.size, MODEL_GRAPH);
+    if (!graph) return found;
+    const text = (field: { start: number; end: number }) =>
+      UTF8.decode(reader.bytes(field.start, field.end - field.start));
+    for (const field of reader.fields(graph.start, graph.end)) {
+      if (field.wireType !== 2) continue;
+      const span = { start: field.payloadStart, end: field.end };
+      if (field.number === GRAPH_NODE) found.nodes.push(readNode(reader, span, text));
+      else if (field.number === GRAPH_INPUT || field.number === GRAPH_OUTPUT) {
+        const name = reader.find(span.start, span.end, VALUE_INFO_NAME);
+        if (name) (field.number === GRAPH_INPUT ? found.inputs : found.outputs).push(text(name));
+      } else if (field.number === GRAPH_INITIALIZER) {
+        const name = reader.find(span.start, span.end, TENSOR_NAME);
+        if (name) found.initializers.set(text(name), smallInt64Tensor(reader, span.start, span.end));
+      }
     }
     return found;
   } finally {
@@ -274,70 +304,52 @@ export function readOnnxInitializers(modelPath: string): Map<string, number[] | 
   }
 }
 
-/** The main graph's nodes (operator type, input and output names, integer attributes), read from field headers as above. */
-export function readOnnxNodes(modelPath: string): OnnxNode[] {
-  const reader = new FieldReader(modelPath);
-  try {
-    const graph = reader.find(0, reader.size, MODEL_GRAPH);
-    if (!graph) return [];
-    const text = (field: { start: number; end: number }) =>
-      new TextDecoder().decode(reader.bytes(field.start, field.end - field.start));
-    const all = (node: { start: number; end: number }, number: number) => {
-      const values: string[] = [];
-      for (
-        let field = reader.find(node.start, node.end, number);
-        field;
-        field = reader.find(field.end, node.end, number)
-      )
-        values.push(text(field));
-      return values;
-    };
-    const nodes: OnnxNode[] = [];
-    for (
-      let node = reader.find(graph.start, graph.end, GRAPH_NODE);
-      node;
-      node = reader.find(node.end, graph.end, GRAPH_NODE)
-    ) {
-      const opType = reader.find(node.start, node.end, NODE_OP_TYPE);
-      const attributes: Record<string, number | number[]> = {};
-      const floats: Record<string, number> = {};
-      for (
-        let attribute = reader.find(node.start, node.end, NODE_ATTRIBUTE);
-        attribute;
-        attribute = reader.find(attribute.end, node.end, NODE_ATTRIBUTE)
-      ) {
-        let name = '';
-        let int: number | undefined;
-        let float: number | undefined;
-        const ints: number[] = [];
-        for (const field of reader.fields(attribute.start, attribute.end)) {
-          if (field.number === ATTRIBUTE_NAME && field.wireType === 2)
-            name = text({ start: field.payloadStart, end: field.end });
-          else if (field.number === ATTRIBUTE_INT && field.wireType === 0) int = reader.int64(field.payloadStart);
-          else if (field.number === ATTRIBUTE_FLOAT && field.wireType === 5)
-            float = reader.bytes(field.payloadStart, 4).readFloatLE(0);
-          else if (field.number === ATTRIBUTE_INTS) ints.push(...reader.int64s(field));
-          else if (field.number === ATTRIBUTE_TENSOR && field.wireType === 2)
-            ints.push(...(smallInt64Tensor(reader, field.payloadStart, field.end) ?? []));
-        }
-        if (int !== undefined) attributes[name] = int;
-        else if (ints.length > 0) attributes[name] = ints;
-        else if (float !== undefined) floats[name] = float;
-      }
-      const domain = reader.find(node.start, node.end, NODE_DOMAIN);
-      nodes.push({
-        opType: opType ? text(opType) : '',
-        inputs: all(node, NODE_INPUT),
-        outputs: all(node, NODE_OUTPUT),
-        attributes,
-        ...(Object.keys(floats).length > 0 ? { floats } : {}),
-        ...(domain && domain.end > domain.start ? { domain: text(domain) } : {}),
-      });
+function readNode(
+  reader: FieldReader,
+  node: { start: number; end: number },
+  text: (field: { start: number; end: number }) => string,
+): OnnxNode {
+  const strings = (number: number) => {
+    const values: string[] = [];
+    for (let field = reader.find(node.start, node.end, number); field; field = reader.find(field.end, node.end, number))
+      values.push(text(field));
+    return values;
+  };
+  const attributes: Record<string, number | number[]> = {};
+  const floats: Record<string, number> = {};
+  for (
+    let attribute = reader.find(node.start, node.end, NODE_ATTRIBUTE);
+    attribute;
+    attribute = reader.find(attribute.end, node.end, NODE_ATTRIBUTE)
+  ) {
+    let name = '';
+    let int: number | undefined;
+    let float: number | undefined;
+    const ints: number[] = [];
+    for (const field of reader.fields(attribute.start, attribute.end)) {
+      if (field.number === ATTRIBUTE_NAME && field.wireType === 2)
+        name = text({ start: field.payloadStart, end: field.end });
+      else if (field.number === ATTRIBUTE_INT && field.wireType === 0) int = reader.int64(field.payloadStart);
+      else if (field.number === ATTRIBUTE_FLOAT && field.wireType === 5)
+        float = reader.bytes(field.payloadStart, 4).readFloatLE(0);
+      else if (field.number === ATTRIBUTE_INTS) ints.push(...reader.int64s(field));
+      else if (field.number === ATTRIBUTE_TENSOR && field.wireType === 2)
+        ints.push(...(smallInt64Tensor(reader, field.payloadStart, field.end) ?? []));
     }
-    return nodes;
-  } finally {
-    reader.close();
+    if (int !== undefined) attributes[name] = int;
+    else if (ints.length > 0) attributes[name] = ints;
+    else if (float !== undefined) floats[name] = float;
   }
+  const opType = reader.find(node.start, node.end, NODE_OP_TYPE);
+  const domain = reader.find(node.start, node.end, NODE_DOMAIN);
+  return {
+    opType: opType ? text(opType) : '',
+    inputs: strings(NODE_INPUT),
+    outputs: strings(NODE_OUTPUT),
+    attributes,
+    ...(Object.keys(floats).length > 0 ? { floats } : {}),
+    ...(domain && domain.end > domain.start ? { domain: text(domain) } : {}),
+  };
 }
 
 /**
@@ -393,7 +405,7 @@ function isDropped(reader: FieldReader, field: ProtobufField, edit: GraphEdit): 
   const named = (set: ReadonlySet<string> | undefined, inner: number) => {
     if (!set?.size) return false;
     const name = reader.find(field.payloadStart, field.end, inner);
-    return name !== null && set.has(new TextDecoder().decode(reader.bytes(name.start, name.end - name.start)));
+    return name !== null && set.has(UTF8.decode(reader.bytes(name.start, name.end - name.start)));
   };
   if (field.number === GRAPH_NODE) return named(edit.dropNodes, NODE_OUTPUT);
   if (field.number === GRAPH_OUTPUT) return named(edit.dropOutputs, VALUE_INFO_NAME);
@@ -531,7 +543,7 @@ export function withGraphEditReferencingWeights(
     const modelFile = locate(path.basename(modelPath));
     const copy = (from: number, to: number) => reader.bytes(from, to - from);
     const text = (field: { start: number; end: number } | null) =>
-      field ? new TextDecoder().decode(reader.bytes(field.start, field.end - field.start)) : '';
+      field ? UTF8.decode(reader.bytes(field.start, field.end - field.start)) : '';
     const entry = (key: string, value: string) =>
       lengthDelimited(
         (TENSOR_EXTERNAL_DATA << 3) | 2,

@@ -472,14 +472,14 @@ describe('engine: KV cache paths', () => {
   });
 
   it("reads a graph's small int64 tensors, which the in-place edit checks repeat_kv's axes by: initializers and Constant nodes' values, never weights", async () => {
-    const { readOnnxNodes, readOnnxInitializers } = await import('../../src/engine/onnx-outputs.js');
-    const tiny = readOnnxInitializers(path.join(await ensureTinyModel(), 'model.onnx'));
+    const { readOnnxGraph } = await import('../../src/engine/onnx-outputs.js');
+    const tiny = readOnnxGraph(path.join(await ensureTinyModel(), 'model.onnx')).initializers;
     assert.deepEqual(tiny.get('const.qkv_split'), [64, 64, 64]);
     assert.deepEqual(tiny.get('const.head_shape'), [0, 0, 4, 16]);
     assert.ok([...tiny.values()].every((values) => values === null || values.length <= 16));
     assert.ok([...tiny.values()].filter((values) => values === null).length > 10, 'the weights are named, not read');
     // PyTorch's exporter writes Unsqueeze axes as Constant nodes: repeat_kv's is [2] in every layer, keys and values.
-    const nodes = readOnnxNodes(path.join(fixtureDir('llama-gqa'), 'model.onnx'));
+    const { nodes } = readOnnxGraph(path.join(fixtureDir('llama-gqa'), 'model.onnx'));
     const producers = new Map(nodes.map((node) => [node.outputs[0], node]));
     const repeatAxes = nodes
       .filter((node) => node.opType === 'Unsqueeze' && /^present\./.test(node.inputs[0]!))
