@@ -54,6 +54,8 @@ def main():
         parser.error("--attention gqa: GroupQueryAttention needs head_dim = hidden / heads, a multiple of 8")
     if args.arch == "llama" and args.heads % args.kv_heads:
         parser.error("--kv-heads must divide --heads")
+    if args.sdpa and args.arch != "llama":
+        parser.error("--sdpa needs --arch llama")
     if args.arch == "llama":
         tok = ref.ByteLevelBPE(126, ref.LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>")
         cfg = ref.llama_config(

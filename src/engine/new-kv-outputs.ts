@@ -13,11 +13,11 @@ import {
 } from './onnx-outputs.js';
 import { isPresentOutput } from './signature.js';
 
-/** What concatNewKv and inPlaceEdit read of a graph, read once. */
-export type GraphHeaders = OnnxGraph;
-
-/** The graph's headers; null when the file can't be read as ONNX (loading it then says what is wrong in ONNX Runtime's words). */
-export function readGraphHeaders(onnxPath: string): GraphHeaders | null {
+/**
+ * What concatNewKv and inPlaceEdit read of a graph (its headers), read once; null when the file can't be read as ONNX
+ * (loading it then says what is wrong in ONNX Runtime's words).
+ */
+export function readGraphHeaders(onnxPath: string): OnnxGraph | null {
   try {
     return readOnnxGraph(onnxPath);
   } catch {
@@ -30,21 +30,40 @@ export function readGraphHeaders(onnxPath: string): GraphHeaders | null {
  * each present's `new` part — the run's new keys or values — by present name. Null when some present is made
  * otherwise (a merged decoder's `If`, GroupQueryAttention). The caller checks that each `new` has the cache's type.
  */
-export function concatNewKv(graph: GraphHeaders): Map<string, string> | null {
-  const producers = new Map(graph.nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
-  // PyTorch's exporter may put a Cast (to the cache's own type) between the past, the Concat and the present.
-  const through = (name: string): string => {
-    const node = producers.get(name);
-    return node && (node.opType === 'Cast' || node.opType === 'Identity') ? through(node.inputs[0]!) : name;
-  };
+export function concatNewKv(graph: OnnxGraph): Map<string, string> | null {
+  const producers = producersOf(graph.nodes);
   const newKv = new Map<string, string>();
   for (const present of graph.outputs.filter(isPresentOutput)) {
-    const node = producers.get(through(present));
+    const concat = concatBehind(producers, present)?.[0];
     const past = present.replace(/^present(?:_key_values)?\./, 'past_key_values.');
-    if (node?.opType !== 'Concat' || node.inputs.length !== 2 || through(node.inputs[0]!) !== past) return null;
-    newKv.set(present, node.inputs[1]!);
+    if (!concat || beforeCasts(producers, concat.inputs[0]!) !== past) return null;
+    newKv.set(present, concat.inputs[1]!);
   }
   return newKv.size > 0 ? newKv : null;
+}
+
+/** Each value's producing node. */
+function producersOf(nodes: readonly OnnxNode[]): Map<string, OnnxNode> {
+  return new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
+}
+
+/** What `name` is a Cast or Identity of, through any number of them (PyTorch's exporter casts to the cache's own type). */
+function beforeCasts(producers: ReadonlyMap<string, OnnxNode>, name: string): string {
+  const node = producers.get(name);
+  return node && (node.opType === 'Cast' || node.opType === 'Identity')
+    ? beforeCasts(producers, node.inputs[0]!)
+    : name;
+}
+
+/** The two-input Concat that makes `present`, then the Casts and Identities between it and the present; or null. */
+function concatBehind(producers: ReadonlyMap<string, OnnxNode>, present: string): OnnxNode[] | null {
+  const made: OnnxNode[] = [];
+  for (let node = producers.get(present); node; node = producers.get(node.inputs[0]!)) {
+    made.unshift(node);
+    if (node.opType === 'Concat') return node.inputs.length === 2 ? made : null;
+    if (node.opType !== 'Cast' && node.opType !== 'Identity') return null;
+  }
+  return null;
 }
 
 const KEY_TRANSPOSE = [0, 1, 3, 2];
@@ -95,10 +114,7 @@ interface KeyProduct {
  * The Concat, the repeat and the present output are dropped. A present used otherwise keeps its Concat. Logits then
  * differ from the concatenating graph's by float rounding (the value product is summed in two parts).
  */
-export function inPlaceEdit(
-  graph: GraphHeaders,
-  newKv: ReadonlyMap<string, string>,
-): GraphEdit & { dropped: string[] } {
+export function inPlaceEdit(graph: OnnxGraph, newKv: ReadonlyMap<string, string>): GraphEdit & { dropped: string[] } {
   const { nodes, inputs, outputs, initializers } = graph;
   const paths = new AttentionPaths(graph);
   const added: OnnxNode[] = [];
@@ -150,9 +166,10 @@ export function inPlaceEdit(
   const dropNodes = new Set<string>();
   const dropped: string[] = [];
   for (const [present, fresh] of newKv) {
-    const past = present.replace(/^present(?:_key_values)?\./, 'past_key_values.');
-    const made = paths.concatOf(present, past);
+    const made = paths.concatOf(present);
     if (!made) continue;
+    // The cache as the Concat takes it (the past input, or what the export cast it to).
+    const past = made[0]!.inputs[0]!;
     const uses = paths.uses(present);
     // A grouped Shape's head count comes from a query's (or probabilities') shape: there is one where it is read.
     if (
@@ -289,8 +306,8 @@ class AttentionPaths {
   private readonly graphOutputs: Set<string>;
   private readonly initializers: Map<string, number[] | null>;
 
-  constructor({ nodes, outputs, initializers }: GraphHeaders) {
-    this.producers = new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
+  constructor({ nodes, outputs, initializers }: OnnxGraph) {
+    this.producers = producersOf(nodes);
     for (const node of nodes)
       for (const input of new Set(node.inputs)) {
         const users = this.users.get(input);
@@ -302,21 +319,18 @@ class AttentionPaths {
   }
 
   /**
-   * The nodes that make `present` as `Concat(past, new)` along the positions: the Concat, then the Casts to the
-   * cache's own type (no-ops) PyTorch's exporter may put before the present. Null when it is made otherwise.
+   * The nodes that make `present` (see concatBehind) when they can all be dropped with it: the Concat is along the
+   * positions, and each of them is read only by the next. Null otherwise.
    */
-  concatOf(present: string, past: string): OnnxNode[] | null {
-    const made: OnnxNode[] = [];
-    for (let node = this.producers.get(present); node; node = this.producers.get(node.inputs[0]!)) {
-      if (made.length > 0 && !this.onlyUser(node.outputs[0]!, made[0]!.opType)) return null;
-      made.unshift(node);
-      if (node.opType === 'Concat') {
-        const axis = node.attributes.axis;
-        return node.inputs[0] === past && (axis === 2 || axis === -2) ? made : null;
-      }
-      if (node.opType !== 'Cast' && node.opType !== 'Identity') return null;
-    }
-    return null;
+  concatOf(present: string): OnnxNode[] | null {
+    const made = concatBehind(this.producers, present);
+    const axis = made?.[0]!.attributes.axis;
+    if (!made || (axis !== 2 && axis !== -2)) return null;
+    const dropsWith = made.every((node, index) => {
+      const next = made[index + 1];
+      return !next || this.onlyUser(node.outputs[0]!, next.opType) === next;
+    });
+    return dropsWith ? made : null;
   }
 
   /** How `value` (a present, or what it became on `way`) reaches attention; null when some use is none of those. */

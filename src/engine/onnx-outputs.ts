@@ -47,24 +47,19 @@ const INT64 = 7;
 export function hasExternalData(modelPath: string): boolean {
   const reader = new FieldReader(modelPath);
   try {
-    for (const tensor of graphInitializers(reader))
+    const graph = reader.find(0, reader.size, MODEL_GRAPH);
+    if (!graph) return false;
+    for (
+      let tensor = reader.find(graph.start, graph.end, GRAPH_INITIALIZER);
+      tensor;
+      tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
+    ) {
       if (reader.find(tensor.start, tensor.end, TENSOR_EXTERNAL_DATA)) return true;
+    }
     return false;
   } finally {
     reader.close();
   }
-}
-
-/** Where each of the main graph's initializers (a TensorProto) lies. */
-function* graphInitializers(reader: FieldReader): Generator<{ start: number; end: number }> {
-  const graph = reader.find(0, reader.size, MODEL_GRAPH);
-  if (!graph) return;
-  for (
-    let tensor = reader.find(graph.start, graph.end, GRAPH_INITIALIZER);
-    tensor;
-    tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
-  )
-    yield tensor;
 }
 
 /** One string field (`inner`) of every repeated `outer` message of the main graph. */
