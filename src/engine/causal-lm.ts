@@ -24,7 +24,7 @@ import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-fil
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { isPresentOutput, readDecoderSignature, readValueInfos, type DecoderSignature } from './signature.js';
 import { readOnnxOutputNames } from './onnx-outputs.js';
-import { concatNewKv, inPlaceEdit, readGraphHeaders, withExtraOutputs } from './new-kv-outputs.js';
+import { concatNewKv, editedModel, inPlaceEdit, readGraphHeaders, type EditedModel } from './new-kv-outputs.js';
 import { TextTokenizer } from './tokenizer.js';
 import {
   DecoderBatch,
@@ -184,41 +184,42 @@ export class CausalLM {
     const provider = options.provider ?? 'cpu';
     const deviceOutputs = provider === 'webgpu' ? readOnnxOutputNames(files.onnxPath).filter(isPresentOutput) : [];
     // In-place on a concatenating export: the run's new keys and values are the second inputs of the presents'
-    // Concat nodes; a copy of the model exposes them as outputs (GroupQueryAttention exports have new_key_values).
+    // Concat nodes; the edited graph exposes them as outputs (GroupQueryAttention exports have new_key_values).
     const graph =
       (options.kvCache ?? 'in-place') === 'in-place' && provider === 'cpu' ? readGraphHeaders(files.onnxPath) : null;
     const newKv = graph ? concatNewKv(graph) : null;
     const edit = graph && newKv ? inPlaceEdit(graph, newKv) : null;
-    const copy = edit ? await withExtraOutputs(files.onnxPath, edit) : null;
-    if (newKv && !copy)
+    let edited: EditedModel | null = null;
+    try {
+      edited = edit ? await editedModel(files.onnxPath, edit) : null;
+    } catch (error) {
       return CausalLM.loadNaive(
         options,
-        `the directory of the model's weights can't be written (in-place needs a copy of the graph beside them that exposes the new keys), and external weights can't be loaded from memory`,
+        `the graph that exposes the new keys could not be built: ${(error as Error).message}`,
       );
+    }
     const started = performance.now();
     const threads = options.threads ?? defaultThreadCount();
     let session: Ort.InferenceSession;
     try {
-      session = await createSession(copy?.onnxPath ?? files.onnxPath, {
+      session = await createSession(files.onnxPath, {
         provider,
         deviceOutputs,
         threads,
-        ...(copy?.bytes ? { modelBytes: copy.bytes } : {}),
+        ...(edited ? { modelBytes: edited.bytes, weightsDir: edited.weightsDir } : {}),
         ...(options.spinWait === undefined ? {} : { spinWait: options.spinWait }),
         ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
       });
     } catch (error) {
-      // The model as exported may still load (or fail in its own words): the copy is only an optimization.
-      if (!copy) throw error;
+      // The model as exported may still load (or fail in its own words): the edit is only an optimization.
+      if (!edited) throw error;
       return CausalLM.loadNaive(
         options,
-        `the graph copy that exposes the new keys did not load: ${(error as Error).message}`,
+        `the graph that exposes the new keys did not load: ${(error as Error).message}`,
       );
-    } finally {
-      await copy?.dispose(); // the session holds what it read: nothing is left beside the model
     }
     const loadMs = performance.now() - started;
-    // The copy drops the presents it computes attention without (they are never fetched on this path).
+    // The edit drops the presents it computes attention without (they are never fetched on this path).
     let signature = readDecoderSignature(session, files.config, files.onnxPath, edit?.dropped);
     const types = new Map(readValueInfos(session.outputMetadata).map((output) => [output.name, output.type]));
     if (newKv && [...newKv.values()].some((name) => types.get(name) !== signature.kvType)) {

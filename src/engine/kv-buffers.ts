@@ -20,7 +20,7 @@ import type { DecoderSignature } from './signature.js';
  *   fetching `present.*` — even bound to the very buffer fed as past, which GroupQueryAttention would then share —
  *   costs a copy of the whole cache each step; at a 1024-token context on the 86M GPT-2 that copy and its garbage
  *   took longer than the model's own run. (Inside ONNX Runtime the graph may still build a present it isn't asked
- *   for: Concat copies the past, unless the graph copy computes attention over past and new apart (new-kv-outputs.ts:
+ *   for: Concat copies the past, unless the edited graph computes attention over past and new apart (new-kv-outputs.ts:
  *   inPlaceEdit), and the CPU GroupQueryAttention kernel zeroes a present of the buffer's size and copies each row's
  *   past into it unless present and past are one buffer.) The new keys come from `new_key_values.*`
  *   (GroupQueryAttention exports) or from an Optimum-style export's presents' Concat nodes (new-kv-outputs.ts); the

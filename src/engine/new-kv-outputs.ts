@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import { readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  hasExternalData,
   readOnnxGraph,
-  withGraphEdit,
   withGraphEditReferencingWeights,
   type GraphEdit,
   type OnnxGraph,
@@ -445,76 +442,29 @@ function isAxis2(axes: number[] | undefined): boolean {
   return axes?.length === 1 && (axes[0] === 2 || axes[0] === -3);
 }
 
-/** A model with extra graph outputs, ready for createSession. */
-export interface ExtraOutputsModel {
-  /** The file to load, or (with `bytes`) the original's path, for messages. */
-  onnxPath: string;
-  /** The model itself, when it is loaded from memory. */
-  bytes?: Uint8Array;
-  /** Removes what was written for it, once the session exists. */
-  dispose: () => Promise<void>;
+/** A graph edit of a model, held in memory, ready for createSession. */
+export interface EditedModel {
+  /** The edited graph: kilobytes, its weights referenced where they lie. */
+  bytes: Uint8Array;
+  /** The directory those references resolve in (ONNX Runtime's model_external_initializers_file_folder_path). */
+  weightsDir: string;
 }
 
 /**
- * The model with a graph edit (extra outputs, and see inPlaceEdit). Its graph is written under a hidden name beside the weight
- * files, referencing the weights where they are (the model file, its external data), so the copy is kilobytes and
- * loading it holds no second copy of the weights; `dispose` removes it once the session is created. "Beside" is where
- * the files really are: ONNX Runtime refuses weights whose path leaves the model's directory, links included, and a
- * Hugging Face cache snapshot links each file to a blob elsewhere. Where that directory can't be written (a read-only
- * cache or volume) or the files are in several, a model whose weights are all inside its file is loaded from memory
- * instead, which holds the file's bytes while the session is created; one with external weights can't be: null.
+ * The model with a graph edit (extra outputs, and see inPlaceEdit), built in memory: every weight stays where it is
+ * (in the model file, its external data) and the graph refers to it there, so the result is kilobytes, nothing is
+ * written (a read-only volume or Hugging Face cache loads the same way) and loading it holds no second copy of the
+ * weights. The references name the files where they really are: ONNX Runtime refuses weights whose path leaves that
+ * directory, links included, and a Hugging Face cache snapshot links each file to a blob elsewhere. Throws when the
+ * weight files lie in several directories.
  */
-export async function withExtraOutputs(onnxPath: string, edit: GraphEdit): Promise<ExtraOutputsModel | null> {
-  const dir = path.dirname(await realpath(onnxPath));
-  await removeStaleCopies(dir);
-  const copy = path.join(
-    dir,
-    `.${path.basename(onnxPath, '.onnx')}.llmops-${process.pid}-${randomBytes(4).toString('hex')}.onnx`,
-  );
+export async function editedModel(onnxPath: string, edit: GraphEdit): Promise<EditedModel> {
+  const weightsDir = path.dirname(await realpath(onnxPath));
   const locate = (file: string): string => {
     const real = realpathSync(path.join(path.dirname(onnxPath), file));
-    if (path.dirname(real) !== dir) throw new Error(`${file} is not in ${dir}`);
+    if (path.dirname(real) !== weightsDir)
+      throw new Error(`the model's weight files lie in several directories (${real} is not in ${weightsDir})`);
     return path.basename(real);
   };
-  try {
-    await writeFile(copy, withGraphEditReferencingWeights(onnxPath, edit, locate), { flag: 'wx' });
-    return { onnxPath: copy, dispose: () => rm(copy, { force: true }) };
-  } catch {
-    await rm(copy, { force: true });
-  }
-  if (hasExternalData(onnxPath)) return null;
-  return { onnxPath, bytes: withGraphEdit(onnxPath, edit), dispose: async () => {} };
-}
-
-const COPY_NAME = /^\..*\.llmops-(\d+)-[0-9a-f]{8}\.onnx$/;
-
-/**
- * A copy lives only while its process creates a session; one older than this was left by a process that died.
- * (The process id alone can't tell: pods sharing a volume have their own process ids.)
- */
-const STALE_COPY_MS = 60 * 60 * 1000;
-
-/** Removes copies left by processes that died while creating their session. */
-async function removeStaleCopies(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    const pid = COPY_NAME.exec(name)?.[1];
-    if (!pid || isRunning(Number(pid))) continue;
-    const file = path.join(dir, name);
-    const modified = await stat(file).then(
-      (info) => info.mtimeMs,
-      () => Date.now(),
-    );
-    if (Date.now() - modified > STALE_COPY_MS) await rm(file, { force: true }).catch(() => {});
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return { bytes: withGraphEditReferencingWeights(onnxPath, edit, locate), weightsDir };
 }

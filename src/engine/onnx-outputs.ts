@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 
 // ONNX protobuf field numbers (onnx.proto): ModelProto.graph, GraphProto.node, .input and .output, ValueInfoProto.name,
@@ -39,28 +39,6 @@ const TENSOR_NAME = 8;
 const TENSOR_RAW_DATA = 9;
 const TENSOR_EXTERNAL_DATA = 13;
 const INT64 = 7;
-
-/**
- * Whether any initializer of the main graph keeps its bytes in another file. ONNX Runtime finds such files only
- * relative to the model's own path, so a model that has them can't be loaded from bytes in memory.
- */
-export function hasExternalData(modelPath: string): boolean {
-  const reader = new FieldReader(modelPath);
-  try {
-    const graph = reader.find(0, reader.size, MODEL_GRAPH);
-    if (!graph) return false;
-    for (
-      let tensor = reader.find(graph.start, graph.end, GRAPH_INITIALIZER);
-      tensor;
-      tensor = reader.find(tensor.end, graph.end, GRAPH_INITIALIZER)
-    ) {
-      if (reader.find(tensor.start, tensor.end, TENSOR_EXTERNAL_DATA)) return true;
-    }
-    return false;
-  } finally {
-    reader.close();
-  }
-}
 
 /** One string field (`inner`) of every repeated `outer` message of the main graph. */
 function readGraphStrings(modelPath: string, outer: number, inner: number): string[] {
@@ -362,38 +340,6 @@ export interface GraphEdit {
   constants?: ReadonlyArray<{ name: string; values: readonly bigint[] }>;
 }
 
-/**
- * The model's bytes with a graph edit (see GraphEdit). Fields outside the graph, and the graph's fields the edit
- * doesn't touch, are copied as they are.
- */
-export function withGraphEdit(modelPath: string, edit: GraphEdit): Buffer {
-  const reader = new FieldReader(modelPath);
-  let graph: { start: number; end: number } | null;
-  try {
-    graph = reader.find(0, reader.size, MODEL_GRAPH);
-    if (!graph) throw new Error(`${modelPath} has no graph`);
-    if (!edit.dropNodes?.size && !edit.dropOutputs?.size && !edit.dropInitializers?.size) {
-      // Nothing to drop: the graph's bytes stay one block (a model's embedded weights are most of them).
-      const model = readFileSync(modelPath);
-      const headerStart = graph.start - 1 - varint(graph.end - graph.start).length;
-      if (model[headerStart] !== MODEL_GRAPH_TAG) throw new Error(`${modelPath}: unexpected graph field header`);
-      return Buffer.concat([
-        model.subarray(0, headerStart),
-        lengthDelimited(MODEL_GRAPH_TAG, Buffer.concat([model.subarray(graph.start, graph.end), addedFields(edit)])),
-        model.subarray(graph.end),
-      ]);
-    }
-    const graphParts: Buffer[] = [];
-    for (const field of reader.fields(graph.start, graph.end))
-      if (!isDropped(reader, field, edit))
-        graphParts.push(reader.bytes(field.headerStart, field.end - field.headerStart));
-    graphParts.push(addedFields(edit));
-    return withGraph(reader, graphParts);
-  } finally {
-    reader.close();
-  }
-}
-
 /** Whether a graph field is a node or a graph output the edit drops. */
 function isDropped(reader: FieldReader, field: ProtobufField, edit: GraphEdit): boolean {
   if (field.wireType !== 2) return false;
@@ -520,10 +466,10 @@ const ENTRY_VALUE = 2;
 const EXTERNAL_MIN_BYTES = 1024;
 
 /**
- * The model with a graph edit (as withGraphEdit), its weights left where they are: every initializer's
+ * The model with a graph edit (see GraphEdit), its weights left where they are: every initializer's
  * `raw_data` of 1 KiB or more becomes external data at its own offset in the model file, so the result holds only the
  * graph (kilobytes, whatever the model weighs). `locate` names each weight file (the model file itself, and the
- * external data files it names) as the result will refer to it; the result must be written where those names resolve.
+ * external data files it names) as the result will refer to it; the result is loaded where those names resolve.
  * Initializers stored otherwise are kept as they are.
  */
 export function withGraphEditReferencingWeights(

@@ -34,6 +34,8 @@ export interface CreateSessionOptions {
   deviceOutputs?: readonly string[];
   /** The model's bytes, loaded from memory instead of `modelPath` (which then only names it in messages). */
   modelBytes?: Uint8Array;
+  /** With modelBytes: the directory its external weights' locations are relative to. */
+  weightsDir?: string;
 }
 
 const PROVIDER_CHAINS: Record<ExecutionProvider, string[]> = {
@@ -84,6 +86,7 @@ export async function createSession(
     extra: {
       session: {
         ...(options.spinWait === false ? { 'intra_op.allow_spinning': '0' } : {}),
+        ...(options.weightsDir ? { model_external_initializers_file_folder_path: options.weightsDir } : {}),
         ...(options.externalInitializersFile
           ? {
               optimized_model_external_initializers_file_name: options.externalInitializersFile,

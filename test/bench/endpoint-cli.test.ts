@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { Recorder } from '../../src/bench/stats.js';
 import { cliPath } from '../helpers/cli.js';
 import { startStreamServer, type StreamServer } from '../helpers/stream-server.js';
 import { errorLines, llmops } from './cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const quick = ['--concurrency', '2', '--requests', '8', '--warmup', '0', '--max-tokens', '4'];
 
@@ -20,7 +21,7 @@ describe('llmops bench URL', () => {
 
   before(async () => {
     server = await startStreamServer({ tokens: 4, ttftMs: 5, itlMs: 1 });
-    dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-endpoint-cli-'));
+    dir = await tempDir('llmops-endpoint-cli-');
   });
   after(() => server.close());
 

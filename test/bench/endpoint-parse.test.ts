@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createStreamReader, requestBody, resolveEndpoint } from '../../src/bench/endpoint/api.js';
@@ -17,6 +16,7 @@ import type { EndpointRun, RequestSample } from '../../src/bench/endpoint/types.
 import { Recorder } from '../../src/bench/stats.js';
 import { LlmopsError } from '../../src/errors.js';
 import { ensureTinyModel } from '../../src/model/tiny.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function parseAll(chunks: Uint8Array[]): string[] {
   const parser = new SseParser();
@@ -285,7 +285,7 @@ describe('prompts', () => {
   });
 
   it('datasets: plain prompts, chat messages, ShareGPT conversations (first human turn), per-line max_tokens; bad lines named', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-dataset-'));
+    const dir = await tempDir('llmops-dataset-');
     const file = path.join(dir, 'd.jsonl');
     await writeFile(
       file,

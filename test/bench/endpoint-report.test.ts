@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -11,6 +10,7 @@ import type { EndpointBenchResult, EndpointRun, MetricSummary, TimelinePoint } f
 import { percentiles, Recorder } from '../../src/bench/stats.js';
 import { createRandom } from '../../src/engine/sampling.js';
 import { decodePng } from '../helpers/png.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** Seeded, so fixtures and the bytes of the report are the same on every run. */
 const random = createRandom;
@@ -278,7 +278,7 @@ test('renders in headless Chromium with the charts drawn', { timeout: 120_000 },
     t.skip('chromium not installed (apt-get install chromium); skipping the rendering check');
     return;
   }
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-report-'));
+  const dir = await tempDir('llmops-report-');
   t.after(() => rm(dir, { recursive: true, force: true }));
   const html = renderHtmlReport(sweep());
   const page = path.join(dir, 'report.html');

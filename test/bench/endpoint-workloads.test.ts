@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { arrivalGaps, expectedInterArrivalCv, GapStats } from '../../src/bench/endpoint/arrivals.js';
@@ -23,10 +22,11 @@ import { ensureTinyModel } from '../../src/model/tiny.js';
 import { startServerProcess } from '../helpers/server-process.js';
 import { startStreamServer, type ServerStats } from '../helpers/stream-server.js';
 import { errorLines, llmops, repoRoot } from './cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-workloads-'));
+  dir = await tempDir('llmops-workloads-');
 });
 
 function cv(values: number[]): number {

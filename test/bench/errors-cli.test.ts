@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { llmops } from './cli.js';
 import { mlpModel } from './onnx-writer.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-errors-'));
+  dir = await tempDir('llmops-bench-errors-');
   await writeFile(path.join(dir, 'mlp.onnx'), mlpModel());
   await writeFile(path.join(dir, 'notes.txt'), 'not a model');
   await writeFile(path.join(dir, 'fake.onnx'), 'this is text, not protobuf');

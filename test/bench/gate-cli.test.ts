@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { GenericBenchResult } from '../../src/bench/engine/types.js';
 import { llmops } from './cli.js';
 import { installFakeDocker } from './fake-docker.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** A copy of a results file as if every latency were `factor` times as long (and throughput 1/factor). */
 function scaled(result: GenericBenchResult, factor: number): GenericBenchResult {
@@ -40,7 +40,7 @@ describe('bench gate from the CLI', () => {
   ];
 
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-gate-'));
+    dir = await tempDir('llmops-bench-gate-');
     await installFakeDocker(path.join(dir, 'bin'));
     await writeFile(path.join(dir, 'model.plan'), Buffer.from('ftrt'));
     env = { PATH: `${path.join(dir, 'bin')}${path.delimiter}${process.env.PATH}`, FAKE_TRT_VERSION: '10.3.0' };

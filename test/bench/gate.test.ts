@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { compareToBaseline, configKey, gateRows, loadBaseline } from '../../src/bench/gate.js';
 import { LlmopsError } from '../../src/errors.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** An LLM results document whose latencies are scaled by `factor` (0.8 = 20% faster), with a given spread. */
 function llmRun(factor: number, options: { cv?: number; count?: number; batches?: number[] } = {}) {
@@ -125,7 +125,7 @@ describe('bench gate', () => {
 describe('baseline files', () => {
   const current = llmRun(1);
   async function file(content: string): Promise<string> {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-gate-'));
+    const dir = await tempDir('llmops-gate-');
     const target = path.join(dir, 'baseline.json');
     await writeFile(target, content);
     return target;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { benchEngine } from '../../src/bench/engine/run.js';
@@ -8,12 +7,13 @@ import { defaultThreadCount } from '../../src/engine/cpu-threads.js';
 import type { GenericBenchResult } from '../../src/bench/engine/types.js';
 import { llmops } from './cli.js';
 import { mlpModel } from './onnx-writer.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 let mlp: string;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-generic-'));
+  dir = await tempDir('llmops-bench-generic-');
   mlp = path.join(dir, 'mlp.onnx');
   // Wide enough that one inference takes a measurable fraction of a millisecond.
   await writeFile(mlp, mlpModel({ inFeatures: 128, hidden: 512, outFeatures: 16 }));

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { benchEngine } from '../../src/bench/engine/run.js';
@@ -11,12 +10,13 @@ import { isPresentOutput } from '../../src/engine/signature.js';
 import { llmops } from './cli.js';
 import { writeDecoderFixture } from './decoder-fixture.js';
 import { mlpModel } from './onnx-writer.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let root: string;
 let decoder: string;
 
 before(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-llm-'));
+  root = await tempDir('llmops-bench-llm-');
   decoder = await writeDecoderFixture(path.join(root, 'decoder'), { contextLength: 64 });
 });
 
@@ -220,7 +220,7 @@ describe('LLM bench of a decoder with KV cache', () => {
   });
 
   it('benches the embedded tiny model when no target is given', async () => {
-    const cache = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-cache-'));
+    const cache = await tempDir('llmops-bench-cache-');
     const run = await llmops(['bench', '--prompt-tokens', '16', '--gen-tokens', '4', '--iterations', '2', '--json'], {
       cwd: root,
       env: { LLMOPS_CACHE_DIR: cache },

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gpuMemoryOf, gpuMemorySampler, parseComputeApps, parseGpuQuery } from '../../src/proc/nvidia-smi.js';
 import { gpuTypeFromName } from '../../src/deploy/facts.js';
 import { repoRoot } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** What a real nvidia-smi printed for our argv on an H200 (see the fixture's README). */
 const recorded = (file: string) =>
@@ -32,7 +32,7 @@ describe('nvidia-smi', () => {
   });
 
   it('reads this process from a fake nvidia-smi on PATH, and is null when none is installed', async () => {
-    const bin = await mkdtemp(path.join(os.tmpdir(), 'llmops-smi-'));
+    const bin = await tempDir('llmops-smi-');
     await writeFile(path.join(bin, 'nvidia-smi'), `#!/bin/sh\necho "${process.pid}, 2048"\necho "1, 10"\n`);
     await chmod(path.join(bin, 'nvidia-smi'), 0o755);
     const saved = process.env.PATH;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { resolveTarget } from '../../src/bench/engine/target.js';
@@ -9,6 +8,7 @@ import type { GenericBenchResult } from '../../src/bench/engine/types.js';
 import { engineResultCsv, renderEngineResult } from '../../src/commands/bench/engine-print.js';
 import { renderGate } from '../../src/commands/bench/gate-print.js';
 import { LlmopsError } from '../../src/errors.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const summary = (ms: number) => ({ p50: ms, p90: ms, p95: ms, p99: ms, mean: ms, max: ms });
 const result: GenericBenchResult = {
@@ -77,7 +77,7 @@ describe('engine result rendering', () => {
 
 describe('bench targets', () => {
   it('refuses a directory holding several engines, naming one to pass', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-target-'));
+    const dir = await tempDir('llmops-target-');
     await writeFile(path.join(dir, 'a.plan'), 'x');
     await writeFile(path.join(dir, 'b.plan'), 'x');
     await assert.rejects(
@@ -90,7 +90,7 @@ describe('bench targets', () => {
   });
 
   it('reads the engine TensorRT version from the artifact manifest', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-target-'));
+    const dir = await tempDir('llmops-target-');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'model.plan'), 'x');
     await writeFile(

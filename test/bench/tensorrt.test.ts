@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { dockerRunPlan } from '../../src/proc/docker.js';
@@ -15,6 +14,7 @@ import { planShapeSets } from '../../src/bench/engine/tensorrt.js';
 import type { GenericBenchResult } from '../../src/bench/engine/types.js';
 import { llmops } from './cli.js';
 import { installFakeDocker } from './fake-docker.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('trtexec output parsing', () => {
   it('reads the TensorRT version from the banner in both encodings', () => {
@@ -132,7 +132,7 @@ describe('bench of a .plan with a fake docker playing trtexec', () => {
   let env: NodeJS.ProcessEnv;
   let log: string;
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-plan-'));
+    dir = await tempDir('llmops-bench-plan-');
     await installFakeDocker(path.join(dir, 'bin'));
     await writeFile(path.join(dir, 'model.plan'), Buffer.from('ftrt-fake-engine'));
     log = path.join(dir, 'docker.log');
@@ -178,7 +178,7 @@ describe('bench of a .plan with a fake docker playing trtexec', () => {
   });
 
   it('refuses an engine whose manifest names another TensorRT version, before benchmarking', async () => {
-    const artifact = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-artifact-'));
+    const artifact = await tempDir('llmops-bench-artifact-');
     await writeFile(path.join(artifact, 'model.plan'), Buffer.from('ftrt'));
     await writeFile(
       path.join(artifact, 'llmops.json'),
@@ -200,7 +200,7 @@ describe('bench of a .plan with a fake docker playing trtexec', () => {
   });
 
   it('runs an artifact engine in the image its manifest says it was built in', async () => {
-    const artifact = await mkdtemp(path.join(os.tmpdir(), 'llmops-bench-artifact-'));
+    const artifact = await tempDir('llmops-bench-artifact-');
     await writeFile(path.join(artifact, 'model.plan'), Buffer.from('ftrt'));
     await writeFile(
       path.join(artifact, 'llmops.json'),

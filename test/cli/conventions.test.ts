@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { isOneLineError, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('CLI conventions', () => {
   it('--version prints the package version and exits 0', async () => {
@@ -56,7 +56,7 @@ describe('CLI conventions', () => {
   });
 
   it('config --json prints the effective configuration with environment overrides and secrets redacted', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-cli-'));
+    const dir = await tempDir('llmops-cli-');
     await writeFile(path.join(dir, 'llmops.yaml'), 'name: demo\ngenerate:\n  maxTokens: 12\n');
     const result = await runCli(['config', '--json'], {
       cwd: dir,
@@ -78,7 +78,7 @@ describe('CLI conventions', () => {
   });
 
   it('an invalid config key exits 2 naming the key and its line', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-cli-'));
+    const dir = await tempDir('llmops-cli-');
     await writeFile(path.join(dir, 'llmops.yaml'), 'name: demo\ngenerate:\n  maxTokens: 12\n  temprature: 0.5\n');
     const result = await runCli(['config'], { cwd: dir });
     assert.equal(result.code, 2);

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ensureTinyModel } from '../../src/model/tiny.js';
 import { isOneLineError, runCli } from '../helpers/cli.js';
-import { copyModelDir } from '../helpers/model-dir.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('llmops generate', () => {
   let model: string;
   let cacheEnv: NodeJS.ProcessEnv;
   before(async () => {
-    const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'llmops-cache-'));
+    const cacheDir = await tempDir('llmops-cache-');
     model = await ensureTinyModel({ cacheDir });
     cacheEnv = { LLMOPS_CACHE_DIR: cacheDir };
   });
@@ -63,7 +62,7 @@ describe('llmops generate', () => {
   });
 
   it('reads generation defaults from llmops.yaml, and flags win', async () => {
-    const cwd = await mkdtemp(path.join(os.tmpdir(), 'llmops-gen-'));
+    const cwd = await tempDir('llmops-gen-');
     await writeFile(path.join(cwd, 'llmops.yaml'), `model: ${JSON.stringify(model)}\ngenerate:\n  maxTokens: 3\n`);
     const fromFile = JSON.parse((await runCli(['generate', '-p', 'x', '--json'], { cwd })).stdout) as {
       tokenIds: number[];
@@ -79,14 +78,14 @@ describe('llmops generate', () => {
     ['a missing directory', async () => ['/nonexistent/dir'], /model directory \/nonexistent\/dir does not exist/],
     [
       'a directory without a model',
-      async () => [await mkdtemp(path.join(os.tmpdir(), 'llmops-empty-'))],
+      async () => [await tempDir('llmops-empty-')],
       /has no model\.onnx or onnx\/model\.onnx/,
     ],
     [
       'a corrupt model.onnx',
       async () => {
-        const copy = await mkdtemp(path.join(os.tmpdir(), 'llmops-corrupt-'));
-        await copyModelDir(model, copy);
+        const copy = await tempDir('llmops-corrupt-');
+        await cp(model, copy, { recursive: true });
         await writeFile(path.join(copy, 'model.onnx'), Buffer.from([8, 7, 0xff, 0xff, 0xff]));
         return [copy];
       },
@@ -95,8 +94,8 @@ describe('llmops generate', () => {
     [
       'a missing tokenizer',
       async () => {
-        const copy = await mkdtemp(path.join(os.tmpdir(), 'llmops-notok-'));
-        await copyModelDir(model, copy);
+        const copy = await tempDir('llmops-notok-');
+        await cp(model, copy, { recursive: true });
         await rm(path.join(copy, 'tokenizer.json'));
         return [copy];
       },

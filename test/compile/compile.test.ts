@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { CausalLM } from '../../src/engine/index.js';
 import { readArtifact, sha256File, type ArtifactManifest } from '../../src/compile/index.js';
 import { ensureTinyModel } from '../../src/model/tiny.js';
 import { cliPath, isOneLineError, runCli } from '../helpers/cli.js';
 import { installFakeDocker, type FakeDocker } from '../helpers/fake-tools.js';
-import { copyModelDir } from '../helpers/model-dir.js';
-
-const temps: string[] = [];
-async function tempDir(prefix = 'llmops-compile-'): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  temps.push(dir);
-  return dir;
-}
-after(async () => Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true }))));
+import { tempDir } from '../helpers/temp-dir.js';
 
 let tiny: string;
 before(async () => {
@@ -26,7 +17,7 @@ before(async () => {
 
 describe('compile --backend ort', () => {
   it('writes an artifact whose model generates the source greedy tokens, with true sha256s', async () => {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     const result = await runCli(['compile', '--model', tiny, '--backend', 'ort', '--out', 'art', '--json'], { cwd });
     assert.equal(result.code, 0, result.stderr);
     const manifest = JSON.parse(result.stdout) as ArtifactManifest;
@@ -52,7 +43,7 @@ describe('compile --backend ort', () => {
   });
 
   it('detects a tampered artifact file', async () => {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     assert.equal((await runCli(['compile', '--model', tiny, '--out', 'art'], { cwd })).code, 0);
     await writeFile(path.join(cwd, 'art', 'tokenizer_config.json'), '{}');
     await assert.rejects(
@@ -62,7 +53,7 @@ describe('compile --backend ort', () => {
   });
 
   it('keeps external data external for large models', async () => {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     const model = path.join(cwd, 'external');
     const { buildTinyModel } = await import('../../src/model/tiny.js');
     await buildTinyModel({ dir: model, externalData: true });
@@ -82,7 +73,7 @@ describe('compile: bad input exits 2 and touches nothing', () => {
       'an architecture the backend cannot handle',
       async (cwd) => {
         const model = path.join(cwd, 'bert');
-        await copyModelDir(tiny, model);
+        await cp(tiny, model, { recursive: true });
         const config = JSON.parse(await readFile(path.join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
         await writeFile(path.join(model, 'config.json'), JSON.stringify({ ...config, model_type: 'bert' }));
         return ['--model', model, '--backend', 'tensorrt-llm'];
@@ -107,7 +98,7 @@ describe('compile: bad input exits 2 and touches nothing', () => {
   ];
   for (const [name, args, message] of cases) {
     it(name, async () => {
-      const cwd = await tempDir();
+      const cwd = await tempDir('llmops-compile-');
       const extra = await args(cwd);
       const before = (await readdir(cwd)).sort();
       const result = await runCli(['compile', '--out', 'art', ...extra], { cwd });
@@ -119,7 +110,7 @@ describe('compile: bad input exits 2 and touches nothing', () => {
   }
 
   it('an existing --out without --force', async () => {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     await writeFile(path.join(cwd, 'keep.txt'), 'x');
     const result = await runCli(['compile', '--model', tiny, '--out', '.'], { cwd });
     assert.equal(result.code, 2);
@@ -190,7 +181,7 @@ describe('compile --dry-run', () => {
   async function plan(
     args: string[],
   ): Promise<{ backend: string; steps: Array<{ name: string; argv: string[] }>; out: string }> {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     const result = await runCli(['compile', '--model', tiny, '--dry-run', '--json', '--out', 'art', ...args], {
       cwd,
       env: { PATH: '/usr/bin:/bin' },
@@ -248,7 +239,7 @@ describe('compile --dry-run', () => {
   });
 
   it('is deterministic and prints pasteable commands without --json', async () => {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     const args = ['compile', '--model', tiny, '--backend', 'tensorrt', '--dry-run', '--out', 'art'];
     const first = await runCli(args, { cwd });
     const second = await runCli(args, { cwd });
@@ -295,7 +286,7 @@ describe('compile with a fake docker on PATH', () => {
   });
 
   it('tensorrt success: records the GPU, TensorRT version and image; the user owns the output', async () => {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     const result = await runCli(['compile', '--model', tiny, '--backend', 'tensorrt', '--out', 'engine', '--json'], {
       cwd,
       env: docker.env('ok'),
@@ -315,7 +306,7 @@ describe('compile with a fake docker on PATH', () => {
   });
 
   it('optimum success validates the export in the engine; an accuracy warning fails the build', async () => {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     const env = docker.env('ok', { FAKE_EXPORT_FROM: tiny });
     const ok = await runCli(
       [
@@ -350,7 +341,7 @@ describe('compile with a fake docker on PATH', () => {
   ];
   for (const [mode, message] of failures) {
     it(`${mode}: one clear line, exit 1, no partial artifact`, async () => {
-      const cwd = await tempDir();
+      const cwd = await tempDir('llmops-compile-');
       const result = await runCli(['compile', '--model', tiny, '--backend', 'tensorrt', '--out', 'engine'], {
         cwd,
         env: docker.env(mode),
@@ -363,7 +354,7 @@ describe('compile with a fake docker on PATH', () => {
   }
 
   it('SIGINT removes the running container and leaves nothing behind (exit 130)', async () => {
-    const cwd = await tempDir();
+    const cwd = await tempDir('llmops-compile-');
     await writeFile(docker.log, '');
     const child = spawn(
       process.execPath,
@@ -396,7 +387,7 @@ describe('compile validation', () => {
   it('fails a compiled model whose logits differ from the source', async () => {
     const { compareWithSource } = await import('../../src/compile/validate.js');
     const { buildTinyModel } = await import('../../src/model/tiny.js');
-    const other = await tempDir();
+    const other = await tempDir('llmops-compile-');
     await buildTinyModel({ dir: other, seed: 7 });
     const same = await compareWithSource(tiny, tiny);
     assert.equal(same.passed, true);
@@ -430,9 +421,9 @@ describe('compile validation', () => {
   it('fails a graph whose weights were perturbed by 3% even when the greedy tokens still match', async () => {
     const { compareWithSource } = await import('../../src/compile/validate.js');
     const { buildTinyModel } = await import('../../src/model/tiny.js');
-    const source = await tempDir();
+    const source = await tempDir('llmops-compile-');
     await buildTinyModel({ dir: source, externalData: true });
-    const perturbed = await tempDir();
+    const perturbed = await tempDir('llmops-compile-');
     await cp(source, perturbed, { recursive: true });
     const dataPath = path.join(perturbed, 'model.onnx_data');
     const bytes = await readFile(dataPath);
@@ -482,7 +473,7 @@ describe('compile --backend ort on PyTorch exports with realistic weights', () =
       if (!(await torchAvailable()))
         return t.skip(`needs ${python} with torch and onnx (apt-get install python3-torch python3-onnx)`);
       const { execa } = await import('execa');
-      const cwd = await tempDir();
+      const cwd = await tempDir('llmops-compile-');
       const model = path.join(cwd, 'model');
       await execa(python, [path.join(process.cwd(), 'scripts', 'reference', 'export_sized_model.py'), model, ...args]);
       const result = await runCli(['compile', '--model', model, '--backend', 'ort', '--out', 'art', '--json'], { cwd });

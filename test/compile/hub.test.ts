@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm, mkdtemp, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ArtifactManifest } from '../../src/compile/index.js';
 import { ensureTinyModel } from '../../src/model/tiny.js';
 import { isOneLineError, runCli } from '../helpers/cli.js';
 import { startHubStandIn, type HubStandIn, type StandInFile } from '../helpers/hub-server.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const TOKEN = 'hf_standin_secret_token_0123456789';
 const MAIN = 'a'.repeat(40);
 const V1 = 'b'.repeat(40);
-const temps: string[] = [];
 async function closedPort(): Promise<number> {
   const { createServer } = await import('node:net');
   const server = createServer();
@@ -19,11 +18,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-hub-'));
-  temps.push(dir);
-  return dir;
 }
 
 describe('compile from the Hub (loopback stand-in)', () => {
@@ -50,7 +44,6 @@ describe('compile from the Hub (loopback stand-in)', () => {
   });
   after(async () => {
     await hub.close();
-    await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
   });
 
   const env = (cache: string, extra: NodeJS.ProcessEnv = {}) => ({
@@ -61,7 +54,7 @@ describe('compile from the Hub (loopback stand-in)', () => {
   });
 
   it('a public repo: resolves main to its commit, fills the shared cache in huggingface_hub layout, records the source', async () => {
-    const [cwd, cache] = [await tempDir(), await tempDir()];
+    const [cwd, cache] = [await tempDir('llmops-hub-'), await tempDir('llmops-hub-')];
     const result = await runCli(['compile', '--model', 'acme/tiny', '--out', 'art', '--json'], {
       cwd,
       env: env(cache),
@@ -76,7 +69,7 @@ describe('compile from the Hub (loopback stand-in)', () => {
   });
 
   it('a pinned revision resolves to its own commit', async () => {
-    const [cwd, cache] = [await tempDir(), await tempDir()];
+    const [cwd, cache] = [await tempDir('llmops-hub-'), await tempDir('llmops-hub-')];
     const result = await runCli(['compile', '--model', 'acme/tiny', '--revision', 'v1', '--out', 'art', '--json'], {
       cwd,
       env: env(cache),
@@ -91,7 +84,7 @@ describe('compile from the Hub (loopback stand-in)', () => {
   });
 
   it('a gated repo without a token exits 2 and writes nothing; with HF_TOKEN it succeeds and the token appears nowhere', async () => {
-    const [cwd, cache] = [await tempDir(), await tempDir()];
+    const [cwd, cache] = [await tempDir('llmops-hub-'), await tempDir('llmops-hub-')];
     const denied = await runCli(['compile', '--model', 'acme/gated', '--out', 'art'], { cwd, env: env(cache) });
     assert.equal(denied.code, 2, denied.stderr);
     assert.match(denied.stderr, /acme\/gated is gated or private \(HTTP 401\).*accept the model license.*HF_TOKEN/);
@@ -111,7 +104,7 @@ describe('compile from the Hub (loopback stand-in)', () => {
   });
 
   it('a corrupted download is detected, reported in one line (exit 1), and removed from the cache', async () => {
-    const [cwd, cache] = [await tempDir(), await tempDir()];
+    const [cwd, cache] = [await tempDir('llmops-hub-'), await tempDir('llmops-hub-')];
     const result = await runCli(['compile', '--model', 'acme/corrupt', '--out', 'art'], { cwd, env: env(cache) });
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /acme\/corrupt: model\.onnx is corrupt \(sha256 .* from the Hub\)/);
@@ -121,7 +114,7 @@ describe('compile from the Hub (loopback stand-in)', () => {
   });
 
   it('a missing repo or revision exits 2; a refused connection exits 1 naming the endpoint', async () => {
-    const [cwd, cache] = [await tempDir(), await tempDir()];
+    const [cwd, cache] = [await tempDir('llmops-hub-'), await tempDir('llmops-hub-')];
     const missing = await runCli(['compile', '--model', 'acme/nope', '--out', 'art'], { cwd, env: env(cache) });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /acme\/nope@main was not found/);
@@ -144,7 +137,7 @@ describe('compile from the Hub (loopback stand-in)', () => {
   });
 
   it('a dry run of a Hub model needs no network', async () => {
-    const [cwd, cache] = [await tempDir(), await tempDir()];
+    const [cwd, cache] = [await tempDir('llmops-hub-'), await tempDir('llmops-hub-')];
     const result = await runCli(
       ['compile', '--model', 'acme/tiny', '--backend', 'optimum', '--image', 'img:1', '--dry-run', '--json'],
       { cwd, env: env(cache, { HF_ENDPOINT: 'http://127.0.0.1:9' }) },

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -14,6 +14,7 @@ import {
   withCrds,
   type SchemaSet,
 } from '../../src/k8s/validate/index.js';
+import { tempDir as freshTempDir } from '../helpers/temp-dir.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** The official schemas: `../shared/k8s-schemas` beside the repository root (CI clones put `shared/` there). */
@@ -82,8 +83,8 @@ export function loadExample(raw: Record<string, unknown>, env: NodeJS.ProcessEnv
   return parseConfig(stringify(raw), { env }).config;
 }
 
-export async function tempDir(prefix = 'llmops-deploy-test-'): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), prefix));
+export function tempDir(prefix = 'llmops-deploy-test-'): Promise<string> {
+  return freshTempDir(prefix);
 }
 
 export async function writeConfig(dir: string, raw: Record<string, unknown>): Promise<string> {

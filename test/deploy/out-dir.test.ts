@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -35,7 +35,7 @@ async function assertApplicable(dir: string, skip: string[] = []): Promise<void>
     }
   }
   if (KUBECTL) {
-    const scratch = await mkdtemp(path.join(tmpdir(), 'llmops-apply-check-'));
+    const scratch = await tempDir('llmops-apply-check-');
     try {
       for (const file of files) await copyFile(path.join(dir, file), path.join(scratch, file));
       await writeFile(

@@ -4,7 +4,6 @@ import {
   chmod,
   cp,
   mkdir,
-  mkdtemp,
   readdir,
   rename,
   rm,
@@ -14,7 +13,6 @@ import {
   realpath,
   truncate,
   stat,
-  utimes,
 } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,8 +22,8 @@ import { CausalLM, IncrementalDecoder, type DecodeState } from '../../src/engine
 import { fixtureDir } from '../helpers/reference.js';
 import { LlmopsError } from '../../src/errors.js';
 import { buildTinyModel, ensureTinyModel } from '../../src/model/tiny.js';
-import { copyModelDir } from '../helpers/model-dir.js';
 import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('engine on the embedded tiny model', () => {
   let dir: string;
@@ -195,7 +193,7 @@ describe('engine on the embedded tiny model', () => {
   });
 
   it('loads the transformers.js layout and picks dtype variants', async () => {
-    const tjs = await mkdtemp(path.join(os.tmpdir(), 'llmops-tjs-'));
+    const tjs = await tempDir('llmops-tjs-');
     try {
       for (const name of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'])
         await cp(path.join(dir, name), path.join(tjs, name));
@@ -380,41 +378,23 @@ describe('engine: KV cache paths', () => {
     }
   });
 
-  it('in-place is the default on a concatenating export: the Concat inputs become outputs of a copy of the graph beside it that references its weights, gone after load; a merged decoder falls back', async () => {
-    const { withExtraOutputs } = await import('../../src/engine/new-kv-outputs.js');
-    const { readOnnxOutputNames } = await import('../../src/engine/onnx-outputs.js');
-    // Private directories: a load may write (and remove) a file beside the model, which other tests' copies must not see.
-    const embedded = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-'));
-    const external = await mkdtemp(path.join(os.tmpdir(), 'llmops-inplace-ext-'));
-    await copyModelDir(await ensureTinyModel(), embedded);
+  it('in-place is the default on a concatenating export: the Concat inputs become outputs of an edited graph built in memory that references the weights where they lie, writing nothing; a merged decoder falls back', async () => {
+    const { editedModel } = await import('../../src/engine/new-kv-outputs.js');
+    const embedded = await tempDir('llmops-inplace-');
+    const external = await tempDir('llmops-inplace-ext-');
+    await cp(await ensureTinyModel(), embedded, { recursive: true });
     await buildTinyModel({ dir: external, externalData: true });
     try {
-      // A copy left by a process that died mid-load goes at the next load; a recent one may be another pod's, mid-load.
-      const stale = path.join(embedded, '.model.llmops-99999999-deadbeef.onnx');
-      const recent = path.join(embedded, '.model.llmops-99999998-feedbeef.onnx');
-      await writeFile(stale, 'left behind');
-      await writeFile(recent, 'being loaded elsewhere');
-      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
-      await utimes(stale, twoHoursAgo, twoHoursAgo);
-      await (await withExtraOutputs(path.join(embedded, 'model.onnx'), { outputs: ['extra'] }))!.dispose();
-      const left = await readdir(embedded);
-      assert.ok(!left.includes(path.basename(stale)), 'a stale copy is removed');
-      assert.ok(left.includes(path.basename(recent)), 'a recent copy is kept');
-      await rm(recent);
-
-      // The copy beside the model holds the graph and references the weights where they are, whatever the layout.
+      // The edited graph is the graph alone, whatever the layout: the weights stay in model.onnx or model.onnx_data.
       for (const dir of [embedded, external]) {
         const model = path.join(dir, 'model.onnx');
-        const copy = await withExtraOutputs(model, { outputs: ['extra'] });
-        assert.equal(copy?.bytes, undefined, 'written beside the model, not held in memory');
-        assert.equal(path.dirname(copy!.onnxPath), dir);
-        assert.ok(readOnnxOutputNames(copy!.onnxPath).includes('extra'));
-        const { size } = await stat(copy!.onnxPath);
+        const edited = await editedModel(model, { outputs: ['extra'] });
+        assert.equal(edited.weightsDir, dir);
         const weights = (await readdir(dir)).includes('model.onnx_data')
           ? (await stat(path.join(dir, 'model.onnx_data'))).size
           : (await stat(model)).size;
-        assert.ok(size < weights / 4, `the copy is the graph, not the weights (${size} of ${weights} bytes)`);
-        await copy!.dispose();
+        const size = edited.bytes.byteLength;
+        assert.ok(size < weights / 4, `the edit is the graph, not the weights (${size} of ${weights} bytes)`);
       }
 
       // A Hugging Face cache snapshot: every file a link to a blob in another directory.
@@ -440,11 +420,7 @@ describe('engine: KV cache paths', () => {
           assert.ok(
             lm.signature.layers.every((layer) => layer.newKey && lm.session.outputNames.includes(layer.newKey)),
           );
-          assert.deepEqual(
-            await readdir(weightsDir),
-            before,
-            'no copy of the graph is left once the session is created',
-          );
+          assert.deepEqual(await readdir(weightsDir), before, 'nothing is written beside the weights');
           for (const prompt of ['The model server', 'Once upon a time, a small'])
             assert.deepEqual(
               (await lm.generate(prompt, { maxTokens: 30 })).tokenIds,
@@ -533,7 +509,7 @@ describe('engine: KV cache paths', () => {
   });
 
   it("in-place on a compiled Llama export: --optimize basic folds repeat_kv's shapes into initializers, extended fuses the keys' Transpose into FusedMatMul; the bench still builds no present, with no initializer left unread to warn about, and greedy tokens equal naive's", async () => {
-    const out = await mkdtemp(path.join(os.tmpdir(), 'llmops-compiled-'));
+    const out = await tempDir('llmops-compiled-');
     try {
       for (const level of ['basic', 'extended']) {
         const compiled = path.join(out, level);
@@ -566,7 +542,7 @@ describe('engine: KV cache paths', () => {
     }
   });
 
-  it('in-place on a read-only model directory: weights inside model.onnx load from memory; model.onnx_data falls back, saying why', async (t) => {
+  it('in-place on a read-only model directory, weights inside model.onnx or in model.onnx_data, writing nothing', async (t) => {
     // Read-only for the loading process: a read-only volume. Root ignores the mode bits, so as root it loads as
     // nobody, who must be able to reach this checkout (a clone under root's 0700 home can't be).
     const asRoot = process.getuid?.() === 0;
@@ -575,11 +551,11 @@ describe('engine: KV cache paths', () => {
       t.skip(`${checkout} is not readable by other users, so the load can't run as nobody`);
       return;
     }
-    const embedded = await mkdtemp(path.join(os.tmpdir(), 'llmops-readonly-'));
-    const external = await mkdtemp(path.join(os.tmpdir(), 'llmops-readonly-ext-'));
-    await copyModelDir(await ensureTinyModel(), embedded);
+    const embedded = await tempDir('llmops-readonly-');
+    const external = await tempDir('llmops-readonly-ext-');
+    await cp(await ensureTinyModel(), embedded, { recursive: true });
     await buildTinyModel({ dir: external, externalData: true });
-    const before = await readdir(embedded);
+    const before = await Promise.all([embedded, external].map((dir) => readdir(dir)));
     for (const dir of [embedded, external]) await chmod(dir, 0o555);
     const engine = new URL('../../src/engine/index.js', import.meta.url).href;
     type Loaded = { kvCache: string; kvCacheFallback: string | null; tokens: number[] };
@@ -598,19 +574,22 @@ describe('engine: KV cache paths', () => {
         );
       });
     try {
-      const fromMemory = await load(embedded);
-      assert.equal(fromMemory.kvCache, 'in-place');
-      assert.equal(fromMemory.kvCacheFallback, null);
-      const naive = await CausalLM.load({ dir: embedded, kvCache: 'naive' });
-      try {
-        assert.deepEqual(fromMemory.tokens, (await naive.generate('The model server', { maxTokens: 12 })).tokenIds);
-      } finally {
-        await naive.dispose();
+      for (const dir of [embedded, external]) {
+        const loaded = await load(dir);
+        assert.equal(loaded.kvCache, 'in-place', dir);
+        assert.equal(loaded.kvCacheFallback, null);
+        const naive = await CausalLM.load({ dir, kvCache: 'naive' });
+        try {
+          assert.deepEqual(loaded.tokens, (await naive.generate('The model server', { maxTokens: 12 })).tokenIds);
+        } finally {
+          await naive.dispose();
+        }
       }
-      const fellBack = await load(external);
-      assert.equal(fellBack.kvCache, 'naive');
-      assert.match(fellBack.kvCacheFallback!, /can't be written.*external weights can't be loaded from memory/);
-      assert.deepEqual(await readdir(embedded), before, 'nothing was written');
+      assert.deepEqual(
+        await Promise.all([embedded, external].map((dir) => readdir(dir))),
+        before,
+        'nothing was written',
+      );
     } finally {
       for (const dir of [embedded, external]) {
         await chmod(dir, 0o755);
@@ -674,8 +653,8 @@ describe('engine: KV cache paths', () => {
 describe('engine: bad model directories are usage errors', () => {
   async function copyOfTinyModel(): Promise<string> {
     const source = await ensureTinyModel();
-    const copy = await mkdtemp(path.join(os.tmpdir(), 'llmops-bad-'));
-    await copyModelDir(source, copy);
+    const copy = await tempDir('llmops-bad-');
+    await cp(source, copy, { recursive: true });
     return copy;
   }
   const isUsage = (pattern: RegExp) => (error: unknown) =>
@@ -689,7 +668,7 @@ describe('engine: bad model directories are usage errors', () => {
   });
 
   it('directory without a model', async () => {
-    const empty = await mkdtemp(path.join(os.tmpdir(), 'llmops-empty-'));
+    const empty = await tempDir('llmops-empty-');
     await assert.rejects(CausalLM.load({ dir: empty }), isUsage(/has no model\.onnx or onnx\/model\.onnx/));
   });
 

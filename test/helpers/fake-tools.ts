@@ -1,6 +1,6 @@
-import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from './temp-dir.js';
 
 /**
  * A fake `docker` on PATH: records its argv (one JSON line per call) and plays the containers llmops runs —
@@ -59,7 +59,7 @@ export interface FakeDocker {
 }
 
 export async function installFakeDocker(): Promise<FakeDocker> {
-  const binDir = await mkdtemp(path.join(os.tmpdir(), 'llmops-fakebin-'));
+  const binDir = await tempDir('llmops-fakebin-');
   const log = path.join(binDir, 'docker.log');
   await writeFile(path.join(binDir, 'docker'), FAKE_DOCKER);
   await chmod(path.join(binDir, 'docker'), 0o755);

@@ -1,9 +1,10 @@
 // Shared by the reference tests: the PyTorch-made fixtures under test/fixtures/reference
 // (scripts/reference/export_reference_models.py) and layout helpers.
-import { cp, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './temp-dir.js';
 
 /** Compiled to dist/test/helpers/, so the sources' fixtures are three levels up. */
 export const REFERENCE_ROOT = fileURLToPath(new URL('../../../test/fixtures/reference/', import.meta.url));
@@ -92,7 +93,7 @@ export async function transformersJsLayout(
 }
 
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'llmops-reference-'));
+  const dir = await tempDir('llmops-reference-');
   try {
     return await fn(dir);
   } finally {

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { buildTinyModel, ensureTinyModel, TINY_MODEL_SPECS } from '../../src/model/tiny.js';
 import { Tokenizer } from '../../src/engine/tokenizer.js';
-
-const temps: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-tiny-'));
-  temps.push(dir);
-  return dir;
-}
-after(async () => Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true }))));
+import { tempDir } from '../helpers/temp-dir.js';
 
 async function digests(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -29,7 +21,7 @@ async function digests(dir: string): Promise<Record<string, string>> {
 
 describe('embedded tiny model', () => {
   it('builds deterministically: two builds are byte-identical, another seed differs', async () => {
-    const [a, b, c] = [await tempDir(), await tempDir(), await tempDir()];
+    const [a, b, c] = [await tempDir('llmops-tiny-'), await tempDir('llmops-tiny-'), await tempDir('llmops-tiny-')];
     const built = await buildTinyModel({ dir: a });
     await buildTinyModel({ dir: b });
     await buildTinyModel({ dir: c, seed: 1 });
@@ -47,7 +39,7 @@ describe('embedded tiny model', () => {
   });
 
   it('writes a GPT-2 config.json and an Optimum-style layout with external data on request', async () => {
-    const dir = await tempDir();
+    const dir = await tempDir('llmops-tiny-');
     const built = await buildTinyModel({ dir, externalData: true });
     const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(config.model_type, 'gpt2');
@@ -55,7 +47,7 @@ describe('embedded tiny model', () => {
     assert.equal(config.n_layer, TINY_MODEL_SPECS.tiny.layers);
     assert.ok(built.files.includes('model.onnx_data'));
     assert.ok((await stat(path.join(dir, 'model.onnx_data'))).size >= built.parameters * 4);
-    const tjs = await tempDir();
+    const tjs = await tempDir('llmops-tiny-');
     const inOnnx = await buildTinyModel({ dir: tjs, layout: 'transformers.js' });
     assert.ok(inOnnx.files.includes('onnx/model.onnx'));
   });
@@ -90,7 +82,7 @@ describe('embedded tiny model', () => {
   });
 
   it('ensureTinyModel builds once into the cache, atomically, even when called concurrently', async () => {
-    const cacheDir = await tempDir();
+    const cacheDir = await tempDir('llmops-tiny-');
     const dirs = await Promise.all([
       ensureTinyModel({ cacheDir }),
       ensureTinyModel({ cacheDir }),

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { withVersionsOf, type PackageJson } from '../../src/scaffold/generators.js';
 import { scaffold } from '../../src/scaffold/index.js';
 import { repoRoot } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const readJson = async (file: string) => JSON.parse(await readFile(file, 'utf8')) as PackageJson;
 const own = await readJson(path.join(repoRoot, 'package.json'));
@@ -24,7 +24,7 @@ describe("the node template's package.json", () => {
   });
 
   it('takes its versions from llmops at scaffold time: a project gets them even if the file fell behind', async () => {
-    const dir = path.join(await mkdtemp(path.join(os.tmpdir(), 'llmops-node-package-')), 'my-svc');
+    const dir = path.join(await tempDir('llmops-node-package-'), 'my-svc');
     temps.push(path.dirname(dir));
     await scaffold({ dir, template: 'node' });
     const project = await readJson(path.join(dir, 'package.json'));

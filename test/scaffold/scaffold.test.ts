@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -9,21 +8,14 @@ import { parseConfig } from '../../src/config/index.js';
 import { CausalLM } from '../../src/engine/index.js';
 import { isOneLineError, repoRoot, runCli } from '../helpers/cli.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-
-const temps: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'llmops-scaffold-'));
-  temps.push(dir);
-  return dir;
-}
-after(async () => Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true }))));
+import { tempDir } from '../helpers/temp-dir.js';
 
 const REFERENCE = path.join(repoRoot, 'test', 'fixtures', 'reference', 'llama-gqa');
 const KEY = 'sk-test-123';
 
 /** Generates a node project for a model and builds it offline, with llmops's own node_modules. */
 async function generateNodeProject(model?: string): Promise<string> {
-  const root = await tempDir();
+  const root = await tempDir('llmops-scaffold-');
   const dir = path.join(root, 'svc');
   const result = await runCli(['scaffold', dir, '--template', 'node', ...(model ? ['--model', model] : []), '--json']);
   assert.equal(result.code, 0, result.stderr);
@@ -310,7 +302,7 @@ describe('node server limits and shutdown', () => {
 
 describe('llmops scaffold', () => {
   it('refuses a non-empty directory without --force (exit 2, nothing changed), and writes into it with --force keeping .git', async () => {
-    const dir = await tempDir();
+    const dir = await tempDir('llmops-scaffold-');
     await writeFile(path.join(dir, 'keep.txt'), 'mine');
     await writeFile(path.join(dir, 'README.md'), 'old');
     const refused = await runCli(['scaffold', dir, '--name', 'svc']);
@@ -339,7 +331,7 @@ describe('llmops scaffold', () => {
   });
 
   it('validates the name and suggests a fix', async () => {
-    const root = await tempDir();
+    const root = await tempDir('llmops-scaffold-');
     const result = await runCli(['scaffold', path.join(root, 'My_Server')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /invalid name `My_Server`.*DNS-1123.*try --name my-server/);
@@ -357,7 +349,7 @@ describe('llmops scaffold', () => {
   });
 
   it('writes an llmops.yaml that llmops itself accepts, renames dotfiles and vendors the engine', async () => {
-    const root = await tempDir();
+    const root = await tempDir('llmops-scaffold-');
     const dir = path.join(root, 'svc');
     const result = await runCli(['scaffold', dir, '--json']);
     assert.equal(result.code, 0, result.stderr);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import protobuf from 'protobufjs';
@@ -9,11 +8,12 @@ import { parse, parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/index.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
 import { parseTextFormat, validateAgainst } from '../helpers/pbtxt.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const temps: string[] = [];
 after(async () => Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true }))));
 async function generate(template: string, extra: string[] = []): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), `llmops-tpl-${template}-`));
+  const root = await tempDir(`llmops-tpl-${template}-`);
   temps.push(root);
   const dir = path.join(root, 'svc');
   const result = await runCli(['scaffold', dir, '--template', template, ...extra]);
@@ -104,7 +104,7 @@ describe('scaffold templates', () => {
   }
 
   it('vllm, tgi and trtllm serve checkpoints: without --model they say so (exit 2) instead of scaffolding the embedded ONNX model', async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'llmops-tpl-'));
+    const root = await tempDir('llmops-tpl-');
     temps.push(root);
     const result = await runCli(['scaffold', path.join(root, 'svc'), '--template', 'vllm']);
     assert.equal(result.code, 2);
@@ -113,7 +113,7 @@ describe('scaffold templates', () => {
   });
 
   it('tgi says it is in maintenance upstream', async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'llmops-tpl-'));
+    const root = await tempDir('llmops-tpl-');
     temps.push(root);
     const result = await runCli(['scaffold', path.join(root, 'svc'), '--template', 'tgi', '--model', 'acme/m']);
     assert.match(result.stderr, /maintenance mode upstream; prefer --template vllm/);
