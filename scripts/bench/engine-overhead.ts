@@ -51,9 +51,10 @@ if (values.child === 'bare') {
 
 /** The bare loop: onnxruntime-node and nothing else on the timed path. Setup (tokenizer, prompt ids) is untimed. */
 async function bareChild(dir: string, promptLength: number): Promise<SideResult> {
-  const ort = await import('onnxruntime-node');
-  const { locateModelFiles, readDecoderSignature, TextTokenizer, argmax, defaultThreadCount } =
+  // loadOrt is the import itself, with ONNX Runtime's telemetry off as in the CLI.
+  const { loadOrt, locateModelFiles, readDecoderSignature, TextTokenizer, argmax, defaultThreadCount } =
     await import('../../src/engine/index.js');
+  const ort = await loadOrt();
   const { promptIds } = await import('../../src/bench/engine/llm.js');
   const files = await locateModelFiles(dir);
   // The engine's session options: CPU provider, every graph optimization, the engine's default threads unless told.

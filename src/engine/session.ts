@@ -55,8 +55,18 @@ const PROVIDER_HINTS: Record<Exclude<ExecutionProvider, 'cpu'>, string> = {
 
 let ortModule: typeof Ort | undefined;
 
-/** onnxruntime-node, imported on first use so commands that don't run a model never load the native binding. */
+/**
+ * onnxruntime-node, imported on first use so commands that don't run a model never load the native binding.
+ *
+ * Its usage telemetry is turned off first, unless ORT_DISABLE_TELEMETRY is already set. Since 1.30, ONNX Runtime on
+ * Linux and macOS reports each process's usage to Microsoft (1DS) unless it detects a CI service. It writes a device id
+ * and an event database under ~/.cache/Microsoft/DeveloperTools/.onnxruntime and leaves /tmp/mat-debug-<pid>.log
+ * behind on every load. Every few seconds it then resolves mobile.events.data.microsoft.com. A command-line tool and a
+ * model server make no network calls their user didn't ask for: an air-gapped cluster would only log the failures.
+ * ONNX Runtime reads the variable when the binding loads, so it is set before the import.
+ */
 export async function loadOrt(): Promise<typeof Ort> {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   ortModule ??= await import('onnxruntime-node');
   return ortModule;
 }
