@@ -9,7 +9,9 @@
 // p99-during ÷ p50-before; and the streams' aggregate
 // output tokens/s before the arrival and over the whole run, against `llmops bench MODEL --batch STREAMS` run first
 // (target ≥ 90%). p99-before ÷ p50-before, and the control run's p99 ÷ p50 over the window, are the noise floor: what
-// the machine alone does to the gaps (other load, GC, a VM's host taking its CPUs away).
+// the machine alone does to the gaps (other load, GC, a VM's host taking its CPUs away). The first lines say what the
+// machine itself does to fixed memory-bound work (machine-noise.mjs), and whether the kernel's DAMON samples memory
+// accesses: on this project's VM it does every 0.5 s, and each sample stalled a 16-row decode step by ~15 ms.
 // The streams ask for `ignore_eos` and ban (`logit_bias` -100) the tokens whose text is not whole on its own (byte
 // pieces of a character, special tokens): otherwise the server holds such a token's text back to the next chunk, a
 // client-side gap would span several steps, and streams would end early at a sampled EOS — test models have random
@@ -25,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { damonSampling, measureMachineNoise } from './machine-noise.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -163,6 +166,14 @@ const bench = JSON.parse(
 const engine = bench.results[0];
 const engineTokensPerSecond = streams * engine.decodeTokensPerSecond;
 
+const machine = await measureMachineNoise({ kind: 'memory', seconds: 4 });
+const damon = damonSampling();
+console.log(
+  `this machine, fixed memory-bound work on ${machine.workers} threads: p99/p50 ${machine.spread.toFixed(2)}` +
+    (damon.length > 0
+      ? `; the kernel's DAMON samples memory accesses every ${damon.map((ms) => `${ms} ms`).join(', ')} (each sample stalls memory-bound steps)`
+      : ''),
+);
 const sentence = 'The model server answers requests with streamed tokens while the autoscaler watches the queue. ';
 console.log(
   `model ${values.dir} · ${os.cpus().length} cores · load average ${os
