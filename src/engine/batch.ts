@@ -179,14 +179,17 @@ function paddingRatio(states: readonly DecodeState[]): number {
 }
 
 /**
- * The smallest adaptive chunk. On an 86M GPT-2 on 2 CPU cores, after a 960-token past, 4-, 8-, 16- and 32-token
- * chunks took 27, 33, 44 and 64-85 ms against 45 ms for a 16-row decode step: a floor of 32 kept a step's prefill
- * longer than its decode whatever the ratio asked; 8 fits under it, and 4 would save 6 ms more while doubling the
- * steps a long prompt takes. (Where freed memory goes back to the OS, glibc's default for blocks over 32 MB, a chunk
- * on the naive KV path faults the past in afresh and took 60-230 ms whatever its size: see the node template's
- * GLIBC_TUNABLES.)
+ * The smallest adaptive chunk. Every chunk is a model run of its own, and a run reads all the weights whatever its
+ * size, so small chunks cost more per token and a long prompt takes more steps. Still, the chunk must be able to fit
+ * the ratio asked for. On an 86M GPT-2 on 2 CPU cores, after a 960-token past, 4-, 8-, 16- and 32-token chunks took
+ * 27, 33, 44 and 64-85 ms against a 45 ms 16-row decode step. On an 80M Llama-style export (SDPA attention), a floor
+ * of 8 kept a step's prefill near 0.7 of its decode at PREFILL_TIME_RATIO 0.5. Running streams' ITL p99 during a
+ * 1,014-token arrival was then 2.08-2.12× their p50 before it. With 4, the prefill was near 0.6 and the ITL p99
+ * 1.92-1.97× the p50 before, while the prompt's TTFT grew from 6.5-6.9 s to 10.5 s. (Where freed memory goes back
+ * to the OS, glibc's default for blocks over 32 MB, a chunk on the naive KV path faults the past in afresh and took
+ * 60-230 ms whatever its size: see the node template's GLIBC_TUNABLES.)
  */
-const MIN_ADAPTIVE_CHUNK = 8;
+const MIN_ADAPTIVE_CHUNK = 4;
 
 const emptyStats = (): StepStats => ({
   decodeRows: 0,

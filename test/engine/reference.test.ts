@@ -244,13 +244,14 @@ for (const variant of VARIANTS) {
               .filter((step) => step.decodeRows > 0 && step.prefillTokens > 0)
               .map((step) => step.prefillTokens);
           };
-          // Both start at 12 (the cap, under twice the floor); then ×½ at most per step, never under 8 …
+          // Both start at 8 (twice the floor, under the cap); then ×½ at most per step, never under 4 …
           const shrunk = await run(1e-6);
-          assert.deepEqual(shrunk.slice(0, 2), [12, 8], `chunks ${shrunk.join(',')}`);
-          // … or stay at the cap when prefill is cheap next to the decode budget.
+          assert.deepEqual(shrunk.slice(0, 3), [8, 4, 4], `chunks ${shrunk.join(',')}`);
+          // … or grow to the cap and stay there when prefill is cheap next to the decode budget.
           const grown = await run(1e6);
+          assert.equal(grown[0], 8, `chunks ${grown.join(',')}`);
           assert.ok(
-            grown.every((tokens, k) => tokens === 12 || k === grown.length - 1),
+            grown.slice(1).every((tokens, k) => tokens === 12 || k === grown.length - 2),
             `chunks ${grown.join(',')}`,
           );
           assert.throws(
