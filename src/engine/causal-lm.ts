@@ -206,7 +206,7 @@ export class CausalLM {
         provider,
         deviceOutputs,
         threads,
-        ...(edited ? { modelBytes: edited.bytes, weightsDir: edited.weightsDir } : {}),
+        ...(edited ? { fromMemory: edited } : {}),
         ...(options.spinWait === undefined ? {} : { spinWait: options.spinWait }),
         ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
       });

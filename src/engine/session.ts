@@ -32,10 +32,11 @@ export interface CreateSessionOptions {
   externalInitializersFile?: string;
   /** Outputs a device provider leaves in device memory ('gpu-buffer'), e.g. the KV cache fed back at the next step. */
   deviceOutputs?: readonly string[];
-  /** The model's bytes, loaded from memory instead of `modelPath` (which then only names it in messages). */
-  modelBytes?: Uint8Array;
-  /** With modelBytes: the directory its external weights' locations are relative to. */
-  weightsDir?: string;
+  /**
+   * The model loaded from memory instead of `modelPath` (which then only names it in messages): its bytes, and the
+   * directory its external weights' locations are relative to.
+   */
+  fromMemory?: { bytes: Uint8Array; weightsDir: string };
 }
 
 const PROVIDER_CHAINS: Record<ExecutionProvider, string[]> = {
@@ -96,7 +97,7 @@ export async function createSession(
     extra: {
       session: {
         ...(options.spinWait === false ? { 'intra_op.allow_spinning': '0' } : {}),
-        ...(options.weightsDir ? { model_external_initializers_file_folder_path: options.weightsDir } : {}),
+        ...(options.fromMemory ? { model_external_initializers_file_folder_path: options.fromMemory.weightsDir } : {}),
         ...(options.externalInitializersFile
           ? {
               optimized_model_external_initializers_file_name: options.externalInitializersFile,
@@ -107,8 +108,8 @@ export async function createSession(
     },
   };
   try {
-    return options.modelBytes
-      ? await ort.InferenceSession.create(options.modelBytes, sessionOptions)
+    return options.fromMemory
+      ? await ort.InferenceSession.create(options.fromMemory.bytes, sessionOptions)
       : await ort.InferenceSession.create(modelPath, sessionOptions);
   } catch (error) {
     const message = firstLine((error as Error).message);

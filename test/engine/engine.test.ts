@@ -463,7 +463,7 @@ describe('engine: KV cache paths', () => {
     assert.deepEqual(repeatAxes, [[2], [2], [2], [2]]);
   });
 
-  it("in-place on a concatenating export reads each step's past where it lies: the graph copy computes attention over past and new parts (each KV head once for its query heads, where repeat_kv repeated it) and drops the presents' Concat", async () => {
+  it("in-place on a concatenating export reads each step's past where it lies: the edited graph computes attention over past and new parts (each KV head once for its query heads, where repeat_kv repeated it) and drops the presents' Concat", async () => {
     const { concatNewKv, inPlaceEdit, readGraphHeaders } = await import('../../src/engine/new-kv-outputs.js');
     const { isPresentOutput } = await import('../../src/engine/signature.js');
     const argmax = (row: Float32Array) => row.reduce((best, value, i) => (value > row[best]! ? i : best), 0);
