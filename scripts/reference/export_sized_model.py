@@ -8,7 +8,7 @@ are written: this model is for speed and for checks that compare two runs of it,
 
     /usr/bin/python3 scripts/reference/export_sized_model.py OUT_DIR [--layers 12] [--hidden 768]
         [--heads 12] [--positions 2048] [--seed 1000] [--attention concat|gqa]
-        [--arch gpt2|llama] [--kv-heads 4] [--sdpa]
+        [--arch gpt2|llama] [--kv-heads 4] [--sdpa] [--vocab 32000]
 
 12 x 768 (the default) is ~86M parameters; 4 x 384 is ~10M. ``--arch llama`` gives Llama blocks (RMSNorm,
 RoPE, SwiGLU with an intermediate size of 8/3 x hidden) with ``--kv-heads`` KV heads shared by groups of
@@ -16,7 +16,9 @@ query heads (``repeat_kv`` in the concat layout): 12 x 768 with 4 KV heads is ~8
 attention scores as torch.onnx exports scaled_dot_product_attention (transformers' default attention). ``--attention gqa`` exports the same weights
 in the GroupQueryAttention layout of ``export_reference_models.py``'s ``*-gqa`` variants (right padding,
 a past that may be a buffer longer than the cache, ``new_key_values.*`` outputs; hidden / heads must be a
-multiple of 8): the layout the engine's ``in-place`` KV path needs.
+multiple of 8): the layout the engine's ``in-place`` KV path needs. ``--vocab`` widens the vocabulary
+(embedding, LM head, logits) to a real model's with tokens no merge reaches: the tokenizer's ~384 tokens
+hide what a 32,000-150,000-wide logit row costs per token (sampling, the LM head).
 """
 
 import argparse
@@ -43,6 +45,7 @@ def main():
     parser.add_argument("--arch", choices=["gpt2", "llama"], default="gpt2")
     parser.add_argument("--kv-heads", type=int, default=4, help="--arch llama: KV heads (a divisor of --heads)")
     parser.add_argument("--sdpa", action="store_true", help="--arch llama: scores as an export of scaled_dot_product_attention")
+    parser.add_argument("--vocab", type=int, default=0, help="pad the vocabulary to this many tokens (0: the tokenizer's own)")
     parser.add_argument(
         "--attention",
         choices=["concat", "gqa"],
@@ -57,7 +60,7 @@ def main():
     if args.sdpa and args.arch != "llama":
         parser.error("--sdpa needs --arch llama")
     if args.arch == "llama":
-        tok = ref.ByteLevelBPE(126, ref.LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>")
+        tok = widen(ref.ByteLevelBPE(126, ref.LLAMA_SPECIALS, bos_in_template="<|begin_of_text|>"), args.vocab)
         cfg = ref.llama_config(
             tok,
             hidden=args.hidden,
@@ -77,7 +80,7 @@ def main():
         special = {"add_bos_token": True, "bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"}
         return export(args, model, cfg, tok, special)
 
-    tok = ref.ByteLevelBPE(127, ref.GPT2_SPECIALS, bos_in_template=None)
+    tok = widen(ref.ByteLevelBPE(127, ref.GPT2_SPECIALS, bos_in_template=None), args.vocab)
     cfg = ref.gpt2_config(
         tok, hidden=args.hidden, inner=4 * args.hidden, layers=args.layers, heads=args.heads, positions=args.positions
     )
@@ -91,6 +94,22 @@ def main():
         # Trained GPT-2s have a few residual dimensions with huge, nearly constant values ("massive activations").
         model.wpe.weight[:, : args.outlier_dims] += args.outlier_value
     return export(args, model, cfg, tok, {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"})
+
+
+def widen(tok, size):
+    """Adds tokens no merge produces (" 00001q", ...) before the special tokens, up to ``size`` in all."""
+    if size <= tok.size:
+        return tok
+    specials = list(tok.specials)
+    index = 0
+    while len(tok.vocab) + len(specials) < size:
+        # "\u0120" is the byte-level alphabet's space: the token decodes to " 00001q".
+        token = f"\u0120{index:05d}q"
+        index += 1
+        if token not in tok.vocab:
+            tok.vocab[token] = len(tok.vocab)
+    tok.specials = {s: len(tok.vocab) + i for i, s in enumerate(specials)}
+    return tok
 
 
 def export(args, model, cfg, tok, special):

@@ -48,39 +48,141 @@ export function argmax(logits: Float32Array): number {
   return best;
 }
 
-/** Picks the next token from one row of logits. */
+/**
+ * Per-token arrays of the row being sampled (softmax weights, bestIds' buckets), reused from row to row: a fresh one
+ * per row (250 KB of weights at a 32,000-token vocabulary) cost more than filling it. Sampling is synchronous, so no
+ * two rows share them at once.
+ */
+let scratch = new Float64Array(0);
+let bucketScratch = new Uint16Array(0);
+
+/** Resolution of the bucketing in bestIds: buckets per unit of (best logit - logit) / temperature, and how many. */
+const BUCKETS_PER_UNIT = 16;
+const BUCKETS = BUCKETS_PER_UNIT * 64;
+
+/**
+ * The fewest best ids (by logit; ties: lower id first, as a stable sort orders them) that are at least `count` and
+ * whose weights hold at least `mass`: the top k, or the nucleus. Sorting a whole vocabulary took 20-40 ms a row at
+ * 32,000-50,000 tokens, 20 times an 80M model's 16-row decode step. So the ids are bucketed by their distance from
+ * the best logit, in one pass; the buckets before the one where count and mass are reached are taken whole, and only
+ * that bucket's ids are sorted. The ids come back in no particular order, except that the boundary is exact.
+ */
+export function bestIds(
+  logits: Float32Array,
+  weights: Float64Array,
+  max: number,
+  temperature: number,
+  count: number,
+  mass: number,
+): number[] {
+  if (bucketScratch.length < logits.length) bucketScratch = new Uint16Array(logits.length);
+  const buckets = bucketScratch;
+  const counts = new Uint32Array(BUCKETS + 1);
+  const masses = new Float64Array(BUCKETS + 1);
+  const perUnit = BUCKETS_PER_UNIT / temperature;
+  for (let id = 0; id < logits.length; id += 1) {
+    // NaN (and -Infinity, a banned token) fall in the last bucket.
+    const distance = (max - logits[id]!) * perUnit;
+    const bucket = distance < BUCKETS ? Math.floor(distance) : BUCKETS;
+    buckets[id] = bucket;
+    counts[bucket] = counts[bucket]! + 1;
+    masses[bucket] = masses[bucket]! + weights[id]!;
+  }
+  let crossing = 0;
+  let taken = 0;
+  let held = 0;
+  for (; crossing < BUCKETS; crossing += 1) {
+    if (taken + counts[crossing]! >= count && held + masses[crossing]! >= mass) break;
+    taken += counts[crossing]!;
+    held += masses[crossing]!;
+  }
+  const ids: number[] = [];
+  const boundary: number[] = [];
+  for (let id = 0; id < logits.length; id += 1) {
+    const bucket = buckets[id]!;
+    if (bucket < crossing) ids.push(id);
+    else if (bucket === crossing) boundary.push(id);
+  }
+  boundary.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  for (const id of boundary) {
+    if (ids.length >= count && held >= mass) break;
+    ids.push(id);
+    held += weights[id]!;
+  }
+  return ids;
+}
+
+/** 2^-k for k = 0 … 1074 (the smallest double); lighter weights are 0. */
+const NEGATIVE_POWERS_OF_TWO = Float64Array.from({ length: 1075 }, (_, k) => 2 ** -k);
+
+/**
+ * 2^x for x ≤ 0 (NaN and -Infinity give 0), within 2.1e-9 relative of Math.pow: far below float32's epsilon (6e-8),
+ * the logits' own precision. Every token of the vocabulary needs one per sampled row, and Math.exp made up half of a
+ * row's sampling time at 32,000 tokens; this is 2.4 times faster. 2^x = 2^-k × 2^f with k = ceil(-x), f in [0, 1);
+ * the polynomial is a least-squares fit of 2^f on [0, 1], weighted for relative error.
+ */
+export function exp2OfNonPositive(x: number): number {
+  const k = Math.ceil(-x);
+  if (!(k < NEGATIVE_POWERS_OF_TWO.length)) return 0;
+  const f = x + k;
+  const power =
+    1 +
+    f *
+      (0.6931470422926229 +
+        f *
+          (0.2402293251464129 +
+            f *
+              (0.055485220156297754 +
+                f * (0.009675532627348535 + f * (0.0012467376378161865 + f * 0.0002161380825077136)))));
+  return NEGATIVE_POWERS_OF_TWO[k]! * power;
+}
+
+/**
+ * Picks the next token from one row of logits: temperature, then top-k, then top-p over what top-k kept, as transformers
+ * does. The candidates are drawn from in no particular order, which leaves each one's probability as it is.
+ */
 export function sampleToken(row: Float32Array, options: SamplingOptions, random: () => number): number {
   const logits = options.logitBias?.size ? biased(row, options.logitBias) : row;
   const temperature = options.temperature ?? 0;
   if (temperature <= 0) return argmax(logits);
-  const topK = options.topK ?? 0;
+  const topK = (options.topK ?? 0) > 0 && options.topK! < logits.length ? options.topK! : 0;
   const topP = options.topP ?? 1;
 
-  // Candidates sorted by logit, best first; top-k narrows them before the softmax, as transformers does.
-  let candidates = Array.from(logits.keys());
-  candidates.sort((a, b) => logits[b]! - logits[a]!);
-  if (topK > 0 && topK < candidates.length) candidates = candidates.slice(0, topK);
+  const max = logits[argmax(logits)]!;
+  if (scratch.length < logits.length) scratch = new Float64Array(logits.length);
+  const weights = scratch;
+  let total = 0;
+  const scale = Math.LOG2E / temperature;
+  for (let id = 0; id < logits.length; id += 1) total += weights[id] = exp2OfNonPositive((logits[id]! - max) * scale);
 
-  const max = logits[candidates[0]!]!;
-  const weights = candidates.map((id) => Math.exp((logits[id]! - max) / temperature));
-  const total = weights.reduce((sum, weight) => sum + weight, 0);
-
-  let keep = candidates.length;
+  let candidates: number[] | null = null;
+  if (topK > 0) {
+    candidates = bestIds(logits, weights, max, temperature, topK, 0);
+    total = candidates.reduce((sum, id) => sum + weights[id]!, 0);
+  }
   if (topP < 1) {
-    let mass = 0;
-    for (let i = 0; i < candidates.length; i += 1) {
-      mass += weights[i]! / total;
-      if (mass >= topP) {
-        keep = i + 1;
-        break;
-      }
+    if (candidates) {
+      // The top k are few: their nucleus is cut from them sorted.
+      candidates.sort((a, b) => logits[b]! - logits[a]! || a - b);
+      let held = 0;
+      const keep = candidates.findIndex((id) => (held += weights[id]!) >= topP * total);
+      if (keep >= 0) candidates = candidates.slice(0, keep + 1);
+    } else {
+      candidates = bestIds(logits, weights, max, temperature, 1, topP * total);
     }
   }
-  const keptTotal = weights.slice(0, keep).reduce((sum, weight) => sum + weight, 0);
-  let threshold = random() * keptTotal;
-  for (let i = 0; i < keep; i += 1) {
-    threshold -= weights[i]!;
-    if (threshold <= 0) return candidates[i]!;
+
+  // Without top-k or top-p, the draw walks the whole vocabulary as it lies.
+  let threshold = random() * (candidates ? candidates.reduce((sum, id) => sum + weights[id]!, 0) : total);
+  const count = candidates ? candidates.length : logits.length;
+  let last = -1;
+  for (let i = 0; i < count; i += 1) {
+    const id = candidates ? candidates[i]! : i;
+    const weight = weights[id]!;
+    if (weight === 0) continue;
+    last = id;
+    threshold -= weight;
+    if (threshold <= 0) return id;
   }
-  return candidates[keep - 1]!;
+  return last >= 0 ? last : argmax(logits);
 }

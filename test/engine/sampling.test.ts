@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { argmax, createRandom, sampleToken } from '../../src/engine/sampling.js';
+import { argmax, bestIds, createRandom, exp2OfNonPositive, sampleToken } from '../../src/engine/sampling.js';
 
 describe('sampling', () => {
   const logits = new Float32Array([0.1, 2.0, 1.9, -1, 0.5]);
@@ -53,5 +53,85 @@ describe('sampling', () => {
     for (let i = 0; i < 200; i += 1)
       assert.notEqual(sampleToken(row, { temperature: 2, logitBias: new Map([[1, -100]]) }, random), 1);
     assert.deepEqual([...row], [...new Float32Array([0.1, 200, 1.9, -1, 0.5])]);
+  });
+
+  it("the top k and the nucleus are exactly a full sort's, at vocabulary sizes where sorting it all is slow", () => {
+    const random = createRandom(9);
+    for (const [size, temperature, step] of [
+      [50_000, 1, 0],
+      [32_000, 0.7, 0.25],
+      [128_256, 0.05, 0],
+      [2_000, 3, 1],
+    ] as const) {
+      // Logits shaped like a model's (a long normal tail under a few strong ids), some quantised to make ties, some banned.
+      const logits = new Float32Array(size);
+      for (let id = 0; id < size; id += 1) {
+        const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+        logits[id] = step ? Math.round((3 * normal) / step) * step : 3 * normal;
+      }
+      for (let i = 0; i < 20; i += 1) {
+        const id = Math.floor(random() * size);
+        logits[id] = logits[id]! + 14 - i / 2;
+      }
+      for (let i = 0; i < 50; i += 1) logits[Math.floor(random() * size)] = -Infinity;
+      const max = logits[argmax(logits)]!;
+      const weights = Float64Array.from(logits, (logit) => Math.exp((logit - max) / temperature));
+      const total = weights.reduce((sum, weight) => sum + weight, 0);
+      const sorted = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+      const asSet = (ids: number[]) => [...ids].sort((a, b) => a - b);
+
+      for (const k of [1, 40, 1000]) {
+        assert.deepEqual(
+          asSet(bestIds(logits, weights, max, temperature, k, 0)),
+          asSet(sorted.slice(0, k)),
+          `top-${k}`,
+        );
+      }
+      for (const topP of [0.5, 0.9, 0.95, 0.999]) {
+        let held = 0;
+        const nucleus = sorted.slice(0, sorted.findIndex((id) => (held += weights[id]!) >= topP * total) + 1);
+        const ids = bestIds(logits, weights, max, temperature, 1, topP * total);
+        assert.deepEqual(
+          asSet(ids),
+          asSet(nucleus),
+          `top-p ${topP} at temperature ${temperature}: ${ids.length} vs ${nucleus.length} ids`,
+        );
+      }
+    }
+  });
+
+  it('sampling from the nucleus of a large vocabulary follows the softmax renormalised over it', () => {
+    // 5,000 ids: four strong ones (the nucleus at 0.9) over a flat tail worth ~4% of the mass.
+    const logits = new Float32Array(5_000).fill(-9);
+    logits.set([2, 1, 1, 0.5], 1234);
+    const weights = Array.from(logits, (logit) => Math.exp(logit));
+    const nucleus = [1234, 1235, 1236, 1237];
+    const nucleusMass = nucleus.reduce((sum, id) => sum + weights[id]!, 0);
+    const random = createRandom(4);
+    const seen = new Map<number, number>();
+    const draws = 20_000;
+    for (let i = 0; i < draws; i += 1) {
+      const id = sampleToken(logits, { temperature: 1, topP: 0.9 }, random);
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
+    assert.deepEqual([...seen.keys()].sort(), nucleus);
+    for (const id of nucleus) {
+      const expected = weights[id]! / nucleusMass;
+      assert.ok(
+        Math.abs(seen.get(id)! / draws - expected) < 0.015,
+        `p(${id}) = ${seen.get(id)! / draws}, expected ${expected}`,
+      );
+    }
+  });
+
+  it("the weights' 2^x is within float32's epsilon of Math.pow (where doubles are normal), and 0 below the smallest double", () => {
+    let worst = 0;
+    for (let x = 0; x > -1020; x -= 0.0137) worst = Math.max(worst, Math.abs(exp2OfNonPositive(x) / 2 ** x - 1));
+    assert.ok(worst < 1e-8, `worst relative error ${worst}`);
+    assert.equal(exp2OfNonPositive(0), 1);
+    assert.equal(exp2OfNonPositive(-3), 0.125);
+    assert.equal(exp2OfNonPositive(-1080), 0);
+    assert.equal(exp2OfNonPositive(-Infinity), 0);
+    assert.equal(exp2OfNonPositive(NaN), 0);
   });
 });
