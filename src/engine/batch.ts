@@ -126,11 +126,12 @@ export interface DecoderBatchOptions {
    */
   prefillChunkTokens?: number;
   /**
-   * While sequences decode, the prefill part of a step aims at this fraction of the decode part's time: the chunk
-   * (at most `prefillChunkTokens`) is resized after every such step from the times measured, because a prompt
-   * token's prefill cost grows with the past before it and differs by model and machine, so no fixed size suits
-   * both a short and a 1,000-token past. Running streams' inter-token time then stays near (1 + ratio) × a decode
-   * step. Off (fixed chunks) when unset.
+   * While sequences decode, each chunk of a prompt longer than `prefillChunkTokens` aims at this fraction of the step's
+   * decode time: the chunk (at most `prefillChunkTokens`) is resized after every such step from the times measured,
+   * because a prompt token's prefill cost grows with the past before it and differs by model and machine, so no fixed
+   * size suits both a short and a 1,000-token past. Running streams' inter-token time then stays near (1 + ratio) × a
+   * decode step while a long prompt arrives. Prompts that fit in one chunk are not cut: they join whole (see step).
+   * Off (fixed chunks) when unset.
    */
   prefillTimeRatio?: number;
   /**
@@ -304,12 +305,22 @@ export class DecoderBatch {
     }
 
     const started = performance.now();
+    // While sequences decode, the time ratio sizes the chunks of prompts longer than a chunk. Prompts that fit in one
+    // join whole, together, up to a chunk's tokens: a run reads all the weights whatever its size, so cutting a
+    // 10-token prompt into floor-sized pieces cost three runs for about the time of one, and a burst of 16 such
+    // requests joined one every few steps, the last after ~1.5 s.
     const adaptive = this.timeRatio !== undefined && stats.decodeRows > 0;
-    let budget = adaptive ? this.adaptiveTokens : this.chunkTokens;
+    const chunkBudget = adaptive ? this.adaptiveTokens : this.chunkTokens;
     let chunked = 0;
+    let chunkMs = 0;
     const ready: Cohort[] = [];
-    if (this.partial) chunked += await this.continuePartial(budget, ready);
-    budget -= chunked;
+    const nextChunk = async () => {
+      const chunkStarted = performance.now();
+      chunked += await this.continuePartial(chunkBudget, ready);
+      chunkMs += performance.now() - chunkStarted;
+    };
+    if (this.partial) await nextChunk();
+    const budget = this.chunkTokens - chunked;
     // Whole prompts that fit the budget are prefilled together; the first that doesn't starts a chunked prefill
     // when nothing else was prefilled this step, and otherwise waits for the next step (FIFO order is kept).
     const admitted: Sequence[] = [];
@@ -323,7 +334,7 @@ export class DecoderBatch {
       }
       if (admitted.length === 0 && !this.partial && chunked === 0) {
         this.partial = { sequence: this.pending.shift()!, state: null, done: 0 };
-        chunked += await this.continuePartial(budget, ready);
+        await nextChunk();
       }
       break;
     }
@@ -334,9 +345,9 @@ export class DecoderBatch {
     }
     stats.prefillTokens = admittedTokens + chunked;
     stats.prefillMs = stats.prefillTokens > 0 ? performance.now() - started : 0;
-    if (adaptive && stats.prefillTokens > 0 && stats.prefillMs > 0) {
+    if (adaptive && chunked > 0 && chunkMs > 0) {
       // Scale toward the target, at most ×2 or ÷2 a step, so that one noisy timing can't swing it far.
-      const scaled = (stats.prefillTokens * this.timeRatio * stats.decodeMs) / stats.prefillMs;
+      const scaled = (chunked * this.timeRatio * stats.decodeMs) / chunkMs;
       const bounded = Math.min(2 * this.adaptiveTokens, Math.max(this.adaptiveTokens / 2, scaled));
       this.adaptiveTokens = Math.max(
         Math.min(MIN_ADAPTIVE_CHUNK, this.chunkTokens),

@@ -261,6 +261,36 @@ for (const variant of VARIANTS) {
         });
       });
 
+      test('prompts that fit in one chunk join whole and together while rows decode, however small the time ratio', async () => {
+        await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
+          const short = expected.cases.flatMap((c, i) => (c.promptIds.length <= 11 ? [i] : []));
+          assert.ok(short.length >= 3, 'three short fixture prompts');
+          const [running, ...joining] = short.slice(0, 3) as [number, number, number];
+          const joiningTokens = joining.reduce((sum, i) => sum + expected.cases[i]!.promptIds.length, 0);
+          const steps: StepStats[] = [];
+          const batch = new DecoderBatch(lm, {
+            prefillChunkTokens: joiningTokens,
+            prefillTimeRatio: 1e-6,
+            onStep: (s) => steps.push(s),
+          });
+          const add = (i: number) =>
+            batch.add({ promptIds: expected.cases[i]!.promptIds, maxTokens: expected.maxNewTokens, temperature: 0 });
+          const sequences = [add(running)];
+          await batch.step();
+          sequences.push(...joining.map(add));
+          await batch.step();
+          assert.deepEqual(
+            { decodeRows: steps[1]!.decodeRows, prefillTokens: steps[1]!.prefillTokens },
+            { decodeRows: 1, prefillTokens: joiningTokens },
+            'one step decoded the running row and prefilled both newcomers whole',
+          );
+          assert.ok(sequences.every((sequence) => sequence.tokenIds.length > 0));
+          while (sequences.some((sequence) => !sequence.finished)) await batch.step();
+          for (const [k, i] of [running, ...joining].entries())
+            assert.deepEqual((await sequences[k]!.done).tokenIds, expected.cases[i]!.generatedIds);
+        });
+      });
+
       test("chunked prefill: long prompts prefilled 3 tokens per step between running rows' decode steps keep PyTorch ids", async () => {
         await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
           const steps: StepStats[] = [];

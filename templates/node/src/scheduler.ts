@@ -4,8 +4,9 @@ import type { CausalLM, Sequence, SequenceRequest, StepStats } from './engine/in
  * Continuous batching over the engine: requests join the running batch between decode steps. When the batch is idle,
  * the first request waits up to `maxQueueWaitMs` for company, so a burst is prefilled together (adaptive batching).
  * A step prefills at most `prefillChunkTokens` prompt tokens, so a long prompt is prefilled in chunks between the
- * running streams' decode steps instead of stalling them (0: whole prompts); while streams decode, chunks also shrink
- * so that a step's prefill takes about `prefillTimeRatio` of its decode time (0: fixed chunks).
+ * running streams' decode steps instead of stalling them (0: whole prompts); while streams decode, its chunks also
+ * shrink so that each takes about `prefillTimeRatio` of a step's decode time (0: fixed chunks). Shorter prompts join
+ * whole, together.
  */
 export class Scheduler {
   private readonly batch;
