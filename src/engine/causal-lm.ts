@@ -23,7 +23,8 @@ import { InPlaceKv } from './in-place-kv.js';
 import { locateModelFiles, type ModelConfig, type ModelFiles } from './model-files.js';
 import { createSession, loadOrt, type ExecutionProvider } from './session.js';
 import { isPresentOutput, readDecoderSignature, readValueInfos, type DecoderSignature } from './signature.js';
-import { readOnnxOutputNames } from './onnx-outputs.js';
+import { lastLogitsEdit } from './last-logits.js';
+import { combinedEdit, readOnnxOutputNames } from './onnx-outputs.js';
 import { concatNewKv, editedModel, inPlaceEdit, readGraphHeaders, type EditedModel } from './new-kv-outputs.js';
 import { TextTokenizer } from './tokenizer.js';
 import {
@@ -169,6 +170,14 @@ export class CausalLM {
   }
 
   /**
+   * Whose logits a run computes: `last`, the last position of each row only (see lastLogitsEdit), or `every` position
+   * of the run, where the graph's head couldn't be edited (a merged decoder's If, a non-CPU provider).
+   */
+  get logitsPositions(): 'last' | 'every' {
+    return this.signature.logitsIndex ? 'last' : 'every';
+  }
+
+  /**
    * How many presents ONNX Runtime builds each decode step, fetched or not: each is a layer's keys or values copied
    * whole, the per-step cost that grows with the context. 0 where in-place attention reads the past where it lies
    * (new-kv-outputs.ts: inPlaceEdit); every present on the naive path, and where an export keeps its Concat.
@@ -178,25 +187,28 @@ export class CausalLM {
   }
 
   static async load(options: LoadModelOptions): Promise<CausalLM> {
+    return CausalLM.loadModel(options, true);
+  }
+
+  /** `lastLogits`: whether to compute the logits of the last position only (see lastLogitsEdit) where the graph allows. */
+  private static async loadModel(options: LoadModelOptions, lastLogits: boolean): Promise<CausalLM> {
     const files = await locateModelFiles(options.dir, options.dtype === undefined ? {} : { dtype: options.dtype });
     const tokenizer = await TextTokenizer.load(files.tokenizerPath, files.tokenizerConfig);
     const ort = await loadOrt();
     const provider = options.provider ?? 'cpu';
     const deviceOutputs = provider === 'webgpu' ? readOnnxOutputNames(files.onnxPath).filter(isPresentOutput) : [];
-    // In-place on a concatenating export: the run's new keys and values are the second inputs of the presents'
-    // Concat nodes; the edited graph exposes them as outputs (GroupQueryAttention exports have new_key_values).
-    const graph =
-      (options.kvCache ?? 'in-place') === 'in-place' && provider === 'cpu' ? readGraphHeaders(files.onnxPath) : null;
-    const newKv = graph ? concatNewKv(graph) : null;
-    const edit = graph && newKv ? inPlaceEdit(graph, newKv) : null;
+    // Graph edits, on the CPU provider: in-place on a concatenating export exposes the run's new keys and values (the
+    // second inputs of the presents' Concat nodes; GroupQueryAttention exports have new_key_values), and the logits
+    // are computed for the positions sampled from only.
+    const graph = provider === 'cpu' ? readGraphHeaders(files.onnxPath) : null;
+    const newKv = graph && (options.kvCache ?? 'in-place') === 'in-place' ? concatNewKv(graph) : null;
+    const inPlace = graph && newKv ? inPlaceEdit(graph, newKv) : null;
+    const edits = [inPlace, graph && lastLogits ? lastLogitsEdit(graph) : null].filter((edit) => edit !== null);
     let edited: EditedModel | null = null;
     try {
-      edited = edit ? await editedModel(files.onnxPath, edit) : null;
+      edited = edits.length > 0 ? await editedModel(files.onnxPath, combinedEdit(edits)) : null;
     } catch (error) {
-      return CausalLM.loadNaive(
-        options,
-        `the graph that exposes the new keys could not be built: ${(error as Error).message}`,
-      );
+      return CausalLM.loadNaive(options, `the edited graph could not be built: ${(error as Error).message}`, false);
     }
     const started = performance.now();
     const threads = options.threads ?? defaultThreadCount();
@@ -213,19 +225,20 @@ export class CausalLM {
     } catch (error) {
       // The model as exported may still load (or fail in its own words): the edit is only an optimization.
       if (!edited) throw error;
-      return CausalLM.loadNaive(
-        options,
-        `the graph that exposes the new keys did not load: ${(error as Error).message}`,
-      );
+      return CausalLM.loadNaive(options, `the edited graph did not load: ${(error as Error).message}`, false);
     }
     const loadMs = performance.now() - started;
     // The edit drops the presents it computes attention without (they are never fetched on this path).
-    let signature = readDecoderSignature(session, files.config, files.onnxPath, edit?.dropped);
+    let signature = readDecoderSignature(session, files.config, files.onnxPath, inPlace?.dropped);
     const types = new Map(readValueInfos(session.outputMetadata).map((output) => [output.name, output.type]));
     if (newKv && [...newKv.values()].some((name) => types.get(name) !== signature.kvType)) {
       // The new part is computed in another type and cast with the whole present: not the cache's bytes.
       await session.release();
-      return CausalLM.loadNaive(options, "the model computes the step's new keys in another type than its cache");
+      return CausalLM.loadNaive(
+        options,
+        "the model computes the step's new keys in another type than its cache",
+        lastLogits,
+      );
     }
     if (newKv) {
       const layers = signature.layers.map((layer) => ({
@@ -249,9 +262,9 @@ export class CausalLM {
     });
   }
 
-  /** The naive path after all, saying why in-place was not taken. */
-  private static async loadNaive(options: LoadModelOptions, why: string): Promise<CausalLM> {
-    const lm = await CausalLM.load({ ...options, kvCache: 'naive' });
+  /** The naive path after all, saying why in-place was not taken; without any graph edit when one failed. */
+  private static async loadNaive(options: LoadModelOptions, why: string, lastLogits: boolean): Promise<CausalLM> {
+    const lm = await CausalLM.loadModel({ ...options, kvCache: 'naive' }, lastLogits);
     lm.kvFallback = why;
     return lm;
   }
@@ -571,7 +584,8 @@ export class CausalLM {
     // GroupQueryAttention's first run ignores what its past holds; a concatenating graph would attend over it.
     const past = buffers && this.signature.groupQueryAttention ? buffers : this.emptyPast(batch);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
-    const outputs = await this.run(batch, width, inputIds, mask, positionIds, past, false, fetches);
+    const last = lengths.map((length) => length - 1);
+    const outputs = await this.run(batch, width, inputIds, mask, positionIds, past, false, fetches, last);
     if (buffers) writeNewPositions(this.signature, buffers, outputs, Array<number>(batch).fill(0), lengths);
     return {
       rows: batch,
@@ -579,11 +593,7 @@ export class CausalLM {
       mask,
       positions: lengths,
       past: buffers ?? this.presentsAsPast(outputs),
-      lastLogits: this.lastLogits(
-        outputs,
-        batch,
-        lengths.map((length) => length - 1),
-      ),
+      lastLogits: this.lastLogits(outputs, batch, last),
     };
   }
 
@@ -650,10 +660,18 @@ export class CausalLM {
     past: Map<string, Ort.Tensor>,
     useCache: boolean,
     fetches?: Record<string, Ort.Tensor> | string[],
+    lastPositions?: readonly number[],
   ): Promise<Ort.InferenceSession.OnnxValueMapType> {
     const { Tensor } = this.ort;
     const sig = this.signature;
     const feeds: Record<string, Ort.Tensor> = { [sig.inputIds]: new Tensor('int64', inputIds, [batch, length]) };
+    if (sig.logitsIndex) {
+      // Each row's last position (right-padded rows: their own; else the run's last), into rows × positions.
+      const index = BigInt64Array.from({ length: batch }, (_, r) =>
+        BigInt(r * length + (lastPositions?.[r] ?? length - 1)),
+      );
+      feeds[sig.logitsIndex] = new Tensor('int64', index, [batch]);
+    }
     if (sig.attentionMask) feeds[sig.attentionMask] = new Tensor('int64', mask, [batch, mask.length / batch]);
     if (sig.positionIds) feeds[sig.positionIds] = new Tensor('int64', positionIds, [batch, length]);
     if (sig.useCacheBranch) feeds[sig.useCacheBranch] = new Tensor('bool', new Uint8Array([useCache ? 1 : 0]), [1]);

@@ -8,6 +8,14 @@ const GRAPH_NODE = 1;
 const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
 const VALUE_INFO_NAME = 1;
+// ValueInfoProto.type, TypeProto.tensor_type, TypeProto.Tensor.elem_type and .shape, TensorShapeProto.dim,
+// TensorShapeProto.Dimension.dim_param.
+const VALUE_INFO_TYPE = 2;
+const TYPE_TENSOR = 1;
+const TYPE_TENSOR_ELEM_TYPE = 1;
+const TYPE_TENSOR_SHAPE = 2;
+const SHAPE_DIM = 1;
+const DIM_PARAM = 2;
 const NODE_OP_TYPE = 4;
 const NODE_DOMAIN = 7;
 const WINDOW_BYTES = 64 * 1024;
@@ -327,8 +335,8 @@ function readNode(
 
 /**
  * A change to a model's main graph: graph outputs added (existing values, by name: ONNX Runtime infers their types),
- * nodes (named by their first output), graph outputs and initializers dropped, nodes and one-dimensional int64
- * constants added.
+ * nodes (named by their first output), graph outputs and initializers dropped, nodes, one-dimensional int64
+ * constants and one-dimensional int64 inputs (of a dimension named `batch`) added.
  * Added nodes go at the end of the node list; ONNX Runtime orders nodes by their inputs when it loads a graph.
  */
 export interface GraphEdit {
@@ -338,6 +346,22 @@ export interface GraphEdit {
   dropInitializers?: ReadonlySet<string>;
   nodes?: readonly OnnxNode[];
   constants?: ReadonlyArray<{ name: string; values: readonly bigint[] }>;
+  int64Inputs?: readonly string[];
+}
+
+/** Edits of different parts of one graph, as one. */
+export function combinedEdit(edits: readonly GraphEdit[]): GraphEdit {
+  const union = (pick: (edit: GraphEdit) => ReadonlySet<string> | undefined) =>
+    new Set(edits.flatMap((edit) => [...(pick(edit) ?? [])]));
+  return {
+    outputs: edits.flatMap((edit) => edit.outputs),
+    dropOutputs: union((edit) => edit.dropOutputs),
+    dropNodes: union((edit) => edit.dropNodes),
+    dropInitializers: union((edit) => edit.dropInitializers),
+    nodes: edits.flatMap((edit) => edit.nodes ?? []),
+    constants: edits.flatMap((edit) => edit.constants ?? []),
+    int64Inputs: edits.flatMap((edit) => edit.int64Inputs ?? []),
+  };
 }
 
 /** Whether a graph field is a node or a graph output the edit drops. */
@@ -423,9 +447,31 @@ function addedFields(edit: GraphEdit): Buffer {
       ]),
     );
   };
+  // ValueInfoProto { name, type: TypeProto { tensor_type: { elem_type: INT64, shape: { dim: { dim_param: batch } } } } }
+  const int64Input = (name: string) =>
+    lengthDelimited(
+      (GRAPH_INPUT << 3) | 2,
+      Buffer.concat([
+        string(VALUE_INFO_NAME, name),
+        lengthDelimited(
+          (VALUE_INFO_TYPE << 3) | 2,
+          lengthDelimited(
+            (TYPE_TENSOR << 3) | 2,
+            Buffer.concat([
+              int(TYPE_TENSOR_ELEM_TYPE, INT64),
+              lengthDelimited(
+                (TYPE_TENSOR_SHAPE << 3) | 2,
+                lengthDelimited((SHAPE_DIM << 3) | 2, string(DIM_PARAM, 'batch')),
+              ),
+            ]),
+          ),
+        ),
+      ]),
+    );
   return Buffer.concat([
     ...(edit.nodes ?? []).map(node),
     ...(edit.constants ?? []).map(constant),
+    ...(edit.int64Inputs ?? []).map(int64Input),
     graphOutputFields(edit.outputs),
   ]);
 }

@@ -1,5 +1,6 @@
 import type * as Ort from 'onnxruntime-node';
 import { usageError } from '../errors.js';
+import { LOGITS_INDEX_INPUT } from './last-logits.js';
 import type { ModelConfig } from './model-files.js';
 import { readOnnxOperatorTypes } from './onnx-outputs.js';
 
@@ -27,6 +28,8 @@ export interface DecoderSignature {
   positionIds: string | null;
   /** Older merged decoders switch between the prefill and decode subgraphs with this boolean input. */
   useCacheBranch: string | null;
+  /** The input naming the one position per row whose logits the run computes (see lastLogitsEdit); null: all. */
+  logitsIndex: string | null;
   logits: string;
   logitsType: 'float32' | 'float16';
   layers: KvLayer[];
@@ -147,6 +150,7 @@ export function readDecoderSignature(
     attentionMask: inputByName.has('attention_mask') ? 'attention_mask' : null,
     positionIds: inputByName.has('position_ids') ? 'position_ids' : null,
     useCacheBranch: inputByName.has('use_cache_branch') ? 'use_cache_branch' : null,
+    logitsIndex: inputByName.has(LOGITS_INDEX_INPUT) ? LOGITS_INDEX_INPUT : null,
     logits: 'logits',
     logitsType: logits.type === 'float16' ? 'float16' : 'float32',
     layers,

@@ -129,6 +129,7 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.equal(byDefault.kvCache, 'in-place', 'the default for a concatenating export the engine can rewrite');
     assert.equal(byDefault.kvCacheFallback, null);
     assert.equal(byDefault.presentsPerStep, 0, 'attention reads the past where it lies: no present is built');
+    assert.equal(byDefault.logitsPositions, 'last', 'the head runs for the sampled position only, on every KV path');
     assert.equal(byDefault.threads, defaultThreadCount(), 'the threads it ran with, not null for "default"');
     const pre = JSON.parse((await llmops([...base, '--kv-cache', 'preallocated', '--json'])).stdout) as LlmBenchResult;
     assert.equal(pre.kvCache, 'preallocated');
@@ -136,12 +137,16 @@ describe('LLM bench of a decoder with KV cache', () => {
     const presents = readOnnxOutputNames(path.join(decoder, 'model.onnx')).filter(isPresentOutput).length;
     assert.ok(presents > 0);
     assert.equal(pre.presentsPerStep, presents, "every layer's keys and values, fetched each step");
+    assert.equal(pre.logitsPositions, 'last');
     const one = JSON.parse((await llmops([...base, '--threads', '1', '--json'])).stdout) as LlmBenchResult;
     assert.equal(one.threads, 1);
     const table = await llmops([...base, '--kv-cache', 'preallocated']);
     assert.match(
       table.stdout,
-      new RegExp(`^kv cache preallocated, ${presents} presents built per step · prefill whole prompts$`, 'm'),
+      new RegExp(
+        `^kv cache preallocated, ${presents} presents built per step · logits of the last position only · prefill whole prompts$`,
+        'm',
+      ),
     );
     const bad = await llmops([...base, '--kv-cache', 'paged']);
     assert.equal(bad.code, 2);
@@ -213,9 +218,9 @@ describe('LLM bench of a decoder with KV cache', () => {
     assert.equal(lines.length, 3);
     assert.match(
       lines[0]!,
-      /^model,mode,provider,threads,spin_wait,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache,presents_per_step$/,
+      /^model,mode,provider,threads,spin_wait,load_ms,batch,prompt_tokens,gen_tokens,iterations,ttft_p50_ms,.*,decode_tokens_per_second,throughput_tokens_per_second,peak_rss_mb,peak_gpu_memory_mb,cost_per_million_tokens,warmup_iterations,kv_cache,presents_per_step,logits_positions$/,
     );
-    assert.match(lines[2]!, new RegExp(`,llm,cpu,${defaultThreadCount()},true,[\\d.]+,3,8,3,1,.*,in-place,0$`));
+    assert.match(lines[2]!, new RegExp(`,llm,cpu,${defaultThreadCount()},true,[\\d.]+,3,8,3,1,.*,in-place,0,last$`));
     assert.match(run.stdout, /TTFT p50 ms/);
   });
 

@@ -391,7 +391,8 @@ describe('compile validation', () => {
     await buildTinyModel({ dir: other, seed: 7 });
     const same = await compareWithSource(tiny, tiny);
     assert.equal(same.passed, true);
-    assert.equal(same.maxAbsDiff, 0);
+    // The source loads unoptimized and the compiled model fully optimized: fused kernels may round differently.
+    assert.ok(same.maxAbsDiff < 1e-5, `max |Δ| ${same.maxAbsDiff}`);
     const different = await compareWithSource(tiny, other);
     assert.equal(different.passed, false);
     assert.ok(different.maxAbsDiff > different.tolerance);

@@ -29,6 +29,7 @@ export type LlmWorkerMessage =
       kvCache: KvCachePath;
       kvCacheFallback: string | null;
       presentsPerStep: number;
+      logitsPositions: 'last' | 'every';
       threads: number;
     }
   | {
@@ -78,6 +79,7 @@ try {
       kvCache: lm.kvCache,
       kvCacheFallback: lm.kvCacheFallback,
       presentsPerStep: lm.presentsPerStep,
+      logitsPositions: lm.logitsPositions,
       threads: lm.threads,
     });
   } finally {

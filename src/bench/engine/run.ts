@@ -87,6 +87,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
       kvCache: outcome.kvCache,
       kvCacheFallback: outcome.kvCacheFallback,
       presentsPerStep: outcome.presentsPerStep,
+      logitsPositions: outcome.logitsPositions,
       prefillChunkTokens: options.prefillChunkTokens ?? null,
       hardware: await describeHardware({ gpu: provider !== 'cpu' }),
       results: outcome.results,

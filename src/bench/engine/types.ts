@@ -162,6 +162,8 @@ export interface LlmBenchResult extends EngineBenchResultBase {
   kvCacheFallback: string | null;
   /** Presents (whole-cache copies of a layer's keys or values) ONNX Runtime builds per decode step; 0: none. */
   presentsPerStep: number;
+  /** Whose logits a run computes: the last position of each row only, or every position (see CausalLM.logitsPositions). */
+  logitsPositions: 'last' | 'every';
   /** Prompt tokens per row per prefill step; null: whole prompts in one step. */
   prefillChunkTokens: number | null;
   results: LlmConfigResult[];

@@ -16,7 +16,7 @@ export function renderEngineResult(result: EngineBenchResult, options: { color?:
   ];
   if (result.mode === 'llm') {
     lines.push(
-      `kv cache ${result.kvCache}${result.kvCacheFallback ? ` (fallback: ${result.kvCacheFallback})` : ''}, ${result.presentsPerStep} presents built per step · prefill ${result.prefillChunkTokens === null ? 'whole prompts' : `in chunks of ${result.prefillChunkTokens} tokens per row`}`,
+      `kv cache ${result.kvCache}${result.kvCacheFallback ? ` (fallback: ${result.kvCacheFallback})` : ''}, ${result.presentsPerStep} presents built per step · logits of ${result.logitsPositions === 'last' ? 'the last position only' : 'every position'} · prefill ${result.prefillChunkTokens === null ? 'whole prompts' : `in chunks of ${result.prefillChunkTokens} tokens per row`}`,
     );
     const withGpu = result.results.some((row) => row.peakGpuMemoryMb !== undefined);
     const withCost = result.results.some((row) => row.costPerMillionTokens !== null);
@@ -141,6 +141,7 @@ export function engineResultCsv(result: EngineBenchResult): string {
           ['warmup_iterations', row.warmup.iterations],
           ['kv_cache', result.kvCache],
           ['presents_per_step', result.presentsPerStep],
+          ['logits_positions', result.logitsPositions],
         ])
       : result.results.map((row) => [
           ...common(result),
