@@ -120,6 +120,13 @@ export async function createSession(
         { hint: PROVIDER_HINTS[provider], cause: error },
       );
     }
+    if (/escapes model directory/i.test(message)) {
+      // ONNX Runtime 1.30 refuses external weights that resolve outside the model's directory, links included.
+      throw usageError(`cannot load ${modelPath}: ${message}`, 'MODEL_WEIGHTS_OUTSIDE', {
+        hint: "ONNX Runtime reads a model's external weights from its own directory only: copy the weight file there (cp -L) instead of linking to it",
+        cause: error,
+      });
+    }
     throw usageError(`cannot load ${modelPath}: ${message}`, 'MODEL_CORRUPT', {
       hint: 'the file is truncated, corrupt or not an ONNX model; re-export or re-download it',
       cause: error,

@@ -685,6 +685,20 @@ describe('engine: bad model directories are usage errors', () => {
     await assert.rejects(CausalLM.load({ dir: copy }), isUsage(/cannot load/));
   });
 
+  it('external weights linked from another directory: the hint says to copy them, not that the file is corrupt', async () => {
+    const source = fixtureDir('llama-sdpa');
+    const copy = await tempDir('llmops-linked-');
+    await cp(source, copy, { recursive: true });
+    await rm(path.join(copy, 'model.onnx_data'));
+    await symlink(path.join(source, 'model.onnx_data'), path.join(copy, 'model.onnx_data'));
+    await assert.rejects(
+      CausalLM.load({ dir: copy }),
+      (error: unknown) =>
+        isUsage(/cannot load .*escapes model directory/)(error) &&
+        /copy the weight file there/.test((error as LlmopsError).hint ?? ''),
+    );
+  });
+
   it('missing tokenizer', async () => {
     const copy = await copyOfTinyModel();
     await rm(path.join(copy, 'tokenizer.json'));
