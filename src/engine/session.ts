@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
 import { LlmopsError, usageError } from '../errors.js';
 import { defaultThreadCount } from './cpu-threads.js';
@@ -64,12 +65,26 @@ let ortModule: typeof Ort | undefined;
  * and an event database under ~/.cache/Microsoft/DeveloperTools/.onnxruntime and leaves /tmp/mat-debug-<pid>.log
  * behind on every load. Every few seconds it then resolves mobile.events.data.microsoft.com. A command-line tool and a
  * model server make no network calls their user didn't ask for: an air-gapped cluster would only log the failures.
- * ONNX Runtime reads the variable when the binding loads, so it is set before the import.
+ * ONNX Runtime reads the variable when the binding loads, so it is set before the import (keepOrtTelemetryOff).
  */
 export async function loadOrt(): Promise<typeof Ort> {
-  process.env.ORT_DISABLE_TELEMETRY ??= '1';
+  if (!isMainThread && process.env.ORT_DISABLE_TELEMETRY === undefined) {
+    // A worker's process.env is its own copy: setting it there never reaches the binding (see keepOrtTelemetryOff).
+    throw new Error('a worker thread loads ONNX Runtime, but its parent did not call keepOrtTelemetryOff() first');
+  }
+  keepOrtTelemetryOff();
   ortModule ??= await import('onnxruntime-node');
   return ortModule;
+}
+
+/**
+ * Sets ORT_DISABLE_TELEMETRY=1 in the process's environment, unless the user set it. ONNX Runtime's binding reads the
+ * process's environment, which only the main thread's process.env writes to: a worker thread's is a copy made when it
+ * starts. So whoever starts a worker that loads ONNX Runtime calls this first (the worker's copy then has it too):
+ * `llmops bench` loaded the model in a worker and reported usage while the CLI's other commands didn't.
+ */
+export function keepOrtTelemetryOff(): void {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
 }
 
 /** Creates an InferenceSession with the requested execution provider; corrupt models and missing providers are one-line errors. */

@@ -5,9 +5,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { fixtureDir, halfToNumber, readExpected, readJson, VARIANTS, type Expected } from '../helpers/reference.js';
+import { loadOrt } from '../../src/engine/session.js';
 import { Tokenizer } from '../../src/engine/tokenizer.js';
+
+// Through the engine's loader, as every process of ours does: it keeps ONNX Runtime's usage telemetry off.
+const ort = await loadOrt();
 
 interface KvShape {
   layers: number;
@@ -22,7 +26,7 @@ function kvShapeFromConfig(cfg: Record<string, number>): KvShape {
   return { layers: cfg.num_hidden_layers!, kvHeads: cfg.num_key_value_heads!, headDim: cfg.head_dim! };
 }
 
-function argmaxLast(logits: ort.Tensor): number {
+function argmaxLast(logits: Ort.Tensor): number {
   const [, seq, vocab] = logits.dims as [number, number, number];
   const data = logits.data as Float32Array | Uint16Array;
   const half = logits.type === 'float16';
@@ -39,7 +43,7 @@ function argmaxLast(logits: ort.Tensor): number {
   return index;
 }
 
-function zeros(type: 'float32' | 'float16', dims: number[]): ort.Tensor {
+function zeros(type: 'float32' | 'float16', dims: number[]): Ort.Tensor {
   const size = dims.reduce((a, b) => a * b, 1);
   return type === 'float16'
     ? new ort.Tensor('float16', new Uint16Array(size), dims)
@@ -51,7 +55,7 @@ function zeros(type: 'float32' | 'float16', dims: number[]): ort.Tensor {
  * deliberately wrong loop for merged decoders, to show the fixture can tell.
  */
 async function bareGreedy(
-  session: ort.InferenceSession,
+  session: Ort.InferenceSession,
   expected: Expected,
   kv: KvShape,
   promptIds: number[],
@@ -60,13 +64,13 @@ async function bareGreedy(
   const out: number[] = [];
   let ids = promptIds;
   let total = 0;
-  const past = new Map<string, ort.Tensor>();
+  const past = new Map<string, Ort.Tensor>();
   for (let i = 0; i < kv.layers; i++) {
     past.set(`past_key_values.${i}.key`, zeros(expected.kvDtype, [1, kv.kvHeads, 0, kv.headDim]));
     past.set(`past_key_values.${i}.value`, zeros(expected.kvDtype, [1, kv.kvHeads, 0, kv.headDim]));
   }
   for (let step = 0; step < expected.maxNewTokens; step++) {
-    const feeds: Record<string, ort.Tensor> = {
+    const feeds: Record<string, Ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total + ids.length).fill(1n), [1, total + ids.length]),
     };

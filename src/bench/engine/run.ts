@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { InterruptedError, LlmopsError, type ExitCode } from '../../errors.js';
 import type { CausalLM } from '../../engine/index.js';
 import { KV_CACHE_PATHS } from '../../engine/kv-buffers.js';
-import { EXECUTION_PROVIDERS } from '../../engine/session.js';
+import { EXECUTION_PROVIDERS, keepOrtTelemetryOff } from '../../engine/session.js';
 import type { LlmWorkerInput, LlmWorkerMessage } from './llm-worker.js';
 import { benchGenericSession } from './generic.js';
 import { resolveInputSpecs } from './inputs.js';
@@ -163,6 +163,7 @@ async function benchLlmInWorker(
 ): Promise<Extract<LlmWorkerMessage, { type: 'done' }>> {
   const { signal, onProgress, ...data } = options;
   const input: LlmWorkerInput = { dir, shown, options: data };
+  keepOrtTelemetryOff();
   const worker = new Worker(new URL('./llm-worker.js', import.meta.url), { workerData: input });
   const onAbort = () => worker.postMessage({ type: 'abort' });
   signal?.addEventListener('abort', onAbort, { once: true });
