@@ -11,6 +11,7 @@ export {
 export {
   CausalLM,
   DecoderBatch,
+  keepOrtTelemetryOff,
   type GenerateOptions,
   type Generation,
   type LoadModelOptions,

@@ -18,6 +18,7 @@ export { locateModelFiles, type ModelFiles, type ModelConfig } from './model-fil
 export {
   createSession,
   loadOrt,
+  keepOrtTelemetryOff,
   assertProviderInstalled,
   EXECUTION_PROVIDERS,
   type ExecutionProvider,

@@ -70,7 +70,9 @@ let ortModule: typeof Ort | undefined;
 export async function loadOrt(): Promise<typeof Ort> {
   if (!isMainThread && process.env.ORT_DISABLE_TELEMETRY === undefined) {
     // A worker's process.env is its own copy: setting it there never reaches the binding (see keepOrtTelemetryOff).
-    throw new Error('a worker thread loads ONNX Runtime, but its parent did not call keepOrtTelemetryOff() first');
+    throw new Error(
+      'a worker thread loads ONNX Runtime, but its parent did not call keepOrtTelemetryOff() (exported by llmops) before starting it',
+    );
   }
   keepOrtTelemetryOff();
   ortModule ??= await import('onnxruntime-node');
