@@ -1,4 +1,4 @@
-import type { GraphEdit, OnnxGraph, OnnxNode } from './onnx-outputs.js';
+import { beforeCasts, producersOf, type GraphEdit, type OnnxGraph, type OnnxNode } from './onnx-outputs.js';
 
 /**
  * The graph input through which the engine names, per row, the one position whose logits it needs: row r's index
@@ -16,9 +16,8 @@ export const LOGITS_INDEX_INPUT = 'llmops_logits_index';
  * Null when the logits aren't a MatMul of the hidden states (perhaps cast), e.g. a merged decoder's If.
  */
 export function lastLogitsEdit(graph: OnnxGraph): GraphEdit | null {
-  const producers = new Map(graph.nodes.flatMap((node) => node.outputs.map((output) => [output, node] as const)));
-  let head = producers.get('logits');
-  if (head?.opType === 'Cast') head = producers.get(head.inputs[0]!);
+  const producers = producersOf(graph.nodes);
+  const head = producers.get(beforeCasts(producers, 'logits'));
   if (!head || head.opType !== 'MatMul' || head.domain || head.inputs.length !== 2) return null;
   const [hidden, weights] = head.inputs as [string, string];
   if (graph.initializers.has(hidden) || graph.inputs.includes(hidden)) return null;

@@ -2,6 +2,8 @@ import { realpathSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  beforeCasts,
+  producersOf,
   readOnnxGraph,
   withGraphEditReferencingWeights,
   type GraphEdit,
@@ -37,19 +39,6 @@ export function concatNewKv(graph: OnnxGraph): Map<string, string> | null {
     newKv.set(present, concat.inputs[1]!);
   }
   return newKv.size > 0 ? newKv : null;
-}
-
-/** Each value's producing node. */
-function producersOf(nodes: readonly OnnxNode[]): Map<string, OnnxNode> {
-  return new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
-}
-
-/** What `name` is a Cast or Identity of, through any number of them (PyTorch's exporter casts to the cache's own type). */
-function beforeCasts(producers: ReadonlyMap<string, OnnxNode>, name: string): string {
-  const node = producers.get(name);
-  return node && (node.opType === 'Cast' || node.opType === 'Identity')
-    ? beforeCasts(producers, node.inputs[0]!)
-    : name;
 }
 
 /** The two-input Concat that makes `present`, then the Casts and Identities between it and the present; or null. */

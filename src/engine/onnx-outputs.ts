@@ -255,6 +255,19 @@ export interface OnnxGraph {
   initializers: Map<string, number[] | null>;
 }
 
+/** Each value's producing node. */
+export function producersOf(nodes: readonly OnnxNode[]): Map<string, OnnxNode> {
+  return new Map(nodes.flatMap((node) => node.outputs.map((name) => [name, node])));
+}
+
+/** What `name` is a Cast or Identity of, through any number of them (PyTorch's exporter casts to the cache's own type). */
+export function beforeCasts(producers: ReadonlyMap<string, OnnxNode>, name: string): string {
+  const node = producers.get(name);
+  return node && (node.opType === 'Cast' || node.opType === 'Identity')
+    ? beforeCasts(producers, node.inputs[0]!)
+    : name;
+}
+
 /**
  * The main graph's nodes (operator type, domain, input and output names, integer and float attributes), input and
  * output names and initializers, in one pass over its field headers: weights are skipped, never read.
