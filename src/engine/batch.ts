@@ -373,7 +373,11 @@ export class DecoderBatch {
     const ids = partial.sequence.request.promptIds;
     const take = Math.min(budget, ids.length - partial.done);
     if (take <= 0) return 0;
-    partial.state = await this.lm.prefillChunk(partial.state, ids.slice(partial.done, partial.done + take));
+    // Only the prompt's last chunk samples: the others skip the language-model head (see PrefillOptions).
+    const last = partial.done + take === ids.length;
+    partial.state = await this.lm.prefillChunk(partial.state, ids.slice(partial.done, partial.done + take), {
+      logits: last,
+    });
     partial.done += take;
     if (partial.done === ids.length) {
       this.partial = null;

@@ -69,6 +69,16 @@ export interface KvReservation {
   ms: number;
 }
 
+/** How a prefill (or a chunk of one) runs. */
+export interface PrefillOptions {
+  /**
+   * Whether to compute the logits of each row's last token. A chunk before a prompt's last samples nothing: without
+   * them a graph with the last-logits edit skips its language-model head, weights and all, and `lastLogits` is
+   * empty. @default true
+   */
+  logits?: boolean;
+}
+
 /**
  * A causal language model on ONNX Runtime: its session, signature, tokenizer, and the prefill/decode steps with a
  * KV cache. Higher-level generation (batching, sampling, stop conditions, streaming) is in DecoderBatch.
@@ -280,12 +290,13 @@ export class CausalLM {
 
   /**
    * Runs the prompt of every row through the model at once (left-padded), starting each row's KV cache.
-   * `state.lastLogits[i]` are the logits of row i's last prompt token.
+   * `state.lastLogits[i]` are the logits of row i's last prompt token; none with `{ logits: false }` (see PrefillOptions).
    */
-  async prefill(rows: readonly (readonly number[])[]): Promise<DecodeState> {
+  async prefill(rows: readonly (readonly number[])[], options: PrefillOptions = {}): Promise<DecodeState> {
     if (rows.length === 0 || rows.some((row) => row.length === 0))
       throw usageError('every prompt needs at least one token', 'EMPTY_PROMPT');
-    if (this.rightPadded) return this.prefillRightPadded(rows);
+    const logits = options.logits ?? true;
+    if (this.rightPadded) return this.prefillRightPadded(rows, logits);
     const batch = rows.length;
     const length = Math.max(...rows.map((row) => row.length));
     const inputIds = new BigInt64Array(batch * length).fill(BigInt(this.padTokenId));
@@ -300,14 +311,24 @@ export class CausalLM {
       });
     });
     const empty = this.emptyPast(batch);
-    const outputs = await this.run(batch, length, inputIds, mask, positionIds, empty, false);
+    const outputs = await this.run(
+      batch,
+      length,
+      inputIds,
+      mask,
+      positionIds,
+      empty,
+      false,
+      undefined,
+      logits && 'last',
+    );
     return {
       rows: batch,
       pastLength: length,
       mask,
       positions: rows.map((row) => row.length),
       past: this.presentsAsPast(outputs),
-      lastLogits: this.lastLogits(outputs, batch),
+      lastLogits: logits ? this.lastLogits(outputs, batch) : [],
     };
   }
 
@@ -315,23 +336,32 @@ export class CausalLM {
    * Continues the prefill of ONE sequence by a chunk of its prompt: `state` holds the chunks before (null for the
    * first). A long prompt prefilled chunk by chunk between decode steps keeps running streams' inter-token latency.
    */
-  async prefillChunk(state: DecodeState | null, chunk: readonly number[]): Promise<DecodeState> {
+  async prefillChunk(
+    state: DecodeState | null,
+    chunk: readonly number[],
+    options: PrefillOptions = {},
+  ): Promise<DecodeState> {
     if (state && state.rows !== 1) throw new Error('prefillChunk continues a single sequence');
-    return this.prefillChunks(state, [chunk]);
+    return this.prefillChunks(state, [chunk], options);
   }
 
   /**
    * Continues the prefill of every row of `state` (null: none yet) by one chunk each, all chunks of one length.
-   * `state.lastLogits[i]` become the logits of row i's last chunk token.
+   * `state.lastLogits[i]` become the logits of row i's last chunk token; none with `{ logits: false }`.
    */
-  async prefillChunks(state: DecodeState | null, chunks: readonly (readonly number[])[]): Promise<DecodeState> {
+  async prefillChunks(
+    state: DecodeState | null,
+    chunks: readonly (readonly number[])[],
+    options: PrefillOptions = {},
+  ): Promise<DecodeState> {
     const length = chunks[0]?.length ?? 0;
     if (length === 0) throw usageError('a prefill chunk needs at least one token', 'EMPTY_PROMPT');
     if (chunks.some((chunk) => chunk.length !== length)) throw new Error('prefillChunks takes chunks of one length');
-    if (!state) return this.prefill(chunks);
+    if (!state) return this.prefill(chunks, options);
     const batch = chunks.length;
     if (state.rows !== batch) throw new Error(`prefillChunks got ${batch} chunks for ${state.rows} rows`);
-    if (this.rightPadded) return this.prefillChunksRightPadded(state, chunks);
+    const logits = options.logits ?? true;
+    if (this.rightPadded) return this.prefillChunksRightPadded(state, chunks, logits);
     const pastLength = state.pastLength;
     const total = pastLength + length;
     const inputIds = new BigInt64Array(batch * length);
@@ -346,7 +376,17 @@ export class CausalLM {
       mask.set(state.mask.subarray(r * pastLength, (r + 1) * pastLength), r * total);
       mask.fill(1n, r * total + pastLength, (r + 1) * total);
     });
-    const outputs = await this.run(batch, length, inputIds, mask, positionIds, state.past, true);
+    const outputs = await this.run(
+      batch,
+      length,
+      inputIds,
+      mask,
+      positionIds,
+      state.past,
+      true,
+      undefined,
+      logits && 'last',
+    );
     this.releaseState(state);
     return {
       rows: batch,
@@ -354,7 +394,7 @@ export class CausalLM {
       mask,
       positions: state.positions.map((position) => position + length),
       past: this.presentsAsPast(outputs),
-      lastLogits: this.lastLogits(outputs, batch),
+      lastLogits: logits ? this.lastLogits(outputs, batch) : [],
     };
   }
 
@@ -564,7 +604,7 @@ export class CausalLM {
   }
 
   /** GroupQueryAttention prefill: rows right-padded, each row's logits taken at its own last token. */
-  private async prefillRightPadded(rows: readonly (readonly number[])[]): Promise<DecodeState> {
+  private async prefillRightPadded(rows: readonly (readonly number[])[], logits: boolean): Promise<DecodeState> {
     const batch = rows.length;
     const lengths = rows.map((row) => row.length);
     const width = Math.max(...lengths);
@@ -585,7 +625,7 @@ export class CausalLM {
     const past = buffers && this.signature.groupQueryAttention ? buffers : this.emptyPast(batch);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
     const last = lengths.map((length) => length - 1);
-    const outputs = await this.run(batch, width, inputIds, mask, positionIds, past, false, fetches, last);
+    const outputs = await this.run(batch, width, inputIds, mask, positionIds, past, false, fetches, logits && last);
     if (buffers) writeNewPositions(this.signature, buffers, outputs, Array<number>(batch).fill(0), lengths);
     return {
       rows: batch,
@@ -593,7 +633,7 @@ export class CausalLM {
       mask,
       positions: lengths,
       past: buffers ?? this.presentsAsPast(outputs),
-      lastLogits: this.lastLogits(outputs, batch, last),
+      lastLogits: logits ? this.lastLogits(outputs, batch, last) : [],
     };
   }
 
@@ -604,13 +644,14 @@ export class CausalLM {
   private async prefillChunksRightPadded(
     state: DecodeState,
     chunks: readonly (readonly number[])[],
+    logits: boolean,
   ): Promise<DecodeState> {
     if (state.rows > 1) {
       const parts: DecodeState[] = [];
       for (let row = 0; row < state.rows; row += 1) {
         // A copy of each row, not selectRows: on the in-place path that reuses the state's memory.
         const alone = gatherRightPadded(this.ort, this.signature, [{ state, rows: [row] }], kvSequenceOf(state));
-        parts.push(await this.prefillChunksRightPadded(alone, [chunks[row]!]));
+        parts.push(await this.prefillChunksRightPadded(alone, [chunks[row]!], logits));
       }
       const sequence = Math.max(
         ...parts.map((part) => (this.kvPath === 'in-place' ? kvSequenceOf(part) : part.pastLength)),
@@ -633,7 +674,17 @@ export class CausalLM {
     this.inPlace?.grow(state, total);
     const mask = this.rightPaddedRunMask([start], chunk.length, state);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
-    const outputs = await this.run(1, chunk.length, inputIds, mask, positionIds, state.past, true, fetches);
+    const outputs = await this.run(
+      1,
+      chunk.length,
+      inputIds,
+      mask,
+      positionIds,
+      state.past,
+      true,
+      fetches,
+      logits && 'last',
+    );
     if (inPlace) writeNewPositions(this.signature, state.past, outputs, [start], [chunk.length]);
     else this.releaseState(state);
     return {
@@ -642,7 +693,7 @@ export class CausalLM {
       mask: rightPaddedMask([total], total),
       positions: [total],
       past: inPlace ? state.past : this.presentsAsPast(outputs),
-      lastLogits: this.lastLogits(outputs, 1),
+      lastLogits: logits ? this.lastLogits(outputs, 1) : [],
     };
   }
 
@@ -660,17 +711,19 @@ export class CausalLM {
     past: Map<string, Ort.Tensor>,
     useCache: boolean,
     fetches?: Record<string, Ort.Tensor> | string[],
-    lastPositions?: readonly number[],
+    logitsAt: LogitsAt = 'last',
   ): Promise<Ort.InferenceSession.OnnxValueMapType> {
     const { Tensor } = this.ort;
     const sig = this.signature;
     const feeds: Record<string, Ort.Tensor> = { [sig.inputIds]: new Tensor('int64', inputIds, [batch, length]) };
     if (sig.logitsIndex) {
-      // Each row's last position (right-padded rows: their own; else the run's last), into rows × positions.
-      const index = BigInt64Array.from({ length: batch }, (_, r) =>
-        BigInt(r * length + (lastPositions?.[r] ?? length - 1)),
-      );
-      feeds[sig.logitsIndex] = new Tensor('int64', index, [batch]);
+      // Each row's position (right-padded rows: their own; else the run's last), into rows × positions.
+      const positions =
+        logitsAt === false
+          ? []
+          : Array.from({ length: batch }, (_, r) => (logitsAt === 'last' ? length - 1 : logitsAt[r]!));
+      const index = BigInt64Array.from(positions, (position, r) => BigInt(r * length + position));
+      feeds[sig.logitsIndex] = new Tensor('int64', index, [index.length]);
     }
     if (sig.attentionMask) feeds[sig.attentionMask] = new Tensor('int64', mask, [batch, mask.length / batch]);
     if (sig.positionIds) feeds[sig.positionIds] = new Tensor('int64', positionIds, [batch, length]);
@@ -712,6 +765,12 @@ export class CausalLM {
     return rows;
   }
 }
+
+/**
+ * Whose logits a run computes where the graph lets it choose (see lastLogitsEdit): each row's last position, each
+ * row's own (right-padded rows), or none.
+ */
+type LogitsAt = 'last' | readonly number[] | false;
 
 /** The attention mask of a left-padded decode step: each row's past mask and a 1 for the new token. */
 function leftPaddedDecodeMask(state: DecodeState): BigInt64Array {

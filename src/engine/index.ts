@@ -1,5 +1,5 @@
 /** The decoder engine. Self-contained (onnxruntime-node, @huggingface/tokenizers and ../errors.js) so scaffold can vendor it. */
-export { CausalLM, type LoadModelOptions, type KvReservation } from './causal-lm.js';
+export { CausalLM, type LoadModelOptions, type KvReservation, type PrefillOptions } from './causal-lm.js';
 export {
   DecoderBatch,
   Sequence,

@@ -1,8 +1,8 @@
 import { beforeCasts, producersOf, type GraphEdit, type OnnxGraph, type OnnxNode } from './onnx-outputs.js';
 
 /**
- * The graph input through which the engine names, per row, the one position whose logits it needs: row r's index
- * into the run's rows × positions, r × positions + position (see lastLogitsEdit).
+ * The graph input through which the engine names the positions whose logits it needs, one per row: row r's index
+ * into the run's rows × positions, r × positions + position (see lastLogitsEdit). Empty when a run needs none.
  */
 export const LOGITS_INDEX_INPUT = 'llmops_logits_index';
 
@@ -11,8 +11,9 @@ export const LOGITS_INDEX_INPUT = 'llmops_logits_index';
  * samples from its last token, and the language-model head (hidden × vocabulary) of every other position is wasted.
  * On an 80M Llama with a 32,000-token vocabulary it was a third of a 512-token prefill and 41% of a 128-token one, and
  * the logits of a 1,024-token prompt alone weigh 131 MB; at 128,256 tokens (Llama 3) the head is a fifth of a 1B
- * model's work. The hidden states are flattened to [rows × positions, hidden], the rows named by LOGITS_INDEX_INPUT
- * gathered, and the head multiplies those: [rows, 1, vocabulary]. Every operator here exists since opset 5.
+ * model's work. The hidden states are laid out as [rows × positions, 1, hidden], the rows named by
+ * LOGITS_INDEX_INPUT gathered, and the head multiplies those: [named, 1, vocabulary]. Naming none skips the head,
+ * weights and all: a chunk before a prompt's last samples nothing. Every operator here exists since opset 5.
  * Null when the logits aren't a MatMul of the hidden states (perhaps cast), e.g. a merged decoder's If.
  */
 export function lastLogitsEdit(graph: OnnxGraph): GraphEdit | null {
@@ -23,22 +24,21 @@ export function lastLogitsEdit(graph: OnnxGraph): GraphEdit | null {
   if (graph.initializers.has(hidden) || graph.inputs.includes(hidden)) return null;
   const value = (part: string) => `llmops.last_logits.${part}`;
   const nodes: OnnxNode[] = [
-    { opType: 'Flatten', inputs: [hidden], outputs: [value('flat')], attributes: { axis: 2 } },
+    // [rows, positions, hidden] → [rows × positions, 1, hidden]: -1 is rows × positions, 0 copies the hidden size.
+    { opType: 'Reshape', inputs: [hidden, value('shape')], outputs: [value('flat')], attributes: {} },
     {
       opType: 'Gather',
       inputs: [value('flat'), LOGITS_INDEX_INPUT],
-      outputs: [value('rows')],
+      outputs: [value('hidden')],
       attributes: { axis: 0 },
     },
-    { opType: 'Reshape', inputs: [value('rows'), value('shape')], outputs: [value('hidden')], attributes: {} },
     { opType: 'MatMul', inputs: [value('hidden'), weights], outputs: [head.outputs[0]!], attributes: {} },
   ];
   return {
     outputs: [],
     dropNodes: new Set([head.outputs[0]!]),
     nodes,
-    // [rows, 1, hidden]: 0 keeps the gathered rows, -1 is the hidden size.
-    constants: [{ name: value('shape'), values: [0n, 1n, -1n] }],
+    constants: [{ name: value('shape'), values: [-1n, 1n, 0n] }],
     int64Inputs: [LOGITS_INDEX_INPUT],
   };
 }

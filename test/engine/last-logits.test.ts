@@ -47,13 +47,50 @@ describe('logits of the last position only', () => {
         const vocab = logits.dims.at(-1)!;
         const data = logits.data as Float32Array;
         const whole = data.subarray((ids.length - 1) * vocab, ids.length * vocab);
-        const scale = Math.max(...whole.map(Math.abs));
-        const worst = Math.max(...mine.map((value, i) => Math.abs(value - whole[i]!)));
-        assert.equal(mine.length, vocab);
-        assert.ok(worst <= 1e-5 * scale + 1e-6, `${name}: max |Δlogit| ${worst} at scale ${scale}`);
+        assertClose(mine, whole, name);
+      } finally {
+        await lm.dispose();
+      }
+    }
+  });
+
+  it('a chunk that samples nothing runs no head, and the last chunk still gets the last logits', async () => {
+    for (const { name, dir, edited } of await models()) {
+      const lm = await CausalLM.load({ dir });
+      // What each run's graph computed, not what the engine kept of it.
+      const logitRows: number[] = [];
+      const run = lm.session.run.bind(lm.session);
+      Object.assign(lm.session, {
+        run: async (...args: Parameters<typeof run>) => {
+          const outputs = await run(...args);
+          logitRows.push(outputs[lm.signature.logits]!.dims[0]!);
+          return outputs;
+        },
+      });
+      try {
+        const ids = [5, 17, 3, 42, 8, 11, 29];
+        const whole = await lm.prefill([ids]);
+        logitRows.length = 0;
+        let state = await lm.prefillChunk(null, ids.slice(0, 3), { logits: false });
+        assert.deepEqual(state.lastLogits, [], name);
+        state = await lm.prefillChunk(state, ids.slice(3, 5), { logits: false });
+        assert.deepEqual(state.lastLogits, [], name);
+        state = await lm.prefillChunk(state, ids.slice(5));
+        // The edited graph computes none for the first two chunks; a graph without the edit computes them all.
+        assert.deepEqual(logitRows, edited ? [0, 0, 1] : [1, 1, 1], name);
+        assertClose(state.lastLogits[0]!, whole.lastLogits[0]!, name);
+        lm.releaseState(whole);
+        lm.releaseState(state);
       } finally {
         await lm.dispose();
       }
     }
   });
 });
+
+function assertClose(mine: Float32Array, reference: Float32Array, name: string): void {
+  const scale = Math.max(...reference.map(Math.abs));
+  const worst = Math.max(...mine.map((value, i) => Math.abs(value - reference[i]!)));
+  assert.equal(mine.length, reference.length, name);
+  assert.ok(worst <= 1e-5 * scale + 1e-6, `${name}: max |Δlogit| ${worst} at scale ${scale}`);
+}
