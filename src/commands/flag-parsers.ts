@@ -46,6 +46,14 @@ export function positiveNumberList(value: string): number[] {
   return parts.map(Number);
 }
 
+/** OpenAI's range for presence and frequency penalties: -2 to 2. */
+export function penalty(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < -2 || n > 2)
+    throw new InvalidArgumentError(`Expected a number from -2 to 2, got \`${value}\`.`);
+  return n;
+}
+
 export function probability(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1)

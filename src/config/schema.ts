@@ -46,6 +46,10 @@ export const generateSchema = z
     temperature: z.number().min(0).default(0),
     topP: z.number().gt(0).max(1).default(1),
     topK: z.number().int().min(0).default(0),
+    /** See SamplingOptions: OpenAI's ranges, vLLM's meaning (generated tokens; repetition: the prompt's too). */
+    presencePenalty: z.number().min(-2).max(2).optional(),
+    frequencyPenalty: z.number().min(-2).max(2).optional(),
+    repetitionPenalty: z.number().gt(0).optional(),
     seed: z.number().int().optional(),
     stop: z.array(z.string().min(1)).default([]),
   })

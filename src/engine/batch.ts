@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { usageError } from '../errors.js';
 import type { CausalLM } from './causal-lm.js';
 import type { DecodeState } from './decode-state.js';
-import { createRandom, sampleToken, type SamplingOptions } from './sampling.js';
+import { createRandom, sampleToken, TokenPenalties, type SamplingOptions } from './sampling.js';
 import { StopStringMatcher } from './stop.js';
 import { IncrementalDecoder } from './tokenizer.js';
 
@@ -50,6 +50,7 @@ export class Sequence {
   private readonly decoder: IncrementalDecoder;
   private readonly stops: StopStringMatcher;
   private readonly random: () => number;
+  private readonly penalties: TokenPenalties | null;
   private readonly acceptedAt = performance.now();
   private firstTokenAt = 0;
   private lastTokenAt = 0;
@@ -62,6 +63,7 @@ export class Sequence {
     this.decoder = new IncrementalDecoder(lm.tokenizer);
     this.stops = new StopStringMatcher(request.stop ?? []);
     this.random = createRandom(request.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.penalties = TokenPenalties.of(request, request.promptIds);
     this.done = new Promise((resolve) => (this.resolve = resolve));
   }
 
@@ -80,7 +82,8 @@ export class Sequence {
 
   /** Chooses the next token from the latest logits, streams its text, and decides whether the sequence is done. */
   accept(logits: Float32Array, totalLength: number): void {
-    const token = sampleToken(logits, this.request, this.random);
+    const token = sampleToken(logits, this.request, this.random, this.penalties);
+    this.penalties?.record(token);
     const now = performance.now();
     if (this.tokenIds.length === 0) this.firstTokenAt = now;
     this.lastTokenAt = now;

@@ -32,5 +32,5 @@ export {
   type KvLayer,
 } from './signature.js';
 export { TextTokenizer, IncrementalDecoder } from './tokenizer.js';
-export { sampleToken, argmax, createRandom, type SamplingOptions } from './sampling.js';
+export { sampleToken, argmax, createRandom, TokenPenalties, type SamplingOptions } from './sampling.js';
 export { StopStringMatcher } from './stop.js';

@@ -1,4 +1,6 @@
-/** How the next token is chosen. temperature 0 is greedy (argmax), whatever the other settings. */
+import { usageError } from '../errors.js';
+
+/** How the next token is chosen. temperature 0 is greedy: the argmax after the bias and penalties, whatever top-p or top-k. */
 export interface SamplingOptions {
   /** @default 0 */
   temperature?: number;
@@ -13,13 +15,86 @@ export interface SamplingOptions {
    * OpenAI documents, rather than lowering a logit that may still win.
    */
   logitBias?: ReadonlyMap<number, number>;
+  /**
+   * Subtracted, once, from the logit of every token the sequence has generated (OpenAI's `presence_penalty`, -2 to
+   * 2). As vLLM applies it: generated tokens only, not the prompt's, after `logitBias`, greedy too. @default 0
+   */
+  presencePenalty?: number;
+  /** Subtracted from a token's logit once per time the sequence generated it (OpenAI's `frequency_penalty`). @default 0 */
+  frequencyPenalty?: number;
+  /**
+   * Divides the positive logits, and multiplies the negative ones, of every token in the prompt or generated so far
+   * (transformers' and vLLM's `repetition_penalty`; above 1 discourages repeats). Before the other two. @default 1
+   */
+  repetitionPenalty?: number;
 }
 
-/** The row with `bias` applied, in a copy: the row itself belongs to the batch's logits. */
-function biased(logits: Float32Array, bias: ReadonlyMap<number, number>): Float32Array {
+/**
+ * What the penalties of SamplingOptions need to know of a sequence: the tokens it has generated, with their counts,
+ * and those of its prompt. Kept per sequence and updated as it generates, so a step costs one pass over the distinct
+ * tokens seen, not over the history.
+ */
+export class TokenPenalties {
+  private readonly generated = new Map<number, number>();
+  /** Prompt and generated tokens, for the repetition penalty. */
+  private readonly seen: Set<number>;
+
+  private constructor(
+    private readonly presence: number,
+    private readonly frequency: number,
+    private readonly repetition: number,
+    promptIds: readonly number[],
+  ) {
+    this.seen = new Set(repetition === 1 ? [] : promptIds);
+  }
+
+  /** The penalties of `options` for a sequence with this prompt; null when none applies (all at their defaults). */
+  static of(options: SamplingOptions, promptIds: readonly number[]): TokenPenalties | null {
+    const presence = options.presencePenalty ?? 0;
+    const frequency = options.frequencyPenalty ?? 0;
+    const repetition = options.repetitionPenalty ?? 1;
+    if (!(repetition > 0 && Number.isFinite(repetition)))
+      throw usageError(`repetitionPenalty must be a positive number, got ${repetition}`, 'INVALID_INPUT');
+    for (const [name, value] of [
+      ['presencePenalty', presence],
+      ['frequencyPenalty', frequency],
+    ] as const)
+      if (!Number.isFinite(value)) throw usageError(`${name} must be a number, got ${value}`, 'INVALID_INPUT');
+    if (presence === 0 && frequency === 0 && repetition === 1) return null;
+    return new TokenPenalties(presence, frequency, repetition, promptIds);
+  }
+
+  /** Counts a token the sequence generated. */
+  record(token: number): void {
+    this.generated.set(token, (this.generated.get(token) ?? 0) + 1);
+    if (this.repetition !== 1) this.seen.add(token);
+  }
+
+  /** Applies the penalties to a row of logits, in place. */
+  apply(row: Float32Array): void {
+    if (this.repetition !== 1) {
+      for (const id of this.seen) {
+        const logit = row[id]!;
+        row[id] = logit > 0 ? logit / this.repetition : logit * this.repetition;
+      }
+    }
+    if (this.presence === 0 && this.frequency === 0) return;
+    for (const [id, count] of this.generated) row[id] = row[id]! - this.presence - this.frequency * count;
+  }
+}
+
+/**
+ * The row with `bias`, then the penalties, applied, in a copy: the row itself belongs to the batch's logits.
+ */
+function adjusted(
+  logits: Float32Array,
+  bias: ReadonlyMap<number, number> | undefined,
+  penalties: TokenPenalties | null,
+): Float32Array {
   const row = logits.slice();
-  for (const [id, value] of bias)
+  for (const [id, value] of bias ?? [])
     if (id >= 0 && id < row.length) row[id] = value <= -100 ? -Infinity : row[id]! + value;
+  penalties?.apply(row);
   return row;
 }
 
@@ -141,8 +216,13 @@ export function exp2OfNonPositive(x: number): number {
  * Picks the next token from one row of logits: temperature, then top-k, then top-p over what top-k kept, as transformers
  * does. The candidates are drawn from in no particular order, which leaves each one's probability as it is.
  */
-export function sampleToken(row: Float32Array, options: SamplingOptions, random: () => number): number {
-  const logits = options.logitBias?.size ? biased(row, options.logitBias) : row;
+export function sampleToken(
+  row: Float32Array,
+  options: SamplingOptions,
+  random: () => number,
+  penalties: TokenPenalties | null = null,
+): number {
+  const logits = options.logitBias?.size || penalties ? adjusted(row, options.logitBias, penalties) : row;
   const temperature = options.temperature ?? 0;
   if (temperature <= 0) return argmax(logits);
   const topK = (options.topK ?? 0) > 0 && options.topK! < logits.length ? options.topK! : 0;

@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { CausalLM, IncrementalDecoder, type DecodeState } from '../../src/engine/index.js';
+import { CausalLM, IncrementalDecoder, argmax, type DecodeState } from '../../src/engine/index.js';
 import { fixtureDir } from '../helpers/reference.js';
 import { LlmopsError } from '../../src/errors.js';
 import { buildTinyModel, ensureTinyModel } from '../../src/model/tiny.js';
@@ -182,6 +182,30 @@ describe('engine on the embedded tiny model', () => {
     assert.deepEqual([ended.finishReason, ended.tokenIds.length], ['stop', 0]);
     const ignored = await lm.generate('Hello', { maxTokens: 5, logitBias: eos, ignoreEos: true });
     assert.deepEqual([ignored.finishReason, ignored.tokenIds], ['length', Array(5).fill([...lm.eosTokenIds][0])]);
+  });
+
+  it('penalties apply to every token a sequence generates, its first included, greedy too', async () => {
+    const prompt = 'Hello';
+    const options = { maxTokens: 12, frequencyPenalty: 1.5, presencePenalty: 0.5, repetitionPenalty: 1.3 };
+    const plain = await lm.generate(prompt, { maxTokens: 12 });
+    const penalised = await lm.generate(prompt, options);
+    // The same greedy loop, penalties computed here from the tokens so far.
+    const promptIds = lm.tokenizer.encode(prompt);
+    const state = await lm.prefill([promptIds]);
+    const expected: number[] = [];
+    for (;;) {
+      const row = state.lastLogits[0]!.slice();
+      for (const id of new Set([...promptIds, ...expected])) row[id] = row[id]! > 0 ? row[id]! / 1.3 : row[id]! * 1.3;
+      for (const id of new Set(expected)) row[id] = row[id]! - 0.5 - 1.5 * expected.filter((t) => t === id).length;
+      const token = argmax(row);
+      if (lm.eosTokenIds.has(token)) break;
+      expected.push(token);
+      if (expected.length === options.maxTokens) break;
+      await lm.decode(state, [token]);
+    }
+    lm.releaseState(state);
+    assert.deepEqual(penalised.tokenIds, expected);
+    assert.notDeepEqual(penalised.tokenIds, plain.tokenIds, 'the penalties changed nothing: a weak test');
   });
 
   it('refuses a prompt longer than the context with a usage error', async () => {

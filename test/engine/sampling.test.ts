@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { argmax, bestIds, createRandom, exp2OfNonPositive, sampleToken } from '../../src/engine/sampling.js';
+import { LlmopsError } from '../../src/errors.js';
+import {
+  argmax,
+  bestIds,
+  createRandom,
+  exp2OfNonPositive,
+  sampleToken,
+  TokenPenalties,
+} from '../../src/engine/sampling.js';
 
 describe('sampling', () => {
   const logits = new Float32Array([0.1, 2.0, 1.9, -1, 0.5]);
@@ -53,6 +61,50 @@ describe('sampling', () => {
     for (let i = 0; i < 200; i += 1)
       assert.notEqual(sampleToken(row, { temperature: 2, logitBias: new Map([[1, -100]]) }, random), 1);
     assert.deepEqual([...row], [...new Float32Array([0.1, 200, 1.9, -1, 0.5])]);
+  });
+
+  it("presence and frequency penalties lower generated tokens' logits, once and per time, as vLLM applies them", () => {
+    const penalties = TokenPenalties.of({ presencePenalty: 0.5, frequencyPenalty: 0.25 }, [4, 4, 4])!;
+    for (const token of [2, 2, 0]) penalties.record(token);
+    const row = new Float32Array([1, 2, 3, 4, 5]);
+    penalties.apply(row);
+    // Token 2 twice: 3 - 0.5 - 2 × 0.25; token 0 once: 1 - 0.5 - 0.25; the prompt's token 4 untouched.
+    assert.deepEqual([...row], [0.25, 2, 2, 4, 5]);
+  });
+
+  it('the repetition penalty divides positive and multiplies negative logits of prompt and generated tokens', () => {
+    const penalties = TokenPenalties.of({ repetitionPenalty: 2 }, [0, 1])!;
+    penalties.record(3);
+    penalties.record(3);
+    const row = new Float32Array([4, -1, 6, 8, -2]);
+    penalties.apply(row);
+    // Once per token, however often it appeared.
+    assert.deepEqual([...row], [2, -2, 6, 4, -2]);
+  });
+
+  it('penalties change the greedy choice, come after the bias, and leave the batch row as it was', () => {
+    const row = new Float32Array([0.1, 2.0, 1.9, -1, 0.5]);
+    const penalties = TokenPenalties.of({ frequencyPenalty: 0.2 }, [])!;
+    assert.equal(sampleToken(row, {}, createRandom(1), penalties), 1);
+    penalties.record(1);
+    assert.equal(sampleToken(row, {}, createRandom(1), penalties), 2);
+    // A banned token stays banned under a negative penalty, which would otherwise lift it.
+    const lift = TokenPenalties.of({ presencePenalty: -2 }, [])!;
+    lift.record(1);
+    assert.equal(sampleToken(row, { logitBias: new Map([[1, -100]]) }, createRandom(1), lift), 2);
+    assert.equal(sampleToken(row, {}, createRandom(1), lift), 1);
+    assert.deepEqual([...row], [...new Float32Array([0.1, 2.0, 1.9, -1, 0.5])]);
+  });
+
+  it('no penalties at their defaults, and a clear error for a repetition penalty that is not positive', () => {
+    assert.equal(TokenPenalties.of({ presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 }, [1]), null);
+    for (const repetitionPenalty of [0, -1, Number.NaN])
+      assert.throws(
+        () => TokenPenalties.of({ repetitionPenalty }, []),
+        (error: unknown) =>
+          error instanceof LlmopsError && /repetitionPenalty must be a positive number/.test(error.message),
+      );
+    assert.throws(() => TokenPenalties.of({ presencePenalty: Number.NaN }, []), /presencePenalty must be a number/);
   });
 
   it("the top k and the nucleus are exactly a full sort's, at vocabulary sizes where sorting it all is slow", () => {

@@ -2,12 +2,29 @@ import { Command, Option } from 'commander';
 import type { GenerateOptions, LoadModelOptions } from '../../engine/index.js';
 import { EXECUTION_PROVIDERS } from '../../engine/session.js';
 import { action } from '../context.js';
-import { collect, integer, nonNegativeInt, nonNegativeNumber, positiveInt, probability } from '../flag-parsers.js';
+import {
+  collect,
+  integer,
+  nonNegativeInt,
+  nonNegativeNumber,
+  penalty,
+  positiveInt,
+  positiveNumber,
+  probability,
+} from '../flag-parsers.js';
 
 /** The generate flags: the prompt, then the engine's own generation and load options of the same names. */
 export type GenerateFlags = { prompt: string } & Pick<
   GenerateOptions,
-  'maxTokens' | 'temperature' | 'topP' | 'topK' | 'seed' | 'stop'
+  | 'maxTokens'
+  | 'temperature'
+  | 'topP'
+  | 'topK'
+  | 'presencePenalty'
+  | 'frequencyPenalty'
+  | 'repetitionPenalty'
+  | 'seed'
+  | 'stop'
 > &
   Pick<LoadModelOptions, 'provider' | 'dtype' | 'threads'>;
 
@@ -20,6 +37,21 @@ export function generateCommand(): Command {
     .option('-t, --temperature <t>', 'sampling temperature; 0 is greedy (default 0)', nonNegativeNumber)
     .option('--top-p <p>', 'nucleus sampling probability mass (default 1)', probability)
     .option('--top-k <k>', 'sample from the k most likely tokens; 0 is off (default 0)', nonNegativeInt)
+    .option(
+      '--repetition-penalty <r>',
+      'divide (multiply, if negative) the logits of tokens in the prompt or output by r; 1 is off (default 1)',
+      positiveNumber,
+    )
+    .option(
+      '--presence-penalty <p>',
+      'subtract p from the logits of tokens already generated, -2 to 2 (default 0)',
+      penalty,
+    )
+    .option(
+      '--frequency-penalty <f>',
+      'subtract f per time a token was generated from its logit, -2 to 2 (default 0)',
+      penalty,
+    )
     .option('--seed <s>', 'random seed for sampling', integer)
     .option('--stop <str>', 'stop when this string is generated (repeatable)', collect)
     .addOption(

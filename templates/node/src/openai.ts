@@ -29,6 +29,12 @@ export interface GenerationRequest {
   maxTokens: number;
   temperature: number;
   topP: number;
+  /** vLLM's `top_k`: sample among the k most likely tokens; 0 is off (-1 too, as vLLM takes it). */
+  topK: number;
+  /** OpenAI's `presence_penalty` and `frequency_penalty` (-2 to 2), vLLM's `repetition_penalty` (> 0; 1 is off). */
+  presencePenalty: number;
+  frequencyPenalty: number;
+  repetitionPenalty: number;
   seed: number | undefined;
   stop: string[];
   /** OpenAI's `logit_bias`: token id → bias added to its logit (-100 bans it). */
@@ -116,6 +122,10 @@ export function parseGenerationRequest(
     optionalNumber(b, maxTokensField, (n) => Number.isInteger(n) && n > 0, 'a positive integer') ?? defaults.maxTokens;
   const temperature = optionalNumber(b, 'temperature', (n) => n >= 0 && n <= 2, 'between 0 and 2') ?? 1;
   const topP = optionalNumber(b, 'top_p', (n) => n > 0 && n <= 1, 'in (0, 1]') ?? 1;
+  const topK =
+    optionalNumber(b, 'top_k', (n) => Number.isInteger(n) && n >= -1, 'an integer >= -1 (-1 or 0: off)') ?? 0;
+  const penalty = (name: string) => optionalNumber(b, name, (n) => n >= -2 && n <= 2, 'between -2 and 2') ?? 0;
+  const repetitionPenalty = optionalNumber(b, 'repetition_penalty', (n) => n > 0, 'greater than 0') ?? 1;
   const seed = optionalNumber(b, 'seed', Number.isInteger, 'an integer');
   let stop: string[] = [];
   if (typeof b.stop === 'string') stop = [b.stop];
@@ -142,6 +152,10 @@ export function parseGenerationRequest(
     maxTokens,
     temperature,
     topP,
+    topK: Math.max(0, topK),
+    presencePenalty: penalty('presence_penalty'),
+    frequencyPenalty: penalty('frequency_penalty'),
+    repetitionPenalty,
     seed,
     stop,
     logitBias: parseLogitBias(b.logit_bias, defaults.vocabSize),

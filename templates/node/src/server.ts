@@ -221,7 +221,16 @@ export async function startServer(
       settings.promptCacheSize > 0 && request.temperature === 0
         ? createHash('sha256')
             .update(
-              JSON.stringify([promptIds, request.maxTokens, request.stop, [...request.logitBias], request.ignoreEos]),
+              JSON.stringify([
+                promptIds,
+                request.maxTokens,
+                request.stop,
+                [...request.logitBias],
+                request.ignoreEos,
+                request.presencePenalty,
+                request.frequencyPenalty,
+                request.repetitionPenalty,
+              ]),
             )
             .digest('hex')
         : null;
@@ -233,6 +242,10 @@ export async function startServer(
         maxTokens: request.maxTokens,
         temperature: request.temperature,
         topP: request.topP,
+        topK: request.topK,
+        presencePenalty: request.presencePenalty,
+        frequencyPenalty: request.frequencyPenalty,
+        repetitionPenalty: request.repetitionPenalty,
         stop: request.stop,
         logitBias: request.logitBias,
         ignoreEos: request.ignoreEos,

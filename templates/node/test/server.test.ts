@@ -38,6 +38,8 @@ describe('the model server', () => {
     API_KEYS: KEY,
     RATE_LIMIT: '600/minute',
     SHUTDOWN_TIMEOUT: '5',
+    // Greedy results are cached, so the tests below also check what the cache tells apart.
+    PROMPT_CACHE_SIZE: '16',
   };
   const logs: string[] = [];
   before(async () => {
@@ -111,11 +113,34 @@ describe('the model server', () => {
       { prompt: 'x', temperature: 'hot' },
       { prompt: 'x', logit_bias: { x: 1 } },
       { prompt: 'x', ignore_eos: 'yes' },
+      { prompt: 'x', presence_penalty: 2.5 },
+      { prompt: 'x', frequency_penalty: -3 },
+      { prompt: 'x', repetition_penalty: 0 },
+      { prompt: 'x', top_k: 1.5 },
     ]) {
       const response = await post(server, '/v1/completions', body);
       assert.equal(response.status, 400, JSON.stringify(body));
       assert.equal(typeof ((await response.json()) as { error: { message: string } }).error.message, 'string');
     }
+  });
+
+  it('applies presence, frequency and repetition penalties, and caches no greedy text across them', async () => {
+    const complete = async (extra: object) => {
+      const response = await post(server, '/v1/completions', {
+        prompt: 'The model',
+        max_tokens: 12,
+        temperature: 0,
+        ...extra,
+      });
+      assert.equal(response.status, 200);
+      return ((await response.json()) as { choices: Array<{ text: string }> }).choices[0]!.text;
+    };
+    const plain = await complete({});
+    const penalties = { presence_penalty: 1, frequency_penalty: 2, repetition_penalty: 1.5 };
+    const penalised = await complete(penalties);
+    assert.notEqual(penalised, plain);
+    assert.equal(await complete(penalties), penalised);
+    assert.equal(await complete({ top_k: -1 }), plain);
   });
 
   it('exposes health, readiness and Prometheus metrics', async () => {
