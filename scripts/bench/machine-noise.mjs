@@ -6,7 +6,7 @@
 // step reads the model's weights, so it is memory-bound. On a VM whose host shares memory bandwidth with other tenants,
 // the memory-bound spread is the one that ITL inherits.
 // Usage: node scripts/bench/machine-noise.mjs [--seconds 6] [--workers N (default: every CPU)]
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,37 @@ export function damonSampling() {
       const sample = read(`${root}/${id}/contexts/0/monitoring_attrs/intervals/sample_us`);
       return sample === null ? [] : [Number(sample) / 1000];
     });
+}
+
+/**
+ * Pauses every running DAMON context (root only) and returns a function that restores them, which also runs when
+ * the process exits or is interrupted: a benchmark may then report its figures with and without the host's memory
+ * sampling. Throws if there is DAMON to pause but it can't be.
+ */
+export function pauseDamon() {
+  const root = '/sys/kernel/mm/damon/admin/kdamonds';
+  let running = [];
+  try {
+    running = readdirSync(root).filter(
+      (id) => /^\d+$/.test(id) && readFileSync(`${root}/${id}/state`, 'utf8').trim() === 'on',
+    );
+  } catch {
+    // no DAMON in this kernel
+  }
+  for (const id of running) writeFileSync(`${root}/${id}/state`, 'off');
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    for (const id of running) writeFileSync(`${root}/${id}/state`, 'on');
+  };
+  process.once('exit', restore);
+  for (const signal of ['SIGINT', 'SIGTERM'])
+    process.once(signal, () => {
+      restore();
+      process.exit(130);
+    });
+  return { paused: running.length, restore };
 }
 
 function timePasses({ kind, seconds }) {

@@ -18,8 +18,10 @@
 // weights. Each SSE chunk is then exactly one token.
 // List a configuration more than once (e.g. --chunks 0,128:0.5,0,128:0.5) to alternate runs on a noisy machine: each
 // such configuration ends with a line of medians and ranges over its runs.
+// --pause-damon (root) pauses the kernel's DAMON sampling for the whole run, the engine's bench included, and restores
+// it at exit: report figures both ways, and say which is which.
 // Usage: npm run build && node scripts/bench/node-server-prefill.mjs --dir MODEL_DIR [--chunks 0,128,128:0.5] [--streams 16]
-//        [--prompt-tokens 1024] [--settle 3] [--stream-tokens 600 (enough to outlast the long prompt's prefill)]
+//        [--prompt-tokens 1024] [--settle 3] [--stream-tokens 600 (enough to outlast the long prompt's prefill)] [--pause-damon]
 // MODEL_DIR needs more positions than the prompt: /usr/bin/python3 scripts/reference/export_sized_model.py /tmp/gpt2-86m
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -27,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { damonSampling, measureMachineNoise } from './machine-noise.mjs';
+import { damonSampling, measureMachineNoise, pauseDamon } from './machine-noise.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     'prompt-tokens': { type: 'string', default: '1024' },
     settle: { type: 'string', default: '3' },
     'stream-tokens': { type: 'string', default: '600' },
+    'pause-damon': { type: 'boolean', default: false },
   },
 });
 if (!values.dir) throw new Error('--dir MODEL_DIR is required');
@@ -134,6 +137,7 @@ for (let id = 0; id < vocabSize; id += 1) {
   if (text === '' || text.includes('\uFFFD')) partialTokens[id] = -100;
 }
 
+const damonPaused = values['pause-damon'] ? pauseDamon().paused : 0;
 // The engine's own batch throughput on the same model and machine, as a separate process (what the must-show compares),
 // with the engine settings the server runs with: its threads (ORT_THREADS, else the same default) and no spin-wait
 // unless ORT_SPIN_WAIT=1 (the server's default is off; `llmops bench`'s is on).
@@ -172,7 +176,8 @@ console.log(
   `this machine, fixed memory-bound work on ${machine.workers} threads: p99/p50 ${machine.spread.toFixed(2)}` +
     (damon.length > 0
       ? `; the kernel's DAMON samples memory accesses every ${damon.map((ms) => `${ms} ms`).join(', ')} (each sample stalls memory-bound steps)`
-      : ''),
+      : '') +
+    (damonPaused > 0 ? `; DAMON paused for this run (--pause-damon; restored at exit)` : ''),
 );
 const sentence = 'The model server answers requests with streamed tokens while the autoscaler watches the queue. ';
 console.log(
