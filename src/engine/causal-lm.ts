@@ -310,18 +310,16 @@ export class CausalLM {
         positionIds[r * length + pad + i] = BigInt(i);
       });
     });
-    const empty = this.emptyPast(batch);
-    const outputs = await this.run(
+    const outputs = await this.run({
       batch,
       length,
       inputIds,
       mask,
       positionIds,
-      empty,
-      false,
-      undefined,
-      logits && 'last',
-    );
+      past: this.emptyPast(batch),
+      useCache: false,
+      logitsAt: logits && 'last',
+    });
     return {
       rows: batch,
       pastLength: length,
@@ -376,17 +374,16 @@ export class CausalLM {
       mask.set(state.mask.subarray(r * pastLength, (r + 1) * pastLength), r * total);
       mask.fill(1n, r * total + pastLength, (r + 1) * total);
     });
-    const outputs = await this.run(
+    const outputs = await this.run({
       batch,
       length,
       inputIds,
       mask,
       positionIds,
-      state.past,
-      true,
-      undefined,
-      logits && 'last',
-    );
+      past: state.past,
+      useCache: true,
+      logitsAt: logits && 'last',
+    });
     this.releaseState(state);
     return {
       rows: batch,
@@ -411,6 +408,7 @@ export class CausalLM {
     const positions = state.positions.map((position) => position + 1);
     this.inPlace?.grow(state, pastLength + 1);
     const mask = this.rightPadded ? this.rightPaddedRunMask(state.positions, 1, state) : leftPaddedDecodeMask(state);
+    const step: RunInputs = { batch, length: 1, inputIds, mask, positionIds, past: state.past, useCache: true };
     const advance = (past: Map<string, Ort.Tensor>, outputs: Ort.InferenceSession.OnnxValueMapType) => {
       state.pastLength = pastLength + 1;
       state.mask = mask;
@@ -419,14 +417,14 @@ export class CausalLM {
       state.lastLogits = this.lastLogits(outputs, batch);
     };
     if (this.kvPath === 'in-place') {
-      const outputs = await this.run(batch, 1, inputIds, mask, positionIds, state.past, true, this.inPlaceFetches());
+      const outputs = await this.run({ ...step, fetches: this.inPlaceFetches() });
       writeNewPositions(this.signature, state.past, outputs, state.positions, Array<number>(batch).fill(1));
       return advance(state.past, outputs);
     }
     if (this.kvPath === 'preallocated') {
       const fetches = this.kvPool!.fetches(state);
       try {
-        await this.run(batch, 1, inputIds, mask, positionIds, state.past, true, fetches);
+        await this.run({ ...step, fetches });
         this.kvVerified = true;
       } catch (error) {
         // A model whose outputs don't fit the shapes its metadata promised: once, fall back for good and say why.
@@ -437,7 +435,7 @@ export class CausalLM {
       }
       return advance(this.kvPool!.advance(state, fetches), fetches);
     }
-    const outputs = await this.run(batch, 1, inputIds, mask, positionIds, state.past, true);
+    const outputs = await this.run(step);
     this.releaseState(state);
     advance(this.presentsAsPast(outputs), outputs);
   }
@@ -625,7 +623,17 @@ export class CausalLM {
     const past = buffers && this.signature.groupQueryAttention ? buffers : this.emptyPast(batch);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
     const last = lengths.map((length) => length - 1);
-    const outputs = await this.run(batch, width, inputIds, mask, positionIds, past, false, fetches, logits && last);
+    const outputs = await this.run({
+      batch,
+      length: width,
+      inputIds,
+      mask,
+      positionIds,
+      past,
+      useCache: false,
+      ...(fetches ? { fetches } : {}),
+      logitsAt: logits && last,
+    });
     if (buffers) writeNewPositions(this.signature, buffers, outputs, Array<number>(batch).fill(0), lengths);
     return {
       rows: batch,
@@ -674,17 +682,17 @@ export class CausalLM {
     this.inPlace?.grow(state, total);
     const mask = this.rightPaddedRunMask([start], chunk.length, state);
     const fetches = inPlace ? this.inPlaceFetches() : undefined;
-    const outputs = await this.run(
-      1,
-      chunk.length,
+    const outputs = await this.run({
+      batch: 1,
+      length: chunk.length,
       inputIds,
       mask,
       positionIds,
-      state.past,
-      true,
-      fetches,
-      logits && 'last',
-    );
+      past: state.past,
+      useCache: true,
+      ...(fetches ? { fetches } : {}),
+      logitsAt: logits && 'last',
+    });
     if (inPlace) writeNewPositions(this.signature, state.past, outputs, [start], [chunk.length]);
     else this.releaseState(state);
     return {
@@ -702,17 +710,17 @@ export class CausalLM {
     return [this.signature.logits, ...this.signature.layers.flatMap((layer) => [layer.newKey!, layer.newValue!])];
   }
 
-  private async run(
-    batch: number,
-    length: number,
-    inputIds: BigInt64Array,
-    mask: BigInt64Array,
-    positionIds: BigInt64Array,
-    past: Map<string, Ort.Tensor>,
-    useCache: boolean,
-    fetches?: Record<string, Ort.Tensor> | string[],
-    logitsAt: LogitsAt = 'last',
-  ): Promise<Ort.InferenceSession.OnnxValueMapType> {
+  private async run({
+    batch,
+    length,
+    inputIds,
+    mask,
+    positionIds,
+    past,
+    useCache,
+    fetches,
+    logitsAt = 'last',
+  }: RunInputs): Promise<Ort.InferenceSession.OnnxValueMapType> {
     const { Tensor } = this.ort;
     const sig = this.signature;
     const feeds: Record<string, Ort.Tensor> = { [sig.inputIds]: new Tensor('int64', inputIds, [batch, length]) };
@@ -771,6 +779,22 @@ export class CausalLM {
  * row's own (right-padded rows), or none.
  */
 type LogitsAt = 'last' | readonly number[] | false;
+
+/** One model run: `length` new positions for each of `batch` rows, over `past`. */
+interface RunInputs {
+  batch: number;
+  length: number;
+  inputIds: BigInt64Array;
+  mask: BigInt64Array;
+  positionIds: BigInt64Array;
+  past: Map<string, Ort.Tensor>;
+  /** The merged decoder's branch: false for a run with no past yet. */
+  useCache: boolean;
+  /** Outputs to fetch (or preallocated tensors to fill); all of them when absent. */
+  fetches?: Record<string, Ort.Tensor> | string[];
+  /** @default 'last' */
+  logitsAt?: LogitsAt;
+}
 
 /** The attention mask of a left-padded decode step: each row's past mask and a 1 for the new token. */
 function leftPaddedDecodeMask(state: DecodeState): BigInt64Array {
