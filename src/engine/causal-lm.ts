@@ -290,7 +290,7 @@ export class CausalLM {
 
   /**
    * Runs the prompt of every row through the model at once (left-padded), starting each row's KV cache.
-   * `state.lastLogits[i]` are the logits of row i's last prompt token; none with `{ logits: false }` (see PrefillOptions).
+   * `state.lastLogits[i]` are the logits of row i's last prompt token; none with `{ logits: false }`.
    */
   async prefill(rows: readonly (readonly number[])[], options: PrefillOptions = {}): Promise<DecodeState> {
     if (rows.length === 0 || rows.some((row) => row.length === 0))

@@ -1,6 +1,6 @@
 import { usageError } from '../errors.js';
 
-/** How the next token is chosen. temperature 0 is greedy: the argmax after the bias and penalties, whatever top-p or top-k. */
+/** How the next token is chosen. temperature 0 is greedy (the argmax after bias and penalties), whatever top-p or k. */
 export interface SamplingOptions {
   /** @default 0 */
   temperature?: number;
@@ -20,7 +20,7 @@ export interface SamplingOptions {
    * 2). As vLLM applies it: generated tokens only, not the prompt's, after `logitBias`, greedy too. @default 0
    */
   presencePenalty?: number;
-  /** Subtracted from a token's logit once per time the sequence generated it (OpenAI's `frequency_penalty`). @default 0 */
+  /** Subtracted from a token's logit per time the sequence generated it (OpenAI's `frequency_penalty`). @default 0 */
   frequencyPenalty?: number;
   /**
    * Divides the positive logits, and multiplies the negative ones, of every token in the prompt or generated so far
