@@ -46,6 +46,8 @@ export class Sequence {
   finishReason: FinishReason | null = null;
   /** The token to feed at the next decode step. */
   nextInput = -1;
+  /** While the prompt is fed one token per decode step (see DecoderBatch): the index of the token fed next; else -1. */
+  private feedAt = -1;
   private cancelled = false;
   private readonly decoder: IncrementalDecoder;
   private readonly stops: StopStringMatcher;
@@ -78,6 +80,37 @@ export class Sequence {
   /** Stops the sequence at the next step (e.g. the client went away); `done` resolves with finishReason `cancelled`. */
   cancel(): void {
     this.cancelled = true;
+  }
+
+  /** Whether the prompt is being fed one token per decode step: the step's logits are not sampled until its end. */
+  get feeding(): boolean {
+    return this.feedAt >= 0;
+  }
+
+  /** Feeds the prompt from token `from` on, one per decode step, as a row of a decode run (or stops, with -1). */
+  feedPrompt(from: number): void {
+    this.feedAt = from;
+    if (from >= 0) this.nextInput = this.request.promptIds[from]!;
+  }
+
+  /** While the prompt is fed: how many of its tokens are in the sequence's cache. */
+  get fedTokens(): number {
+    return this.feedAt;
+  }
+
+  /**
+   * After a decode step: a fed prompt token leads to the next one, and the last one's logits to the first sampled
+   * token; otherwise the step's logits are sampled (accept).
+   */
+  stepped(logits: Float32Array, totalLength: number): void {
+    if (this.feedAt < 0) return this.accept(logits, totalLength);
+    this.feedAt += 1;
+    if (this.feedAt < this.request.promptIds.length) {
+      this.nextInput = this.request.promptIds[this.feedAt]!;
+      return;
+    }
+    this.feedAt = -1;
+    this.accept(logits, totalLength);
   }
 
   /** Chooses the next token from the latest logits, streams its text, and decides whether the sequence is done. */
@@ -134,6 +167,11 @@ export interface DecoderBatchOptions {
    * because a prompt token's prefill cost grows with the past before it and differs by model and machine, so no fixed
    * size suits both a short and a 1,000-token past. Running streams' inter-token time then stays near (1 + ratio) × a
    * decode step while a long prompt arrives. Prompts that fit in one chunk are not cut: they join whole (see step).
+   * A run of its own reads all the weights, however small, so a ratio below what the smallest chunk (4 tokens) costs
+   * can't be met by chunks. Where that chunk overshoots the ratio by more than feeding would undershoot it, twice in a
+   * row, the rest of the prompt is fed one token per step as a row of the decode run instead: on an 80M model on 2
+   * cores ~1 ms a step against ~14.5 ms for a 4-token run of its own (×1.05 of a 23 ms step instead of ×1.6), and its
+   * first token comes that many steps later. It goes back to chunks when no other row is left to decode beside it.
    * Off (fixed chunks) when unset.
    */
   prefillTimeRatio?: number;
@@ -158,6 +196,8 @@ export interface DecoderBatchOptions {
 export interface StepStats {
   /** Rows in the decode runs (0: no decode this step). */
   decodeRows: number;
+  /** Of those, rows that fed a prompt token rather than a sampled one (see prefillTimeRatio). */
+  feedRows: number;
   /** Model runs of the decode part: one per cohort. */
   decodeRuns: number;
   decodeMs: number;
@@ -197,6 +237,7 @@ const MIN_ADAPTIVE_CHUNK = 4;
 
 const emptyStats = (): StepStats => ({
   decodeRows: 0,
+  feedRows: 0,
   decodeRuns: 0,
   decodeMs: 0,
   prefillTokens: 0,
@@ -223,6 +264,8 @@ export class DecoderBatch {
   private cohorts: Cohort[] = [];
   /** A long prompt part-way through its chunked prefill: it holds a batch slot and produces no token yet. */
   private partial: { sequence: Sequence; state: DecodeState | null; done: number } | null = null;
+  /** Consecutive smallest chunks that took longer than prefillTimeRatio allows (two: the prompt is fed instead). */
+  private floorOverruns = 0;
   /** The latest step's time split. */
   lastStep: StepStats = emptyStats();
 
@@ -290,18 +333,20 @@ export class DecoderBatch {
     for (const cohort of this.cohorts)
       for (const sequence of cohort.sequences) if (sequence.isCancelled) sequence.finish('cancelled');
     this.dropFinished(stats);
+    this.stopFeedingAlone();
 
     // Decode the running sequences first, so admitting newcomers never delays their next token by a prefill.
     if (this.cohorts.length > 0) {
       const started = performance.now();
       for (const { sequences, state } of this.cohorts) {
         stats.decodeRows += sequences.length;
+        stats.feedRows += sequences.filter((sequence) => sequence.feeding).length;
         stats.decodeRuns += 1;
         await this.lm.decode(
           state,
           sequences.map((sequence) => sequence.nextInput),
         );
-        sequences.forEach((sequence, row) => sequence.accept(state.lastLogits[row]!, state.positions[row]!));
+        sequences.forEach((sequence, row) => sequence.stepped(state.lastLogits[row]!, state.positions[row]!));
       }
       stats.decodeMs = performance.now() - started;
       this.dropFinished(stats);
@@ -337,6 +382,7 @@ export class DecoderBatch {
       }
       if (admitted.length === 0 && !this.partial && chunked === 0) {
         this.partial = { sequence: this.pending.shift()!, state: null, done: 0 };
+        this.floorOverruns = 0;
         await nextChunk();
       }
       break;
@@ -348,6 +394,14 @@ export class DecoderBatch {
     }
     stats.prefillTokens = admittedTokens + chunked;
     stats.prefillMs = stats.prefillTokens > 0 ? performance.now() - started : 0;
+    const floor = Math.min(MIN_ADAPTIVE_CHUNK, this.chunkTokens);
+    if (adaptive && this.partial?.state && chunked === floor && chunkMs > 0) {
+      // The smallest chunk overshoots the budget by more than feeding the prompt would undershoot it (one more row
+      // in the decode run costs about a row's share of it): the prompt is fed, if that holds twice in a row.
+      const budget = this.timeRatio * stats.decodeMs;
+      const row = stats.decodeMs / stats.decodeRows;
+      this.floorOverruns = chunkMs - budget > budget - row ? this.floorOverruns + 1 : 0;
+    }
     if (adaptive && chunked > 0 && chunkMs > 0) {
       // Scale toward the target, at most ×2 or ÷2 a step, so that one noisy timing can't swing it far.
       const scaled = (chunked * this.timeRatio * stats.decodeMs) / chunkMs;
@@ -357,9 +411,12 @@ export class DecoderBatch {
         Math.min(this.chunkTokens, Math.floor(bounded)),
       );
     }
-    if (ready.length > 0) {
+    const feed =
+      this.floorOverruns >= 2 && this.partial?.state != null && this.cohorts.length > 0 && !this.lm.kvOnDevice;
+    if (ready.length > 0 || feed) {
       const copying = performance.now();
       for (const cohort of ready) this.join(cohort);
+      if (feed) this.startFeeding();
       this.consolidate();
       stats.copyMs += performance.now() - copying;
     }
@@ -388,6 +445,39 @@ export class DecoderBatch {
       ready.push({ sequences: [partial.sequence], state: partial.state });
     }
     return take;
+  }
+
+  /**
+   * The partial prompt joins the running rows, to be fed the rest of its prompt one token per decode step: into the
+   * cohort it pads least, whatever the padding, since a cohort of its own would be a run of its own again.
+   */
+  private startFeeding(): void {
+    const { sequence, state, done } = this.partial!;
+    this.partial = null;
+    this.floorOverruns = 0;
+    sequence.feedPrompt(done);
+    let best = 0;
+    for (let i = 1; i < this.cohorts.length; i += 1)
+      if (paddingRatio([this.cohorts[i]!.state, state!]) < paddingRatio([this.cohorts[best]!.state, state!])) best = i;
+    const into = this.cohorts[best]!;
+    this.cohorts[best] = {
+      sequences: [...into.sequences, sequence],
+      state: this.lm.concatStates(into.state, state!),
+    };
+  }
+
+  /**
+   * A prompt being fed whose cohort has no other row left goes back to chunks: fed alone, each of its tokens would
+   * be a run of its own.
+   */
+  private stopFeedingAlone(): void {
+    const [only] = this.cohorts;
+    if (this.partial || this.cohorts.length !== 1 || only!.sequences.length !== 1) return;
+    const sequence = only!.sequences[0]!;
+    if (!sequence.feeding) return;
+    this.cohorts = [];
+    this.partial = { sequence, state: only!.state, done: sequence.fedTokens };
+    sequence.feedPrompt(-1);
   }
 
   /** Newcomers whose first token didn't finish them become a cohort; consolidate() then merges where cheap. */

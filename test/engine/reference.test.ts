@@ -219,7 +219,7 @@ for (const variant of VARIANTS) {
         });
       }
 
-      test('time-sized chunks: a tiny prefillTimeRatio shrinks chunks to the floor, a large one grows them to the cap, same ids', async () => {
+      test('time-sized chunks: a tiny prefillTimeRatio shrinks chunks to the floor, then feeds the prompt one token per decode step; a large one grows them to the cap; same ids', async () => {
         await withModel(variant, LAYOUTS[0]!, kv, async (lm, expected) => {
           const lengths = expected.cases.map((c) => c.promptIds.length);
           const long = lengths.indexOf(Math.max(...lengths));
@@ -240,15 +240,26 @@ for (const variant of VARIANTS) {
             while (!first.finished || !second.finished) await batch.step();
             assert.deepEqual((await first.done).tokenIds, expected.cases[short]!.generatedIds);
             assert.deepEqual((await second.done).tokenIds, expected.cases[long]!.generatedIds);
-            return steps
-              .filter((step) => step.decodeRows > 0 && step.prefillTokens > 0)
-              .map((step) => step.prefillTokens);
+            return {
+              chunks: steps.filter((step) => step.decodeRows > 0 && step.prefillTokens > 0).map((s) => s.prefillTokens),
+              fed: steps.map((step) => step.feedRows),
+            };
           };
           // Both start at 8 (twice the floor, under the cap); then ×½ at most per step, never under 4 …
           const shrunk = await run(1e-6);
-          assert.deepEqual(shrunk.slice(0, 3), [8, 4, 4], `chunks ${shrunk.join(',')}`);
+          assert.deepEqual(shrunk.chunks.slice(0, 3), [8, 4, 4], `chunks ${shrunk.chunks.join(',')}`);
+          // … and after two floor chunks over the budget the prompt is fed within the decode run, one token a step,
+          // until the short row finishes and the rest goes back to chunks.
+          const feeding = shrunk.fed.indexOf(1);
+          assert.ok(feeding > 0, `rows fed per step ${shrunk.fed.join(',')}`);
+          assert.ok(shrunk.fed.slice(feeding).includes(0), `rows fed per step ${shrunk.fed.join(',')}`);
+          assert.deepEqual(shrunk.chunks.slice(3), [], `no chunk beside a decode once fed: ${shrunk.chunks.join(',')}`);
           // … or grow to the cap and stay there when prefill is cheap next to the decode budget.
-          const grown = await run(1e6);
+          const { chunks: grown, fed } = await run(1e6);
+          assert.ok(
+            fed.every((rows) => rows === 0),
+            `rows fed per step ${fed.join(',')}`,
+          );
           assert.equal(grown[0], 8, `chunks ${grown.join(',')}`);
           assert.ok(
             grown.slice(1).every((tokens, k) => tokens === 12 || k === grown.length - 2),

@@ -100,6 +100,10 @@ export class Metrics {
     'llmops_step_prefill_tokens_total',
     'Prompt tokens prefilled by scheduling steps (whole prompts and chunks).',
   );
+  readonly stepFedTokens = new Counter(
+    'llmops_step_fed_prompt_tokens_total',
+    'Prompt tokens fed one per decode step, as rows of the decode runs (see PREFILL_TIME_RATIO).',
+  );
   readonly stepCopy = new Histogram(
     'llmops_step_kv_copy_seconds',
     'Time a scheduling step spent re-laying KV caches outside the model (rows leaving, joining, cohorts merging).',
@@ -136,10 +140,12 @@ export class Metrics {
   observeStep(stats: {
     decodeRows: number;
     decodeMs: number;
+    feedRows: number;
     prefillTokens: number;
     prefillMs: number;
     copyMs: number;
   }): void {
+    if (stats.feedRows > 0) this.stepFedTokens.inc({}, stats.feedRows);
     if (stats.decodeRows > 0) this.stepDecode.observe(stats.decodeMs / 1000);
     if (stats.copyMs > 0) this.stepCopy.observe(stats.copyMs / 1000);
     if (stats.prefillTokens > 0) {
@@ -149,6 +155,6 @@ export class Metrics {
   }
 
   render(): string {
-    return `${[this.requests, this.latency, this.ttft, this.promptTokens, this.generatedTokens, this.stepDecode, this.stepPrefill, this.stepPrefillTokens, this.stepCopy, ...this.gauges].map((m) => m.render()).join('\n')}\n`;
+    return `${[this.requests, this.latency, this.ttft, this.promptTokens, this.generatedTokens, this.stepDecode, this.stepPrefill, this.stepPrefillTokens, this.stepFedTokens, this.stepCopy, ...this.gauges].map((m) => m.render()).join('\n')}\n`;
   }
 }

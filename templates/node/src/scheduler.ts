@@ -5,7 +5,8 @@ import type { CausalLM, Sequence, SequenceRequest, StepStats } from './engine/in
  * the first request waits up to `maxQueueWaitMs` for company, so a burst is prefilled together (adaptive batching).
  * A step prefills at most `prefillChunkTokens` prompt tokens, so a long prompt is prefilled in chunks between the
  * running streams' decode steps instead of stalling them (0: whole prompts); while streams decode, its chunks also
- * shrink so that each takes about `prefillTimeRatio` of a step's decode time (0: fixed chunks). Shorter prompts join
+ * shrink so that each takes about `prefillTimeRatio` of a step's decode time (0: fixed chunks), and where even the smallest
+ * takes longer, the prompt is fed one token per step within the decode run instead. Shorter prompts join
  * whole, together.
  */
 export class Scheduler {

@@ -13,7 +13,10 @@ export interface Settings {
   maxQueueWaitMs: number;
   /** Most prompt tokens prefilled per scheduling step: longer prompts are prefilled in chunks between decode steps (0: whole prompts). */
   prefillChunkTokens: number;
-  /** While streams decode, a step's prefill aims at this fraction of its decode time, resizing chunks (0: fixed chunks). */
+  /**
+   * While streams decode, a step's prefill aims at this fraction of its decode time, resizing chunks, or feeding the
+   * prompt one token per decode step where even the smallest chunk overshoots it by more (0: fixed chunks).
+   */
   prefillTimeRatio: number;
   /**
    * Positions per sequence whose KV memory is reserved (and touched) at start-up for a full batch, so that no step

@@ -153,6 +153,8 @@ describe('the model server', () => {
     // Every scheduling step's time split: decode steps ran and prompts were prefilled.
     assert.match(metrics, /^llmops_step_decode_seconds_count [1-9]\d*$/m);
     assert.match(metrics, /^llmops_step_prefill_seconds_count [1-9]\d*$/m);
+    // Declared, though no prompt here was fed one token per step (see PREFILL_TIME_RATIO).
+    assert.match(metrics, /^# TYPE llmops_step_fed_prompt_tokens_total counter$/m);
     assert.match(metrics, /^llmops_step_prefill_tokens_total [1-9]\d*$/m);
     assert.match(metrics, /^llmops_kv_memory_reserved_bytes \d+$/m);
     assert.match(metrics, /^llmops_kv_memory_grown_bytes \d+$/m);
