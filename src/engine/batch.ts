@@ -264,7 +264,7 @@ export class DecoderBatch {
   private cohorts: Cohort[] = [];
   /** A long prompt part-way through its chunked prefill: it holds a batch slot and produces no token yet. */
   private partial: { sequence: Sequence; state: DecodeState | null; done: number } | null = null;
-  /** Consecutive smallest chunks that took longer than prefillTimeRatio allows (two: the prompt is fed instead). */
+  /** Consecutive smallest chunks further over prefillTimeRatio than feeding would be under it (two: it is fed). */
   private floorOverruns = 0;
   /** The latest step's time split. */
   lastStep: StepStats = emptyStats();
