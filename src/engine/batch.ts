@@ -87,10 +87,15 @@ export class Sequence {
     return this.feedAt >= 0;
   }
 
-  /** Feeds the prompt from token `from` on, one per decode step, as a row of a decode run (or stops, with -1). */
+  /** Feeds the prompt from token `from` on, one per decode step, as a row of a decode run. */
   feedPrompt(from: number): void {
     this.feedAt = from;
-    if (from >= 0) this.nextInput = this.request.promptIds[from]!;
+    this.nextInput = this.request.promptIds[from]!;
+  }
+
+  /** Stops feeding: the rest of the prompt (from fedTokens on) is prefilled some other way. */
+  stopFeeding(): void {
+    this.feedAt = -1;
   }
 
   /** While the prompt is fed: how many of its tokens are in the sequence's cache. */
@@ -477,7 +482,7 @@ export class DecoderBatch {
     if (!sequence.feeding) return;
     this.cohorts = [];
     this.partial = { sequence, state: only!.state, done: sequence.fedTokens };
-    sequence.feedPrompt(-1);
+    sequence.stopFeeding();
   }
 
   /** Newcomers whose first token didn't finish them become a cohort; consolidate() then merges where cheap. */
